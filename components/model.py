@@ -1,0 +1,44 @@
+"""The Keras model over transformed features: small, seeded, and built from the feature table."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tensorflow as tf
+
+from components import features as F
+
+
+def dense_feature_keys() -> list[str]:
+    return [F.transformed_name(k) for k in F.ZSCORE_KEYS]
+
+
+def build_model(hidden_units: list[int], learning_rate: float, seed: int) -> tf.keras.Model:
+    """Numeric z-scores plus one-hot categoricals into a small MLP with a sigmoid output."""
+    inputs: dict[str, tf.keras.Input] = {}
+    parts = []
+    for key in dense_feature_keys():
+        inputs[key] = tf.keras.Input(shape=(), name=key, dtype=tf.float32)
+        parts.append(tf.keras.layers.Reshape((1,), name=f"{key}_col")(inputs[key]))
+    for key, size in F.categorical_sizes().items():
+        inputs[key] = tf.keras.Input(shape=(), name=key, dtype=tf.int64)
+        column = tf.keras.layers.Reshape((1,), name=f"{key}_col")(inputs[key])
+        parts.append(tf.keras.layers.CategoryEncoding(
+            num_tokens=size, output_mode="one_hot", name=f"{key}_onehot")(column))
+    x = tf.keras.layers.Concatenate(name="features")(parts)
+    for i, units in enumerate(hidden_units):
+        x = tf.keras.layers.Dense(
+            units, activation="relu", name=f"hidden_{i}",
+            kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed + i))(x)
+    output = tf.keras.layers.Dense(
+        1, activation="sigmoid", name="probability",
+        kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed + len(hidden_units)))(x)
+    model = tf.keras.Model(inputs=inputs, outputs=output, name="big_tipper")
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=tf.keras.losses.BinaryCrossentropy(),
+        metrics=[tf.keras.metrics.BinaryAccuracy(name="binary_accuracy"),
+                 tf.keras.metrics.AUC(name="auc")])
+    return model

@@ -1,0 +1,92 @@
+"""The Pusher's executor: the stock TFX Pusher, made safe for a model server that polls.
+
+Two changes to how the stock executor writes a filesystem destination:
+- atomic: the model is copied into a hidden sibling (`.<version>.partial`) and renamed to its
+  version number in one step, so TF Serving never loads a half-written version (it ignores
+  non-numeric names). Object stores keep the stock behaviour (saved_model.pb copied last).
+- idempotent: when the newest version in the store already holds a byte-identical model (same
+  sha256 over the SavedModel tree), nothing new is written and that version is reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from tfx.components.pusher import executor as pusher_executor
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, proto_utils
+
+DIGEST_PROPERTY = "model_digest"
+
+
+def model_digest(model_dir: str | Path) -> str:
+    """sha256 over every file's relative path and bytes, in a stable order."""
+    root = Path(model_dir)
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        h.update(b"\0")
+    return "sha256:" + h.hexdigest()
+
+
+def versions(store_dir: str | Path) -> list[int]:
+    """Version numbers in a model store directory, the way TF Serving sees them."""
+    root = Path(store_dir)
+    if not root.is_dir():
+        return []
+    return sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def publish_atomically(model_dir: str, store_dir: str, version: int) -> Path:
+    """Copy into a hidden sibling, then rename to the version number."""
+    root = Path(store_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / f".{version}.partial"
+    if staging.exists():
+        shutil.rmtree(staging)
+    shutil.copytree(model_dir, staging)
+    final = root / str(version)
+    os.rename(staging, final)  # atomic on one filesystem; fails if `final` exists
+    return final
+
+
+class Executor(pusher_executor.Executor):
+    """Drop-in replacement for tfx.components.pusher.executor.Executor."""
+
+    def Do(self, input_dict: dict[str, list[Any]], output_dict: dict[str, list[Any]],
+           exec_properties: dict[str, Any]) -> None:
+        destination = pusher_pb2.PushDestination()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
+        base_dir = destination.filesystem.base_directory
+        if "://" in base_dir:
+            super().Do(input_dict, output_dict, exec_properties)
+            return
+        self._log_startup(input_dict, output_dict, exec_properties)
+        model_push = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+        if not self.CheckBlessing(input_dict):
+            self._MarkNotPushed(model_push)
+            return
+        model_path = self.GetModelPath(input_dict)
+        digest = model_digest(model_path)
+        existing = versions(base_dir)
+        if existing and model_digest(Path(base_dir, str(existing[-1]))) == digest:
+            version, path = existing[-1], Path(base_dir, str(existing[-1]))
+            model_push.set_int_custom_property("reused_version", 1)
+        else:
+            # Epoch seconds like the stock Pusher, but always above the newest existing version.
+            version = max(int(time.time()), (existing[-1] + 1) if existing else 0)
+            path = publish_atomically(model_path, base_dir, version)
+        io_utils.copy_dir(model_path, model_push.uri)
+        self._MarkPushed(model_push, pushed_destination=str(path), pushed_version=str(version))
+        model_push.set_string_custom_property(DIGEST_PROPERTY, digest)

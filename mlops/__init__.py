@@ -1,0 +1,12 @@
+"""The `mlops` command line and what every stage shares: environment config and errors."""
+
+import os
+import warnings
+
+# TFX 1.16 and TFMA 0.47 expect Keras 2 (tf-keras); TF 2.16 would pick Keras 3 otherwise.
+# It must be set before TensorFlow is first imported, so every package of ours sets it.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# TensorFlow's C++ start-up chatter (CUDA plugins on a CPU machine); set it to 0 to debug.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# google-cloud packages warn on every import about future Python support; it is not actionable.
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\..*")

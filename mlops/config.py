@@ -1,0 +1,309 @@
+"""Environment configuration: one shared base plus a thin overlay per environment.
+
+`environments/base/config.yaml` holds what every environment shares; `environments/<env>/config.yaml`
+holds only what differs. The merged result is checked field by field against the dataclasses below,
+so a typo, a wrong type or an impossible value fails at load time with the file and key path that
+caused it, instead of somewhere deep inside a pipeline run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from mlops.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS_DIR = REPO_ROOT / "environments"
+BASE_NAME = "base"
+CONFIG_FILE = "config.yaml"
+_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+_MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def _spec(*, min: float | None = None, max: float | None = None, min_exclusive: bool = False,
+          pattern: re.Pattern[str] | None = None, doc: str = "", default: Any = dataclasses.MISSING,
+          default_factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field carrying the bounds the loader enforces."""
+    meta = {"min": min, "max": max, "min_exclusive": min_exclusive, "pattern": pattern, "doc": doc}
+    if default_factory is not dataclasses.MISSING:
+        return field(default_factory=default_factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where raw data lives. New data arrives as a new span directory matching `input_pattern`."""
+
+    root: str = _spec(doc="directory (or bucket URI) holding the span folders")
+    input_pattern: str = _spec(doc="glob below root; {SPAN} marks the span number")
+    train_buckets: int = _spec(min=1, doc="hash buckets for the train split")
+    eval_buckets: int = _spec(min=1, doc="hash buckets for the eval split")
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    """Where a run writes: pipeline artifacts, ML Metadata, and the model store serving reads."""
+
+    pipeline_root: str = _spec()
+    model_store: str = _spec(doc="models are pushed to <model_store>/<model_name>/<version>")
+    metadata: str = _spec(default="", doc="SQLite ML Metadata file for local runs")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    train_steps: int = _spec(min=1)
+    eval_steps: int = _spec(min=1)
+    batch_size: int = _spec(min=1)
+    learning_rate: float = _spec(min=0.0, min_exclusive=True, max=10.0)
+    seed: int = _spec(min=0)
+    early_stopping_patience: int = _spec(min=1, doc="epochs without improvement before stopping")
+    hidden_units: list[int] = _spec(default_factory=lambda: [64, 32])
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Model validation: an absolute floor and a maximum regression against the blessed baseline."""
+
+    metric: Literal["auc", "binary_accuracy", "precision", "recall"] = _spec()
+    lower_bound: float = _spec(min=0.0, max=1.0, doc="value threshold on the overall slice")
+    max_regression: float = _spec(min=0.0, max=1.0, doc="allowed drop vs the baseline model")
+    slices: list[str] = _spec(default_factory=list, doc="raw features to slice metrics by")
+
+
+@dataclass(frozen=True)
+class OrchestrationConfig:
+    """Which engine runs the pipeline and its Beam jobs."""
+
+    runner: Literal["local", "kubeflow_v2"] = _spec()
+    beam_args: list[str] = _spec(default_factory=list)
+    image: str = _spec(default="", doc="container image for kubeflow_v2 runs")
+    compiled_pipeline: str = _spec(default="", doc="where `mlops compile` writes the JSON")
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    name: str
+    model_name: str = _spec(pattern=_MODEL_NAME_RE)
+    pipeline_name: str = _spec(pattern=_NAME_RE)
+    data: DataConfig = _spec()
+    paths: PathsConfig = _spec()
+    training: TrainingConfig = _spec()
+    evaluation: EvaluationConfig = _spec()
+    orchestration: OrchestrationConfig = _spec()
+    # Which file supplied each value, for messages raised after loading.
+    sources: tuple[str, ...] = ()
+
+    @property
+    def model_store_dir(self) -> str:
+        """The directory a model server polls: one numbered subdirectory per version."""
+        return join_uri(self.paths.model_store, self.model_name)
+
+
+def is_remote(uri: str) -> bool:
+    return "://" in uri
+
+
+def join_uri(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *parts]) if is_remote(base) else str(Path(base, *parts))
+
+
+def available_environments(environments_dir: Path = ENVIRONMENTS_DIR) -> list[str]:
+    return sorted(
+        p.name for p in environments_dir.iterdir()
+        if p.is_dir() and p.name != BASE_NAME and (p / CONFIG_FILE).exists()
+    ) if environments_dir.is_dir() else []
+
+
+def load(env: str, environments_dir: Path = ENVIRONMENTS_DIR, *,
+         data_root: str | None = None, output_root: str | None = None) -> EnvironmentConfig:
+    """Load, merge and validate one environment; `data_root`/`output_root` relocate a run."""
+    environments_dir = Path(environments_dir)
+    overlay_path = environments_dir / env / CONFIG_FILE
+    if not overlay_path.exists():
+        known = ", ".join(available_environments(environments_dir)) or "none"
+        raise ConfigError(f"unknown environment {env!r}: {_show(overlay_path)} does not exist "
+                          f"(environments found: {known})")
+    base_path = environments_dir / BASE_NAME / CONFIG_FILE
+    merged: dict[str, Any] = {}
+    origin: dict[str, Path] = {}
+    for path in ([base_path] if base_path.exists() else []) + [overlay_path]:
+        _merge(merged, _read_yaml(path), path, origin, prefix="")
+    values = _build(EnvironmentConfig, merged, origin, overlay_path, prefix="",
+                    skip={"name", "sources"})
+    cfg = EnvironmentConfig(name=env, sources=tuple(_show(p) for p in (base_path, overlay_path)
+                                                    if p.exists()), **values)
+    cfg = _relocate(cfg, environments_dir.parent, data_root, output_root)
+    _check_cross_fields(cfg, origin, overlay_path)
+    return cfg
+
+
+def _show(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{_show(path)}:{where} is not valid YAML: "
+                          f"{getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{_show(path)}: the top level must be a mapping of keys, "
+                          f"got {type(data).__name__}")
+    return data
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any], path: Path, origin: dict[str, Path],
+           prefix: str) -> None:
+    """Deep-merge mappings; lists and scalars in the overlay replace the base's."""
+    for key, value in new.items():
+        key_path = f"{prefix}{key}"
+        if not isinstance(key, str):
+            raise ConfigError(f"{_show(path)}: {key_path}: keys must be strings, got {key!r}")
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value, path, origin, prefix=f"{key_path}.")
+        else:
+            into[key] = value
+        origin[key_path] = path
+
+
+def _where(origin: dict[str, Path], key_path: str, fallback: Path) -> str:
+    return _show(origin.get(key_path, fallback))
+
+
+def _build(cls: type, raw: Any, origin: dict[str, Path], overlay: Path, prefix: str,
+           skip: set[str] = frozenset()) -> dict[str, Any]:
+    """Check one mapping against a dataclass and convert it to constructor arguments."""
+    here = prefix.rstrip(".") or "(top level)"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{_where(origin, prefix.rstrip('.'), overlay)}: {here}: expected a "
+                          f"mapping, got {type(raw).__name__} {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    for key in raw:
+        if key not in fields:
+            close = ", ".join(sorted(fields))
+            raise ConfigError(f"{_where(origin, prefix + key, overlay)}: {prefix}{key}: unknown "
+                              f"key (allowed here: {close})")
+    values = {}
+    for name, f in fields.items():
+        key_path = prefix + name
+        if name not in raw:
+            has_default = (f.default is not dataclasses.MISSING
+                           or f.default_factory is not dataclasses.MISSING)
+            if has_default:
+                continue
+            raise ConfigError(f"{_show(overlay)}: {key_path}: required value is missing "
+                              f"(set it here or in the base config)")
+        values[name] = _convert(hints[name], raw[name], f.metadata, origin, overlay, key_path)
+    return values
+
+
+def _convert(hint: Any, value: Any, meta: Any, origin: dict[str, Path], overlay: Path,
+             key_path: str) -> Any:
+    where = _where(origin, key_path, overlay)
+
+    def fail(expected: str) -> typing.NoReturn:
+        raise ConfigError(f"{where}: {key_path}: expected {expected}, got "
+                          f"{type(value).__name__} {value!r}")
+
+    if dataclasses.is_dataclass(hint):
+        return hint(**_build(hint, value, origin, overlay, prefix=key_path + "."))
+    origin_type = typing.get_origin(hint)
+    if origin_type is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            fail("one of " + ", ".join(repr(c) for c in choices))
+        return value
+    if origin_type is list:
+        (item_type,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            fail(f"a list of {item_type.__name__}")
+        return [_convert(item_type, v, meta, origin, overlay, f"{key_path}[{i}]")
+                for i, v in enumerate(value)]
+    if origin_type in (typing.Union, types.UnionType):
+        fail("a supported type")  # no optional fields today; keep the door shut explicitly
+    if hint is bool:
+        if not isinstance(value, bool):
+            fail("true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail("an integer")
+    elif hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail("a number")
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            fail("a finite number")
+    elif hint is str:
+        if not isinstance(value, str):
+            fail("a string")
+        pattern = meta.get("pattern")
+        if pattern is not None and not pattern.match(value):
+            fail(f"a string matching {pattern.pattern}")
+    else:  # pragma: no cover - a field type this loader does not know is a programming error
+        raise TypeError(f"unsupported config field type {hint!r} at {key_path}")
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is not None and (value < lo or (meta.get("min_exclusive") and value == lo)):
+        op = ">" if meta.get("min_exclusive") else ">="
+        raise ConfigError(f"{where}: {key_path}: must be {op} {lo}, got {value!r}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{where}: {key_path}: must be <= {hi}, got {value!r}")
+    return value
+
+
+def _relocate(cfg: EnvironmentConfig, repo_root: Path, data_root: str | None,
+              output_root: str | None) -> EnvironmentConfig:
+    """Resolve relative local paths against the repository and apply --data/--output."""
+
+    def absolute(p: str) -> str:
+        return p if not p or is_remote(p) else str((repo_root / p).resolve())
+
+    data = dataclasses.replace(cfg.data, root=absolute(data_root or cfg.data.root))
+    paths = cfg.paths
+    if output_root:
+        out = absolute(output_root)
+        paths = PathsConfig(pipeline_root=join_uri(out, "pipeline"),
+                            model_store=join_uri(out, "model_store"),
+                            metadata=join_uri(out, "metadata.sqlite"))
+    paths = PathsConfig(pipeline_root=absolute(paths.pipeline_root),
+                        model_store=absolute(paths.model_store),
+                        metadata=absolute(paths.metadata))
+    compiled = cfg.orchestration.compiled_pipeline
+    orchestration = dataclasses.replace(cfg.orchestration, compiled_pipeline=absolute(compiled))
+    return dataclasses.replace(cfg, data=data, paths=paths, orchestration=orchestration)
+
+
+def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay: Path) -> None:
+    """Rules that span several keys."""
+
+    def fail(key_path: str, message: str) -> typing.NoReturn:
+        raise ConfigError(f"{_where(origin, key_path, overlay)}: {key_path}: {message}")
+
+    if "{SPAN}" not in cfg.data.input_pattern:
+        fail("data.input_pattern", f"must contain {{SPAN}} so new data can arrive as new spans, "
+                                   f"got {cfg.data.input_pattern!r}")
+    orch = cfg.orchestration
+    if orch.runner == "local" and not cfg.paths.metadata:
+        fail("paths.metadata", "the local runner needs a SQLite file for ML Metadata")
+    if orch.runner == "kubeflow_v2":
+        if not orch.image:
+            fail("orchestration.image", "the kubeflow_v2 runner needs the pipeline's image")
+        if not orch.compiled_pipeline:
+            fail("orchestration.compiled_pipeline", "the kubeflow_v2 runner needs an output file")

@@ -1,0 +1,25 @@
+"""Errors a user can act on.
+
+The CLI prints these as one message and an exit status, never as a traceback: each one already
+says what was wrong and where (file, key, value, component).
+"""
+
+from __future__ import annotations
+
+
+class MlopsError(Exception):
+    """Base class: a failure whose message is complete enough to show on its own."""
+
+    exit_code = 1
+
+
+class ConfigError(MlopsError):
+    """An environment overlay or command-line value is invalid."""
+
+    exit_code = 2
+
+
+class GateError(MlopsError):
+    """A gate (data validation, model validation, training checks) stopped the run."""
+
+    exit_code = 1

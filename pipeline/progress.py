@@ -1,0 +1,100 @@
+"""Live progress for local runs: one line per component, ran or cached, with its duration.
+
+TFX, Beam and TensorFlow log a great deal at INFO; that goes to a log file next to the run
+outputs, and the terminal shows only which component is running and how it ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+
+@dataclass
+class NodeProgress:
+    node_id: str
+    started: float
+    seconds: float = 0.0
+    cached: bool = False
+    finished: bool = False
+
+
+class RunProgress(logging.Handler):
+    """A logging handler that follows LocalDagRunner's and the launcher's messages."""
+
+    def __init__(self, out: TextIO = sys.stdout) -> None:
+        super().__init__(level=logging.INFO)
+        self.out = out
+        self.nodes: dict[str, NodeProgress] = {}
+        self.current: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg, args = record.msg, record.args or ()
+        if msg == "Component %s is running." and args:
+            self.current = str(args[0])
+            self.nodes[self.current] = NodeProgress(self.current, time.monotonic())
+            self.out.write(f"  ... {self.current}\n")
+            self.out.flush()
+        elif msg == "A cached execution %d is used." and self.current:
+            self.nodes[self.current].cached = True
+        elif msg == "Component %s is finished." and args and str(args[0]) in self.nodes:
+            node = self.nodes[str(args[0])]
+            node.seconds, node.finished = time.monotonic() - node.started, True
+            how = "cached" if node.cached else "ran"
+            self.out.write(f"  {'[cached]' if node.cached else '[done]  '} {node.node_id} "
+                           f"({how}, {node.seconds:.1f} s)\n")
+            self.out.flush()
+            self.current = None
+
+
+class capture_logs:  # noqa: N801 - used as a context manager
+    """Route INFO logs to `log_file` and progress lines to the terminal while a run lasts."""
+
+    def __init__(self, log_file: Path, out: TextIO = sys.stdout) -> None:
+        self.log_file = log_file
+        self.progress = RunProgress(out=out)
+
+    def __enter__(self) -> RunProgress:
+        import absl.logging
+
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.file_handler = logging.FileHandler(self.log_file, mode="w")
+        self.file_handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s"))
+        root = logging.getLogger()
+        self.saved = (root.level, list(root.handlers))
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        root.setLevel(logging.INFO)
+        root.addHandler(self.file_handler)
+        root.addHandler(self.progress)
+        absl.logging.set_verbosity(absl.logging.INFO)
+        # absl and TensorFlow write to the terminal through handlers of their own.
+        self.detached = {}
+        for name in ("absl", "tensorflow"):
+            lib_logger = logging.getLogger(name)
+            self.detached[name] = (lib_logger.propagate, list(lib_logger.handlers))
+            for handler in list(lib_logger.handlers):
+                lib_logger.removeHandler(handler)
+            lib_logger.propagate = True
+        logging.captureWarnings(True)
+        return self.progress
+
+    def __exit__(self, *exc: object) -> None:
+        root = logging.getLogger()
+        root.removeHandler(self.file_handler)
+        root.removeHandler(self.progress)
+        self.file_handler.close()
+        root.setLevel(self.saved[0])
+        for handler in self.saved[1]:
+            root.addHandler(handler)
+        for name, (propagate, handlers) in self.detached.items():
+            lib_logger = logging.getLogger(name)
+            lib_logger.propagate = propagate
+            for handler in handlers:
+                lib_logger.addHandler(handler)
+        logging.captureWarnings(False)

@@ -1,0 +1,104 @@
+"""Run the pipeline locally, or compile it for Vertex AI Pipelines / Kubeflow Pipelines v2.
+
+Both start from the same `create_pipeline(cfg)`; the environment's `orchestration.runner` decides
+which applies, so dev, staging and prod differ only in their overlays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from mlops.config import EnvironmentConfig
+from mlops.errors import ConfigError, GateError, MlopsError
+from pipeline.progress import capture_logs
+from pipeline.summary import RunSummary, summarize
+
+
+class PipelineFailed(MlopsError):
+    """A component failed for a reason that is not one of our gates."""
+
+
+def _find_gate_error(exc: BaseException) -> GateError | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, GateError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _diverged(exc: BaseException) -> BaseException | None:
+    from components.trainer import TrainingDivergedError
+
+    current: BaseException | None = exc
+    while current is not None:
+        if isinstance(current, TrainingDivergedError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def log_file(cfg: EnvironmentConfig) -> Path:
+    return Path(cfg.paths.pipeline_root).parent / "run.log"
+
+
+def run_local(cfg: EnvironmentConfig, out: TextIO = sys.stdout) -> RunSummary:
+    """Run with LocalDagRunner and SQLite ML Metadata; raise a readable error on failure."""
+    if cfg.orchestration.runner != "local":
+        raise ConfigError(
+            f"environment {cfg.name!r} uses orchestration.runner={cfg.orchestration.runner!r}; "
+            f"compile it with `mlops compile --env {cfg.name}` and submit the JSON to Vertex AI "
+            f"Pipelines, or run a local environment such as dev")
+    if not Path(cfg.data.root).is_dir():
+        raise ConfigError(f"data.root {cfg.data.root} is not a directory (set by "
+                          f"{cfg.sources[-1]} or --data)")
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    from pipeline.definition import create_pipeline
+
+    Path(cfg.paths.metadata).parent.mkdir(parents=True, exist_ok=True)
+    logs = log_file(cfg)
+    out.write(f"Running pipeline {cfg.pipeline_name} for {cfg.name} (full log: {logs})\n")
+    with capture_logs(logs, out) as progress:
+        try:
+            LocalDagRunner().run(create_pipeline(cfg))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message
+            failed = progress.current or "the pipeline"
+            gate = _find_gate_error(exc)
+            if gate is not None:
+                raise gate from None
+            diverged = _diverged(exc)
+            if diverged is not None:
+                raise GateError(f"{failed} failed: {diverged}") from None
+            raise PipelineFailed(f"{failed} failed: {type(exc).__name__}: {exc}\n"
+                                 f"See the full log: {logs}") from exc
+    return summarize(cfg, progress.nodes)
+
+
+def compile_kubeflow(cfg: EnvironmentConfig) -> Path:
+    """Write the Vertex AI / KFP v2 pipeline JSON, offline."""
+    if cfg.orchestration.runner != "kubeflow_v2":
+        raise ConfigError(f"environment {cfg.name!r} uses orchestration.runner="
+                          f"{cfg.orchestration.runner!r}; only kubeflow_v2 environments compile "
+                          f"(run this one with `mlops run --env {cfg.name}`)")
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfp_v2
+
+    from pipeline.definition import create_pipeline
+
+    output = Path(cfg.orchestration.compiled_pipeline)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    runner = kfp_v2.KubeflowV2DagRunner(
+        config=kfp_v2.KubeflowV2DagRunnerConfig(
+            default_image=cfg.orchestration.image),
+        output_dir=str(output.parent), output_filename=output.name)
+    runner.run(create_pipeline(cfg), write_out=True)
+    json.loads(output.read_text())  # fail here, not in Vertex, if the file is not JSON
+    return output
