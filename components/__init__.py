@@ -1,9 +1,9 @@
 """Model and component code the pipeline runs: features, Transform, model, Trainer, gates."""
 
 import os
+from pathlib import Path
 
 import mlops  # noqa: F401 - sets TF_USE_LEGACY_KERAS and warning filters first
-from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 

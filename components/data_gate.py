@@ -28,7 +28,8 @@ REPORT_MARKDOWN = "anomalies.md"
 class DataValidationReport(artifact.Artifact):
     """Where the gate's verdict and report live; its presence means the data passed."""
 
-    TYPE_NAME = "DataValidationReport"
+    # Namespaced: Vertex AI Pipelines only accepts custom types named `package.TypeName`.
+    TYPE_NAME = "tfx_template.DataValidationReport"
 
 
 class DataValidationError(GateError):
@@ -74,7 +75,8 @@ def write_report(anomalies: list[Anomaly], out_dir: str) -> None:
     verdict = "FAIL" if anomalies else "PASS"
     Path(out_dir, REPORT_JSON).write_text(json.dumps(
         {"verdict": verdict, "anomalies": [asdict(a) for a in anomalies]}, indent=1))
-    body = format_anomalies(anomalies) if anomalies else "No anomalies: the data matches the schema."
+    body = (format_anomalies(anomalies) if anomalies
+            else "No anomalies: the data matches the schema.")
     Path(out_dir, REPORT_MARKDOWN).write_text(f"## Data validation: {verdict}\n\n{body}\n")
 
 

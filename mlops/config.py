@@ -1,9 +1,9 @@
 """Environment configuration: one shared base plus a thin overlay per environment.
 
-`environments/base/config.yaml` holds what every environment shares; `environments/<env>/config.yaml`
-holds only what differs. The merged result is checked field by field against the dataclasses below,
-so a typo, a wrong type or an impossible value fails at load time with the file and key path that
-caused it, instead of somewhere deep inside a pipeline run.
+`environments/base/config.yaml` holds what every environment shares;
+`environments/<env>/config.yaml` holds only what differs. The merged result is checked field by
+field against the dataclasses below, so a typo, a wrong type or an impossible value fails at load
+time with the file and key path that caused it, not somewhere deep inside a pipeline run.
 """
 
 from __future__ import annotations

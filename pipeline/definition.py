@@ -66,11 +66,11 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR) -> Pi
 
     transform = Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-        module_file=PREPROCESSING_MODULE)
+        **_user_code(cfg, PREPROCESSING_MODULE, "preprocessing_fn"))
     transform.add_upstream_node(data_gate)
 
     trainer = Trainer(
-        module_file=TRAINER_MODULE,
+        **_user_code(cfg, TRAINER_MODULE, "run_fn"),
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
@@ -110,6 +110,19 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR) -> Pi
             metadata.sqlite_metadata_connection_config(cfg.paths.metadata)
             if local else None),
         beam_pipeline_args=list(cfg.orchestration.beam_args))
+
+
+def _user_code(cfg: EnvironmentConfig, module_file: str, function: str) -> dict[str, str]:
+    """How Transform and Trainer find our code.
+
+    Locally, `module_file`: TFX packages components/ into a wheel whose name carries a content
+    hash, so editing any component file invalidates the cache of the steps that use it. On
+    Vertex AI the code is baked into the pipeline image (orchestration.image), so the function is
+    referenced by import path and nothing is uploaded at compile time.
+    """
+    if cfg.orchestration.runner == "local":
+        return {"module_file": module_file}
+    return {function: f"components.{Path(module_file).stem}.{function}"}
 
 
 def _baseline_resolver(cfg: EnvironmentConfig, trainer: Trainer) -> Resolver:

@@ -7,6 +7,7 @@ outputs, and the terminal shows only which component is running and how it ended
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -20,7 +21,13 @@ class NodeProgress:
     started: float
     seconds: float = 0.0
     cached: bool = False
+    executed: bool = False
     finished: bool = False
+
+    @property
+    def status(self) -> str:
+        """ran, cached, or resolved (resolver nodes select inputs and execute nothing)."""
+        return "cached" if self.cached else "ran" if self.executed else "resolved"
 
 
 class RunProgress(logging.Handler):
@@ -41,28 +48,43 @@ class RunProgress(logging.Handler):
             self.out.flush()
         elif msg == "A cached execution %d is used." and self.current:
             self.nodes[self.current].cached = True
+        elif msg.startswith("Going to run a new execution") and self.current:
+            self.nodes[self.current].executed = True
         elif msg == "Component %s is finished." and args and str(args[0]) in self.nodes:
             node = self.nodes[str(args[0])]
             node.seconds, node.finished = time.monotonic() - node.started, True
-            how = "cached" if node.cached else "ran"
-            self.out.write(f"  {'[cached]' if node.cached else '[done]  '} {node.node_id} "
-                           f"({how}, {node.seconds:.1f} s)\n")
+            self.out.write(f"  {'[' + node.status + ']':<10} {node.node_id} "
+                           f"({node.seconds:.1f} s)\n")
             self.out.flush()
             self.current = None
 
 
-class capture_logs:  # noqa: N801 - used as a context manager
-    """Route INFO logs to `log_file` and progress lines to the terminal while a run lasts."""
+class capture_logs:
+    """Route INFO logs to `log_file` and progress lines to the terminal while a run lasts.
 
-    def __init__(self, log_file: Path, out: TextIO = sys.stdout) -> None:
+    Subprocesses (TFX builds and pip-installs the user-code wheels) write to file descriptors 1
+    and 2 directly, so those are pointed at the log file too; progress goes to a duplicate of
+    the original stdout.
+    """
+
+    def __init__(self, log_file: Path, out: TextIO | None = None) -> None:
         self.log_file = log_file
-        self.progress = RunProgress(out=out)
+        self.out = out
 
     def __enter__(self) -> RunProgress:
         import absl.logging
 
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        self.file_handler = logging.FileHandler(self.log_file, mode="w")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.saved_fds = (os.dup(1), os.dup(2))
+        terminal = self.out or os.fdopen(os.dup(self.saved_fds[0]), "w", buffering=1)
+        self.owned_terminal = None if self.out else terminal
+        self.progress = RunProgress(out=terminal)
+        self.log_fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(self.log_fd, 1)
+        os.dup2(self.log_fd, 2)
+        self.file_handler = logging.FileHandler(self.log_file, mode="a")
         self.file_handler.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s"))
         root = logging.getLogger()
@@ -85,6 +107,14 @@ class capture_logs:  # noqa: N801 - used as a context manager
         return self.progress
 
     def __exit__(self, *exc: object) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self.saved_fds[0], 1)
+        os.dup2(self.saved_fds[1], 2)
+        for fd in (*self.saved_fds, self.log_fd):
+            os.close(fd)
+        if self.owned_terminal is not None:
+            self.owned_terminal.close()
         root = logging.getLogger()
         root.removeHandler(self.file_handler)
         root.removeHandler(self.progress)

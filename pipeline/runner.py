@@ -50,7 +50,7 @@ def log_file(cfg: EnvironmentConfig) -> Path:
     return Path(cfg.paths.pipeline_root).parent / "run.log"
 
 
-def run_local(cfg: EnvironmentConfig, out: TextIO = sys.stdout) -> RunSummary:
+def run_local(cfg: EnvironmentConfig, out: TextIO | None = None) -> RunSummary:
     """Run with LocalDagRunner and SQLite ML Metadata; raise a readable error on failure."""
     if cfg.orchestration.runner != "local":
         raise ConfigError(
@@ -66,11 +66,13 @@ def run_local(cfg: EnvironmentConfig, out: TextIO = sys.stdout) -> RunSummary:
 
     Path(cfg.paths.metadata).parent.mkdir(parents=True, exist_ok=True)
     logs = log_file(cfg)
-    out.write(f"Running pipeline {cfg.pipeline_name} for {cfg.name} (full log: {logs})\n")
+    (out or sys.stdout).write(f"Running pipeline {cfg.pipeline_name} for {cfg.name} "
+                              f"(full log: {logs})\n")
+    (out or sys.stdout).flush()
     with capture_logs(logs, out) as progress:
         try:
             LocalDagRunner().run(create_pipeline(cfg))
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message
+        except Exception as exc:
             failed = progress.current or "the pipeline"
             gate = _find_gate_error(exc)
             if gate is not None:
@@ -80,7 +82,7 @@ def run_local(cfg: EnvironmentConfig, out: TextIO = sys.stdout) -> RunSummary:
                 raise GateError(f"{failed} failed: {diverged}") from None
             raise PipelineFailed(f"{failed} failed: {type(exc).__name__}: {exc}\n"
                                  f"See the full log: {logs}") from exc
-    return summarize(cfg, progress.nodes)
+        return summarize(cfg, progress.nodes)
 
 
 def compile_kubeflow(cfg: EnvironmentConfig) -> Path:

@@ -1,7 +1,252 @@
-"""Stub (replaced below once artifacts are inspected)."""
-from dataclasses import dataclass
+"""The end-of-run summary: what ran, what the data gate said, how the model scored, what shipped.
+
+Everything is read back from ML Metadata and the run's artifacts (not from the runner's memory),
+so the summary describes what the pipeline recorded. It is printed for people and written as JSON
+next to the run for CI job summaries.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops.config import EnvironmentConfig
+from pipeline.progress import NodeProgress
+
+SUMMARY_FILE = "run_summary.json"
+
+
+@dataclass
+class MetricRow:
+    slice: str
+    metrics: dict[str, float]
+    baseline: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def sort_key(self) -> tuple[str, float, str]:
+        """By feature, then numerically where the slice value is a number (hour 2 before 10)."""
+        column, _, value = self.slice.partition("=")
+        try:
+            return column, float(value), ""
+        except ValueError:
+            return column, 0.0, value
+
+
 @dataclass
 class RunSummary:
-    nodes: dict
-def summarize(cfg, nodes):
-    return RunSummary(nodes)
+    environment: str
+    pipeline_name: str
+    components: list[dict[str, Any]]
+    data_validation: str
+    anomalies: list[dict[str, Any]]
+    has_baseline: bool = False
+    blessed: bool | None = None
+    blessing_failures: list[str] = field(default_factory=list)
+    overall: MetricRow | None = None
+    slices: list[MetricRow] = field(default_factory=list)
+    pushed: bool = False
+    new_version: bool = False
+    pushed_version: str | None = None
+    pushed_path: str | None = None
+    model_digest: str | None = None
+    gated_metric: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, default=str)
+
+    def render(self) -> str:
+        out = [f"\n== Run summary: {self.pipeline_name} ({self.environment}) =="]
+        ran = [c["id"] for c in self.components if c["status"] == "ran"]
+        cached = [c["id"] for c in self.components if c["status"] == "cached"]
+        out.append(f"Components: {len(ran)} ran, {len(cached)} cached"
+                   + (f"; ran: {', '.join(ran)}" if ran and cached else ""))
+        out.append(f"Data validation: {self.data_validation}"
+                   + (f", {len(self.anomalies)} anomalies" if self.anomalies else ""))
+        if self.overall is not None:
+            out.append("Evaluation (eval split):")
+            if not self.has_baseline:
+                out.append("  first blessed model for this pipeline: no baseline, so only the "
+                           "value threshold applies")
+            out.extend(_metric_table(self.overall, self.gated_metric, self.has_baseline))
+            if self.slices:
+                out.append(f"  {self.gated_metric} by slice:")
+                for row in self.slices:
+                    value = row.metrics.get(self.gated_metric)
+                    count = row.metrics.get("example_count", 0)
+                    out.append(f"    {row.slice:<34} {_fmt(value):>8}  (n={int(count)})")
+        if self.blessed is True:
+            out.append("Model validation: BLESSED")
+        elif self.blessed is False:
+            out.append("Model validation: NOT BLESSED, because:")
+            out.extend(f"  - {reason}" for reason in self.blessing_failures)
+        if self.pushed and self.new_version:
+            out.append(f"Pushed: version {self.pushed_version} -> {self.pushed_path}")
+        elif self.pushed:
+            out.append(f"Pushed: nothing new; version {self.pushed_version} already serves this "
+                       f"exact model ({self.pushed_path})")
+        elif self.blessed is False:
+            out.append("Pushed: nothing (the model was not blessed)")
+        if self.model_digest:
+            out.append(f"Model digest: {self.model_digest}")
+        return "\n".join(out)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "nan" if math.isnan(value) else f"{value:.4f}"
+
+
+def _metric_table(row: MetricRow, gated: str, has_baseline: bool) -> list[str]:
+    names = [n for n in ("auc", "binary_accuracy", "precision", "recall", "example_count")
+             if n in row.metrics]
+    lines = [f"  {'metric':<18}{'candidate':>10}" + (f"{'baseline':>10}{'change':>10}"
+                                                      if has_baseline else "")]
+    for name in names:
+        value = row.metrics[name]
+        shown = f"{int(value)}" if name == "example_count" else _fmt(value)
+        line = f"  {name + (' *' if name == gated else ''):<18}{shown:>10}"
+        if has_baseline and name in row.baseline and name != "example_count":
+            base = row.baseline[name]
+            line += f"{_fmt(base):>10}{value - base:>+10.4f}"
+        lines.append(line)
+    lines.append("  (* gated metric)")
+    return lines
+
+
+def slice_name(slice_key: Any) -> str:
+    parts = []
+    for key in slice_key.single_slice_keys:
+        value = key.WhichOneof("kind")
+        raw = getattr(key, value) if value else ""
+        parts.append(f"{key.column}={raw.decode() if isinstance(raw, bytes) else raw}")
+    return ", ".join(parts) or "overall"
+
+
+def read_evaluation(uri: str) -> tuple[MetricRow | None, list[MetricRow], bool]:
+    """Overall and per-slice metrics of the candidate, with the baseline's where present."""
+    import tensorflow_model_analysis as tfma
+
+    overall, slices, has_baseline = None, [], False
+    for per_slice in tfma.load_metrics(uri):
+        row = MetricRow(slice=slice_name(per_slice.slice_key), metrics={})
+        for kv in per_slice.metric_keys_and_values:
+            if kv.key.is_diff:
+                continue
+            value = kv.value.double_value.value if kv.value.HasField("double_value") else None
+            if value is None:
+                continue
+            if kv.key.model_name == "baseline":
+                row.baseline[kv.key.name] = value
+                has_baseline = True
+            else:
+                row.metrics[kv.key.name] = value
+        if row.slice == "overall":
+            overall = row
+        else:
+            slices.append(row)
+    slices.sort(key=lambda r: r.sort_key)
+    return overall, slices, has_baseline
+
+
+def read_blessing_failures(uri: str) -> list[str]:
+    """One line per failed threshold: metric, slice, value and the rule it broke."""
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_validation_result(uri)
+    reasons = []
+    for per_slice in result.metric_validations_per_slice:
+        where = slice_name(per_slice.slice_key)
+        for failure in per_slice.failures:
+            name = failure.metric_key.name
+            value = failure.metric_value.double_value.value
+            threshold = failure.metric_threshold
+            if failure.metric_key.is_diff:
+                allowed = threshold.change_threshold.absolute.value
+                reasons.append(f"{name} on {where} changed by {value:+.4f} against the baseline; "
+                               f"the environment allows at most {allowed:+.4f} "
+                               f"(evaluation.max_regression)")
+            else:
+                bound = threshold.value_threshold.lower_bound.value
+                reasons.append(f"{name} on {where} is {_fmt(value)}, below the floor {bound} "
+                               f"(evaluation.lower_bound)")
+    for missing in result.missing_thresholds:
+        reasons.append(f"no value computed for the gated metric {missing.metric_key.name}")
+    if not reasons and not result.validation_ok:
+        reasons.append("TFMA reported the validation as failed without a per-metric reason; "
+                       f"see {uri}")
+    return reasons
+
+
+def _outputs_of_latest_run(cfg: EnvironmentConfig) -> dict[str, dict[str, list[Any]]]:
+    """node id -> output key -> artifacts, for the newest run of this pipeline."""
+    import ml_metadata as mlmd
+    from tfx.orchestration import metadata
+
+    store = mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(cfg.paths.metadata))
+    runs = [c for c in store.get_contexts_by_type("pipeline_run")]
+    pipeline_ctx = store.get_context_by_type_and_name("pipeline", cfg.pipeline_name)
+    if not runs or pipeline_ctx is None:
+        return {}
+    pipeline_execs = {e.id for e in store.get_executions_by_context(pipeline_ctx.id)}
+    run_ctx = max(runs, key=lambda c: c.id)
+    executions = [e for e in store.get_executions_by_context(run_ctx.id) if e.id in pipeline_execs]
+    result: dict[str, dict[str, list[Any]]] = {}
+    for execution in executions:
+        node_ids = [c.name.split(".", 1)[-1] for c in store.get_contexts_by_execution(execution.id)
+                    if c.type == "node"]
+        if not node_ids:
+            continue
+        events = [e for e in store.get_events_by_execution_ids([execution.id])
+                  if e.type == mlmd.proto.Event.OUTPUT]
+        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+        outputs = result.setdefault(node_ids[0], {})
+        for event in events:
+            key = event.path.steps[0].key if event.path.steps else ""
+            outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+    return result
+
+
+def _prop(artifact: Any, name: str) -> Any:
+    if name not in artifact.custom_properties:
+        return None
+    value = artifact.custom_properties[name]
+    return getattr(value, value.WhichOneof("value"))
+
+
+def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSummary:
+    from components.data_gate import REPORT_JSON
+
+    outputs = _outputs_of_latest_run(cfg)
+    summary = RunSummary(
+        environment=cfg.name, pipeline_name=cfg.pipeline_name, gated_metric=cfg.evaluation.metric,
+        components=[{"id": n.node_id, "status": n.status,
+                     "seconds": round(n.seconds, 1)} for n in nodes.values()],
+        data_validation="not run", anomalies=[])
+    report = outputs.get("DataGate", {}).get("report", [])
+    if report:
+        data = json.loads(Path(report[0].uri, REPORT_JSON).read_text())
+        summary.data_validation, summary.anomalies = data["verdict"], data["anomalies"]
+    evaluation = outputs.get("Evaluator", {}).get("evaluation", [])
+    if evaluation:
+        summary.overall, summary.slices, summary.has_baseline = read_evaluation(evaluation[0].uri)
+    blessing = outputs.get("Evaluator", {}).get("blessing", [])
+    if blessing:
+        summary.blessed = _prop(blessing[0], "blessed") == 1
+        if not summary.blessed and evaluation:
+            summary.blessing_failures = read_blessing_failures(evaluation[0].uri)
+    pushed = outputs.get("Pusher", {}).get("pushed_model", [])
+    if pushed and _prop(pushed[0], "pushed") == 1:
+        summary.pushed = True
+        summary.pushed_version = _prop(pushed[0], "pushed_version")
+        summary.pushed_path = _prop(pushed[0], "pushed_destination")
+        summary.model_digest = _prop(pushed[0], "model_digest")
+        pusher_node = nodes.get("Pusher")
+        summary.new_version = bool(pusher_node and not pusher_node.cached
+                                   and _prop(pushed[0], "reused_version") != 1)
+    out = Path(cfg.paths.pipeline_root).parent / SUMMARY_FILE
+    out.write_text(summary.to_json())
+    return summary
