@@ -32,16 +32,24 @@ class DataValidationReport(artifact.Artifact):
     TYPE_NAME = "tfx_template.DataValidationReport"
 
 
-class DataValidationError(GateError):
-    """The data gate found anomalies; the run stops before Transform."""
-
-
 @dataclass(frozen=True)
 class Anomaly:
     split: str
     feature: str
     kinds: list[str]
     description: str
+
+
+class DataValidationError(GateError):
+    """The data gate found anomalies; the run stops before Transform.
+
+    It carries the anomalies because TFX deletes a failed execution's outputs: whoever catches it
+    writes the report somewhere that outlives the run (see pipeline.runner).
+    """
+
+    def __init__(self, message: str, anomalies: list[Anomaly]) -> None:
+        super().__init__(message)
+        self.anomalies = anomalies
 
 
 def read_anomalies(anomalies_uri: str, split_names: list[str]) -> list[Anomaly]:
@@ -95,5 +103,5 @@ def DataGate(
             f"data validation failed: {len(found)} anomal{'y' if len(found) == 1 else 'ies'} "
             f"against the curated schema; Transform and Trainer did not run and nothing was "
             f"pushed.\n{format_anomalies(found)}\nFix the data, or, if the change is intended, "
-            f"update components/schema/schema.pbtxt (draft one with `mlops schema draft`). "
-            f"Report: {Path(report.uri, REPORT_MARKDOWN)}")
+            f"update components/schema/schema.pbtxt (draft one with `mlops schema draft`).",
+            found)

@@ -177,6 +177,9 @@ def _merge(into: dict[str, Any], new: dict[str, Any], path: Path, origin: dict[s
             raise ConfigError(f"{_show(path)}: {key_path}: keys must be strings, got {key!r}")
         if isinstance(value, dict) and isinstance(into.get(key), dict):
             _merge(into[key], value, path, origin, prefix=f"{key_path}.")
+        elif isinstance(value, dict):
+            into[key] = {}
+            _merge(into[key], value, path, origin, prefix=f"{key_path}.")
         else:
             into[key] = value
         origin[key_path] = path

@@ -50,6 +50,11 @@ def log_file(cfg: EnvironmentConfig) -> Path:
     return Path(cfg.paths.pipeline_root).parent / "run.log"
 
 
+def report_dir(cfg: EnvironmentConfig) -> Path:
+    """Where a failed data gate's report is kept (TFX removes a failed execution's outputs)."""
+    return Path(cfg.paths.pipeline_root).parent / "data_validation"
+
+
 def run_local(cfg: EnvironmentConfig, out: TextIO | None = None) -> RunSummary:
     """Run with LocalDagRunner and SQLite ML Metadata; raise a readable error on failure."""
     if cfg.orchestration.runner != "local":
@@ -76,13 +81,24 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None) -> RunSummary:
             failed = progress.current or "the pipeline"
             gate = _find_gate_error(exc)
             if gate is not None:
+                anomalies = getattr(gate, "anomalies", None)
+                if anomalies is not None:
+                    from components.data_gate import write_report
+
+                    write_report(anomalies, str(report_dir(cfg)))
+                    gate.args = (f"{gate}\nReport: {report_dir(cfg)}",)
                 raise gate from None
             diverged = _diverged(exc)
             if diverged is not None:
                 raise GateError(f"{failed} failed: {diverged}") from None
             raise PipelineFailed(f"{failed} failed: {type(exc).__name__}: {exc}\n"
                                  f"See the full log: {logs}") from exc
-        return summarize(cfg, progress.nodes)
+        summary = summarize(cfg, progress.nodes)
+    if summary.data_validation == "PASS":
+        from components.data_gate import write_report
+
+        write_report([], str(report_dir(cfg)))  # never leave an old failure report behind
+    return summary
 
 
 def compile_kubeflow(cfg: EnvironmentConfig) -> Path:

@@ -1,0 +1,175 @@
+"""Environment overlays: good ones load, bad ones fail naming the file, key path and value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mlops import cli, config
+from mlops.errors import ConfigError
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_committed_environments_load(env: str) -> None:
+    cfg = config.load(env)
+    assert cfg.name == env
+    assert cfg.pipeline_name.endswith(env)
+    assert "{SPAN}" in cfg.data.input_pattern
+    assert 0 <= cfg.evaluation.lower_bound <= 1
+
+
+def test_dev_runs_locally_and_the_others_on_vertex() -> None:
+    assert config.load("dev").orchestration.runner == "local"
+    for env in ("staging", "prod"):
+        cfg = config.load(env)
+        assert cfg.orchestration.runner == "kubeflow_v2"
+        assert any(a.startswith("--runner=") for a in cfg.orchestration.beam_args)
+
+
+def test_overlay_overrides_base_and_keeps_the_rest(environments: Path) -> None:
+    overlay = environments / "dev" / "config.yaml"
+    data = yaml.safe_load(overlay.read_text())
+    data["training"] = {"train_steps": 7}
+    overlay.write_text(yaml.safe_dump(data))
+    cfg = config.load("dev", environments)
+    assert cfg.training.train_steps == 7
+    assert cfg.training.batch_size == 128  # from the base
+
+
+def test_output_and_data_relocate_a_run(tmp_path: Path) -> None:
+    cfg = config.load("dev", data_root=str(tmp_path / "d"), output_root=str(tmp_path / "o"))
+    assert cfg.data.root == str(tmp_path / "d")
+    assert cfg.paths.metadata == str(tmp_path / "o" / "metadata.sqlite")
+    assert cfg.model_store_dir == str(tmp_path / "o" / "model_store" / "taxi_tips")
+
+
+# --- bad overlays, generated ---------------------------------------------------------------
+
+# (key path, a value of the wrong type or out of range, what the message must mention)
+BAD_VALUES = [
+    ("training.train_steps", st.integers(max_value=0), "must be >= 1"),
+    ("training.eval_steps", st.integers(max_value=0), "must be >= 1"),
+    ("training.batch_size", st.text(max_size=5), "expected an integer"),
+    ("training.learning_rate", st.floats(max_value=0.0, allow_nan=False, allow_infinity=False),
+     "must be > 0"),
+    ("training.learning_rate", st.sampled_from([float("inf"), float("-inf"), float("nan")]),
+     "expected a finite number"),
+    ("training.seed", st.booleans(), "expected an integer"),
+    ("evaluation.lower_bound", st.floats(min_value=1.0001, max_value=1e9), "must be <= 1"),
+    ("evaluation.lower_bound", st.floats(max_value=-0.0001, min_value=-1e9), "must be >= 0"),
+    ("evaluation.max_regression", st.floats(min_value=1.0001, max_value=1e9), "must be <= 1"),
+    ("evaluation.metric", st.text(min_size=1, max_size=8).filter(
+        lambda s: s not in ("auc", "binary_accuracy", "precision", "recall")), "expected one of"),
+    ("orchestration.runner", st.sampled_from(["airflow", "LOCAL", "kubeflow"]), "expected one of"),
+    ("orchestration.beam_args", st.integers(), "expected a list"),
+    ("paths.model_store", st.lists(st.integers(), max_size=2), "expected a string"),
+    ("data.input_pattern", st.sampled_from(["*.csv", "span-1/*.csv"]), "{SPAN}"),
+    ("model_name", st.sampled_from(["taxi tips", "taxi/tips", ""]), "expected a string matching"),
+    ("training", st.integers(), "expected a mapping"),
+]
+
+
+def _set(data: dict, key_path: str, value: object) -> None:
+    *parents, leaf = key_path.split(".")
+    for key in parents:
+        node = data.get(key)
+        if not isinstance(node, dict):
+            node = data[key] = {}
+        data = node
+    data[leaf] = value
+
+
+@st.composite
+def bad_overlay(draw: st.DrawFn) -> tuple[str, object, str]:
+    key_path, values, expected = draw(st.sampled_from(BAD_VALUES))
+    return key_path, draw(values), expected
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=bad_overlay())
+def test_bad_values_name_file_key_and_value(environments: Path,
+                                            case: tuple[str, object, str]) -> None:
+    key_path, value, expected = case
+    overlay = environments / "dev" / "config.yaml"
+    data = yaml.safe_load((config.ENVIRONMENTS_DIR / "dev" / "config.yaml").read_text())
+    _set(data, key_path, value)
+    overlay.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as err:
+        config.load("dev", environments)
+    message = str(err.value)
+    assert "environments/dev/config.yaml" in message
+    assert key_path in message
+    assert expected in message
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(section=st.sampled_from(["", "training.", "evaluation.", "paths.", "orchestration."]),
+       key=st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True))
+def test_unknown_keys_are_rejected(environments: Path, section: str, key: str) -> None:
+    known = {"model_name", "pipeline_name", "data", "paths", "training", "evaluation",
+             "orchestration", "train_steps", "eval_steps", "batch_size", "learning_rate", "seed",
+             "early_stopping_patience", "hidden_units", "metric", "lower_bound",
+             "max_regression", "slices", "pipeline_root", "model_store", "metadata", "runner",
+             "beam_args", "image", "compiled_pipeline"}
+    if key in known:
+        return
+    overlay = environments / "dev" / "config.yaml"
+    data = yaml.safe_load((config.ENVIRONMENTS_DIR / "dev" / "config.yaml").read_text())
+    _set(data, section + key, 1)
+    overlay.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=rf"environments/dev/config.yaml: {section}{key}: "
+                                          r"unknown key \(allowed here: "):
+        config.load("dev", environments)
+
+
+def test_missing_required_value_names_the_overlay(environments: Path) -> None:
+    base = environments / "base" / "config.yaml"
+    data = yaml.safe_load(base.read_text())
+    del data["training"]["seed"]
+    base.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"environments/dev/config.yaml: training.seed: "
+                                          r"required value is missing"):
+        config.load("dev", environments)
+
+
+def test_value_from_the_base_is_blamed_on_the_base(environments: Path) -> None:
+    base = environments / "base" / "config.yaml"
+    data = yaml.safe_load(base.read_text())
+    data["training"]["batch_size"] = -1
+    base.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"environments/base/config.yaml: training.batch_size"):
+        config.load("dev", environments)
+
+
+def test_invalid_yaml_names_the_line(environments: Path) -> None:
+    (environments / "dev" / "config.yaml").write_text("pipeline_name: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"environments/dev/config.yaml: line \d+"):
+        config.load("dev", environments)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=bad_overlay())
+def test_cli_reports_bad_config_without_traceback(environments: Path, capsys: pytest.CaptureFixture,
+                                                 case: tuple[str, object, str]) -> None:
+    key_path, value, _ = case
+    overlay = environments / "dev" / "config.yaml"
+    data = yaml.safe_load((config.ENVIRONMENTS_DIR / "dev" / "config.yaml").read_text())
+    _set(data, key_path, value)
+    overlay.write_text(yaml.safe_dump(data))
+    assert cli.main(["--environments", str(environments), "config"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"environments/dev/config.yaml: {key_path}" in err
+
+
+def test_cli_unknown_environment(capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["run", "--env", "qa"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown environment 'qa'" in err and "dev, prod, staging" in err

@@ -1,0 +1,76 @@
+"""The pipeline graph: the components the issue lists, wired in the order the data flows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.baseline import BaselineModelStrategy
+from mlops import config
+from pipeline.definition import NODE_IDS, create_pipeline
+
+
+def _by_id(pipeline):
+    return {c.id: c for c in pipeline.components}
+
+
+def _producer(component, key: str) -> str:
+    return component.inputs[key].producer_component_id
+
+
+@pytest.fixture(scope="module", params=["dev", "staging", "prod"])
+def graph(request):
+    cfg = config.load(request.param)
+    return cfg, _by_id(create_pipeline(cfg))
+
+
+def test_has_every_component(graph) -> None:
+    _, nodes = graph
+    assert set(nodes) == set(NODE_IDS)
+
+
+def test_validation_feeds_the_gate_and_the_gate_guards_transform(graph) -> None:
+    _, n = graph
+    assert _producer(n["StatisticsGen"], "examples") == "CsvExampleGen"
+    assert _producer(n["ExampleValidator"], "statistics") == "StatisticsGen"
+    assert _producer(n["ExampleValidator"], "schema") == "ImportSchemaGen"
+    assert _producer(n["DataGate"], "anomalies") == "ExampleValidator"
+    assert "DataGate" in {u.id for u in n["Transform"].upstream_nodes}
+
+
+def test_transform_trainer_evaluator_pusher_chain(graph) -> None:
+    _, n = graph
+    assert _producer(n["Transform"], "examples") == "CsvExampleGen"
+    assert _producer(n["Transform"], "schema") == "ImportSchemaGen"
+    assert _producer(n["Trainer"], "examples") == "Transform"
+    assert _producer(n["Trainer"], "transform_graph") == "Transform"
+    assert _producer(n["Evaluator"], "model") == "Trainer"
+    assert _producer(n["Evaluator"], "baseline_model") == "BaselineModelResolver"
+    assert _producer(n["Evaluator"], "examples") == "CsvExampleGen"
+    assert _producer(n["Pusher"], "model") == "Trainer"
+    assert _producer(n["Pusher"], "model_blessing") == "Evaluator"
+
+
+def test_settings_come_from_the_environment(graph) -> None:
+    cfg, n = graph
+    custom_config = json.loads(n["Trainer"].exec_properties["custom_config"])
+    assert custom_config["training"]["seed"] == cfg.training.seed
+    assert custom_config["training"]["learning_rate"] == cfg.training.learning_rate
+    eval_config = n["Evaluator"].exec_properties["eval_config"]
+    assert str(cfg.evaluation.lower_bound) in eval_config
+    assert cfg.model_store_dir in n["Pusher"].exec_properties["push_destination"]
+    assert "{SPAN}" in n["CsvExampleGen"].exec_properties["input_config"]
+
+
+def test_schema_is_imported_not_inferred(graph) -> None:
+    _, n = graph
+    assert n["ImportSchemaGen"].exec_properties["schema_file"].endswith(
+        "components/schema/schema.pbtxt")
+
+
+def test_local_runs_use_the_cache_friendly_baseline_strategy() -> None:
+    nodes = _by_id(create_pipeline(config.load("dev")))
+    assert nodes["BaselineModelResolver"].exec_properties["resolver_class"] is \
+        BaselineModelStrategy
+    assert "module_file" in nodes["Trainer"].exec_properties

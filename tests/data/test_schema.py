@@ -1,0 +1,47 @@
+"""The committed data against the committed schema, and the schema against the feature table."""
+
+from __future__ import annotations
+
+import pytest
+import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from components import SCHEMA_DIR
+from components import features as F
+
+from ..conftest import FULL_DATA
+
+
+@pytest.fixture(scope="module")
+def schema() -> schema_pb2.Schema:
+    return tfdv.load_schema_text(str(SCHEMA_DIR / "schema.pbtxt"))
+
+
+def test_bundled_data_satisfies_the_schema(schema: schema_pb2.Schema) -> None:
+    stats = tfdv.generate_statistics_from_csv(str(FULL_DATA))
+    anomalies = tfdv.validate_statistics(stats, schema)
+    assert dict(anomalies.anomaly_info) == {}
+    assert stats.datasets[0].num_examples == 15002
+
+
+def test_schema_describes_exactly_the_raw_columns(schema: schema_pb2.Schema) -> None:
+    header = FULL_DATA.read_text().splitlines()[0].split(",")
+    assert sorted(f.name for f in schema.feature) == sorted(header) == sorted(F.all_raw_keys())
+
+
+def test_every_column_has_one_role() -> None:
+    roles = [F.ZSCORE_KEYS, F.QUANTILE_BUCKET_KEYS, (F.HOUR_KEY,),
+             tuple(F.INTEGER_CATEGORICAL_SIZES), F.VOCABULARY_KEYS, F.UNUSED_KEYS]
+    flat = [k for role in roles for k in role]
+    assert len(flat) == len(set(flat)), "a column is engineered twice"
+    assert set(flat) | {"tips"} == set(F.all_raw_keys())
+
+
+def test_required_features_and_comparators(schema: schema_pb2.Schema) -> None:
+    by_name = {f.name: f for f in schema.feature}
+    for name in ("fare", "trip_start_hour", "payment_type", "tips"):
+        assert by_name[name].presence.min_fraction == 1.0
+    assert by_name["payment_type"].domain == "payment_type"
+    assert by_name["payment_type"].skew_comparator.infinity_norm.threshold > 0
+    assert by_name["fare"].drift_comparator.jensen_shannon_divergence.threshold > 0
+    assert "SERVING" in by_name["tips"].not_in_environment
