@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -17,27 +18,21 @@ from mlops.config import EnvironmentConfig
 from mlops.errors import ConfigError
 
 
-def latest_span_files(cfg: EnvironmentConfig) -> list[str]:
-    """CSV files of the newest span, as CsvExampleGen would pick them."""
+def latest_span_pattern(cfg: EnvironmentConfig) -> str:
+    """The file pattern of the newest span, as CsvExampleGen would resolve {SPAN}."""
     pattern = os.path.join(cfg.data.root, cfg.data.input_pattern)
-    by_span: dict[int, list[str]] = {}
-    prefix, _, suffix = pattern.partition("{SPAN}")
-    for path in glob.glob(pattern.replace("{SPAN}", "*")):
-        span_text = path[len(prefix):].split(os.sep)[0]
-        span_text = span_text[: len(span_text) - len(suffix)] if "/" not in suffix else span_text
-        if span_text.isdigit():
-            by_span.setdefault(int(span_text), []).append(path)
-    if not by_span:
+    as_regex = re.escape(pattern).replace(re.escape("{SPAN}"), r"(\d+)").replace(r"\*", "[^/]*")
+    spans = {int(m.group(1)) for path in glob.glob(pattern.replace("{SPAN}", "*"))
+             if (m := re.fullmatch(as_regex, path))}
+    if not spans:
         raise ConfigError(f"no data matches {pattern} (data.root + data.input_pattern)")
-    return sorted(by_span[max(by_span)])
+    return pattern.replace("{SPAN}", str(max(spans)))
 
 
 def draft_schema(cfg: EnvironmentConfig, output: Path) -> Path:
     import tensorflow_data_validation as tfdv
 
-    files = latest_span_files(cfg)
-    stats = tfdv.generate_statistics_from_csv(data_location=files[0] if len(files) == 1
-                                              else os.path.join(os.path.dirname(files[0]), "*"))
+    stats = tfdv.generate_statistics_from_csv(data_location=latest_span_pattern(cfg))
     schema = tfdv.infer_schema(stats)
     output.parent.mkdir(parents=True, exist_ok=True)
     tfdv.write_schema_text(schema, str(output))

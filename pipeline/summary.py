@@ -173,8 +173,12 @@ def read_blessing_failures(uri: str) -> list[str]:
                 bound = threshold.value_threshold.lower_bound.value
                 reasons.append(f"{name} on {where} is {_fmt(value)}, below the floor {bound} "
                                f"(evaluation.lower_bound)")
-    for missing in result.missing_thresholds:
-        reasons.append(f"no value computed for the gated metric {missing.metric_key.name}")
+    if result.missing_thresholds:
+        reasons.append("a threshold had no metric value to check (the gated metric was not "
+                       "computed); check evaluation.metric")
+    for spec in result.missing_slices:
+        reasons.append(f"the thresholded slice {list(spec.feature_keys) or 'overall'} had no "
+                       f"examples in the eval split")
     if not reasons and not result.validation_ok:
         reasons.append("TFMA reported the validation as failed without a per-metric reason; "
                        f"see {uri}")

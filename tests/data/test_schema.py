@@ -45,3 +45,35 @@ def test_required_features_and_comparators(schema: schema_pb2.Schema) -> None:
     assert by_name["payment_type"].skew_comparator.infinity_norm.threshold > 0
     assert by_name["fare"].drift_comparator.jensen_shannon_divergence.threshold > 0
     assert "SERVING" in by_name["tips"].not_in_environment
+
+
+def test_schema_draft_reads_the_newest_span(tmp_path, capsys) -> None:
+    from mlops import cli
+
+    from ..conftest import write_sample
+
+    data = write_sample(tmp_path / "data", rows=400)
+    newer = data / "span-2" / "data.csv"
+    newer.parent.mkdir()
+    newer.write_text((data / "span-1" / "data.csv").read_text())
+    (data / "span-10").mkdir()  # numbers, not text order: span 10 is the newest
+    (data / "span-10" / "data.csv").write_text((data / "span-1" / "data.csv").read_text())
+    out = tmp_path / "draft.pbtxt"
+    assert cli.main(["schema", "draft", "--env", "dev", "--data", str(data),
+                     "--output", str(out)]) == 0
+    draft = tfdv.load_schema_text(str(out))
+    assert {f.name for f in draft.feature} == set(F.all_raw_keys())
+    assert "components/schema/schema.pbtxt" in capsys.readouterr().out
+
+    from mlops import config
+    from pipeline.schema_draft import latest_span_pattern
+
+    assert latest_span_pattern(config.load("dev", data_root=str(data))).endswith(
+        "span-10/*.csv")
+
+
+def test_schema_draft_without_data_is_a_clear_error(tmp_path, capsys) -> None:
+    from mlops import cli
+
+    assert cli.main(["schema", "draft", "--env", "dev", "--data", str(tmp_path)]) == 2
+    assert "no data matches" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,29 @@ def test_unchanged_rerun_is_cached_and_pushes_nothing(first_run, sample: Path) -
     assert versions(out / MODEL_STORE) == before
     assert summary["new_version"] is False
     assert "Pushed: nothing new" in result.stdout
+
+
+def test_a_model_below_the_floor_is_not_blessed_and_not_pushed(first_run, sample: Path,
+                                                              environments: Path) -> None:
+    """Same data and model, stricter environment: only evaluation and push run again."""
+    out, first = first_run
+    assert first.returncode == 0
+    before = versions(out / MODEL_STORE)
+    overlay = environments / "dev" / "config.yaml"
+    overlay.write_text(overlay.read_text() + "evaluation:\n  lower_bound: 0.999\n")
+    result = mlops("--environments", str(environments), "run", "--env", "dev",
+                   "--data", str(sample), "--output", str(out))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "Model validation: NOT BLESSED, because:" in result.stdout
+    assert re.search(r"auc on overall is 0\.\d+, below the floor 0\.999 "
+                     r"\(evaluation\.lower_bound\)", result.stdout)
+    assert "Pushed: nothing (the model was not blessed)" in result.stdout
+    assert "model validation failed" in result.stderr
+    assert versions(out / MODEL_STORE) == before
+    summary = json.loads((out / "run_summary.json").read_text())
+    statuses = {c["id"]: c["status"] for c in summary["components"]}
+    assert statuses["Trainer"] == "cached" and statuses["Evaluator"] == "ran"
 
 
 def _break_csv(src: Path, dest: Path, drop: str | None = None,
