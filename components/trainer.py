@@ -23,12 +23,13 @@ from tfx_bsl.public import tfxio
 
 from components import features as F
 from components.model import build_model
+from mlops.errors import GateError
 
 EPOCHS = 10
 HISTORY_FILE = "training_history.json"
 
 
-class TrainingDivergedError(RuntimeError):
+class TrainingDivergedError(GateError):
     """Training produced a NaN/Inf loss or weights; the model must not be exported."""
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,8 +238,6 @@ def _convert(hint: Any, value: Any, meta: Any, origin: dict[str, Path], overlay:
             fail(f"a list of {item_type.__name__}")
         return [_convert(item_type, v, meta, origin, overlay, f"{key_path}[{i}]")
                 for i, v in enumerate(value)]
-    if origin_type in (typing.Union, types.UnionType):
-        fail("a supported type")  # no optional fields today; keep the door shut explicitly
     if hint is bool:
         if not isinstance(value, bool):
             fail("true or false")
