@@ -31,10 +31,8 @@ def test_dev_runs_locally_and_the_others_on_vertex() -> None:
 
 
 def test_overlay_overrides_base_and_keeps_the_rest(environments: Path) -> None:
-    overlay = environments / "dev" / "config.yaml"
-    data = yaml.safe_load(overlay.read_text())
-    data["training"] = {"train_steps": 7}
-    overlay.write_text(yaml.safe_dump(data))
+    _edit(environments / "dev" / "config.yaml",
+          lambda d: d.update(training={"train_steps": 7}))
     cfg = config.load("dev", environments)
     assert cfg.training.train_steps == 7
     assert cfg.training.batch_size == 128  # from the base
@@ -73,6 +71,17 @@ BAD_VALUES = [
 ]
 
 
+def _edit(path: Path, change, start_from: Path | None = None) -> None:
+    """Apply `change` to the YAML at `path` (read from `start_from`, default `path`)."""
+    data = yaml.safe_load((start_from or path).read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data))
+
+
+def _committed(env: str) -> Path:
+    return config.ENVIRONMENTS_DIR / env / "config.yaml"
+
+
 def _set(data: dict, key_path: str, value: object) -> None:
     *parents, leaf = key_path.split(".")
     for key in parents:
@@ -95,10 +104,8 @@ def bad_overlay(draw: st.DrawFn) -> tuple[str, object, str]:
 def test_bad_values_name_file_key_and_value(environments: Path,
                                             case: tuple[str, object, str]) -> None:
     key_path, value, expected = case
-    overlay = environments / "dev" / "config.yaml"
-    data = yaml.safe_load((config.ENVIRONMENTS_DIR / "dev" / "config.yaml").read_text())
-    _set(data, key_path, value)
-    overlay.write_text(yaml.safe_dump(data))
+    _edit(environments / "dev" / "config.yaml", lambda d: _set(d, key_path, value),
+          start_from=_committed("dev"))
     with pytest.raises(ConfigError) as err:
         config.load("dev", environments)
     message = str(err.value)
@@ -119,30 +126,22 @@ def test_unknown_keys_are_rejected(environments: Path, section: str, key: str) -
              "beam_args", "image", "compiled_pipeline"}
     if key in known:
         return
-    overlay = environments / "dev" / "config.yaml"
-    data = yaml.safe_load((config.ENVIRONMENTS_DIR / "dev" / "config.yaml").read_text())
-    _set(data, section + key, 1)
-    overlay.write_text(yaml.safe_dump(data))
+    _edit(environments / "dev" / "config.yaml", lambda d: _set(d, section + key, 1),
+          start_from=_committed("dev"))
     with pytest.raises(ConfigError, match=rf"environments/dev/config.yaml: {section}{key}: "
                                           r"unknown key \(allowed here: "):
         config.load("dev", environments)
 
 
 def test_missing_required_value_names_the_overlay(environments: Path) -> None:
-    base = environments / "base" / "config.yaml"
-    data = yaml.safe_load(base.read_text())
-    del data["training"]["seed"]
-    base.write_text(yaml.safe_dump(data))
+    _edit(environments / "base" / "config.yaml", lambda d: d["training"].pop("seed"))
     with pytest.raises(ConfigError, match=r"environments/dev/config.yaml: training.seed: "
                                           r"required value is missing"):
         config.load("dev", environments)
 
 
 def test_value_from_the_base_is_blamed_on_the_base(environments: Path) -> None:
-    base = environments / "base" / "config.yaml"
-    data = yaml.safe_load(base.read_text())
-    data["training"]["batch_size"] = -1
-    base.write_text(yaml.safe_dump(data))
+    _edit(environments / "base" / "config.yaml", lambda d: _set(d, "training.batch_size", -1))
     with pytest.raises(ConfigError, match=r"environments/base/config.yaml: training.batch_size"):
         config.load("dev", environments)
 
@@ -159,10 +158,8 @@ def test_invalid_yaml_names_the_line(environments: Path) -> None:
 def test_cli_reports_bad_config_without_traceback(environments: Path, capsys: pytest.CaptureFixture,
                                                  case: tuple[str, object, str]) -> None:
     key_path, value, _ = case
-    overlay = environments / "dev" / "config.yaml"
-    data = yaml.safe_load((config.ENVIRONMENTS_DIR / "dev" / "config.yaml").read_text())
-    _set(data, key_path, value)
-    overlay.write_text(yaml.safe_dump(data))
+    _edit(environments / "dev" / "config.yaml", lambda d: _set(d, key_path, value),
+          start_from=_committed("dev"))
     assert cli.main(["--environments", str(environments), "config"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
