@@ -7,11 +7,8 @@ only after this component succeeds, and it fails whenever any split has an anoma
 
 # No `from __future__ import annotations`: the @component decorator reads real type objects.
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact

@@ -18,7 +18,6 @@ METRIC_CLASSES = {
     "precision": "Precision",
     "recall": "Recall",
 }
-REPORTED_METRICS = ("example_count", "auc", "binary_accuracy", "precision", "recall")
 
 
 def eval_config(cfg: EvaluationConfig) -> tfma.EvalConfig:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+# TFX imports this file as a top-level module from its user-code wheel, bypassing
+# components/__init__.py, so it sets the Keras switch itself before TensorFlow loads.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tensorflow as tf

@@ -10,10 +10,12 @@ import json
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# TFX imports this file as a top-level module from its user-code wheel, bypassing
+# components/__init__.py, so it sets the Keras switch itself before TensorFlow loads.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tensorflow as tf
@@ -44,8 +46,10 @@ class HyperParameters:
     hidden_units: list[int] = field(default_factory=lambda: [64, 32])
 
     @classmethod
-    def from_custom_config(cls, custom_config: dict[str, Any]) -> HyperParameters:
-        return cls(**custom_config["training"])
+    def from_fn_args(cls, fn_args: FnArgs) -> HyperParameters:
+        """Steps from TFX's TrainArgs/EvalArgs; the rest from the Trainer's custom_config."""
+        return cls(train_steps=fn_args.train_steps, eval_steps=fn_args.eval_steps,
+                   **fn_args.custom_config["training"])
 
 
 class EpochLog(tf.keras.callbacks.Callback):
@@ -142,9 +146,7 @@ def export(model: tf.keras.Model, tft_output: tft.TFTransformOutput, export_dir:
 
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
-    hp = HyperParameters.from_custom_config(fn_args.custom_config)
-    hp = HyperParameters(**{**asdict(hp), "train_steps": fn_args.train_steps,
-                            "eval_steps": fn_args.eval_steps})
+    hp = HyperParameters.from_fn_args(fn_args)
     tf.keras.utils.set_random_seed(hp.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output,

@@ -7,10 +7,7 @@ everything that differs between environments comes from the EnvironmentConfig.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 # Concrete modules rather than `tfx.v1`: the latter imports the Google Cloud AI Platform
 # extensions, about 12 s of start-up that a local run never uses.
@@ -77,7 +74,6 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR) -> Pi
         train_args=trainer_pb2.TrainArgs(num_steps=cfg.training.train_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=cfg.training.eval_steps),
         custom_config={"training": {
-            "train_steps": cfg.training.train_steps, "eval_steps": cfg.training.eval_steps,
             "batch_size": cfg.training.batch_size, "learning_rate": cfg.training.learning_rate,
             "seed": cfg.training.seed, "hidden_units": cfg.training.hidden_units,
             "early_stopping_patience": cfg.training.early_stopping_patience}})

@@ -22,7 +22,6 @@ class NodeProgress:
     seconds: float = 0.0
     cached: bool = False
     executed: bool = False
-    finished: bool = False
 
     @property
     def status(self) -> str:
@@ -52,7 +51,7 @@ class RunProgress(logging.Handler):
             self.nodes[self.current].executed = True
         elif msg == "Component %s is finished." and args and str(args[0]) in self.nodes:
             node = self.nodes[str(args[0])]
-            node.seconds, node.finished = time.monotonic() - node.started, True
+            node.seconds = time.monotonic() - node.started
             self.out.write(f"  {'[' + node.status + ']':<10} {node.node_id} "
                            f"({node.seconds:.1f} s)\n")
             self.out.flush()

@@ -7,12 +7,9 @@ which applies, so dev, staging and prod differ only in their overlays.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TextIO
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from mlops.config import EnvironmentConfig
 from mlops.errors import ConfigError, GateError, MlopsError
@@ -45,6 +42,12 @@ def report_dir(cfg: EnvironmentConfig) -> Path:
     return Path(cfg.paths.pipeline_root).parent / "data_validation"
 
 
+def _keep_report(cfg: EnvironmentConfig, anomalies: list) -> None:
+    from components.data_gate import write_report
+
+    write_report(anomalies, str(report_dir(cfg)))
+
+
 def run_local(cfg: EnvironmentConfig, out: TextIO | None = None) -> RunSummary:
     """Run with LocalDagRunner and SQLite ML Metadata; raise a readable error on failure."""
     if cfg.orchestration.runner != "local":
@@ -73,18 +76,14 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None) -> RunSummary:
             if gate is not None:
                 anomalies = getattr(gate, "anomalies", None)
                 if anomalies is not None:
-                    from components.data_gate import write_report
-
-                    write_report(anomalies, str(report_dir(cfg)))
+                    _keep_report(cfg, anomalies)
                     gate.args = (f"{gate}\nReport: {report_dir(cfg)}",)
                 raise gate from None
             raise PipelineFailed(f"{failed} failed: {type(exc).__name__}: {exc}\n"
                                  f"See the full log: {logs}") from exc
         summary = summarize(cfg, progress.nodes)
     if summary.data_validation == "PASS":
-        from components.data_gate import write_report
-
-        write_report([], str(report_dir(cfg)))  # never leave an old failure report behind
+        _keep_report(cfg, [])  # never leave an old failure report behind a passing run
     return summary
 
 

@@ -12,8 +12,6 @@ import os
 import re
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
 from mlops.config import EnvironmentConfig
 from mlops.errors import ConfigError
 

@@ -101,8 +101,9 @@ def _fmt(value: float | None) -> str:
 
 
 def _metric_table(row: MetricRow, gated: str, has_baseline: bool) -> list[str]:
-    names = [n for n in ("auc", "binary_accuracy", "precision", "recall", "example_count")
-             if n in row.metrics]
+    from components.evaluation import METRIC_CLASSES
+
+    names = [n for n in (*METRIC_CLASSES, "example_count") if n in row.metrics]
     lines = [f"  {'metric':<18}{'candidate':>10}" + (f"{'baseline':>10}{'change':>10}"
                                                       if has_baseline else "")]
     for name in names:
@@ -191,7 +192,7 @@ def _outputs_of_latest_run(cfg: EnvironmentConfig) -> dict[str, dict[str, list[A
     from tfx.orchestration import metadata
 
     store = mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(cfg.paths.metadata))
-    runs = [c for c in store.get_contexts_by_type("pipeline_run")]
+    runs = store.get_contexts_by_type("pipeline_run")
     pipeline_ctx = store.get_context_by_type_and_name("pipeline", cfg.pipeline_name)
     if not runs or pipeline_ctx is None:
         return {}

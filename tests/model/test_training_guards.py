@@ -39,3 +39,9 @@ def test_healthy_data_trains_to_finite_weights() -> None:
     history = fit(model, _dataset(256), _dataset(64), HP)
     assert all(np.isfinite(history["loss"]))
     assert len(history["loss"]) >= 1
+
+
+def test_the_model_is_built_with_keras_2() -> None:
+    """TFX 1.16 and TFMA need tf-keras; the project sets TF_USE_LEGACY_KERAS before TF loads."""
+    model = build_model(HP.hidden_units, HP.learning_rate, HP.seed)
+    assert type(model).__module__.startswith("tf_keras."), type(model).__module__
