@@ -55,7 +55,7 @@ test: setup ## The whole suite, slow end-to-end runs included (what CI runs).
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-test-fast: setup ## Everything but the slow end-to-end pipeline runs.
+test-fast: setup ## Unit, data, property, convergence, NaN and skew checks; no pipeline runs.
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: setup ## Ruff.

@@ -37,3 +37,79 @@ def write_sample(dest: Path, rows: int, every: int = 5) -> Path:
         writer.writerow(header)
         writer.writerows(kept)
     return dest
+
+
+# --- One real tf.Transform run and one short training run, shared by the model and data tests ---
+
+TRAIN_ROWS = 1000  # every 15th row of the bundled data
+HELD_OUT_ROWS = 60
+CONVERGENCE_STEPS = 300
+
+_CI_REPORTS: list[tuple[str, str]] = []
+
+
+@pytest.fixture(scope="session")
+def ci_report():
+    """Add a titled block to the end of the pytest output (loss curves, skew tables)."""
+    return lambda title, text: _CI_REPORTS.append((title, text))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for title, text in _CI_REPORTS:
+        terminalreporter.write_sep("-", title)
+        terminalreporter.write_line(text)
+
+
+@pytest.fixture(scope="session")
+def raw_rows() -> list:
+    from components import rows as R
+
+    return R.read_csv(FULL_DATA, R.load_schema(), serving=False)
+
+
+@pytest.fixture(scope="session")
+def transform_run(raw_rows: list, tmp_path_factory: pytest.TempPathFactory):
+    from tests import support as S
+
+    train = raw_rows[::15][:TRAIN_ROWS]
+    held_out = raw_rows[7::150][:HELD_OUT_ROWS]
+    return S.run_transform(train, S.probe_rows(train[0], held_out),
+                           tmp_path_factory.mktemp("transform"))
+
+
+@pytest.fixture(scope="session")
+def training_config():
+    """The training section every environment inherits from environments/base."""
+    return config.load("dev").training
+
+
+@pytest.fixture(scope="session")
+def trained(transform_run, training_config, tmp_path_factory: pytest.TempPathFactory):
+    """The real trainer code on the sample: `fit` for a bounded number of steps, then `export`."""
+    import tensorflow as tf
+
+    from components.model import build_model
+    from components.trainer import HyperParameters, export, fit
+    from tests import support as S
+
+    t = training_config
+    hp = HyperParameters(train_steps=CONVERGENCE_STEPS, eval_steps=5, batch_size=t.batch_size,
+                         learning_rate=t.learning_rate, seed=t.seed,
+                         early_stopping_patience=t.early_stopping_patience,
+                         hidden_units=list(t.hidden_units))
+    tf.keras.utils.set_random_seed(hp.seed)
+    model = build_model(hp.hidden_units, hp.learning_rate, hp.seed)
+    sample = S.dataset(transform_run.train, hp.batch_size)
+    steps = -(-TRAIN_ROWS // hp.batch_size)
+    initial_loss = model.evaluate(sample, steps=steps, verbose=0)[0]
+    history = fit(model, sample, sample, hp)
+    final_loss = model.evaluate(sample, steps=steps, verbose=0)[0]
+    export_dir = tmp_path_factory.mktemp("model") / "serving_model"
+    export(model, transform_run.output, str(export_dir))
+    return S.Trained(model, hp, history, initial_loss, final_loss, export_dir)
+
+
+@pytest.fixture(scope="session")
+def serve(trained):
+    """Predictions of the exported model from serialized tf.Examples."""
+    return trained.serving_fn()

@@ -77,3 +77,20 @@ def test_schema_draft_without_data_is_a_clear_error(tmp_path, capsys) -> None:
 
     assert cli.main(["schema", "draft", "--env", "dev", "--data", str(tmp_path)]) == 2
     assert "no data matches" in capsys.readouterr().err
+
+
+def test_transform_reads_every_schema_feature_except_the_unused(schema) -> None:
+    """Traced from preprocessing_fn itself: a feature the schema promises but the Transform
+    ignores (or reads without the schema knowing) fails here, not in a pipeline run."""
+    import tensorflow as tf
+    import tensorflow_transform as tft
+    from tensorflow_transform.tf_metadata import schema_utils
+
+    from components.preprocessing import preprocessing_fn
+
+    spec = {name: tf.SparseTensorSpec([None, None], feature.dtype)
+            for name, feature in schema_utils.schema_as_feature_spec(schema).feature_spec.items()}
+    used = set(tft.get_transform_input_columns(preprocessing_fn, spec))
+    assert used == {f.name for f in schema.feature} - set(F.UNUSED_KEYS)
+    analysed = set(tft.get_analyze_input_columns(preprocessing_fn, spec))
+    assert analysed == set(F.ZSCORE_KEYS + F.QUANTILE_BUCKET_KEYS + F.VOCABULARY_KEYS)

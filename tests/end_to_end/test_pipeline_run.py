@@ -99,6 +99,25 @@ def test_a_model_below_the_floor_is_not_blessed_and_not_pushed(first_run, sample
     assert statuses["Trainer"] == "cached" and statuses["Evaluator"] == "ran"
 
 
+def test_a_diverging_trainer_fails_the_run_and_pushes_nothing(first_run, sample: Path) -> None:
+    """Planted fault: the real Trainer fed an infinite feature. The NaN guards (TerminateOnNaN
+    on the loss, then the finite check on the weights) stop it, the run says NaN was detected,
+    and the model store is untouched."""
+    out, first = first_run
+    assert first.returncode == 0
+    before = versions(out / MODEL_STORE)
+    script = Path(__file__).with_name("faults") / "run_poisoned.py"
+    result = subprocess.run([sys.executable, str(script), "run", "--env", "dev", "--data",
+                             str(sample), "--output", str(out)],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert re.search(r"stopped: NaN detected: (training loss became|weights .* are not finite)",
+                     result.stderr), result.stderr
+    assert "no model was exported" in result.stderr
+    assert versions(out / MODEL_STORE) == before
+
+
 def _break_csv(src: Path, dest: Path, drop: str | None = None,
                poison: tuple[str, str] | None = None) -> Path:
     with (src / "span-1" / "data.csv").open() as f:

@@ -45,3 +45,14 @@ def test_the_model_is_built_with_keras_2() -> None:
     """TFX 1.16 and TFMA need tf-keras; the project sets TF_USE_LEGACY_KERAS before TF loads."""
     model = build_model(HP.hidden_units, HP.learning_rate, HP.seed)
     assert type(model).__module__.startswith("tf_keras."), type(model).__module__
+
+
+def test_extreme_schema_valid_rows_get_finite_predictions(transform_run, serve) -> None:
+    """Very large and small values, zeros, missing optionals and unseen categories."""
+    from components import rows as R
+    from tests import support as S
+
+    rows = [transform_run.probe_rows[transform_run.probe_index(p)] for p in S.EXTREME_PROBES]
+    out = serve(R.examples(rows))
+    assert out.shape == (len(rows), 1)
+    assert np.all(np.isfinite(out)) and np.all((out >= 0) & (out <= 1))

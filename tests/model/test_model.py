@@ -1,0 +1,36 @@
+"""The Keras model: built from the transformed schema, with a probability as its output."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from components import features as F
+from components.model import build_model
+from components.trainer import model_input_keys
+from tests import support as S
+
+
+def test_model_inputs_are_exactly_the_transformed_features(transform_run, training_config):
+    spec = transform_run.output.transformed_feature_spec()
+    model = build_model(list(training_config.hidden_units), training_config.learning_rate, 0)
+    assert set(model_input_keys(model)) == set(spec) - {F.LABEL_KEY}
+    for key, tensor in model.input.items():
+        assert tensor.dtype == spec[key].dtype, key
+        assert tensor.shape.as_list() == [None], key
+
+
+def test_output_is_one_probability_per_row(transform_run, training_config) -> None:
+    tf.keras.utils.set_random_seed(0)
+    model = build_model(list(training_config.hidden_units), training_config.learning_rate, 0)
+    out = model.predict(S.feature_columns(transform_run.probe), verbose=0)
+    assert out.shape == (len(transform_run.probe_rows), 1)
+    assert np.all((out >= 0) & (out <= 1))
+    assert model.output_names == ["probability"]
+
+
+def test_categorical_widths_cover_every_transformed_id(transform_run) -> None:
+    """An id beyond a one-hot's width would be silently dropped by CategoryEncoding."""
+    for key, size in F.categorical_sizes().items():
+        ids = np.concatenate([transform_run.train[key], transform_run.probe[key]])
+        assert ids.min() >= 0 and ids.max() < size, key
