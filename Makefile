@@ -15,7 +15,8 @@ export TF_USE_LEGACY_KERAS := 1
 
 
 
-.PHONY: help setup lock demo test test-fast lint run compile schema-draft bench-pipeline clean
+.PHONY: help setup lock demo test test-fast lint run serve-and-loadtest serve loadtest compile \
+	schema-draft bench-pipeline bench-serving clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -39,10 +40,22 @@ lock: ## Re-resolve requirements.in into requirements.lock (Python 3.10, manylin
 	$(BIN)/uv pip compile requirements.in --override requirements.overrides \
 	  --python-version 3.10 --python-platform x86_64-manylinux_2_28 -o requirements.lock
 
-demo: setup ## Run the whole pipeline for ENV (default dev) on the bundled data.
+demo: setup ## Pipeline, then serve the pushed model and run ENV's load-test gate (default dev).
+	$(MLOPS) run --env $(ENV)
+	$(MAKE) --no-print-directory serve-and-loadtest
+
+run: setup ## Only the pipeline for ENV.
 	$(MLOPS) run --env $(ENV)
 
-run: demo ## Alias of demo.
+serve-and-loadtest: setup ## Serve ENV's newest model, run its load test, stop the server.
+	$(MLOPS) serve --env $(ENV) --detach
+	rc=0; $(MLOPS) loadtest --env $(ENV) || rc=$$?; $(MLOPS) serve --env $(ENV) --stop; exit $$rc
+
+serve: setup ## Serve ENV's newest pushed model in the foreground (Ctrl-C stops it).
+	$(MLOPS) serve --env $(ENV)
+
+loadtest: setup ## The load-test gate against ENV's running server.
+	$(MLOPS) loadtest --env $(ENV)
 
 compile: setup ## Compile the staging and prod pipelines to Vertex AI / KFP v2 JSON, offline.
 	$(MLOPS) compile --env staging
@@ -63,6 +76,9 @@ lint: setup ## Ruff.
 
 bench-pipeline: setup ## Cold run and no-change re-run on the full data: wall time and peak memory.
 	$(BIN)/python -m pipeline.bench
+
+bench-serving: setup ## In-process ceiling vs served throughput and latency (needs a pushed model).
+	$(BIN)/python -m serving.bench
 
 clean: ## Remove build outputs (pipeline roots, model stores, metadata).
 	rm -rf build

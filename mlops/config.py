@@ -88,6 +88,59 @@ class OrchestrationConfig:
 
 
 @dataclass(frozen=True)
+class BatchingConfig:
+    """TF Serving's server-side batching (--enable_batching with a batching parameters file)."""
+
+    enabled: bool = _spec(default=False)
+    max_batch_size: int = _spec(default=32, min=1)
+    batch_timeout_micros: int = _spec(default=1000, min=0)
+    num_batch_threads: int = _spec(default=2, min=1, doc="upstream advice: the number of cores")
+    max_enqueued_batches: int = _spec(default=100, min=1)
+    allowed_batch_sizes: list[int] = _spec(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """How TF Serving serves this environment's model (rendered into its config files)."""
+
+    image: str = _spec(doc="TF Serving image; tag pinned to the training TensorFlow minor")
+    rest_port: int = _spec(min=1, max=65535)
+    grpc_port: int = _spec(min=1, max=65535)
+    version_policy: Literal["latest", "specific"] = _spec(
+        doc="latest: serve the newest pushed versions; specific: the released version(s)")
+    host: str = _spec(default="127.0.0.1", doc="address the local server binds and clients use")
+    num_versions: int = _spec(default=1, min=1, doc="versions kept loaded under `latest`")
+    config_poll_seconds: int = _spec(default=5, min=1, doc="how often the model config is re-read")
+    file_system_poll_seconds: int = _spec(default=1, min=1, doc="how often new versions are seen")
+    readiness_timeout_seconds: int = _spec(default=120, min=1)
+    monitoring_path: str = _spec(default="/monitoring/prometheus/metrics")
+    max_request_bytes: int = _spec(default=4 * 1024 * 1024, min=1024)
+    batching: BatchingConfig = _spec(default_factory=BatchingConfig)
+
+
+@dataclass(frozen=True)
+class SloConfig:
+    """What a load test must measure for the model to be promoted out of this environment."""
+
+    p95_ms: float = _spec(min=0.0, min_exclusive=True)
+    p99_ms: float = _spec(min=0.0, min_exclusive=True)
+    max_failure_ratio: float = _spec(min=0.0, max=1.0)
+    min_rps: float = _spec(min=0.0)
+
+
+@dataclass(frozen=True)
+class LoadTestConfig:
+    """The locust gate: load shape, the rows it sends, and the SLOs it enforces."""
+
+    users: int = _spec(min=1)
+    spawn_rate: float = _spec(min=0.0, min_exclusive=True, doc="users started per second")
+    run_seconds: int = _spec(min=1, doc="measured duration, after the warm-up")
+    slo: SloConfig = _spec()
+    warmup_seconds: int = _spec(default=5, min=0, doc="load before the figures start counting")
+    rows: int = _spec(default=500, min=1, doc="evaluation rows the users cycle through")
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     name: str
     model_name: str = _spec(pattern=_MODEL_NAME_RE)
@@ -97,8 +150,13 @@ class EnvironmentConfig:
     training: TrainingConfig = _spec()
     evaluation: EvaluationConfig = _spec()
     orchestration: OrchestrationConfig = _spec()
+    serving: ServingConfig = _spec()
+    loadtest: LoadTestConfig = _spec()
     # Which file supplied each value, for messages raised after loading.
     sources: tuple[str, ...] = ()
+    # Local folder for this environment's rendered serving files, server state and reports:
+    # build/<env>, or the --output folder.
+    work_dir: str = ""
 
     @property
     def model_store_dir(self) -> str:
@@ -136,7 +194,7 @@ def load(env: str, environments_dir: Path = ENVIRONMENTS_DIR, *,
     for path in ([base_path] if base_path.exists() else []) + [overlay_path]:
         _merge(merged, _read_yaml(path), path, origin, prefix="")
     values = _build(EnvironmentConfig, merged, origin, overlay_path, prefix="",
-                    skip={"name", "sources"})
+                    skip={"name", "sources", "work_dir"})
     cfg = EnvironmentConfig(name=env, sources=tuple(_show(p) for p in (base_path, overlay_path)
                                                     if p.exists()), **values)
     cfg = _relocate(cfg, environments_dir.parent, data_root, output_root)
@@ -151,9 +209,24 @@ def _show(path: Path) -> str:
         return str(path)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice (PyYAML would silently keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in the same mapping",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -287,7 +360,9 @@ def _relocate(cfg: EnvironmentConfig, repo_root: Path, data_root: str | None,
                         metadata=absolute(paths.metadata))
     compiled = cfg.orchestration.compiled_pipeline
     orchestration = dataclasses.replace(cfg.orchestration, compiled_pipeline=absolute(compiled))
-    return dataclasses.replace(cfg, data=data, paths=paths, orchestration=orchestration)
+    work_dir = absolute(output_root) if output_root else str(repo_root / "build" / cfg.name)
+    return dataclasses.replace(cfg, data=data, paths=paths, orchestration=orchestration,
+                               work_dir=work_dir)
 
 
 def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay: Path) -> None:
@@ -299,6 +374,19 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
     if "{SPAN}" not in cfg.data.input_pattern:
         fail("data.input_pattern", f"must contain {{SPAN}} so new data can arrive as new spans, "
                                    f"got {cfg.data.input_pattern!r}")
+    serving = cfg.serving
+    if serving.rest_port == serving.grpc_port:
+        fail("serving.grpc_port", f"must differ from serving.rest_port ({serving.rest_port})")
+    if not serving.monitoring_path.startswith("/"):
+        fail("serving.monitoring_path", f"must start with '/', got {serving.monitoring_path!r}")
+    sizes = serving.batching.allowed_batch_sizes
+    if sizes and (sizes != sorted(set(sizes)) or sizes[-1] != serving.batching.max_batch_size):
+        fail("serving.batching.allowed_batch_sizes",
+             f"must increase and end with max_batch_size ({serving.batching.max_batch_size}), "
+             f"got {sizes}")
+    if cfg.loadtest.slo.p99_ms < cfg.loadtest.slo.p95_ms:
+        fail("loadtest.slo.p99_ms", f"must be >= loadtest.slo.p95_ms "
+                                    f"({cfg.loadtest.slo.p95_ms}), got {cfg.loadtest.slo.p99_ms}")
     orch = cfg.orchestration
     if orch.runner == "local" and not cfg.paths.metadata:
         fail("paths.metadata", "the local runner needs a SQLite file for ML Metadata")

@@ -170,3 +170,11 @@ def test_cli_unknown_environment(capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["run", "--env", "qa"]) == 2
     err = capsys.readouterr().err
     assert "unknown environment 'qa'" in err and "dev, prod, staging" in err
+
+
+def test_a_key_given_twice_is_refused_not_silently_overridden(environments) -> None:
+    path = environments / "dev" / "config.yaml"
+    path.write_text(path.read_text() + "loadtest:\n  users: 3\n")
+    with pytest.raises(ConfigError, match=r"environments/dev/config.yaml: line \d+, column \d+ "
+                                          r"is not valid YAML: key 'loadtest' appears twice"):
+        config.load("dev", environments)

@@ -1,0 +1,260 @@
+"""Start, find and stop a model server for an environment: TF Serving binary, Docker, or stand-in.
+
+`mlops serve` picks the first that exists: `tensorflow_model_server` on PATH, then a reachable
+Docker engine (the `tensorflow/serving` image), then the local stand-in. All three get the same
+rendered config files and the same flags, and all three are ready only when a version of the
+model reports AVAILABLE.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from mlops.config import EnvironmentConfig, is_remote
+from mlops.errors import ConfigError, MlopsError
+from serving import config_files as C
+from serving.model_manager import on_disk
+
+BACKENDS = ("binary", "docker", "local")
+BINARY = "tensorflow_model_server"
+CONTAINER_MODEL_ROOT = "/models"
+CONTAINER_CONFIG_DIR = "/config"
+STATE_FILE = "server.json"
+
+
+class ServerNotReady(MlopsError):
+    """The server did not report the model AVAILABLE in time, or exited."""
+
+
+@dataclass
+class ServerHandle:
+    env: str
+    backend: str
+    rest_url: str
+    grpc_target: str
+    model_name: str
+    log_file: str
+    pid: int | None = None
+    container: str | None = None
+
+    def describe(self) -> str:
+        what = {"binary": "tensorflow_model_server", "docker": f"Docker container "
+                f"{self.container}", "local": "the local TF Serving stand-in"}[self.backend]
+        return f"{what}: REST {self.rest_url}, gRPC {self.grpc_target}"
+
+
+def serving_dir(cfg: EnvironmentConfig) -> Path:
+    return Path(cfg.work_dir) / "serving"
+
+
+def docker_available() -> tuple[bool, str]:
+    if shutil.which("docker") is None:
+        return False, "no `docker` command on PATH"
+    try:
+        result = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
+                                capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"`docker info` failed: {exc}"
+    if result.returncode != 0:
+        return False, f"`docker info` failed: {result.stderr.strip()[:200]}"
+    return True, f"Docker engine {result.stdout.strip()}"
+
+
+def available_backends() -> list[str]:
+    found = []
+    if shutil.which(BINARY):
+        found.append("binary")
+    if docker_available()[0]:
+        found.append("docker")
+    return [*found, "local"]
+
+
+def choose_backend(forced: str | None) -> str:
+    if forced in (None, "auto"):
+        return available_backends()[0]
+    if forced not in BACKENDS:
+        raise ConfigError(f"--backend: unknown backend {forced!r} (choose from auto, "
+                          f"{', '.join(BACKENDS)})")
+    if forced == "binary" and shutil.which(BINARY) is None:
+        raise ConfigError(f"--backend binary: {BINARY} is not on PATH")
+    if forced == "docker":
+        ok, why = docker_available()
+        if not ok:
+            raise ConfigError(f"--backend docker: no Docker engine reachable ({why})")
+    return forced
+
+
+def server_flags(cfg: EnvironmentConfig, config_dir: str, files: dict[str, str],
+                 grpc_port: int, rest_port: int) -> list[str]:
+    """tensorflow_model_server flags; the stand-in accepts the same ones."""
+    s = cfg.serving
+    flags = [f"--port={grpc_port}", f"--rest_api_port={rest_port}",
+             f"--model_config_file={config_dir}/{C.MODELS_FILE}",
+             f"--model_config_file_poll_wait_seconds={s.config_poll_seconds}",
+             f"--file_system_poll_wait_seconds={s.file_system_poll_seconds}",
+             f"--monitoring_config_file={config_dir}/{C.MONITORING_FILE}"]
+    if C.BATCHING_FILE in files:
+        flags += ["--enable_batching=true",
+                  f"--batching_parameters_file={config_dir}/{C.BATCHING_FILE}"]
+    return flags
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def start(cfg: EnvironmentConfig, backend: str, versions: list[int] | None = None,
+          labels: dict[str, int] | None = None) -> ServerHandle:
+    """Render the config files for `backend` and start it (not yet ready: see wait_ready)."""
+    s = cfg.serving
+    store = cfg.model_store_dir
+    if is_remote(store):
+        raise ConfigError(f"environments/{cfg.name}: paths.model_store is {cfg.paths.model_store}"
+                          f"; `mlops serve` serves a local model store (in the cluster, the "
+                          f"rendered manifests point TF Serving at the bucket)")
+    if not on_disk(Path(store)):
+        raise MlopsError(f"no model version in {store}: run `mlops run --env {cfg.name}` "
+                         f"first (it pushes blessed models there)")
+    existing = read_state(cfg)
+    if existing is not None and is_running(existing):
+        raise MlopsError(f"a server for {cfg.name} is already running ({existing.describe()}); "
+                         f"stop it with `mlops serve --env {cfg.name} --stop`")
+    for port in (s.rest_port, s.grpc_port):
+        if not _port_free(s.host, port):
+            raise MlopsError(f"port {port} on {s.host} is in use; stop what holds it or change "
+                             f"serving.rest_port / serving.grpc_port in environments/{cfg.name}/")
+    out = serving_dir(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    log_file = out / f"{backend}.log"
+    container_side = backend == "docker"
+    base_path = f"{CONTAINER_MODEL_ROOT}/{cfg.model_name}" if container_side else store
+    files = C.render(cfg, base_path, versions or [], labels)
+    C.write(files, out)
+    config_dir = CONTAINER_CONFIG_DIR if container_side else str(out)
+    rest_url = f"http://{s.host}:{s.rest_port}"
+    handle = ServerHandle(cfg.name, backend, rest_url, f"{s.host}:{s.grpc_port}",
+                          cfg.model_name, str(log_file))
+    log = log_file.open("w")
+    if backend == "docker":
+        handle.container = f"mlops-serving-{cfg.name}-{os.getpid()}"
+        flags = server_flags(cfg, config_dir, files, 8500, 8501)
+        cmd = ["docker", "run", "-d", "--rm", "--name", handle.container,
+               "-p", f"{s.host}:{s.rest_port}:8501", "-p", f"{s.host}:{s.grpc_port}:8500",
+               "-v", f"{store}:{base_path}:ro", "-v", f"{out}:{CONTAINER_CONFIG_DIR}:ro",
+               s.image, *flags]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            raise MlopsError(f"docker run failed: {result.stderr.strip()[-2000:]}")
+    else:
+        flags = server_flags(cfg, config_dir, files, s.grpc_port, s.rest_port)
+        if backend == "binary":
+            cmd = [shutil.which(BINARY) or BINARY, *flags, "--rest_api_timeout_in_ms=30000"]
+        else:
+            cmd = [sys.executable, "-m", "serving.standin_server", *flags,
+                   f"--rest_api_host={s.host}", f"--max_request_bytes={s.max_request_bytes}"]
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        handle.pid = proc.pid
+    (out / STATE_FILE).write_text(json.dumps(asdict(handle), indent=1))
+    return handle
+
+
+def read_state(cfg: EnvironmentConfig) -> ServerHandle | None:
+    path = serving_dir(cfg) / STATE_FILE
+    if not path.exists():
+        return None
+    return ServerHandle(**json.loads(path.read_text()))
+
+
+def is_running(handle: ServerHandle) -> bool:
+    if handle.container:
+        result = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}",
+                                 handle.container], capture_output=True, text=True)
+        return result.stdout.strip() == "true"
+    if handle.pid is None:
+        return False
+    try:
+        os.kill(handle.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child (exited, not yet reaped) is not running.
+    try:
+        return os.waitpid(handle.pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
+
+
+def log_tail(handle: ServerHandle, lines: int = 30) -> str:
+    if handle.container:
+        result = subprocess.run(["docker", "logs", "--tail", str(lines), handle.container],
+                                capture_output=True, text=True)
+        text = result.stdout + result.stderr
+    else:
+        path = Path(handle.log_file)
+        text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(text.strip().splitlines()[-lines:]) or "(the log is empty)"
+
+
+def model_states(handle: ServerHandle, timeout: float = 2.0) -> dict[str, str]:
+    """Version -> state from the REST status route; {} if the server does not answer yet."""
+    url = f"{handle.rest_url}/v1/models/{handle.model_name}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return {}
+    return {s["version"]: s["state"] for s in body.get("model_version_status", [])}
+
+
+def wait_ready(handle: ServerHandle, timeout: float) -> dict[str, str]:
+    """Block until a version is AVAILABLE (a 200 on the status route alone is not enough)."""
+    deadline = time.monotonic() + timeout
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        states = model_states(handle)
+        if "AVAILABLE" in states.values():
+            return states
+        if not is_running(handle):
+            raise ServerNotReady(f"the {handle.backend} server exited before the model was "
+                                 f"available. Its log ({handle.log_file}) ends with:\n"
+                                 f"{log_tail(handle)}")
+        time.sleep(0.5)
+    seen = ", ".join(f"version {v} {s}" for v, s in states.items()) or "no answer"
+    raise ServerNotReady(f"model {handle.model_name} was not AVAILABLE after {timeout:.0f} s "
+                         f"(serving.readiness_timeout_seconds; last status: {seen}). The "
+                         f"server's log ({handle.log_file}) ends with:\n{log_tail(handle)}")
+
+
+def stop(handle: ServerHandle, cfg: EnvironmentConfig | None = None) -> None:
+    if handle.container:
+        subprocess.run(["docker", "stop", "-t", "10", handle.container], capture_output=True)
+    elif handle.pid is not None and is_running(handle):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(handle.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while is_running(handle) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if is_running(handle):
+            os.killpg(handle.pid, signal.SIGKILL)
+    if cfg is not None:
+        (serving_dir(cfg) / STATE_FILE).unlink(missing_ok=True)

@@ -1,0 +1,142 @@
+"""Clients for a served model over REST and gRPC, fed with raw rows typed by the training schema.
+
+Rows (CSV cells or dicts) become tf.Examples with components/rows.py, the same conversion the CI
+checks use, and go to the `serving_default` signature under its input name `examples`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from components import rows as R
+from mlops.errors import MlopsError
+
+INPUT_NAME = "examples"
+OUTPUT_NAME = "outputs"
+
+
+class PredictionError(MlopsError):
+    """The server refused or failed a request; the message carries its status and error text."""
+
+
+def _route(model: str, version: int | None, label: str | None) -> str:
+    path = f"/v1/models/{model}"
+    if version is not None:
+        path += f"/versions/{version}"
+    elif label is not None:
+        path += f"/labels/{label}"
+    return path
+
+
+def predict_body(examples: Sequence[bytes], columnar: bool = False) -> dict[str, Any]:
+    encoded = [{"b64": base64.b64encode(e).decode()} for e in examples]
+    if columnar:
+        return {"signature_name": "serving_default", "inputs": {INPUT_NAME: encoded}}
+    return {"signature_name": "serving_default",
+            "instances": [{INPUT_NAME: e} for e in encoded]}
+
+
+class RestClient:
+    def __init__(self, base_url: str, model: str, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.timeout = timeout
+
+    def _call(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base_url + path, data=data,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode(errors="replace")
+            with contextlib.suppress(ValueError, AttributeError):
+                text = json.loads(text).get("error", text)
+            raise PredictionError(f"{self.base_url}{path}: HTTP {exc.code}: {text}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise PredictionError(f"{self.base_url}{path}: cannot reach the server "
+                                  f"({getattr(exc, 'reason', exc)}); is it running? "
+                                  f"(`mlops serve --env ...`)") from None
+
+    def status(self, version: int | None = None) -> dict[str, Any]:
+        return self._call(_route(self.model, version, None))
+
+    def metadata(self, version: int | None = None) -> dict[str, Any]:
+        return self._call(_route(self.model, version, None) + "/metadata")
+
+    def predict(self, examples: Sequence[bytes], *, version: int | None = None,
+                label: str | None = None, columnar: bool = False) -> np.ndarray:
+        body = self._call(_route(self.model, version, label) + ":predict",
+                          predict_body(examples, columnar))
+        values = body["outputs" if columnar else "predictions"]
+        return np.asarray(values, dtype=np.float32).reshape(len(examples), -1)
+
+
+class GrpcClient:
+    """tensorflow-serving-api's PredictionService and ModelService stubs."""
+
+    def __init__(self, target: str, model: str, timeout: float = 30.0) -> None:
+        import grpc
+        from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+
+        self.target, self.model, self.timeout = target, model, timeout
+        self.channel = grpc.insecure_channel(target)
+        self.prediction = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+        self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
+
+    def _spec(self, spec: Any, version: int | None, label: str | None) -> None:
+        spec.name = self.model
+        if version is not None:
+            spec.version.value = version
+        elif label is not None:
+            spec.version_label = label
+
+    def _rpc(self, method: Any, request: Any) -> Any:
+        import grpc
+
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise PredictionError(f"{self.target}: gRPC {exc.code().name}: "
+                                  f"{exc.details()}") from None
+
+    def predict(self, examples: Sequence[bytes], *, version: int | None = None,
+                label: str | None = None) -> np.ndarray:
+        import tensorflow as tf
+        from tensorflow_serving.apis import predict_pb2
+
+        request = predict_pb2.PredictRequest()
+        self._spec(request.model_spec, version, label)
+        request.model_spec.signature_name = "serving_default"
+        request.inputs[INPUT_NAME].CopyFrom(
+            tf.make_tensor_proto(list(examples), dtype=tf.string, shape=[len(examples)]))
+        response = self._rpc(self.prediction.Predict, request)
+        return tf.make_ndarray(response.outputs[OUTPUT_NAME]).reshape(len(examples), -1)
+
+    def status(self, version: int | None = None) -> dict[int, str]:
+        from tensorflow_serving.apis import get_model_status_pb2
+
+        request = get_model_status_pb2.GetModelStatusRequest()
+        self._spec(request.model_spec, version, None)
+        response = self._rpc(self.models.GetModelStatus, request)
+        states = get_model_status_pb2.ModelVersionStatus.State
+        return {s.version: states.Name(s.state) for s in response.model_version_status}
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+def examples_from_rows(rows: Sequence[dict[str, Any]], where: str = "row") -> list[bytes]:
+    """Raw dicts (CSV-like strings or typed values) to serialized tf.Examples, by the schema."""
+    schema = R.load_schema()
+    return [R.to_example(R.typed_row(row, schema, where=f"{where} {i + 1}"))
+            for i, row in enumerate(rows)]

@@ -1,0 +1,225 @@
+"""Which model versions are loaded, following a TF Serving model config file and the model store.
+
+This is the loading half of the local TF Serving stand-in. It follows the real server's rules:
+only integer-named version directories count; `latest` serves the newest N, `specific` the listed
+ones; a new version is loaded before an old one is unloaded, so traffic never finds nothing to
+serve; the config file is re-read on a timer, and each read replaces the whole config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("serving.standin")
+
+# TF Serving's ModelVersionStatus states, as its REST API spells them.
+START, LOADING, AVAILABLE, UNLOADING, END = "START", "LOADING", "AVAILABLE", "UNLOADING", "END"
+
+
+class NotFound(LookupError):
+    """Unknown model, version or label (TF Serving answers 404 / NOT_FOUND)."""
+
+
+class InvalidArgument(ValueError):
+    """A request the model cannot take (TF Serving answers 400 / INVALID_ARGUMENT)."""
+
+
+@dataclass
+class Version:
+    number: int
+    path: Path
+    state: str = START
+    error: str = ""
+    signatures: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    signature_defs: dict[str, Any] = field(default_factory=dict)  # SignatureDef protos
+    loaded: Any = None
+
+    def predict(self, signature_name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run one signature on numpy inputs (called from a worker thread)."""
+        import tensorflow as tf
+
+        fn = self.signatures.get(signature_name)
+        if fn is None:
+            raise InvalidArgument(f'Serving signature name: "{signature_name}" not found in '
+                                  f"signature def")
+        try:
+            outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
+        except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
+            raise InvalidArgument(_tf_error_line(getattr(exc, "message", None) or str(exc))
+                                  ) from None
+        return {k: v.numpy() for k, v in outputs.items()}
+
+
+def _tf_error_line(message: str) -> str:
+    """The line of a TensorFlow error that names the problem, not the graph node around it."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if line.startswith("[[") and i > 0:
+            return lines[i - 1]
+    return lines[-1] if lines else "invalid argument"
+
+
+@dataclass
+class Model:
+    name: str
+    base_path: Path
+    policy: str  # "latest" or "specific"
+    num_versions: int = 1
+    specific: tuple[int, ...] = ()
+    labels: dict[str, int] = field(default_factory=dict)
+    versions: dict[int, Version] = field(default_factory=dict)
+
+    def available(self) -> list[Version]:
+        return sorted((v for v in self.versions.values() if v.state == AVAILABLE),
+                      key=lambda v: v.number)
+
+
+def on_disk(base_path: Path) -> list[int]:
+    """Version numbers TF Serving would see: integer-named children holding a SavedModel."""
+    if not base_path.is_dir():
+        return []
+    return sorted(int(p.name) for p in base_path.iterdir()
+                  if p.name.isdigit() and (p / "saved_model.pb").exists())
+
+
+def _load(version: Version) -> None:
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((version.path / "saved_model.pb").read_bytes())
+    version.signature_defs = dict(proto.meta_graphs[0].signature_def)
+    version.loaded = tf.saved_model.load(str(version.path))
+    version.signatures = dict(version.loaded.signatures)
+
+
+class ModelManager:
+    def __init__(self, config_file: Path, executor: Executor, *,
+                 file_system_poll_seconds: float = 1.0, config_poll_seconds: float = 0.0) -> None:
+        self.config_file = Path(config_file)
+        self.executor = executor
+        self.fs_poll = file_system_poll_seconds
+        self.config_poll = config_poll_seconds
+        self.models: dict[str, Model] = {}
+        self._config_mtime = 0.0
+        self._last_config_read = 0.0
+
+    def read_config(self) -> None:
+        """Replace the model list with the config file's, keeping versions already loaded."""
+        from serving.config_files import load_model_server_config
+
+        parsed = load_model_server_config(self.config_file)
+        fresh: dict[str, Model] = {}
+        for c in parsed.model_config_list.config:
+            policy = c.model_version_policy.WhichOneof("policy_choice") or "latest"
+            model = Model(
+                name=c.name, base_path=Path(c.base_path), policy=policy,
+                num_versions=max(1, c.model_version_policy.latest.num_versions),
+                specific=tuple(c.model_version_policy.specific.versions),
+                labels=dict(c.version_labels))
+            old = self.models.get(c.name)
+            if old is not None and old.base_path == model.base_path:
+                model.versions = old.versions
+            fresh[c.name] = model
+        self.models = fresh
+        self._config_mtime = self.config_file.stat().st_mtime
+
+    def wanted(self, model: Model) -> list[int]:
+        present = on_disk(model.base_path)
+        if model.policy == "specific":
+            return [v for v in model.specific if v in present]
+        if model.policy == "all":
+            return present
+        return present[-model.num_versions:]
+
+    async def sync(self) -> None:
+        """Load what the policy wants, then unload what it no longer wants."""
+        loop = asyncio.get_running_loop()
+        for model in list(self.models.values()):
+            wanted = self.wanted(model)
+            for number in wanted:
+                v = model.versions.get(number)
+                if v is not None and v.state in (AVAILABLE, LOADING):
+                    continue
+                if v is not None and v.state == END and v.error:
+                    continue  # a version that failed to load is not retried until it changes
+                v = Version(number, model.base_path / str(number), state=LOADING)
+                model.versions[number] = v
+                started = time.monotonic()
+                try:
+                    await loop.run_in_executor(self.executor, _load, v)
+                    v.state = AVAILABLE
+                    log.info("loaded %s version %d in %.1f s", model.name, number,
+                             time.monotonic() - started)
+                except Exception as exc:  # a broken version must not stop the others
+                    v.state, v.error = END, f"{type(exc).__name__}: {exc}"
+                    log.error("could not load %s version %d: %s", model.name, number, v.error)
+            if not any(model.versions.get(n) and model.versions[n].state == AVAILABLE
+                       for n in wanted) and wanted:
+                continue  # nothing new is ready: keep serving what is loaded
+            for number, v in list(model.versions.items()):
+                if number not in wanted and v.state == AVAILABLE:
+                    # New requests stop resolving to this version at once; requests already
+                    # holding it finish on it, and the SavedModel is freed after the last one.
+                    v.state = UNLOADING
+                    model.versions[number] = Version(number, v.path, state=END)
+                    log.info("unloaded %s version %d", model.name, number)
+
+    async def run(self) -> None:
+        """Poll the model store (and the config file, when asked to) until cancelled."""
+        while True:
+            now = time.monotonic()
+            if self.config_poll and now - self._last_config_read >= self.config_poll:
+                self._last_config_read = now
+                try:
+                    if self.config_file.stat().st_mtime != self._config_mtime:
+                        self.read_config()
+                        log.info("re-read %s", self.config_file)
+                except Exception as exc:  # keep the last good config, like TF Serving
+                    log.error("ignoring unreadable %s: %s", self.config_file, exc)
+            await self.sync()
+            await asyncio.sleep(self.fs_poll)
+
+    def resolve(self, name: str, version: int | None = None, label: str | None = None
+                ) -> Version:
+        model = self.models.get(name)
+        if model is None:
+            raise NotFound(f"Servable not found for request: Latest({name})")
+        if label is not None:
+            if label not in model.labels:
+                raise NotFound(f"Unrecognized servable version label: {label}")
+            version = model.labels[label]
+        if version is not None:
+            v = model.versions.get(version)
+            if v is None or v.state != AVAILABLE:
+                raise NotFound(f"Servable not found for request: Specific({name}, {version})")
+            return v
+        available = model.available()
+        if not available:
+            raise NotFound(f"Servable not found for request: Latest({name})")
+        return available[-1]
+
+    def status(self, name: str, version: int | None = None, label: str | None = None
+               ) -> list[Version]:
+        model = self.models.get(name)
+        if model is None:
+            raise NotFound(f"Could not find any versions of model {name}")
+        if label is not None or version is not None:
+            if label is not None:
+                if label not in model.labels:
+                    raise NotFound(f"Unrecognized servable version label: {label}")
+                version = model.labels[label]
+            v = model.versions.get(version)
+            if v is None:
+                raise NotFound(f"Could not find version {version} of model {name}")
+            return [v]
+        return sorted(model.versions.values(), key=lambda v: -v.number)

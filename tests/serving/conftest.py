@@ -1,0 +1,152 @@
+"""A model store with two versions of the sample-trained model, and servers over it.
+
+Version 1 is the model `trained` (tests/conftest.py) exported; version 2 is the same network
+with its output bias shifted, so every route can be checked against the in-process prediction
+of exactly the version it should hit.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from serving import backends
+
+MODEL = "taxi_tips"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def mlops(*args: str, timeout: float = 600, env: dict[str, str] | None = None
+          ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mlops.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def publish(src: Path, store: Path, version: int) -> Path:
+    """Copy a SavedModel in the way the Pusher does: hidden sibling first, then one rename."""
+    partial = store / f".{version}.partial"
+    shutil.copytree(src, partial)
+    target = store / str(version)
+    partial.rename(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def second_version(trained, transform_run, tmp_path_factory) -> Path:
+    from components.model import build_model
+    from components.trainer import export
+
+    hp = trained.hp
+    model = build_model(hp.hidden_units, hp.learning_rate, hp.seed)
+    for layer in model.layers:
+        layer.set_weights(trained.model.get_layer(layer.name).get_weights())
+    kernel, bias = model.get_layer("probability").get_weights()
+    model.get_layer("probability").set_weights([kernel, bias + 1.0])
+    out = tmp_path_factory.mktemp("v2") / "serving_model"
+    export(model, transform_run.output, str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def predict_in_process(trained, second_version):
+    """version -> function(examples) -> probabilities, straight from the SavedModels."""
+    import tensorflow as tf
+
+    fns = {}
+    for version, path in ((1, trained.export_dir), (2, second_version)):
+        loaded = tf.saved_model.load(str(path))
+        fns[version] = (loaded, loaded.signatures["serving_default"])
+
+    def predict(version: int, examples: list[bytes]) -> np.ndarray:
+        return fns[version][1](examples=tf.constant(examples))["outputs"].numpy()
+
+    return predict
+
+
+@dataclass
+class Served:
+    backend: str
+    environments: Path
+    output: Path
+    store: Path
+    rest_url: str
+    grpc_target: str
+
+    def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        command, rest = args[0], args[1:]
+        return mlops("--environments", str(self.environments), command, "--env", "dev",
+                     "--output", str(self.output), *rest, timeout=timeout)
+
+
+def make_environment(root: Path, **overlay_updates) -> Path:
+    """A copy of environments/ whose dev overlay takes `overlay_updates` (deep-merged)."""
+    from mlops import config
+
+    target = root / "environments"
+    shutil.copytree(config.ENVIRONMENTS_DIR, target,
+                    ignore=shutil.ignore_patterns("manifests", "release.yaml"))
+    update_overlay(target, **overlay_updates)
+    return target
+
+
+def update_overlay(environments: Path, **overlay_updates) -> None:
+    path = environments / "dev" / "config.yaml"
+    data = yaml.safe_load(path.read_text()) or {}
+
+    def merge(into: dict, new: dict) -> None:
+        for k, v in new.items():
+            if isinstance(v, dict):
+                merge(into.setdefault(k, {}), v)
+            else:
+                into[k] = v
+
+    merge(data, overlay_updates)
+    path.write_text(yaml.safe_dump(data))
+
+
+def start_server(root: Path, backend: str, versions: dict[int, Path],
+                 **overlay_updates) -> Served:
+    rest, grpc = free_port(), free_port()
+    updates = {"serving": {"rest_port": rest, "grpc_port": grpc, "file_system_poll_seconds": 1,
+                           "readiness_timeout_seconds": 180}}
+    for key, value in overlay_updates.items():
+        updates.setdefault(key, {}).update(value)
+    environments = make_environment(root, **updates)
+    output = root / "out"
+    store = output / "model_store" / MODEL
+    store.mkdir(parents=True)
+    for number, src in versions.items():
+        publish(src, store, number)
+    served = Served(backend, environments, output, store, f"http://127.0.0.1:{rest}",
+                    f"127.0.0.1:{grpc}")
+    result = served.cli("serve", "--backend", backend, "--detach", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return served
+
+
+def stop_server(served: Served) -> None:
+    served.cli("serve", "--stop", timeout=120)
+
+
+@pytest.fixture(scope="module", params=backends.available_backends())
+def served(request, tmp_path_factory, trained, second_version) -> Iterator[Served]:
+    """Every backend this machine has, serving versions 1 and 2 under `latest {2}`."""
+    server = start_server(tmp_path_factory.mktemp(f"serve-{request.param}"), request.param,
+                          {1: trained.export_dir, 2: second_version},
+                          serving={"num_versions": 2})
+    yield server
+    stop_server(server)

@@ -1,0 +1,91 @@
+"""Choosing, starting and waiting for a server: the errors a user meets before any request."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from mlops import config
+from mlops.errors import ConfigError, MlopsError
+from serving import backends
+from serving import config_files as C
+
+from .conftest import free_port, make_environment, mlops
+
+
+@pytest.mark.skipif(shutil.which(backends.BINARY) is not None, reason="the binary is here")
+def test_forcing_a_missing_binary_says_what_is_missing() -> None:
+    with pytest.raises(ConfigError, match="--backend binary: tensorflow_model_server is not on"):
+        backends.choose_backend("binary")
+
+
+@pytest.mark.skipif(backends.docker_available()[0], reason="a Docker engine is here")
+def test_forcing_docker_without_an_engine_says_why() -> None:
+    with pytest.raises(ConfigError, match="--backend docker: no Docker engine reachable"):
+        backends.choose_backend("docker")
+
+
+def test_auto_ends_with_the_local_stand_in() -> None:
+    assert backends.available_backends()[-1] == "local"
+    assert backends.choose_backend("auto") in backends.available_backends()
+
+
+def test_flags_follow_the_environment() -> None:
+    prod = config.load("prod")
+    files = C.render(prod, "/models/taxi_tips", versions=[1])
+    flags = backends.server_flags(prod, "/config", files, 8500, 8501)
+    assert "--enable_batching=true" in flags
+    assert "--batching_parameters_file=/config/batching.config" in flags
+    assert f"--model_config_file_poll_wait_seconds={prod.serving.config_poll_seconds}" in flags
+    assert "--monitoring_config_file=/config/monitoring.config" in flags
+    dev = config.load("dev")
+    dev_flags = backends.server_flags(dev, "/c", C.render(dev, "/m"), 1, 2)
+    assert not any("batching" in f for f in dev_flags)
+    assert dev_flags[:2] == ["--port=1", "--rest_api_port=2"]
+
+
+def test_serving_an_empty_store_says_run_the_pipeline_first(tmp_path) -> None:
+    cfg = config.load("dev", output_root=str(tmp_path))
+    with pytest.raises(MlopsError, match=r"no model version in .*: run `mlops run --env dev`"):
+        backends.start(cfg, "local")
+
+
+def _handle(tmp_path, pid: int, port: int) -> backends.ServerHandle:
+    return backends.ServerHandle("dev", "local", f"http://127.0.0.1:{port}", "x", "taxi_tips",
+                                 str(tmp_path / "server.log"), pid=pid)
+
+
+def test_a_server_that_exits_is_reported_with_its_log_tail(tmp_path) -> None:
+    log = (tmp_path / "server.log").open("w")
+    proc = subprocess.Popen(["sh", "-c", "echo 'Op type not registered: Foo'; exit 3"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    with pytest.raises(backends.ServerNotReady, match=r"(?s)exited before the model was "
+                                                      r"available.*Op type not registered"):
+        backends.wait_ready(_handle(tmp_path, proc.pid, free_port()), timeout=30)
+
+
+def test_a_server_that_never_gets_ready_times_out_with_its_log_tail(tmp_path) -> None:
+    log = (tmp_path / "server.log").open("w")
+    proc = subprocess.Popen(["sh", "-c", "echo still loading; sleep 30"], stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        with pytest.raises(backends.ServerNotReady,
+                           match=r"(?s)not AVAILABLE after 1 s \(serving.readiness_timeout_"
+                                 r"seconds; last status: no answer\).*still loading"):
+            backends.wait_ready(_handle(tmp_path, proc.pid, free_port()), timeout=1)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_serve_command_errors_are_one_clear_line(tmp_path) -> None:
+    environments = make_environment(tmp_path)
+    result = mlops("--environments", str(environments), "serve", "--env", "dev", "--output",
+                   str(tmp_path / "empty"), "--detach")
+    assert result.returncode == 1
+    assert "no model version in" in result.stderr and "Traceback" not in result.stderr
+    stop = mlops("--environments", str(environments), "serve", "--env", "dev", "--output",
+                 str(tmp_path / "empty"), "--stop")
+    assert stop.returncode == 0 and "No server is running for dev" in stop.stdout

@@ -1,0 +1,147 @@
+"""TF Serving's contract, checked against every backend this machine has.
+
+Here that is the local stand-in; on a machine with Docker or tensorflow_model_server the same
+tests run against the real server, which is how the stand-in is kept honest.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from components import rows as R
+from serving.client import GrpcClient, PredictionError, RestClient, predict_body
+
+from .conftest import MODEL
+
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def examples(transform_run) -> list[bytes]:
+    return R.examples(transform_run.probe_rows[:20])
+
+
+@pytest.fixture(scope="module")
+def rest(served) -> RestClient:
+    client = RestClient(served.rest_url, MODEL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # both versions, not just the first, must be up
+        states = {s["version"]: s["state"] for s in client.status()["model_version_status"]}
+        if states.get("1") == states.get("2") == "AVAILABLE":
+            break
+        time.sleep(0.5)
+    return client
+
+
+@pytest.fixture(scope="module")
+def grpc_client(served, rest):
+    client = GrpcClient(served.grpc_target, MODEL)
+    yield client
+    client.close()
+
+
+def raw_post(url: str, data: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=data,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_status_reports_every_served_version_available(rest) -> None:
+    states = {s["version"]: s["state"] for s in rest.status()["model_version_status"]}
+    assert states == {"1": "AVAILABLE", "2": "AVAILABLE"}
+    assert rest.status(version=1)["model_version_status"][0]["state"] == "AVAILABLE"
+
+
+def test_metadata_shows_the_serving_signature(rest) -> None:
+    meta = rest.metadata()
+    assert meta["model_spec"]["name"] == MODEL and meta["model_spec"]["version"] == "2"
+    sig = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert sig["inputs"]["examples"]["dtype"] == "DT_STRING"
+    assert sig["outputs"]["outputs"]["dtype"] == "DT_FLOAT"
+    assert "transform_features" in meta["metadata"]["signature_def"]["signature_def"]
+
+
+def test_predictions_match_the_in_process_model(rest, examples, predict_in_process) -> None:
+    expected = predict_in_process(2, examples)
+    np.testing.assert_allclose(rest.predict(examples), expected, atol=TOLERANCE)
+    np.testing.assert_allclose(rest.predict(examples, columnar=True), expected, atol=TOLERANCE)
+
+
+def test_version_routes_reach_that_version(rest, examples, predict_in_process) -> None:
+    for version in (1, 2):
+        np.testing.assert_allclose(rest.predict(examples, version=version),
+                                   predict_in_process(version, examples), atol=TOLERANCE)
+    assert not np.allclose(predict_in_process(1, examples), predict_in_process(2, examples))
+
+
+def test_grpc_and_rest_give_the_same_predictions(rest, grpc_client, examples) -> None:
+    assert grpc_client.status() == {1: "AVAILABLE", 2: "AVAILABLE"}
+    np.testing.assert_allclose(grpc_client.predict(examples), rest.predict(examples),
+                               atol=TOLERANCE)
+    np.testing.assert_allclose(grpc_client.predict(examples, version=1),
+                               rest.predict(examples, version=1), atol=TOLERANCE)
+    with pytest.raises(PredictionError, match="NOT_FOUND"):
+        grpc_client.predict(examples, version=99)
+
+
+def _bad_requests(example: bytes) -> dict[str, tuple[str, bytes]]:
+    good = json.dumps(predict_body([example])).encode()
+    return {
+        "malformed JSON": (f"/v1/models/{MODEL}:predict", b'{"instances": [}'),
+        "wrong input name": (f"/v1/models/{MODEL}:predict", json.dumps(
+            {"instances": [{"rows": {"b64": "AA=="}}]}).encode()),
+        "wrong dtype": (f"/v1/models/{MODEL}:predict", b'{"instances": [{"examples": 3.5}]}'),
+        "missing b64": (f"/v1/models/{MODEL}:predict",
+                        b'{"instances": [{"examples": "fare=3"}]}'),
+        "empty instances": (f"/v1/models/{MODEL}:predict", b'{"instances": []}'),
+        "oversize payload": (f"/v1/models/{MODEL}:predict",
+                             b'{"instances": ["' + b"A" * (6 * 1024 * 1024) + b'"]}'),
+        "unknown model": ("/v1/models/no_such_model:predict", good),
+        "unknown version": (f"/v1/models/{MODEL}/versions/99:predict", good),
+    }
+
+
+@pytest.mark.parametrize("case", ["malformed JSON", "wrong input name", "wrong dtype",
+                                  "missing b64", "empty instances", "oversize payload",
+                                  "unknown model", "unknown version"])
+def test_bad_requests_get_4xx_with_an_error_body(served, rest, examples, case) -> None:
+    path, data = _bad_requests(examples[0])[case]
+    status, body = raw_post(served.rest_url + path, data)
+    assert 400 <= status < 500, (case, status, body)
+    assert isinstance(body.get("error"), str) and body["error"], body
+    if case.startswith("unknown"):
+        assert status == 404
+    # ...and the server keeps serving.
+    assert rest.predict(examples[:2]).shape == (2, 1)
+
+
+def test_prometheus_metrics_are_served(served, rest, examples) -> None:
+    rest.predict(examples[:1])
+    with urllib.request.urlopen(served.rest_url + "/monitoring/prometheus/metrics",
+                                timeout=10) as response:
+        text = response.read().decode()
+    assert ":tensorflow:serving:request_count" in text
+
+
+def test_predict_command_prints_one_probability_per_row(served, rest, tmp_path) -> None:
+    from tests.conftest import FULL_DATA
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("\n".join(FULL_DATA.read_text().splitlines()[:4]) + "\n")
+    outputs = {}
+    for protocol in ("rest", "grpc"):
+        result = served.cli("predict", "--rows", str(rows), "--protocol", protocol)
+        assert result.returncode == 0, result.stderr
+        outputs[protocol] = result.stdout.splitlines()
+        assert len(outputs[protocol]) == 4  # header + 3 rows
+    assert outputs["rest"] == outputs["grpc"]

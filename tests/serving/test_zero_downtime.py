@@ -1,0 +1,64 @@
+"""A new version pushed while the load test runs: no failed request, and traffic moves over."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+
+from components import rows as R
+from serving.client import RestClient
+from tests.conftest import FULL_DATA
+
+from .conftest import MODEL, publish, start_server, stop_server
+
+pytestmark = pytest.mark.slow
+
+
+def _served_requests(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url + "/monitoring/prometheus/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return 0
+    return sum(int(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(":tensorflow:serving:request_count{"))
+
+
+def test_pushing_a_version_under_load_drops_nothing(tmp_path, trained, second_version,
+                                                    predict_in_process, transform_run) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text("\n".join(FULL_DATA.read_text().splitlines()[:201]) + "\n")
+    server = start_server(tmp_path / "srv", "local", {1: trained.export_dir},
+                          loadtest={"warmup_seconds": 1, "users": 8, "spawn_rate": 8})
+    try:
+        load = subprocess.Popen(
+            [sys.executable, "-m", "mlops.cli", "--environments", str(server.environments),
+             "loadtest", "--env", "dev", "--output", str(server.output), "--rows", str(rows),
+             "--seconds", "14"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while _served_requests(server.rest_url) < 200:  # locust is up and past its warm-up
+            assert load.poll() is None, load.communicate()
+            assert time.monotonic() < deadline, "the load test never started sending"
+            time.sleep(0.5)
+        time.sleep(2)
+        publish(second_version, server.store, 2)
+        out, err = load.communicate(timeout=300)
+        assert load.returncode == 0, out + err
+
+        summary = json.loads((server.output / "loadtest" / "summary.json").read_text())
+        assert summary["failures"] == 0 and summary["requests"] > 500, summary
+
+        client = RestClient(server.rest_url, MODEL)
+        states = {s["version"]: s["state"] for s in client.status()["model_version_status"]}
+        assert states["2"] == "AVAILABLE" and states.get("1", "END") == "END", states
+        examples = R.examples(transform_run.probe_rows[:10])
+        np.testing.assert_allclose(client.predict(examples), predict_in_process(2, examples),
+                                   atol=1e-5)
+    finally:
+        stop_server(server)
