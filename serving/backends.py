@@ -126,11 +126,12 @@ def start(cfg: EnvironmentConfig, backend: str, versions: list[int] | None = Non
     """Render the config files for `backend` and start it (not yet ready: see wait_ready)."""
     s = cfg.serving
     store = cfg.model_store_dir
-    if is_remote(store):
+    remote = is_remote(store)
+    if remote and backend == "local":
         raise ConfigError(f"environments/{cfg.name}: paths.model_store is {cfg.paths.model_store}"
-                          f"; `mlops serve` serves a local model store (in the cluster, the "
-                          f"rendered manifests point TF Serving at the bucket)")
-    if not on_disk(Path(store)):
+                          f"; the local stand-in reads only local model stores. TF Serving "
+                          f"(--backend docker or binary) reads buckets itself, given credentials")
+    if not remote and not on_disk(Path(store)):
         raise MlopsError(f"no model version in {store}: run `mlops run --env {cfg.name}` "
                          f"first (it pushes blessed models there)")
     existing = read_state(cfg)
@@ -145,7 +146,8 @@ def start(cfg: EnvironmentConfig, backend: str, versions: list[int] | None = Non
     out.mkdir(parents=True, exist_ok=True)
     log_file = out / f"{backend}.log"
     container_side = backend == "docker"
-    base_path = f"{CONTAINER_MODEL_ROOT}/{cfg.model_name}" if container_side else store
+    base_path = (f"{CONTAINER_MODEL_ROOT}/{cfg.model_name}" if container_side and not remote
+                 else store)
     files = C.render(cfg, base_path, versions or [], labels)
     C.write(files, out)
     config_dir = CONTAINER_CONFIG_DIR if container_side else str(out)
@@ -156,10 +158,14 @@ def start(cfg: EnvironmentConfig, backend: str, versions: list[int] | None = Non
     if backend == "docker":
         handle.container = f"mlops-serving-{cfg.name}-{os.getpid()}"
         flags = server_flags(cfg, config_dir, files, 8500, 8501)
+        mounts = [] if remote else ["-v", f"{store}:{base_path}:ro"]
+        credentials = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+        if remote and credentials:
+            mounts += ["-v", f"{credentials}:/secrets/gcp.json:ro",
+                       "-e", "GOOGLE_APPLICATION_CREDENTIALS=/secrets/gcp.json"]
         cmd = ["docker", "run", "-d", "--rm", "--name", handle.container,
                "-p", f"{s.host}:{s.rest_port}:8501", "-p", f"{s.host}:{s.grpc_port}:8500",
-               "-v", f"{store}:{base_path}:ro", "-v", f"{out}:{CONTAINER_CONFIG_DIR}:ro",
-               s.image, *flags]
+               *mounts, "-v", f"{out}:{CONTAINER_CONFIG_DIR}:ro", s.image, *flags]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
             raise MlopsError(f"docker run failed: {result.stderr.strip()[-2000:]}")

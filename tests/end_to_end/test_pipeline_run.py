@@ -76,6 +76,26 @@ def test_unchanged_rerun_is_cached_and_pushes_nothing(first_run, sample: Path) -
     assert "Pushed: nothing new" in result.stdout
 
 
+def test_promote_to_dev_records_the_pushed_model(first_run, environments: Path) -> None:
+    """What `make demo` ends with: the pushed model becomes dev's release, with its metrics."""
+    import yaml
+
+    out, first = first_run
+    assert first.returncode == 0
+    result = mlops("--environments", str(environments), "promote", "--to", "dev",
+                   "--output", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = yaml.safe_load((environments / "dev" / "release.yaml").read_text())["current"]
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert str(record["version"]) == summary["pushed_version"]
+    assert record["digest"] == summary["model_digest"]
+    assert record["metrics"]["auc"] == pytest.approx(summary["overall"]["metrics"]["auc"])
+    assert record["pipeline_run"] == summary["pipeline_run"] != ""
+    assert (environments / "dev" / "manifests" / "deployment.yaml").exists()
+    status = mlops("--environments", str(environments), "status")
+    assert status.returncode == 0 and f"dev      {record['version']}" in status.stdout
+
+
 def test_a_model_below_the_floor_is_not_blessed_and_not_pushed(first_run, sample: Path,
                                                               environments: Path) -> None:
     """Same data and model, stricter environment: only evaluation and push run again."""

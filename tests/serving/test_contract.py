@@ -19,6 +19,10 @@ from serving.client import GrpcClient, PredictionError, RestClient, predict_body
 
 from .conftest import MODEL
 
+# Starts a real server per backend (and pulls the TF Serving image where Docker exists): part of
+# `make test`, left out of the `make test-fast` loop.
+pytestmark = pytest.mark.slow
+
 TOLERANCE = 1e-5
 
 

@@ -1,0 +1,1 @@
+"""Delivery: release records, promotion rules, and the rendered Kubernetes manifests."""

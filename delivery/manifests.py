@@ -1,0 +1,135 @@
+"""Rendered manifests: the Kubernetes YAML each environment runs, committed next to its config.
+
+`infra/templates/` plus an environment's config and release record render
+`environments/<env>/manifests/` (TF Serving Deployment, its ConfigMap of TF Serving files,
+Service, HorizontalPodAutoscaler, PodDisruptionBudget) and `infra/argocd/<env>.yaml`. A
+promotion rewrites the record and the manifests together, so its pull request shows reviewers
+exactly what the cluster will change; `mlops render --check` fails when they drift apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import jinja2
+
+from delivery import release as rel
+from mlops import config
+from mlops.config import EnvironmentConfig
+from mlops.errors import GateError
+from serving import backends
+from serving import config_files as C
+
+INFRA = config.REPO_ROOT / "infra"
+TEMPLATES = INFRA / "templates"
+MANIFESTS_DIR = "manifests"
+KINDS = ("configmap", "deployment", "service", "hpa", "pdb")
+NO_RELEASE = ("# {env}: no release yet\n\nNothing is deployed. `mlops promote` renders the "
+              "Kubernetes manifests here together with the first release record.\n")
+
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                          undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                          autoescape=False)
+
+
+class StaleManifests(GateError):
+    """Committed manifests differ from what the config and release record render."""
+
+
+def app_name(cfg: EnvironmentConfig) -> str:
+    return f"{cfg.model_name.replace('_', '-').lower()}-serving"
+
+
+def model_base_path(cfg: EnvironmentConfig) -> str:
+    return cfg.deploy.model_base_path or config.join_uri(cfg.paths.model_store, cfg.model_name)
+
+
+def render_environment(cfg: EnvironmentConfig, record: rel.Record | None) -> dict[str, str]:
+    """File name (below environments/<env>/manifests/) -> content."""
+    if record is None:
+        return {"README.md": NO_RELEASE.format(env=cfg.name)}
+    current = record.current
+    files = C.render(cfg, model_base_path(cfg), versions=[current.version],
+                     labels={"stable": current.version})
+    flags = backends.server_flags(cfg, "/config", files, 8500, 8501)
+    config_sha = hashlib.sha256("".join(files[k] for k in sorted(files)).encode()).hexdigest()
+    app = app_name(cfg)
+    labels = "\n".join([
+        f"app.kubernetes.io/name: {app}",
+        f"app.kubernetes.io/part-of: {cfg.model_name.replace('_', '-')}",
+        "app.kubernetes.io/managed-by: mlops-render",
+        f"mlops.template/environment: {cfg.name}",
+        f'mlops.template/model-version: "{current.version}"'])
+    values = {"env": cfg.name, "app": app, "d": cfg.deploy, "s": cfg.serving,
+              "model_name": cfg.model_name, "release": current, "labels": labels,
+              "files": files, "flags": flags, "config_sha": config_sha}
+    return {f"{kind}.yaml": _env.get_template(f"{kind}.yaml.j2").render(**values)
+            for kind in KINDS}
+
+
+def render_argocd(cfg: EnvironmentConfig) -> str:
+    return _env.get_template("argocd-application.yaml.j2").render(
+        env=cfg.name, app=app_name(cfg), d=cfg.deploy)
+
+
+def expected(environments_dir: Path, env: str) -> dict[Path, str]:
+    """Every file `mlops render` owns for `env`, by absolute path."""
+    cfg = config.load(env, environments_dir)
+    record = rel.read(environments_dir, env)
+    out = {Path(environments_dir) / env / MANIFESTS_DIR / name: text
+           for name, text in render_environment(cfg, record).items()}
+    out[argocd_path(environments_dir, env)] = render_argocd(cfg)
+    return out
+
+
+def argocd_path(environments_dir: Path, env: str) -> Path:
+    """infra/argocd/<env>.yaml beside the environments/ folder."""
+    return Path(environments_dir).resolve().parent / "infra" / "argocd" / f"{env}.yaml"
+
+
+def write_environment(environments_dir: Path, env: str, files: dict[str, str]) -> Path:
+    """Swap the whole manifests folder: build it aside, then two renames."""
+    target = Path(environments_dir) / env / MANIFESTS_DIR
+    fresh = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{MANIFESTS_DIR}."))
+    for name, text in files.items():
+        (fresh / name).write_text(text)
+    os.chmod(fresh, 0o755)
+    old = target.parent / f".{MANIFESTS_DIR}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    fresh.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def render(environments_dir: Path, envs: list[str], *, check: bool) -> list[str]:
+    """Write (or, with check, compare) every owned file; return what was stale."""
+    stale: list[str] = []
+    for env in envs:
+        files = expected(environments_dir, env)
+        manifests = Path(environments_dir) / env / MANIFESTS_DIR
+        present = {p for p in manifests.glob("*") if p.is_file()} if manifests.exists() else set()
+        owned = {p for p in files if p.parent == manifests}
+        for path, text in files.items():
+            if not path.exists() or path.read_text() != text:
+                stale.append(_show(path))
+        stale += [_show(p) for p in sorted(present - owned)]
+        if not check:
+            write_environment(environments_dir, env, {p.name: t for p, t in files.items()
+                                                      if p in owned})
+            argocd = argocd_path(environments_dir, env)
+            argocd.parent.mkdir(parents=True, exist_ok=True)
+            argocd.write_text(files[argocd])
+    return stale
+
+
+def _show(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(config.REPO_ROOT))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,147 @@
+"""Promotion rules, one by one, through the same functions `mlops promote` calls."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+from components.digest import model_digest
+from delivery import release as rel
+from delivery.promotion import PromotionRefused
+
+from .conftest import Repo
+
+
+def _promote_through_staging(repo: Repo) -> int:
+    version = repo.push()
+    repo.delivery.promote_from_pipeline("dev")
+    repo.pass_loadtest("dev")
+    repo.delivery.promote("dev", "staging")
+    return version
+
+
+def test_dev_takes_the_newest_pushed_model_with_its_digest(repo: Repo) -> None:
+    repo.push()
+    newest = repo.push()
+    record = repo.delivery.promote_from_pipeline("dev")
+    current = record.current
+    assert current.version == newest and current.promoted_from == "pipeline"
+    assert current.digest == model_digest(repo.store("dev") / str(newest))
+    assert current.loadtest.verdict == "NONE" and current.git_commit
+    on_disk = rel.read(repo.environments, "dev")
+    assert on_disk.current == current
+    assert (repo.environments / "dev" / "manifests" / "deployment.yaml").exists()
+
+
+def test_staging_gets_the_same_artifact_only_after_devs_load_test_passed(repo: Repo) -> None:
+    version = repo.push()
+    repo.delivery.promote_from_pipeline("dev")
+    with pytest.raises(PromotionRefused, match=r"refused \(load-test-passed\): dev's release "
+                                               r"version \d+ .* has load-test verdict NONE"):
+        repo.delivery.promote("dev", "staging")
+    repo.pass_loadtest("dev", passed=False)
+    with pytest.raises(PromotionRefused, match="verdict FAIL"):
+        repo.delivery.promote("dev", "staging")
+    assert rel.read(repo.environments, "staging") is None  # refusals write nothing
+    repo.pass_loadtest("dev")
+    staging = repo.delivery.promote("dev", "staging").current
+    dev = rel.read(repo.environments, "dev").current
+    assert (staging.version, staging.digest) == (dev.version, dev.digest) == (
+        version, dev.digest)
+    assert model_digest(repo.store("staging") / str(version)) == dev.digest
+    assert staging.promoted_from == "dev" and staging.loadtest.verdict == "NONE"
+    assert staging.git_commit == dev.git_commit and staging.metrics == dev.metrics
+
+
+def test_stages_are_not_skipped(repo: Repo) -> None:
+    repo.push()
+    repo.delivery.promote_from_pipeline("dev")
+    repo.pass_loadtest("dev")
+    with pytest.raises(PromotionRefused, match=r"refused \(stage-order\): prod takes releases "
+                                               r"only from staging"):
+        repo.delivery.promote("dev", "prod")
+    with pytest.raises(PromotionRefused, match=r"refused \(stage-order\): prod takes releases "
+                                               r"from staging"):
+        repo.delivery.promote_from_pipeline("prod")
+    with pytest.raises(PromotionRefused, match=r"refused \(source-released\): staging has no "
+                                               r"release yet"):
+        repo.delivery.promote("staging", "prod")
+
+
+def test_a_tampered_artifact_is_not_promoted(repo: Repo) -> None:
+    version = repo.push()
+    repo.delivery.promote_from_pipeline("dev")
+    repo.pass_loadtest("dev")
+    weights = repo.store("dev") / str(version) / "variables" / "variables.data-00000-of-00001"
+    weights.write_bytes(b"tampered")
+    with pytest.raises(PromotionRefused, match=r"refused \(digest-matches\): the model at .* "
+                                               r"has digest .* but dev's record says"):
+        repo.delivery.promote("dev", "staging")
+    assert not (repo.store("staging") / str(version)).exists()
+
+
+def test_promoting_what_already_runs_is_refused(repo: Repo) -> None:
+    _promote_through_staging(repo)
+    repo.pass_loadtest("staging")
+    repo.delivery.promote("staging", "prod")
+    with pytest.raises(PromotionRefused, match=r"refused \(not-already-there\): prod already "
+                                               r"runs version"):
+        repo.delivery.promote("staging", "prod")
+    with pytest.raises(PromotionRefused, match="not-already-there"):
+        repo.delivery.promote_from_pipeline("dev")
+
+
+def test_rollback_restores_the_previous_release_exactly(repo: Repo) -> None:
+    with pytest.raises(PromotionRefused, match=r"refused \(previous-release\)"):
+        repo.delivery.rollback("dev")
+    repo.push()
+    first = repo.delivery.promote_from_pipeline("dev").current
+    repo.pass_loadtest("dev")
+    first = rel.read(repo.environments, "dev").current
+    repo.push()
+    repo.delivery.promote_from_pipeline("dev")
+    rolled = repo.delivery.rollback("dev")
+    assert rolled.current == first
+    assert rel.read(repo.environments, "dev").current == first
+    deployment = (repo.environments / "dev" / "manifests" / "deployment.yaml").read_text()
+    assert f'mlops.template/model-version: "{first.version}"' in deployment
+
+
+def test_a_crash_while_writing_leaves_the_old_record_whole(repo: Repo, monkeypatch) -> None:
+    repo.push()
+    repo.delivery.promote_from_pipeline("dev")
+    path = repo.environments / "dev" / "release.yaml"
+    before = path.read_text()
+
+    def crash(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    repo.push()
+    with pytest.raises(OSError, match="disk full"):
+        repo.delivery.promote_from_pipeline("dev")
+    assert path.read_text() == before
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".release")] == []
+
+
+def test_a_hand_broken_record_is_named(repo: Repo) -> None:
+    repo.push()
+    repo.delivery.promote_from_pipeline("dev")
+    path = repo.environments / "dev" / "release.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["current"]["digest"] = "md5:abc"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(Exception, match=r"release.yaml: current: digest must start with "
+                                        r"'sha256:', got 'md5:abc'"):
+        rel.read(repo.environments, "dev")
+
+
+def test_record_paths_inside_the_repository_are_relative() -> None:
+    from delivery.promotion import display_uri
+    from mlops import config
+
+    inside = config.REPO_ROOT / "build" / "dev" / "model_store" / "taxi_tips" / "7"
+    assert display_uri(str(inside)) == "build/dev/model_store/taxi_tips/7"
+    assert display_uri("gs://bucket/m/7") == "gs://bucket/m/7"
