@@ -284,13 +284,18 @@ def _cmd_loadtest(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise ConfigError(f"{flag}: must be >= 1, got {value}")
     url = args.url or _server_urls(cfg)[0]
-    if args.rows:
+    rows, where = args.rows, "--rows"
+    if rows is None and not loadtest.has_eval_split(cfg) and cfg.loadtest.rows_file:
+        rows, where = _Path(cfg.loadtest.rows_file), "loadtest.rows_file"
+        print(f"No evaluation split of {cfg.name}'s pipeline on this machine; sending rows "
+              f"from {rows} (loadtest.rows_file)")
+    if rows is not None:
         try:
-            examples = loadtest.csv_examples(args.rows, cfg.loadtest.rows)
+            examples = loadtest.csv_examples(rows, cfg.loadtest.rows)
         except OSError as exc:
-            raise ConfigError(f"--rows: cannot read {args.rows}: {exc.strerror}") from None
+            raise ConfigError(f"{where}: cannot read {rows}: {exc.strerror}") from None
         except ValueError as exc:
-            raise ConfigError(f"--rows: {exc}") from None
+            raise ConfigError(f"{where}: {exc}") from None
     else:
         examples = loadtest.eval_examples(cfg, cfg.loadtest.rows)
     from serving.client import PredictionError, RestClient

@@ -138,6 +138,8 @@ class LoadTestConfig:
     slo: SloConfig = _spec()
     warmup_seconds: int = _spec(default=5, min=0, doc="load before the figures start counting")
     rows: int = _spec(default=500, min=1, doc="evaluation rows the users cycle through")
+    rows_file: str = _spec(default="", doc="CSV of rows to send where this machine has no "
+                                           "evaluation split of the environment's pipeline")
 
 
 @dataclass(frozen=True)
@@ -384,8 +386,9 @@ def _relocate(cfg: EnvironmentConfig, repo_root: Path, data_root: str | None,
     compiled = cfg.orchestration.compiled_pipeline
     orchestration = dataclasses.replace(cfg.orchestration, compiled_pipeline=absolute(compiled))
     work_dir = absolute(output_root) if output_root else str(repo_root / "build" / cfg.name)
+    loadtest = dataclasses.replace(cfg.loadtest, rows_file=absolute(cfg.loadtest.rows_file))
     return dataclasses.replace(cfg, data=data, paths=paths, orchestration=orchestration,
-                               work_dir=work_dir)
+                               work_dir=work_dir, loadtest=loadtest)
 
 
 def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay: Path) -> None:

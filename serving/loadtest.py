@@ -132,15 +132,26 @@ def _failure_samples(prefix: Path, limit: int = 5) -> list[str]:
         return [f"{r['Occurrences']}x {r['Error']}" for r in csv.DictReader(f)][:limit]
 
 
+def _eval_splits(cfg: EnvironmentConfig) -> list[Path]:
+    if "://" in cfg.paths.pipeline_root:
+        return []
+    root = Path(cfg.paths.pipeline_root) / "CsvExampleGen" / "examples"
+    return sorted(root.glob("*/Split-eval"), key=lambda p: p.stat().st_mtime)
+
+
+def has_eval_split(cfg: EnvironmentConfig) -> bool:
+    return bool(_eval_splits(cfg))
+
+
 def eval_examples(cfg: EnvironmentConfig, limit: int) -> list[bytes]:
     """Serialized tf.Examples from the newest evaluation split CsvExampleGen wrote."""
     import tensorflow as tf
 
-    root = Path(cfg.paths.pipeline_root) / "CsvExampleGen" / "examples"
-    splits = sorted(root.glob("*/Split-eval"), key=lambda p: p.stat().st_mtime)
+    splits = _eval_splits(cfg)
     if not splits:
-        raise ConfigError(f"no evaluation split under {root}: run `mlops run --env {cfg.name}` "
-                          f"first, or pass --rows FILE.csv")
+        raise ConfigError(f"no evaluation split of {cfg.name}'s pipeline under "
+                          f"{cfg.paths.pipeline_root}: run `mlops run --env {cfg.name}` first, "
+                          f"pass --rows FILE.csv, or set loadtest.rows_file")
     files = sorted(str(p) for p in splits[-1].glob("*.gz"))
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit)
     return [bytes(x.numpy()) for x in dataset]

@@ -145,3 +145,19 @@ def test_bad_rows_file_names_file_and_line(tmp_path) -> None:
     assert result.returncode == 2
     assert f"--rows: {rows}:3: field 'trip_start_hour': value 'noon' is not a valid int" in \
         result.stderr
+
+
+def test_an_environment_without_a_local_eval_split_sends_its_rows_file(tmp_path) -> None:
+    environments = make_environment(tmp_path)
+    url = f"http://127.0.0.1:{free_port()}"
+    missing = mlops("--environments", str(environments), "loadtest", "--env", "staging",
+                    "--url", url)
+    assert missing.returncode == 2
+    assert "loadtest.rows_file: cannot read" in missing.stderr  # relative to the repository
+    (tmp_path / "data").symlink_to(FULL_DATA.parents[2], target_is_directory=True)
+    result = mlops("--environments", str(environments), "loadtest", "--env", "staging",
+                   "--url", url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "No evaluation split of staging's pipeline on this machine; sending rows from" in \
+        result.stdout and "data/taxi/span-1/data.csv (loadtest.rows_file)" in result.stdout
+    assert "no model server answers" in result.stderr
