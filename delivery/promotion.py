@@ -151,10 +151,10 @@ class Delivery:
             raise PromotionRefused("stage-order", f"{env} takes releases from "
                                    f"{cfg.deploy.promote_from} (deploy.promote_from); use "
                                    f"`mlops promote --from {cfg.deploy.promote_from} --to {env}`")
-        from components.pusher import versions
+        from serving.model_manager import on_disk
 
         store = cfg.model_store_dir
-        pushed = versions(store) if "://" not in store else []
+        pushed = on_disk(Path(store)) if "://" not in store else []
         if not pushed:
             raise PromotionRefused("pipeline-output", f"no pushed model in {display_uri(store)}: "
                                    f"run `mlops run --env {env}` (it pushes only blessed models)")

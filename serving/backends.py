@@ -154,7 +154,6 @@ def start(cfg: EnvironmentConfig, backend: str, versions: list[int] | None = Non
     rest_url = f"http://{s.host}:{s.rest_port}"
     handle = ServerHandle(cfg.name, backend, rest_url, f"{s.host}:{s.grpc_port}",
                           cfg.model_name, str(log_file))
-    log = log_file.open("w")
     if backend == "docker":
         handle.container = f"mlops-serving-{cfg.name}-{os.getpid()}"
         flags = server_flags(cfg, config_dir, files, 8500, 8501)
@@ -176,8 +175,9 @@ def start(cfg: EnvironmentConfig, backend: str, versions: list[int] | None = Non
         else:
             cmd = [sys.executable, "-m", "serving.standin_server", *flags,
                    f"--rest_api_host={s.host}", f"--max_request_bytes={s.max_request_bytes}"]
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        with log_file.open("w") as log:  # the child keeps its own descriptor
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
         handle.pid = proc.pid
     (out / STATE_FILE).write_text(json.dumps(asdict(handle), indent=1))
     return handle

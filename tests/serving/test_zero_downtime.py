@@ -62,3 +62,33 @@ def test_pushing_a_version_under_load_drops_nothing(tmp_path, trained, second_ve
                                    atol=1e-5)
     finally:
         stop_server(server)
+
+
+def test_a_changed_model_config_is_picked_up_without_a_restart(tmp_path, trained,
+                                                               second_version) -> None:
+    """Pin version 1 by rewriting models.config, as a promotion or rollback would."""
+    from mlops import config
+    from serving import config_files as C
+
+    server = start_server(tmp_path / "srv", "local", {1: trained.export_dir, 2: second_version},
+                          serving={"config_poll_seconds": 1})
+    try:
+        client = RestClient(server.rest_url, MODEL)
+        assert {s["version"]: s["state"] for s in client.status()["model_version_status"]} \
+            .get("2") == "AVAILABLE"
+        cfg = config.load("dev", server.environments, output_root=str(server.output))
+        C.write(C.render(cfg, str(server.store), versions=[1], labels={"stable": 1}),
+                server.output / "serving")
+        deadline = time.monotonic() + 60
+        states: dict = {}
+        while time.monotonic() < deadline:
+            states = {s["version"]: s["state"] for s in client.status()["model_version_status"]}
+            if states.get("1") == "AVAILABLE" and states.get("2") == "END":
+                break
+            time.sleep(0.5)
+        assert states.get("1") == "AVAILABLE" and states.get("2") == "END", states
+        status = json.loads(urllib.request.urlopen(
+            f"{server.rest_url}/v1/models/{MODEL}/labels/stable", timeout=10).read())
+        assert status["model_version_status"][0]["version"] == "1"
+    finally:
+        stop_server(server)
