@@ -111,6 +111,29 @@ class Promotions(RuleBasedStateMachine):
         assert after.current == record.history[0]
         assert after.history == record.history[1:]
 
+    @rule(pair=st.sampled_from([(None, "dev"), ("dev", "staging"), ("staging", "prod")]))
+    def crash_while_writing(self, pair: tuple[str | None, str]) -> None:
+        """The disk fails at the final rename: the record on disk stays exactly as it was."""
+        src, dst = pair
+        path = self.repo.environments / dst / rel.RECORD_FILE
+        before = path.read_bytes() if path.exists() else None
+        real = rel.os.replace
+
+        def crash(*_args, **_kwargs):
+            raise OSError("simulated crash")
+
+        rel.os.replace = crash
+        try:
+            if src is None:
+                self.d.promote_from_pipeline(dst)
+            else:
+                self.d.promote(src, dst)
+        except (OSError, PromotionRefused):
+            pass
+        finally:
+            rel.os.replace = real
+        assert (path.read_bytes() if path.exists() else None) == before
+
     @precondition(lambda self: self.pushed)
     @rule(env=st.sampled_from(ENVS))
     def tamper(self, env: str) -> None:
