@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
+from serving.batching import Batcher
 from serving.model_manager import InvalidArgument, ModelManager, NotFound, Version
 
 log = logging.getLogger("serving.standin")
@@ -110,9 +111,11 @@ def _decode(value: Any, dtype: str, where: str) -> Any:
 
 class StandInServer:
     def __init__(self, manager: ModelManager, executor: ThreadPoolExecutor, *,
-                 monitoring_path: str | None, max_request_bytes: int) -> None:
+                 monitoring_path: str | None, max_request_bytes: int,
+                 batcher: Batcher | None = None) -> None:
         self.manager = manager
         self.executor = executor
+        self.batcher = batcher
         self.monitoring_path = monitoring_path
         self.max_request_bytes = max_request_bytes
         self.metrics = Metrics()
@@ -184,8 +187,7 @@ class StandInServer:
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise InvalidArgument(f"JSON Parse error: {exc}") from None
             signature_name, inputs, columnar = self._parse_predict(body, v)
-            outputs = await asyncio.get_running_loop().run_in_executor(
-                self.executor, v.predict, signature_name, inputs)
+            outputs = await self.run(v, signature_name, inputs)
             ok = True
             return web.json_response(_predict_json(outputs, columnar))
         except NotFound as exc:
@@ -194,6 +196,13 @@ class StandInServer:
             return _error(400, str(exc))
         finally:
             self.metrics.observe(name, ok, (time.perf_counter() - started) * 1e6)
+
+    async def run(self, v: Version, signature: str, inputs: dict[str, np.ndarray]
+                  ) -> dict[str, np.ndarray]:
+        if self.batcher is not None:
+            return await self.batcher.predict(v, signature, inputs)
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, v.predict, signature, inputs)
 
     @staticmethod
     def _parse_predict(body: Any, v: Version) -> tuple[str, dict[str, np.ndarray], bool]:
@@ -280,8 +289,7 @@ class StandInServer:
                     v = target(request.model_spec)
                     inputs = {k: tf.make_ndarray(t) for k, t in request.inputs.items()}
                     name = request.model_spec.signature_name or "serving_default"
-                    outputs = await asyncio.get_running_loop().run_in_executor(
-                        server.executor, v.predict, name, inputs)
+                    outputs = await server.run(v, name, inputs)
                     response = predict_pb2.PredictResponse()
                     response.model_spec.name = request.model_spec.name
                     response.model_spec.version.value = v.number
@@ -369,6 +377,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _batching(path: Path | None) -> Any:
+    from google.protobuf import text_format
+
+    from serving.extra_protos import message_class
+
+    message = message_class("BatchingParameters")()
+    return text_format.Parse(path.read_text(), message) if path else message
+
+
 def _monitoring_path(path: Path | None) -> str | None:
     if path is None:
         return None
@@ -393,9 +410,15 @@ async def serve(args: argparse.Namespace) -> None:
                            file_system_poll_seconds=args.file_system_poll_wait_seconds,
                            config_poll_seconds=args.model_config_file_poll_wait_seconds)
     manager.read_config()
+    batcher = None
+    if args.enable_batching:
+        params = _batching(args.batching_parameters_file)
+        batcher = Batcher(executor, max_batch_size=params.max_batch_size.value or 1000,
+                          batch_timeout_micros=params.batch_timeout_micros.value,
+                          num_batch_threads=params.num_batch_threads.value or 2)
     server = StandInServer(manager, executor,
                            monitoring_path=_monitoring_path(args.monitoring_config_file),
-                           max_request_bytes=args.max_request_bytes)
+                           max_request_bytes=args.max_request_bytes, batcher=batcher)
     log.warning(BANNER)
     await manager.sync()
     poller = asyncio.create_task(manager.run())

@@ -142,11 +142,18 @@ def stop_server(served: Served) -> None:
     served.cli("serve", "--stop", timeout=120)
 
 
-@pytest.fixture(scope="module", params=backends.available_backends())
+SERVERS = [(b, "batching") for b in backends.available_backends()] + [("local", "no batching")]
+
+
+@pytest.fixture(scope="module", params=SERVERS, ids=[f"{b}-{m}".replace(" ", "-")
+                                                     for b, m in SERVERS])
 def served(request, tmp_path_factory, trained, second_version) -> Iterator[Served]:
-    """Every backend this machine has, serving versions 1 and 2 under `latest {2}`."""
-    server = start_server(tmp_path_factory.mktemp(f"serve-{request.param}"), request.param,
+    """Every backend this machine has, serving versions 1 and 2 under `latest {2}`; the
+    stand-in also without server-side batching, so both of its request paths are covered."""
+    backend, mode = request.param
+    server = start_server(tmp_path_factory.mktemp(f"serve-{backend}"), backend,
                           {1: trained.export_dir, 2: second_version},
-                          serving={"num_versions": 2})
+                          serving={"num_versions": 2,
+                                   "batching": {"enabled": mode == "batching"}})
     yield server
     stop_server(server)

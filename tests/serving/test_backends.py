@@ -40,10 +40,11 @@ def test_flags_follow_the_environment() -> None:
     assert "--batching_parameters_file=/config/batching.config" in flags
     assert f"--model_config_file_poll_wait_seconds={prod.serving.config_poll_seconds}" in flags
     assert "--monitoring_config_file=/config/monitoring.config" in flags
-    dev = config.load("dev")
-    dev_flags = backends.server_flags(dev, "/c", C.render(dev, "/m"), 1, 2)
-    assert not any("batching" in f for f in dev_flags)
-    assert dev_flags[:2] == ["--port=1", "--rest_api_port=2"]
+    staging = config.load("staging")
+    assert not staging.serving.batching.enabled
+    flags = backends.server_flags(staging, "/c", C.render(staging, "/m", versions=[3]), 1, 2)
+    assert not any("batching" in f for f in flags)
+    assert flags[:2] == ["--port=1", "--rest_api_port=2"]
 
 
 def test_serving_an_empty_store_says_run_the_pipeline_first(tmp_path) -> None:

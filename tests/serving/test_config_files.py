@@ -12,10 +12,10 @@ from serving import config_files as C
 from serving.extra_protos import message_class
 
 
-def test_dev_renders_a_latest_policy_and_monitoring_without_batching() -> None:
+def test_dev_renders_a_latest_policy_monitoring_and_batching() -> None:
     cfg = config.load("dev")
     files = C.render(cfg, "/store/taxi_tips")
-    assert set(files) == {C.MODELS_FILE, C.MONITORING_FILE}
+    assert set(files) == {C.MODELS_FILE, C.MONITORING_FILE, C.BATCHING_FILE}
     parsed = C.load_model_server_config_text(files[C.MODELS_FILE])
     model = parsed.model_config_list.config[0]
     assert (model.name, model.base_path, model.model_platform) == (
@@ -24,6 +24,12 @@ def test_dev_renders_a_latest_policy_and_monitoring_without_batching() -> None:
     monitoring = text_format.Parse(files[C.MONITORING_FILE], message_class("MonitoringConfig")())
     assert monitoring.prometheus_config.enable
     assert monitoring.prometheus_config.path == cfg.serving.monitoring_path
+
+
+def test_batching_file_only_when_the_environment_enables_it() -> None:
+    staging = config.load("staging")
+    assert not staging.serving.batching.enabled
+    assert C.BATCHING_FILE not in C.render(staging, "/m", versions=[1])
 
 
 def test_prod_renders_specific_versions_labels_and_batching() -> None:
@@ -91,7 +97,7 @@ def test_bad_serving_overlays_fail_with_file_and_key(environments, overlay, mess
 def test_files_are_replaced_atomically_and_stale_batching_removed(tmp_path) -> None:
     C.write(C.render(config.load("prod"), "/m", versions=[1]), tmp_path)
     assert (tmp_path / C.BATCHING_FILE).exists()
-    C.write(C.render(config.load("dev"), "/m"), tmp_path)
+    C.write(C.render(config.load("staging"), "/m", versions=[1]), tmp_path)
     assert not (tmp_path / C.BATCHING_FILE).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [C.MODELS_FILE, C.MONITORING_FILE]
 

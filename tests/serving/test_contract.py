@@ -149,3 +149,22 @@ def test_predict_command_prints_one_probability_per_row(served, rest, tmp_path) 
         outputs[protocol] = result.stdout.splitlines()
         assert len(outputs[protocol]) == 4  # header + 3 rows
     assert outputs["rest"] == outputs["grpc"]
+
+
+def test_a_bad_request_among_concurrent_good_ones_fails_alone(served, rest, examples,
+                                                              predict_in_process) -> None:
+    """With batching on, neighbours share a TensorFlow call; the bad one must not sink them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = f"{served.rest_url}/v1/models/{MODEL}:predict"
+    bad = b'{"instances": [{"examples": "not a tf.Example"}]}'
+    goods = [json.dumps(predict_body([e])).encode() for e in examples[:12]]
+    with ThreadPoolExecutor(max_workers=13) as pool:
+        futures = [pool.submit(raw_post, url, body) for body in [*goods[:6], bad, *goods[6:]]]
+        results = [f.result() for f in futures]
+    bad_status, bad_body = results.pop(6)
+    assert 400 <= bad_status < 500 and bad_body["error"]
+    expected = predict_in_process(2, examples[:12])
+    for (status, body), want in zip(results, expected, strict=True):
+        assert status == 200, body
+        np.testing.assert_allclose(body["predictions"][0], want, atol=TOLERANCE)
