@@ -275,8 +275,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_loadtest(args: argparse.Namespace) -> int:
-    from pathlib import Path as _Path
-
     from serving import loadtest
 
     cfg = config.load(args.env, args.environments, output_root=args.output)
@@ -286,7 +284,7 @@ def _cmd_loadtest(args: argparse.Namespace) -> int:
     url = args.url or _server_urls(cfg)[0]
     rows, where = args.rows, "--rows"
     if rows is None and not loadtest.has_eval_split(cfg) and cfg.loadtest.rows_file:
-        rows, where = _Path(cfg.loadtest.rows_file), "loadtest.rows_file"
+        rows, where = Path(cfg.loadtest.rows_file), "loadtest.rows_file"
         print(f"No evaluation split of {cfg.name}'s pipeline on this machine; sending rows "
               f"from {rows} (loadtest.rows_file)")
     if rows is not None:
@@ -300,15 +298,18 @@ def _cmd_loadtest(args: argparse.Namespace) -> int:
         examples = loadtest.eval_examples(cfg, cfg.loadtest.rows)
     from serving.client import PredictionError, RestClient
 
+    client = RestClient(url, cfg.model_name, timeout=10)
     try:
-        RestClient(url, cfg.model_name, timeout=10).status()
+        client.status()
     except PredictionError as exc:
         raise MlopsError(f"no model server answers: {exc}") from None
+    if args.record:
+        _check_serves_the_release(args, cfg, client)
     print(f"Load test of {url} for {cfg.name}: {cfg.loadtest.warmup_seconds} s warm-up, then "
           f"{args.seconds or cfg.loadtest.run_seconds} s measured with "
           f"{args.users or cfg.loadtest.users} users, {len(examples)} evaluation rows",
           flush=True)
-    result = loadtest.run(cfg, url, examples, _Path(cfg.work_dir) / "loadtest",
+    result = loadtest.run(cfg, url, examples, Path(cfg.work_dir) / "loadtest",
                           users=args.users, seconds=args.seconds)
     print(result.table())
     if args.record:
@@ -322,6 +323,28 @@ def _cmd_loadtest(args: argparse.Namespace) -> int:
               f"{record.current.short()} in environments/{cfg.name}/release.yaml")
     loadtest.gate(result)
     return 0
+
+
+def _check_serves_the_release(args: argparse.Namespace, cfg: config.EnvironmentConfig,
+                              client) -> None:
+    """A recorded verdict must be about the release the record names, not another version."""
+    from delivery import release as rel
+    from delivery.promotion import PromotionRefused
+    from serving.client import PredictionError
+
+    record = rel.read(args.environments, cfg.name)
+    if record is None:
+        raise PromotionRefused("source-released", f"{cfg.name} has no release to attach a load "
+                               f"test to; promote to {cfg.name} first")
+    version = record.current.version
+    try:
+        states = {s["state"] for s in client.status(version)["model_version_status"]}
+    except PredictionError:
+        states = set()
+    if "AVAILABLE" not in states:
+        raise PromotionRefused("serves-the-release", f"the server at {client.base_url} does not "
+                               f"serve {cfg.name}'s release version {version}; a verdict "
+                               f"recorded now would describe another model")
 
 
 def _cmd_promote(args: argparse.Namespace) -> int:

@@ -161,3 +161,28 @@ def test_an_environment_without_a_local_eval_split_sends_its_rows_file(tmp_path)
     assert "No evaluation split of staging's pipeline on this machine; sending rows from" in \
         result.stdout and "data/taxi/span-1/data.csv (loadtest.rows_file)" in result.stdout
     assert "no model server answers" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_verdict_is_recorded_only_for_the_release_being_served(tmp_path, trained) -> None:
+    """--record against a server that does not serve the environment's release is refused."""
+    import yaml
+
+    server = start_server(tmp_path / "a", "local", {1: trained.export_dir},
+                          loadtest={"warmup_seconds": 1})
+    try:
+        record = {"environment": "dev", "current": {
+            "model_name": "taxi_tips", "version": 7, "digest": "sha256:" + "0" * 64,
+            "uri": "elsewhere/7"}, "history": []}
+        path = server.environments / "dev" / "release.yaml"
+        path.write_text(yaml.safe_dump(record))
+        before = path.read_text()
+        result = mlops("--environments", str(server.environments), "loadtest", "--env", "dev",
+                       "--output", str(server.output), "--seconds", "2", "--record",
+                       "--rows", str(FULL_DATA))
+        assert result.returncode == 1
+        assert "refused (serves-the-release): the server at" in result.stderr
+        assert "does not serve dev's release version 7" in result.stderr
+        assert path.read_text() == before  # nothing recorded
+    finally:
+        stop_server(server)
