@@ -51,6 +51,15 @@ def test_least_privilege_pins_and_make_only_steps(name: str) -> None:
         assert set(job.get("permissions", {})) <= allowed, f"{name}/{job_id}"
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.yml")))
+def test_dependencies_are_cached_and_only_ci_writes_the_cache(name: str) -> None:
+    caches = [s["uses"].split("@")[0] for _, _, s in all_steps(load(name))
+              if s.get("uses", "").startswith("actions/cache")]
+    assert caches, f"{name} does not cache its dependencies"
+    expected = "actions/cache" if name == "ci.yml" else "actions/cache/restore"
+    assert set(caches) == {expected}, name
+
+
 def test_ci_runs_the_tests_on_pushes_and_pull_requests() -> None:
     data = load("ci.yml")
     assert data["on"]["push"]["branches"] == ["main"]
