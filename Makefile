@@ -4,6 +4,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 ENV ?= dev
+# Shell-quote a value that may come from a workflow input: $(call q,$(VERSION)).
+q = '$(subst ','\'',$(1))'
 BACKEND ?= auto
 LOADTEST_ARGS ?=
 VENV ?= .venv
@@ -90,10 +92,11 @@ lint: setup ## Ruff.
 	$(BIN)/ruff check .
 
 promote: setup ## make promote TO=dev | make promote FROM=dev TO=staging [VERSION=N]
-	$(MLOPS) promote $(if $(FROM),--from $(FROM)) --to $(TO) $(if $(VERSION),--expect-version $(VERSION)) $(if $(OK_IF_CURRENT),--ok-if-current)
+	$(MLOPS) promote $(if $(FROM),--from $(call q,$(FROM))) --to $(call q,$(TO)) \
+	  $(if $(VERSION),--expect-version $(call q,$(VERSION))) $(if $(OK_IF_CURRENT),--ok-if-current)
 
 rollback: setup ## make rollback ENV=prod: back to the environment's previous release.
-	$(MLOPS) rollback --env $(ENV)
+	$(MLOPS) rollback --env $(call q,$(ENV))
 
 status: setup ## Every environment's release, load-test verdict, and what is pending.
 	$(MLOPS) status
@@ -111,14 +114,14 @@ serve-loadtest-record: setup ## Serve ENV's release, load-test it, record the ve
 	$(MAKE) --no-print-directory serve-and-loadtest ENV=$(ENV) LOADTEST_ARGS=--record
 
 gate-loadtest: setup ## ENV's recorded load-test gate: against URL when given, else TF Serving started here.
-	if [ -n "$(URL)" ]; then $(MLOPS) loadtest --env $(ENV) --url "$(URL)" --record; \
-	else $(MAKE) --no-print-directory serve-loadtest-record ENV=$(ENV) BACKEND=$(BACKEND); fi
+	if [ -n $(call q,$(URL)) ]; then $(MLOPS) loadtest --env $(call q,$(ENV)) --url $(call q,$(URL)) --record; \
+	else $(MAKE) --no-print-directory serve-loadtest-record ENV=$(call q,$(ENV)) BACKEND=$(BACKEND); fi
 
 release-commit: ## Commit ENV's release record and manifests and push (what the CD bot does).
-	tools/release-git.sh commit $(ENV)
+	tools/release-git.sh commit $(call q,$(ENV))
 
 promotion-pr: setup ## Open or update the pull request promoting FROM's release to TO.
-	tools/release-git.sh pr $(FROM) $(TO)
+	tools/release-git.sh pr $(call q,$(FROM)) $(call q,$(TO))
 
 lint-workflows: setup $(ACTIONLINT) ## actionlint, shellcheck on run: steps, zizmor.
 	$(BIN)/python -m delivery.workflow_lint

@@ -10,8 +10,6 @@ Two changes to how the stock executor writes a filesystem destination:
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -21,30 +19,9 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
-from components.digest import model_digest
+from components.model_store import model_digest, publish_atomically, versions
 
 DIGEST_PROPERTY = "model_digest"
-
-
-def versions(store_dir: str | Path) -> list[int]:
-    """Version numbers in a model store directory, the way TF Serving sees them."""
-    root = Path(store_dir)
-    if not root.is_dir():
-        return []
-    return sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit())
-
-
-def publish_atomically(model_dir: str, store_dir: str, version: int) -> Path:
-    """Copy into a hidden sibling, then rename to the version number."""
-    root = Path(store_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    staging = root / f".{version}.partial"
-    if staging.exists():
-        shutil.rmtree(staging)
-    shutil.copytree(model_dir, staging)
-    final = root / str(version)
-    os.rename(staging, final)  # atomic on one filesystem; fails if `final` exists
-    return final
 
 
 class Executor(pusher_executor.Executor):

@@ -15,8 +15,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import jinja2
-
 from delivery import release as rel
 from mlops import config
 from mlops.config import EnvironmentConfig
@@ -31,9 +29,7 @@ KINDS = ("configmap", "deployment", "service", "hpa", "pdb")
 NO_RELEASE = ("# {env}: no release yet\n\nNothing is deployed. `mlops promote` renders the "
               "Kubernetes manifests here together with the first release record.\n")
 
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                          undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                          autoescape=False)
+_env = C.jinja_environment(TEMPLATES)
 
 
 class StaleManifests(GateError):

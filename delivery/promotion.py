@@ -16,12 +16,11 @@ from __future__ import annotations
 import copy
 import getpass
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.digest import has_saved_model, model_digest
+from components.model_store import has_saved_model, model_digest, publish_atomically, versions
 from delivery import release as rel
 from mlops import config
 from mlops.config import EnvironmentConfig
@@ -89,11 +88,7 @@ def _copy_artifact(src: str, dst_store: str, version: int, digest: str) -> str:
             tf.io.gfile.makedirs(out.rsplit("/", 1)[0])
             tf.io.gfile.copy(path, out, overwrite=True)
     else:
-        Path(dst_store).mkdir(parents=True, exist_ok=True)
-        partial = Path(dst_store) / f".{version}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        shutil.copytree(src, partial)
-        os.rename(partial, target)
+        publish_atomically(src, dst_store, version)
     copied = model_digest(target)
     if copied != digest:
         raise PromotionRefused("digest-matches", f"the copy at {display_uri(target)} has digest "
@@ -116,11 +111,11 @@ class Delivery:
     output_root: str | None = None  # `mlops run --output`: where dev's pipeline wrote
 
     def cfg(self, env: str) -> EnvironmentConfig:
-        return config.load(env, self.environments_dir,
-                           output_root=self.output_root if self._is_root(env) else None)
-
-    def _is_root(self, env: str) -> bool:
-        return not config.load(env, self.environments_dir).deploy.promote_from
+        """The environment's config; `output_root` relocates only the one fed by the pipeline."""
+        cfg = config.load(env, self.environments_dir)
+        if self.output_root and not cfg.deploy.promote_from:
+            cfg = config.load(env, self.environments_dir, output_root=self.output_root)
+        return cfg
 
     def order(self) -> list[str]:
         """Environments from the pipeline's end to production, following deploy.promote_from."""
@@ -151,10 +146,8 @@ class Delivery:
             raise PromotionRefused("stage-order", f"{env} takes releases from "
                                    f"{cfg.deploy.promote_from} (deploy.promote_from); use "
                                    f"`mlops promote --from {cfg.deploy.promote_from} --to {env}`")
-        from serving.model_manager import on_disk
-
         store = cfg.model_store_dir
-        pushed = on_disk(Path(store)) if "://" not in store else []
+        pushed = versions(store) if "://" not in store else []
         if not pushed:
             raise PromotionRefused("pipeline-output", f"no pushed model in {display_uri(store)}: "
                                    f"run `mlops run --env {env}` (it pushes only blessed models)")

@@ -11,7 +11,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from mlops import config
+from mlops import config, step_summary
 from mlops.errors import ConfigError, GateError, MlopsError
 
 
@@ -151,9 +151,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cfg = config.load(args.env, args.environments, data_root=args.data, output_root=args.output)
     summary = run_local(cfg)
     print(summary.render())
-    from pipeline.summary import append_step_summary
-
-    append_step_summary(summary.markdown())
+    step_summary.append(summary.markdown())
     if summary.blessed is False:
         raise GateError("model validation failed: the model was not blessed (reasons above); "
                         "nothing was pushed")
@@ -392,9 +390,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
     text = status.table(Delivery(args.environments))
     print(text)
-    from pipeline.summary import append_step_summary
-
-    append_step_summary(f"### Releases\n\n```\n{text}\n```")
+    step_summary.append(f"### Releases\n\n```\n{text}\n```")
     return 0
 
 

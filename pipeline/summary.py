@@ -114,16 +114,6 @@ class RunSummary:
         return "\n".join(out) + "\n"
 
 
-def append_step_summary(markdown: str) -> None:
-    """Append to the GitHub Actions job summary when running in Actions; a no-op elsewhere."""
-    import os
-
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if path:
-        with open(path, "a") as f:
-            f.write(markdown + "\n")
-
-
 def _fmt(value: float | None) -> str:
     if value is None:
         return "-"

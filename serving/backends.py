@@ -22,10 +22,10 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from components import model_store
 from mlops.config import EnvironmentConfig, is_remote
 from mlops.errors import ConfigError, MlopsError
 from serving import config_files as C
-from serving.model_manager import on_disk
 
 BACKENDS = ("binary", "docker", "local")
 BINARY = "tensorflow_model_server"
@@ -131,7 +131,7 @@ def start(cfg: EnvironmentConfig, backend: str, versions: list[int] | None = Non
         raise ConfigError(f"environments/{cfg.name}: paths.model_store is {cfg.paths.model_store}"
                           f"; the local stand-in reads only local model stores. TF Serving "
                           f"(--backend docker or binary) reads buckets itself, given credentials")
-    if not remote and not on_disk(Path(store)):
+    if not remote and not model_store.versions(Path(store)):
         raise MlopsError(f"no model version in {store}: run `mlops run --env {cfg.name}` "
                          f"first (it pushes blessed models there)")
     existing = read_state(cfg)

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import mlops  # noqa: F401
+from components import model_store
 from mlops import config
 from mlops.errors import MlopsError
 from serving import backends, loadtest
-from serving.model_manager import on_disk
 
 TARGET_USERS, TARGET_RATIO, TARGET_P95_MS = 16, 0.4, 25.0
 
@@ -50,14 +50,14 @@ def main() -> int:
     seconds = int(os.environ.get("BENCH_SECONDS", "15"))
     cfg = config.load(env)
     store = Path(cfg.model_store_dir)
-    versions = on_disk(store)
-    if not versions:
+    pushed = model_store.versions(store)
+    if not pushed:
         print(f"bench-serving: no model in {store}; run `make demo` first", file=sys.stderr)
         return 2
     examples = loadtest.eval_examples(cfg, cfg.loadtest.rows)
-    calls_per_s, call_ms = ceiling(store / str(versions[-1]), examples)
+    calls_per_s, call_ms = ceiling(store / str(pushed[-1]), examples)
     print(f"in-process ceiling: {calls_per_s:.0f} calls/s (median call {call_ms:.2f} ms), "
-          f"version {versions[-1]}", flush=True)
+          f"version {pushed[-1]}", flush=True)
 
     backend = backends.choose_backend(os.environ.get("BENCH_BACKEND", "auto"))
     handle = backends.start(cfg, backend)

@@ -1,7 +1,8 @@
-"""Clients for a served model over REST and gRPC, fed with raw rows typed by the training schema.
+"""Clients for a served model over REST and gRPC.
 
-Rows (CSV cells or dicts) become tf.Examples with components/rows.py, the same conversion the CI
-checks use, and go to the `serving_default` signature under its input name `examples`.
+Both send serialized tf.Examples to the `serving_default` signature under its input name
+`examples`. Callers build them from raw rows with components/rows.py (`R.examples(rows)`), the
+same conversion the CI checks use, so what a client sends matches what the model trained on.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from components import rows as R
 from mlops.errors import MlopsError
 
 INPUT_NAME = "examples"
@@ -134,9 +134,3 @@ class GrpcClient:
     def close(self) -> None:
         self.channel.close()
 
-
-def examples_from_rows(rows: Sequence[dict[str, Any]], where: str = "row") -> list[bytes]:
-    """Raw dicts (CSV-like strings or typed values) to serialized tf.Examples, by the schema."""
-    schema = R.load_schema()
-    return [R.to_example(R.typed_row(row, schema, where=f"{where} {i + 1}"))
-            for i, row in enumerate(rows)]

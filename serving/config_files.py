@@ -27,9 +27,16 @@ BATCHING_FILE = "batching.config"
 MONITORING_FILE = "monitoring.config"
 _LABEL_RE = re.compile(r"^[a-zA-Z0-9_]+$")
 
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                          undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                          autoescape=False)
+
+
+def jinja_environment(folder: Path) -> jinja2.Environment:
+    """Templates that fail on any undefined value instead of rendering an empty string."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(folder),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              autoescape=False)
+
+
+_env = jinja_environment(TEMPLATES)
 
 
 def _parse(name: str, text: str, message: object) -> object:
@@ -88,9 +95,8 @@ def validate(files: Mapping[str, str]) -> None:
 def write(files: Mapping[str, str], directory: Path) -> dict[str, Path]:
     """Write atomically: a server polling these files never reads a half-written one."""
     directory.mkdir(parents=True, exist_ok=True)
-    for stale in (BATCHING_FILE,):
-        if stale not in files and (directory / stale).exists():
-            (directory / stale).unlink()
+    if BATCHING_FILE not in files:  # batching turned off: the server must not find the old one
+        (directory / BATCHING_FILE).unlink(missing_ok=True)
     paths = {}
     for name, text in files.items():
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")

@@ -17,6 +17,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mlops import step_summary
 from mlops.config import EnvironmentConfig, SloConfig
 from mlops.errors import ConfigError, GateError, MlopsError
 
@@ -213,10 +214,7 @@ def write_reports(result: LoadTestResult, reports_dir: Path) -> None:
         check["ok"] = c.ok
     (reports_dir / SUMMARY_FILE).write_text(json.dumps(payload, indent=1))
     (reports_dir / "summary.md").write_text(result.markdown())
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary:
-        with open(step_summary, "a") as f:
-            f.write(result.markdown() + "\n")
+    step_summary.append(result.markdown())
 
 
 def gate(result: LoadTestResult) -> None:

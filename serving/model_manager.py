@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from components import model_store
+
 log = logging.getLogger("serving.standin")
 
 # TF Serving's ModelVersionStatus states, as its REST API spells them.
-START, LOADING, AVAILABLE, UNLOADING, END = "START", "LOADING", "AVAILABLE", "UNLOADING", "END"
+START, LOADING, AVAILABLE, END = "START", "LOADING", "AVAILABLE", "END"
 
 
 class NotFound(LookupError):
@@ -83,14 +85,6 @@ class Model:
                       key=lambda v: v.number)
 
 
-def on_disk(base_path: Path) -> list[int]:
-    """Version numbers TF Serving would see: integer-named children holding a SavedModel."""
-    if not base_path.is_dir():
-        return []
-    return sorted(int(p.name) for p in base_path.iterdir()
-                  if p.name.isdigit() and (p / "saved_model.pb").exists())
-
-
 def _load(version: Version) -> None:
     import tensorflow as tf
     from tensorflow.core.protobuf import saved_model_pb2
@@ -134,7 +128,7 @@ class ModelManager:
         self._config_mtime = self.config_file.stat().st_mtime
 
     def wanted(self, model: Model) -> list[int]:
-        present = on_disk(model.base_path)
+        present = model_store.versions(model.base_path)
         if model.policy == "specific":
             return [v for v in model.specific if v in present]
         if model.policy == "all":
@@ -163,14 +157,12 @@ class ModelManager:
                 except Exception as exc:  # a broken version must not stop the others
                     v.state, v.error = END, f"{type(exc).__name__}: {exc}"
                     log.error("could not load %s version %d: %s", model.name, number, v.error)
-            if not any(model.versions.get(n) and model.versions[n].state == AVAILABLE
-                       for n in wanted) and wanted:
-                continue  # nothing new is ready: keep serving what is loaded
+            if wanted and not any(model.versions[n].state == AVAILABLE for n in wanted):
+                continue  # nothing wanted is ready: keep serving what is loaded
             for number, v in list(model.versions.items()):
                 if number not in wanted and v.state == AVAILABLE:
                     # New requests stop resolving to this version at once; requests already
                     # holding it finish on it, and the SavedModel is freed after the last one.
-                    v.state = UNLOADING
                     model.versions[number] = Version(number, v.path, state=END)
                     log.info("unloaded %s version %d", model.name, number)
 
@@ -189,37 +181,40 @@ class ModelManager:
             await self.sync()
             await asyncio.sleep(self.fs_poll)
 
+    def _pinned(self, model: Model, version: int | None, label: str | None) -> int | None:
+        """The version a route names (directly or through a label); None for 'latest'."""
+        if label is None:
+            return version
+        if label not in model.labels:
+            raise NotFound(f"Unrecognized servable version label: {label}")
+        return model.labels[label]
+
     def resolve(self, name: str, version: int | None = None, label: str | None = None
                 ) -> Version:
+        """The loaded version a request goes to."""
         model = self.models.get(name)
         if model is None:
             raise NotFound(f"Servable not found for request: Latest({name})")
-        if label is not None:
-            if label not in model.labels:
-                raise NotFound(f"Unrecognized servable version label: {label}")
-            version = model.labels[label]
-        if version is not None:
-            v = model.versions.get(version)
-            if v is None or v.state != AVAILABLE:
-                raise NotFound(f"Servable not found for request: Specific({name}, {version})")
-            return v
-        available = model.available()
-        if not available:
-            raise NotFound(f"Servable not found for request: Latest({name})")
-        return available[-1]
+        number = self._pinned(model, version, label)
+        if number is None:
+            available = model.available()
+            if not available:
+                raise NotFound(f"Servable not found for request: Latest({name})")
+            return available[-1]
+        v = model.versions.get(number)
+        if v is None or v.state != AVAILABLE:
+            raise NotFound(f"Servable not found for request: Specific({name}, {number})")
+        return v
 
     def status(self, name: str, version: int | None = None, label: str | None = None
                ) -> list[Version]:
+        """What the status route reports: every known version, newest first, or one."""
         model = self.models.get(name)
         if model is None:
             raise NotFound(f"Could not find any versions of model {name}")
-        if label is not None or version is not None:
-            if label is not None:
-                if label not in model.labels:
-                    raise NotFound(f"Unrecognized servable version label: {label}")
-                version = model.labels[label]
-            v = model.versions.get(version)
-            if v is None:
-                raise NotFound(f"Could not find version {version} of model {name}")
-            return [v]
-        return sorted(model.versions.values(), key=lambda v: -v.number)
+        number = self._pinned(model, version, label)
+        if number is None:
+            return sorted(model.versions.values(), key=lambda v: -v.number)
+        if number not in model.versions:
+            raise NotFound(f"Could not find version {number} of model {name}")
+        return [model.versions[number]]

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 import mlops  # noqa: F401
 from mlops import config
@@ -15,13 +16,33 @@ REPO = config.REPO_ROOT
 FULL_DATA = REPO / "data" / "taxi" / "span-1" / "data.csv"
 
 
-@pytest.fixture
-def environments(tmp_path: Path) -> Path:
-    """A writable copy of environments/ (base and every overlay)."""
-    target = tmp_path / "environments"
+def copy_environments(root: Path) -> Path:
+    """A writable copy of environments/ (base and every overlay, no releases) under `root`."""
+    target = root / "environments"
     shutil.copytree(config.ENVIRONMENTS_DIR, target,
                     ignore=shutil.ignore_patterns("manifests", "release.yaml"))
     return target
+
+
+def update_overlay(environments: Path, env: str, updates: dict) -> None:
+    """Deep-merge `updates` into environments/<env>/config.yaml, as a person would edit it."""
+    path = environments / env / "config.yaml"
+    data = yaml.safe_load(path.read_text()) or {}
+
+    def merge(into: dict, new: dict) -> None:
+        for key, value in new.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+
+    merge(data, updates)
+    path.write_text(yaml.safe_dump(data))
+
+
+@pytest.fixture
+def environments(tmp_path: Path) -> Path:
+    return copy_environments(tmp_path)
 
 
 def write_sample(dest: Path, rows: int, every: int = 5) -> Path:

@@ -9,7 +9,7 @@ import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.types import standard_artifacts
 
-from components import data_gate, pusher
+from components import data_gate, model_store, pusher
 from components.baseline import BaselineModelStrategy
 
 
@@ -52,9 +52,9 @@ def test_digest_is_stable_and_content_sensitive(tmp_path: Path) -> None:
     a = _model_dir(tmp_path / "a", b"graph")
     b = _model_dir(tmp_path / "b", b"graph")
     c = _model_dir(tmp_path / "c", b"other graph")
-    assert pusher.model_digest(a) == pusher.model_digest(b)
-    assert pusher.model_digest(a) != pusher.model_digest(c)
-    assert pusher.model_digest(a).startswith("sha256:")
+    assert model_store.model_digest(a) == model_store.model_digest(b)
+    assert model_store.model_digest(a) != model_store.model_digest(c)
+    assert model_store.model_digest(a).startswith("sha256:")
 
 
 def test_publish_is_atomic_and_only_numbers_count_as_versions(tmp_path: Path) -> None:
@@ -62,21 +62,21 @@ def test_publish_is_atomic_and_only_numbers_count_as_versions(tmp_path: Path) ->
     store = tmp_path / "store"
     store.mkdir()
     (store / ".17.partial").mkdir()  # a crashed earlier copy: invisible to a model server
-    assert pusher.versions(store) == []
-    final = pusher.publish_atomically(str(model), str(store), 17)
+    assert model_store.versions(store) == []
+    final = model_store.publish_atomically(str(model), str(store), 17)
     assert final == store / "17"
-    assert pusher.versions(store) == [17]
+    assert model_store.versions(store) == [17]
     assert not (store / ".17.partial").exists()
-    assert pusher.model_digest(final) == pusher.model_digest(model)
+    assert model_store.model_digest(final) == model_store.model_digest(model)
 
 
 def test_publish_never_overwrites_a_version(tmp_path: Path) -> None:
     model = _model_dir(tmp_path / "model", b"graph")
     store = tmp_path / "store"
-    pusher.publish_atomically(str(model), str(store), 5)
+    model_store.publish_atomically(str(model), str(store), 5)
     other = _model_dir(tmp_path / "other", b"new graph")
     with pytest.raises(OSError):
-        pusher.publish_atomically(str(other), str(store), 5)
+        model_store.publish_atomically(str(other), str(store), 5)
     assert (store / "5" / "saved_model.pb").read_bytes() == b"graph"
 
 

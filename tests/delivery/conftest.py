@@ -7,10 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from delivery.promotion import Delivery
-from mlops import config
+from tests.conftest import copy_environments, update_overlay
 
 MODEL = "taxi_tips"
 
@@ -27,17 +26,11 @@ def fake_model(root: Path, seed: int) -> Path:
 class Repo:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.environments = root / "environments"
-        shutil.copytree(config.ENVIRONMENTS_DIR, self.environments,
-                        ignore=shutil.ignore_patterns("manifests", "release.yaml"))
+        self.environments = copy_environments(root)
         for env in ("dev", "staging", "prod"):
-            path = self.environments / env / "config.yaml"
-            data = yaml.safe_load(path.read_text())
-            data.setdefault("paths", {})["model_store"] = f"stores/{env}"
-            if env == "dev":
-                data["paths"]["pipeline_root"] = "out/dev/pipeline"
-                data["paths"]["metadata"] = "out/dev/metadata.sqlite"
-            path.write_text(yaml.safe_dump(data))
+            update_overlay(self.environments, env, {"paths": {"model_store": f"stores/{env}"}})
+        update_overlay(self.environments, "dev", {"paths": {
+            "pipeline_root": "out/dev/pipeline", "metadata": "out/dev/metadata.sqlite"}})
         self.delivery = Delivery(self.environments)
         self._next = 1000
 

@@ -8,6 +8,7 @@ import yaml
 
 from delivery import manifests
 from mlops import cli, config
+from tests.conftest import update_overlay
 
 from .conftest import Repo
 
@@ -76,10 +77,7 @@ def test_render_check_fails_on_stale_manifests_and_passes_after_render(repo: Rep
     _released(repo)
     manifests.render(repo.environments, ["dev", "staging", "prod"], check=False)
     assert manifests.render(repo.environments, ["dev", "staging", "prod"], check=True) == []
-    overlay = repo.environments / "staging" / "config.yaml"
-    data = yaml.safe_load(overlay.read_text())
-    data["deploy"]["replicas"] = 3
-    overlay.write_text(yaml.safe_dump(data))
+    update_overlay(repo.environments, "staging", {"deploy": {"replicas": 3}})
     stale = manifests.render(repo.environments, ["staging"], check=True)
     assert any(p.endswith("staging/manifests/deployment.yaml") for p in stale)
     assert any(p.endswith("staging/manifests/hpa.yaml") for p in stale)

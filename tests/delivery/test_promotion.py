@@ -7,7 +7,7 @@ import os
 import pytest
 import yaml
 
-from components.digest import model_digest
+from components.model_store import model_digest
 from delivery import release as rel
 from delivery.promotion import PromotionRefused
 

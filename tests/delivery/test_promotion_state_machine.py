@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from components.digest import model_digest
+from components.model_store import model_digest
 from delivery import release as rel
 from delivery.promotion import PromotionRefused, _resolve
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from components.pusher import versions
+from components.model_store import versions
 
 from ..conftest import write_sample
 

@@ -7,7 +7,6 @@ of exactly the version it should hit.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
+from components.model_store import publish_atomically
 from serving import backends
+from tests.conftest import copy_environments, update_overlay
 
 MODEL = "taxi_tips"
 
@@ -34,15 +34,6 @@ def mlops(*args: str, timeout: float = 600, env: dict[str, str] | None = None
           ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mlops.cli", *args], capture_output=True,
                           text=True, timeout=timeout, env=env)
-
-
-def publish(src: Path, store: Path, version: int) -> Path:
-    """Copy a SavedModel in the way the Pusher does: hidden sibling first, then one rename."""
-    partial = store / f".{version}.partial"
-    shutil.copytree(src, partial)
-    target = store / str(version)
-    partial.rename(target)
-    return target
 
 
 @pytest.fixture(scope="session")
@@ -92,30 +83,11 @@ class Served:
                      "--output", str(self.output), *rest, timeout=timeout)
 
 
-def make_environment(root: Path, **overlay_updates) -> Path:
-    """A copy of environments/ whose dev overlay takes `overlay_updates` (deep-merged)."""
-    from mlops import config
-
-    target = root / "environments"
-    shutil.copytree(config.ENVIRONMENTS_DIR, target,
-                    ignore=shutil.ignore_patterns("manifests", "release.yaml"))
-    update_overlay(target, **overlay_updates)
+def make_environment(root: Path, **dev_updates) -> Path:
+    """A copy of environments/ whose dev overlay takes `dev_updates` (deep-merged)."""
+    target = copy_environments(root)
+    update_overlay(target, "dev", dev_updates)
     return target
-
-
-def update_overlay(environments: Path, **overlay_updates) -> None:
-    path = environments / "dev" / "config.yaml"
-    data = yaml.safe_load(path.read_text()) or {}
-
-    def merge(into: dict, new: dict) -> None:
-        for k, v in new.items():
-            if isinstance(v, dict):
-                merge(into.setdefault(k, {}), v)
-            else:
-                into[k] = v
-
-    merge(data, overlay_updates)
-    path.write_text(yaml.safe_dump(data))
 
 
 def start_server(root: Path, backend: str, versions: dict[int, Path],
@@ -130,7 +102,7 @@ def start_server(root: Path, backend: str, versions: dict[int, Path],
     store = output / "model_store" / MODEL
     store.mkdir(parents=True)
     for number, src in versions.items():
-        publish(src, store, number)
+        publish_atomically(src, store, number)
     served = Served(backend, environments, output, store, f"http://127.0.0.1:{rest}",
                     f"127.0.0.1:{grpc}")
     result = served.cli("serve", "--backend", backend, "--detach", timeout=300)

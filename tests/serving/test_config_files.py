@@ -10,6 +10,7 @@ from mlops import config
 from mlops.errors import ConfigError
 from serving import config_files as C
 from serving.extra_protos import message_class
+from tests.conftest import update_overlay
 
 
 def test_dev_renders_a_latest_policy_monitoring_and_batching() -> None:
@@ -86,10 +87,7 @@ def test_a_file_the_protos_reject_is_named() -> None:
      r"loadtest.slo.max_failure_ratio: must be <= 1.0, got 2.0"),
 ])
 def test_bad_serving_overlays_fail_with_file_and_key(environments, overlay, message) -> None:
-    path = environments / "dev" / "config.yaml"
-    data = yaml.safe_load(path.read_text())
-    merge(data, yaml.safe_load(overlay))
-    path.write_text(yaml.safe_dump(data))
+    update_overlay(environments, "dev", yaml.safe_load(overlay))
     with pytest.raises(ConfigError, match=r"environments/dev/config.yaml: " + message):
         config.load("dev", environments)
 
@@ -101,10 +99,3 @@ def test_files_are_replaced_atomically_and_stale_batching_removed(tmp_path) -> N
     assert not (tmp_path / C.BATCHING_FILE).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [C.MODELS_FILE, C.MONITORING_FILE]
 
-
-def merge(into: dict, new: dict) -> None:
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            merge(into[key], value)
-        else:
-            into[key] = value

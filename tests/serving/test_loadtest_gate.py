@@ -11,7 +11,7 @@ import pytest
 from mlops import config
 from serving import loadtest
 from serving.responses import check_predictions
-from tests.conftest import FULL_DATA
+from tests.conftest import FULL_DATA, update_overlay
 
 from .conftest import (
     free_port,
@@ -19,7 +19,6 @@ from .conftest import (
     mlops,
     start_server,
     stop_server,
-    update_overlay,
 )
 
 SLO = config.SloConfig(p95_ms=100, p99_ms=200, max_failure_ratio=0.01, min_rps=50)
@@ -110,7 +109,7 @@ def test_loadtest_command_passes_then_fails_on_a_breached_slo(tmp_path, trained)
         for name in ("report.html", "summary.md", "locust_stats.csv"):
             assert (report / name).exists(), name
 
-        update_overlay(server.environments, loadtest={"slo": {"p95_ms": 0.001}})
+        update_overlay(server.environments, "dev", {"loadtest": {"slo": {"p95_ms": 0.001}}})
         bad = mlops("--environments", str(server.environments), "loadtest", "--env", "dev",
                     "--output", str(server.output), "--rows", str(rows), "--seconds", "3",
                     env=env)

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from components import rows as R
+from components.model_store import publish_atomically
 from serving.client import RestClient
 from tests.conftest import FULL_DATA
 
-from .conftest import MODEL, publish, start_server, stop_server
+from .conftest import MODEL, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +48,7 @@ def test_pushing_a_version_under_load_drops_nothing(tmp_path, trained, second_ve
             assert time.monotonic() < deadline, "the load test never started sending"
             time.sleep(0.5)
         time.sleep(2)
-        publish(second_version, server.store, 2)
+        publish_atomically(second_version, server.store, 2)
         out, err = load.communicate(timeout=300)
         assert load.returncode == 0, out + err
 
