@@ -86,3 +86,16 @@ def publish_atomically(model_dir: str | Path, store_dir: str | Path, version: in
     final = root / str(version)
     os.rename(staging, final)  # atomic on one filesystem; fails if `final` exists
     return final
+
+
+def materialize(uri: str, digest: str, cache_dir: str | Path) -> Path:
+    """A local SavedModel folder holding exactly the artifact `uri` names, its digest verified.
+
+    Callers that need to read a released model (serving, the baseline, the decay check) go
+    through here, whatever kind of store holds it; `cache_dir` is where remote kinds pull to.
+    """
+    del cache_dir  # only local paths so far; registries and buckets pull into it
+    found = model_digest(uri)
+    if found != digest:
+        raise ValueError(f"{uri} has digest {found}, expected {digest}")
+    return Path(uri)

@@ -19,6 +19,16 @@ class ConfigError(MlopsError):
     exit_code = 2
 
 
+class InfraError(MlopsError):
+    """A store, registry or server could not be reached or refused our credentials.
+
+    Not a gate verdict: nothing was judged. The message names the config key and value (or the
+    variable to set) so the user can fix the setup and re-run.
+    """
+
+    exit_code = 3
+
+
 class GateError(MlopsError):
     """A gate (data validation, model validation, training checks) stopped the run."""
 
