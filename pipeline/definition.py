@@ -22,6 +22,7 @@ from tfx.components import (
 )
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.common.importer import Importer
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
     LatestBlessedModelStrategy,
@@ -33,7 +34,7 @@ from tfx.types import Channel, standard_artifacts
 
 from components import COMPONENTS_DIR, SCHEMA_DIR
 from components import pusher as atomic_pusher
-from components.baseline import BaselineModelStrategy
+from components.baseline import ReleasedBaseline
 from components.data_gate import DataGate
 from components.evaluation import eval_config
 from mlops.config import EnvironmentConfig
@@ -41,12 +42,17 @@ from mlops.config import EnvironmentConfig
 PREPROCESSING_MODULE = str(COMPONENTS_DIR / "preprocessing.py")
 TRAINER_MODULE = str(COMPONENTS_DIR / "trainer.py")
 
-# Node ids, in run order: the summary, the tests and the docs refer to these names.
+# Node ids, in run order: the summary, the tests and the docs refer to these names. The
+# baseline node is BASELINE_IMPORTER locally (only when the environment has a release) and
+# BASELINE_RESOLVER on Vertex AI, where ML Metadata persists between runs.
+BASELINE_IMPORTER = "BaselineModelImporter"
+BASELINE_RESOLVER = "BaselineModelResolver"
 NODE_IDS = ("CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "DataGate",
-            "Transform", "Trainer", "BaselineModelResolver", "Evaluator", "Pusher")
+            "Transform", "Trainer", BASELINE_IMPORTER, "Evaluator", "Pusher")
 
 
-def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR) -> Pipeline:
+def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR,
+                    baseline: ReleasedBaseline | None = None) -> Pipeline:
     example_gen = CsvExampleGen(
         input_base=cfg.data.root,
         input_config=example_gen_pb2.Input(splits=[
@@ -78,12 +84,13 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR) -> Pi
             "seed": cfg.training.seed, "hidden_units": cfg.training.hidden_units,
             "early_stopping_patience": cfg.training.early_stopping_patience}})
 
-    baseline = _baseline_resolver(cfg, trainer)
+    baseline_node = _baseline(cfg, baseline)
 
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["model"],
+        baseline_model=(baseline_node.outputs[_baseline_key(baseline_node)]
+                        if baseline_node is not None else None),
         schema=schema_gen.outputs["schema"],
         eval_config=eval_config(cfg.evaluation))
 
@@ -95,7 +102,8 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR) -> Pi
         custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor))
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                  transform, trainer, baseline, evaluator, pusher]
+                  transform, trainer, *([baseline_node] if baseline_node else []), evaluator,
+                  pusher]
     local = cfg.orchestration.runner == "local"
     return Pipeline(
         pipeline_name=cfg.pipeline_name,
@@ -121,17 +129,29 @@ def _user_code(cfg: EnvironmentConfig, module_file: str, function: str) -> dict[
     return {function: f"components.{Path(module_file).stem}.{function}"}
 
 
-def _baseline_resolver(cfg: EnvironmentConfig, trainer: Trainer) -> Resolver:
-    """Local runs use the cache-friendly strategy; Vertex AI compiles only the stock one."""
+def _baseline(cfg: EnvironmentConfig, baseline: ReleasedBaseline | None
+              ) -> Importer | Resolver | None:
+    """Locally: the released model, imported (none before the first release). Vertex AI: the
+    latest blessed model in its persistent ML Metadata."""
     if cfg.orchestration.runner == "local":
-        resolver = Resolver(
-            strategy_class=BaselineModelStrategy,
-            candidate=trainer.outputs["model"],
-            model=Channel(type=standard_artifacts.Model),
-            model_blessing=Channel(type=standard_artifacts.ModelBlessing))
-    else:
-        resolver = Resolver(
-            strategy_class=LatestBlessedModelStrategy,
-            model=Channel(type=standard_artifacts.Model),
-            model_blessing=Channel(type=standard_artifacts.ModelBlessing))
-    return resolver.with_id("BaselineModelResolver")
+        if baseline is None:
+            return None
+        return Importer(
+            source_uri=baseline.model_uri, artifact_type=standard_artifacts.Model,
+            # The Evaluator reads <uri>/Format-Serving only for artifacts of this TFX version.
+            custom_properties={"tfx_version": _tfx_version(), "release_digest": baseline.digest,
+                               "release_version": baseline.version}).with_id(BASELINE_IMPORTER)
+    return Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing)).with_id(BASELINE_RESOLVER)
+
+
+def _baseline_key(node: Importer | Resolver) -> str:
+    return "result" if isinstance(node, Importer) else "model"
+
+
+def _tfx_version() -> str:
+    from tfx import version
+
+    return version.__version__

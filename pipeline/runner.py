@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from components.baseline import ReleasedBaseline
 from mlops.config import EnvironmentConfig
 from mlops.errors import ConfigError, GateError, MlopsError
 from pipeline.progress import capture_logs
@@ -48,8 +49,13 @@ def _keep_report(cfg: EnvironmentConfig, anomalies: list) -> None:
     write_report(anomalies, str(report_dir(cfg)))
 
 
-def run_local(cfg: EnvironmentConfig, out: TextIO | None = None) -> RunSummary:
-    """Run with LocalDagRunner and SQLite ML Metadata; raise a readable error on failure."""
+def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
+              baseline: ReleasedBaseline | None = None, baseline_note: str = "") -> RunSummary:
+    """Run with LocalDagRunner and SQLite ML Metadata; raise a readable error on failure.
+
+    `baseline` is the environment's released model (None before the first release, with
+    `baseline_note` saying why); the Evaluator's regression gate compares against it.
+    """
     if cfg.orchestration.runner != "local":
         raise ConfigError(
             f"environment {cfg.name!r} uses orchestration.runner={cfg.orchestration.runner!r}; "
@@ -69,7 +75,7 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None) -> RunSummary:
     (out or sys.stdout).flush()
     with capture_logs(logs, out) as progress:
         try:
-            LocalDagRunner().run(create_pipeline(cfg))
+            LocalDagRunner().run(create_pipeline(cfg, baseline=baseline))
         except Exception as exc:
             failed = progress.current or "the pipeline"
             gate = _find_gate_error(exc)
@@ -82,6 +88,9 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None) -> RunSummary:
             raise PipelineFailed(f"{failed} failed: {type(exc).__name__}: {exc}\n"
                                  f"See the full log: {logs}") from exc
         summary = summarize(cfg, progress.nodes)
+    summary.baseline_release = baseline.describe() if baseline else ""
+    summary.baseline_note = baseline_note
+    summary.write(cfg)
     if summary.data_validation == "PASS":
         _keep_report(cfg, [])  # never leave an old failure report behind a passing run
     return summary

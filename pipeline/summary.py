@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.config import EnvironmentConfig
+from mlops.provenance import git_commit
 from pipeline.progress import NodeProgress
 
 SUMMARY_FILE = "run_summary.json"
@@ -54,6 +55,14 @@ class RunSummary:
     model_digest: str | None = None
     gated_metric: str = ""
     pipeline_run: str = ""  # the ML Metadata pipeline_run context of this run
+    source_commit: str = ""
+    baseline_release: str = ""  # which release the regression gate compared against
+    baseline_note: str = ""  # or why there was none
+
+    def write(self, cfg: EnvironmentConfig) -> Path:
+        out = Path(cfg.paths.pipeline_root).parent / SUMMARY_FILE
+        out.write_text(self.to_json())
+        return out
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, default=str)
@@ -68,9 +77,11 @@ class RunSummary:
                    + (f", {len(self.anomalies)} anomalies" if self.anomalies else ""))
         if self.overall is not None:
             out.append("Evaluation (eval split):")
+            if self.baseline_release:
+                out.append(f"  baseline: {self.baseline_release}")
             if not self.has_baseline:
-                out.append("  first blessed model for this pipeline: no baseline, so only the "
-                           "value threshold applies")
+                why = self.baseline_note or "no released model to compare against"
+                out.append(f"  no baseline ({why}), so only the value threshold applies")
             out.extend(_metric_table(self.overall, self.gated_metric, self.has_baseline))
             if self.slices:
                 out.append(f"  {self.gated_metric} by slice:")
@@ -251,7 +262,8 @@ def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSumm
         environment=cfg.name, pipeline_name=cfg.pipeline_name, gated_metric=cfg.evaluation.metric,
         components=[{"id": n.node_id, "status": n.status,
                      "seconds": round(n.seconds, 1)} for n in nodes.values()],
-        data_validation="not run", anomalies=[], pipeline_run=run_name)
+        data_validation="not run", anomalies=[], pipeline_run=run_name,
+        source_commit=git_commit())
     report = outputs.get("DataGate", {}).get("report", [])
     if report:
         data = json.loads(Path(report[0].uri, REPORT_JSON).read_text())
@@ -273,6 +285,5 @@ def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSumm
         pusher_node = nodes.get("Pusher")
         summary.new_version = bool(pusher_node and not pusher_node.cached
                                    and _prop(pushed[0], "reused_version") != 1)
-    out = Path(cfg.paths.pipeline_root).parent / SUMMARY_FILE
-    out.write_text(summary.to_json())
+    summary.write(cfg)
     return summary
