@@ -268,14 +268,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         backends.stop(handle, cfg)
         print(f"Stopped {handle.describe()}")
         return 0
-    backend = backends.choose_backend(args.backend)
-    versions, labels = args.version, None
+    versions, labels, source = args.version, None, "--version"
     from delivery import release as rel
 
     record = rel.read(args.environments, cfg.name)
     if not versions and cfg.serving.version_policy == "specific" and record is not None:
         # serve what the environment's release record names
         versions, labels = [record.current.version], {"stable": record.current.version}
+        source = config.show_path(rel.record_path(args.environments, cfg.name))
+    if versions and not config.is_remote(cfg.model_store_dir):  # registries: _pulled_store
+        from components.model_store import versions as stored
+
+        backends.check_versions(versions, stored(cfg.model_store_dir), cfg.model_store_dir,
+                                source)
+    backend = backends.choose_backend(args.backend)
     store_dir = _pulled_store(cfg, record, versions)
     handle = backends.start(cfg, backend, versions=versions, labels=labels, store_dir=store_dir)
     print(f"Starting {handle.describe()} (log: {handle.log_file})", flush=True)
