@@ -172,21 +172,26 @@ def read_csv(path: Path, schema: schema_pb2.Schema, *, limit: int | None = None,
              serving: bool = True) -> list[Row]:
     """Typed rows of a CSV file with a header; errors name the file, line and column."""
     rows: list[Row] = []
-    with Path(path).open(newline="") as f:
+    with Path(path).open(newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
-        header = next(reader, None)
-        check_header(path, header, schema, serving=serving)
-        for cells in reader:
-            line = reader.line_num
-            if limit is not None and len(rows) >= limit:
-                break
-            if not cells:
-                continue  # a blank line, as csv.DictReader skips it
-            if len(cells) != len(header):
-                raise RowError(f"{path}:{line}: {len(cells)} cells, the header has "
-                               f"{len(header)} columns")
-            rows.append(typed_row(dict(zip(header, cells, strict=True)), schema,
-                                  where=f"{path}:{line}", serving=serving))
+        try:
+            header = next(reader, None)
+            check_header(path, header, schema, serving=serving)
+            for cells in reader:
+                line = reader.line_num
+                if limit is not None and len(rows) >= limit:
+                    break
+                if not cells:
+                    continue  # a blank line, as csv.DictReader skips it
+                if len(cells) != len(header):
+                    raise RowError(f"{path}:{line}: {len(cells)} cells, the header has "
+                                   f"{len(header)} columns")
+                rows.append(typed_row(dict(zip(header, cells, strict=True)), schema,
+                                      where=f"{path}:{line}", serving=serving))
+        except UnicodeDecodeError as exc:
+            raise RowError(f"{path}: not UTF-8 text ({exc}); is it a CSV file?") from None
+        except csv.Error as exc:
+            raise RowError(f"{path}:{reader.line_num}: not a readable CSV line: {exc}") from None
     if not rows:
         raise RowError(f"{path}: no data rows")
     return rows

@@ -543,6 +543,12 @@ def _version_line() -> str:
             f"{version('tensorflow')})")
 
 
+def _shown(path: Path) -> str:
+    """A path as typed, quoted when it holds characters that would break the one-line message."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
 def _resolve_root(args: argparse.Namespace) -> None:
     """One repository root for every path: --root, or the folder holding --environments.
 
@@ -554,15 +560,15 @@ def _resolve_root(args: argparse.Namespace) -> None:
                              else config.ENVIRONMENTS_DIR)
     holder = args.environments.resolve().parent
     if args.root is not None and args.root.resolve() != holder:
-        raise ConfigError(f"--environments {args.environments}: must be the environments/ "
-                          f"folder of --root {args.root} ({args.root / 'environments'}): "
-                          f"config paths, build/ and infra/ resolve against the folder that "
-                          f"holds environments/")
+        raise ConfigError(f"--environments {_shown(args.environments)}: must be the "
+                          f"environments/ folder of --root {_shown(args.root)} "
+                          f"({_shown(args.root / 'environments')}): config paths, build/ and "
+                          f"infra/ resolve against the folder that holds environments/")
     if not args.environments.is_dir():
-        raise ConfigError(f"--environments {args.environments}: no such folder")
+        raise ConfigError(f"--environments {_shown(args.environments)}: no such folder")
     if holder != config.REPO_ROOT:
-        print(f"mlops: repository root {holder} (holds {args.environments}): data.root, "
-              f"paths.*, build/ and infra/ resolve there", file=sys.stderr)
+        print(f"mlops: repository root {_shown(holder)} (holds {_shown(args.environments)}): "
+              f"data.root, paths.*, build/ and infra/ resolve there", file=sys.stderr)
 
 
 def _check_environment_args(args: argparse.Namespace) -> None:
@@ -572,7 +578,7 @@ def _check_environment_args(args: argparse.Namespace) -> None:
         name = getattr(args, dest, None)
         if name is not None and name not in known:
             raise ConfigError(f"{flag}: unknown environment {name!r} (known: "
-                              f"{', '.join(known) or 'none'}, in {args.environments})")
+                              f"{', '.join(known) or 'none'}, in {_shown(args.environments)})")
 
 
 def main(argv: list[str] | None = None) -> int:
