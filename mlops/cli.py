@@ -424,7 +424,8 @@ def _cmd_loadtest(args: argparse.Namespace) -> int:
             p95_ms=result.p95_ms, p99_ms=result.p99_ms, rps=result.rps,
             failure_ratio=result.failures / result.requests if result.requests else 1.0)
         print(f"Recorded {'PASS' if result.passed else 'FAIL'} for {cfg.name}'s "
-              f"{record.current.short()} in environments/{cfg.name}/release.yaml")
+              f"{record.current.short()} in "
+              f"{config.show_path(args.environments / cfg.name / 'release.yaml')}")
     loadtest.gate(result)
     return 0
 
