@@ -56,7 +56,8 @@ def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) ->
                         ignore=shutil.ignore_patterns("__pycache__", "manifests",
                                                       "release.yaml"))
     result = subprocess.run([sys.executable, "-m", "mlops.cli", "compile", "--env", "staging"],
-                            cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)},
+                            cwd=copy, env={**os.environ, "PYTHONPATH": str(copy),
+                                           "GITHUB_REPOSITORY": "owner/repo"},
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     output = copy / "build" / "staging" / "pipeline.json"
