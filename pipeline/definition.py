@@ -37,6 +37,7 @@ from components import pusher as atomic_pusher
 from components.baseline import ReleasedBaseline
 from components.data_gate import DataGate
 from components.evaluation import eval_config
+from components.schema_import import PackagedSchemaGen, package_reference
 from mlops.config import EnvironmentConfig
 
 PREPROCESSING_MODULE = str(COMPONENTS_DIR / "preprocessing.py")
@@ -62,7 +63,7 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR,
             example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=cfg.data.eval_buckets)])))
 
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = ImportSchemaGen(schema_file=str(schema_dir / "schema.pbtxt"))
+    schema_gen = _schema_importer(cfg, schema_dir / "schema.pbtxt")
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
@@ -127,6 +128,16 @@ def _user_code(cfg: EnvironmentConfig, module_file: str, function: str) -> dict[
     if cfg.orchestration.runner == "local":
         return {"module_file": module_file}
     return {function: f"components.{Path(module_file).stem}.{function}"}
+
+
+def _schema_importer(cfg: EnvironmentConfig, schema_file: Path) -> ImportSchemaGen:
+    """Locally, the schema file's path. On Vertex AI, a path inside the installed `components`
+    package, resolved in the pipeline image at run time: the compiled JSON must not hold a
+    path of the machine that compiled it."""
+    if cfg.orchestration.runner == "local":
+        return ImportSchemaGen(schema_file=str(schema_file))
+    return PackagedSchemaGen(schema_file=package_reference(schema_file)).with_id(
+        "ImportSchemaGen")
 
 
 def _baseline(cfg: EnvironmentConfig, baseline: ReleasedBaseline | None
