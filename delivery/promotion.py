@@ -38,8 +38,10 @@ class PromotionRefused(GateError):
 
 
 def git_commit() -> str:
-    if os.environ.get("GITHUB_SHA"):
-        return os.environ["GITHUB_SHA"]
+    # The tested commit: under workflow_run, GITHUB_SHA is main's tip, not what CI tested.
+    for name in ("MLOPS_SOURCE_COMMIT", "GITHUB_SHA"):
+        if os.environ.get(name):
+            return os.environ[name]
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.REPO_ROOT,
                              capture_output=True, text=True, timeout=10)
