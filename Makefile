@@ -17,6 +17,7 @@ export ENV
 # Shell-quote a value that may come from a workflow input: $(call q,$(ENV)).
 q = '$(subst ','\'',$(1))'
 BACKEND ?= auto
+export BACKEND
 LOADTEST_ARGS ?=
 VENV ?= .venv
 # TFX 1.16 supports Python 3.10; its compiled wheels also exist for 3.11. Take whichever is here.
@@ -135,10 +136,10 @@ serve-loadtest-record: setup ## Serve ENV's release, load-test it, record the ve
 	$(MAKE) --no-print-directory serve-and-loadtest ENV=$(ENV) LOADTEST_ARGS=--record
 
 gate-loadtest: setup ## ENV's recorded load-test gate: against URL when given, else TF Serving started here.
-	if [ -n $(call q,$(URL)) ]; then $(MLOPS) loadtest --env $(call q,$(ENV)) --url $(call q,$(URL)) --record; \
-	else $(MAKE) --no-print-directory serve-loadtest-record ENV=$(call q,$(ENV)) BACKEND=$(BACKEND); fi
+	if [[ -n "$${URL:-}" ]]; then $(MLOPS) loadtest --env "$$ENV" --url "$$URL" --record; \
+	else $(MAKE) --no-print-directory serve-loadtest-record ENV="$$ENV" BACKEND="$$BACKEND"; fi
 
-.PHONY: release-bundle promotion-prepare check-version
+.PHONY: release-bundle promotion-prepare check-version release-sync argocd-wait prod-preflight
 # The CD jobs split in two: a read-only job runs the project's code and bundles the release
 # folders (release-bundle); a small commit job with the write token and no third-party code
 # commits them from the bundle (SRC=build/release) with release-commit and promotion-pr.
@@ -155,6 +156,15 @@ promotion-prepare: setup ## Promote FROM's release to TO here and write the pull
 	    "(same artifact and digest)."; echo; echo '```'; $(MLOPS) status; echo '```'; echo; \
 	  echo "Review \`environments/$$TO/release.yaml\` and the rendered manifests below it."; \
 	} > "build/promotion-$$TO.md"
+
+release-sync: ## Take every environment's release record and manifests from SRC (a checkout of main).
+	tools/release-git.sh sync "$$SRC"
+
+argocd-wait: setup ## With ARGOCD_SERVER set: wait until Argo CD runs ENV's committed release.
+	$(BIN)/python -m delivery.argocd wait --env "$$ENV"
+
+prod-preflight: ## Refuse a prod change not from main, or without an approval gate (see README).
+	python3 -m delivery.prod_gate
 
 promotion-pr: ## Open or update the pull request promoting FROM's release to TO (from SRC).
 	tools/release-git.sh pr "$$FROM" "$$TO" "$${SRC:-.}"

@@ -4,6 +4,8 @@
 #   tools/release-git.sh bundle ENV [DEST]   copy ENV's record + manifests (and its pull request
 #                                            body, if any) to DEST (default build/release), the
 #                                            artifact a commit job receives
+#   tools/release-git.sh sync SRC            take every environment's record + manifests from SRC
+#                                            (a checkout of main) into this working tree
 #   tools/release-git.sh commit ENV [SRC]    commit ENV's record + manifests from SRC (default:
 #                                            this working tree) onto the remote's main and push
 #   tools/release-git.sh pr FROM TO [SRC]    the same for TO, on branch promote/TO started from
@@ -31,7 +33,8 @@ die() {
 }
 
 usage() {
-  echo "usage: $0 version ENV [SRC] | bundle ENV [DEST] | commit ENV [SRC] | pr FROM TO [SRC]" >&2
+  echo "usage: $0 version ENV [SRC] | bundle ENV [DEST] | sync SRC | commit ENV [SRC] |" \
+    "pr FROM TO [SRC]" >&2
   exit 2
 }
 
@@ -192,6 +195,18 @@ case "${1:-}" in
       cp "build/promotion-$2.md" "$dest/build/"
     fi
     echo "environments/$2: release bundled in $dest"
+    ;;
+  sync)
+    # The records as SRC (a checkout of main) holds them: a job that builds from an older tested
+    # commit must start its promotion from the newest release and history, not the commit's.
+    [[ $# -ge 2 ]] || usage
+    for dir in "$2"/environments/*/; do
+      env="$(basename "$dir")"
+      if [[ -f "$dir/release.yaml" ]]; then
+        copy_release "$env" "$2" .
+        echo "environments/$env: release record as on $base ($(version_of . "$env"))"
+      fi
+    done
     ;;
   commit)
     [[ $# -ge 2 ]] || usage
