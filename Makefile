@@ -108,13 +108,13 @@ lint: setup ## Ruff.
 
 # The version a person approved: digits only, checked before anything runs (also in the workflow).
 check-version: ## Fail unless VERSION is a version number (digits only).
-	@if [[ ! "$$VERSION" =~ ^[0-9]+$$ ]]; then \
-	  echo "VERSION must be a model version (digits only, see \`mlops status\`), got '$$VERSION'" >&2; \
+	@if [[ ! "$${VERSION:-}" =~ ^[0-9]+$$ ]]; then \
+	  echo "VERSION must be a model version (digits only, see \`mlops status\`), got '$${VERSION:-}'" >&2; \
 	  exit 2; fi
 
 promote: setup ## make promote TO=dev [SUMMARY=run_summary.json] | FROM=dev TO=staging [VERSION=N]
-	@if [[ -n "$$VERSION" ]]; then $(MAKE) --no-print-directory check-version; fi
-	args=(--to "$$TO"); \
+	@if [[ -n "$${VERSION:-}" ]]; then $(MAKE) --no-print-directory check-version; fi
+	args=(--to "$${TO:?TO is required: make promote TO=dev | FROM=dev TO=staging}"); \
 	if [[ -n "$${FROM:-}" ]]; then args=(--from "$$FROM" "$${args[@]}"); fi; \
 	if [[ -n "$${SUMMARY:-}" ]]; then args+=(--summary "$$SUMMARY"); fi; \
 	if [[ -n "$${VERSION:-}" ]]; then args+=(--expect-version "$$VERSION"); fi; \
@@ -154,7 +154,7 @@ release-commit: ## Commit ENV's release (from SRC, default here) onto origin/mai
 	tools/release-git.sh commit "$$ENV" "$${SRC:-.}"
 
 promotion-prepare: setup ## Promote FROM's release to TO here and write the pull request body.
-	$(MLOPS) promote --from "$$FROM" --to "$$TO"
+	$(MLOPS) promote --from "$${FROM:?FROM is required}" --to "$${TO:?TO is required}"
 	mkdir -p build
 	{ echo "Promotes **version $$(tools/release-git.sh version "$$TO")** from \`$$FROM\` to \`$$TO\`" \
 	    "(same artifact and digest)."; echo; echo '```'; $(MLOPS) status; echo '```'; echo; \
@@ -162,7 +162,7 @@ promotion-prepare: setup ## Promote FROM's release to TO here and write the pull
 	} > "build/promotion-$$TO.md"
 
 release-sync: ## Take every environment's release record and manifests from SRC (a checkout of main).
-	tools/release-git.sh sync "$$SRC"
+	tools/release-git.sh sync "$${SRC:?SRC is required: a checkout of main}"
 
 argocd-wait: setup ## With ARGOCD_SERVER set: wait until Argo CD runs ENV's committed release.
 	$(BIN)/python -m delivery.argocd wait --env "$$ENV"
@@ -171,7 +171,7 @@ prod-preflight: ## Refuse a prod change not from main, or without an approval ga
 	python3 -m delivery.prod_gate
 
 promotion-pr: ## Open or update the pull request promoting FROM's release to TO (from SRC).
-	tools/release-git.sh pr "$$FROM" "$$TO" "$${SRC:-.}"
+	tools/release-git.sh pr "$${FROM:?FROM is required}" "$${TO:?TO is required}" "$${SRC:-.}"
 
 lint-workflows: setup $(ACTIONLINT) ## actionlint, shellcheck on run: steps, zizmor.
 	$(BIN)/python -m delivery.workflow_lint

@@ -17,10 +17,12 @@ import pytest
 from mlops import config
 
 
-def make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def make(*args: str, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:
+    """make in the repository; env values of None are removed from the environment."""
+    merged = {**os.environ, **(env or {})}
     return subprocess.run(["make", "--no-print-directory", "-C", str(config.REPO_ROOT), *args],
                           capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+                          env={k: v for k, v in merged.items() if v is not None})
 
 
 @pytest.mark.parametrize("target,var,extra", [
@@ -68,3 +70,37 @@ def test_a_make_expression_in_an_environment_name_runs_nothing(tmp_path: Path) -
 def test_the_version_is_digits_only(version: str, ok: bool) -> None:
     out = make("check-version", f"VERSION={version}")
     assert (out.returncode == 0) is ok, out.stderr
+
+
+@pytest.fixture
+def recorder(tmp_path: Path) -> tuple[Path, Path]:
+    """A stand-in for .venv/bin/mlops that records its arguments, one per line."""
+    log = tmp_path / "argv"
+    stub = tmp_path / "mlops"
+    stub.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {log}\n")
+    stub.chmod(0o755)
+    return stub, log
+
+
+@pytest.mark.parametrize("args,env,expected", [
+    (["TO=dev", "SUMMARY=build/dev/run_summary.json"], {},
+     ["promote", "--to", "dev", "--summary", "build/dev/run_summary.json"]),
+    (["FROM=dev", "TO=staging"], {}, ["promote", "--from", "dev", "--to", "staging"]),
+    (["FROM=staging", "TO=prod"], {"VERSION": "1795487427"},
+     ["promote", "--from", "staging", "--to", "prod", "--expect-version", "1795487427"]),
+    (["TO=dev", "OK_IF_CURRENT=1"], {}, ["promote", "--to", "dev", "--ok-if-current"]),
+])
+def test_promote_passes_exactly_the_given_values_to_mlops(
+        recorder, args: list[str], env: dict[str, str], expected: list[str]) -> None:
+    stub, log = recorder
+    unset = {name: None for name in ("VERSION", "FROM", "TO", "SUMMARY", "OK_IF_CURRENT")}
+    out = make("promote", *args, f"MLOPS={stub}", env={**unset, **env})
+    assert out.returncode == 0, out.stderr
+    assert log.read_text().splitlines() == expected
+
+
+def test_promote_without_a_target_says_what_is_missing(recorder) -> None:
+    stub, log = recorder
+    out = make("promote", f"MLOPS={stub}", env={"TO": None})
+    assert out.returncode != 0 and "TO is required" in out.stderr
+    assert not log.exists()
