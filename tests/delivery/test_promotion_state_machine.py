@@ -266,7 +266,7 @@ DISABLED = {
 def test_the_state_machine_catches_each_disabled_rule(rule_name: str, monkeypatch) -> None:
     for module, name, replacement in DISABLED[rule_name]:
         monkeypatch.setattr(module, name, replacement)
-    with pytest.raises(Exception) as caught:  # noqa: B017 - any failure of the machine counts
+    with pytest.raises(Exception) as caught:  # any failure of the machine counts
         run_state_machine_as_test(Promotions, settings=settings(
             SETTINGS, max_examples=300, database=None, report_multiple_bugs=False,
             phases=[Phase.generate]))  # finding it is the point; no need to shrink
