@@ -146,7 +146,10 @@ class OciStore(ModelStore):
         if self._basic:
             self._auth.set_basic_auth(*self._basic)
         else:
-            self._auth.load_configs(self._container)  # ~/.docker/config.json or $DOCKER_CONFIG
+            # The SDK reads ~/.docker/config.json; honour $DOCKER_CONFIG as the Docker CLI does.
+            folder = os.environ.get("DOCKER_CONFIG")
+            configs = [os.path.join(folder, "config.json")] if folder else None
+            self._auth.load_configs(self._container, configs=configs)
             if getattr(self._auth, "_basic_auth", None):
                 self._credential_source = "the Docker credential file"
 
