@@ -35,8 +35,8 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 
 
 
-.PHONY: help setup lock demo test test-fast lint run serve-and-loadtest serve loadtest compile \
-	schema-draft bench-pipeline bench-serving clean promote rollback status render render-check \
+.PHONY: registry-tools help setup lock demo test test-fast lint run serve-and-loadtest serve loadtest compile \
+	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
 	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows
 
 help: ## List the targets.
@@ -97,13 +97,27 @@ compile: setup ## Compile the staging and prod pipelines to Vertex AI / KFP v2 J
 schema-draft: setup ## Infer a draft schema from the bundled data for a human to review.
 	$(MLOPS) schema draft --env $(ENV)
 
-test: setup $(ACTIONLINT) ## Lint, workflow lint, manifests check, then every test (what CI runs).
+# The registry tests run a real OCI registry (CNCF Distribution, Debian/Ubuntu package
+# `docker-registry`) and check it with skopeo. Installed with apt where available (as root or
+# with sudo, as on GitHub runners); elsewhere the message says what to install.
+registry-tools: ## Install the OCI registry and skopeo the tests use (apt), if missing.
+	@if command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "The registry tests need the CNCF Distribution registry (docker-registry) and skopeo:" \
+	    "install them with your package manager" >&2; exit 1; fi; \
+	sudo=""; if [ "$$(id -u)" != 0 ]; then sudo=sudo; fi; \
+	echo "Installing docker-registry and skopeo (apt) for the registry tests"; \
+	$$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo \
+	  >/dev/null
+
+test: setup $(ACTIONLINT) registry-tools ## Lint, workflow lint, manifests check, then every test (what CI runs).
 	$(BIN)/ruff check .
 	$(BIN)/python -m delivery.workflow_lint
 	$(MLOPS) render --check
 	$(BIN)/python -m pytest
 
-test-fast: setup ## Unit, data, property, convergence, NaN and skew checks; no pipeline runs.
+test-fast: setup registry-tools ## Unit, data, property, convergence, NaN and skew checks; no pipeline runs.
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: setup ## Ruff.
@@ -181,6 +195,9 @@ lint-workflows: setup $(ACTIONLINT) ## actionlint, shellcheck on run: steps, ziz
 
 bench-pipeline: setup ## Cold run and no-change re-run on the full data: wall time and peak memory.
 	$(BIN)/python -m pipeline.bench
+
+bench-registry: setup registry-tools ## Push and pull time of the model to a local OCI registry, and its size.
+	$(BIN)/python -m delivery.registry_bench
 
 bench-serving: setup ## In-process ceiling vs served throughput and latency (needs a pushed model).
 	$(BIN)/python -m serving.bench

@@ -52,7 +52,7 @@ for _name in ("GITHUB_ACTIONS", "GITHUB_REPOSITORY", "MODEL_REGISTRY", "GITHUB_T
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory):
     """A real OCI registry (CNCF Distribution) on loopback, for the whole session."""
-    from tests.registry import Registry
+    from delivery.local_registry import Registry
 
     reg = Registry(tmp_path_factory.mktemp("registry"))
     yield reg

@@ -19,11 +19,11 @@ import yaml
 from components.model_store import model_digest, open_store
 from components.oci_store import ARTIFACT_TYPE, LAYER_MEDIA_TYPE, TREE_DIGEST
 from delivery import release as rel
+from delivery.local_registry import Registry
 from delivery.promotion import PromotionRefused
 from mlops import cli
 from mlops.errors import InfraError
 from tests.conftest import update_overlay
-from tests.registry import Registry
 
 from .conftest import MODEL, Repo, fake_model
 

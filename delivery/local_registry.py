@@ -1,8 +1,9 @@
-"""A real OCI registry on loopback for the tests: the CNCF Distribution registry.
+"""A real OCI registry on loopback, for the tests and `make bench-registry`.
 
-Debian and Ubuntu package it as `docker-registry` (`make registry-tools` installs it with
-`skopeo`, the independent client the tests check the registry with). Nothing here is a fake:
-the store code talks HTTP to the same registry software GHCR's protocol is specified by.
+The CNCF Distribution registry, which Debian and Ubuntu package as `docker-registry`
+(`make registry-tools` installs it with `skopeo`, the independent client the tests check the
+registry with). Nothing here is a fake: the store talks HTTP to the registry software the OCI
+distribution protocol GHCR implements is specified by.
 """
 
 from __future__ import annotations
