@@ -54,11 +54,11 @@ HTTP_STATUS = {"OK": 200, "CANCELLED": 499, "UNKNOWN": 500, "INVALID_ARGUMENT": 
                "ABORTED": 409, "OUT_OF_RANGE": 400, "UNIMPLEMENTED": 501, "INTERNAL": 500,
                "UNAVAILABLE": 503, "DATA_LOSS": 500, "UNAUTHENTICATED": 401}
 # http_rest_api_util.cc: the routes, matched against the whole path, case-insensitively.
-V1_PATH = re.compile(r"/v1/.*", re.IGNORECASE)
+V1_PATH = re.compile(r"/v1/.*", re.IGNORECASE | re.DOTALL)
 PREDICT_PATH = re.compile(r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
-                          r":(classify|regress|predict)", re.IGNORECASE)
+                          r":(classify|regress|predict)", re.IGNORECASE | re.ASCII)
 STATUS_PATH = re.compile(r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
-                         r"(?:/(metadata))?", re.IGNORECASE)
+                         r"(?:/(metadata))?", re.IGNORECASE | re.ASCII)
 INT64_MAX = 2**63 - 1
 
 
