@@ -128,13 +128,14 @@ def test_predict_command_prints_one_probability_per_row(served, rest, tmp_path) 
     from tests.conftest import FULL_DATA
 
     rows = tmp_path / "rows.csv"
-    rows.write_text("\n".join(FULL_DATA.read_text().splitlines()[:4]) + "\n")
+    # 20 rows: more than max_batch_size (16), so a batching server needs two requests.
+    rows.write_text("\n".join(FULL_DATA.read_text().splitlines()[:21]) + "\n")
     outputs = {}
     for protocol in ("rest", "grpc"):
         result = served.cli("predict", "--rows", str(rows), "--protocol", protocol)
         assert result.returncode == 0, result.stderr
         outputs[protocol] = result.stdout.splitlines()
-        assert len(outputs[protocol]) == 4  # header + 3 rows
+        assert len(outputs[protocol]) == 21  # header + 20 rows
     assert outputs["rest"] == outputs["grpc"]
 
 
