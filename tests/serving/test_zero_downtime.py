@@ -101,8 +101,9 @@ def test_a_changed_model_config_is_picked_up_without_a_restart(tmp_path, trained
                 break
             time.sleep(0.5)
         assert states.get("1") == "AVAILABLE" and states.get("2") == "END", states
-        status = json.loads(urllib.request.urlopen(
-            f"{server.rest_url}/v1/models/{MODEL}/labels/stable", timeout=10).read())
-        assert status["model_version_status"][0]["version"] == "1"
+        # The status route ignores labels (as upstream); metadata resolves them.
+        meta = json.loads(urllib.request.urlopen(
+            f"{server.rest_url}/v1/models/{MODEL}/labels/stable/metadata", timeout=10).read())
+        assert meta["model_spec"]["version"] == "1"
     finally:
         stop_server(server)
