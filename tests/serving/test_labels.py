@@ -61,7 +61,12 @@ def test_a_release_config_starts_only_with_the_flag_server_flags_sets(tmp_path, 
     publish_atomically(trained.export_dir, store, 1)
 
     refused, _ = _standin(tmp_path / "without", store, allow=False)
-    out, _ = refused.communicate(timeout=120)
+    try:
+        out, _ = refused.communicate(timeout=120)
+    finally:
+        if refused.poll() is None:  # it started after all: stop it, the assert says why
+            refused.kill()
+            out = refused.communicate()[0]
     assert refused.returncode != 0 and REFUSAL in out, out
 
     proc, url = _standin(tmp_path / "with", store, allow=True)
