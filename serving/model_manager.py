@@ -270,12 +270,11 @@ class ModelManager:
     def status(self, name: str, version: int | None = None) -> list[Version]:
         """What the status route reports: every known version, newest first, or one. Upstream
         ignores a label here (GetModelStatus looks only at the version)."""
-        model = self.models.get(name)
-        if model is None or (version is None and not model.versions):
+        versions = self.models[name].versions if name in self.models else {}
+        if version is not None:
+            if version not in versions:
+                raise NotFound(f"Could not find version {version} of model {name}")
+            return [versions[version]]
+        if not versions:
             raise NotFound(f"Could not find any versions of model {name}")
-        number = version
-        if number is None:
-            return sorted(model.versions.values(), key=lambda v: -v.number)
-        if number not in model.versions:
-            raise NotFound(f"Could not find version {number} of model {name}")
-        return [model.versions[number]]
+        return sorted(versions.values(), key=lambda v: -v.number)
