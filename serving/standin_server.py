@@ -203,6 +203,9 @@ class StandInServer:
         except ServingError as exc:
             code, body = exc.code, {"error": str(exc)}
         self.metrics.request(model, code, api, "REST", (time.perf_counter() - started) * 1e6)
+        if request.method == "OPTIONS":  # upstream writes no body for a preflight, even a 400
+            return web.Response(status=HTTP_STATUS.get(code, 500),
+                                content_type="application/json")
         if body is None:
             return web.Response(status=200, content_type="application/json")
         return web.json_response(body, status=HTTP_STATUS.get(code, 500))
