@@ -37,7 +37,8 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 
 .PHONY: registry-tools help setup lock demo test test-fast lint run serve-and-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
-	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows
+	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows \
+	test-serving-contract
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -119,6 +120,10 @@ test: setup $(ACTIONLINT) registry-tools ## Lint, workflow lint, manifests check
 
 test-fast: setup registry-tools ## Unit, data, property, convergence, NaN and skew checks; no pipeline runs.
 	$(BIN)/python -m pytest -m "not slow"
+
+test-serving-contract: setup ## TF Serving contract cases on every backend here (Docker: real).
+	$(BIN)/python -m pytest tests/serving/test_contract_corpus.py tests/serving/test_contract.py \
+	  tests/serving/test_labels.py
 
 lint: setup ## Ruff.
 	$(BIN)/ruff check .

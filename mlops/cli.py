@@ -371,7 +371,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         client = RestClient(args.url or rest, cfg.model_name)
     else:
         client = GrpcClient(args.url or grpc_target, cfg.model_name)
-    probabilities = client.predict(R.examples(rows), version=args.model_version)
+    import numpy as np
+
+    # A batching server refuses a request above max_batch_size (as TF Serving does): send
+    # requests of at most that many rows.
+    examples = R.examples(rows)
+    step = cfg.serving.batching.max_batch_size if cfg.serving.batching.enabled else len(examples)
+    step = max(1, step)
+    probabilities = np.concatenate([client.predict(examples[i:i + step],
+                                                   version=args.model_version)
+                                    for i in range(0, len(examples), step)])
     print("row  probability(big_tipper)")
     for i, p in enumerate(probabilities[:, 0], start=1):
         print(f"{i:>3}  {p:.4f}")

@@ -98,10 +98,18 @@ def choose_backend(forced: str | None) -> str:
 
 def server_flags(cfg: EnvironmentConfig, config_dir: str, files: dict[str, str],
                  grpc_port: int, rest_port: int) -> list[str]:
-    """tensorflow_model_server flags; the stand-in accepts the same ones."""
+    """tensorflow_model_server flags; the stand-in accepts the same ones.
+
+    The rendered models.config labels the released version `stable`. Upstream refuses, at start
+    and on every reload, a label on a version that is not loaded yet, unless
+    --allow_version_labels_for_unavailable_models; without it a fresh server would refuse our
+    config. The flag covers new labels only: moving a label to a version that is not loaded is
+    still refused, so a label move is two config changes (serve both, then move the label).
+    """
     s = cfg.serving
     flags = [f"--port={grpc_port}", f"--rest_api_port={rest_port}",
              f"--model_config_file={config_dir}/{C.MODELS_FILE}",
+             "--allow_version_labels_for_unavailable_models=true",
              f"--model_config_file_poll_wait_seconds={s.config_poll_seconds}",
              f"--file_system_poll_wait_seconds={s.file_system_poll_seconds}",
              f"--monitoring_config_file={config_dir}/{C.MONITORING_FILE}"]

@@ -1,109 +1,171 @@
 """Server-side batching for the local stand-in, following TF Serving's batching parameters.
 
-With `--enable_batching`, concurrent requests for the same version and signature are joined
-into one TensorFlow call of up to `max_batch_size` rows: a batch thread takes the oldest waiting
-request, gathers whatever else is waiting (for up to `batch_timeout_micros`), runs them together
-and hands each request its own rows back. For a small model the fixed cost of a call dominates,
-so this is where throughput under concurrency comes from. A batch that fails is re-run request
-by request, so one malformed request never fails its neighbours. (TF Serving also pads batches to
-`allowed_batch_sizes`; the stand-in does not, which changes speed, not results.)
+With `--enable_batching`, requests for the same version and signature are queued into batches
+of up to `max_batch_size` rows, as TF Serving's shared batch scheduler does: a request joins the
+open batch when it fits, else opens a new one; a batch runs when it is full, when
+`batch_timeout_micros` has passed since it opened, or when it is no longer the open one. Upstream
+rules the stand-in keeps:
+- a request with more rows than `max_batch_size` is refused (INVALID_ARGUMENT, "Task size N is
+  larger than maximum input batch size M");
+- when the open batch cannot take a request and `max_enqueued_batches` batches already wait,
+  the request is refused with UNAVAILABLE (HTTP 503): the queue is full;
+- a batch is one TensorFlow call, so when it fails every request in it gets that error
+  (upstream's BatchingSession hands the batch's status to each of its tasks).
+It records upstream's batch-size histograms (`:tensorflow:serving:batching_session:*`). It does
+not pad batches to `allowed_batch_sizes` (that changes speed, not results), but reports the
+padded size in the metrics as upstream does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from serving.model_manager import Version
+from serving.model_manager import InvalidArgument, Unavailable, Version
 
 Inputs = dict[str, np.ndarray]
+Observe = Callable[[str, float], None]
 
 
 @dataclass
-class _Request:
-    version: Version
-    signature: str
+class _Task:
     inputs: Inputs
     rows: int
     future: asyncio.Future
 
 
+@dataclass
+class _Batch:
+    version: Version
+    signature: str
+    opened: float
+    key: tuple = ()
+    tasks: list[_Task] = field(default_factory=list)
+    rows: int = 0
+
+
+def allowed_sizes_error(max_batch_size: int, allowed: Sequence[int]) -> str | None:
+    """Upstream's model-load check (bundle_factory_util.cc): the last allowed size is the max."""
+    if allowed and allowed[-1] != max_batch_size:
+        return (f"Last entry in allowed_batch_sizes must match max_batch_size; last entry was "
+                f"{allowed[-1]}; expected {max_batch_size}")
+    return None
+
+
+def batch_size(inputs: Inputs) -> int:
+    """The 0th dimension every input shares (upstream's ComputeTensorBatchSize)."""
+    if not inputs:
+        raise InvalidArgument("Batching Run() must have at least one input tensor")
+    sizes = set()
+    for value in inputs.values():
+        if value.ndim == 0:
+            raise InvalidArgument("Batching Run() input tensors must have at least one "
+                                  "dimension")
+        sizes.add(value.shape[0])
+    if len(sizes) > 1:
+        raise InvalidArgument("Batching Run() input tensors must have equal 0th-dimension size")
+    return sizes.pop()
+
+
 class Batcher:
     def __init__(self, executor: Executor, *, max_batch_size: int, batch_timeout_micros: int,
-                 num_batch_threads: int) -> None:
+                 num_batch_threads: int, max_enqueued_batches: int,
+                 allowed_batch_sizes: Sequence[int] = (), observe: Observe | None = None
+                 ) -> None:
         self.executor = executor
         self.max_rows = max_batch_size
         self.timeout = batch_timeout_micros / 1e6
-        self.queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self.max_enqueued = max_enqueued_batches
+        self.allowed = sorted(allowed_batch_sizes)
+        self.observe = observe or (lambda name, value: None)
+        self.queues: dict[tuple, deque[_Batch]] = {}
+        self.wake = asyncio.Event()
         self.workers = [asyncio.create_task(self._work()) for _ in range(num_batch_threads)]
 
     async def predict(self, version: Version, signature: str, inputs: Inputs) -> Inputs:
-        rows = len(next(iter(inputs.values())))
-        if rows >= self.max_rows:  # already a full batch: run it as it is
-            return await asyncio.get_running_loop().run_in_executor(
-                self.executor, version.predict, signature, inputs)
-        future = asyncio.get_running_loop().create_future()
-        await self.queue.put(_Request(version, signature, inputs, rows, future))
-        return await future
+        rows = batch_size(inputs)
+        for value in inputs.values():
+            self.observe("input_batch_size", float(len(value)))
+        if rows > self.max_rows:
+            raise InvalidArgument(f"Task size {rows} is larger than maximum input batch size "
+                                  f"{self.max_rows}")
+        # Upstream keeps one queue per signature of tensors; tensors whose shapes cannot be
+        # joined get their own queue here, so they fail alone with the model's own error.
+        key = (id(version), signature, tuple(sorted(
+            (k, v.shape[1:], v.dtype.str) for k, v in inputs.items())))
+        queue = self.queues.setdefault(key, deque())
+        if not queue or queue[-1].rows + rows > self.max_rows:
+            if len(queue) >= self.max_enqueued:
+                raise Unavailable(f"The batch scheduling queue to which this task was "
+                                  f"submitted is full; currently {len(queue)} batches enqueued "
+                                  f"and max_enqueued_batches is {self.max_enqueued}")
+            queue.append(_Batch(version, signature, time.monotonic(), key))
+        task = _Task(inputs, rows, asyncio.get_running_loop().create_future())
+        queue[-1].tasks.append(task)
+        queue[-1].rows += rows
+        self.wake.set()
+        return await task.future
 
-    async def _gather(self) -> list[_Request]:
-        first = await self.queue.get()
-        batch, rows = [first], first.rows
-        deadline = time.monotonic() + self.timeout
-        while rows < self.max_rows:
-            try:
-                nxt = self.queue.get_nowait()
-            except asyncio.QueueEmpty:
-                if time.monotonic() >= deadline:
-                    break
-                await asyncio.sleep(min(0.0005, deadline - time.monotonic()))
+    def _ready(self) -> tuple[_Batch | None, float]:
+        """The oldest batch that may run now, else None and how long until one may."""
+        now, wait, best = time.monotonic(), 3600.0, None
+        for key, queue in list(self.queues.items()):
+            if not queue:
+                del self.queues[key]
                 continue
-            if (nxt.version is not first.version or nxt.signature != first.signature
-                    or rows + nxt.rows > self.max_rows):
-                await self.queue.put(nxt)  # another batch's; keep it waiting
-                break
-            batch.append(nxt)
-            rows += nxt.rows
-        return batch
+            head = queue[0]
+            due = head.opened + self.timeout
+            if head.rows >= self.max_rows or len(queue) > 1 or now >= due:
+                if best is None or head.opened < best.opened:
+                    best = head
+            else:
+                wait = min(wait, due - now)
+        if best is not None:
+            self.queues[best.key].popleft()
+        return best, wait
+
+    async def _next(self) -> _Batch:
+        while True:
+            batch, wait = self._ready()
+            if batch is not None:
+                return batch
+            self.wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=wait)
+
+    def _padded(self, rows: int) -> int:
+        return next((s for s in self.allowed if s >= rows), rows)
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = await self._gather()
-            head = batch[0]
+            batch = await self._next()
+            padded = self._padded(batch.rows)
+            self.observe("processed_batch_size", float(padded))
+            self.observe("padding_size", float(padded - batch.rows))
             try:
-                joined = {k: np.concatenate([r.inputs[k] for r in batch]) for k in head.inputs}
-                outputs = await loop.run_in_executor(self.executor, head.version.predict,
-                                                     head.signature, joined)
-            except Exception:
-                if len(batch) == 1:
-                    await self._settle(head, loop)
-                    continue
-                for request in batch:  # find the bad request; the others still succeed
-                    await self._settle(request, loop)
+                joined = {k: np.concatenate([t.inputs[k] for t in batch.tasks])
+                          for k in batch.tasks[0].inputs}
+                outputs = await loop.run_in_executor(self.executor, batch.version.predict,
+                                                     batch.signature, joined)
+            except Exception as exc:  # one status for the whole batch, as upstream
+                for task in batch.tasks:
+                    if not task.future.done():
+                        task.future.set_exception(exc)
                 continue
             start = 0
-            for request in batch:
-                part = {k: v[start:start + request.rows] for k, v in outputs.items()}
-                start += request.rows
-                if not request.future.done():
-                    request.future.set_result(part)
-
-    async def _settle(self, request: _Request, loop: Any) -> None:
-        try:
-            result = await loop.run_in_executor(self.executor, request.version.predict,
-                                                request.signature, request.inputs)
-        except Exception as exc:
-            if not request.future.done():
-                request.future.set_exception(exc)
-            return
-        if not request.future.done():
-            request.future.set_result(result)
+            for task in batch.tasks:
+                part = {k: v[start:start + task.rows] for k, v in outputs.items()}
+                start += task.rows
+                if not task.future.done():
+                    task.future.set_result(part)
 
     def close(self) -> None:
         for worker in self.workers:

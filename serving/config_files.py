@@ -89,7 +89,24 @@ def validate(files: Mapping[str, str]) -> None:
         raise ConfigError(f"rendered {MODELS_FILE} serves no model")
     _parse(MONITORING_FILE, files[MONITORING_FILE], message_class("MonitoringConfig")())
     if BATCHING_FILE in files:
-        _parse(BATCHING_FILE, files[BATCHING_FILE], message_class("BatchingParameters")())
+        batching = _parse(BATCHING_FILE, files[BATCHING_FILE],
+                          message_class("BatchingParameters")())
+        _check_batching(batching)
+
+
+def _check_batching(params: object) -> None:
+    """What upstream checks when it loads a model with batching (bundle_factory_util.cc): a
+    file that breaks it would make every model version fail to load, so it fails here."""
+    from serving.batching import allowed_sizes_error
+
+    max_size = params.max_batch_size.value if params.HasField("max_batch_size") else 1000
+    sizes = list(params.allowed_batch_sizes)
+    error = allowed_sizes_error(max_size, sizes)
+    if error is None and sizes != sorted(set(sizes)):
+        error = f"allowed_batch_sizes must increase, got {sizes}"
+    if error is not None:
+        raise ConfigError(f"rendered {BATCHING_FILE}: {error} (serving.batching."
+                          f"allowed_batch_sizes and serving.batching.max_batch_size)")
 
 
 def write(files: Mapping[str, str], directory: Path) -> dict[str, Path]:

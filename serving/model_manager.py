@@ -27,12 +27,34 @@ log = logging.getLogger("serving.standin")
 START, LOADING, AVAILABLE, END = "START", "LOADING", "AVAILABLE", "END"
 
 
-class NotFound(LookupError):
-    """Unknown model, version or label (TF Serving answers 404 / NOT_FOUND)."""
+class ServingError(Exception):
+    """An error with TF Serving's status code name (REST and gRPC map it as upstream does)."""
+
+    code = "UNKNOWN"
 
 
-class InvalidArgument(ValueError):
+class NotFound(ServingError, LookupError):
+    """Unknown model or version (TF Serving answers 404 / NOT_FOUND)."""
+
+    code = "NOT_FOUND"
+
+
+class InvalidArgument(ServingError, ValueError):
     """A request the model cannot take (TF Serving answers 400 / INVALID_ARGUMENT)."""
+
+    code = "INVALID_ARGUMENT"
+
+
+class FailedPrecondition(ServingError):
+    """TF Serving's FAILED_PRECONDITION (400 over REST), e.g. a label on an unloaded version."""
+
+    code = "FAILED_PRECONDITION"
+
+
+class Unavailable(ServingError):
+    """TF Serving's UNAVAILABLE (503 over REST), e.g. a full batching queue."""
+
+    code = "UNAVAILABLE"
 
 
 @dataclass
@@ -41,6 +63,7 @@ class Version:
     path: Path
     state: str = START
     error: str = ""
+    error_code: str = "OK"
     signatures: dict[str, Callable[..., Any]] = field(default_factory=dict)
     signature_defs: dict[str, Any] = field(default_factory=dict)  # SignatureDef protos
     loaded: Any = None
@@ -55,9 +78,14 @@ class Version:
                                   f"signature def")
         try:
             outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
-        except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
+        except (tf.errors.InvalidArgumentError, ValueError, TypeError, OverflowError,
+                UnicodeError) as exc:
             raise InvalidArgument(_tf_error_line(getattr(exc, "message", None) or str(exc))
                                   ) from None
+        except tf.errors.OpError as exc:
+            error = ServingError(_tf_error_line(exc.message))
+            error.code = type(exc).__name__.removesuffix("Error").upper()
+            raise error from None
         return {k: v.numpy() for k, v in outputs.items()}
 
 
@@ -98,20 +126,45 @@ def _load(version: Version) -> None:
 
 class ModelManager:
     def __init__(self, config_file: Path, executor: Executor, *,
-                 file_system_poll_seconds: float = 1.0, config_poll_seconds: float = 0.0) -> None:
+                 file_system_poll_seconds: float = 1.0, config_poll_seconds: float = 0.0,
+                 allow_labels_for_unavailable: bool = False, load_error: str = "") -> None:
         self.config_file = Path(config_file)
         self.executor = executor
         self.fs_poll = file_system_poll_seconds
         self.config_poll = config_poll_seconds
+        self.allow_labels_for_unavailable = allow_labels_for_unavailable
+        self.load_error = load_error  # every load fails with it (bad batching parameters)
         self.models: dict[str, Model] = {}
         self._config_mtime = 0.0
         self._last_config_read = 0.0
+        self._reload_failed = False
+
+    def _check_labels(self, parsed: Any) -> None:
+        """Upstream's ServerCore::UpdateModelVersionLabelMap: a label may only point at a
+        version that is AVAILABLE now; with --allow_version_labels_for_unavailable_models, a
+        label that is new (or keeps its version) may point anywhere. Moving an existing label
+        to a version that is not loaded is always refused: load first, then move the label."""
+        for c in parsed.model_config_list.config:
+            old = self.models.get(c.name)
+            for label, version in c.version_labels.items():
+                allowed = False
+                if self.allow_labels_for_unavailable:
+                    current = old.labels.get(label) if old is not None else None
+                    allowed = current is None or current == version
+                v = old.versions.get(version) if old is not None else None
+                if not allowed and (v is None or v.state != AVAILABLE):
+                    raise FailedPrecondition(
+                        f"Request to assign label to version {version} of model {c.name}, "
+                        f"which is not currently available for inference")
 
     def read_config(self) -> None:
-        """Replace the model list with the config file's, keeping versions already loaded."""
+        """Replace the model list with the config file's, keeping versions already loaded.
+        A config whose labels upstream would refuse raises FailedPrecondition and changes
+        nothing."""
         from serving.config_files import load_model_server_config
 
         parsed = load_model_server_config(self.config_file)
+        self._check_labels(parsed)
         fresh: dict[str, Model] = {}
         for c in parsed.model_config_list.config:
             policy = c.model_version_policy.WhichOneof("policy_choice") or "latest"
@@ -149,6 +202,10 @@ class ModelManager:
                 v = Version(number, model.base_path / str(number), state=LOADING)
                 model.versions[number] = v
                 started = time.monotonic()
+                if self.load_error:
+                    v.state, v.error, v.error_code = END, self.load_error, "INVALID_ARGUMENT"
+                    log.error("could not load %s version %d: %s", model.name, number, v.error)
+                    continue
                 try:
                     await loop.run_in_executor(self.executor, _load, v)
                     v.state = AVAILABLE
@@ -156,6 +213,7 @@ class ModelManager:
                              time.monotonic() - started)
                 except Exception as exc:  # a broken version must not stop the others
                     v.state, v.error = END, f"{type(exc).__name__}: {exc}"
+                    v.error_code = "UNKNOWN"
                     log.error("could not load %s version %d: %s", model.name, number, v.error)
             if wanted and not any(model.versions[n].state == AVAILABLE for n in wanted):
                 continue  # nothing wanted is ready: keep serving what is loaded
@@ -172,12 +230,15 @@ class ModelManager:
             now = time.monotonic()
             if self.config_poll and now - self._last_config_read >= self.config_poll:
                 self._last_config_read = now
-                try:
-                    if self.config_file.stat().st_mtime != self._config_mtime:
+                try:  # upstream re-applies the file on every poll; a refused one again and again
+                    if (self._reload_failed
+                            or self.config_file.stat().st_mtime != self._config_mtime):
                         self.read_config()
+                        self._reload_failed = False
                         log.info("re-read %s", self.config_file)
                 except Exception as exc:  # keep the last good config, like TF Serving
-                    log.error("ignoring unreadable %s: %s", self.config_file, exc)
+                    self._reload_failed = True
+                    log.error("PollFilesystemAndReloadConfig failed to ReloadConfig: %s", exc)
             await self.sync()
             await asyncio.sleep(self.fs_poll)
 
@@ -186,7 +247,7 @@ class ModelManager:
         if label is None:
             return version
         if label not in model.labels:
-            raise NotFound(f"Unrecognized servable version label: {label}")
+            raise InvalidArgument(f"Unrecognized servable version label: {label}")
         return model.labels[label]
 
     def resolve(self, name: str, version: int | None = None, label: str | None = None
@@ -206,15 +267,14 @@ class ModelManager:
             raise NotFound(f"Servable not found for request: Specific({name}, {number})")
         return v
 
-    def status(self, name: str, version: int | None = None, label: str | None = None
-               ) -> list[Version]:
-        """What the status route reports: every known version, newest first, or one."""
-        model = self.models.get(name)
-        if model is None:
+    def status(self, name: str, version: int | None = None) -> list[Version]:
+        """What the status route reports: every known version, newest first, or one. Upstream
+        ignores a label here (GetModelStatus looks only at the version)."""
+        versions = self.models[name].versions if name in self.models else {}
+        if version is not None:
+            if version not in versions:
+                raise NotFound(f"Could not find version {version} of model {name}")
+            return [versions[version]]
+        if not versions:
             raise NotFound(f"Could not find any versions of model {name}")
-        number = self._pinned(model, version, label)
-        if number is None:
-            return sorted(model.versions.values(), key=lambda v: -v.number)
-        if number not in model.versions:
-            raise NotFound(f"Could not find version {number} of model {name}")
-        return [model.versions[number]]
+        return sorted(versions.values(), key=lambda v: -v.number)

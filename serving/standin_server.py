@@ -2,11 +2,13 @@
 
 Used only where neither `tensorflow_model_server` nor a Docker engine exists (this project's own
 machines, laptops without Docker). It takes the real server's flags and config files, runs the
-SavedModel with TensorFlow, and answers the routes, bodies and status codes the template relies
-on: model status with per-version state, metadata, `:predict` in row and columnar form with b64
-tf.Examples, version and label routes, `{"error": ...}` bodies, the Prometheus metrics path, and
-pick-up of new versions and config changes without a restart. It is not TF Serving: no
-`:classify`/`:regress`, no TF Serving performance. GitHub runners use the real container.
+SavedModel with TensorFlow, and answers as upstream's `http_rest_api_handler.cc`,
+`http_server.cc` and `prediction_service_impl.cc` do: the same routes (matched case-insensitively,
+anything else under `/v1/` is 400 "Malformed request"), the body parsed before the model is
+looked up, `{"error": ...}` bodies with upstream's status code for each error, labels refused on
+versions that are not loaded, and upstream's Prometheus metric names. Where it stays different
+is listed in README.md (Serving). `tests/serving/contract_cases.yaml` holds the cases, and CI
+runs them against the real server too.
 
     python -m serving.standin_server --port 8500 --rest_api_port 8501 \
         --model_config_file models.config [--monitoring_config_file ...]
@@ -16,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import binascii
-import json
 import logging
 import os
+import re
 import signal
 import time
+import urllib.parse
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,171 +32,236 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from serving.batching import Batcher
-from serving.model_manager import InvalidArgument, ModelManager, NotFound, Version
+from serving import rest_json
+from serving.batching import Batcher, allowed_sizes_error
+from serving.model_manager import (
+    FailedPrecondition,
+    InvalidArgument,
+    ModelManager,
+    ServingError,
+    Version,
+)
 
 log = logging.getLogger("serving.standin")
 BANNER = ("local TF Serving stand-in (serving/standin_server.py), not tensorflow_model_server. "
           "For the real server install tensorflow_model_server or a Docker engine "
           "(image tensorflow/serving), or pass --backend.")
-LATENCY_BUCKETS_US = (1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000)
+
+# http_server.cc ToHTTPStatusCode.
+HTTP_STATUS = {"OK": 200, "CANCELLED": 499, "UNKNOWN": 500, "INVALID_ARGUMENT": 400,
+               "DEADLINE_EXCEEDED": 504, "NOT_FOUND": 404, "ALREADY_EXISTS": 409,
+               "PERMISSION_DENIED": 403, "RESOURCE_EXHAUSTED": 429, "FAILED_PRECONDITION": 400,
+               "ABORTED": 409, "OUT_OF_RANGE": 400, "UNIMPLEMENTED": 501, "INTERNAL": 500,
+               "UNAVAILABLE": 503, "DATA_LOSS": 500, "UNAUTHENTICATED": 401}
+# http_rest_api_util.cc: the routes, matched against the whole path, case-insensitively.
+V1_PATH = re.compile(r"/v1/.*", re.IGNORECASE | re.DOTALL)
+PREDICT_PATH = re.compile(r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
+                          r":(classify|regress|predict)", re.IGNORECASE | re.ASCII)
+STATUS_PATH = re.compile(r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
+                         r"(?:/(metadata))?", re.IGNORECASE | re.ASCII)
+INT64_MAX = 2**63 - 1
+
+
+def _exponential(scale: float, growth: float, count: int) -> tuple[float, ...]:
+    """TensorFlow's monitoring::Buckets::Exponential, with its final DBL_MAX bucket."""
+    return (*(scale * growth ** i for i in range(count)), float("inf"))
+
+
+LATENCY_BUCKETS = _exponential(10, 1.8, 33)  # microseconds, as util.cc's request_latency
+BATCH_BUCKETS = _exponential(1, 2, 14)  # batching_util.h's batch-size histograms
+
+
+class _Histogram:
+    """A TensorFlow Sampler cell: bucket i counts values below limit i (upper_bound)."""
+
+    def __init__(self, limits: tuple[float, ...]) -> None:
+        self.limits, self.counts, self.sum = limits, [0] * len(limits), 0.0
+
+    def add(self, value: float) -> None:
+        i = next((i for i, limit in enumerate(self.limits) if value < limit),
+                 len(self.limits) - 1)
+        self.counts[i] += 1
+        self.sum += value
+
+
+def _number(x: float) -> str:
+    return f"{x:.6g}"
 
 
 class Metrics:
-    """The counters TF Serving exports on its Prometheus path, under its metric names."""
+    """What TF Serving's Prometheus exporter prints, for the metrics the stand-in has."""
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, str], int] = defaultdict(int)
-        self.latency: dict[str, list[int]] = defaultdict(lambda: [0] * len(LATENCY_BUCKETS_US))
-        self.latency_sum: dict[str, float] = defaultdict(float)
-        self.latency_count: dict[str, int] = defaultdict(int)
+        self.latency: dict[tuple[str, str, str], _Histogram] = {}
+        self.batching: dict[tuple[str, str], _Histogram] = {}
 
-    def observe(self, model: str, ok: bool, micros: float) -> None:
-        self.requests[(model, "OK" if ok else "INVALID_ARGUMENT")] += 1
-        for i, bound in enumerate(LATENCY_BUCKETS_US):
-            if micros <= bound:
-                self.latency[model][i] += 1
-        self.latency_sum[model] += micros
-        self.latency_count[model] += 1
+    def request(self, model: str, code: str, api: str, entrypoint: str, micros: float) -> None:
+        """util.cc: every request counts under its status; only OK ones add latency."""
+        self.requests[(model, code)] += 1
+        if code == "OK":
+            self.latency.setdefault((model, api, entrypoint),
+                                    _Histogram(LATENCY_BUCKETS)).add(micros)
+
+    def batch(self, name: str, value: float, label: str = "") -> None:
+        self.batching.setdefault((name, label), _Histogram(BATCH_BUCKETS)).add(value)
+
+    @staticmethod
+    def _histogram(name: str, labels: str, h: _Histogram) -> list[str]:
+        prefix = f"{name}_bucket{{{labels}{',' if labels else ''}"
+        lines, total = [], 0
+        for i, (limit, n) in enumerate(zip(h.limits, h.counts, strict=True)):
+            total += n
+            le = "+Inf" if i == len(h.limits) - 1 else _number(limit)
+            lines.append(f'{prefix}le="{le}"}} {total}')
+        lines += [f"{name}_sum{{{labels}}} {_number(h.sum)}", f"{name}_count{{{labels}}} {total}"]
+        return lines
 
     def exposition(self) -> str:
-        lines = ["# TYPE :tensorflow:serving:request_count counter"]
-        for (model, status), n in sorted(self.requests.items()):
-            lines.append(f':tensorflow:serving:request_count{{model_name="{model}",'
-                         f'status="{status}"}} {n}')
-        lines.append("# TYPE :tensorflow:serving:request_latency histogram")
-        for model, counts in sorted(self.latency.items()):
-            labels = f'model_name="{model}",API="predict",entrypoint="REST"'
-            for bound, n in zip(LATENCY_BUCKETS_US, counts, strict=True):
-                lines.append(f':tensorflow:serving:request_latency_bucket{{{labels},'
-                             f'le="{bound}"}} {n}')
-            lines.append(f':tensorflow:serving:request_latency_bucket{{{labels},le="+Inf"}} '
-                         f'{self.latency_count[model]}')
-            lines.append(f":tensorflow:serving:request_latency_sum{{{labels}}} "
-                         f"{self.latency_sum[model]:.0f}")
-            lines.append(f":tensorflow:serving:request_latency_count{{{labels}}} "
-                         f"{self.latency_count[model]}")
+        def esc(v: str) -> str:
+            return v.replace("\\", "\\\\").replace('"', '\\"')
+
+        name = ":tensorflow:serving:request_count"
+        lines = [f"# TYPE {name} counter"]
+        lines += [f'{name}{{model_name="{esc(m)}",status="{c}"}} {n}'
+                  for (m, c), n in sorted(self.requests.items())]
+        name = ":tensorflow:serving:request_latency"
+        lines.append(f"# TYPE {name} histogram")
+        for (m, api, entry), h in sorted(self.latency.items()):
+            lines += self._histogram(
+                name, f'model_name="{esc(m)}",API="{esc(api)}",entrypoint="{entry}"', h)
+        for metric in ("input_batch_size", "padding_size", "processed_batch_size"):
+            cells = sorted((label, h) for (n, label), h in self.batching.items() if n == metric)
+            if not cells:
+                continue
+            name = f":tensorflow:serving:batching_session:{metric}"
+            lines.append(f"# TYPE {name} histogram")
+            for label, h in cells:
+                lines += self._histogram(
+                    name, f'execution_batch_size="{label}"' if label else "", h)
         return "\n".join(lines) + "\n"
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
 
 
 def _status_json(versions: list[Version]) -> dict[str, Any]:
     return {"model_version_status": [{
         "version": str(v.number), "state": v.state,
-        "status": {"error_code": "UNKNOWN" if v.error else "OK", "error_message": v.error},
+        "status": {"error_code": v.error_code, "error_message": v.error},
     } for v in versions]}
-
-
-def _decode(value: Any, dtype: str, where: str) -> Any:
-    """One JSON value for a tensor of `dtype`, the way TF Serving's REST layer reads it."""
-    if dtype == "DT_STRING":
-        if isinstance(value, dict):
-            if set(value) != {"b64"} or not isinstance(value["b64"], str):
-                raise InvalidArgument(f"{where}: a bytes value must be an object with a single "
-                                      f'"b64" key, got {json.dumps(value)[:80]}')
-            try:
-                return base64.b64decode(value["b64"], validate=True)
-            except (binascii.Error, ValueError):
-                raise InvalidArgument(f"{where}: Unable to base64 decode") from None
-        if isinstance(value, str):
-            return value.encode()
-        raise InvalidArgument(f"{where}: JSON Value: {json.dumps(value)[:80]} Type: "
-                              f"{type(value).__name__} is not of expected type: string")
-    if isinstance(value, bool) or not isinstance(value, int | float | list):
-        raise InvalidArgument(f"{where}: JSON Value: {json.dumps(value)[:80]} is not a number")
-    return value
 
 
 class StandInServer:
     def __init__(self, manager: ModelManager, executor: ThreadPoolExecutor, *,
                  monitoring_path: str | None, max_request_bytes: int,
-                 batcher: Batcher | None = None) -> None:
+                 batcher: Batcher | None = None, metrics: Metrics | None = None) -> None:
         self.manager = manager
         self.executor = executor
         self.batcher = batcher
         self.monitoring_path = monitoring_path
         self.max_request_bytes = max_request_bytes
-        self.metrics = Metrics()
+        self.metrics = metrics or Metrics()
 
     # --- REST ---------------------------------------------------------------------------------
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_request_bytes,
-                              middlewares=[self._json_errors])
-        model = r"/v1/models/{name:[^/:]+}"
-        for suffix in ("", r"/versions/{version:\d+}", r"/labels/{label:[A-Za-z0-9_]+}"):
-            app.router.add_get(model + suffix, self.status)
-            app.router.add_get(model + suffix + "/metadata", self.metadata)
-            app.router.add_post(model + suffix + ":predict", self.predict)
-        if self.monitoring_path:
-            app.router.add_get(self.monitoring_path, self.prometheus)
+                              middlewares=[self._never_an_html_page])
+        app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
     @web.middleware
-    async def _json_errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _never_an_html_page(self, request: web.Request, handler: Any
+                                  ) -> web.StreamResponse:
+        """Whatever goes wrong, the answer is a JSON error body, never aiohttp's HTML page."""
         try:
             return await handler(request)
         except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return _error(exc.status, exc.reason or exc.text or "error")
+            return web.json_response({"error": exc.reason or exc.text or "error"},
+                                     status=exc.status)
+        except Exception as exc:  # a stand-in bug: say so, in JSON (the fuzz test hunts these)
+            log.exception("stand-in error on %s %s", request.method, request.path)
+            return web.json_response({"error": f"stand-in internal error: {exc!r}"}, status=500)
 
-    @staticmethod
-    def _target(request: web.Request) -> tuple[str, int | None, str | None]:
-        m = request.match_info
-        return m["name"], int(m["version"]) if "version" in m else None, m.get("label")
-
-    async def status(self, request: web.Request) -> web.Response:
-        name, version, label = self._target(request)
-        try:
-            return web.json_response(_status_json(self.manager.status(name, version, label)))
-        except NotFound as exc:
-            return _error(404, str(exc))
-
-    async def metadata(self, request: web.Request) -> web.Response:
-        from google.protobuf import json_format
-
-        name, version, label = self._target(request)
-        try:
-            v = self.manager.resolve(name, version, label)
-        except NotFound as exc:
-            return _error(404, str(exc))
-        defs = {k: json_format.MessageToDict(d, preserving_proto_field_name=True)
-                for k, d in v.signature_defs.items()}
-        return web.json_response({
-            "model_spec": {"name": name, "signature_name": "", "version": str(v.number)},
-            "metadata": {"signature_def": {
-                "@type": "type.googleapis.com/tensorflow.serving.SignatureDefMap",
-                "signature_def": defs}}})
-
-    async def predict(self, request: web.Request) -> web.Response:
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.rel_url.raw_path
+        if self.monitoring_path and path == self.monitoring_path:
+            return web.Response(text=self.metrics.exposition(), content_type="text/plain")
+        if not V1_PATH.fullmatch(path):
+            return web.json_response({"error": f"Not found: {path}"}, status=404)
         started = time.perf_counter()
-        name, version, label = self._target(request)
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _error(413, f"Request body larger than the limit of {self.max_request_bytes} "
-                               f"bytes")
-        ok = False
+            return web.json_response({"error": f"Request body larger than the limit of "
+                                               f"{self.max_request_bytes} bytes"}, status=413)
+        model, api, code, body = "", "", "OK", None
         try:
-            v = self.manager.resolve(name, version, label)
-            try:
-                body = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise InvalidArgument(f"JSON Parse error: {exc}") from None
-            signature_name, inputs, columnar = self._parse_predict(body, v)
-            outputs = await self.run(v, signature_name, inputs)
-            ok = True
-            return web.json_response(_predict_json(outputs, columnar))
-        except NotFound as exc:
-            return _error(404, str(exc))
-        except InvalidArgument as exc:
-            return _error(400, str(exc))
-        finally:
-            self.metrics.observe(name, ok, (time.perf_counter() - started) * 1e6)
+            if request.method == "OPTIONS":  # CORS preflight (http_server.cc)
+                if not re.search(r"https?://", request.headers.get("Origin", "")):
+                    raise FailedPrecondition("Origin header is missing in CORS preflight")
+            else:
+                model, api, body = await self._process(request.method, path, raw)
+        except ServingError as exc:
+            code, body = exc.code, {"error": str(exc)}
+        self.metrics.request(model, code, api, "REST", (time.perf_counter() - started) * 1e6)
+        if request.method == "OPTIONS":  # upstream writes no body for a preflight, even a 400
+            return web.Response(status=HTTP_STATUS.get(code, 500),
+                                content_type="application/json")
+        if body is None:
+            return web.Response(status=200, content_type="application/json")
+        return web.json_response(body, status=HTTP_STATUS.get(code, 500))
+
+    async def _process(self, method: str, path: str, raw: bytes
+                       ) -> tuple[str, str, dict[str, Any]]:
+        """(model name, API, body) for one /v1/ request, in upstream's order of checks."""
+        malformed = InvalidArgument(f"Malformed request: {method} {path}")
+        match = (PREDICT_PATH if method == "POST" else STATUS_PATH).fullmatch(path)
+        if method not in ("GET", "POST") or match is None:
+            raise malformed
+        name = urllib.parse.unquote(match.group(1) or "")
+        if match.group(2) and int(match.group(2)) > INT64_MAX:
+            raise InvalidArgument(f"Failed to convert version: {match.group(2)} to numeric.")
+        version = int(match.group(2)) if match.group(2) else None
+        label = urllib.parse.unquote(match.group(3)) if match.group(3) else None
+        if method == "POST":
+            api = match.group(4)
+            if api == "predict":
+                return name, api, await self.predict(name, version, label, raw)
+            if api in ("classify", "regress"):
+                rest_json.parse_body(raw)
+                raise InvalidArgument(f"the local TF Serving stand-in does not implement "
+                                      f":{api}; use :predict")
+            raise malformed  # upstream compares the method name case-sensitively
+        if not name:
+            raise InvalidArgument("Missing model name in request.")
+        if match.group(4) == "metadata":
+            return name, "", self.metadata(name, version, label)
+        return name, "", _status_json(self.manager.status(name, version))
+
+    def metadata(self, name: str, version: int | None, label: str | None) -> dict[str, Any]:
+        from google.protobuf import json_format
+
+        v = self.manager.resolve(name, version, label)
+        defs = {k: json_format.MessageToDict(d, preserving_proto_field_name=True,
+                                             including_default_value_fields=True)
+                for k, d in v.signature_defs.items()}
+        return {"model_spec": {"name": name, "signature_name": "", "version": str(v.number)},
+                "metadata": {"signature_def": {"signature_def": defs}}}
+
+    async def predict(self, name: str, version: int | None, label: str | None, raw: bytes
+                      ) -> dict[str, Any]:
+        doc = rest_json.parse_body(raw)  # upstream parses the body before the model lookup
+        signature = rest_json.signature_name(doc) or "serving_default"
+        v = self.manager.resolve(name, version, label)
+        sig = v.signature_defs.get(signature)
+        if sig is None:
+            raise InvalidArgument(f'Serving signature name: "{signature}" not found in '
+                                  f"signature def")
+        from tensorflow.core.framework import types_pb2
+
+        dtypes = {n: types_pb2.DataType.Name(t.dtype) for n, t in sig.inputs.items()}
+        inputs, columnar = rest_json.predict_inputs(doc, dtypes)
+        outputs = await self.run(v, signature, inputs)
+        return rest_json.predict_json(outputs, columnar)
 
     async def run(self, v: Version, signature: str, inputs: dict[str, np.ndarray]
                   ) -> dict[str, np.ndarray]:
@@ -204,160 +270,19 @@ class StandInServer:
         return await asyncio.get_running_loop().run_in_executor(
             self.executor, v.predict, signature, inputs)
 
-    @staticmethod
-    def _parse_predict(body: Any, v: Version) -> tuple[str, dict[str, np.ndarray], bool]:
-        if not isinstance(body, dict):
-            raise InvalidArgument("JSON body must be an object with 'instances' or 'inputs'")
-        signature_name = body.get("signature_name", "serving_default")
-        sig = v.signature_defs.get(signature_name)
-        if sig is None:
-            raise InvalidArgument(f'Serving signature name: "{signature_name}" not found in '
-                                  f"signature def")
-        names = sorted(sig.inputs)
-        from tensorflow.core.framework import types_pb2
-
-        dtypes = {n: types_pb2.DataType.Name(sig.inputs[n].dtype) for n in names}
-        if ("instances" in body) == ("inputs" in body):
-            raise InvalidArgument("Missing 'inputs' or 'instances' key" if "instances" not in body
-                                  else "Both 'instances' and 'inputs' were specified")
-        columnar = "inputs" in body
-        if columnar:
-            data = body["inputs"]
-            named = data if isinstance(data, dict) else (
-                {names[0]: data} if len(names) == 1 else None)
-            if named is None:
-                raise InvalidArgument(f"'inputs' must name each input ({', '.join(names)})")
-        else:
-            data = body["instances"]
-            if not isinstance(data, list) or not data:
-                raise InvalidArgument("'instances' must be a non-empty list")
-            if all(isinstance(i, dict) and "b64" not in i for i in data):
-                named = {n: [] for n in names}
-                for i, instance in enumerate(data):
-                    if set(instance) != set(names):
-                        raise InvalidArgument(
-                            f"instances[{i}]: expected input(s) {', '.join(names)}, got "
-                            f"{', '.join(sorted(instance)) or 'none'}")
-                    for n in names:
-                        named[n].append(instance[n])
-            elif len(names) == 1:
-                named = {names[0]: data}
-            else:
-                raise InvalidArgument(f"each instance must name the inputs {', '.join(names)}")
-        unknown = sorted(set(named) - set(names))
-        if unknown:
-            raise InvalidArgument(f"input {unknown[0]!r} is not an input of signature "
-                                  f"{signature_name!r} (inputs: {', '.join(names)})")
-        inputs = {}
-        for n, values in named.items():
-            if not isinstance(values, list) or not values:
-                raise InvalidArgument(f"input {n!r} must be a non-empty list")
-            decoded = [_decode(x, dtypes[n], f"{n}[{i}]") for i, x in enumerate(values)]
-            inputs[n] = np.asarray(decoded, dtype=object if dtypes[n] == "DT_STRING" else None)
-        return signature_name, inputs, columnar
-
-    async def prometheus(self, request: web.Request) -> web.Response:
-        return web.Response(text=self.metrics.exposition(), content_type="text/plain")
-
     # --- gRPC -----------------------------------------------------------------------------------
 
     def grpc_servicers(self) -> tuple[Any, Any]:
-        import grpc
-        import tensorflow as tf
-        from tensorflow_serving.apis import (
-            get_model_metadata_pb2,
-            get_model_status_pb2,
-            model_service_pb2_grpc,
-            predict_pb2,
-            prediction_service_pb2_grpc,
-        )
+        from serving.standin_grpc import servicers
 
-        server = self
-        state_enum = get_model_status_pb2.ModelVersionStatus.State
-
-        def target(spec: Any) -> Version:
-            which = spec.WhichOneof("version_choice")
-            return server.manager.resolve(
-                spec.name, spec.version.value if which == "version" else None,
-                spec.version_label if which == "version_label" else None)
-
-        class Prediction(prediction_service_pb2_grpc.PredictionServiceServicer):
-            async def Predict(self, request: Any, context: Any) -> Any:
-                started = time.perf_counter()
-                ok = False
-                try:
-                    v = target(request.model_spec)
-                    inputs = {k: tf.make_ndarray(t) for k, t in request.inputs.items()}
-                    name = request.model_spec.signature_name or "serving_default"
-                    outputs = await server.run(v, name, inputs)
-                    response = predict_pb2.PredictResponse()
-                    response.model_spec.name = request.model_spec.name
-                    response.model_spec.version.value = v.number
-                    response.model_spec.signature_name = name
-                    for k, value in outputs.items():
-                        response.outputs[k].CopyFrom(tf.make_tensor_proto(value))
-                    ok = True
-                    return response
-                except NotFound as exc:
-                    await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-                except InvalidArgument as exc:
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-                finally:
-                    server.metrics.observe(request.model_spec.name, ok,
-                                           (time.perf_counter() - started) * 1e6)
-
-            async def GetModelMetadata(self, request: Any, context: Any) -> Any:
-                from tensorflow_serving.apis import get_model_metadata_pb2 as md
-
-                try:
-                    v = target(request.model_spec)
-                except NotFound as exc:
-                    await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-                response = md.GetModelMetadataResponse()
-                response.model_spec.name = request.model_spec.name
-                response.model_spec.version.value = v.number
-                sig_map = get_model_metadata_pb2.SignatureDefMap()
-                for k, d in v.signature_defs.items():
-                    sig_map.signature_def[k].CopyFrom(d)
-                response.metadata["signature_def"].Pack(sig_map)
-                return response
-
-        class Status(model_service_pb2_grpc.ModelServiceServicer):
-            async def GetModelStatus(self, request: Any, context: Any) -> Any:
-                spec = request.model_spec
-                which = spec.WhichOneof("version_choice")
-                try:
-                    versions = server.manager.status(
-                        spec.name, spec.version.value if which == "version" else None,
-                        spec.version_label if which == "version_label" else None)
-                except NotFound as exc:
-                    await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-                response = get_model_status_pb2.GetModelStatusResponse()
-                for v in versions:
-                    s = response.model_version_status.add()
-                    s.version = v.number
-                    s.state = state_enum.Value(v.state)
-                    s.status.error_message = v.error
-                return response
-
-        return Prediction(), Status()
+        return servicers(self)
 
 
-def _predict_json(outputs: dict[str, np.ndarray], columnar: bool) -> dict[str, Any]:
-    def plain(a: np.ndarray) -> Any:
-        if a.dtype == object:
-            return [base64.b64encode(x).decode() for x in a.ravel()]
-        return a.tolist()
-
-    if columnar:
-        if len(outputs) == 1:
-            return {"outputs": plain(next(iter(outputs.values())))}
-        return {"outputs": {k: plain(v) for k, v in outputs.items()}}
-    if len(outputs) == 1:
-        return {"predictions": plain(next(iter(outputs.values())))}
-    n = len(next(iter(outputs.values())))
-    return {"predictions": [{k: plain(v[i:i + 1])[0] for k, v in outputs.items()}
-                            for i in range(n)]}
+def _flag(value: str) -> bool:
+    """A boolean flag as TensorFlow's flag parser reads it."""
+    if value.lower() not in ("true", "false", "1", "0"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+    return value.lower() in ("true", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -370,7 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model_config_file_poll_wait_seconds", type=int, default=0)
     p.add_argument("--file_system_poll_wait_seconds", type=int, default=1)
     p.add_argument("--monitoring_config_file", type=Path)
-    p.add_argument("--enable_batching", type=lambda s: s.lower() == "true", default=False)
+    p.add_argument("--enable_batching", type=_flag, nargs="?", const=True, default=False)
+    p.add_argument("--allow_version_labels_for_unavailable_models", type=_flag, nargs="?",
+                   const=True, default=False,
+                   help="allow a new label on a version that is not loaded yet")
     p.add_argument("--batching_parameters_file", type=Path)
     p.add_argument("--max_request_bytes", type=int, default=4 * 1024 * 1024,
                    help="(stand-in only) REST body limit; TF Serving's gRPC default is 4 MiB")
@@ -406,19 +334,37 @@ async def serve(args: argparse.Namespace) -> None:
                          "(tensorflow_model_server refuses to start the same way)")
     executor = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
                                   thread_name_prefix="predict")
+    metrics = Metrics()
+    batcher, load_error = None, ""
+    if args.enable_batching:
+        # Upstream's defaults when a field is unset (BasicBatchScheduler::QueueOptions).
+        params = _batching(args.batching_parameters_file)
+        max_batch = (params.max_batch_size.value if params.HasField("max_batch_size")
+                     else 1000)
+        allowed = list(params.allowed_batch_sizes)
+        load_error = allowed_sizes_error(max_batch, allowed) or ""
+        batcher = Batcher(
+            executor, max_batch_size=max_batch,
+            batch_timeout_micros=params.batch_timeout_micros.value,
+            num_batch_threads=params.num_batch_threads.value or (os.cpu_count() or 2),
+            max_enqueued_batches=(params.max_enqueued_batches.value
+                                  if params.HasField("max_enqueued_batches") else 10),
+            allowed_batch_sizes=allowed, observe=metrics.batch)
     manager = ModelManager(args.model_config_file, executor,
                            file_system_poll_seconds=args.file_system_poll_wait_seconds,
-                           config_poll_seconds=args.model_config_file_poll_wait_seconds)
-    manager.read_config()
-    batcher = None
-    if args.enable_batching:
-        params = _batching(args.batching_parameters_file)
-        batcher = Batcher(executor, max_batch_size=params.max_batch_size.value or 1000,
-                          batch_timeout_micros=params.batch_timeout_micros.value,
-                          num_batch_threads=params.num_batch_threads.value or 2)
+                           config_poll_seconds=args.model_config_file_poll_wait_seconds,
+                           allow_labels_for_unavailable=(
+                               args.allow_version_labels_for_unavailable_models),
+                           load_error=load_error)
+    try:
+        manager.read_config()
+    except FailedPrecondition as exc:  # tensorflow_model_server exits the same way
+        raise SystemExit(f"{exc}. Set --allow_version_labels_for_unavailable_models=true, or "
+                         f"label a version only once it is loaded") from None
     server = StandInServer(manager, executor,
                            monitoring_path=_monitoring_path(args.monitoring_config_file),
-                           max_request_bytes=args.max_request_bytes, batcher=batcher)
+                           max_request_bytes=args.max_request_bytes, batcher=batcher,
+                           metrics=metrics)
     log.warning(BANNER)
     await manager.sync()
     poller = asyncio.create_task(manager.run())

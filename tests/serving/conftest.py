@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 
 from components.model_store import publish_atomically
 from serving import backends
+from serving.client import RestClient
 from tests.conftest import copy_environments, update_overlay
 
 MODEL = "taxi_tips"
@@ -76,6 +78,7 @@ class Served:
     store: Path
     rest_url: str
     grpc_target: str
+    batching: bool = False
 
     def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         command, rest = args[0], args[1:]
@@ -103,8 +106,13 @@ def start_server(root: Path, backend: str, versions: dict[int, Path],
     store.mkdir(parents=True)
     for number, src in versions.items():
         publish_atomically(src, store, number)
+    batching = updates.get("serving", {}).get("batching", {}).get("enabled")
+    if batching is None:
+        from mlops import config
+
+        batching = config.load("dev", environments).serving.batching.enabled
     served = Served(backend, environments, output, store, f"http://127.0.0.1:{rest}",
-                    f"127.0.0.1:{grpc}")
+                    f"127.0.0.1:{grpc}", batching)
     result = served.cli("serve", "--backend", backend, "--detach", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     return served
@@ -115,6 +123,10 @@ def stop_server(served: Served) -> None:
 
 
 SERVERS = [(b, "batching") for b in backends.available_backends()] + [("local", "no batching")]
+# With batching on, requests wait up to 20 ms for company, so concurrent ones share a batch
+# (contract_cases.yaml's batch-size cases assume max_batch_size 16).
+BATCHING = {"enabled": True, "max_batch_size": 16, "batch_timeout_micros": 20000,
+            "max_enqueued_batches": 100}
 
 
 @pytest.fixture(scope="module", params=SERVERS, ids=[f"{b}-{m}".replace(" ", "-")
@@ -126,6 +138,20 @@ def served(request, tmp_path_factory, trained, second_version) -> Iterator[Serve
     server = start_server(tmp_path_factory.mktemp(f"serve-{backend}"), backend,
                           {1: trained.export_dir, 2: second_version},
                           serving={"num_versions": 2,
-                                   "batching": {"enabled": mode == "batching"}})
+                                   "batching": BATCHING if mode == "batching"
+                                   else {"enabled": False}})
     yield server
     stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def rest(served) -> RestClient:
+    """A REST client once both versions are AVAILABLE (not just the first)."""
+    client = RestClient(served.rest_url, MODEL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        states = {s["version"]: s["state"] for s in client.status()["model_version_status"]}
+        if states.get("1") == states.get("2") == "AVAILABLE":
+            break
+        time.sleep(0.5)
+    return client

@@ -38,6 +38,9 @@ def test_flags_follow_the_environment() -> None:
     assert "--batching_parameters_file=/config/batching.config" in flags
     assert f"--model_config_file_poll_wait_seconds={prod.serving.config_poll_seconds}" in flags
     assert "--monitoring_config_file=/config/monitoring.config" in flags
+    # The rendered models.config labels the release `stable` before it is loaded: upstream
+    # refuses that at start unless this flag is set (tests/serving/test_labels.py).
+    assert "--allow_version_labels_for_unavailable_models=true" in flags
     staging = config.load("staging")
     assert not staging.serving.batching.enabled
     flags = backends.server_flags(staging, "/c", C.render(staging, "/m", versions=[3]), 1, 2)

@@ -99,3 +99,24 @@ def test_files_are_replaced_atomically_and_stale_batching_removed(tmp_path) -> N
     assert not (tmp_path / C.BATCHING_FILE).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [C.MODELS_FILE, C.MONITORING_FILE]
 
+
+
+@pytest.mark.parametrize(("sizes", "message"), [
+    ([8, 12], r"Last entry in allowed_batch_sizes must match max_batch_size; last entry was 12; "
+              r"expected 16"),
+    ([16, 8, 16], r"allowed_batch_sizes must increase"),
+])
+def test_allowed_batch_sizes_upstream_would_refuse_fail_at_render_time(sizes, message) -> None:
+    """Upstream fails every model load with such a file; config.load refuses the overlay, and
+    the render refuses the file too, whatever produced the config."""
+    import dataclasses
+
+    dev = config.load("dev")
+    batching = dataclasses.replace(dev.serving.batching, max_batch_size=16,
+                                   allowed_batch_sizes=sizes)
+    cfg = dataclasses.replace(dev, serving=dataclasses.replace(dev.serving, batching=batching))
+    with pytest.raises(ConfigError, match=r"rendered batching.config: " + message):
+        C.render(cfg, "/m")
+    good = dataclasses.replace(batching, allowed_batch_sizes=[4, 8, 16])
+    cfg = dataclasses.replace(dev, serving=dataclasses.replace(dev.serving, batching=good))
+    assert "allowed_batch_sizes: 16" in C.render(cfg, "/m")[C.BATCHING_FILE]

@@ -7,7 +7,6 @@ tests run against the real server, which is how the stand-in is kept honest.
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 
 from components import rows as R
-from serving.client import GrpcClient, PredictionError, RestClient, predict_body
+from serving.client import GrpcClient, PredictionError, predict_body
 
 from .conftest import MODEL
 
@@ -28,19 +27,7 @@ TOLERANCE = 1e-5
 
 @pytest.fixture(scope="module")
 def examples(transform_run) -> list[bytes]:
-    return R.examples(transform_run.probe_rows[:20])
-
-
-@pytest.fixture(scope="module")
-def rest(served) -> RestClient:
-    client = RestClient(served.rest_url, MODEL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # both versions, not just the first, must be up
-        states = {s["version"]: s["state"] for s in client.status()["model_version_status"]}
-        if states.get("1") == states.get("2") == "AVAILABLE":
-            break
-        time.sleep(0.5)
-    return client
+    return R.examples(transform_run.probe_rows[:16])  # within max_batch_size
 
 
 @pytest.fixture(scope="module")
@@ -141,30 +128,60 @@ def test_predict_command_prints_one_probability_per_row(served, rest, tmp_path) 
     from tests.conftest import FULL_DATA
 
     rows = tmp_path / "rows.csv"
-    rows.write_text("\n".join(FULL_DATA.read_text().splitlines()[:4]) + "\n")
+    # 20 rows: more than max_batch_size (16), so a batching server needs two requests.
+    rows.write_text("\n".join(FULL_DATA.read_text().splitlines()[:21]) + "\n")
     outputs = {}
     for protocol in ("rest", "grpc"):
         result = served.cli("predict", "--rows", str(rows), "--protocol", protocol)
         assert result.returncode == 0, result.stderr
         outputs[protocol] = result.stdout.splitlines()
-        assert len(outputs[protocol]) == 4  # header + 3 rows
+        assert len(outputs[protocol]) == 21  # header + 20 rows
     assert outputs["rest"] == outputs["grpc"]
 
 
-def test_a_bad_request_among_concurrent_good_ones_fails_alone(served, rest, examples,
-                                                              predict_in_process) -> None:
-    """With batching on, neighbours share a TensorFlow call; the bad one must not sink them."""
+def _batches(url: str) -> tuple[int, int]:
+    """(batches run, batches of a single row) from upstream's
+    `:tensorflow:serving:batching_session:processed_batch_size` histogram (bucket "2" counts
+    sizes below 2); (0, 0) before any batch ran or without batching."""
+    with urllib.request.urlopen(url + "/monitoring/prometheus/metrics", timeout=10) as r:
+        lines = r.read().decode().splitlines()
+    name = ":tensorflow:serving:batching_session:processed_batch_size"
+    values = {line.rsplit(" ", 1)[0]: int(float(line.rsplit(" ", 1)[1])) for line in lines
+              if line.startswith(name)}
+    return values.get(f"{name}_count{{}}", 0), values.get(f'{name}_bucket{{le="2"}}', 0)
+
+
+def test_a_bad_request_among_concurrent_good_ones(served, rest, examples,
+                                                  predict_in_process) -> None:
+    """With batching (a 20 ms batch timeout) concurrent requests share one TensorFlow call, and
+    upstream hands that call's status to every request in it: a neighbour of the bad request
+    fails with the bad request's error, or succeeds with its own prediction; nothing else.
+    Without batching every request stands alone."""
     from concurrent.futures import ThreadPoolExecutor
 
     url = f"{served.rest_url}/v1/models/{MODEL}:predict"
     bad = b'{"instances": [{"examples": "not a tf.Example"}]}'
     goods = [json.dumps(predict_body([e])).encode() for e in examples[:12]]
+    before = _batches(served.rest_url)
     with ThreadPoolExecutor(max_workers=13) as pool:
         futures = [pool.submit(raw_post, url, body) for body in [*goods[:6], bad, *goods[6:]]]
         results = [f.result() for f in futures]
+    after = _batches(served.rest_url)
     bad_status, bad_body = results.pop(6)
-    assert 400 <= bad_status < 500 and bad_body["error"]
+    assert bad_status == 400 and bad_body["error"], bad_body
     expected = predict_in_process(2, examples[:12])
+    sank = 0
     for (status, body), want in zip(results, expected, strict=True):
-        assert status == 200, body
-        np.testing.assert_allclose(body["predictions"][0], want, atol=TOLERANCE)
+        if status == 200:
+            np.testing.assert_allclose(body["predictions"][0], want, atol=TOLERANCE)
+        else:
+            assert served.batching and (status, body) == (bad_status, bad_body), body
+            sank += 1
+    if served.batching:
+        runs, singles = after[0] - before[0], after[1] - before[1]
+        assert runs - singles >= 1, f"no batch held more than one request ({runs} batches)"
+        assert runs < 13, f"{runs} batches for 13 requests: nothing was shared"
+    else:
+        assert after == before == (0, 0)
+        assert sank == 0
+    assert rest.predict(examples[:2]).shape == (2, 1)  # ...and the server keeps serving
