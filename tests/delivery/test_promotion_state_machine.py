@@ -75,8 +75,8 @@ class Promotions(RuleBasedStateMachine):
             return
         self.push()
         self.promote_to_dev(None)
-        self.advance("dev")
-        self.advance("staging")
+        self.advance("dev", verdict="PASS")
+        self.advance("staging", verdict="PASS")
 
     @rule()
     def push(self) -> None:
@@ -151,13 +151,21 @@ class Promotions(RuleBasedStateMachine):
         assert self.intact(after)
 
     @precondition(lambda self: self.has_release("dev"))
-    @rule(src=st.sampled_from(["dev", "staging"]), skip=st.booleans())
-    def advance(self, src: str, skip: bool = False) -> None:
-        """Weighted in: pass the load test where the release runs, then promote it on (or try
-        to skip a stage, which must be refused)."""
+    @rule(src=st.sampled_from(["dev", "staging"]), skip=st.booleans(), fresh=st.booleans(),
+          verdict=st.sampled_from(["PASS", "PASS", "FAIL", None]), spoil=st.booleans())
+    def advance(self, src: str, skip: bool = False, fresh: bool = False,
+                verdict: str | None = "PASS", spoil: bool = False) -> None:
+        """Weighted in, so runs reach prod: (a fresh candidate to dev,) a load test where the
+        release runs, (tampering with it,) then a promotion on, or an attempt to skip a stage."""
+        if fresh and src == "dev":
+            self.push()
+            self.promote_to_dev(None)
         if self.current(src) is None:
             return
-        self.load_test(src, True)
+        if verdict is not None:
+            self.load_test(src, verdict == "PASS")
+        if spoil:
+            self.tamper(src)
         nxt = {"dev": "prod", "staging": "dev"} if skip else {"dev": "staging", "staging": "prod"}
         self.promote((src, nxt[src]), None)
 
