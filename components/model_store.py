@@ -17,6 +17,7 @@ Nothing here imports TFX, so the CLI's delivery commands stay fast.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops.errors import GateError, MlopsError
+from mlops.errors import GateError, InfraError, MlopsError
 
 _CHUNK = 1 << 20
 OCI_SCHEME = "oci://"
@@ -183,12 +184,34 @@ class ModelStore:
         return self.resolve(found[-1]) if found else None
 
 
+def _bucket_errors(method):
+    """A bucket that cannot be reached or read is infrastructure (exit 3), not a gate verdict."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if self.kind != "bucket":
+            return method(self, *args, **kwargs)
+        import tensorflow as tf
+
+        try:
+            return method(self, *args, **kwargs)
+        except tf.errors.OpError as exc:
+            reason = (exc.message or type(exc).__name__).splitlines()[0][:300]
+            raise InfraError(f"cannot use the model store {self.uri} (paths.model_store): "
+                             f"{reason}. Check the bucket name and that this machine has "
+                             f"credentials for it") from None
+
+    return wrapper
+
+
 class FolderStore(ModelStore):
     """A local folder, or a bucket through tf.io.gfile: `<uri>/<version>/saved_model.pb`."""
 
     def __init__(self, uri: str) -> None:
         super().__init__(uri)
         self.kind = "bucket" if "://" in uri else "filesystem"
+        for name in ("versions", "resolve", "publish", "adopt", "materialize"):
+            setattr(self, name, _bucket_errors(getattr(type(self), name)).__get__(self))
 
     def _path(self, version: int) -> str:
         return f"{self.uri.rstrip('/')}/{version}" if self.kind == "bucket" \

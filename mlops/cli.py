@@ -276,11 +276,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         # serve what the environment's release record names
         versions, labels = [record.current.version], {"stable": record.current.version}
         source = config.show_path(rel.record_path(args.environments, cfg.name))
-    if versions and not config.is_remote(cfg.model_store_dir):  # registries: _pulled_store
-        from components.model_store import versions as stored
+    if versions:  # every store kind lists its versions at once; a server would wait it out
+        from components.model_store import open_store
 
-        backends.check_versions(versions, stored(cfg.model_store_dir), cfg.model_store_dir,
-                                source)
+        backends.check_versions(versions, open_store(cfg.model_store_dir).versions(),
+                                cfg.model_store_dir, source)
     backend = backends.choose_backend(args.backend)
     store_dir = _pulled_store(cfg, record, versions)
     handle = backends.start(cfg, backend, versions=versions, labels=labels, store_dir=store_dir)
@@ -321,7 +321,7 @@ def _pulled_store(cfg: config.EnvironmentConfig, record, versions: list[int] | N
         wanted = []
         for version in versions:
             found = store.resolve(version)
-            if found is None:
+            if found is None:  # removed since check_versions listed it
                 raise ArtifactMissing(f"--version {version}: {store.uri} has no version "
                                       f"{version} (it has: {store.versions() or 'none'})")
             wanted.append(found)

@@ -151,3 +151,22 @@ def test_record_paths_inside_the_repository_are_relative() -> None:
     inside = config.REPO_ROOT / "build" / "dev" / "model_store" / "taxi_tips" / "7"
     assert display_uri(str(inside)) == "build/dev/model_store/taxi_tips/7"
     assert display_uri("gs://bucket/m/7") == "gs://bucket/m/7"
+
+
+def test_an_unusable_bucket_store_is_an_infrastructure_error(repo: Repo, capsys) -> None:
+    """Not a gate verdict: exit 3, naming the config key and value; nothing written."""
+    from mlops import cli
+    from tests.conftest import update_overlay
+
+    repo.push()
+    repo.delivery.promote_from_pipeline("dev")
+    repo.pass_loadtest("dev")
+    update_overlay(repo.environments, "staging",
+                   {"paths": {"model_store": "s3://no-such-scheme-here/models"}})
+    code = cli.main(["--environments", str(repo.environments), "promote", "--from", "dev",
+                     "--to", "staging"])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "paths.model_store" in err and "s3://no-such-scheme-here/models" in err
+    assert "unexpected failure" not in err and "Traceback" not in err
+    assert rel.read(repo.environments, "staging") is None
