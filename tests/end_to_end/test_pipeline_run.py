@@ -149,11 +149,13 @@ def test_a_model_below_the_floor_is_not_blessed_and_not_pushed(first_run, sample
 
 
 def test_a_regression_against_the_released_model_is_not_blessed(first_run, sample: Path,
-                                                                tmp_path: Path) -> None:
-    """Planted fault: a trainer blind to payment_type (faults/blind_trainer.py). The first run's
-    model is released to dev; the weaker candidate clears the floor but falls more than
-    evaluation.max_regression below that baseline, so it is not blessed and nothing is pushed.
-    The floor is set low here so that the regression rule alone must refuse the model."""
+                                                                tmp_path: Path,
+                                                                ci_report) -> None:
+    """Planted fault: a trainer that learns from payment type alone
+    (faults/narrow_trainer.py). The first run's model is released to dev; the weaker candidate
+    clears the floor but falls more than evaluation.max_regression below that baseline, so it is
+    not blessed and nothing is pushed. The floor is set low here so that the regression rule
+    alone must refuse the model."""
     import yaml
 
     out, first = first_run
@@ -169,13 +171,16 @@ def test_a_regression_against_the_released_model_is_not_blessed(first_run, sampl
     update_overlay(environments, "dev", {"evaluation": {"lower_bound": floor}})
     before = versions(out / MODEL_STORE)
 
-    result = run_with_trainer("blind_trainer.py", "--environments", str(environments), "run",
+    result = run_with_trainer("narrow_trainer.py", "--environments", str(environments), "run",
                               "--env", "dev", "--data", str(sample), "--output", str(out))
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in result.stdout + result.stderr
     summary = strict_json(out / "run_summary.json")
     candidate = summary["overall"]["metrics"]["auc"]
     baseline = summary["overall"]["baseline"]["auc"]
+    ci_report("regression gate (end to end)",
+              f"released auc {released_auc:.4f}, baseline in the run {baseline:.4f}, weaker "
+              f"candidate {candidate:.4f}, floor {floor}, allowed change -0.01")
     assert summary["has_baseline"] is True
     assert baseline == pytest.approx(released_auc, abs=1e-4)  # the released model's figure
     assert floor <= candidate < baseline - 0.01, (candidate, baseline)
