@@ -143,6 +143,21 @@ def test_a_failure_on_a_slice_names_the_slice(tmp_path: Path) -> None:
         "the thresholded slice overall had no examples in the eval split"]
 
 
+def test_every_failure_of_a_slice_is_a_reason_even_without_a_value(tmp_path: Path) -> None:
+    result = validation_result_pb2.ValidationResult(validation_ok=False)
+    failing = result.metric_validations_per_slice.add()
+    no_value = failing.failures.add()  # neither a value nor TFMA's message
+    no_value.metric_key.name = "precision"
+    failure = failing.failures.add()
+    failure.metric_key.name = "auc"
+    failure.metric_value.double_value.value = 0.5
+    failure.metric_threshold.value_threshold.lower_bound.value = 0.8
+    assert reasons(result, tmp_path) == [
+        "precision on overall has no value to check against its threshold (TFMA: no value); "
+        "check evaluation.metric",
+        "auc on overall is 0.5000, below the floor 0.8 (evaluation.lower_bound)"]
+
+
 def test_a_failed_validation_without_details_still_gives_a_reason(tmp_path: Path) -> None:
     result = validation_result_pb2.ValidationResult(validation_ok=False)
     assert reasons(result, tmp_path) == [
@@ -157,12 +172,16 @@ def test_a_failed_validation_without_details_still_gives_a_reason(tmp_path: Path
     ((("trip_start_hour", 7),), "trip_start_hour=7"),
     ((("fare", 2.5),), "fare=2.5"),
     ((("payment_type", b"Cash"), ("trip_start_hour", 0)), "payment_type=Cash, trip_start_hour=0"),
+    ((("payment_type", None),), "payment_type="),  # a slice key without a value
 ])
 def test_slice_names(values, name) -> None:
     from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 
     key = metrics_for_slice_pb2.SliceKey()
     for column, value in values:
+        if value is None:
+            key.single_slice_keys.add(column=column)
+            continue
         field = {bytes: "bytes_value", int: "int64_value", float: "float_value"}[type(value)]
         key.single_slice_keys.add(column=column, **{field: value})
     assert summary.slice_name(key) == name
