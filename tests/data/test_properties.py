@@ -36,6 +36,22 @@ def test_schema_valid_rows_in_a_csv_span_pass_data_validation(rows) -> None:
     assert S.validate_csv_rows(rows) == {}
 
 
+def test_a_float_column_written_only_as_whole_numbers_is_stopped_by_the_gate(tmp_path) -> None:
+    """Known behaviour of CsvExampleGen, pinned so nobody is surprised: it infers each column's
+    type from the span's text, so a span whose float columns hold only whole numbers written
+    without a decimal point ("45", as some exports write them) becomes INT and fails the data
+    gate loudly, naming the columns. The bundled data mixes "0" and "12.45", so it is FLOAT.
+    support.write_csv writes floats as floats ("45.0")."""
+    csv = tmp_path / "span" / "data.csv"
+    csv.parent.mkdir()
+    csv.write_text("fare,trip_start_month,trip_start_hour,trip_start_day,trip_start_timestamp,"
+                   "trip_miles,payment_type,tips\n"
+                   "45,5,19,6,1400269500,2.5,Cash,0\n"
+                   "12,5,20,6,1400273100,1.0,Credit Card,3\n")
+    anomalies = S.validate_examples(S.csv_examples(csv))
+    assert anomalies == {"fare": "Unexpected data type", "tips": "Unexpected data type"}
+
+
 def test_the_fast_csv_path_is_csv_example_gen(tmp_path) -> None:
     """support.csv_examples calls CsvExampleGen's own steps without Beam; on real rows it gives
     exactly what the Beam transform gives."""
