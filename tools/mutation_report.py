@@ -19,10 +19,10 @@ RULES: dict[str, set[str] | None] = {
     "components.evaluation": None,
     "pipeline.summary": {"read_blessing_failures", "slice_name"},
     "serving.loadtest": {"evaluate", "gate", "read_locust_stats", "SloCheck.line"},
+    "delivery.rules": None,
     "delivery.promotion": {"Delivery.promote_from_pipeline", "Delivery.promote",
-                           "Delivery.rollback", "Delivery.record_loadtest",
-                           "Delivery._check_digest", "Delivery._install", "_expect",
-                           "_copy_artifact"},
+                           "Delivery.rollback", "Delivery.record_loadtest", "Delivery.verify",
+                           "Delivery._install"},
 }
 NOT_CAUGHT = ("survived", "no tests")
 NAME = re.compile(r"^\s*(?P<module>[\w.]+?)\.x(?:_(?P<func>\w+?)|ǁ(?P<cls>\w+)ǁ(?P<meth>\w+?))"
