@@ -13,6 +13,7 @@ import json
 import pytest
 import yaml
 
+from mlops import config
 from tests.conftest import FULL_DATA, update_overlay
 
 from .conftest import mlops, start_server, stop_server
@@ -29,6 +30,7 @@ def test_record_writes_pass_then_fail_into_the_release(tmp_path, trained) -> Non
                                     "slo": {"p95_ms": 10000, "p99_ms": 10000, "min_rps": 0.1}})
     envs = str(server.environments)
     record_file = server.environments / "dev" / "release.yaml"
+    shown = config.show_path(record_file)  # how the command names the file it wrote
 
     def loadtest() -> tuple[int, str, str]:
         done = mlops("--environments", envs, "loadtest", "--env", "dev", "--output",
@@ -46,7 +48,7 @@ def test_record_writes_pass_then_fail_into_the_release(tmp_path, trained) -> Non
         code, out, err = loadtest()
         assert code == 0, out + err
         short = f"version 1 ({released['current']['digest'][7:19]})"
-        assert f"Recorded PASS for dev's {short} in environments/dev/release.yaml" in out
+        assert f"Recorded PASS for dev's {short} in {shown}" in out
         record = yaml.safe_load(record_file.read_text())
         summary = json.loads((server.output / "loadtest" / "summary.json").read_text())
         passed = record["current"]["loadtest"]
@@ -67,7 +69,7 @@ def test_record_writes_pass_then_fail_into_the_release(tmp_path, trained) -> Non
         code, out, err = loadtest()
         assert code == 1, out + err
         assert "Traceback" not in err
-        assert f"Recorded FAIL for dev's {short} in environments/dev/release.yaml" in out
+        assert f"Recorded FAIL for dev's {short} in {shown}" in out
         assert "(limit <= 0.001 ms, loadtest.slo.p95_ms) BREACHED" in err
         failed = yaml.safe_load(record_file.read_text())["current"]["loadtest"]
         assert failed["verdict"] == "FAIL" and failed["at"] >= passed["at"]
