@@ -38,7 +38,7 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 .PHONY: registry-tools help setup lock demo test test-fast lint run serve-and-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
 	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows \
-	test-serving-contract
+	test-serving-contract mutate
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -124,6 +124,14 @@ test-fast: setup registry-tools ## Unit, data, property, convergence, NaN and sk
 test-serving-contract: setup ## TF Serving contract cases on every backend here (Docker: real).
 	$(BIN)/python -m pytest tests/serving/test_contract_corpus.py tests/serving/test_contract.py \
 	  tests/serving/test_labels.py
+
+# Mutation testing ([tool.mutmut] in pyproject.toml): every mutant of the rule code must make one
+# of the fast unit tests fail. A fresh copy each time, so no result comes from an older tree.
+MUTATE_JOBS ?= 2
+mutate: setup ## Mutation-test the rules (gates, blessing reasons, load-test verdict, promotion).
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children $(MUTATE_JOBS)
+	$(BIN)/python tools/mutation_report.py
 
 lint: setup ## Ruff.
 	$(BIN)/ruff check .

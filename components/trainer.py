@@ -111,11 +111,17 @@ def fit(model: tf.keras.Model, train_ds: tf.data.Dataset, eval_ds: tf.data.Datas
 
 
 def make_dataset(file_pattern: list[str], data_accessor: DataAccessor,
-                 tft_output: tft.TFTransformOutput, batch_size: int, seed: int) -> tf.data.Dataset:
+                 tft_output: tft.TFTransformOutput, batch_size: int, seed: int, *,
+                 shuffle: bool = True) -> tf.data.Dataset:
+    """The Trainer's input path: transformed examples as (features, label) batches, repeated.
+
+    The skew check reads its training-side rows through this same function (unshuffled, so rows
+    line up), which is why any preprocessing must live in the Transform, never here.
+    """
     return data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=F.LABEL_KEY,
-                                       shuffle_seed=seed),
+                                       shuffle=shuffle, shuffle_seed=seed),
         tft_output.transformed_metadata.schema).repeat()
 
 

@@ -195,8 +195,14 @@ def read_blessing_failures(uri: str) -> list[str]:
         where = slice_name(per_slice.slice_key)
         for failure in per_slice.failures:
             name = failure.metric_key.name
-            value = failure.metric_value.double_value.value
             threshold = failure.metric_threshold
+            if not failure.metric_value.HasField("double_value"):
+                # TFMA fails a threshold whose metric it did not compute, with no value.
+                reasons.append(f"{name} on {where} has no value to check against its threshold "
+                               f"(TFMA: {failure.message.strip() or 'no value'}); check "
+                               f"evaluation.metric")
+                continue
+            value = failure.metric_value.double_value.value
             if failure.metric_key.is_diff:
                 allowed = threshold.change_threshold.absolute.value
                 reasons.append(f"{name} on {where} changed by {value:+.4f} against the baseline; "
@@ -207,8 +213,8 @@ def read_blessing_failures(uri: str) -> list[str]:
                 reasons.append(f"{name} on {where} is {_fmt(value)}, below the floor {bound} "
                                f"(evaluation.lower_bound)")
     if result.missing_thresholds:
-        reasons.append("a threshold had no metric value to check (the gated metric was not "
-                       "computed); check evaluation.metric")
+        reasons.append("TFMA found no threshold to validate against; check the evaluation "
+                       "section (evaluation.metric)")
     for spec in result.missing_slices:
         reasons.append(f"the thresholded slice {list(spec.feature_keys) or 'overall'} had no "
                        f"examples in the eval split")

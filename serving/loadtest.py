@@ -11,6 +11,7 @@ import base64
 import csv
 import datetime as dt
 import json
+import math
 import os
 import subprocess
 import sys
@@ -115,14 +116,14 @@ def read_locust_stats(prefix: Path) -> dict[str, float]:
 
     def num(key: str) -> float:
         value = r.get(key, "")
-        return float(value) if value not in ("", "N/A") else float("inf")
+        return float(value) if value not in ("", "N/A") else math.inf
 
     requests = int(r["Request Count"])
     return {"requests": requests, "failures": int(r["Failure Count"]),
             "rps": float(r["Requests/s"]) if requests else 0.0,
-            "p50_ms": num("50%") if requests else float("inf"),
-            "p95_ms": num("95%") if requests else float("inf"),
-            "p99_ms": num("99%") if requests else float("inf")}
+            "p50_ms": num("50%") if requests else math.inf,
+            "p95_ms": num("95%") if requests else math.inf,
+            "p99_ms": num("99%") if requests else math.inf}
 
 
 def _failure_samples(prefix: Path, limit: int = 5) -> list[str]:

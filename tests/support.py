@@ -221,6 +221,85 @@ def validate_rows(rows: list[dict[str, list[Any]]], environment: str = "SERVING"
     return {name: info.short_description for name, info in anomalies.anomaly_info.items()}
 
 
+def _keep_example(example: bytes, key: str) -> None:
+    _SINK[key].append(example)
+
+
+def write_csv(rows: list[dict[str, list[Any]]], path: Path) -> Path:
+    """Rows as a span's CSV file: one column per schema feature, an empty cell when missing."""
+    import csv
+
+    names = [f.name for f in R.load_schema().feature]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(names)
+        for row in rows:
+            cells = []
+            for name in names:
+                value = (row.get(name) or [""])[0]
+                cells.append(value.decode() if isinstance(value, bytes) else
+                             repr(value) if isinstance(value, float) else str(value))
+            writer.writerow(cells)
+    return path
+
+
+def csv_examples_beam(csv_dir: Path) -> list[bytes]:
+    """The tf.Examples CsvExampleGen makes of the CSV files in `csv_dir`: TFX's own CSV-to-Example
+    transform (header, type inference over the whole span, quoting), run with Beam."""
+    from tfx.components.example_gen.csv_example_gen.executor import _CsvToExample
+
+    key = f"csv-{id(csv_dir)}-{csv_dir}"
+    _SINK[key] = []
+    with beam.Pipeline() as p:
+        _ = (p | _CsvToExample({"input_base": str(csv_dir)}, "*.csv")
+             | beam.Map(lambda e: e.SerializeToString()) | beam.Map(_keep_example, key))
+    return _SINK.pop(key)
+
+
+def csv_examples(path: Path) -> list[bytes]:
+    """The same tf.Examples as `csv_examples_beam` for one CSV file, in milliseconds: the DoFns and
+    the CombineFn that CsvExampleGen's transform chains (read records, parse cells, infer each
+    column's type over the whole file, build the Example), called in-process without a Beam
+    pipeline. tests/data/test_properties.py checks the two agree on real data."""
+    from tfx.components.example_gen.csv_example_gen import executor as csv_gen
+    from tfx.utils import io_utils
+    from tfx_bsl.coders import csv_decoder
+
+    names = io_utils.load_csv_column_names(str(path))
+    parser = csv_decoder.ParseCSVLine(delimiter=",")
+    parser.setup()
+    parsed = [cells for line in csv_gen._ReadCsvRecordsFromTextFile().process(str(path))
+              for cells, _ in parser.process(line)]
+    inferrer = csv_decoder.ColumnTypeInferrer(names, skip_blank_lines=True)
+    types = inferrer.create_accumulator()
+    for cells in parsed:
+        types = inferrer.add_input(types, cells)
+    columns = inferrer.extract_output(types)
+    to_example = csv_gen._ParsedCsvToTfExample()
+    return [example.SerializeToString() for cells in parsed
+            for example in to_example.process(cells, columns)]
+
+
+def validate_examples(examples: list[bytes], environment: str = "TRAINING") -> dict:
+    """TFDV's verdict on serialized tf.Examples, decoded as StatisticsGen decodes them (no
+    schema: types come from the examples), as ExampleValidator gives it: {feature: anomaly}."""
+    import tensorflow_data_validation as tfdv
+    from tensorflow_data_validation.statistics import stats_impl
+    from tfx_bsl.coders import example_coder
+
+    batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(examples)
+    stats = stats_impl.generate_statistics_in_memory(batch, tfdv.StatsOptions())
+    anomalies = tfdv.validate_statistics(stats, R.load_schema(), environment=environment)
+    return {name: info.short_description for name, info in anomalies.anomaly_info.items()}
+
+
+def validate_csv_rows(rows: list[dict[str, list[Any]]]) -> dict:
+    """The production path for training data: a CSV span, CsvExampleGen, then TFDV."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return validate_examples(csv_examples(write_csv(rows, Path(tmp) / "data.csv")))
+
+
 def _feature_values(feature: Any, st: Any) -> Any:
     """A hypothesis strategy for one present value of a schema feature, inside its domain."""
     from tensorflow_metadata.proto.v0 import schema_pb2
@@ -241,11 +320,13 @@ def _feature_values(feature: Any, st: Any) -> Any:
     return st.text(min_size=1, max_size=30).map(str.encode)
 
 
-def schema_rows(st: Any) -> Any:
-    """Serving rows that satisfy the curated schema: any value in each feature's domain, and
-    optional features sometimes missing. Built from the schema file, so it follows its edits."""
+def schema_rows(st: Any, *, serving: bool = True) -> Any:
+    """Rows that satisfy the curated schema: any value in each feature's domain, and optional
+    features sometimes missing. Built from the schema file, so it follows its edits. Serving rows
+    leave out what the SERVING environment drops (the label source); training rows have it."""
+    schema = R.load_schema()
     fields = {}
-    for f in R.serving_features(R.load_schema()):
+    for f in R.serving_features(schema) if serving else schema.feature:
         present = _feature_values(f, st).map(lambda v: [v])
         fields[f.name] = present if f.presence.min_fraction >= 1 else st.one_of(
             st.just([]), present)

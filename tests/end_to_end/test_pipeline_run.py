@@ -1,8 +1,10 @@
 """The whole pipeline through the `mlops` command, on a sample of the bundled data.
 
-One module-scoped output directory carries three runs: a cold run that must bless and push, an
-unchanged re-run that must reuse every cached result and push nothing new, and (in separate
-directories) broken CSVs that must stop at the data gate with the anomaly named and no push.
+A cold run must bless and push. Every other test starts from that run's output exactly as it was
+when the run ended (its own copy, restored before the test), then changes one thing: nothing
+(all cached, nothing new pushed), a stricter floor, a planted trainer fault (NaN, a weaker model
+against the released baseline), or a broken CSV that must stop at the data gate. So the order and
+selection of tests (`-k`) do not change what any of them sees.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +21,7 @@ import pytest
 
 from components.model_store import versions
 
-from ..conftest import strict_json, write_sample
+from ..conftest import copy_environments, strict_json, update_overlay, write_sample
 
 pytestmark = pytest.mark.slow
 
@@ -35,10 +38,36 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_sample(tmp_path_factory.mktemp("data"), rows=3000)
 
 
+FAULTS = Path(__file__).with_name("faults")
+
+
+def run_with_trainer(fault: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`mlops` with the Trainer's module replaced by tests/end_to_end/faults/<fault>."""
+    return subprocess.run([sys.executable, str(FAULTS / "run_with_trainer.py"), fault, *args],
+                          capture_output=True, text=True, timeout=900)
+
+
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory: pytest.TempPathFactory, sample: Path):
+def cold_run(tmp_path_factory: pytest.TempPathFactory, sample: Path):
+    """The one cold run of the module, and a snapshot of its output taken right after it."""
     out = tmp_path_factory.mktemp("run")
-    return out, mlops("run", "--env", "dev", "--data", str(sample), "--output", str(out))
+    result = mlops("run", "--env", "dev", "--data", str(sample), "--output", str(out))
+    snapshot = tmp_path_factory.mktemp("snapshot") / "run"
+    shutil.copytree(out, snapshot, symlinks=True)
+    return out, snapshot, result
+
+
+@pytest.fixture
+def first_run(cold_run):
+    """The cold run's output as the run left it, whatever earlier tests did to it.
+
+    ML Metadata records artifacts by absolute path, so the snapshot is restored in place rather
+    than copied elsewhere: a re-run in it finds every cached artifact where the first run put it.
+    """
+    out, snapshot, result = cold_run
+    shutil.rmtree(out)
+    shutil.copytree(snapshot, out, symlinks=True)
+    return out, result
 
 
 def test_cold_run_blesses_and_pushes(first_run) -> None:
@@ -119,6 +148,58 @@ def test_a_model_below_the_floor_is_not_blessed_and_not_pushed(first_run, sample
     assert statuses["Trainer"] == "cached" and statuses["Evaluator"] == "ran"
 
 
+def test_a_regression_against_the_released_model_is_not_blessed(first_run, sample: Path,
+                                                                tmp_path: Path,
+                                                                ci_report) -> None:
+    """Planted fault: a trainer blind to the payment type (faults/blind_trainer.py). The first
+    run's model is released to dev; the blind candidate falls far more than
+    evaluation.max_regression below that baseline, so it is not blessed and nothing is pushed.
+    The floor is moved out of the way (below chance) so that it is cleared and the regression
+    rule alone must refuse the model."""
+    import yaml
+
+    out, first = first_run
+    assert first.returncode == 0
+    environments = copy_environments(tmp_path)
+    promoted = mlops("--environments", str(environments), "promote", "--to", "dev",
+                     "--output", str(out))
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    release_file = environments / "dev" / "release.yaml"
+    release = release_file.read_text()
+    released_auc = yaml.safe_load(release)["current"]["metrics"]["auc"]
+    floor = 0.4
+    update_overlay(environments, "dev", {"evaluation": {"lower_bound": floor}})
+    before = versions(out / MODEL_STORE)
+
+    result = run_with_trainer("blind_trainer.py", "--environments", str(environments), "run",
+                              "--env", "dev", "--data", str(sample), "--output", str(out))
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    summary = strict_json(out / "run_summary.json")
+    candidate = summary["overall"]["metrics"]["auc"]
+    baseline = summary["overall"]["baseline"]["auc"]
+    ci_report("regression gate (end to end)",
+              f"released auc {released_auc:.4f}, baseline in the run {baseline:.4f}, weaker "
+              f"candidate {candidate:.4f}, floor {floor}, allowed change -0.01")
+    assert summary["has_baseline"] is True
+    assert baseline == pytest.approx(released_auc, abs=1e-4)  # the released model's figure
+    assert floor <= candidate < baseline - 0.01, (candidate, baseline)
+    assert "Model validation: NOT BLESSED, because:" in result.stdout
+    reason = re.search(r"auc on overall changed by (-0\.\d{4}) against the baseline; the "
+                       r"environment allows at most -0\.0100 \(evaluation\.max_regression\)",
+                       result.stdout)
+    assert reason, result.stdout
+    assert float(reason.group(1)) == pytest.approx(candidate - baseline, abs=2e-4)
+    assert summary["blessing_failures"] == [line.strip()[2:] for line in result.stdout.splitlines()
+                                            if line.startswith("  - ")]
+    assert len(summary["blessing_failures"]) == 1  # the floor was cleared
+    assert "Pushed: nothing (the model was not blessed)" in result.stdout
+    assert "model validation failed" in result.stderr
+    assert versions(out / MODEL_STORE) == before
+    assert summary["pushed"] is False and summary["blessed"] is False
+    assert release_file.read_text() == release
+
+
 def test_a_diverging_trainer_fails_the_run_and_pushes_nothing(first_run, sample: Path) -> None:
     """Planted fault: the real Trainer fed an infinite feature. The NaN guards (TerminateOnNaN
     on the loss, then the finite check on the weights) stop it, the run says NaN was detected,
@@ -126,10 +207,8 @@ def test_a_diverging_trainer_fails_the_run_and_pushes_nothing(first_run, sample:
     out, first = first_run
     assert first.returncode == 0
     before = versions(out / MODEL_STORE)
-    script = Path(__file__).with_name("faults") / "run_poisoned.py"
-    result = subprocess.run([sys.executable, str(script), "run", "--env", "dev", "--data",
-                             str(sample), "--output", str(out)],
-                            capture_output=True, text=True, timeout=900)
+    result = run_with_trainer("poisoned_trainer.py", "run", "--env", "dev", "--data",
+                              str(sample), "--output", str(out))
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in result.stdout + result.stderr
     assert re.search(r"stopped: NaN detected: (training loss became|weights .* are not finite)",

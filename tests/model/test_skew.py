@@ -1,34 +1,107 @@
 """Training/serving skew: the exported signature and the trained model agree on the same rows.
 
 Serving path: raw rows -> serialized tf.Example -> `serving_default` (Transform graph inside).
-Training path: raw rows -> preprocessing_fn through tf.Transform's Beam implementation -> Keras
-model. Any preprocessing that happens on one path only shows up as a difference here.
+Training path: raw rows -> preprocessing_fn through tf.Transform's Beam implementation ->
+transformed tf.Examples on disk -> TFX's DataAccessor and the Trainer's own `make_dataset` ->
+Keras model. Any preprocessing that happens on one path only shows up as a difference here,
+whether it sits in the Transform or in the Trainer's input pipeline.
 """
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import features as F
 from components import rows as R
+from components import trainer
 from components.model_checks import SkewError, check_skew
 from components.preprocessing import preprocessing_fn
 from tests import support as S
 
 TOLERANCE = 1e-5
+SPLIT = "probe"
 
 
-def test_serving_signature_matches_the_training_path(transform_run, trained, serve,
+def _write_transformed(run: S.TransformRun, root: Path) -> str:
+    """The probe rows as Transform writes its output: gzipped TFRecords of tf.Examples."""
+    import tensorflow_transform as tft
+
+    coder = tft.coders.ExampleProtoCoder(run.output.transformed_metadata.schema)
+    split = root / f"Split-{SPLIT}"
+    split.mkdir(parents=True)
+    with tf.io.TFRecordWriter(str(split / "transformed_examples-00000-of-00001.gz"),
+                              options="GZIP") as writer:
+        for i in range(len(run.probe_labels)):
+            writer.write(coder.encode({k: v[i] for k, v in run.probe.items()}))
+    return str(split / "*")
+
+
+def training_path(run: S.TransformRun, model: tf.keras.Model, root: Path
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and labels for the probe rows, read the way the Trainer reads its data:
+    the DataAccessor TFX's Trainer builds for an Examples artifact, then `trainer.make_dataset`
+    (looked up at call time, so a fault planted in the trainer module is what runs)."""
+    from tfx.components.trainer.fn_args_utils import DataAccessor
+    from tfx.components.util import tfxio_utils
+    from tfx.types import artifact_utils, standard_artifacts
+
+    pattern = _write_transformed(run, root)
+    examples = standard_artifacts.Examples()
+    examples.uri = str(root)
+    examples.split_names = artifact_utils.encode_split_names([SPLIT])
+    accessor = DataAccessor(
+        tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact([examples], []),
+        record_batch_factory=None, data_view_decode_fn=None)
+    rows = len(run.probe_labels)
+    dataset = trainer.make_dataset([pattern], accessor, run.output, batch_size=rows, seed=0,
+                                   shuffle=False)
+    features, labels = next(iter(dataset))
+    return model.predict(features, verbose=0), labels.numpy()
+
+
+def test_serving_signature_matches_the_training_path(transform_run, trained, serve, tmp_path,
                                                      ci_report) -> None:
     served = serve(R.examples(transform_run.probe_rows))
-    training = trained.model.predict(S.feature_columns(transform_run.probe), verbose=0)
+    training, labels = training_path(transform_run, trained.model, tmp_path)
+    # The rows came back in order: the labels are the probe rows' own.
+    np.testing.assert_array_equal(labels.reshape(-1), transform_run.probe[F.LABEL_KEY])
     report = check_skew(transform_run.probe_labels, served, training, tolerance=TOLERANCE)
     ci_report("training/serving skew", report.table())
 
 
-def _fare_clipped_at_training_time(inputs):
-    """A planted fault: fares are clipped in the training input path only."""
-    import tensorflow as tf
+def _fare_clipped_in_the_trainer_input(real):
+    """A planted fault: the Trainer's input pipeline clips the transformed fare; the serving
+    signature (Transform graph + model) never does."""
 
+    def make_dataset(*args, **kwargs) -> tf.data.Dataset:
+        def clip(features, label):
+            features = dict(features)
+            features[F.transformed_name("fare")] = tf.minimum(
+                features[F.transformed_name("fare")], 0.5)
+            return features, label
+
+        return real(*args, **kwargs).map(clip)
+
+    return make_dataset
+
+
+def test_skew_check_catches_preprocessing_in_the_trainer_input_path(
+        transform_run, trained, serve, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(trainer, "make_dataset",
+                        _fare_clipped_in_the_trainer_input(trainer.make_dataset))
+    served = serve(R.examples(transform_run.probe_rows))
+    training, _ = training_path(transform_run, trained.model, tmp_path)
+    with pytest.raises(SkewError, match=r"training/serving skew: .* rows differ") as caught:
+        check_skew(transform_run.probe_labels, served, training, tolerance=TOLERANCE)
+    assert "fare 10000" in str(caught.value)  # the extreme fare is among the rows named
+
+
+def _fare_clipped_at_training_time(inputs):
+    """A planted fault: fares are clipped in the training Transform only."""
     clipped = dict(inputs)
     fare = inputs["fare"]
     clipped["fare"] = tf.SparseTensor(fare.indices, tf.minimum(fare.values, 20.0),
@@ -36,14 +109,14 @@ def _fare_clipped_at_training_time(inputs):
     return preprocessing_fn(clipped)
 
 
-def test_skew_check_catches_preprocessing_applied_only_in_training(transform_run, trained,
-                                                                   serve, tmp_path) -> None:
+def test_skew_check_catches_preprocessing_applied_only_in_the_training_transform(
+        transform_run, trained, serve, tmp_path) -> None:
     skewed = S.run_transform(transform_run.train_rows,
                              list(zip(transform_run.probe_labels, transform_run.probe_rows,
                                       strict=True)),
                              tmp_path / "skewed", fn=_fare_clipped_at_training_time)
     served = serve(R.examples(skewed.probe_rows))
-    training = trained.model.predict(S.feature_columns(skewed.probe), verbose=0)
+    training, _ = training_path(skewed, trained.model, tmp_path / "read")
     with pytest.raises(SkewError, match=r"training/serving skew: .* rows differ") as caught:
         check_skew(skewed.probe_labels, served, training, tolerance=TOLERANCE)
     # The message carries the table, worst rows first, so the CI log shows where to look.

@@ -1,0 +1,84 @@
+"""`mlops loadtest --record`: the verdict lands in the environment's release record, PASS or FAIL.
+
+A real server (the stand-in) serves dev's release, promoted from a model store the way `make demo`
+does, in a temporary copy of environments/. A short load test under SLOs any working server meets
+records PASS (exit 0); the same test under an impossible p95 records FAIL (exit 1), and that FAIL
+then blocks the promotion to staging.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from mlops import config
+from tests.conftest import FULL_DATA, update_overlay
+
+from .conftest import mlops, start_server, stop_server
+
+pytestmark = pytest.mark.slow
+
+
+def test_record_writes_pass_then_fail_into_the_release(tmp_path, trained) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text("\n".join(FULL_DATA.read_text().splitlines()[:201]) + "\n")
+    # SLOs a busy shared CPU still meets: the PASS must not depend on the machine's load.
+    server = start_server(tmp_path / "a", "local", {1: trained.export_dir},
+                          loadtest={"warmup_seconds": 2, "users": 4, "spawn_rate": 4,
+                                    "slo": {"p95_ms": 10000, "p99_ms": 10000, "min_rps": 0.1}})
+    envs = str(server.environments)
+    record_file = server.environments / "dev" / "release.yaml"
+    shown = config.show_path(record_file)  # how the command names the file it wrote
+
+    def loadtest() -> tuple[int, str, str]:
+        done = mlops("--environments", envs, "loadtest", "--env", "dev", "--output",
+                     str(server.output), "--rows", str(rows), "--seconds", "6", "--record")
+        return done.returncode, done.stdout, done.stderr
+
+    try:
+        promoted = mlops("--environments", envs, "promote", "--to", "dev", "--output",
+                         str(server.output))
+        assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+        released = yaml.safe_load(record_file.read_text())
+        assert released["current"]["version"] == 1
+        assert released["current"]["loadtest"]["verdict"] == "NONE"
+
+        code, out, err = loadtest()
+        assert code == 0, out + err
+        short = f"version 1 ({released['current']['digest'][7:19]})"
+        assert f"Recorded PASS for dev's {short} in {shown}" in out
+        record = yaml.safe_load(record_file.read_text())
+        summary = json.loads((server.output / "loadtest" / "summary.json").read_text())
+        passed = record["current"]["loadtest"]
+        assert passed["verdict"] == "PASS" and passed["at"]
+        assert passed["report"] == str(server.output / "loadtest")
+        assert passed["p95_ms"] == pytest.approx(summary["p95_ms"], abs=1e-3)
+        assert passed["p99_ms"] == pytest.approx(summary["p99_ms"], abs=1e-3)
+        assert passed["rps"] == pytest.approx(summary["rps"], abs=1e-3) and passed["rps"] > 0
+        assert passed["failure_ratio"] == 0.0
+        # Only the verdict changed: same artifact, no new history entry.
+        assert {k: v for k, v in record["current"].items() if k != "loadtest"} == \
+            {k: v for k, v in released["current"].items() if k != "loadtest"}
+        assert record["history"] == released["history"] == []
+        status = mlops("--environments", envs, "status")
+        assert "can be promoted dev -> staging" in status.stdout, status.stdout
+
+        update_overlay(server.environments, "dev", {"loadtest": {"slo": {"p95_ms": 0.001}}})
+        code, out, err = loadtest()
+        assert code == 1, out + err
+        assert "Traceback" not in err
+        assert f"Recorded FAIL for dev's {short} in {shown}" in out
+        assert "(limit <= 0.001 ms, loadtest.slo.p95_ms) BREACHED" in err
+        failed = yaml.safe_load(record_file.read_text())["current"]["loadtest"]
+        assert failed["verdict"] == "FAIL" and failed["at"] >= passed["at"]
+        assert failed["p95_ms"] > 0.001
+
+        # The recorded FAIL is what the promotion rules read.
+        blocked = mlops("--environments", envs, "promote", "--from", "dev", "--to", "staging")
+        assert blocked.returncode == 1, blocked.stdout + blocked.stderr
+        assert "load-test-passed" in blocked.stderr and "verdict FAIL" in blocked.stderr
+        assert not (server.environments / "staging" / "release.yaml").exists()
+    finally:
+        stop_server(server)
