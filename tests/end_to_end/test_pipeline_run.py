@@ -28,9 +28,26 @@ pytestmark = pytest.mark.slow
 MODEL_STORE = Path("model_store") / "taxi_tips"
 
 
+_HERMETIC: list[Path] = []  # a copy of environments/ without release records, per module
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _hermetic_environments(tmp_path_factory: pytest.TempPathFactory):
+    """Runs read the copy, so a release left by `make demo` in environments/dev is never the
+    Evaluator's baseline here (the baseline is the environment's released model)."""
+    _HERMETIC[:] = [copy_environments(tmp_path_factory.mktemp("hermetic"))]
+    yield
+    _HERMETIC.clear()
+
+
+def _with_environments(args: tuple[str, ...]) -> tuple[str, ...]:
+    return args if "--environments" in args or not _HERMETIC else (
+        "--environments", str(_HERMETIC[0]), *args)
+
+
 def mlops(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mlops.cli", *args], capture_output=True,
-                          text=True, timeout=900)
+    return subprocess.run([sys.executable, "-m", "mlops.cli", *_with_environments(args)],
+                          capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +60,9 @@ FAULTS = Path(__file__).with_name("faults")
 
 def run_with_trainer(fault: str, *args: str) -> subprocess.CompletedProcess[str]:
     """`mlops` with the Trainer's module replaced by tests/end_to_end/faults/<fault>."""
-    return subprocess.run([sys.executable, str(FAULTS / "run_with_trainer.py"), fault, *args],
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run([sys.executable, str(FAULTS / "run_with_trainer.py"), fault,
+                           *_with_environments(args)], capture_output=True, text=True,
+                          timeout=900)
 
 
 @pytest.fixture(scope="module")
