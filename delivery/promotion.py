@@ -157,7 +157,7 @@ class Delivery:
         digest = model_digest(uri)
         summary_file = Path(cfg.paths.pipeline_root).parent / "run_summary.json"
         summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
-        metrics, run = {}, ""
+        metrics, run, spans, data_root = {}, "", [], ""
         if str(summary.get("pushed_version")) == str(version):
             if summary.get("model_digest") and summary["model_digest"] != digest:
                 raise PromotionRefused("digest-matches", f"{display_uri(uri)} has digest "
@@ -166,10 +166,12 @@ class Delivery:
                                        f"the push; re-run the pipeline")
             metrics = dict((summary.get("overall") or {}).get("metrics") or {})
             run = summary.get("pipeline_run", "")
+            spans, data_root = summary.get("spans") or [], summary.get("data_root", "")
         new = rel.Release(model_name=cfg.model_name, version=version, digest=digest,
                           uri=display_uri(uri), git_commit=git_commit(), pipeline_run=run,
                           promoted_from=PIPELINE, promoted_at=rel.now(), promoted_by=actor(),
-                          metrics={k: round(float(v), 6) for k, v in metrics.items()})
+                          metrics={k: round(float(v), 6) for k, v in metrics.items()},
+                          spans=spans, data_root=display_uri(data_root) if data_root else "")
         return self._install(env, new)
 
     def promote(self, src: str, dst: str, expect_version: int | None = None) -> rel.Record:

@@ -1,7 +1,8 @@
 """`mlops`: the one entry point that CI workflows and people both call.
 
 Exit status: 0 success; 1 a gate stopped the run (data validation, NaN, model not blessed) or a
-component failed; 2 the command line or an environment overlay is invalid.
+component failed; 2 the command line or an environment overlay is invalid; 3 infrastructure;
+4 (`mlops ct check` only) no retrain needed.
 """
 
 from __future__ import annotations
@@ -142,14 +143,32 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Load and validate all environments; with --env, also "
                                        "print the merged configuration of that one.")
     check.add_argument("--env", metavar="ENV", help="print this environment's merged config")
+    _add_ct(sub)
     return parser
+
+
+NO_RETRAIN = 4  # `mlops ct check`: nothing to do (0 means: retrain)
+
+
+def _add_ct(sub: argparse._SubParsersAction) -> None:
+    ct = sub.add_parser("ct", help="continuous training: decide whether to retrain",
+                        description="Continuous training. `check` prints one line per reason to "
+                                    "retrain (new span, drift, decay, release age) and exits 0 "
+                                    "when a retrain is needed, 4 when not.")
+    ct_sub = ct.add_subparsers(dest="ct_command", required=True, metavar="SUBCOMMAND")
+    ct_check = ct_sub.add_parser("check", help="whether ENV should retrain now, and why")
+    _add_env(ct_check, "environment whose release to check")
+    ct_check.add_argument("--data", metavar="DIR", help="read span folders from DIR instead of "
+                                                        "the environment's data.root")
+    ct_check.add_argument("--output", metavar="DIR", help="local working folder (as for `mlops "
+                                                          "run --output`)")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from pipeline.runner import run_local
 
     cfg = config.load(args.env, args.environments, data_root=args.data, output_root=args.output)
-    summary = run_local(cfg)
+    summary = run_local(cfg, environments_dir=args.environments)
     print(summary.render())
     step_summary.append(summary.markdown())
     if summary.blessed is False:
@@ -412,10 +431,34 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ct(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from pipeline.continuous import check
+
+    started = time.monotonic()
+    cfg = config.load(args.env, args.environments, data_root=args.data, output_root=args.output)
+    result = check(cfg, args.environments)
+    verdict = "retrain" if result.retrain else "no retrain"
+    print(f"{cfg.name}: {verdict} ({time.monotonic() - started:.1f} s)")
+    for reason in result.reasons:
+        print(f"  - {reason}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    output = os.environ.get("GITHUB_OUTPUT")
+    if output:
+        reasons = "; ".join(result.reasons).replace("\n", " ")
+        with open(output, "a") as f:
+            f.write(f"retrain={'true' if result.retrain else 'false'}\nreasons={reasons}\n")
+    step_summary.append(result.markdown(cfg.name))
+    return 0 if result.retrain else NO_RETRAIN
+
+
 COMMANDS = {"run": _cmd_run, "compile": _cmd_compile, "schema": _cmd_schema,
             "config": _cmd_config, "serve": _cmd_serve, "predict": _cmd_predict,
             "loadtest": _cmd_loadtest, "promote": _cmd_promote, "rollback": _cmd_rollback,
-            "status": _cmd_status, "render": _cmd_render}
+            "status": _cmd_status, "render": _cmd_render, "ct": _cmd_ct}
 
 
 def main(argv: list[str] | None = None) -> int:

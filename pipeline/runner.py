@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from mlops.config import EnvironmentConfig
+from mlops.config import ENVIRONMENTS_DIR, EnvironmentConfig
 from mlops.errors import ConfigError, GateError, MlopsError
 from pipeline.progress import capture_logs
 from pipeline.summary import RunSummary, summarize
@@ -48,7 +48,33 @@ def _keep_report(cfg: EnvironmentConfig, anomalies: list) -> None:
     write_report(anomalies, str(report_dir(cfg)))
 
 
-def run_local(cfg: EnvironmentConfig, out: TextIO | None = None) -> RunSummary:
+def drift_report_dir(cfg: EnvironmentConfig) -> Path:
+    """Where the drift gate's report is kept, whatever its verdict (drift.json, drift.md)."""
+    return Path(cfg.paths.pipeline_root).parent / "drift"
+
+
+def _ingest_window(cfg: EnvironmentConfig, out: TextIO) -> None:
+    """Ingest the window's older spans that this pipeline's ML Metadata may not hold yet.
+
+    CsvExampleGen takes one span per run; each older span gets its own one-node run (cached once
+    ingested), so a fresh machine trains on the same window as a long-lived one.
+    """
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    from components import spans
+    from pipeline.definition import ingest_pipeline
+
+    older = spans.window(cfg)[:-1]
+    if older:
+        out.write(f"Training window: spans {spans.describe(spans.window(cfg))} "
+                  f"(data.window_spans={cfg.data.window_spans}); ingesting span(s) "
+                  f"{spans.describe(older)}\n")
+    for span in older:
+        LocalDagRunner().run(ingest_pipeline(cfg, span))
+
+
+def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
+              environments_dir: Path = ENVIRONMENTS_DIR) -> RunSummary:
     """Run with LocalDagRunner and SQLite ML Metadata; raise a readable error on failure."""
     if cfg.orchestration.runner != "local":
         raise ConfigError(
@@ -60,8 +86,10 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None) -> RunSummary:
                           f"{cfg.sources[-1]} or --data)")
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
+    from pipeline.continuous import released_baseline
     from pipeline.definition import create_pipeline
 
+    baseline = released_baseline(cfg, environments_dir)
     Path(cfg.paths.metadata).parent.mkdir(parents=True, exist_ok=True)
     logs = log_file(cfg)
     (out or sys.stdout).write(f"Running pipeline {cfg.pipeline_name} for {cfg.name} "
@@ -69,7 +97,9 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None) -> RunSummary:
     (out or sys.stdout).flush()
     with capture_logs(logs, out) as progress:
         try:
-            LocalDagRunner().run(create_pipeline(cfg))
+            _ingest_window(cfg, out or sys.stdout)
+            LocalDagRunner().run(create_pipeline(cfg, baseline_spans=baseline.spans,
+                                                 baseline_note=baseline.note))
         except Exception as exc:
             failed = progress.current or "the pipeline"
             gate = _find_gate_error(exc)
@@ -78,6 +108,12 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None) -> RunSummary:
                 if anomalies is not None:
                     _keep_report(cfg, anomalies)
                     gate.args = (f"{gate}\nReport: {report_dir(cfg)}",)
+                verdict = getattr(gate, "verdict", None)
+                if verdict is not None:
+                    from components.drift import write_report
+
+                    write_report(verdict, drift_report_dir(cfg))
+                    gate.args = (f"{gate}\nReport: {drift_report_dir(cfg)}",)
                 raise gate from None
             raise PipelineFailed(f"{failed} failed: {type(exc).__name__}: {exc}\n"
                                  f"See the full log: {logs}") from exc

@@ -36,12 +36,14 @@ def test_validation_feeds_the_gate_and_the_gate_guards_transform(graph) -> None:
     assert _producer(n["ExampleValidator"], "statistics") == "StatisticsGen"
     assert _producer(n["ExampleValidator"], "schema") == "ImportSchemaGen"
     assert _producer(n["DataGate"], "anomalies") == "ExampleValidator"
-    assert "DataGate" in {u.id for u in n["Transform"].upstream_nodes}
+    assert _producer(n["DriftGate"], "data_report") == "DataGate"  # drift after the data gate
+    assert _producer(n["DriftGate"], "examples") == "CsvExampleGen"
+    assert "DriftGate" in {u.id for u in n["Transform"].upstream_nodes}
 
 
 def test_transform_trainer_evaluator_pusher_chain(graph) -> None:
     _, n = graph
-    assert _producer(n["Transform"], "examples") == "CsvExampleGen"
+    assert _producer(n["Transform"], "examples") == "SpanWindow"
     assert _producer(n["Transform"], "schema") == "ImportSchemaGen"
     assert _producer(n["Trainer"], "examples") == "Transform"
     assert _producer(n["Trainer"], "transform_graph") == "Transform"
@@ -67,6 +69,24 @@ def test_schema_is_imported_not_inferred(graph) -> None:
     _, n = graph
     assert n["ImportSchemaGen"].exec_properties["schema_file"].endswith(
         "components/schema/schema.pbtxt")
+
+
+def test_drift_gate_takes_mode_thresholds_and_baseline_from_config(graph) -> None:
+    cfg, n = graph
+    props = n["DriftGate"].exec_properties
+    assert props["mode"] == cfg.drift.mode
+    assert props["min_examples"] == cfg.data.min_examples
+    assert "jensen_shannon" in props["thresholds"]
+    assert props["data_pattern"].endswith("span-{SPAN}/*.csv")
+
+
+def test_local_window_reads_the_newest_k_spans() -> None:
+    from components.window import SpanWindowStrategy
+
+    cfg = config.load("dev")
+    window = _by_id(create_pipeline(cfg))["SpanWindow"]
+    assert window.exec_properties["resolver_class"] is SpanWindowStrategy
+    assert window.exec_properties["source_uri"] == {"num_spans": cfg.data.window_spans}
 
 
 def test_local_runs_use_the_cache_friendly_baseline_strategy() -> None:
