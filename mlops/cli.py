@@ -181,7 +181,8 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     from pipeline.runner import compile_kubeflow
 
     cfg = config.load(args.env, args.environments)
-    print(f"Compiled {cfg.pipeline_name} for {cfg.name}: {compile_kubeflow(cfg)}")
+    print(f"Compiled {cfg.pipeline_name} for {cfg.name}: "
+          f"{compile_kubeflow(cfg, args.environments)}")
     return 0
 
 

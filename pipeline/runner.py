@@ -123,7 +123,7 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
     return summary
 
 
-def compile_kubeflow(cfg: EnvironmentConfig) -> Path:
+def compile_kubeflow(cfg: EnvironmentConfig, environments_dir: Path = ENVIRONMENTS_DIR) -> Path:
     """Write the Vertex AI / KFP v2 pipeline JSON, offline."""
     if cfg.orchestration.runner != "kubeflow_v2":
         raise ConfigError(f"environment {cfg.name!r} uses orchestration.runner="
@@ -139,6 +139,10 @@ def compile_kubeflow(cfg: EnvironmentConfig) -> Path:
         config=kfp_v2.KubeflowV2DagRunnerConfig(
             default_image=cfg.orchestration.image),
         output_dir=str(output.parent), output_filename=output.name)
-    runner.run(create_pipeline(cfg), write_out=True)
+    from pipeline.continuous import released_baseline
+
+    baseline = released_baseline(cfg, environments_dir)
+    runner.run(create_pipeline(cfg, baseline_spans=baseline.spans, baseline_note=baseline.note),
+               write_out=True)
     json.loads(output.read_text())  # fail here, not in Vertex, if the file is not JSON
     return output
