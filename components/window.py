@@ -2,10 +2,10 @@
 
 CsvExampleGen ingests one span per run (TFX 1.16 allows only a single-span static range), so the
 older spans of the window come from ML Metadata: every span ingested under this pipeline is an
-Examples artifact carrying its `span`. The stock SpanRangeStrategy would return every artifact in
-range, including stale re-ingestions of the same span; this one keeps the newest artifact per span
-and never looks past the span ingested in this run (`newest`), so a span folder deleted after it
-was ingested cannot creep back into training.
+Examples artifact carrying its `span`. The stock SpanRangeStrategy returns every artifact in a
+range, stale re-ingestions of a span included, and picks the range from whatever ML Metadata
+holds; this one takes the window's span numbers from the run (the newest K span folders that
+exist now) and, per span, the newest artifact.
 """
 
 from __future__ import annotations
@@ -24,21 +24,18 @@ def span_of(artifact: types.Artifact) -> int:
 
 
 class SpanWindowStrategy(resolver.ResolverStrategy):
-    """Inputs: `newest` (this run's ExampleGen output) and `examples` (every ingested span)."""
+    """Input `examples`: every Examples artifact CsvExampleGen produced in this pipeline."""
 
-    def __init__(self, num_spans: int) -> None:
-        self._num_spans = num_spans
+    def __init__(self, spans: list[int]) -> None:
+        self._spans = set(spans)
 
     def resolve_artifacts(self, store: Any, input_dict: dict[str, list[types.Artifact]]
                           ) -> dict[str, list[types.Artifact]] | None:
-        newest = input_dict.get("newest", [])
-        if not newest:
-            return None
-        last = max(span_of(a) for a in newest)
         per_span: dict[int, types.Artifact] = {}
-        for candidate in [*input_dict.get("examples", []), *newest]:
+        for candidate in input_dict.get("examples", []):
             span = span_of(candidate)
-            if span <= last and (span not in per_span or candidate.id > per_span[span].id):
+            if span in self._spans and (span not in per_span or candidate.id > per_span[span].id):
                 per_span[span] = candidate
-        chosen = sorted(per_span)[-self._num_spans:]
-        return {"examples": [per_span[s] for s in chosen], "newest": newest}
+        if set(per_span) != self._spans:
+            return None  # a span of the window was never ingested: nothing to train on
+        return {"examples": [per_span[s] for s in sorted(per_span)]}

@@ -176,6 +176,14 @@ def _baseline_resolver(cfg: EnvironmentConfig, trainer: Trainer) -> Resolver:
     return resolver.with_id("BaselineModelResolver")
 
 
+def window_spans(cfg: EnvironmentConfig) -> list[int]:
+    """The newest data.window_spans span numbers under the data root (empty if there is none:
+    then CsvExampleGen fails first, naming the pattern)."""
+    from components import spans
+
+    return spans.window(cfg) if spans.available(cfg) else []
+
+
 def _span_window(cfg: EnvironmentConfig, example_gen: CsvExampleGen) -> Resolver:
     """The newest `data.window_spans` spans for Transform and Trainer (evaluation: the newest).
 
@@ -184,10 +192,10 @@ def _span_window(cfg: EnvironmentConfig, example_gen: CsvExampleGen) -> Resolver
     """
     if cfg.orchestration.runner == "local":
         resolver = Resolver(
-            strategy_class=SpanWindowStrategy, config={"num_spans": cfg.data.window_spans},
-            newest=example_gen.outputs["examples"],
+            strategy_class=SpanWindowStrategy, config={"spans": window_spans(cfg)},
             examples=Channel(type=standard_artifacts.Examples,
                              producer_component_id=example_gen.id, output_key="examples"))
+        resolver.add_upstream_node(example_gen)  # after this run's span is ingested
     else:
         resolver = Resolver(strategy_class=LatestArtifactStrategy,
                             examples=example_gen.outputs["examples"])

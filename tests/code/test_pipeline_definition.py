@@ -86,7 +86,7 @@ def test_local_window_reads_the_newest_k_spans() -> None:
     cfg = config.load("dev")
     window = _by_id(create_pipeline(cfg))["SpanWindow"]
     assert window.exec_properties["resolver_class"] is SpanWindowStrategy
-    assert window.exec_properties["source_uri"] == {"num_spans": cfg.data.window_spans}
+    assert window.exec_properties["source_uri"] == {"spans": [1, 2]}  # the bundled spans
 
 
 def test_local_runs_use_the_cache_friendly_baseline_strategy() -> None:
