@@ -70,6 +70,7 @@ def test_unchanged_rerun_is_cached_and_pushes_nothing(first_run, sample: Path) -
     summary = json.loads((out / "run_summary.json").read_text())
     statuses = {c["id"]: c["status"] for c in summary["components"]}
     assert statuses.pop("BaselineModelResolver") == "resolved"
+    assert statuses.pop("SpanWindow") == "resolved"
     assert set(statuses.values()) == {"cached"}, statuses
     assert versions(out / MODEL_STORE) == before
     assert summary["new_version"] is False
