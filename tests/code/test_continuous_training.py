@@ -213,3 +213,54 @@ def test_a_tampered_release_is_a_gate_error(released, tmp_path, monkeypatch, cap
                      "--data", str(data), "--output", str(tmp_path / "work")])
     assert code == 1
     assert "the released model does not match its record" in capsys.readouterr().err
+
+
+# --- the window and its config ----------------------------------------------------------------
+
+
+def _examples(artifact_id: int, span: int):
+    from tfx.types import standard_artifacts
+
+    artifact = standard_artifacts.Examples()
+    artifact.id = artifact_id
+    artifact.set_int_custom_property("span", span)
+    return artifact
+
+
+def test_the_window_takes_the_newest_artifact_of_each_window_span() -> None:
+    from components.window import SpanWindowStrategy
+
+    ingested = [_examples(1, 1), _examples(2, 2), _examples(3, 3), _examples(4, 2),
+                _examples(5, 4)]  # span 2 re-ingested (id 4); span 4 is outside the window
+    result = SpanWindowStrategy(spans=[2, 3]).resolve_artifacts(None, {"examples": ingested})
+    assert [a.id for a in result["examples"]] == [4, 3]
+
+
+def test_a_window_span_never_ingested_resolves_nothing() -> None:
+    from components.window import SpanWindowStrategy
+
+    strategy = SpanWindowStrategy(spans=[2, 3])
+    assert strategy.resolve_artifacts(None, {"examples": [_examples(1, 3)]}) is None
+
+
+def test_the_window_is_the_newest_k_span_folders(tmp_path) -> None:
+    from components import spans
+    from mlops import config
+
+    data = tmp_path / "data"
+    for number in (1, 2, 10):
+        D.write_span(data, number, [])
+    cfg = config.load("dev", data_root=str(data))
+    assert cfg.data.window_spans == 2
+    assert spans.window(cfg) == [2, 10]  # numbers, not text order
+    assert spans.describe([2, 3, 4]) == "2-4" and spans.describe([2, 10]) == "2, 10"
+
+
+def test_kubeflow_environments_must_train_on_one_span(environments) -> None:
+    from mlops import config
+    from mlops.errors import ConfigError
+
+    update_overlay(environments, "staging", {"data": {"window_spans": 2}})
+    with pytest.raises(ConfigError, match=r"environments/staging/config.yaml: data.window_spans: "
+                                          r"must be 1 with orchestration.runner kubeflow_v2"):
+        config.load("staging", environments)
