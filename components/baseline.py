@@ -1,38 +1,44 @@
-"""Which model the Evaluator compares a candidate against.
+"""The Evaluator's baseline: the model released in the environment the pipeline feeds.
 
-The stock LatestBlessedModelStrategy returns the newest blessed model. On a re-run with nothing
-changed, the cached Trainer hands back the same candidate, which the previous run blessed; the
-stock strategy then offers the candidate as its own baseline, the Evaluator's inputs change, and
-the run evaluates and pushes again. This strategy returns the newest blessed model *older than the
-candidate*, so an unchanged re-run resolves exactly what the first run did and stays cached.
+Why not ML Metadata's "latest blessed model": on a CI runner ML Metadata is a SQLite file that
+starts empty every job, so the baseline would always be missing and `max_regression` would
+never apply. The release record in Git says what runs now; its artifact is pulled by digest
+from the model store (both digests checked) and imported into the pipeline, so the regression
+gate compares against what users are actually served, on any machine.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
-from tfx import types
-from tfx.dsl.components.common import resolver
+from components.model_store import Artifact, store_of
 
-BLESSED = "blessed"
-CURRENT_MODEL_ID = "current_model_id"
+SERVING_DIR = "Format-Serving"  # where TFX's Evaluator looks inside a Model artifact
 
 
-class BaselineModelStrategy(resolver.ResolverStrategy):
-    """Inputs: `candidate` (this run's model), `model` and `model_blessing` (all of them)."""
+@dataclass(frozen=True)
+class ReleasedBaseline:
+    environment: str
+    version: int
+    digest: str
+    ref: str
+    model_uri: str  # a Model-artifact folder: <model_uri>/Format-Serving/saved_model.pb
 
-    def resolve_artifacts(self, store: Any, input_dict: dict[str, list[types.Artifact]]
-                          ) -> dict[str, list[types.Artifact]] | None:
-        candidates = input_dict.get("candidate", [])
-        newest_allowed = min(a.id for a in candidates) if candidates else None
-        blessed = {b.get_int_custom_property(CURRENT_MODEL_ID): b
-                   for b in input_dict.get("model_blessing", [])
-                   if b.get_int_custom_property(BLESSED) == 1}
-        result: dict[str, list[types.Artifact]] = {"model": [], "model_blessing": []}
-        for model in sorted(input_dict.get("model", []), key=lambda a: a.id, reverse=True):
-            if newest_allowed is not None and model.id >= newest_allowed:
-                continue
-            if model.id in blessed:
-                result = {"model": [model], "model_blessing": [blessed[model.id]]}
-                break
-        return {**result, "candidate": candidates}
+    def describe(self) -> str:
+        return f"{self.environment}'s release, version {self.version} ({self.digest[7:19]})"
+
+
+def import_release(environment: str, artifact: Artifact, work_dir: Path) -> ReleasedBaseline:
+    """Pull the released model and lay it out as a TFX Model artifact; reused while unchanged."""
+    pulled = store_of(artifact.ref).materialize(artifact, work_dir / "models")
+    model_uri = work_dir / "baseline" / artifact.tree_digest[7:]
+    serving = model_uri / SERVING_DIR
+    if not serving.exists():
+        partial = model_uri / f".{SERVING_DIR}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(pulled, partial)
+        partial.rename(serving)
+    return ReleasedBaseline(environment, artifact.version, artifact.tree_digest, artifact.ref,
+                            str(model_uri))

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from components.model_store import OCI_SCHEME
 from delivery import release as rel
 from mlops import config
 from mlops.config import EnvironmentConfig
@@ -40,7 +41,14 @@ def app_name(cfg: EnvironmentConfig) -> str:
     return f"{cfg.model_name.replace('_', '-').lower()}-serving"
 
 
-def model_base_path(cfg: EnvironmentConfig) -> str:
+OCI_MODEL_ROOT = "/models"  # the emptyDir the init container pulls into
+
+
+def model_base_path(cfg: EnvironmentConfig, release: rel.Release | None = None) -> str:
+    """Where TF Serving reads in the pod: the pulled emptyDir for a registry artifact, else the
+    bucket (or deploy.model_base_path) the store is."""
+    if release is not None and release.uri.startswith(OCI_SCHEME):
+        return f"{OCI_MODEL_ROOT}/{cfg.model_name}"
     return cfg.deploy.model_base_path or config.join_uri(cfg.paths.model_store, cfg.model_name)
 
 
@@ -49,7 +57,7 @@ def render_environment(cfg: EnvironmentConfig, record: rel.Record | None) -> dic
     if record is None:
         return {"README.md": NO_RELEASE.format(env=cfg.name)}
     current = record.current
-    files = C.render(cfg, model_base_path(cfg), versions=[current.version],
+    files = C.render(cfg, model_base_path(cfg, current), versions=[current.version],
                      labels={"stable": current.version})
     flags = backends.server_flags(cfg, "/config", files, 8500, 8501)
     config_sha = hashlib.sha256("".join(files[k] for k in sorted(files)).encode()).hexdigest()
@@ -62,7 +70,9 @@ def render_environment(cfg: EnvironmentConfig, record: rel.Record | None) -> dic
         f'mlops.template/model-version: "{current.version}"'])
     values = {"env": cfg.name, "app": app, "d": cfg.deploy, "s": cfg.serving,
               "model_name": cfg.model_name, "release": current, "labels": labels,
-              "files": files, "flags": flags, "config_sha": config_sha}
+              "files": files, "flags": flags, "config_sha": config_sha,
+              "oci_ref": current.uri[len(OCI_SCHEME):] if current.uri.startswith(OCI_SCHEME)
+              else ""}
     return {f"{kind}.yaml": _env.get_template(f"{kind}.yaml.j2").render(**values)
             for kind in KINDS}
 

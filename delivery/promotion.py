@@ -1,55 +1,35 @@
 """Promotion rules: which release may move where, checked before anything is written.
 
 The rules form a small state machine over the environments' release records:
-- dev takes the newest model the pipeline pushed (its digest checked);
+- dev takes the candidate the pipeline pushed (both digests checked);
 - every other environment takes exactly the artifact its `deploy.promote_from` environment runs
-  (same version, same digest; copied, never rebuilt), and only after that release passed its
-  load test there; stages are never skipped;
-- the model in the store must still have the digest its record names;
+  (same version, same digests; tagged or copied byte for byte, never rebuilt), and only after
+  that release passed its load test there; stages are never skipped;
+- the model in the store must still have the digests its record names (it is pulled and
+  checked before anything moves);
 - a promotion to the version already running is refused;
 - rollback returns an environment to its previous release, exactly as it was.
-Each refusal names the rule and what to do. A refused command changes nothing.
+Each refusal names the rule and what to do. A refused command changes nothing: no record, no
+manifest, no tag.
 """
 
 from __future__ import annotations
 
 import copy
-import getpass
-import os
-import subprocess
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.model_store import has_saved_model, model_digest, publish_atomically, versions
+from components.model_store import Artifact, ModelStore, StoreError, open_store, store_of
 from delivery import release as rel
+from delivery import rules
+from delivery.rules import PIPELINE, PromotionRefused
 from mlops import config
 from mlops.config import EnvironmentConfig
-from mlops.errors import ConfigError, GateError
+from mlops.errors import ConfigError
+from mlops.provenance import actor, git_commit
 
-PIPELINE = "pipeline"
-
-
-class PromotionRefused(GateError):
-    """A promotion rule failed; nothing was written."""
-
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(f"refused ({rule}): {message}")
-        self.rule = rule
-
-
-def git_commit() -> str:
-    if os.environ.get("GITHUB_SHA"):
-        return os.environ["GITHUB_SHA"]
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.REPO_ROOT,
-                             capture_output=True, text=True, timeout=10)
-    except OSError:
-        return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
-
-
-def actor() -> str:
-    return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
+__all__ = ["PIPELINE", "Delivery", "PromotionRefused", "actor", "display_uri", "git_commit"]
 
 
 def display_uri(uri: str) -> str:
@@ -66,41 +46,12 @@ def _resolve(uri: str) -> str:
     return uri if "://" in uri or Path(uri).is_absolute() else str(config.REPO_ROOT / uri)
 
 
-def _copy_artifact(src: str, dst_store: str, version: int, digest: str) -> str:
-    """Copy one version into another store: a hidden sibling, then one rename; verified."""
-    target = config.join_uri(dst_store, str(version))
-    if has_saved_model(target):
-        found = model_digest(target)
-        if found != digest:
-            raise PromotionRefused("store-conflict", f"{display_uri(target)} already holds a "
-                                   f"different model (digest {found}, expected {digest}); "
-                                   f"versions are immutable, so remove it or investigate")
-        return target
-    if "://" in dst_store or "://" in src:
-        import tensorflow as tf  # object stores: copy everything, saved_model.pb last
-
-        files = []
-        for dirpath, _, names in tf.io.gfile.walk(src):
-            files += [f"{dirpath.rstrip('/')}/{n}" for n in names]
-        files.sort(key=lambda p: p.endswith("/saved_model.pb"))
-        for path in files:
-            out = target + path[len(src.rstrip("/")):]
-            tf.io.gfile.makedirs(out.rsplit("/", 1)[0])
-            tf.io.gfile.copy(path, out, overwrite=True)
-    else:
-        publish_atomically(src, dst_store, version)
-    copied = model_digest(target)
-    if copied != digest:
-        raise PromotionRefused("digest-matches", f"the copy at {display_uri(target)} has digest "
-                               f"{copied}, expected {digest}; the copy is incomplete")
-    return target
+def artifact_of(release: rel.Release) -> Artifact:
+    return Artifact(release.version, release.digest, _resolve(release.uri))
 
 
-def _expect(expected: int | None, actual: int, what: str) -> None:
-    if expected is not None and expected != actual:
-        raise PromotionRefused("expected-version", f"{what} is version {actual}, not the "
-                               f"approved version {expected}; re-run the approval with the "
-                               f"version `mlops status` shows")
+def _refusal(exc: StoreError) -> PromotionRefused:
+    return PromotionRefused(exc.rule, str(exc))
 
 
 @dataclass
@@ -135,86 +86,83 @@ class Delivery:
     def record(self, env: str) -> rel.Record | None:
         return rel.read(self.environments_dir, env)
 
+    def store(self, env: str) -> ModelStore:
+        return open_store(self.cfg(env).model_store_dir)
+
+    def cache_dir(self, env: str) -> Path:
+        """Where models pulled for checks are kept: build/<env>/models."""
+        return Path(self.cfg(env).work_dir) / "models"
+
     # --- the commands ---------------------------------------------------------------------
 
-    def promote_from_pipeline(self, env: str, expect_version: int | None = None) -> rel.Record:
-        """The newest model the pipeline pushed for `env` becomes its release."""
-        import json
-
+    def candidate(self, env: str, summary_file: Path | None = None) -> tuple[Artifact, dict]:
+        """What the pipeline pushed for `env`: from a run summary, else the store's newest."""
         cfg = self.cfg(env)
-        if cfg.deploy.promote_from:
-            raise PromotionRefused("stage-order", f"{env} takes releases from "
-                                   f"{cfg.deploy.promote_from} (deploy.promote_from); use "
-                                   f"`mlops promote --from {cfg.deploy.promote_from} --to {env}`")
-        store = cfg.model_store_dir
-        pushed = versions(store) if "://" not in store else []
-        if not pushed:
-            raise PromotionRefused("pipeline-output", f"no pushed model in {display_uri(store)}: "
-                                   f"run `mlops run --env {env}` (it pushes only blessed models)")
-        version = pushed[-1]
-        _expect(expect_version, version, "the newest pushed model")
-        uri = config.join_uri(store, str(version))
-        digest = model_digest(uri)
-        summary_file = Path(cfg.paths.pipeline_root).parent / "run_summary.json"
-        summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
-        metrics, run, spans, data_root = {}, "", [], ""
-        if str(summary.get("pushed_version")) == str(version):
-            if summary.get("model_digest") and summary["model_digest"] != digest:
-                raise PromotionRefused("digest-matches", f"{display_uri(uri)} has digest "
-                                       f"{digest} but the run that pushed it recorded "
-                                       f"{summary['model_digest']}: the model changed after "
-                                       f"the push; re-run the pipeline")
-            metrics = dict((summary.get("overall") or {}).get("metrics") or {})
-            run = summary.get("pipeline_run", "")
-            spans, data_root = summary.get("spans") or [], summary.get("data_root", "")
-        new = rel.Release(model_name=cfg.model_name, version=version, digest=digest,
-                          uri=display_uri(uri), git_commit=git_commit(), pipeline_run=run,
+        default = Path(cfg.paths.pipeline_root).parent / "run_summary.json"
+        path = summary_file or default
+        try:
+            summary = json.loads(path.read_text()) if path.exists() else {}
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--summary: {path} is not a run summary: {exc}") from None
+        if summary_file is not None:
+            if not summary.get("pushed") or not summary.get("pushed_path") \
+                    or not str(summary.get("pushed_version", "")).isdigit():
+                raise PromotionRefused("pipeline-output", f"{summary_file} names no pushed model "
+                                       f"(the run did not bless or push one)")
+            artifact = Artifact(int(summary["pushed_version"]), str(summary["model_digest"]),
+                                _resolve(str(summary["pushed_path"])))
+            return artifact, summary
+        newest = self.store(env).newest()
+        if newest is None:
+            raise PromotionRefused("pipeline-output", f"no pushed model in "
+                                   f"{display_uri(cfg.model_store_dir)}: run `mlops run --env "
+                                   f"{env}` (it pushes only blessed models)")
+        if str(summary.get("pushed_version")) != str(newest.version):
+            summary = {}  # the summary on disk is about another run
+        elif summary.get("model_digest") and summary["model_digest"] != newest.tree_digest:
+            raise PromotionRefused("digest-matches", f"{display_uri(newest.ref)} has digest "
+                                   f"{newest.tree_digest} but the run that pushed it recorded "
+                                   f"{summary['model_digest']}: the model changed after the "
+                                   f"push; re-run the pipeline")
+        return newest, summary
+
+    def promote_from_pipeline(self, env: str, expect_version: int | None = None,
+                              summary_file: Path | None = None) -> rel.Record:
+        """The candidate the pipeline pushed for `env` becomes its release."""
+        cfg = self.cfg(env)
+        rules.stage_order(cfg.deploy.promote_from, None, env)
+        artifact, summary = self.candidate(env, summary_file)
+        rules.expected_version(expect_version, artifact.version, "the pipeline's candidate")
+        metrics = dict((summary.get("overall") or {}).get("metrics") or {})
+        new = rel.Release(model_name=cfg.model_name, version=artifact.version,
+                          digest=artifact.tree_digest, uri=display_uri(artifact.ref),
+                          git_commit=summary.get("source_commit") or git_commit(),
+                          pipeline_run=summary.get("pipeline_run", ""),
                           promoted_from=PIPELINE, promoted_at=rel.now(), promoted_by=actor(),
-                          metrics={k: round(float(v), 6) for k, v in metrics.items()},
-                          spans=spans, data_root=display_uri(data_root) if data_root else "")
-        return self._install(env, new)
+                          metrics={k: round(float(v), 6) for k, v in metrics.items()
+                                   if v is not None},
+                          spans=summary.get("spans") or [],
+                          data_root=display_uri(summary["data_root"]) if summary.get("data_root")
+                          else "")
+        return self._install(env, new, artifact)
 
     def promote(self, src: str, dst: str, expect_version: int | None = None) -> rel.Record:
-        dst_cfg = self.cfg(dst)
-        if dst_cfg.deploy.promote_from != src:
-            expected = dst_cfg.deploy.promote_from or "the pipeline (`mlops promote --to " \
-                                                       f"{dst}`)"
-            raise PromotionRefused("stage-order", f"{dst} takes releases only from {expected} "
-                                   f"(deploy.promote_from in environments/{dst}/config.yaml); "
-                                   f"stages are not skipped")
-        source = self.record(src)
-        if source is None:
-            raise PromotionRefused("source-released", f"{src} has no release yet; promote to "
-                                   f"{src} first")
-        current = source.current
-        _expect(expect_version, current.version, f"{src}'s release")
-        if current.loadtest.verdict != "PASS":
-            raise PromotionRefused("load-test-passed", f"{src}'s release {current.short()} has "
-                                   f"load-test verdict {current.loadtest.verdict}; run `mlops "
-                                   f"loadtest --env {src} --record` against it and promote once "
-                                   f"it passes")
-        self._check_digest(src, current)
-        target = self.record(dst)
-        if target is not None and target.current.same_artifact(current):
-            raise PromotionRefused("not-already-there", f"{dst} already runs "
-                                   f"{current.short()}; nothing to promote")
-        uri = _copy_artifact(_resolve(current.uri), dst_cfg.model_store_dir, current.version,
-                             current.digest)
+        rules.stage_order(self.cfg(dst).deploy.promote_from, src, dst)
+        current = rules.source_released(src, self.record(src))
+        rules.expected_version(expect_version, current.version, f"{src}'s release")
+        rules.load_test_passed(src, current)
+        rules.not_already_there(dst, self.record(dst), current)
         new = copy.deepcopy(current)
-        new.uri, new.promoted_from = display_uri(uri), src
+        new.promoted_from = src
         new.promoted_at, new.promoted_by = rel.now(), actor()
         new.loadtest = rel.LoadTest()  # it has not been load-tested in `dst` yet
-        return self._install(dst, new)
+        return self._install(dst, new, artifact_of(current), check_env=src)
 
     def rollback(self, env: str) -> rel.Record:
         record = self.record(env)
-        if record is None or not record.history:
-            raise PromotionRefused("previous-release", f"{env} has no previous release to roll "
-                                   f"back to")
-        previous = record.history[0]
-        self._check_digest(env, previous)
+        previous = rules.previous_release(env, record)
         rolled = rel.Record(env, previous, record.history[1:])
-        self._write(env, rolled)
+        self._move(env, artifact_of(previous), record, rolled, check_env=env)
         return rolled
 
     def record_loadtest(self, env: str, verdict: str, report: str, *, p95_ms: float,
@@ -231,26 +179,41 @@ class Delivery:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _check_digest(self, env: str, release: rel.Release) -> None:
-        uri = _resolve(release.uri)
-        if not has_saved_model(uri):
-            raise PromotionRefused("digest-matches", f"{env}'s {release.short()} is missing "
-                                   f"from the store ({release.uri}); restore it or promote a "
-                                   f"new release")
-        found = model_digest(uri)
-        if found != release.digest:
-            raise PromotionRefused("digest-matches", f"the model at {release.uri} has digest "
-                                   f"{found}, but {env}'s record says {release.digest}: it "
-                                   f"changed after release. Do not promote it; run the "
-                                   f"pipeline and promote a fresh release")
+    def verify(self, env: str, artifact: Artifact) -> Path:
+        """Pull (or read) the artifact and check both digests; the local folder it is in."""
+        try:
+            return store_of(artifact.ref).materialize(artifact, self.cache_dir(env))
+        except StoreError as exc:
+            raise PromotionRefused(exc.rule, f"{exc} ({env}'s release, version "
+                                   f"{artifact.version}). Do not promote it; run the pipeline "
+                                   f"and promote a fresh release") from None
 
-    def _install(self, env: str, new: rel.Release) -> rel.Record:
+    def _install(self, env: str, new: rel.Release, artifact: Artifact,
+                 check_env: str | None = None) -> rel.Record:
         old = self.record(env)
-        if old is not None and old.current.same_artifact(new):
-            raise PromotionRefused("not-already-there", f"{env} already runs {new.short()}; "
-                                   f"nothing to promote")
+        rules.not_already_there(env, old, new)
         history = [old.current, *old.history] if old else []
         record = rel.Record(env, new, history)
+        return self._move(env, artifact, old, record, check_env=check_env or env)
+
+    def _move(self, env: str, artifact: Artifact, old: rel.Record | None, record: rel.Record,
+              check_env: str) -> rel.Record:
+        """Verify, render, move the store's pointer, then write record and manifests.
+
+        Every check that can refuse runs before the first write; the store's pointer (an OCI
+        tag) moves only from what the old record says it points at.
+        """
+        self.verify(check_env, artifact)
+        from delivery import manifests
+
+        cfg = config.load(env, self.environments_dir)
+        manifests.render_environment(cfg, record)  # fails here, before anything changes
+        try:
+            adopted = self.store(env).adopt(artifact, env,
+                                            artifact_of(old.current) if old else None)
+        except StoreError as exc:
+            raise _refusal(exc) from None
+        record.current.uri = display_uri(adopted.ref)
         self._write(env, record)
         return record
 

@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--to", dest="target", required=True, metavar="ENV")
     promote.add_argument("--output", metavar="DIR", help="the --output folder of `mlops run` "
                                                          "(with --to dev)")
+    promote.add_argument("--summary", type=Path, metavar="FILE",
+                         help="with --to dev: promote exactly the candidate this run summary "
+                              "(run_summary.json of `mlops run`) names, e.g. one CI uploaded")
     promote.add_argument("--ok-if-current", action="store_true",
                          help="exit 0 when the target already runs that release (re-runs)")
     promote.add_argument("--expect-version", type=int, metavar="N",
@@ -168,13 +171,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pipeline.runner import run_local
 
     cfg = config.load(args.env, args.environments, data_root=args.data, output_root=args.output)
-    summary = run_local(cfg, environments_dir=args.environments)
+    baseline, note = _released_baseline(args.environments, cfg)
+    summary = run_local(cfg, baseline=baseline, baseline_note=note,
+                        environments_dir=args.environments)
     print(summary.render())
     step_summary.append(summary.markdown())
     if summary.blessed is False:
         raise GateError("model validation failed: the model was not blessed (reasons above); "
                         "nothing was pushed")
     return 0
+
+
+def _released_baseline(environments: Path, cfg: config.EnvironmentConfig):
+    """The model released in the environment this run feeds, pulled by digest, or why none."""
+    from components.baseline import import_release
+    from delivery import release as rel
+    from delivery.promotion import PromotionRefused, artifact_of
+    from mlops.errors import InfraError
+
+    if cfg.deploy.promote_from or cfg.orchestration.runner != "local":
+        return None, ""
+    record = rel.read(environments, cfg.name)
+    if record is None:
+        return None, (f"{cfg.name} has no release yet in environments/{cfg.name}/"
+                      f"release.yaml")
+    try:
+        return import_release(cfg.name, artifact_of(record.current), Path(cfg.work_dir)), ""
+    except InfraError:
+        raise
+    except MlopsError as exc:
+        raise PromotionRefused(getattr(exc, "rule", "baseline"), f"the baseline, {cfg.name}'s "
+                               f"release {record.current.short()}, cannot be read: {exc}. The "
+                               f"regression gate needs it; restore the artifact or roll back "
+                               f"the record") from None
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
@@ -232,13 +261,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return 0
     backend = backends.choose_backend(args.backend)
     versions, labels = args.version, None
-    if not versions and cfg.serving.version_policy == "specific":
-        from delivery import release as rel
+    from delivery import release as rel
 
-        record = rel.read(args.environments, cfg.name)
-        if record is not None:  # serve what the environment's release record names
-            versions, labels = [record.current.version], {"stable": record.current.version}
-    handle = backends.start(cfg, backend, versions=versions, labels=labels)
+    record = rel.read(args.environments, cfg.name)
+    if not versions and cfg.serving.version_policy == "specific" and record is not None:
+        # serve what the environment's release record names
+        versions, labels = [record.current.version], {"stable": record.current.version}
+    store_dir = _pulled_store(cfg, record, versions)
+    handle = backends.start(cfg, backend, versions=versions, labels=labels, store_dir=store_dir)
     print(f"Starting {handle.describe()} (log: {handle.log_file})", flush=True)
     try:
         states = backends.wait_ready(handle, cfg.serving.readiness_timeout_seconds)
@@ -257,6 +287,47 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise MlopsError(f"the server exited; its log ends with:\n{backends.log_tail(handle)}")
     finally:
         backends.stop(handle, cfg)
+
+
+def _pulled_store(cfg: config.EnvironmentConfig, record, versions: list[int] | None
+                  ) -> str | None:
+    """For a registry store: pull the versions to serve (both digests checked) into a local
+    folder TF Serving can poll; None when the store is already one."""
+    import os
+    import shutil
+
+    from components.model_store import ArtifactMissing, open_store
+    from delivery.promotion import artifact_of
+
+    store = open_store(cfg.model_store_dir)
+    if store.kind != "oci":
+        return None
+    if versions:
+        wanted = []
+        for version in versions:
+            found = store.resolve(version)
+            if found is None:
+                raise ArtifactMissing(f"--version {version}: {store.uri} has no version "
+                                      f"{version} (it has: {store.versions() or 'none'})")
+            wanted.append(found)
+    elif record is not None:
+        wanted = [artifact_of(record.current)]
+    else:
+        newest = store.newest()
+        if newest is None:
+            raise MlopsError(f"no model version in {store.uri}: run `mlops run --env "
+                             f"{cfg.name}` first (it pushes blessed models there)")
+        wanted = [newest]
+    served = Path(cfg.work_dir) / "serving" / "store" / cfg.model_name
+    for artifact in wanted:
+        pulled = store.materialize(artifact, Path(cfg.work_dir) / "models")
+        target = served / str(artifact.version)
+        if not target.exists():
+            partial = served / f".{artifact.version}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(pulled, partial, copy_function=os.link)
+            partial.rename(target)
+    return str(served)
 
 
 def _server_urls(cfg: config.EnvironmentConfig) -> tuple[str, str]:
@@ -378,8 +449,12 @@ def _cmd_promote(args: argparse.Namespace) -> int:
     try:
         if args.source is None:
             record = delivery.promote_from_pipeline(args.target,
-                                                    expect_version=args.expect_version)
+                                                    expect_version=args.expect_version,
+                                                    summary_file=args.summary)
         else:
+            if args.summary is not None:
+                raise ConfigError("--summary: only with a promotion from the pipeline (no "
+                                  "--from); other environments take their source's release")
             record = delivery.promote(args.source, args.target,
                                       expect_version=args.expect_version)
     except PromotionRefused as exc:

@@ -9,6 +9,7 @@ time with the file and key path that caused it, not somewhere deep inside a pipe
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import typing
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS_DIR = REPO_ROOT / "environments"
 BASE_NAME = "base"
 CONFIG_FILE = "config.yaml"
+# The ORAS CLI v1.3.0 image, by digest: the init container that pulls models in the cluster.
+ORAS_IMAGE = ("ghcr.io/oras-project/oras:v1.3.0@sha256:"
+              "6ce045ce069a89934d6666b8b49f9c4c0145201bd6de6dbe2aee267814c55468")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -56,8 +60,12 @@ class PathsConfig:
     """Where a run writes: pipeline artifacts, ML Metadata, and the model store serving reads."""
 
     pipeline_root: str = _spec()
-    model_store: str = _spec(doc="models are pushed to <model_store>/<model_name>/<version>")
+    model_store: str = _spec(doc="models are pushed to <model_store>/<model_name>: a folder, "
+                                 "gs:// or s3:// bucket, or oci://REGISTRY/NAMESPACE")
     metadata: str = _spec(default="", doc="SQLite ML Metadata file for local runs")
+    ci_model_store: str = _spec(default="", doc="used instead of model_store on GitHub Actions "
+                                                "runners (GITHUB_ACTIONS=true), whose disks "
+                                                "vanish with the job")
 
 
 @dataclass(frozen=True)
@@ -186,8 +194,14 @@ class DeployConfig:
     sync: Literal["automated", "manual"] = _spec(doc="Argo CD sync policy")
     repo_url: str = _spec(doc="the Git repository Argo CD reads")
     target_revision: str = _spec(default="main")
-    model_base_path: str = _spec(default="", doc="where pods read the model store; default "
+    model_base_path: str = _spec(default="", doc="where pods read a bucket store; default "
                                                  "paths.model_store/<model_name>")
+    oras_image: str = _spec(default=ORAS_IMAGE, doc="init container that pulls a registry "
+                                                    "artifact by digest; pin it by digest")
+    model_pull_secret: str = _spec(default="", doc="Secret (kubernetes.io/dockerconfigjson) "
+                                                   "for a private registry; empty: none")
+    service_account: str = _spec(default="", doc="serviceAccountName, e.g. for Workload "
+                                                 "Identity with gs:// stores; empty: default")
 
 
 @dataclass(frozen=True)
@@ -213,8 +227,40 @@ class EnvironmentConfig:
 
     @property
     def model_store_dir(self) -> str:
-        """The directory a model server polls: one numbered subdirectory per version."""
+        """`<paths.model_store>/<model_name>`: one version per numbered folder or tag."""
+        unset = _UNSET_VAR.findall(self.paths.model_store)
+        if unset:
+            raise ConfigError(
+                f"{self.sources[-1] if self.sources else self.name}: paths.model_store "
+                f"{self.paths.model_store!r} needs {', '.join(unset)} set in the environment "
+                f"(GitHub Actions sets GITHUB_REPOSITORY; locally `export "
+                f"GITHUB_REPOSITORY=owner/repo`, or point MODEL_REGISTRY at another registry)")
         return join_uri(self.paths.model_store, self.model_name)
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_UNSET_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_variables(value: str) -> str:
+    """`${NAME}` and `${NAME:-default}` from the process environment, one level deep.
+
+    An unset `${NAME}` stays as it is, so the error comes where the value is used and can say
+    which variable to set; loading an environment that this machine will not use still works.
+    """
+
+    def one(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = os.environ.get(name, "")
+        if found:
+            return found
+        return default if default is not None else match.group(0)
+
+    return _VAR.sub(one, value)
+
+
+def on_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
 def is_remote(uri: str) -> bool:
@@ -402,7 +448,9 @@ def _relocate(cfg: EnvironmentConfig, repo_root: Path, data_root: str | None,
         return p if not p or is_remote(p) else str((repo_root / p).resolve())
 
     data = dataclasses.replace(cfg.data, root=absolute(data_root or cfg.data.root))
-    paths = cfg.paths
+    store = cfg.paths.ci_model_store if on_github_actions() and cfg.paths.ci_model_store \
+        else cfg.paths.model_store
+    paths = dataclasses.replace(cfg.paths, model_store=expand_variables(store))
     if output_root:
         out = absolute(output_root)
         paths = PathsConfig(pipeline_root=join_uri(out, "pipeline"),
@@ -410,7 +458,8 @@ def _relocate(cfg: EnvironmentConfig, repo_root: Path, data_root: str | None,
                             metadata=join_uri(out, "metadata.sqlite"))
     paths = PathsConfig(pipeline_root=absolute(paths.pipeline_root),
                         model_store=absolute(paths.model_store),
-                        metadata=absolute(paths.metadata))
+                        metadata=absolute(paths.metadata),
+                        ci_model_store=cfg.paths.ci_model_store)
     compiled = cfg.orchestration.compiled_pipeline
     orchestration = dataclasses.replace(cfg.orchestration, compiled_pipeline=absolute(compiled))
     work_dir = absolute(output_root) if output_root else str(repo_root / "build" / cfg.name)

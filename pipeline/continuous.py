@@ -20,7 +20,7 @@ from pathlib import Path
 from components import spans as S
 from delivery import release as rel
 from mlops.config import REPO_ROOT, EnvironmentConfig, is_remote
-from mlops.errors import GateError, InfraError
+from mlops.errors import GateError
 
 
 @dataclass
@@ -120,22 +120,17 @@ def _parse_time(text: str) -> dt.datetime:
 def _decay(cfg: EnvironmentConfig, release: rel.Release, available: dict[int, list[str]],
            result: CheckResult) -> None:
     """The released model's evaluation.metric on the newest labelled span, against the floor."""
-    from components.model_store import has_saved_model, materialize
+    from components.model_store import materialize
 
     labelled = [s for s in sorted(available, reverse=True) if _labelled_rows(available[s])]
     if not labelled:
         result.notes.append("decay not measured: no span has labels (tips)")
         return
     span = labelled[0]
-    uri = _absolute(release.uri)
-    if not is_remote(uri) and not has_saved_model(uri):
-        raise InfraError(f"the released model {release.short()} is not at {release.uri} "
-                         f"(environments/{cfg.name}/release.yaml: current.uri); restore the "
-                         f"model store or promote a new release")
-    try:
-        model_dir = materialize(uri, release.digest, Path(cfg.work_dir) / "ct" / "models")
-    except ValueError as exc:
-        raise GateError(f"the released model does not match its record: {exc}") from None
+    # By digest, from whatever store holds it; a missing or changed artifact stops here (exit 1),
+    # an unreachable registry is an InfraError (exit 3).
+    model_dir = materialize(_absolute(release.uri), release.digest,
+                            Path(cfg.work_dir) / "ct" / "models", version=release.version)
     value, count = score(model_dir, _labelled_rows(available[span]), cfg.evaluation.metric)
     floor = cfg.continuous_training.decay_floor
     metric = cfg.evaluation.metric

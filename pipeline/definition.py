@@ -24,6 +24,7 @@ from tfx.components import (
 )
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.common.importer import Importer
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
@@ -36,7 +37,7 @@ from tfx.types import Channel, standard_artifacts
 
 from components import COMPONENTS_DIR, SCHEMA_DIR
 from components import pusher as atomic_pusher
-from components.baseline import BaselineModelStrategy
+from components.baseline import ReleasedBaseline
 from components.data_gate import DataGate
 from components.drift import THRESHOLDS_FILE
 from components.drift_gate import DriftGate
@@ -47,16 +48,20 @@ from mlops.config import EnvironmentConfig, join_uri
 PREPROCESSING_MODULE = str(COMPONENTS_DIR / "preprocessing.py")
 TRAINER_MODULE = str(COMPONENTS_DIR / "trainer.py")
 
-# Node ids, in run order: the summary, the tests and the docs refer to these names.
+# Node ids, in run order: the summary, the tests and the docs refer to these names. The
+# baseline node is BASELINE_IMPORTER locally (only when the environment has a release) and
+# BASELINE_RESOLVER on Vertex AI, where ML Metadata persists between runs.
+BASELINE_IMPORTER = "BaselineModelImporter"
+BASELINE_RESOLVER = "BaselineModelResolver"
 NODE_IDS = ("CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "DataGate",
-            "DriftGate", "SpanWindow", "Transform", "Trainer", "BaselineModelResolver",
-            "Evaluator", "Pusher")
+            "DriftGate", "SpanWindow", "Transform", "Trainer", BASELINE_IMPORTER, "Evaluator",
+            "Pusher")
 
 
-def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR, *,
-                    baseline_spans: list[int] | None = None, baseline_note: str = "",
-                    ) -> Pipeline:
-    """`baseline_spans`: the spans the environment's released model was trained on (drift)."""
+def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR,
+                    baseline: ReleasedBaseline | None = None, *,
+                    drift_spans: list[int] | None = None, drift_note: str = "") -> Pipeline:
+    """`drift_spans`: the spans the environment's released model was trained on (drift gate)."""
     example_gen = _example_gen(cfg)
 
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
@@ -68,9 +73,9 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR, *,
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         data_report=data_gate.outputs["report"],
         data_pattern=join_uri(cfg.data.root, cfg.data.input_pattern),
-        baseline_spans=json.dumps(sorted(baseline_spans or [])),
+        baseline_spans=json.dumps(sorted(drift_spans or [])),
         thresholds=(schema_dir / THRESHOLDS_FILE.name).read_text(), mode=cfg.drift.mode,
-        min_examples=cfg.data.min_examples, baseline_note=baseline_note)
+        min_examples=cfg.data.min_examples, baseline_note=drift_note)
     window = _span_window(cfg, example_gen)
 
     transform = Transform(
@@ -90,12 +95,13 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR, *,
             "seed": cfg.training.seed, "hidden_units": cfg.training.hidden_units,
             "early_stopping_patience": cfg.training.early_stopping_patience}})
 
-    baseline = _baseline_resolver(cfg, trainer)
+    baseline_node = _baseline(cfg, baseline)
 
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["model"],
+        baseline_model=(baseline_node.outputs[_baseline_key(baseline_node)]
+                        if baseline_node is not None else None),
         schema=schema_gen.outputs["schema"],
         eval_config=eval_config(cfg.evaluation))
 
@@ -107,7 +113,8 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR, *,
         custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor))
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                  drift_gate, window, transform, trainer, baseline, evaluator, pusher]
+                  drift_gate, window, transform, trainer,
+                  *([baseline_node] if baseline_node else []), evaluator, pusher]
     local = cfg.orchestration.runner == "local"
     return Pipeline(
         pipeline_name=cfg.pipeline_name,
@@ -160,20 +167,32 @@ def _user_code(cfg: EnvironmentConfig, module_file: str, function: str) -> dict[
     return {function: f"components.{Path(module_file).stem}.{function}"}
 
 
-def _baseline_resolver(cfg: EnvironmentConfig, trainer: Trainer) -> Resolver:
-    """Local runs use the cache-friendly strategy; Vertex AI compiles only the stock one."""
+def _baseline(cfg: EnvironmentConfig, baseline: ReleasedBaseline | None
+              ) -> Importer | Resolver | None:
+    """Locally: the released model, imported (none before the first release). Vertex AI: the
+    latest blessed model in its persistent ML Metadata."""
     if cfg.orchestration.runner == "local":
-        resolver = Resolver(
-            strategy_class=BaselineModelStrategy,
-            candidate=trainer.outputs["model"],
-            model=Channel(type=standard_artifacts.Model),
-            model_blessing=Channel(type=standard_artifacts.ModelBlessing))
-    else:
-        resolver = Resolver(
-            strategy_class=LatestBlessedModelStrategy,
-            model=Channel(type=standard_artifacts.Model),
-            model_blessing=Channel(type=standard_artifacts.ModelBlessing))
-    return resolver.with_id("BaselineModelResolver")
+        if baseline is None:
+            return None
+        return Importer(
+            source_uri=baseline.model_uri, artifact_type=standard_artifacts.Model,
+            # The Evaluator reads <uri>/Format-Serving only for artifacts of this TFX version.
+            custom_properties={"tfx_version": _tfx_version(), "release_digest": baseline.digest,
+                               "release_version": baseline.version}).with_id(BASELINE_IMPORTER)
+    return Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing)).with_id(BASELINE_RESOLVER)
+
+
+def _baseline_key(node: Importer | Resolver) -> str:
+    return "result" if isinstance(node, Importer) else "model"
+
+
+def _tfx_version() -> str:
+    from tfx import version
+
+    return version.__version__
 
 
 def window_spans(cfg: EnvironmentConfig) -> list[int]:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from components.baseline import ReleasedBaseline
 from mlops.config import ENVIRONMENTS_DIR, EnvironmentConfig
 from mlops.errors import ConfigError, GateError, MlopsError
 from pipeline.progress import capture_logs
@@ -74,8 +75,14 @@ def _ingest_window(cfg: EnvironmentConfig, out: TextIO) -> None:
 
 
 def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
+              baseline: ReleasedBaseline | None = None, baseline_note: str = "",
               environments_dir: Path = ENVIRONMENTS_DIR) -> RunSummary:
-    """Run with LocalDagRunner and SQLite ML Metadata; raise a readable error on failure."""
+    """Run with LocalDagRunner and SQLite ML Metadata; raise a readable error on failure.
+
+    `baseline` is the environment's released model (None before the first release, with
+    `baseline_note` saying why); the Evaluator's regression gate compares against it. The drift
+    gate compares with the spans that release was trained on (from `environments_dir`).
+    """
     if cfg.orchestration.runner != "local":
         raise ConfigError(
             f"environment {cfg.name!r} uses orchestration.runner={cfg.orchestration.runner!r}; "
@@ -89,7 +96,7 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
     from pipeline.continuous import released_baseline
     from pipeline.definition import create_pipeline
 
-    baseline = released_baseline(cfg, environments_dir)
+    drift_baseline = released_baseline(cfg, environments_dir)
     Path(cfg.paths.metadata).parent.mkdir(parents=True, exist_ok=True)
     logs = log_file(cfg)
     (out or sys.stdout).write(f"Running pipeline {cfg.pipeline_name} for {cfg.name} "
@@ -98,8 +105,9 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
     with capture_logs(logs, out) as progress:
         try:
             _ingest_window(cfg, out or sys.stdout)
-            LocalDagRunner().run(create_pipeline(cfg, baseline_spans=baseline.spans,
-                                                 baseline_note=baseline.note))
+            LocalDagRunner().run(create_pipeline(cfg, baseline=baseline,
+                                                 drift_spans=drift_baseline.spans,
+                                                 drift_note=drift_baseline.note))
         except Exception as exc:
             failed = progress.current or "the pipeline"
             gate = _find_gate_error(exc)
@@ -118,6 +126,9 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
             raise PipelineFailed(f"{failed} failed: {type(exc).__name__}: {exc}\n"
                                  f"See the full log: {logs}") from exc
         summary = summarize(cfg, progress.nodes)
+    summary.baseline_release = baseline.describe() if baseline else ""
+    summary.baseline_note = baseline_note
+    summary.write(cfg)
     if summary.data_validation == "PASS":
         _keep_report(cfg, [])  # never leave an old failure report behind a passing run
     return summary
@@ -141,8 +152,8 @@ def compile_kubeflow(cfg: EnvironmentConfig, environments_dir: Path = ENVIRONMEN
         output_dir=str(output.parent), output_filename=output.name)
     from pipeline.continuous import released_baseline
 
-    baseline = released_baseline(cfg, environments_dir)
-    runner.run(create_pipeline(cfg, baseline_spans=baseline.spans, baseline_note=baseline.note),
-               write_out=True)
+    drift_baseline = released_baseline(cfg, environments_dir)
+    runner.run(create_pipeline(cfg, drift_spans=drift_baseline.spans,
+                               drift_note=drift_baseline.note), write_out=True)
     json.loads(output.read_text())  # fail here, not in Vertex, if the file is not JSON
     return output

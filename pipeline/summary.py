@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.config import EnvironmentConfig
+from mlops.provenance import git_commit
 from pipeline.progress import NodeProgress
 
 SUMMARY_FILE = "run_summary.json"
@@ -58,6 +59,14 @@ class RunSummary:
     eval_span: int | None = None  # the newest span: data gate, drift gate, evaluation
     data_root: str = ""
     drift: dict[str, Any] | None = None  # the drift gate's report (components/drift.py)
+    source_commit: str = ""
+    baseline_release: str = ""  # which release the regression gate compared against
+    baseline_note: str = ""  # or why there was none
+
+    def write(self, cfg: EnvironmentConfig) -> Path:
+        out = Path(cfg.paths.pipeline_root).parent / SUMMARY_FILE
+        out.write_text(self.to_json())
+        return out
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, default=str)
@@ -76,9 +85,11 @@ class RunSummary:
                        f"evaluated on span {self.eval_span}")
         if self.overall is not None:
             out.append("Evaluation (eval split):")
+            if self.baseline_release:
+                out.append(f"  baseline: {self.baseline_release}")
             if not self.has_baseline:
-                out.append("  first blessed model for this pipeline: no baseline, so only the "
-                           "value threshold applies")
+                why = self.baseline_note or "no released model to compare against"
+                out.append(f"  no baseline ({why}), so only the value threshold applies")
             out.extend(_metric_table(self.overall, self.gated_metric, self.has_baseline))
             if self.slices:
                 out.append(f"  {self.gated_metric} by slice:")
@@ -310,7 +321,8 @@ def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSumm
         environment=cfg.name, pipeline_name=cfg.pipeline_name, gated_metric=cfg.evaluation.metric,
         components=[{"id": n.node_id, "status": n.status,
                      "seconds": round(n.seconds, 1)} for n in nodes.values()],
-        data_validation="not run", anomalies=[], pipeline_run=run_name)
+        data_validation="not run", anomalies=[], pipeline_run=run_name,
+        source_commit=git_commit())
     _read_spans_and_drift(cfg, summary, outputs)
     report = outputs.get("DataGate", {}).get("report", [])
     if report:
@@ -333,6 +345,5 @@ def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSumm
         pusher_node = nodes.get("Pusher")
         summary.new_version = bool(pusher_node and not pusher_node.cached
                                    and _prop(pushed[0], "reused_version") != 1)
-    out = Path(cfg.paths.pipeline_root).parent / SUMMARY_FILE
-    out.write_text(summary.to_json())
+    summary.write(cfg)
     return summary

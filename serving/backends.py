@@ -122,10 +122,14 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def start(cfg: EnvironmentConfig, backend: str, versions: list[int] | None = None,
-          labels: dict[str, int] | None = None) -> ServerHandle:
-    """Render the config files for `backend` and start it (not yet ready: see wait_ready)."""
+          labels: dict[str, int] | None = None, store_dir: str | None = None) -> ServerHandle:
+    """Render the config files for `backend` and start it (not yet ready: see wait_ready).
+
+    `store_dir` replaces the environment's model store with a local folder of pulled versions
+    (registry stores: TF Serving cannot read an OCI registry itself).
+    """
     s = cfg.serving
-    store = cfg.model_store_dir
+    store = store_dir or cfg.model_store_dir
     remote = is_remote(store)
     if remote and backend == "local":
         raise ConfigError(f"environments/{cfg.name}: paths.model_store is {cfg.paths.model_store}"

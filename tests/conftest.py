@@ -59,6 +59,24 @@ def update_overlay(environments: Path, env: str, updates: dict) -> None:
     path.write_text(yaml.safe_dump(data))
 
 
+# Hermetic: the overlays pick dev's registry store on GitHub Actions (GITHUB_ACTIONS=true) and
+# read GITHUB_REPOSITORY / MODEL_REGISTRY; tests that want those set them themselves.
+for _name in ("GITHUB_ACTIONS", "GITHUB_REPOSITORY", "MODEL_REGISTRY", "GITHUB_TOKEN",
+              "MODEL_REGISTRY_USERNAME", "MODEL_REGISTRY_PASSWORD", "MLOPS_SOURCE_COMMIT",
+              "GITHUB_SHA", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"):
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory):
+    """A real OCI registry (CNCF Distribution) on loopback, for the whole session."""
+    from tests.registry import Registry
+
+    reg = Registry(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
+
+
 @pytest.fixture
 def environments(tmp_path: Path) -> Path:
     return copy_environments(tmp_path)

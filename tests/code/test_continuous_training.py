@@ -212,7 +212,8 @@ def test_a_tampered_release_is_a_gate_error(released, tmp_path, monkeypatch, cap
     code = cli.main(["--environments", str(environments), "ct", "check", "--env", "dev",
                      "--data", str(data), "--output", str(tmp_path / "work")])
     assert code == 1
-    assert "the released model does not match its record" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "mlops ct: stopped: the model at" in err and "it changed after release" in err
 
 
 # --- the window and its config ----------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""A throw-away repository layout (environments/, infra/argocd/) with local model stores."""
+"""A throw-away repository layout (environments/, infra/argocd/) with model stores of each kind:
+local folders, or one repository in a real OCI registry on loopback."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from components.model_store import open_store
 from delivery.promotion import Delivery
 from tests.conftest import copy_environments, update_overlay
 
@@ -24,11 +26,14 @@ def fake_model(root: Path, seed: int) -> Path:
 
 
 class Repo:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, store_uri: str = "") -> None:
+        """`store_uri`: every environment shares this registry store; else a folder each."""
         self.root = root
+        self.kind = "oci" if store_uri else "folder"
         self.environments = copy_environments(root)
         for env in ("dev", "staging", "prod"):
-            update_overlay(self.environments, env, {"paths": {"model_store": f"stores/{env}"}})
+            update_overlay(self.environments, env, {"paths": {
+                "model_store": store_uri or f"stores/{env}"}})
         update_overlay(self.environments, "dev", {"paths": {
             "pipeline_root": "out/dev/pipeline", "metadata": "out/dev/metadata.sqlite"}})
         self.delivery = Delivery(self.environments)
@@ -40,10 +45,13 @@ class Repo:
     def push(self) -> int:
         """What a blessed pipeline run does: a new version in dev's store."""
         self._next += 1
-        fake_model(self.root / "tmp" / str(self._next), self._next)
+        model = fake_model(self.root / "tmp" / str(self._next), self._next)
+        if self.kind == "oci":
+            store = open_store(self.delivery.cfg("dev").model_store_dir)
+            store.publish(model, self._next, {"mlops.template.model.name": MODEL})
+            return self._next
         self.store("dev").mkdir(parents=True, exist_ok=True)
-        shutil.copytree(self.root / "tmp" / str(self._next),
-                        self.store("dev") / str(self._next))
+        shutil.copytree(model, self.store("dev") / str(self._next))
         return self._next
 
     def pass_loadtest(self, env: str, passed: bool = True):
@@ -55,3 +63,12 @@ class Repo:
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     return Repo(tmp_path / "repo")
+
+
+@pytest.fixture(params=["folder", "oci"])
+def any_repo(request, tmp_path: Path) -> Repo:
+    """The same rules against each store kind."""
+    if request.param == "folder":
+        return Repo(tmp_path / "repo")
+    registry = request.getfixturevalue("registry")
+    return Repo(tmp_path / "repo", registry.store_uri(f"t{os.getpid()}/{tmp_path.name}".lower()))

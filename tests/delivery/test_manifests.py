@@ -45,7 +45,11 @@ def test_deployment_carries_the_environment_and_the_release(repo: Repo) -> None:
         (repo.environments / "prod" / "manifests" / "deployment.yaml").read_text())
     pod = deployment["spec"]["template"]["spec"]["containers"][0]
     assert pod["image"] == cfg.serving.image == "tensorflow/serving:2.16.1"
-    assert deployment["spec"]["replicas"] == cfg.deploy.replicas == 3
+    # The HPA owns the replica count, so Argo CD's self-heal never fights it.
+    assert "replicas" not in deployment["spec"]
+    hpa = yaml.safe_load((repo.environments / "prod" / "manifests" / "hpa.yaml").read_text())
+    assert hpa["spec"]["minReplicas"] == cfg.deploy.replicas == 3
+    assert pod["startupProbe"]["failureThreshold"] * pod["startupProbe"]["periodSeconds"] >= 120
     assert pod["resources"]["limits"] == {"cpu": "4", "memory": "4Gi"}
     assert "--enable_batching=true" in pod["args"]
     probe = " ".join(pod["readinessProbe"]["exec"]["command"])
@@ -79,7 +83,7 @@ def test_render_check_fails_on_stale_manifests_and_passes_after_render(repo: Rep
     assert manifests.render(repo.environments, ["dev", "staging", "prod"], check=True) == []
     update_overlay(repo.environments, "staging", {"deploy": {"replicas": 3}})
     stale = manifests.render(repo.environments, ["staging"], check=True)
-    assert any(p.endswith("staging/manifests/deployment.yaml") for p in stale)
+    assert any(p.endswith("staging/manifests/hpa.yaml") for p in stale)
     assert any(p.endswith("staging/manifests/hpa.yaml") for p in stale)
     code = cli.main(["--environments", str(repo.environments), "render", "--check"])
     assert code == 1
