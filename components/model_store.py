@@ -107,6 +107,14 @@ def model_digest(model_dir: str | Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def verify_tree(path: str | Path, expected: str, what: str) -> None:
+    """The one tree-digest check every store kind runs before a model is served or promoted."""
+    found = model_digest(path)
+    if found != expected:
+        raise DigestMismatch(f"{what} has digest {found}, but the record says {expected}: it "
+                             f"changed after it was released (tampering or a broken copy)")
+
+
 def has_saved_model(model_dir: str) -> bool:
     if "://" not in model_dir:
         return Path(model_dir, "saved_model.pb").exists()
@@ -228,20 +236,14 @@ class FolderStore(ModelStore):
             target = str(publish_atomically(source, self.uri, artifact.version))
         else:
             target = _copy_to_bucket(source, self._path(artifact.version))
-        copied = model_digest(target)
-        if copied != artifact.tree_digest:
-            raise DigestMismatch(f"the copy at {target} has digest {copied}, expected "
-                                 f"{artifact.tree_digest}; the copy is incomplete")
-        return Artifact(artifact.version, copied, target)
+        verify_tree(target, artifact.tree_digest, f"the copy at {target}")
+        return Artifact(artifact.version, artifact.tree_digest, target)
 
     def materialize(self, artifact: Artifact, cache_dir: Path) -> Path:
         if not has_saved_model(artifact.ref):
             raise ArtifactMissing(f"{artifact.ref} holds no SavedModel (version "
                                   f"{artifact.version} is missing from {self.uri})")
-        found = model_digest(artifact.ref)
-        if found != artifact.tree_digest:
-            raise DigestMismatch(f"the model at {artifact.ref} has digest {found}, but the "
-                                 f"record says {artifact.tree_digest}: it changed after release")
+        verify_tree(artifact.ref, artifact.tree_digest, f"the model at {artifact.ref}")
         if self.kind == "filesystem":
             return Path(artifact.ref)
         target = Path(cache_dir) / artifact.tree_digest[7:] / str(artifact.version)

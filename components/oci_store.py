@@ -33,6 +33,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from components import model_store
 from components.model_store import (
     OCI_SCHEME,
     Artifact,
@@ -383,8 +384,12 @@ class OciStore(ModelStore):
                                  f"{stored.tree_digest}, but the record says "
                                  f"{artifact.tree_digest}")
         target = Path(cache_dir) / digest[7:] / str(stored.version)
-        if target.exists() and model_digest(target) == artifact.tree_digest:
-            return target
+        if target.exists():
+            try:  # a cached pull is re-checked, never trusted
+                model_store.verify_tree(target, artifact.tree_digest, f"the cached {target}")
+                return target
+            except DigestMismatch:
+                pass
         shutil.rmtree(target, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         layers = json.loads(body).get("layers") or []
@@ -395,10 +400,8 @@ class OciStore(ModelStore):
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".pull.") as tmp:
             unpack(blob, Path(tmp))
             pulled = Path(tmp) / str(stored.version)
-            tree = model_digest(pulled) if pulled.is_dir() else "none"
-            if tree != artifact.tree_digest:
-                raise DigestMismatch(f"the files of {artifact.ref} hash to {tree}, but the "
-                                     f"record says {artifact.tree_digest}: the artifact was "
-                                     f"altered")
+            if not pulled.is_dir():
+                raise DigestMismatch(f"{artifact.ref} holds no folder {stored.version}/")
+            model_store.verify_tree(pulled, artifact.tree_digest, f"the files of {artifact.ref}")
             os.rename(pulled, target)
         return target

@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 from components.model_store import OCI_SCHEME
 from delivery import release as rel
@@ -113,18 +114,33 @@ def write_environment(environments_dir: Path, env: str, files: dict[str, str]) -
     return target
 
 
-def render(environments_dir: Path, envs: list[str], *, check: bool) -> list[str]:
-    """Write (or, with check, compare) every owned file; return what was stale."""
-    stale: list[str] = []
+class Drift(NamedTuple):
+    """One file that differs from a fresh render, and how."""
+
+    path: str
+    kind: str  # "missing", "stale" or "unexpected"
+
+    def __str__(self) -> str:
+        what = {"missing": "missing: not committed, a render would create it",
+                "stale": "stale: its content differs from a fresh render",
+                "unexpected": "unexpected: not rendered by mlops, a render would remove it"}
+        return f"{self.path} ({what[self.kind]})"
+
+
+def render(environments_dir: Path, envs: list[str], *, check: bool) -> list[Drift]:
+    """Write (or, with check, compare) every owned file; return what differed, and how."""
+    stale: list[Drift] = []
     for env in envs:
         files = expected(environments_dir, env)
         manifests = Path(environments_dir) / env / MANIFESTS_DIR
         present = {p for p in manifests.glob("*") if p.is_file()} if manifests.exists() else set()
         owned = {p for p in files if p.parent == manifests}
         for path, text in files.items():
-            if not path.exists() or path.read_text() != text:
-                stale.append(_show(path))
-        stale += [_show(p) for p in sorted(present - owned)]
+            if not path.exists():
+                stale.append(Drift(_show(path), "missing"))
+            elif path.read_text() != text:
+                stale.append(Drift(_show(path), "stale"))
+        stale += [Drift(_show(p), "unexpected") for p in sorted(present - owned)]
         if not check:
             write_environment(environments_dir, env, {p.name: t for p, t in files.items()
                                                       if p in owned})

@@ -69,19 +69,8 @@ class Delivery:
         return cfg
 
     def order(self) -> list[str]:
-        """Environments from the pipeline's end to production, following deploy.promote_from."""
-        names = config.available_environments(self.environments_dir)
-        source = {n: config.load(n, self.environments_dir).deploy.promote_from for n in names}
-        for name, src in source.items():
-            if src and src not in source:
-                raise ConfigError(f"environments/{name}/config.yaml: deploy.promote_from: "
-                                  f"unknown environment {src!r} (known: {', '.join(names)})")
-        ordered: list[str] = []
-        frontier = [n for n in names if not source[n]]
-        while frontier:
-            ordered += frontier
-            frontier = sorted(n for n in names if source[n] in frontier)
-        return ordered
+        """Environments from the pipeline's end to production (validated at config load)."""
+        return config.promotion_order(self.environments_dir)
 
     def record(self, env: str) -> rel.Record | None:
         return rel.read(self.environments_dir, env)

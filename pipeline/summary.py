@@ -69,7 +69,8 @@ class RunSummary:
         return out
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, default=str)
+        """Strict JSON: a metric TFMA could not compute (NaN, infinite) is written as null."""
+        return json.dumps(_finite_or_null(asdict(self)), indent=1, default=str, allow_nan=False)
 
     def render(self) -> str:
         out = [f"\n== Run summary: {self.pipeline_name} ({self.environment}) =="]
@@ -311,6 +312,17 @@ def _read_spans_and_drift(cfg: EnvironmentConfig, summary: RunSummary,
         kept.mkdir(parents=True, exist_ok=True)
         for name in (drift.REPORT_JSON, drift.REPORT_MARKDOWN):
             shutil.copyfile(Path(report[0].uri, name), kept / name)
+
+
+def _finite_or_null(value: Any) -> Any:
+    """NaN and +-Infinity are not JSON (`JSON.parse` rejects them): they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(v) for v in value]
+    return value
 
 
 def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSummary:

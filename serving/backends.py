@@ -121,6 +121,21 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def check_versions(requested: list[int], available: list[int], store: str,
+                   source: str = "--version") -> None:
+    """Refuse, before a server starts, versions the store does not hold.
+
+    A server asked for a missing version waits out serving.readiness_timeout_seconds before it
+    fails; the store's listing answers at once. `available` is what the store holds, however it
+    was listed, so the check is the same for every kind of store.
+    """
+    missing = sorted(set(requested) - set(available))
+    if missing:
+        held = ", ".join(map(str, available[-10:])) or "none"
+        raise ConfigError(f"{source}: version {', '.join(map(str, missing))} is not in the model "
+                          f"store {store} (versions there: {held})")
+
+
 def start(cfg: EnvironmentConfig, backend: str, versions: list[int] | None = None,
           labels: dict[str, int] | None = None, store_dir: str | None = None) -> ServerHandle:
     """Render the config files for `backend` and start it (not yet ready: see wait_ready).

@@ -77,6 +77,16 @@ def registry(tmp_path_factory: pytest.TempPathFactory):
     reg.stop()
 
 
+def strict_json(path: Path):
+    """Parse a file as strict JSON: bare NaN/Infinity (Python's default output) are errors."""
+    import json
+
+    def refuse(constant: str):
+        raise ValueError(f"{path}: {constant} is not JSON")
+
+    return json.loads(Path(path).read_text(), parse_constant=refuse)
+
+
 @pytest.fixture
 def environments(tmp_path: Path) -> Path:
     return copy_environments(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,53 @@ def test_dev_does_not_compile(capsys: pytest.CaptureFixture) -> None:
         compile_kubeflow(config.load("dev"))
     assert cli.main(["compile", "--env", "dev"]) == 2
     assert "mlops run --env dev" in capsys.readouterr().err
+
+
+def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) -> None:
+    """Compile from a copy of the repository: the JSON must not name the copy's folder.
+
+    The curated schema's absolute path used to be embedded; on Vertex AI that path does not
+    exist inside the pipeline image.
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "checkout"
+    for folder in ("mlops", "components", "pipeline", "serving", "delivery", "environments",
+                   "infra"):
+        shutil.copytree(config.REPO_ROOT / folder, copy / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "manifests",
+                                                      "release.yaml"))
+    result = subprocess.run([sys.executable, "-m", "mlops.cli", "compile", "--env", "staging"],
+                            cwd=copy, env={**os.environ, "PYTHONPATH": str(copy),
+                                           "GITHUB_REPOSITORY": "owner/repo"},
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = copy / "build" / "staging" / "pipeline.json"
+    assert f"Compiled taxi-tips-staging for staging: {output}" in result.stdout  # the copy ran
+    text = output.read_text()
+    for machine_path in {str(copy), str(copy.resolve()), str(tmp_path), str(config.REPO_ROOT)}:
+        assert machine_path not in text
+    assert '"stringValue": "components/schema/schema.pbtxt"' in text
+    assert "components.schema_import.Executor" in text
+
+
+def test_the_packaged_schema_reference_resolves_where_the_code_is_installed(
+        tmp_path: Path) -> None:
+    """What the ImportSchemaGen step does inside the pipeline image, run here."""
+    from tfx.types import standard_artifacts
+
+    from components import rows
+    from components.schema_import import Executor, package_reference, resolve
+
+    reference = package_reference()
+    assert reference == "components/schema/schema.pbtxt"
+    assert resolve(reference) == str(rows.SCHEMA_FILE)
+    schema = standard_artifacts.Schema()
+    schema.uri = str(tmp_path / "schema")
+    (tmp_path / "schema").mkdir()
+    Executor().Do({}, {"schema": [schema]}, {"schema_file": reference})
+    assert (tmp_path / "schema" / "schema.pbtxt").read_text() == rows.SCHEMA_FILE.read_text()
+    with pytest.raises(ValueError, match=r"schema file 'components/schema/nope\.pbtxt' not found"):
+        resolve("components/schema/nope.pbtxt")

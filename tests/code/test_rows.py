@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -10,15 +11,24 @@ import tensorflow as tf
 from components import rows as R
 
 SCHEMA = R.load_schema()
+DATA = R.SCHEMA_DIR.parents[1] / "data" / "taxi" / "span-1" / "data.csv"
+# One serving row with every required feature, as CSV cells.
+COMPLETE = {"fare": "12.5", "trip_start_month": "5", "trip_start_hour": "7",
+            "trip_start_day": "3", "trip_start_timestamp": "1400269500", "trip_miles": "2.1",
+            "payment_type": "Cash"}
+REQUIRED = sorted(f.name for f in R.serving_features(SCHEMA) if R.is_required(f))
+
+
+def test_the_complete_row_holds_exactly_the_required_serving_features() -> None:
+    assert sorted(COMPLETE) == REQUIRED
 
 
 def test_cells_are_typed_by_the_schema_and_empty_cells_are_missing() -> None:
-    row = R.typed_row({"fare": "12.5", "trip_start_hour": "7", "payment_type": "Cash",
-                       "trip_seconds": "", "tips": "3"}, SCHEMA)
+    row = R.typed_row({**COMPLETE, "trip_seconds": "", "tips": "3"}, SCHEMA)
     assert row["fare"] == [12.5] and row["trip_start_hour"] == [7]
     assert row["payment_type"] == [b"Cash"] and row["trip_seconds"] == []
     assert "tips" not in row  # serving rows leave out what only feeds the label
-    assert R.typed_row({"tips": "3"}, SCHEMA, serving=False)["tips"] == [3.0]
+    assert R.typed_row({**COMPLETE, "tips": "3"}, SCHEMA, serving=False)["tips"] == [3.0]
 
 
 @pytest.mark.parametrize(("raw", "message"), [
@@ -27,24 +37,93 @@ def test_cells_are_typed_by_the_schema_and_empty_cells_are_missing() -> None:
     ({"fare": "nan"}, r"field 'fare': value 'nan' is not a valid float"),
     ({"fare": [1.0, 2.0]}, r"field 'fare': expected one value"),
     ({"colour": "red"}, r"unknown field\(s\) 'colour'"),
+    ({"fare": ""}, r"row: required field 'fare' has no value .*presence min_fraction 1.0"),
+    ({"payment_type": None}, r"row: required field 'payment_type' has no value"),
 ])
 def test_bad_values_name_the_field_and_value(raw: dict, message: str) -> None:
     with pytest.raises(R.RowError, match=message):
+        R.typed_row({**COMPLETE, **raw}, SCHEMA)
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_a_row_without_a_required_feature_is_refused(name: str) -> None:
+    """Without the check the Transform fills in the mean and the probability silently moves."""
+    raw = {k: v for k, v in COMPLETE.items() if k != name}
+    with pytest.raises(R.RowError, match=rf"row: required field '{name}' has no value"):
         R.typed_row(raw, SCHEMA)
+    row = R.typed_row(COMPLETE, SCHEMA)
+    row[name] = []
+    with pytest.raises(R.RowError, match=rf"row 1: required field '{name}' has no value"):
+        R.examples([row])
+
+
+def test_value_counts_come_from_the_schema() -> None:
+    row = R.typed_row(COMPLETE, SCHEMA)
+    row["company"] = [b"A", b"B"]
+    with pytest.raises(R.RowError, match=r"row 1: field 'company' has 2 values, the schema's "
+                                         r"value_count allows 0\.\.1"):
+        R.examples([row])
+
+
+def _write(path: Path, header: list[str], *rows: list[str]) -> Path:
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    return path
 
 
 def test_csv_errors_name_the_file_and_line(tmp_path: Path) -> None:
-    path = tmp_path / "rows.csv"
-    path.write_text("fare,trip_start_hour\n1.0,3\n2.0,noon\n")
+    header = list(COMPLETE)
+    good = list(COMPLETE.values())
+    path = _write(tmp_path / "rows.csv", header, good, [*good[:2], "noon", *good[3:]])
     with pytest.raises(R.RowError, match=rf"{path}:3: field 'trip_start_hour': value 'noon'"):
         R.read_csv(path, SCHEMA)
-    path.write_text("fare\n")
+    _write(path, header)
     with pytest.raises(R.RowError, match="no data rows"):
         R.read_csv(path, SCHEMA)
+    path.write_text("")
+    with pytest.raises(R.RowError, match=rf"{path}: empty file"):
+        R.read_csv(path, SCHEMA)
+
+
+def test_a_csv_without_a_required_column_names_it(tmp_path: Path) -> None:
+    """The issue's case: the bundled rows without `fare` were answered, 0.7149 became 0.6903."""
+    with DATA.open() as f:
+        table = list(csv.reader(f))[:4]
+    col = table[0].index("fare")
+    path = _write(tmp_path / "nofare.csv", *[r[:col] + r[col + 1:] for r in table])
+    with pytest.raises(R.RowError, match=rf"{path}:1 \(header\): required column\(s\) 'fare' "
+                                         r"missing"):
+        R.read_csv(path, SCHEMA)
+
+
+def test_a_misspelt_header_names_the_column_it_hides(tmp_path: Path) -> None:
+    header = ["fair" if c == "fare" else c for c in COMPLETE]
+    path = _write(tmp_path / "typo.csv", header, list(COMPLETE.values()))
+    with pytest.raises(R.RowError, match=rf"{path}:1 \(header\): unknown column 'fair' \(did you "
+                                         r"mean 'fare'\?\); required column\(s\) 'fare' missing"):
+        R.read_csv(path, SCHEMA)
+
+
+def test_a_short_or_long_row_is_refused(tmp_path: Path) -> None:
+    """A row with 3 of 17 cells was accepted, the rest taken as missing."""
+    with DATA.open() as f:
+        table = list(csv.reader(f))[:3]
+    path = _write(tmp_path / "short.csv", table[0], table[1], table[2][:3])
+    with pytest.raises(R.RowError, match=rf"{path}:3: 3 cells, the header has 18 columns"):
+        R.read_csv(path, SCHEMA)
+    path = _write(tmp_path / "long.csv", table[0], [*table[1], "extra"])
+    with pytest.raises(R.RowError, match=rf"{path}:2: 19 cells, the header has 18 columns"):
+        R.read_csv(path, SCHEMA)
+
+
+def test_the_bundled_data_reads_in_full() -> None:
+    rows = R.read_csv(DATA, SCHEMA, limit=200)
+    assert len(rows) == 200 and all(r["fare"] for r in rows)
 
 
 def test_examples_round_trip_through_tf_parsing() -> None:
-    row = R.typed_row({"fare": "1.5", "trip_start_hour": "3", "company": "Taxi Co"}, SCHEMA)
+    row = R.typed_row({**COMPLETE, "fare": "1.5", "trip_start_hour": "3",
+                       "company": "Taxi Co"}, SCHEMA)
     spec = {"fare": tf.io.VarLenFeature(tf.float32),
             "trip_start_hour": tf.io.VarLenFeature(tf.int64),
             "company": tf.io.VarLenFeature(tf.string),

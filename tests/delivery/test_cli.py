@@ -73,3 +73,13 @@ def test_prod_promotion_refuses_a_version_other_than_the_approved_one(repo: Repo
             f"approved version {version + 1}") in capsys.readouterr().err
     assert run(repo, "promote", "--from", "staging", "--to", "prod", "--expect-version",
                str(version)) == 0
+
+
+def test_messages_name_the_files_of_the_copy_in_use(repo: Repo, capsys) -> None:
+    """With --environments DIR, what changed is shown in DIR, not in the default checkout."""
+    repo.push()
+    assert run(repo, "promote", "--to", "dev") == 0
+    out, err = capsys.readouterr()
+    dev = repo.environments / "dev"
+    assert f"Changed: {dev / 'release.yaml'} and {dev / 'manifests'}/; commit them" in out
+    assert f"repository root {repo.environments.parent}" in err

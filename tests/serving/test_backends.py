@@ -88,3 +88,31 @@ def test_serve_command_errors_are_one_clear_line(tmp_path) -> None:
     stop = mlops("--environments", str(environments), "serve", "--env", "dev", "--output",
                  str(tmp_path / "empty"), "--stop")
     assert stop.returncode == 0 and "No server is running for dev" in stop.stdout
+
+
+def test_check_versions_names_the_missing_version_and_what_the_store_holds() -> None:
+    backends.check_versions([1002], [1001, 1002], "/store")  # held: nothing to say
+    with pytest.raises(ConfigError, match=r"^--version: version 123 is not in the model store "
+                                          r"/store \(versions there: 1001, 1002\)$"):
+        backends.check_versions([1001, 123], [1001, 1002], "/store")
+    with pytest.raises(ConfigError, match=r"release.yaml: version 7 .*\(versions there: none\)"):
+        backends.check_versions([7], [], "/store", source="environments/prod/release.yaml")
+
+
+def test_serving_a_version_the_store_lacks_fails_at_once(tmp_path, capsys) -> None:
+    """It used to wait out the readiness timeout (120 s) before failing."""
+    import time
+
+    from mlops import cli
+    from tests.delivery.conftest import fake_model
+
+    out = tmp_path / "out"
+    fake_model(out / "model_store" / "taxi_tips" / "1001", 1001)
+    started = time.monotonic()
+    assert cli.main(["serve", "--env", "dev", "--output", str(out), "--version", "123",
+                     "--detach"]) == 2
+    assert time.monotonic() - started < 5
+    err = capsys.readouterr().err
+    assert (f"--version: version 123 is not in the model store "
+            f"{out / 'model_store' / 'taxi_tips'} (versions there: 1001)") in err
+    assert sorted(p.name for p in out.iterdir()) == ["model_store"]  # nothing rendered, no server

@@ -138,8 +138,14 @@ def test_loadtest_without_a_server_says_so(tmp_path) -> None:
 
 
 def test_bad_rows_file_names_file_and_line(tmp_path) -> None:
+    import csv
+
+    with FULL_DATA.open() as f:
+        table = list(csv.reader(f))[:3]
+    table[2][table[0].index("trip_start_hour")] = "noon"
     rows = tmp_path / "rows.csv"
-    rows.write_text("fare,trip_start_hour\n1.0,3\n2.0,noon\n")
+    with rows.open("w", newline="") as f:
+        csv.writer(f).writerows(table)
     result = mlops("predict", "--env", "dev", "--rows", str(rows))
     assert result.returncode == 2
     assert f"--rows: {rows}:3: field 'trip_start_hour': value 'noon' is not a valid int" in \

@@ -1,0 +1,144 @@
+"""Preflight of the prod and rollback workflows: the approval gate must really exist.
+
+`environment: production` waits for reviewers only if the environment has them. A repository made
+from this template carries no environments: GitHub creates `production` on first use with no
+protection, and the job runs unapproved. And a dispatch from another branch runs that branch's
+copy of the workflow. So before anything is promoted this checks, through GitHub's REST API:
+
+- the run is for refs/heads/main;
+- the `production` environment exists and has required reviewers;
+- or the repository opted into the pull-request gate instead (repository variable
+  PROD_APPROVAL=codeowners): then .github/CODEOWNERS must name real owners for environments/prod/,
+  and the workflow opens a pull request instead of pushing to main.
+
+Standard library only: it runs before any dependency is installed.
+
+    python3 -m delivery.prod_gate
+Reads GITHUB_REF, GITHUB_REPOSITORY, GITHUB_API_URL, GITHUB_TOKEN and PROD_APPROVAL.
+Exit status: 0 gate in place, 1 refused (the message says what to set), 3 API unreachable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ENVIRONMENT = "production"
+CODEOWNERS = Path(".github") / "CODEOWNERS"
+PROD_PATHS = ("/environments/prod/", "/environments/prod", "environments/prod/")
+
+
+class Refused(Exception):
+    exit_code = 1
+
+
+class Unreachable(Exception):
+    exit_code = 3
+
+
+def check_ref(ref: str) -> str:
+    if ref != "refs/heads/main":
+        raise Refused(f"this workflow changes production and runs only from main; it was "
+                      f"dispatched from {ref or '(no ref)'}. Run it from main.")
+    return "ref: refs/heads/main"
+
+
+def reviewers_of(environment: dict) -> list[str]:
+    names = []
+    for rule in environment.get("protection_rules") or []:
+        if rule.get("type") == "required_reviewers":
+            for entry in rule.get("reviewers") or []:
+                who = entry.get("reviewer") or {}
+                names.append(who.get("login") or who.get("slug") or who.get("name") or "?")
+    return names
+
+
+def fetch_environment(api: str, repository: str, token: str) -> dict | None:
+    url = f"{api.rstrip('/')}/repos/{repository}/environments/{ENVIRONMENT}"
+    request = urllib.request.Request(url, headers={
+        "Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": "2022-11-28"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise Unreachable(f"GitHub API {url}: HTTP {exc.code}; the job needs `actions: read` "
+                          f"to read environments") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise Unreachable(f"GitHub API {url} unreachable: "
+                          f"{getattr(exc, 'reason', exc)}") from None
+
+
+def check_reviewers(environment: dict | None) -> str:
+    if environment is None:
+        raise Refused(f"the '{ENVIRONMENT}' environment does not exist. GitHub would create it "
+                      f"on first use with no reviewers, and this job would run unapproved. "
+                      f"Create it (Settings -> Environments) with required reviewers, or opt "
+                      f"into the pull-request gate: repository variable PROD_APPROVAL="
+                      f"codeowners (see README, 'Set up on GitHub').")
+    reviewers = reviewers_of(environment)
+    if not reviewers:
+        raise Refused(f"the '{ENVIRONMENT}' environment has no required reviewers, so nobody "
+                      f"would approve this change. Add reviewers (Settings -> Environments -> "
+                      f"{ENVIRONMENT}), or opt into the pull-request gate: repository variable "
+                      f"PROD_APPROVAL=codeowners (see README, 'Set up on GitHub').")
+    policy = environment.get("deployment_branch_policy")
+    note = "" if policy else (" (also limit its deployment branches to main: without that, a "
+                              "dispatch from another branch runs that branch's workflow file)")
+    return f"'{ENVIRONMENT}' requires a review by {', '.join(reviewers)}{note}"
+
+
+def check_codeowners(root: Path) -> str:
+    path = root / CODEOWNERS
+    owners = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            fields = line.split("#", 1)[0].split()
+            if fields and fields[0] in PROD_PATHS:
+                owners = fields[1:]
+    if not owners:
+        raise Refused(f"PROD_APPROVAL=codeowners, but {CODEOWNERS} names no owner for "
+                      f"/environments/prod/")
+    if any("YOUR_ORG" in owner for owner in owners):
+        raise Refused(f"PROD_APPROVAL=codeowners, but {CODEOWNERS} still names the template's "
+                      f"placeholder {' '.join(owners)} for /environments/prod/; name your "
+                      f"release approvers")
+    return (f"pull-request gate: {CODEOWNERS} requires {' '.join(owners)} to review "
+            f"environments/prod/ (with 'Require review from Code Owners' on main)")
+
+
+def preflight(env: dict[str, str], root: Path = Path(".")) -> list[str]:
+    lines = [check_ref(env.get("GITHUB_REF", ""))]
+    mode = env.get("PROD_APPROVAL", "")
+    if mode == "codeowners":
+        lines.append(check_codeowners(root))
+    elif mode:
+        raise Refused(f"repository variable PROD_APPROVAL={mode!r}: the only setting is "
+                      f"'codeowners' (or unset, for environment reviewers)")
+    else:
+        environment = fetch_environment(env.get("GITHUB_API_URL", "https://api.github.com"),
+                                        env.get("GITHUB_REPOSITORY", ""),
+                                        env.get("GITHUB_TOKEN", ""))
+        lines.append(check_reviewers(environment))
+    return lines
+
+
+def main() -> int:
+    try:
+        lines = preflight(dict(os.environ))
+    except (Refused, Unreachable) as exc:
+        print(f"prod preflight: refused: {exc}", file=sys.stderr)
+        return exc.exit_code
+    for line in lines:
+        print(f"prod preflight: ok: {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

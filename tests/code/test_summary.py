@@ -1,0 +1,33 @@
+"""The run summary file is read by CI job summaries and `mlops promote`: it must be strict JSON."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from pipeline.summary import MetricRow, RunSummary
+from tests.conftest import strict_json
+
+
+def test_metrics_tfma_could_not_compute_are_written_as_null(tmp_path: Path) -> None:
+    """A slice with one class has no AUC: TFMA reports NaN, which `JSON.parse` rejects."""
+    summary = RunSummary(
+        environment="dev", pipeline_name="p", components=[], data_validation="PASS",
+        anomalies=[], overall=MetricRow("overall", {"auc": 0.9, "loss": math.inf}),
+        slices=[MetricRow("payment_type=No Charge", {"auc": math.nan, "example_count": 3.0},
+                          baseline={"auc": -math.inf})])
+    path = tmp_path / "run_summary.json"
+    path.write_text(summary.to_json())
+    data = strict_json(path)
+    assert data["overall"]["metrics"] == {"auc": 0.9, "loss": None}
+    assert data["slices"][0]["metrics"] == {"auc": None, "example_count": 3.0}
+    assert data["slices"][0]["baseline"] == {"auc": None}
+
+
+def test_the_strict_parser_refuses_bare_nan(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"auc": NaN}')
+    with pytest.raises(ValueError, match="NaN is not JSON"):
+        strict_json(path)

@@ -1,0 +1,513 @@
+"""Replay GitHub Actions workflows on this machine: their own `run:` steps, job by job.
+
+Partial (issue 10's replay): what is here runs every job of a workflow in its own fresh clone of
+a local bare `origin`, in `needs` order, through reusable-workflow calls, with:
+- an evaluator for exactly the `${{ }}` expressions the workflows use; an unknown context,
+  function or operator raises `ExprError`, so a workflow edit cannot quietly escape the replay;
+- a table (`ACTIONS`) mapping each `uses:` action to a local equivalent: checkout of a ref from
+  `origin`, artifact upload/download through a folder keyed by run id, cache steps as no-ops; an
+  action missing from the table raises;
+- `$GITHUB_OUTPUT` step outputs, job outputs, `if:` with the implicit `success()`, step outcomes.
+Not here yet: Docker (TF Serving), the registry, and the pipeline (see the note in
+tests/delivery/test_replay.py).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+
+
+class ExprError(Exception):
+    """An expression the replay does not know: extend the evaluator deliberately."""
+
+
+# --- expressions ------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'(?:[^']|'')*')|"
+                    r"(?P<op>==|!=|&&|\|\||[!().,\[\]])|(?P<name>[A-Za-z_][A-Za-z0-9_-]*))")
+KNOWN_CONTEXTS = {"github", "inputs", "vars", "secrets", "steps", "needs", "runner", "env"}
+
+
+class Lenient(dict):
+    """A context where a missing key reads as '' (vars, secrets, a skipped step's outputs)."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            if text[pos:].strip() == "":
+                break
+            raise ExprError(f"cannot read expression at {text[pos:]!r}")
+        kind = match.lastgroup
+        out.append((kind, match.group(kind)))
+        pos = match.end()
+    return out
+
+
+def _truthy(value: Any) -> bool:
+    return value not in (None, False, 0, "") if not isinstance(value, str) else value != ""
+
+
+def _number(value: Any) -> float:
+    """GitHub's coercion when the two sides of == differ in type."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip() or 0)
+        except ValueError:
+            return float("nan")
+    raise ExprError(f"comparison with a {type(value).__name__} is not used")
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.casefold() == b.casefold()       # GitHub compares strings case-insensitively
+    if type(a) is type(b) and not isinstance(a, (dict, list)):
+        return a == b
+    return _number(a) == _number(b)
+
+
+class _Parser:
+    def __init__(self, text: str, scope: Scope) -> None:
+        self.items, self.i, self.scope = _tokens(text), 0, scope
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.items[self.i] if self.i < len(self.items) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        token = self.peek()
+        if token is None or (value is not None and token[1] != value):
+            raise ExprError(f"expected {value or 'more'} in expression")
+        self.i += 1
+        return token
+
+    def parse(self) -> Any:
+        value = self.or_()
+        if self.peek() is not None:
+            raise ExprError(f"unexpected {self.peek()[1]!r}")
+        return value
+
+    # GitHub's && and || return an operand, which is what `a && 'x' || ''` relies on.
+    def or_(self) -> Any:
+        value = self.and_()
+        while self.peek() == ("op", "||"):
+            self.take()
+            right = self.and_()
+            value = value if _truthy(value) else right
+        return value
+
+    def and_(self) -> Any:
+        value = self.eq()
+        while self.peek() == ("op", "&&"):
+            self.take()
+            right = self.eq()
+            value = right if _truthy(value) else value
+        return value
+
+    def eq(self) -> Any:
+        value = self.unary()
+        while self.peek() in (("op", "=="), ("op", "!=")):
+            op = self.take()[1]
+            same = _equal(value, self.unary())
+            value = same if op == "==" else not same
+        return value
+
+    def unary(self) -> Any:
+        if self.peek() == ("op", "!"):
+            self.take()
+            return not _truthy(self.unary())
+        return self.postfix()
+
+    def postfix(self) -> Any:
+        value = self.primary()
+        while self.peek() in (("op", "."), ("op", "[")):
+            if self.take()[1] == ".":
+                value = self.scope.member(value, self.take()[1])
+            else:
+                key = self.or_()
+                self.take("]")
+                value = self.scope.member(value, key)
+        return value
+
+    def primary(self) -> Any:
+        kind, text = self.take()
+        if kind == "num":
+            return float(text) if "." in text else int(text)
+        if kind == "str":
+            return text[1:-1].replace("''", "'")
+        if (kind, text) == ("op", "("):
+            value = self.or_()
+            self.take(")")
+            return value
+        if kind != "name":
+            raise ExprError(f"unexpected {text!r}")
+        if text in ("true", "false", "null"):
+            return {"true": True, "false": False, "null": None}[text]
+        if self.peek() == ("op", "("):
+            self.take()
+            args = []
+            while self.peek() != ("op", ")"):
+                args.append(self.or_())
+                if self.peek() == ("op", ","):
+                    self.take()
+            self.take(")")
+            return self.scope.call(text, args)
+        return self.scope.context(text)
+
+
+@dataclass
+class Scope:
+    """What an expression may read: contexts, the job's status, and its workspace."""
+
+    contexts: dict[str, Any]
+    status: str = "success"          # success | failure | cancelled | skipped
+    workspace: Path | None = None
+
+    def context(self, name: str) -> Any:
+        if name not in KNOWN_CONTEXTS or name not in self.contexts:
+            raise ExprError(f"unknown context {name!r}")
+        return self.contexts[name]
+
+    def member(self, value: Any, key: Any) -> Any:
+        if isinstance(value, dict):
+            if key in value or isinstance(value, Lenient):
+                return value[key]
+            raise ExprError(f"unknown property {key!r} (known: {sorted(value)})")
+        if value is None or value == "":
+            return None
+        raise ExprError(f"property {key!r} of a {type(value).__name__}")
+
+    def call(self, name: str, args: list[Any]) -> Any:
+        if name == "success":
+            return self.status == "success"
+        if name == "failure":
+            return self.status == "failure"
+        if name == "cancelled":
+            return self.status == "cancelled"
+        if name == "always":
+            return True
+        if name == "startsWith":
+            return str(args[0] or "").casefold().startswith(str(args[1] or "").casefold())
+        if name == "hashFiles":
+            return _hash_files(self.workspace, args)
+        raise ExprError(f"unknown function {name}()")
+
+    def evaluate(self, text: str) -> Any:
+        return _Parser(text, self).parse()
+
+    def template(self, value: Any) -> Any:
+        """A `with:`/`env:` value: `${{ x }}` alone keeps x's type, else it is interpolated."""
+        if not isinstance(value, str) or "${{" not in value:
+            return value
+        whole = re.fullmatch(r"\$\{\{(.*?)\}\}", value.strip(), re.S)
+        if whole:
+            return self.evaluate(whole.group(1))
+        return re.sub(r"\$\{\{(.*?)\}\}", lambda m: _text(self.evaluate(m.group(1))), value)
+
+    def condition(self, text: Any) -> bool:
+        """`if:` with GitHub's implicit `success() &&` when no status function is named."""
+        if text is None:
+            return self.status == "success"
+        if isinstance(text, bool):
+            return text and self.status == "success"
+        body = str(text).strip()
+        whole = re.fullmatch(r"\$\{\{(.*)\}\}", body, re.S)
+        body = whole.group(1) if whole else body
+        if not re.search(r"\b(success|failure|cancelled|always)\(", body):
+            body = f"success() && ({body})"
+        return _truthy(self.evaluate(body))
+
+
+def _text(value: Any) -> str:
+    if value is True or value is False:
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _hash_files(workspace: Path | None, patterns: list[str]) -> str:
+    if workspace is None:
+        raise ExprError("hashFiles() outside a job")
+    digest, found = hashlib.sha256(), False
+    for path in sorted(p for p in workspace.rglob("*") if p.is_file() and ".git" not in p.parts):
+        rel = str(path.relative_to(workspace))
+        if any(fnmatch.fnmatch(rel, pattern) for pattern in patterns):
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+            found = True
+    return digest.hexdigest() if found else ""
+
+
+# --- workflows --------------------------------------------------------------------------------
+
+def load(name: str) -> dict:
+    data = yaml.safe_load((WORKFLOWS / name).read_text())
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
+def expressions(node: Any) -> list[str]:
+    """Every `${{ }}` body and every bare `if:` in a parsed workflow."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "if" and isinstance(value, str) and "${{" not in value:
+                found.append(value)
+            else:
+                found.extend(expressions(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(expressions(item))
+    elif isinstance(node, str):
+        found.extend(m.group(1) for m in re.finditer(r"\$\{\{(.*?)\}\}", node, re.S))
+    return found
+
+
+@dataclass
+class JobResult:
+    result: str                      # success | failure | skipped
+    outputs: dict[str, Any] = field(default_factory=dict)
+    workspace: Path | None = None
+    log: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Replay:
+    """One machine standing in for GitHub: origin, artifacts, variables, secrets, tools."""
+
+    origin: Path
+    root: Path
+    env: dict[str, str]
+    vars: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    repository: str = "acme/taxi"
+    runs: int = 0
+
+    def run(self, name: str, event: str, payload: dict | None = None, ref: str = "refs/heads/main",
+            inputs: dict | None = None) -> dict[str, JobResult]:
+        self.runs += 1
+        run_id = str(1000 + self.runs)
+        sha = subprocess.run(["git", "rev-parse", ref.removeprefix("refs/heads/")],
+                             cwd=self.origin, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        github = {"event_name": event, "event": payload or {}, "ref": ref, "sha": sha,
+                  "run_id": run_id, "repository": self.repository, "token": "ghs_replay"}
+        declared = (load(name)["on"].get("workflow_dispatch") or {}).get("inputs") or {}
+        return self._workflow(name, github, self._inputs(declared, inputs or {}), self.secrets)
+
+    @staticmethod
+    def _inputs(declared: dict, given: dict) -> dict:
+        unknown = set(given) - set(declared)
+        if unknown:
+            raise ExprError(f"inputs not declared by the workflow: {sorted(unknown)}")
+        out = Lenient()
+        for key, spec in declared.items():
+            if key in given:
+                out[key] = given[key]
+            elif (spec or {}).get("required"):
+                raise ExprError(f"required input {key!r} missing")
+            else:
+                out[key] = (spec or {}).get("default", "")
+        return out
+
+    def _workflow(self, name: str, github: dict, inputs: dict,
+                  secrets: dict) -> dict[str, JobResult]:
+        data = load(name)
+        results: dict[str, JobResult] = {}
+        pending = dict(data["jobs"])
+        while pending:
+            ready = [j for j, job in pending.items()
+                     if all(n in results for n in _needs(job))]
+            if not ready:
+                raise ExprError(f"{name}: a cycle in needs: {sorted(pending)}")
+            for job_id in ready:
+                job = pending.pop(job_id)
+                results[job_id] = self._job(name, job_id, job, github, inputs, secrets, results)
+        return results
+
+    def _job(self, name: str, job_id: str, job: dict, github: dict, inputs: dict,
+             secrets: dict, results: dict[str, JobResult]) -> JobResult:
+        needs = {n: {"result": results[n].result, "outputs": results[n].outputs}
+                 for n in _needs(job)}
+        # A failed need makes failure() true; a skipped one leaves only !cancelled()/always().
+        states = {results[n].result for n in _needs(job)}
+        upstream = "failure" if "failure" in states else (
+            "skipped" if "skipped" in states else "success")
+        scope = Scope({"github": github, "inputs": inputs, "vars": Lenient(self.vars),
+                       "secrets": Lenient(secrets), "needs": needs}, status=upstream)
+        if not scope.condition(job.get("if")):
+            return JobResult("skipped", {k: "" for k in job.get("outputs") or {}})
+        target = job.get("uses")
+        if target:
+            called = load(target.removeprefix("./.github/workflows/"))
+            declared = (called["on"]["workflow_call"] or {})
+            given = {k: scope.template(v) for k, v in (job.get("with") or {}).items()}
+            passed = {k: scope.template(v) for k, v in (job.get("secrets") or {}).items()}
+            inner = self._workflow(target.removeprefix("./.github/workflows/"), github,
+                                   self._inputs(declared.get("inputs") or {}, given),
+                                   Lenient(passed))
+            failed = any(r.result == "failure" for r in inner.values())
+            return JobResult("failure" if failed else "success",
+                             log=[line for r in inner.values() for line in r.log])
+        return self._steps(name, job_id, job, scope, github)
+
+    def _steps(self, name: str, job_id: str, job: dict, scope: Scope,
+               github: dict) -> JobResult:
+        workspace = Path(self.root, f"run-{github['run_id']}", f"{name}-{job_id}")
+        workspace.mkdir(parents=True)
+        scope.workspace = workspace
+        steps: dict[str, Any] = {}
+        scope.contexts["steps"] = steps
+        scope.contexts["runner"] = {"os": "Linux", "temp": str(self.root / "tmp")}
+        scope.contexts["env"] = Lenient()
+        status, log = "success", []
+        for index, step in enumerate(job.get("steps") or []):
+            scope.status = status
+            step_id = step.get("id", f"step{index}")
+            steps[step_id] = {"outcome": "skipped", "conclusion": "skipped",
+                              "outputs": Lenient()}
+            if not scope.condition(step.get("if")):
+                continue
+            env = {k: _text(scope.template(v)) for k, v in (step.get("env") or {}).items()}
+            if "run" in step:
+                ok, outputs, text = self._shell(step["run"], workspace, github, env)
+            else:
+                ok, outputs, text = self._action(step, scope, workspace, github)
+            log.append(f"{name}/{job_id}: {step.get('name') or step.get('run') or step['uses']}"
+                       f" -> {'success' if ok else 'failure'}\n{text}")
+            steps[step_id] = {"outcome": "success" if ok else "failure",
+                              "conclusion": "success" if ok else "failure",
+                              "outputs": Lenient(outputs)}
+            if not ok:
+                status = "failure"
+        scope.status = status
+        outputs = {k: _text(scope.template(v)) for k, v in (job.get("outputs") or {}).items()}
+        return JobResult(status, outputs, workspace, log)
+
+    def _github_env(self, github: dict, workspace: Path) -> dict[str, str]:
+        return {"GITHUB_ACTIONS": "true", "GITHUB_REF": github["ref"],
+                "GITHUB_SHA": github["sha"], "GITHUB_RUN_ID": github["run_id"],
+                "GITHUB_REPOSITORY": self.repository, "GITHUB_EVENT_NAME": github["event_name"],
+                "GITHUB_WORKSPACE": str(workspace)}
+
+    def _shell(self, script: str, workspace: Path, github: dict,
+               env: dict[str, str]) -> tuple[bool, dict[str, str], str]:
+        output = workspace.parent / f".{workspace.name}.output"
+        output.write_text("")
+        full = {**self.env, **self._github_env(github, workspace), **env,
+                "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(output) + ".md"}
+        done = subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=workspace,
+                              env=full, capture_output=True, text=True, timeout=600)
+        outputs = dict(line.split("=", 1) for line in output.read_text().splitlines()
+                       if "=" in line)
+        return done.returncode == 0, outputs, done.stdout + done.stderr
+
+    def _action(self, step: dict, scope: Scope, workspace: Path,
+                github: dict) -> tuple[bool, dict[str, str], str]:
+        action = step["uses"].split("@")[0]
+        handler = ACTIONS.get(action)
+        if handler is None:
+            raise ExprError(f"no local equivalent for action {action}")
+        given = {k: scope.template(v) for k, v in (step.get("with") or {}).items()}
+        return handler(self, given, workspace, github)
+
+
+def _needs(job: dict) -> list[str]:
+    needs = job.get("needs") or []
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
+# --- the `uses:` table ------------------------------------------------------------------------
+
+def _checkout(replay: Replay, given: dict, workspace: Path,
+              github: dict) -> tuple[bool, dict, str]:
+    known = {"ref", "path", "persist-credentials", "token", "sparse-checkout"}
+    if set(given) - known:
+        raise ExprError(f"checkout inputs not replayed: {sorted(set(given) - known)}")
+    target = workspace / given.get("path", ".")
+    ref = given.get("ref") or github["sha"]
+    if target.exists() and any(target.iterdir()):
+        raise ExprError(f"checkout into a non-empty {target}")
+    subprocess.run(["git", "clone", "--quiet", str(replay.origin), str(target)], check=True)
+    subprocess.run(["git", "checkout", "--quiet", "--detach", ref], cwd=target, check=True)
+    subprocess.run(["git", "config", "user.name", "replay"], cwd=target, check=True)
+    subprocess.run(["git", "config", "user.email", "replay@example.com"], cwd=target, check=True)
+    if given.get("persist-credentials") is False:
+        # No token stays behind: a later `git push` from this job must fail, as on GitHub.
+        subprocess.run(["git", "remote", "set-url", "--push", "origin", "/nonexistent/no-token"],
+                       cwd=target, check=True)
+    for name in ("requirements.lock", "requirements.overrides", "pyproject.toml"):
+        if (target / name).exists():      # the shared environment stays "up to date" for make
+            os.utime(target / name, (946684800, 946684800))
+    return True, {}, f"checked out {ref} into {target}"
+
+
+def _artifacts(replay: Replay, github: dict, run_id: str | None = None) -> Path:
+    return replay.root / "artifacts" / str(run_id or github["run_id"])
+
+
+def _upload(replay: Replay, given: dict, workspace: Path, github: dict) -> tuple[bool, dict, str]:
+    dest = _artifacts(replay, github) / given["name"]
+    if dest.exists():
+        return False, {}, f"artifact {given['name']} exists already in this run"
+    files = []
+    for line in str(given["path"]).split("\n"):
+        line = line.strip()
+        if line:
+            files.extend(workspace.glob(line.rstrip("/")) if "*" in line
+                         else [workspace / line.rstrip("/")])
+    files = [f for f in files if f.exists()]
+    if not files:
+        missing = given.get("if-no-files-found", "warn") == "error"
+        return not missing, {}, f"no files for artifact {given['name']}"
+    dest.mkdir(parents=True)
+    for path in files:
+        if path.is_dir():
+            shutil.copytree(path, dest, dirs_exist_ok=True)
+        else:
+            shutil.copy2(path, dest / path.name)
+    return True, {}, f"uploaded {given['name']}"
+
+
+def _download(replay: Replay, given: dict, workspace: Path,
+              github: dict) -> tuple[bool, dict, str]:
+    run_id = given.get("run-id") or github["run_id"]
+    source = _artifacts(replay, github, run_id) / given["name"]
+    if not source.exists():
+        return False, {}, f"artifact {given['name']} not found in run {run_id}"
+    shutil.copytree(source, workspace / given.get("path", "."), dirs_exist_ok=True)
+    return True, {}, f"downloaded {given['name']} from run {run_id}"
+
+
+def _noop(replay: Replay, given: dict, workspace: Path, github: dict) -> tuple[bool, dict, str]:
+    return True, {}, "no-op on this machine (the shared environment is already installed)"
+
+
+ACTIONS = {
+    "actions/checkout": _checkout,
+    "actions/setup-python": _noop,
+    "actions/cache": _noop,
+    "actions/cache/restore": _noop,
+    "actions/upload-artifact": _upload,
+    "actions/download-artifact": _download,
+}

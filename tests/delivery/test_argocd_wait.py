@@ -1,0 +1,146 @@
+"""The Argo CD wait, against a local HTTP server that answers like Argo CD's REST API."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from delivery import argocd
+from mlops.errors import ConfigError, GateError, InfraError
+
+OLD, NEW = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+TARGET = argocd.Target(app="taxi-tips-serving-staging", app_namespace="argocd",
+                       deployment="taxi-tips-serving", namespace="taxi-tips-staging", digest=NEW)
+
+
+class FakeArgoCD:
+    """Serves a script of (sync, health, live digest) states, one per application read."""
+
+    def __init__(self, states: list[tuple[str, str, str]], token: str = "t0ken") -> None:
+        self.states, self.token, self.requests = states, token, []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                fake.requests.append((url.path, parse_qs(url.query)))
+                if self.headers.get("Authorization") != f"Bearer {fake.token}":
+                    return self._send(401, {"error": "invalid session"})
+                base = f"/api/v1/applications/{TARGET.app}"
+                index = min(sum(p == base for p, _ in fake.requests) - 1, len(fake.states) - 1)
+                sync, health, digest = fake.states[index]
+                if url.path == base:
+                    return self._send(200, {"metadata": {"name": TARGET.app}, "status": {
+                        "sync": {"status": sync, "revision": "f" * 40},
+                        "health": {"status": health}}})
+                if url.path == base + "/resource":
+                    live = {"kind": "Deployment", "metadata": {
+                        "name": TARGET.deployment,
+                        "annotations": {argocd.DIGEST_ANNOTATION: digest}}}
+                    return self._send(200, {"manifest": json.dumps(live)})
+                return self._send(404, {"error": "not found"})
+
+            def _send(self, code: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def argo() -> Iterator[callable]:
+    servers = []
+
+    def start(states, token="t0ken") -> FakeArgoCD:
+        servers.append(FakeArgoCD(states, token))
+        return servers[-1]
+
+    yield start
+    for fake in servers:
+        fake.server.shutdown()
+        fake.server.server_close()
+
+
+def test_waits_through_sync_and_rollout_until_the_release_is_live(argo) -> None:
+    fake = argo([("OutOfSync", "Healthy", OLD), ("Synced", "Progressing", OLD),
+                 ("Synced", "Progressing", NEW), ("Synced", "Healthy", NEW)])
+    lines: list[str] = []
+    seen = argocd.wait(argocd.Client(fake.url, "t0ken"), TARGET, timeout=10, interval=0.01,
+                       say=lines.append)
+    assert seen == argocd.Observed("Synced", "Healthy", NEW)
+    assert len(lines) == 4 and "sync OutOfSync, health Healthy" in lines[0]
+    reads = [q for p, q in fake.requests if p.endswith(TARGET.app)]
+    assert reads[0]["refresh"] == ["normal"] and "refresh" not in reads[1]
+    resource = next(q for p, q in fake.requests if p.endswith("/resource"))
+    assert resource["resourceName"] == [TARGET.deployment]
+    assert resource["namespace"] == [TARGET.namespace] and resource["kind"] == ["Deployment"]
+
+
+def test_synced_and_healthy_on_another_digest_is_not_enough(argo) -> None:
+    """Argo CD synced a newer commit (or has not seen ours): the old model still runs."""
+    fake = argo([("Synced", "Healthy", OLD)])
+    with pytest.raises(GateError) as err:
+        argocd.wait(argocd.Client(fake.url, "t0ken"), TARGET, timeout=0.2, interval=0.05,
+                    say=lambda _: None)
+    message = str(err.value)
+    assert "did not run the release within 0 s" in message
+    assert f"live digest {OLD[:19]} (release {NEW[:19]})" in message
+
+
+def test_degraded_is_reported_with_its_state(argo) -> None:
+    fake = argo([("Synced", "Degraded", NEW)])
+    with pytest.raises(GateError, match="sync Synced, health Degraded"):
+        argocd.wait(argocd.Client(fake.url, "t0ken"), TARGET, timeout=0.1, interval=0.05,
+                    say=lambda _: None)
+
+
+def test_refused_credentials_and_an_unreachable_server_are_infrastructure_errors(argo) -> None:
+    fake = argo([("Synced", "Healthy", NEW)], token="right")
+    with pytest.raises(InfraError, match=r"refused the credentials .HTTP 401.*ARGOCD_AUTH_TOKEN"):
+        argocd.wait(argocd.Client(fake.url, "wrong"), TARGET, timeout=1, say=lambda _: None)
+    fake.server.shutdown()
+    fake.server.server_close()
+    with pytest.raises(InfraError, match="unreachable"):
+        argocd.wait(argocd.Client(fake.url, "right", timeout=1), TARGET, timeout=1,
+                    say=lambda _: None)
+
+
+def test_the_target_comes_from_the_committed_application_and_deployment(tmp_path: Path) -> None:
+    (tmp_path / "infra" / "argocd").mkdir(parents=True)
+    (tmp_path / "infra" / "argocd" / "staging.yaml").write_text(
+        "metadata:\n  name: app-staging\n  namespace: argocd\n")
+    manifests = tmp_path / "environments" / "staging" / "manifests"
+    manifests.mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r"deployment\.yaml: missing"):
+        argocd.target_for("staging", tmp_path)
+    (manifests / "deployment.yaml").write_text(
+        f"metadata:\n  name: srv\n  namespace: ns\n  annotations:\n"
+        f"    {argocd.DIGEST_ANNOTATION}: \"{NEW}\"\n")
+    assert argocd.target_for("staging", tmp_path) == argocd.Target(
+        "app-staging", "argocd", "srv", "ns", NEW)
+
+
+def test_without_a_server_it_does_not_wait_and_without_a_token_it_refuses(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.delenv("ARGOCD_SERVER", raising=False)
+    assert argocd.main(["wait", "--env", "staging"]) == 0
+    assert "No Argo CD server configured" in capsys.readouterr().out
+    monkeypatch.setenv("ARGOCD_SERVER", "https://argocd.example.com")
+    monkeypatch.setenv("ARGOCD_AUTH_TOKEN", "")
+    assert argocd.main(["wait", "--env", "staging"]) == 2
+    assert "ARGOCD_AUTH_TOKEN is empty" in capsys.readouterr().err

@@ -1,0 +1,135 @@
+"""The prod preflight refuses to run without a real approval gate (fake GitHub API server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from delivery import prod_gate
+from mlops import config
+
+REVIEWED = {"name": "production", "deployment_branch_policy": {
+    "protected_branches": False, "custom_branch_policies": True}, "protection_rules": [
+    {"type": "wait_timer", "wait_timer": 0},
+    {"type": "required_reviewers", "reviewers": [
+        {"type": "Team", "reviewer": {"slug": "ml-release-approvers"}},
+        {"type": "User", "reviewer": {"login": "octocat"}}]}]}
+
+
+class FakeGitHub:
+    def __init__(self, environment: dict | None, token: str = "ghs_x") -> None:
+        self.paths: list[str] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                fake.paths.append(self.path)
+                if self.headers.get("Authorization") != f"Bearer {token}":
+                    code, body = 401, {"message": "Bad credentials"}
+                elif (self.path == "/repos/acme/taxi/environments/production"
+                      and environment is not None):
+                    code, body = 200, environment
+                else:
+                    code, body = 404, {"message": "Not Found"}
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {"GITHUB_REF": "refs/heads/main", "GITHUB_REPOSITORY": "acme/taxi",
+                "GITHUB_API_URL": self.url, "GITHUB_TOKEN": "ghs_x", **extra}
+
+
+@pytest.fixture
+def github() -> Iterator[callable]:
+    started = []
+
+    def start(environment: dict | None) -> FakeGitHub:
+        started.append(FakeGitHub(environment))
+        return started[-1]
+
+    yield start
+    for fake in started:
+        fake.server.shutdown()
+        fake.server.server_close()
+
+
+def test_an_environment_with_required_reviewers_passes(github) -> None:
+    fake = github(REVIEWED)
+    lines = prod_gate.preflight(fake.env())
+    assert lines == ["ref: refs/heads/main", "'production' requires a review by "
+                     "ml-release-approvers, octocat"]
+    assert fake.paths == ["/repos/acme/taxi/environments/production"]
+
+
+def test_a_missing_environment_is_refused_because_github_would_create_it_open(github) -> None:
+    with pytest.raises(prod_gate.Refused, match=r"does not exist\. GitHub would create it"):
+        prod_gate.preflight(github(None).env())
+
+
+def test_an_environment_without_reviewers_is_refused(github) -> None:
+    open_env = {**REVIEWED, "protection_rules": [{"type": "wait_timer", "wait_timer": 5},
+                                                 {"type": "required_reviewers",
+                                                  "reviewers": []}]}
+    with pytest.raises(prod_gate.Refused, match=r"has no required reviewers.*PROD_APPROVAL"):
+        prod_gate.preflight(github(open_env).env())
+
+
+def test_missing_branch_policy_is_named(github) -> None:
+    lines = prod_gate.preflight(github({**REVIEWED, "deployment_branch_policy": None}).env())
+    assert "limit its deployment branches to main" in lines[1]
+
+
+@pytest.mark.parametrize("ref", ["refs/heads/feature", "refs/tags/v1", ""])
+def test_a_dispatch_from_another_ref_is_refused_before_any_api_call(github, ref: str) -> None:
+    fake = github(REVIEWED)
+    with pytest.raises(prod_gate.Refused, match="runs only from main"):
+        prod_gate.preflight(fake.env(GITHUB_REF=ref))
+    assert fake.paths == []
+
+
+def test_bad_credentials_are_an_infrastructure_error(github) -> None:
+    with pytest.raises(prod_gate.Unreachable, match="HTTP 401"):
+        prod_gate.preflight(github(REVIEWED).env(GITHUB_TOKEN="wrong"))
+
+
+def test_the_codeowners_opt_in_needs_real_owners_of_the_prod_folder(tmp_path: Path) -> None:
+    env = {"GITHUB_REF": "refs/heads/main", "PROD_APPROVAL": "codeowners"}
+    (tmp_path / ".github").mkdir()
+    shutil.copy(config.REPO_ROOT / ".github" / "CODEOWNERS", tmp_path / ".github")
+    with pytest.raises(prod_gate.Refused, match="placeholder @YOUR_ORG"):
+        prod_gate.preflight(env, tmp_path)          # the template as shipped
+    (tmp_path / ".github" / "CODEOWNERS").write_text("/environments/prod/ @acme/approvers\n")
+    assert "@acme/approvers" in prod_gate.preflight(env, tmp_path)[1]
+    (tmp_path / ".github" / "CODEOWNERS").write_text("/docs/ @acme/writers\n")
+    with pytest.raises(prod_gate.Refused, match="names no owner"):
+        prod_gate.preflight(env, tmp_path)
+    with pytest.raises(prod_gate.Refused, match="the only setting is 'codeowners'"):
+        prod_gate.preflight({**env, "PROD_APPROVAL": "yes"}, tmp_path)
+
+
+def test_it_runs_on_the_runners_python_without_the_project_environment(github) -> None:
+    python = shutil.which("python3", path="/usr/bin:/bin") or "python3"
+    fake = github(None)
+    out = subprocess.run([python, "-m", "delivery.prod_gate"], cwd=config.REPO_ROOT,
+                         capture_output=True, text=True, timeout=60,
+                         env={"PATH": os.environ["PATH"], **fake.env()})
+    assert out.returncode == 1, out.stderr
+    assert "prod preflight: refused: the 'production' environment does not exist" in out.stderr
