@@ -265,3 +265,24 @@ def test_kubeflow_environments_must_train_on_one_span(environments) -> None:
     with pytest.raises(ConfigError, match=r"environments/staging/config.yaml: data.window_spans: "
                                           r"must be 1 with orchestration.runner kubeflow_v2"):
         config.load("staging", environments)
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_the_graph_gets_mode_thresholds_and_window_from_config(env: str) -> None:
+    from components.window import SpanWindowStrategy
+    from mlops import config
+    from pipeline.definition import create_pipeline
+
+    cfg = config.load(env)
+    nodes = {c.id: c for c in create_pipeline(cfg, drift_spans=[1, 2]).components}
+    props = nodes["DriftGate"].exec_properties
+    assert (props["mode"], props["min_examples"]) == (cfg.drift.mode, cfg.data.min_examples)
+    assert props["baseline_spans"] == "[1, 2]" and "jensen_shannon" in props["thresholds"]
+    assert props["data_pattern"].endswith("span-{SPAN}/*.csv")
+    assert nodes["DriftGate"].inputs["data_report"].producer_component_id == "DataGate"
+    assert "DriftGate" in {u.id for u in nodes["Transform"].upstream_nodes}
+    assert nodes["Transform"].inputs["examples"].producer_component_id == "SpanWindow"
+    if env == "dev":  # local: the window's span numbers, from the span folders
+        window = nodes["SpanWindow"].exec_properties
+        assert window["resolver_class"] is SpanWindowStrategy
+        assert window["source_uri"] == {"spans": [1, 2]}

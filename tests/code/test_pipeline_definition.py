@@ -71,24 +71,6 @@ def test_schema_is_imported_not_inferred(graph) -> None:
         "components/schema/schema.pbtxt")
 
 
-def test_drift_gate_takes_mode_thresholds_and_baseline_from_config(graph) -> None:
-    cfg, n = graph
-    props = n["DriftGate"].exec_properties
-    assert props["mode"] == cfg.drift.mode
-    assert props["min_examples"] == cfg.data.min_examples
-    assert "jensen_shannon" in props["thresholds"]
-    assert props["data_pattern"].endswith("span-{SPAN}/*.csv")
-
-
-def test_local_window_reads_the_newest_k_spans() -> None:
-    from components.window import SpanWindowStrategy
-
-    cfg = config.load("dev")
-    window = _by_id(create_pipeline(cfg))["SpanWindow"]
-    assert window.exec_properties["resolver_class"] is SpanWindowStrategy
-    assert window.exec_properties["source_uri"] == {"spans": [1, 2]}  # the bundled spans
-
-
 def test_local_runs_use_the_cache_friendly_baseline_strategy() -> None:
     nodes = _by_id(create_pipeline(config.load("dev")))
     assert nodes["BaselineModelResolver"].exec_properties["resolver_class"] is \
