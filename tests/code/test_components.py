@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tfx.types import standard_artifacts
 
 from components import data_gate, model_store, pusher
-from components.baseline import BaselineModelStrategy
 
 
 def _write_anomalies(root: Path, split: str, features: dict[str, int]) -> None:
@@ -86,27 +84,6 @@ def _artifact(cls, artifact_id: int, **props: int):
     for key, value in props.items():
         art.set_int_custom_property(key, value)
     return art
-
-
-def test_baseline_is_the_newest_blessed_model_older_than_the_candidate() -> None:
-    m1, m2, m3 = (_artifact(standard_artifacts.Model, i) for i in (1, 2, 3))
-    blessings = [_artifact(standard_artifacts.ModelBlessing, 10, blessed=1, current_model_id=1),
-                 _artifact(standard_artifacts.ModelBlessing, 11, blessed=0, current_model_id=2),
-                 _artifact(standard_artifacts.ModelBlessing, 12, blessed=1, current_model_id=3)]
-    resolve = BaselineModelStrategy().resolve_artifacts
-    # New candidate m3 (blessed in an earlier run of the same model): baseline is m1, as it
-    # was in that run, so an unchanged re-run resolves the same inputs and stays cached.
-    out = resolve(None, {"candidate": [m3], "model": [m1, m2, m3], "model_blessing": blessings})
-    assert [m.id for m in out["model"]] == [1]
-    assert [b.id for b in out["model_blessing"]] == [10]
-    # The first model ever: no baseline.
-    out = resolve(None, {"candidate": [m1], "model": [m1], "model_blessing": blessings[:1]})
-    assert out["model"] == [] and out["model_blessing"] == []
-    # A newer candidate compares against the newest blessed one.
-    m4 = _artifact(standard_artifacts.Model, 4)
-    out = resolve(None, {"candidate": [m4], "model": [m1, m2, m3, m4],
-                         "model_blessing": blessings})
-    assert [m.id for m in out["model"]] == [3]
 
 
 def test_stock_pusher_contract_kept(tmp_path: Path) -> None:

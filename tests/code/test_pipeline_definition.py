@@ -6,9 +6,13 @@ import json
 
 import pytest
 
-from components.baseline import BaselineModelStrategy
+from components.baseline import ReleasedBaseline
 from mlops import config
-from pipeline.definition import NODE_IDS, create_pipeline
+from pipeline.definition import BASELINE_IMPORTER, BASELINE_RESOLVER, NODE_IDS, create_pipeline
+
+RELEASED = ReleasedBaseline("dev", 1795000000, "sha256:" + "ab" * 32,
+                            "oci://ghcr.io/acme/taxi/models/taxi_tips@sha256:" + "cd" * 32,
+                            "/tmp/baseline/abab")
 
 
 def _by_id(pipeline):
@@ -21,13 +25,22 @@ def _producer(component, key: str) -> str:
 
 @pytest.fixture(scope="module", params=["dev", "staging", "prod"])
 def graph(request):
-    cfg = config.load(request.param)
-    return cfg, _by_id(create_pipeline(cfg))
+    import os
+
+    os.environ["GITHUB_REPOSITORY"] = "acme/taxi"  # staging/prod stores name the registry
+    try:
+        cfg = config.load(request.param)
+        return cfg, _by_id(create_pipeline(cfg, baseline=RELEASED))
+    finally:
+        del os.environ["GITHUB_REPOSITORY"]
 
 
 def test_has_every_component(graph) -> None:
-    _, nodes = graph
-    assert set(nodes) == set(NODE_IDS)
+    cfg, nodes = graph
+    local = cfg.orchestration.runner == "local"
+    expected = set(NODE_IDS) if local else set(NODE_IDS) - {BASELINE_IMPORTER} | {
+        BASELINE_RESOLVER}
+    assert set(nodes) == expected
 
 
 def test_validation_feeds_the_gate_and_the_gate_guards_transform(graph) -> None:
@@ -48,7 +61,7 @@ def test_transform_trainer_evaluator_pusher_chain(graph) -> None:
     assert _producer(n["Trainer"], "examples") == "Transform"
     assert _producer(n["Trainer"], "transform_graph") == "Transform"
     assert _producer(n["Evaluator"], "model") == "Trainer"
-    assert _producer(n["Evaluator"], "baseline_model") == "BaselineModelResolver"
+    assert _producer(n["Evaluator"], "baseline_model") in (BASELINE_IMPORTER, BASELINE_RESOLVER)
     assert _producer(n["Evaluator"], "examples") == "CsvExampleGen"
     assert _producer(n["Pusher"], "model") == "Trainer"
     assert _producer(n["Pusher"], "model_blessing") == "Evaluator"
@@ -71,8 +84,13 @@ def test_schema_is_imported_not_inferred(graph) -> None:
         "components/schema/schema.pbtxt")
 
 
-def test_local_runs_use_the_cache_friendly_baseline_strategy() -> None:
-    nodes = _by_id(create_pipeline(config.load("dev")))
-    assert nodes["BaselineModelResolver"].exec_properties["resolver_class"] is \
-        BaselineModelStrategy
+def test_local_baseline_is_the_released_model_imported() -> None:
+    """The regression gate compares against what the environment runs, not ML Metadata's
+    history (empty on every fresh CI runner)."""
+    nodes = _by_id(create_pipeline(config.load("dev"), baseline=RELEASED))
+    importer = nodes[BASELINE_IMPORTER]
+    assert importer.exec_properties["artifact_uri"] == RELEASED.model_uri
+    assert _producer(nodes["Evaluator"], "baseline_model") == BASELINE_IMPORTER
     assert "module_file" in nodes["Trainer"].exec_properties
+    first = _by_id(create_pipeline(config.load("dev")))  # no release yet: no baseline at all
+    assert BASELINE_IMPORTER not in first and "baseline_model" not in first["Evaluator"].inputs
