@@ -189,7 +189,13 @@ def _add_ct(sub: argparse._SubParsersAction) -> None:
                                     "retrain (new span, drift, decay, release age) and exits 0 "
                                     "when a retrain is needed, 4 when not.")
     ct_sub = ct.add_subparsers(dest="ct_command", required=True, metavar="SUBCOMMAND")
-    ct_check = ct_sub.add_parser("check", help="whether ENV should retrain now, and why")
+    ct_check = ct_sub.add_parser(
+        "check", help="whether ENV should retrain now, and why",
+        description="One line per reason to retrain ENV's released model: a new span, drift "
+                    "above components/schema/drift.yaml, decay below "
+                    "continuous_training.decay_floor on the newest labelled span, or a release "
+                    "older than continuous_training.max_release_age_days. Exit 0: retrain; "
+                    "exit 4: no retrain needed. Appends retrain=/reasons= to $GITHUB_OUTPUT.")
     _add_env(ct_check, "environment whose release to check")
     ct_check.add_argument("--data", metavar="DIR", help="read span folders from DIR instead of "
                                                         "the environment's data.root")
