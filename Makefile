@@ -38,7 +38,7 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 .PHONY: registry-tools help setup lock demo test test-fast lint run serve-and-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
 	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows \
-	test-serving-contract mutate
+	test-serving-contract mutate ct-check
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -205,6 +205,10 @@ promotion-pr: ## Open or update the pull request promoting FROM's release to TO 
 
 lint-workflows: setup $(ACTIONLINT) ## actionlint, shellcheck on run: steps, zizmor.
 	$(BIN)/python -m delivery.workflow_lint
+
+ct-check: setup ## Should ENV retrain? One line per reason; "no retrain" (mlops exit 4) succeeds too.
+	rc=0; $(MLOPS) ct check --env $(call q,$(ENV)) || rc=$$?; \
+	  if [ "$$rc" -eq 4 ]; then exit 0; fi; exit $$rc
 
 bench-pipeline: setup ## Cold run and no-change re-run on the full data: wall time and peak memory.
 	$(BIN)/python -m pipeline.bench

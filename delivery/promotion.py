@@ -129,7 +129,10 @@ class Delivery:
                           pipeline_run=summary.get("pipeline_run", ""),
                           promoted_from=PIPELINE, promoted_at=rel.now(), promoted_by=actor(),
                           metrics={k: round(float(v), 6) for k, v in metrics.items()
-                                   if v is not None})
+                                   if v is not None},
+                          spans=summary.get("spans") or [],
+                          data_root=display_uri(summary["data_root"]) if summary.get("data_root")
+                          else "")
         return self._install(env, new, artifact)
 
     def promote(self, src: str, dst: str, expect_version: int | None = None) -> rel.Record:

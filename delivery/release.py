@@ -51,6 +51,9 @@ class Release:
     promoted_by: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     loadtest: LoadTest = field(default_factory=LoadTest)
+    # The training data: spans of the run's window under data_root (drift baseline, new spans).
+    spans: list[int] = field(default_factory=list)
+    data_root: str = ""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Release:

@@ -3,7 +3,7 @@
 Exit status (EXIT_CODES, documented in README.md): 0 success; 1 a gate stopped the run (data
 validation, NaN, model not blessed, a promotion rule) or a component failed; 2 the command line or
 an environment overlay is invalid; 3 infrastructure: a store, registry or server could not be
-reached or refused the credentials.
+reached or refused the credentials; 4 (`mlops ct check` only) no retrain needed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from mlops.errors import ConfigError, GateError, InfraError, MlopsError
 EXIT_CODES = {0: "success", GateError.exit_code: "a gate stopped the run or a rule refused",
               ConfigError.exit_code: "bad command line or configuration",
               InfraError.exit_code: "infrastructure: store, registry or server unreachable or "
-                                    "credentials refused"}
+                                    "credentials refused",
+              4: "no retrain needed (`mlops ct check` only)"}
 
 
 def _add_env(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -175,7 +176,31 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Load and validate all environments; with --env, also "
                                        "print the merged configuration of that one.")
     check.add_argument("--env", metavar="ENV", help="print this environment's merged config")
+    _add_ct(sub)
     return parser
+
+
+NO_RETRAIN = 4  # `mlops ct check`: nothing to do (0 means: retrain); in EXIT_CODES
+
+
+def _add_ct(sub: argparse._SubParsersAction) -> None:
+    ct = sub.add_parser("ct", help="continuous training: decide whether to retrain",
+                        description="Continuous training. `check` prints one line per reason to "
+                                    "retrain (new span, drift, decay, release age) and exits 0 "
+                                    "when a retrain is needed, 4 when not.")
+    ct_sub = ct.add_subparsers(dest="ct_command", required=True, metavar="SUBCOMMAND")
+    ct_check = ct_sub.add_parser(
+        "check", help="whether ENV should retrain now, and why",
+        description="One line per reason to retrain ENV's released model: a new span, drift "
+                    "above components/schema/drift.yaml, decay below "
+                    "continuous_training.decay_floor on the newest labelled span, or a release "
+                    "older than continuous_training.max_release_age_days. Exit 0: retrain; "
+                    "exit 4: no retrain needed. Appends retrain=/reasons= to $GITHUB_OUTPUT.")
+    _add_env(ct_check, "environment whose release to check")
+    ct_check.add_argument("--data", metavar="DIR", help="read span folders from DIR instead of "
+                                                        "the environment's data.root")
+    ct_check.add_argument("--output", metavar="DIR", help="local working folder (as for `mlops "
+                                                          "run --output`)")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -183,7 +208,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     cfg = config.load(args.env, args.environments, data_root=args.data, output_root=args.output)
     baseline, note = _released_baseline(args.environments, cfg)
-    summary = run_local(cfg, baseline=baseline, baseline_note=note)
+    summary = run_local(cfg, baseline=baseline, baseline_note=note,
+                        environments_dir=args.environments)
     print(summary.render())
     step_summary.append(summary.markdown())
     if summary.blessed is False:
@@ -220,7 +246,8 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     from pipeline.runner import compile_kubeflow
 
     cfg = config.load(args.env, args.environments)
-    print(f"Compiled {cfg.pipeline_name} for {cfg.name}: {compile_kubeflow(cfg)}")
+    print(f"Compiled {cfg.pipeline_name} for {cfg.name}: "
+          f"{compile_kubeflow(cfg, args.environments)}")
     return 0
 
 
@@ -534,10 +561,34 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ct(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from pipeline.continuous import check
+
+    started = time.monotonic()
+    cfg = config.load(args.env, args.environments, data_root=args.data, output_root=args.output)
+    result = check(cfg, args.environments)
+    verdict = "retrain" if result.retrain else "no retrain"
+    print(f"{cfg.name}: {verdict} ({time.monotonic() - started:.1f} s)")
+    for reason in result.reasons:
+        print(f"  - {reason}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    output = os.environ.get("GITHUB_OUTPUT")
+    if output:
+        reasons = "; ".join(result.reasons).replace("\n", " ")
+        with open(output, "a") as f:
+            f.write(f"retrain={'true' if result.retrain else 'false'}\nreasons={reasons}\n")
+    step_summary.append(result.markdown(cfg.name))
+    return 0 if result.retrain else NO_RETRAIN
+
+
 COMMANDS = {"run": _cmd_run, "compile": _cmd_compile, "schema": _cmd_schema,
             "config": _cmd_config, "serve": _cmd_serve, "predict": _cmd_predict,
             "loadtest": _cmd_loadtest, "promote": _cmd_promote, "rollback": _cmd_rollback,
-            "status": _cmd_status, "render": _cmd_render}
+            "status": _cmd_status, "render": _cmd_render, "ct": _cmd_ct}
 
 
 def _version_line() -> str:

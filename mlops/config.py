@@ -49,6 +49,10 @@ class DataConfig:
     input_pattern: str = _spec(doc="glob below root; {SPAN} marks the span number")
     train_buckets: int = _spec(min=1, doc="hash buckets for the train split")
     eval_buckets: int = _spec(min=1, doc="hash buckets for the eval split")
+    window_spans: int = _spec(default=1, min=1, doc="train on the newest K spans; evaluate on "
+                                                   "the newest")
+    min_examples: int = _spec(default=1, min=1, doc="the newest span must hold at least this "
+                                                    "many rows or the run stops before Transform")
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,28 @@ class EvaluationConfig:
     lower_bound: float = _spec(min=0.0, max=1.0, doc="value threshold on the overall slice")
     max_regression: float = _spec(min=0.0, max=1.0, doc="allowed drop vs the baseline model")
     slices: list[str] = _spec(default_factory=list, doc="raw features to slice metrics by")
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """The drift gate: the newest span against the spans the released model was trained on.
+
+    Per-feature measures and thresholds live in components/schema/drift.yaml, next to the schema.
+    """
+
+    mode: Literal["stop", "warn"] = _spec(doc="stop: drift stops the run before Transform; "
+                                              "warn: the run goes on and the summary says so")
+
+
+@dataclass(frozen=True)
+class ContinuousTrainingConfig:
+    """What `mlops ct check` weighs besides new spans and drift."""
+
+    decay_floor: float = _spec(min=0.0, max=1.0, doc="retrain when the released model's "
+                                                     "evaluation.metric on the newest labelled "
+                                                     "span is below this")
+    max_release_age_days: float = _spec(min=0.0, min_exclusive=True,
+                                        doc="retrain when the release is older than this")
 
 
 @dataclass(frozen=True)
@@ -187,6 +213,8 @@ class EnvironmentConfig:
     paths: PathsConfig = _spec()
     training: TrainingConfig = _spec()
     evaluation: EvaluationConfig = _spec()
+    drift: DriftConfig = _spec()
+    continuous_training: ContinuousTrainingConfig = _spec()
     orchestration: OrchestrationConfig = _spec()
     serving: ServingConfig = _spec()
     loadtest: LoadTestConfig = _spec()
@@ -494,6 +522,10 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
     orch = cfg.orchestration
     if orch.runner == "local" and not cfg.paths.metadata:
         fail("paths.metadata", "the local runner needs a SQLite file for ML Metadata")
+    if orch.runner == "kubeflow_v2" and cfg.data.window_spans != 1:
+        fail("data.window_spans", f"must be 1 with orchestration.runner kubeflow_v2 (Vertex AI "
+                                  f"compiles no span-window resolver in TFX 1.16), got "
+                                  f"{cfg.data.window_spans}")
     if orch.runner == "kubeflow_v2":
         if not orch.image:
             fail("orchestration.image", "the kubeflow_v2 runner needs the pipeline's image")

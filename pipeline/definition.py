@@ -1,12 +1,14 @@
 """The pipeline graph: which components run, in which order, on which inputs.
 
-data -> statistics -> curated schema -> validation -> data gate -> transform -> training
--> baseline resolution -> evaluation -> push. The code each step runs lives in `components/`;
-everything that differs between environments comes from the EnvironmentConfig.
+data -> statistics -> curated schema -> validation -> data gate -> drift gate -> training
+window -> transform -> training -> baseline resolution -> evaluation -> push. The code each step
+runs lives in `components/`; everything that differs between environments comes from the
+EnvironmentConfig.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 # Concrete modules rather than `tfx.v1`: the latter imports the Google Cloud AI Platform
@@ -24,21 +26,25 @@ from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGe
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common.importer import Importer
 from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
     LatestBlessedModelStrategy,
 )
 from tfx.orchestration import metadata
 from tfx.orchestration.pipeline import Pipeline
-from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
+from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2, trainer_pb2
 from tfx.types import Channel, standard_artifacts
 
 from components import COMPONENTS_DIR, SCHEMA_DIR
 from components import pusher as atomic_pusher
 from components.baseline import ReleasedBaseline
 from components.data_gate import DataGate
+from components.drift import THRESHOLDS_FILE
+from components.drift_gate import DriftGate
 from components.evaluation import eval_config
 from components.schema_import import PackagedSchemaGen, package_reference
-from mlops.config import EnvironmentConfig
+from components.window import SpanWindowStrategy
+from mlops.config import EnvironmentConfig, join_uri
 
 PREPROCESSING_MODULE = str(COMPONENTS_DIR / "preprocessing.py")
 TRAINER_MODULE = str(COMPONENTS_DIR / "trainer.py")
@@ -49,29 +55,34 @@ TRAINER_MODULE = str(COMPONENTS_DIR / "trainer.py")
 BASELINE_IMPORTER = "BaselineModelImporter"
 BASELINE_RESOLVER = "BaselineModelResolver"
 NODE_IDS = ("CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "DataGate",
-            "Transform", "Trainer", BASELINE_IMPORTER, "Evaluator", "Pusher")
+            "DriftGate", "SpanWindow", "Transform", "Trainer", BASELINE_IMPORTER, "Evaluator",
+            "Pusher")
 
 
 def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR,
-                    baseline: ReleasedBaseline | None = None) -> Pipeline:
-    example_gen = CsvExampleGen(
-        input_base=cfg.data.root,
-        input_config=example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name="span", pattern=cfg.data.input_pattern)]),
-        output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
-            example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=cfg.data.train_buckets),
-            example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=cfg.data.eval_buckets)])))
+                    baseline: ReleasedBaseline | None = None, *,
+                    drift_spans: list[int] | None = None, drift_note: str = "") -> Pipeline:
+    """`drift_spans`: the spans the environment's released model was trained on (drift gate)."""
+    example_gen = _example_gen(cfg)
 
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = _schema_importer(cfg, schema_dir / "schema.pbtxt")
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
+    drift_gate = DriftGate(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        data_report=data_gate.outputs["report"],
+        data_pattern=join_uri(cfg.data.root, cfg.data.input_pattern),
+        baseline_spans=json.dumps(sorted(drift_spans or [])),
+        thresholds=(schema_dir / THRESHOLDS_FILE.name).read_text(), mode=cfg.drift.mode,
+        min_examples=cfg.data.min_examples, baseline_note=drift_note)
+    window = _span_window(cfg, example_gen)
 
     transform = Transform(
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        examples=window.outputs["examples"], schema=schema_gen.outputs["schema"],
         **_user_code(cfg, PREPROCESSING_MODULE, "preprocessing_fn"))
-    transform.add_upstream_node(data_gate)
+    transform.add_upstream_node(drift_gate)
 
     trainer = Trainer(
         **_user_code(cfg, TRAINER_MODULE, "run_fn"),
@@ -103,8 +114,8 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR,
         custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor))
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                  transform, trainer, *([baseline_node] if baseline_node else []), evaluator,
-                  pusher]
+                  drift_gate, window, transform, trainer,
+                  *([baseline_node] if baseline_node else []), evaluator, pusher]
     local = cfg.orchestration.runner == "local"
     return Pipeline(
         pipeline_name=cfg.pipeline_name,
@@ -114,6 +125,33 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR,
         metadata_connection_config=(
             metadata.sqlite_metadata_connection_config(cfg.paths.metadata)
             if local else None),
+        beam_pipeline_args=list(cfg.orchestration.beam_args))
+
+
+def _example_gen(cfg: EnvironmentConfig, span: int | None = None) -> CsvExampleGen:
+    """The newest span ({SPAN} resolved by TFX), or exactly `span` (to ingest a window span)."""
+    return CsvExampleGen(
+        input_base=cfg.data.root,
+        input_config=example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name="span", pattern=cfg.data.input_pattern)]),
+        output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+            example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=cfg.data.train_buckets),
+            example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=cfg.data.eval_buckets)])),
+        range_config=None if span is None else range_config_pb2.RangeConfig(
+            static_range=range_config_pb2.StaticRange(start_span_number=span,
+                                                      end_span_number=span)))
+
+
+def ingest_pipeline(cfg: EnvironmentConfig, span: int) -> Pipeline:
+    """Only CsvExampleGen, for one older span of the window (local runs; cached once ingested).
+
+    Same pipeline name and node id as the full pipeline, so the SpanWindow resolver finds the
+    result in ML Metadata like any span an earlier run ingested.
+    """
+    return Pipeline(
+        pipeline_name=cfg.pipeline_name, pipeline_root=cfg.paths.pipeline_root,
+        components=[_example_gen(cfg, span)], enable_cache=True,
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(cfg.paths.metadata),
         beam_pipeline_args=list(cfg.orchestration.beam_args))
 
 
@@ -166,3 +204,29 @@ def _tfx_version() -> str:
     from tfx import version
 
     return version.__version__
+
+
+def window_spans(cfg: EnvironmentConfig) -> list[int]:
+    """The newest data.window_spans span numbers under the data root (empty if there is none:
+    then CsvExampleGen fails first, naming the pattern)."""
+    from components import spans
+
+    return spans.window(cfg) if spans.available(cfg) else []
+
+
+def _span_window(cfg: EnvironmentConfig, example_gen: CsvExampleGen) -> Resolver:
+    """The newest `data.window_spans` spans for Transform and Trainer (evaluation: the newest).
+
+    Vertex AI compiles only the stock latest-artifact resolvers, so there the window is the span
+    this run ingested (config requires data.window_spans: 1 for kubeflow_v2).
+    """
+    if cfg.orchestration.runner == "local":
+        resolver = Resolver(
+            strategy_class=SpanWindowStrategy, config={"spans": window_spans(cfg)},
+            examples=Channel(type=standard_artifacts.Examples,
+                             producer_component_id=example_gen.id, output_key="examples"))
+        resolver.add_upstream_node(example_gen)  # after this run's span is ingested
+    else:
+        resolver = Resolver(strategy_class=LatestArtifactStrategy,
+                            examples=example_gen.outputs["examples"])
+    return resolver.with_id("SpanWindow")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from components.baseline import ReleasedBaseline
-from mlops.config import EnvironmentConfig
+from mlops.config import ENVIRONMENTS_DIR, EnvironmentConfig
 from mlops.errors import ConfigError, GateError, MlopsError
 from pipeline.progress import capture_logs
 from pipeline.summary import RunSummary, summarize
@@ -49,12 +49,39 @@ def _keep_report(cfg: EnvironmentConfig, anomalies: list) -> None:
     write_report(anomalies, str(report_dir(cfg)))
 
 
+def drift_report_dir(cfg: EnvironmentConfig) -> Path:
+    """Where the drift gate's report is kept, whatever its verdict (drift.json, drift.md)."""
+    return Path(cfg.paths.pipeline_root).parent / "drift"
+
+
+def _ingest_window(cfg: EnvironmentConfig, out: TextIO) -> None:
+    """Ingest the window's older spans that this pipeline's ML Metadata may not hold yet.
+
+    CsvExampleGen takes one span per run; each older span gets its own one-node run (cached once
+    ingested), so a fresh machine trains on the same window as a long-lived one.
+    """
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    from components import spans
+    from pipeline.definition import ingest_pipeline
+
+    older = spans.window(cfg)[:-1]
+    if older:
+        out.write(f"Training window: spans {spans.describe(spans.window(cfg))} "
+                  f"(data.window_spans={cfg.data.window_spans}); ingesting span(s) "
+                  f"{spans.describe(older)}\n")
+    for span in older:
+        LocalDagRunner().run(ingest_pipeline(cfg, span))
+
+
 def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
-              baseline: ReleasedBaseline | None = None, baseline_note: str = "") -> RunSummary:
+              baseline: ReleasedBaseline | None = None, baseline_note: str = "",
+              environments_dir: Path = ENVIRONMENTS_DIR) -> RunSummary:
     """Run with LocalDagRunner and SQLite ML Metadata; raise a readable error on failure.
 
     `baseline` is the environment's released model (None before the first release, with
-    `baseline_note` saying why); the Evaluator's regression gate compares against it.
+    `baseline_note` saying why); the Evaluator's regression gate compares against it. The drift
+    gate compares with the spans that release was trained on (from `environments_dir`).
     """
     if cfg.orchestration.runner != "local":
         raise ConfigError(
@@ -66,8 +93,10 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
                           f"{cfg.sources[-1]} or --data)")
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
+    from pipeline.continuous import released_baseline
     from pipeline.definition import create_pipeline
 
+    drift_baseline = released_baseline(cfg, environments_dir)
     Path(cfg.paths.metadata).parent.mkdir(parents=True, exist_ok=True)
     logs = log_file(cfg)
     (out or sys.stdout).write(f"Running pipeline {cfg.pipeline_name} for {cfg.name} "
@@ -75,7 +104,10 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
     (out or sys.stdout).flush()
     with capture_logs(logs, out) as progress:
         try:
-            LocalDagRunner().run(create_pipeline(cfg, baseline=baseline))
+            _ingest_window(cfg, out or sys.stdout)
+            LocalDagRunner().run(create_pipeline(cfg, baseline=baseline,
+                                                 drift_spans=drift_baseline.spans,
+                                                 drift_note=drift_baseline.note))
         except Exception as exc:
             failed = progress.current or "the pipeline"
             gate = _find_gate_error(exc)
@@ -84,6 +116,12 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
                 if anomalies is not None:
                     _keep_report(cfg, anomalies)
                     gate.args = (f"{gate}\nReport: {report_dir(cfg)}",)
+                verdict = getattr(gate, "verdict", None)
+                if verdict is not None:
+                    from components.drift import write_report
+
+                    write_report(verdict, drift_report_dir(cfg))
+                    gate.args = (f"{gate}\nReport: {drift_report_dir(cfg)}",)
                 raise gate from None
             raise PipelineFailed(f"{failed} failed: {type(exc).__name__}: {exc}\n"
                                  f"See the full log: {logs}") from exc
@@ -96,7 +134,7 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
     return summary
 
 
-def compile_kubeflow(cfg: EnvironmentConfig) -> Path:
+def compile_kubeflow(cfg: EnvironmentConfig, environments_dir: Path = ENVIRONMENTS_DIR) -> Path:
     """Write the Vertex AI / KFP v2 pipeline JSON, offline."""
     if cfg.orchestration.runner != "kubeflow_v2":
         raise ConfigError(f"environment {cfg.name!r} uses orchestration.runner="
@@ -112,6 +150,10 @@ def compile_kubeflow(cfg: EnvironmentConfig) -> Path:
         config=kfp_v2.KubeflowV2DagRunnerConfig(
             default_image=cfg.orchestration.image),
         output_dir=str(output.parent), output_filename=output.name)
-    runner.run(create_pipeline(cfg), write_out=True)
+    from pipeline.continuous import released_baseline
+
+    drift_baseline = released_baseline(cfg, environments_dir)
+    runner.run(create_pipeline(cfg, drift_spans=drift_baseline.spans,
+                               drift_note=drift_baseline.note), write_out=True)
     json.loads(output.read_text())  # fail here, not in Vertex, if the file is not JSON
     return output

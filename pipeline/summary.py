@@ -55,6 +55,10 @@ class RunSummary:
     model_digest: str | None = None
     gated_metric: str = ""
     pipeline_run: str = ""  # the ML Metadata pipeline_run context of this run
+    spans: list[int] = field(default_factory=list)  # the training window (Transform's inputs)
+    eval_span: int | None = None  # the newest span: data gate, drift gate, evaluation
+    data_root: str = ""
+    drift: dict[str, Any] | None = None  # the drift gate's report (components/drift.py)
     source_commit: str = ""
     baseline_release: str = ""  # which release the regression gate compared against
     baseline_note: str = ""  # or why there was none
@@ -76,6 +80,10 @@ class RunSummary:
                    + (f"; ran: {', '.join(ran)}" if ran and cached else ""))
         out.append(f"Data validation: {self.data_validation}"
                    + (f", {len(self.anomalies)} anomalies" if self.anomalies else ""))
+        out.extend(self._drift_lines())
+        if self.spans:
+            out.append(f"Training spans: {_spans(self.spans)} (window of {len(self.spans)}); "
+                       f"evaluated on span {self.eval_span}")
         if self.overall is not None:
             out.append("Evaluation (eval split):")
             if self.baseline_release:
@@ -107,12 +115,31 @@ class RunSummary:
         return "\n".join(out)
 
 
+    def _drift_lines(self) -> list[str]:
+        if not self.drift:
+            return []
+        d = self.drift
+        against = _spans(d["baseline_spans"]) or "-"
+        out = [f"Drift: {d['verdict']} (span {d['span']} against span(s) {against}, "
+               f"mode {d['mode']}, {d['examples']} examples)"]
+        if d.get("note"):
+            out.append(f"  {d['note']}")
+        for m in d.get("drifted", []):
+            out.append(f"  {m['feature']}: {m['measure']} {m['value']:.4f} > threshold "
+                       f"{m['threshold']}")
+        if d["verdict"] == "WARN":
+            out.append("  drift.mode is warn: the run went on")
+        return out
+
     def markdown(self) -> str:
         """For a GitHub Actions job summary: verdicts and metrics against the baseline."""
         blessed = {True: "BLESSED", False: "NOT BLESSED", None: "not evaluated"}[self.blessed]
         out = [f"### Pipeline run: {self.pipeline_name} ({self.environment})", "",
                f"- Data validation: **{self.data_validation}**"
                + (f" ({len(self.anomalies)} anomalies)" if self.anomalies else ""),
+               *[f"- {line.strip()}" for line in self._drift_lines()],
+               *([f"- Training spans: {_spans(self.spans)}, evaluated on span {self.eval_span}"]
+                 if self.spans else []),
                f"- Model validation: **{blessed}**"]
         out += [f"  - {reason}" for reason in self.blessing_failures]
         if self.pushed_version:
@@ -124,6 +151,12 @@ class RunSummary:
                 out.append(f"| {name}{mark} | {_fmt(value)} | "
                            f"{_fmt(self.overall.baseline.get(name))} |")
         return "\n".join(out) + "\n"
+
+
+def _spans(numbers: list[int]) -> str:
+    from components.spans import describe
+
+    return describe(numbers)
 
 
 def _fmt(value: float | None) -> str:
@@ -224,9 +257,9 @@ def read_blessing_failures(uri: str) -> list[str]:
     return reasons
 
 
-def _outputs_of_latest_run(cfg: EnvironmentConfig
+def _outputs_of_latest_run(cfg: EnvironmentConfig, inputs: bool = False
                            ) -> tuple[str, dict[str, dict[str, list[Any]]]]:
-    """The newest run's id, and node id -> output key -> artifacts for that run."""
+    """The newest run's id, and node id -> output key -> artifacts for that run (or inputs)."""
     import ml_metadata as mlmd
     from tfx.orchestration import metadata
 
@@ -244,8 +277,9 @@ def _outputs_of_latest_run(cfg: EnvironmentConfig
                     if c.type == "node"]
         if not node_ids:
             continue
+        kind = mlmd.proto.Event.INPUT if inputs else mlmd.proto.Event.OUTPUT
         events = [e for e in store.get_events_by_execution_ids([execution.id])
-                  if e.type == mlmd.proto.Event.OUTPUT]
+                  if e.type == kind]
         artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
         outputs = result.setdefault(node_ids[0], {})
         for event in events:
@@ -259,6 +293,31 @@ def _prop(artifact: Any, name: str) -> Any:
         return None
     value = artifact.custom_properties[name]
     return getattr(value, value.WhichOneof("value"))
+
+
+def _read_spans_and_drift(cfg: EnvironmentConfig, summary: RunSummary,
+                          outputs: dict[str, dict[str, list[Any]]]) -> None:
+    """The window Transform read, the span ingested, and the drift gate's report (kept as files
+    in <run>/drift/ like the data gate's)."""
+    import shutil
+
+    from components import drift
+    from pipeline.runner import drift_report_dir
+
+    summary.data_root = cfg.data.root
+    examples = outputs.get("CsvExampleGen", {}).get("examples", [])
+    if examples:
+        summary.eval_span = _prop(examples[0], "span")
+    _, inputs = _outputs_of_latest_run(cfg, inputs=True)
+    window = inputs.get("Transform", {}).get("examples", [])
+    summary.spans = sorted({int(_prop(a, "span")) for a in window})
+    report = outputs.get("DriftGate", {}).get("report", [])
+    if report:
+        summary.drift = drift.read_report(report[0].uri)
+        kept = drift_report_dir(cfg)
+        kept.mkdir(parents=True, exist_ok=True)
+        for name in (drift.REPORT_JSON, drift.REPORT_MARKDOWN):
+            shutil.copyfile(Path(report[0].uri, name), kept / name)
 
 
 def _finite_or_null(value: Any) -> Any:
@@ -282,6 +341,7 @@ def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSumm
                      "seconds": round(n.seconds, 1)} for n in nodes.values()],
         data_validation="not run", anomalies=[], pipeline_run=run_name,
         source_commit=git_commit())
+    _read_spans_and_drift(cfg, summary, outputs)
     report = outputs.get("DataGate", {}).get("report", [])
     if report:
         data = json.loads(Path(report[0].uri, REPORT_JSON).read_text())

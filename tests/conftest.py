@@ -14,7 +14,25 @@ import mlops  # noqa: F401
 from mlops import config
 
 REPO = config.REPO_ROOT
-FULL_DATA = REPO / "data" / "taxi" / "span-1" / "data.csv"
+BUNDLED_SPANS = sorted((REPO / "data" / "taxi").glob("span-*/data.csv"),
+                       key=lambda p: int(p.parent.name.split("-", 1)[1]))
+
+
+def _all_bundled_rows() -> Path:
+    """Every bundled span in one CSV (span 1 first), so tests see all 15,002 trips as before
+    the sample was split by time into spans."""
+    target = REPO / "build" / "test-data" / "taxi-all-spans.csv"
+    texts = [p.read_text().splitlines(keepends=True) for p in BUNDLED_SPANS]
+    content = texts[0][0] + "".join("".join(t[1:]) for t in texts)
+    if not target.exists() or target.read_text() != content:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(content)
+        tmp.replace(target)
+    return target
+
+
+FULL_DATA = _all_bundled_rows()
 
 
 def copy_environments(root: Path) -> Path:

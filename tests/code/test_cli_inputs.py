@@ -43,7 +43,8 @@ def _error_classes(cls: type = MlopsError) -> list[type]:
 
 def test_readme_documents_exactly_the_exit_codes_the_cli_uses() -> None:
     documented = _documented_exit_codes()
-    assert set(documented) == set(cli.EXIT_CODES) == {0, 1, 2, 3}
+    assert set(documented) == set(cli.EXIT_CODES) == {0, 1, 2, 3, 4}
+    assert "no retrain" in documented[4] and cli.NO_RETRAIN == 4
     assert "infrastructure" in documented[3] and "gate" in documented[1]
     assert {c.exit_code for c in _error_classes()} <= set(cli.EXIT_CODES) - {0}
     assert (GateError.exit_code, ConfigError.exit_code, InfraError.exit_code) == (1, 2, 3)

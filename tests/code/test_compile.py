@@ -40,7 +40,8 @@ def test_compile_writes_a_pipeline_spec(environments: Path, env: str) -> None:
     for node in ("CsvExampleGen", "ExampleValidator", "DataGate", "Transform", "Trainer",
                  "Evaluator", "Pusher"):
         assert node in tasks
-    assert "DataGate" in tasks["Transform"]["dependentTasks"]
+    assert "DataGate" in tasks["DriftGate"]["dependentTasks"]
+    assert "DriftGate" in tasks["Transform"]["dependentTasks"]
     assert spec["runtimeConfig"]["gcsOutputDirectory"] == cfg.paths.pipeline_root
     executors = json.dumps(pipeline_spec["deploymentSpec"])
     assert cfg.orchestration.image in executors

@@ -49,12 +49,14 @@ def test_validation_feeds_the_gate_and_the_gate_guards_transform(graph) -> None:
     assert _producer(n["ExampleValidator"], "statistics") == "StatisticsGen"
     assert _producer(n["ExampleValidator"], "schema") == "ImportSchemaGen"
     assert _producer(n["DataGate"], "anomalies") == "ExampleValidator"
-    assert "DataGate" in {u.id for u in n["Transform"].upstream_nodes}
+    assert _producer(n["DriftGate"], "data_report") == "DataGate"  # drift after the data gate
+    assert _producer(n["DriftGate"], "examples") == "CsvExampleGen"
+    assert "DriftGate" in {u.id for u in n["Transform"].upstream_nodes}
 
 
 def test_transform_trainer_evaluator_pusher_chain(graph) -> None:
     _, n = graph
-    assert _producer(n["Transform"], "examples") == "CsvExampleGen"
+    assert _producer(n["Transform"], "examples") == "SpanWindow"
     assert _producer(n["Transform"], "schema") == "ImportSchemaGen"
     assert _producer(n["Trainer"], "examples") == "Transform"
     assert _producer(n["Trainer"], "transform_graph") == "Transform"

@@ -116,7 +116,7 @@ def test_unchanged_rerun_is_cached_and_pushes_nothing(first_run, sample: Path) -
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = strict_json(out / "run_summary.json")
     statuses = {c["id"]: c["status"] for c in summary["components"]}
-    assert statuses.pop("BaselineModelResolver") == "resolved"
+    assert statuses.pop("SpanWindow") == "resolved"
     assert set(statuses.values()) == {"cached"}, statuses
     assert versions(out / MODEL_STORE) == before
     assert summary["new_version"] is False

@@ -11,7 +11,7 @@ import pytest
 from mlops import config
 from serving import loadtest
 from serving.responses import check_predictions
-from tests.conftest import FULL_DATA, update_overlay
+from tests.conftest import FULL_DATA, REPO, update_overlay
 
 from .conftest import (
     free_port,
@@ -159,7 +159,7 @@ def test_an_environment_without_a_local_eval_split_sends_its_rows_file(tmp_path)
                     "--url", url)
     assert missing.returncode == 2
     assert "loadtest.rows_file: cannot read" in missing.stderr  # relative to the repository
-    (tmp_path / "data").symlink_to(FULL_DATA.parents[2], target_is_directory=True)
+    (tmp_path / "data").symlink_to(REPO / "data", target_is_directory=True)
     result = mlops("--environments", str(environments), "loadtest", "--env", "staging",
                    "--url", url)
     assert result.returncode == 1, result.stdout + result.stderr

@@ -1,0 +1,83 @@
+"""The drift gate: after the data gate, before Transform.
+
+Two checks on the newest span (the one CsvExampleGen ingested in this run):
+- it holds at least `data.min_examples` rows, so an empty or tiny span stops here with "no
+  examples" instead of reaching the Trainer;
+- its distribution has not moved past the per-feature thresholds of components/schema/drift.yaml
+  against the spans the environment's released model was trained on. With `drift.mode: stop` the
+  run ends here (nothing is trained or pushed); with `warn` it goes on and the summary says so.
+The report (drift.json, drift.md) names each feature, measure, value and threshold.
+"""
+
+# No `from __future__ import annotations`: the @component decorator reads real type objects.
+import json
+
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import artifact, standard_artifacts
+
+from components import drift
+from components.data_gate import DataValidationReport
+
+
+class DriftReport(artifact.Artifact):
+    """The drift gate's verdict and report; its presence means the run went on."""
+
+    TYPE_NAME = "tfx_template.DriftReport"
+
+
+def _span_files(pattern: str, span: int) -> list[str]:
+    from components.spans import _glob
+
+    return sorted(_glob(pattern.replace("{SPAN}", str(span))))
+
+
+@component
+def DriftGate(
+    examples: InputArtifact[standard_artifacts.Examples],
+    schema: InputArtifact[standard_artifacts.Schema],
+    data_report: InputArtifact[DataValidationReport],
+    report: OutputArtifact[DriftReport],
+    data_pattern: Parameter[str],
+    baseline_spans: Parameter[str],
+    thresholds: Parameter[str],
+    mode: Parameter[str],
+    min_examples: Parameter[int],
+    baseline_note: Parameter[str] = "",
+) -> None:
+    """Stop on a span that is too small, or (mode stop) drifted; record the verdict."""
+    del data_report  # an input only so that this gate runs after the data gate passed
+    with open(f"{schema.uri}/schema.pbtxt") as f:
+        parsed = text_format.Parse(f.read(), schema_pb2.Schema())
+    limits = drift.parse_thresholds(thresholds, parsed)
+    span = examples.get_int_custom_property("span")
+    baseline = [int(s) for s in json.loads(baseline_spans or "[]")]
+    baseline_paths = [p for s in baseline for p in _span_files(data_pattern, s)]
+    note = baseline_note
+    if baseline and not baseline_paths:
+        note = (f"the released model's training spans {baseline} are not under "
+                f"{data_pattern}; drift was not measured")
+    elif not baseline and not note:
+        note = "no released model to compare with; drift was not measured"
+    verdict = drift.judge(_span_files(data_pattern, span), baseline_paths, parsed, limits,
+                          mode=mode, span=span, baseline_spans=baseline,
+                          min_examples=min_examples, note=note)
+    drift.write_report(verdict, report.uri)
+    report.set_string_custom_property("verdict", verdict.verdict)
+    if verdict.verdict != "FAIL":
+        return
+    if verdict.examples < min_examples:
+        raise drift.DriftError(
+            f"{verdict.note}: the drift gate stopped the run before Transform; nothing was "
+            f"trained or pushed. Add rows to span {span} (or lower data.min_examples if such "
+            f"small spans are intended).", verdict)
+    raise drift.DriftError(
+        f"drift gate (drift.mode=stop): span {span} drifted from span(s) "
+        f"{', '.join(map(str, baseline))}, the released model's training data, on "
+        f"{len(verdict.drifted)} feature(s); Transform and Trainer did not run and nothing was "
+        f"pushed.\n" + "\n".join(f"  {d.line()}" for d in verdict.drifted)
+        + "\nIf the change is real and expected, retrain with `drift.mode: warn` in the "
+        "environment's overlay or raise the threshold in components/schema/drift.yaml; "
+        "otherwise fix the data.", verdict)

@@ -1,0 +1,289 @@
+"""Drift measures, the drift thresholds file, and `mlops ct check` on planted spans.
+
+The released model is the real trainer's export (the session's `trained` fixture), recorded in a
+release.yaml by digest, exactly as `mlops promote` would; spans are planted from the bundled data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components import drift
+from components.model_store import model_digest
+from components.rows import load_schema
+from mlops import cli
+from tests import ct_data as D
+
+from ..conftest import BUNDLED_SPANS, update_overlay
+
+
+@pytest.fixture(scope="module")
+def thresholds():
+    return drift.load_thresholds(load_schema())[1]
+
+
+def _judge(tmp_path: Path, rows: D.Rows, thresholds, **kwargs) -> drift.Verdict:
+    current = D.write_span(tmp_path / "data", 9, rows)
+    return drift.judge([str(current)], [str(p) for p in BUNDLED_SPANS], load_schema(),
+                       thresholds, mode=kwargs.pop("mode", "stop"), span=9,
+                       baseline_spans=[1, 2], min_examples=kwargs.pop("min_examples", 1000))
+
+
+def test_a_resample_of_the_same_data_does_not_drift(tmp_path, thresholds) -> None:
+    verdict = _judge(tmp_path, D.benign(D.read(), 2000), thresholds)
+    assert verdict.verdict == "PASS", drift.table(verdict.measures)
+    assert {d.feature for d in verdict.measures} == {t.feature for t in thresholds}
+
+
+def test_drift_inside_the_schema_domain_is_named_per_feature(tmp_path, thresholds) -> None:
+    from ..support import validate_rows
+
+    rows = D.drifted(D.read(), 2000)
+    verdict = _judge(tmp_path, rows, thresholds)
+    assert verdict.verdict == "FAIL"
+    named = {d.feature: d for d in verdict.drifted}
+    assert set(named) == {"fare", "trip_start_hour", "company"}, drift.table(verdict.measures)
+    assert named["fare"].measure == "jensen_shannon" and named["fare"].value > 0.05
+    assert named["company"].measure == "l_infinity" and named["company"].value > 0.15
+    # The data gate alone would not see it: every value is inside the schema's domains.
+    import csv
+
+    from components import rows as R
+
+    with (tmp_path / "data" / "span-9" / "data.csv").open() as f:
+        typed = [R.typed_row(r, load_schema(), serving=False) for r in csv.DictReader(f)]
+    assert validate_rows(typed[:500], environment="TRAINING") == {}
+
+
+def test_warn_mode_reports_without_failing(tmp_path, thresholds) -> None:
+    verdict = _judge(tmp_path, D.drifted(D.read(), 2000), thresholds, mode="warn")
+    assert verdict.verdict == "WARN" and verdict.drifted
+    drift.write_report(verdict, tmp_path / "report")
+    report = drift.read_report(tmp_path / "report")
+    assert {d["feature"] for d in report["drifted"]} == {"fare", "trip_start_hour", "company"}
+    markdown = (tmp_path / "report" / drift.REPORT_MARKDOWN).read_text()
+    assert "| fare | jensen_shannon |" in markdown and "| 0.05 | yes |" in markdown
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    (0, "no examples in span 9"),
+    (40, "span 9 has 40 examples, below the minimum 1000 (data.min_examples)"),
+])
+def test_an_empty_or_tiny_span_fails_the_count(tmp_path, thresholds, rows, message) -> None:
+    verdict = _judge(tmp_path, D.benign(D.read(), rows), thresholds)
+    assert verdict.verdict == "FAIL" and verdict.note == message
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("features:\n  fares: {measure: jensen_shannon, threshold: 0.1, clip: [0, 1]}\n",
+     "drift.yaml: features.fares: no such feature in the schema"),
+    ("features:\n  company: {measure: jensen_shannon, threshold: 0.1}\n",
+     "drift.yaml: features.company.measure: company is categorical (BYTES), so the measure is "
+     "'l_infinity', got 'jensen_shannon'"),
+    ("features:\n  company: {measure: l_infinity, threshold: 1.5}\n",
+     "drift.yaml: features.company.threshold: expected a number in [0, 1], got 1.5"),
+    ("features:\n  fare: {measure: jensen_shannon, threshold: 0.1}\n",
+     "drift.yaml: features.fare.clip: expected [low, high] with low < high, got None"),
+])
+def test_a_bad_thresholds_file_names_feature_and_field(text, message) -> None:
+    from mlops.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        drift.parse_thresholds(text, load_schema(), "components/schema/drift.yaml")
+    assert message in str(info.value)
+
+
+# --- mlops ct check -------------------------------------------------------------------------
+
+
+def _release(environments: Path, model_dir: Path, data_root: Path, *, spans: list[int],
+             age_days: float = 0.0) -> None:
+    at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=age_days)
+    current = {"model_name": "taxi_tips", "version": 1, "digest": model_digest(model_dir),
+               "uri": str(model_dir), "promoted_from": "pipeline",
+               "promoted_at": at.isoformat(timespec="seconds"), "spans": spans,
+               "data_root": str(data_root)}
+    (environments / "dev" / "release.yaml").write_text(yaml.safe_dump(
+        {"environment": "dev", "current": current, "history": []}))
+
+
+@pytest.fixture
+def released(tmp_path, environments, trained):
+    """dev's release: the trained model, on bundled spans 1 and 2 (samples), released now."""
+    data = tmp_path / "data"
+    for number in (1, 2):
+        D.write_span(data, number, D.benign(D.bundled_span(number), 1500, seed=number))
+    _release(environments, trained.export_dir, data, spans=[1, 2])
+    return environments, data
+
+
+def _check(environments: Path, data: Path, tmp_path: Path, monkeypatch, capsys
+           ) -> tuple[int, str, str, str]:
+    out, summary = tmp_path / "github_output", tmp_path / "step_summary.md"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    code = cli.main(["--environments", str(environments), "ct", "check", "--env", "dev",
+                     "--data", str(data), "--output", str(tmp_path / "work")])
+    return code, capsys.readouterr().out, out.read_text(), summary.read_text()
+
+
+def test_no_new_span_no_drift_fresh_release_means_no_retrain(released, tmp_path, monkeypatch,
+                                                              capsys) -> None:
+    code, stdout, output, summary = _check(*released, tmp_path, monkeypatch, capsys)
+    assert code == cli.NO_RETRAIN == 4, stdout
+    assert "dev: no retrain" in stdout
+    assert "released model's auc on span 2" in stdout
+    assert output == "retrain=false\nreasons=\n"
+    assert "no retrain needed" in summary
+
+
+def test_a_new_benign_span_is_one_reason(released, tmp_path, monkeypatch, capsys) -> None:
+    environments, data = released
+    D.write_span(data, 3, D.benign(D.read(), 1500, seed=3))
+    code, stdout, output, summary = _check(environments, data, tmp_path, monkeypatch, capsys)
+    assert code == 0, stdout
+    assert "  - new span 3 since the released model's training spans 1-2" in stdout
+    assert "drift" not in stdout
+    assert output == ("retrain=true\nreasons=new span 3 since the released model's training "
+                      "spans 1-2\n")
+    assert "- new span 3 since the released model's training spans 1-2" in summary
+
+
+def test_drift_is_one_reason_per_feature(released, tmp_path, monkeypatch, capsys) -> None:
+    environments, data = released
+    D.write_span(data, 3, D.drifted(D.read(), 1500))
+    code, stdout, output, _ = _check(environments, data, tmp_path, monkeypatch, capsys)
+    assert code == 0
+    drift_lines = [line for line in stdout.splitlines() if "drift in span 3" in line]
+    assert len(drift_lines) == 3, stdout
+    for feature, measure in (("fare", "jensen_shannon"), ("trip_start_hour", "jensen_shannon"),
+                             ("company", "l_infinity")):
+        assert any(f"{feature}: {measure} " in line and "> threshold" in line
+                   for line in drift_lines), stdout
+    assert output.startswith("retrain=true\nreasons=new span 3") and output.count("; ") == 3
+
+
+def test_decay_below_the_floor_is_a_reason(released, tmp_path, monkeypatch, capsys) -> None:
+    """Labels flipped on the newest span: the released model's AUC falls far below the floor."""
+    environments, data = released
+    D.write_span(data, 2, D.flipped(D.bundled_span(2), 1500))  # same span number: no new span
+    code, stdout, _, _ = _check(environments, data, tmp_path, monkeypatch, capsys)
+    assert code == 0, stdout
+    decay = [line for line in stdout.splitlines() if "decay:" in line]
+    assert len(decay) == 1, stdout
+    assert "the released model's auc on span 2 is 0." in decay[0]
+    assert "< floor 0.78 (continuous_training.decay_floor" in decay[0]
+    assert "new span" not in stdout
+
+
+def test_a_higher_floor_turns_a_healthy_model_into_decay(released, tmp_path, monkeypatch,
+                                                         capsys) -> None:
+    environments, data = released
+    update_overlay(environments, "dev", {"continuous_training": {"decay_floor": 0.999}})
+    code, stdout, _, _ = _check(environments, data, tmp_path, monkeypatch, capsys)
+    assert code == 0 and "< floor 0.999" in stdout
+
+
+def test_an_old_release_is_a_reason(released, tmp_path, monkeypatch, capsys, trained) -> None:
+    environments, data = released
+    _release(environments, trained.export_dir, data, spans=[1, 2], age_days=45)
+    code, stdout, _, _ = _check(environments, data, tmp_path, monkeypatch, capsys)
+    assert code == 0
+    assert "release age 45.0 days > 30 days (continuous_training.max_release_age_days" in stdout
+
+
+def test_no_release_means_retrain(tmp_path, environments, monkeypatch, capsys) -> None:
+    data = tmp_path / "data"
+    D.write_span(data, 1, D.benign(D.read(), 1200))
+    code, stdout, output, _ = _check(environments, data, tmp_path, monkeypatch, capsys)
+    assert code == 0 and "no release in dev yet" in stdout
+    assert output.startswith("retrain=true\n")
+
+
+def test_a_tampered_release_is_a_gate_error(released, tmp_path, monkeypatch, capsys,
+                                            trained) -> None:
+    environments, data = released
+    record = environments / "dev" / "release.yaml"
+    record.write_text(record.read_text().replace("sha256:", "sha256:0"))
+    code = cli.main(["--environments", str(environments), "ct", "check", "--env", "dev",
+                     "--data", str(data), "--output", str(tmp_path / "work")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "mlops ct: stopped:" in err and "changed after" in err
+
+
+# --- the window and its config ----------------------------------------------------------------
+
+
+def _examples(artifact_id: int, span: int):
+    from tfx.types import standard_artifacts
+
+    artifact = standard_artifacts.Examples()
+    artifact.id = artifact_id
+    artifact.set_int_custom_property("span", span)
+    return artifact
+
+
+def test_the_window_takes_the_newest_artifact_of_each_window_span() -> None:
+    from components.window import SpanWindowStrategy
+
+    ingested = [_examples(1, 1), _examples(2, 2), _examples(3, 3), _examples(4, 2),
+                _examples(5, 4)]  # span 2 re-ingested (id 4); span 4 is outside the window
+    result = SpanWindowStrategy(spans=[2, 3]).resolve_artifacts(None, {"examples": ingested})
+    assert [a.id for a in result["examples"]] == [4, 3]
+
+
+def test_a_window_span_never_ingested_resolves_nothing() -> None:
+    from components.window import SpanWindowStrategy
+
+    strategy = SpanWindowStrategy(spans=[2, 3])
+    assert strategy.resolve_artifacts(None, {"examples": [_examples(1, 3)]}) is None
+
+
+def test_the_window_is_the_newest_k_span_folders(tmp_path) -> None:
+    from components import spans
+    from mlops import config
+
+    data = tmp_path / "data"
+    for number in (1, 2, 10):
+        D.write_span(data, number, [])
+    cfg = config.load("dev", data_root=str(data))
+    assert cfg.data.window_spans == 2
+    assert spans.window(cfg) == [2, 10]  # numbers, not text order
+    assert spans.describe([2, 3, 4]) == "2-4" and spans.describe([2, 10]) == "2, 10"
+
+
+def test_kubeflow_environments_must_train_on_one_span(environments) -> None:
+    from mlops import config
+    from mlops.errors import ConfigError
+
+    update_overlay(environments, "staging", {"data": {"window_spans": 2}})
+    with pytest.raises(ConfigError, match=r"environments/staging/config.yaml: data.window_spans: "
+                                          r"must be 1 with orchestration.runner kubeflow_v2"):
+        config.load("staging", environments)
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_the_graph_gets_mode_thresholds_and_window_from_config(env: str, monkeypatch) -> None:
+    from components.window import SpanWindowStrategy
+    from mlops import config
+    from pipeline.definition import create_pipeline
+
+    monkeypatch.setenv("GITHUB_REPOSITORY", "Acme/Taxi")  # staging's and prod's registry
+    cfg = config.load(env)
+    nodes = {c.id: c for c in create_pipeline(cfg, drift_spans=[1, 2]).components}
+    props = nodes["DriftGate"].exec_properties
+    assert (props["mode"], props["min_examples"]) == (cfg.drift.mode, cfg.data.min_examples)
+    assert props["baseline_spans"] == "[1, 2]" and "jensen_shannon" in props["thresholds"]
+    assert props["data_pattern"].endswith("span-{SPAN}/*.csv")
+    assert nodes["DriftGate"].inputs["data_report"].producer_component_id == "DataGate"
+    assert "DriftGate" in {u.id for u in nodes["Transform"].upstream_nodes}
+    assert nodes["Transform"].inputs["examples"].producer_component_id == "SpanWindow"
+    if env == "dev":  # local: the window's span numbers, from the span folders
+        window = nodes["SpanWindow"].exec_properties
+        assert window["resolver_class"] is SpanWindowStrategy
+        assert window["source_uri"] == {"spans": [1, 2]}
