@@ -172,26 +172,32 @@ def test_the_commit_job_lands_the_release_through_a_persons_push_and_opens_the_p
     assert job.workspace and job.workspace.parent.name == "run-77"
 
 
-def test_rollback_replayed_end_to_end_through_the_commit_job(machine, tmp_path: Path) -> None:
+def test_rollback_replayed_end_to_end_through_the_commit_job(machine, tmp_path: Path,
+                                                             registry) -> None:
     """rollback.yml from dispatch to main: preflight against a fake GitHub API, the read-only
-    rollback job, the artifact hand-off, and the commit job pushing to origin."""
-    from components.model_store import model_digest
+    rollback job, the artifact hand-off, and the commit job pushing to origin. As on GitHub
+    (GITHUB_ACTIONS=true), dev's store is the registry: the session's local one."""
+    from components.model_store import open_store
     from delivery import release as rel
     from tests.delivery.conftest import fake_model
     from tests.delivery.test_prod_gate import REVIEWED, FakeGitHub
 
     replay, remote = machine
+    replay.repository = f"acme/rollback{os.getpid()}"
+    replay.env["MODEL_REGISTRY"] = registry.host
+    store = open_store(registry.store_uri(f"{replay.repository}/models"))
     releases = []
     for version in (1795000201, 1795000202):
         model = fake_model(tmp_path / "store" / str(version), version)
+        art = store.publish(model, version, {"mlops.template.model.name": "taxi_tips"})
         releases.append(rel.Release(model_name="taxi_tips", version=version,
-                                    digest=model_digest(model), uri=str(model)))
+                                    digest=art.tree_digest, uri=art.ref))
     work = remote.clone("seed-records")
     rel.write(work / "environments", rel.Record("dev", releases[1], [releases[0]]))
     git(work, "add", "-A")
     git(work, "commit", "--quiet", "-m", "release(dev): version 1795000202")
     git(work, "push", "--quiet", "origin", "HEAD:main")
-    api = FakeGitHub(REVIEWED, token="ghs_replay")
+    api = FakeGitHub(REVIEWED, token="ghs_replay", repository=replay.repository)
     try:
         replay.env["GITHUB_API_URL"] = api.url
         results = replay.run("rollback.yml", "workflow_dispatch", inputs={"environment": "dev"})

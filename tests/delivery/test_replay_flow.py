@@ -98,7 +98,7 @@ def test_push_to_prod_and_back_replayed_from_the_workflow_files(
     started = time.monotonic()
     remote = Remote(tmp_path / "git")
     _seed(remote)
-    api = FakeGitHub(REVIEWED, token="ghs_replay")
+    api = FakeGitHub(REVIEWED, token="ghs_replay", repository=REPOSITORY)
     env = {**remote.env, "VENV": str(REPO / ".venv"), "PYTHONPATH": ".",
            "MODEL_REGISTRY": registry.host, "GITHUB_API_URL": api.url,
            "GH_STANDIN_ORIGIN": str(remote.bare)}
