@@ -269,6 +269,39 @@ def load(name: str) -> dict:
     return data
 
 
+_FILTERS = {"branches", "paths", "paths-ignore", "workflows", "types", "inputs"}
+
+
+def _glob(path: str, pattern: str) -> bool:
+    """GitHub's filter patterns: `**` crosses folders, `*` and `?` do not."""
+    parts = re.split(r"(\*\*|\*|\?)", pattern)
+    regex = "".join({"**": ".*", "*": "[^/]*", "?": "[^/]"}.get(p, re.escape(p)) for p in parts)
+    return re.fullmatch(regex, path) is not None
+
+
+def triggers(name: str, event: str, ref: str = "refs/heads/main",
+             changed: list[str] | None = None) -> bool:
+    """Whether `event` starts workflow `name`: the event is declared and, for a push, its branch
+    and changed files pass `branches`, `paths` and `paths-ignore`. An unknown filter raises."""
+    on = load(name)["on"]
+    if event not in on:
+        return False
+    spec = on[event] or {}
+    if set(spec) - _FILTERS:
+        raise ExprError(f"{name}: trigger filters not replayed: {sorted(set(spec) - _FILTERS)}")
+    if event != "push":
+        return True
+    branch = ref.removeprefix("refs/heads/")
+    if "branches" in spec and not any(_glob(branch, p) for p in spec["branches"]):
+        return False
+    files = changed or []
+    if "paths" in spec:
+        return any(_glob(f, p) for f in files for p in spec["paths"])
+    if "paths-ignore" in spec:
+        return any(not any(_glob(f, p) for p in spec["paths-ignore"]) for f in files)
+    return True
+
+
 def expressions(node: Any) -> list[str]:
     """Every `${{ }}` body and every bare `if:` in a parsed workflow."""
     found: list[str] = []

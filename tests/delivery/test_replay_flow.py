@@ -43,6 +43,7 @@ from tests.delivery.test_release_git import Remote, git
 pytestmark = pytest.mark.slow
 
 REPO = config.REPO_ROOT
+ALL = sorted(p.name for p in rp.WORKFLOWS.glob("*.yml"))
 REPOSITORY = "acme/replay"
 MODEL_REPO = f"{REPOSITORY}/models/taxi_tips"
 
@@ -62,10 +63,10 @@ def _seed(remote: Remote) -> None:
             continue
         (seed / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, seed / name)
-    for env in ("dev", "staging", "prod"):
-        shutil.rmtree(seed / "environments" / env / "manifests", ignore_errors=True)
-        (seed / "environments" / env / "release.yaml").unlink(missing_ok=True)
     write_sample(seed / "data" / "replay", rows=3000)
+    git(seed, "add", "-A")
+    git(seed, "commit", "--quiet", "-m", "The template, with a 3000-row sample")
+    git(seed, "push", "--quiet", "origin", "HEAD:main")
     quick = {"users": 2, "spawn_rate": 2, "run_seconds": 3, "warmup_seconds": 1, "rows": 50,
              "rows_file": "data/taxi/span-1/data.csv",
              "slo": {"p95_ms": 5000, "p99_ms": 10000, "max_failure_ratio": 0.0, "min_rps": 1}}
@@ -78,8 +79,12 @@ def _seed(remote: Remote) -> None:
             data["data"] = {"root": "data/replay"}
             data["training"] = {"train_steps": 300, "eval_steps": 50}
         path.write_text(yaml.safe_dump(data, sort_keys=False))
+    rendered = subprocess.run([sys.executable, "-m", "mlops.cli", "render"], cwd=seed,
+                              env={**remote.env, "PYTHONPATH": "."}, capture_output=True,
+                              text=True, timeout=300)
+    assert rendered.returncode == 0, rendered.stderr
     git(seed, "add", "-A")
-    git(seed, "commit", "--quiet", "-m", "The template, with test-sized overlays")
+    git(seed, "commit", "--quiet", "-m", "Test-sized overlays")
     git(seed, "push", "--quiet", "origin", "HEAD:main")
     shutil.rmtree(seed)
 
@@ -87,6 +92,12 @@ def _seed(remote: Remote) -> None:
 def _ok(results: dict[str, rp.JobResult], expected: dict[str, str]) -> None:
     got = {job: r.result for job, r in results.items()}
     assert got == expected, "\n".join(line[-6000:] for r in results.values() for line in r.log)
+
+
+def _started(remote: Remote) -> list[str]:
+    """The workflows main's newest push starts (its `on:` filters, against the files it changed)."""
+    changed = git(remote.bare, "diff", "--name-only", "main^1", "main").split()
+    return [name for name in ALL if rp.triggers(name, "push", changed=changed)]
 
 
 def _record(remote: Remote, env: str) -> dict:
@@ -121,6 +132,7 @@ def test_push_to_prod_and_back_replayed_from_the_workflow_files(
 
 def _flow(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> None:
     tested = git(remote.bare, "rev-parse", "main")
+    assert _started(remote) == ["ci.yml"]
 
     # push to main -> ci: the test job is this suite; the pipeline job trains once.
     _ok(replay.run("ci.yml", "push", payload={"head_commit": {"message": "template"}}),
@@ -138,6 +150,7 @@ def _flow(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> None:
     log = "\n".join(replay.logs[f"{replay.last_run_id}/deploy-dev.yml-deploy"])
     assert f"downloaded run-summary from run {ci_run}" in log
     assert remote.log()[0] == f"release(dev): version {version}"
+    assert _started(remote) == []           # the bot's release commit starts no CI run
     dev = _record(remote, "dev")["current"]
     assert (dev["version"], dev["git_commit"]) == (version, tested), dev
     assert dev["uri"].partition("@")[2] == digest and dev["digest"] == summary["model_digest"]
@@ -155,12 +168,18 @@ def _flow(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> None:
     assert merged.returncode == 0, merged.stderr
     changed = git(remote.bare, "diff", "--name-only", "main^1", "main").split()
     assert "environments/staging/release.yaml" in changed
+    assert _started(remote) == ["cd-staging.yml"]
     message = git(remote.bare, "log", "-1", "--format=%B", "main")
     _ok(replay.run("cd-staging.yml", "push", payload={"head_commit": {"message": message}}),
         {"verify-staging": "success", "commit": "success"})
     assert remote.log()[0] == f"release(staging): version {version}"
     staging = _record(remote, "staging")["current"]
     assert staging["loadtest"]["verdict"] == "PASS" and staging["version"] == version
+    # The verdict commit starts cd-staging again, which skips itself.
+    assert _started(remote) == ["cd-staging.yml"]
+    verdict = git(remote.bare, "log", "-1", "--format=%B", "main")
+    _ok(replay.run("cd-staging.yml", "push", payload={"head_commit": {"message": verdict}}),
+        {"verify-staging": "skipped", "commit": "skipped"})
 
     # promote-prod: a version that staging does not run is refused; the approved one ships.
     before = git(remote.bare, "rev-parse", "main")
@@ -173,6 +192,7 @@ def _flow(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> None:
         {"preflight": "success", "promote-prod": "success", "commit": "success"})
     assert remote.log()[0] == f"release(prod): version {version}"
     assert _record(remote, "prod")["current"]["promoted_from"] == "staging"
+    assert _started(remote) == []
 
     # A second candidate reaches dev; rollback.yml then restores the first.
     second = _second_candidate(replay, summary)
@@ -180,6 +200,7 @@ def _flow(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> None:
     assert _record(remote, "dev")["current"]["version"] == version + 1
     _ok(replay.run("rollback.yml", "workflow_dispatch", inputs={"environment": "dev"}),
         {"preflight": "success", "rollback": "success", "commit": "success"})
+    assert _started(remote) == []
 
     # The records, the manifests, and the registry (read with skopeo) name one artifact.
     assert remote.log()[:6] == [
