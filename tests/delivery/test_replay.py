@@ -1,12 +1,12 @@
-"""The workflows replayed on this machine (tests/delivery/replay.py): partial.
+"""The workflows replayed on this machine (tests/delivery/replay.py): the evaluator and the
+short scenarios.
 
 Replayed here, each job in a fresh clone of a local bare `origin`, with the workflow files' own
 `run:` steps: the prod dispatch refusals (wrong ref, a version that is not digits, an injection
 attempt), the commit job landing a release through a person's concurrent push and opening the
-promotion pull request through the recording `gh` stand-in, and cd-staging skipping the bot's own
-verdict commit. Not yet replayed: the jobs that need Docker (TF Serving), the registry and the
-pipeline (ci's pipeline job, deploy-dev's deploy job, cd-staging's load test), and so the whole
-push -> ci -> cd-dev -> staging -> prod -> rollback scenario.
+promotion pull request through the recording `gh` stand-in, cd-staging skipping the bot's own
+verdict commit, and rollback.yml against the local registry. The whole push -> ci -> cd-dev ->
+staging -> prod -> rollback scenario is in tests/delivery/test_replay_flow.py (slow).
 """
 
 from __future__ import annotations
@@ -59,6 +59,22 @@ def test_the_evaluator_follows_githubs_semantics() -> None:
     assert scope.condition("always()") is True
     with pytest.raises(rp.ExprError, match="unknown property 'gates'"):
         scope.evaluate("needs.deploy.outputs.gates")
+
+
+@pytest.mark.parametrize(("name", "ref", "changed", "starts"), [
+    ("ci.yml", "refs/heads/main", ["components/model.py"], True),
+    ("ci.yml", "refs/heads/main", ["README.md", "docs/a/b.md"], False),
+    ("ci.yml", "refs/heads/main", ["environments/dev/release.yaml",
+                                   "environments/dev/manifests/x/deployment.yaml"], False),
+    ("ci.yml", "refs/heads/feature", ["components/model.py"], False),
+    ("cd-staging.yml", "refs/heads/main", ["environments/staging/release.yaml"], True),
+    ("cd-staging.yml", "refs/heads/main", ["environments/dev/release.yaml"], False),
+    ("ct.yml", "refs/heads/main", ["data/taxi/span-2/data.csv"], True),
+    ("promote-prod.yml", "refs/heads/main", ["components/model.py"], False),
+])
+def test_which_push_starts_which_workflow(name: str, ref: str, changed: list[str],
+                                          starts: bool) -> None:
+    assert rp.triggers(name, "push", ref, changed) is starts
 
 
 # --- scenarios --------------------------------------------------------------------------------

@@ -145,6 +145,16 @@ def _flow(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> None:
     version, digest = int(summary["pushed_version"]), summary["pushed_path"].partition("@")[2]
     assert str(version) in registry.tags(MODEL_REPO)
 
+    # Main moves on before cd-dev starts (a docs-only push, which starts no workflow): the
+    # records must keep the commit ci tested, not the tip cd-dev runs at.
+    person = remote.clone("person-docs")
+    (person / "NOTES.md").write_text("a person's notes\n")
+    git(person, "add", "-A")
+    git(person, "commit", "--quiet", "-m", "docs: notes")
+    git(person, "push", "--quiet", "origin", "HEAD:main")
+    shutil.rmtree(person)
+    assert _started(remote) == []
+
     # ci succeeded -> cd-dev deploys that candidate (never trains) and opens the promotion PR.
     _ok(_cd_dev(replay, ci_run, tested), {"deploy-dev": "success"})
     log = "\n".join(replay.logs[f"{replay.last_run_id}/deploy-dev.yml-deploy"])
@@ -203,14 +213,16 @@ def _flow(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> None:
     assert _started(remote) == []
 
     # The records, the manifests, and the registry (read with skopeo) name one artifact.
-    assert remote.log()[:6] == [
+    main = git(remote.bare, "log", "--first-parent", "--format=%s", "main").splitlines()
+    assert main[:7] == [
         f"release(dev): version {version}", f"release(dev): version {version + 1}",
         f"release(prod): version {version}", f"release(staging): version {version}",
-        remote.log()[4], f"release(dev): version {version}"]
-    assert remote.log()[4].startswith("Merge pull request from promote/staging")
+        "Merge pull request from promote/staging", f"release(dev): version {version}",
+        "docs: notes"]
     for env_name in ("dev", "staging", "prod"):
         current = _record(remote, env_name)["current"]
-        assert (current["version"], current["digest"]) == (version, summary["model_digest"])
+        assert (current["version"], current["digest"], current["git_commit"]) == (
+            version, summary["model_digest"], tested), env_name
         assert current["uri"].partition("@")[2] == digest, env_name
         manifest, seen = registry.raw_manifest(f"{registry.host}/{MODEL_REPO}:{env_name}")
         assert seen == digest, f"{env_name}'s tag points at {seen}, the record says {digest}"
@@ -218,7 +230,6 @@ def _flow(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> None:
             summary["model_digest"]
         deployment = remote.show(f"environments/{env_name}/manifests/deployment.yaml")
         assert f"{registry.host}/{MODEL_REPO}@{digest}" in deployment
-    assert _record(remote, "dev")["current"]["git_commit"] == tested
     assert _record(remote, "dev")["history"][0]["version"] == version + 1
     assert set(registry.tags(MODEL_REPO)) >= {str(version), str(version + 1), "dev", "staging",
                                               "prod"}
