@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -343,6 +344,7 @@ class Replay:
     fresh_runners: bool = False
     workspaces: dict[str, Path] = field(default_factory=dict)    # "run-id/workflow-job": path
     logs: dict[str, list[str]] = field(default_factory=dict)     # the same keys: step logs
+    seconds: dict[str, float] = field(default_factory=dict)      # the same keys: wall time
     used_rewrites: set[str] = field(default_factory=set)
 
     @property
@@ -422,7 +424,9 @@ class Replay:
             return JobResult("success", {k: "" for k in job.get("outputs") or {}},
                              log=[f"{name}/{job_id}: not replayed: "
                                   f"{self.not_replayed[name + '/' + job_id]}"])
+        started = time.monotonic()
         result = self._steps(name, job_id, job, scope, github)
+        self.seconds[f"{github['run_id']}/{name}-{job_id}"] = time.monotonic() - started
         if result.workspace is not None:
             self.workspaces[f"{github['run_id']}/{name}-{job_id}"] = result.workspace
             self.logs[f"{github['run_id']}/{name}-{job_id}"] = result.log

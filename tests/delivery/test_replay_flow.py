@@ -126,8 +126,9 @@ def test_push_to_prod_and_back_replayed_from_the_workflow_files(
     assert replay.unused_rewrites() == []
     _no_job_read_another_jobs_workspace(replay, remote)
     took = time.monotonic() - started
+    jobs = "\n".join(f"  {key}: {secs:.0f} s" for key, secs in replay.seconds.items())
     ci_report("replay of the GitHub flow", f"push -> ... -> rollback: {took:.0f} s wall time "
-              f"({len(replay.workspaces)} jobs in fresh clones)")
+              f"({len(replay.workspaces)} jobs in fresh clones)\n{jobs}")
 
 
 def _flow(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> None:
