@@ -119,7 +119,7 @@ def test_push_to_prod_and_back_replayed_from_the_workflow_files(
         not_replayed={"ci.yml/test": "make test, the whole suite, which contains this replay"},
         fresh_runners=True)
     try:
-        _flow(replay, remote, registry, tmp_path)
+        tags = _flow(replay, remote, registry, tmp_path)
     finally:
         api.server.shutdown()
         api.server.server_close()
@@ -129,9 +129,18 @@ def test_push_to_prod_and_back_replayed_from_the_workflow_files(
     jobs = "\n".join(f"  {key}: {secs:.0f} s" for key, secs in replay.seconds.items())
     ci_report("replay of the GitHub flow", f"push -> ... -> rollback: {took:.0f} s wall time "
               f"({len(replay.workspaces)} jobs in fresh clones)\n{jobs}")
+    # Last, so that everything above is checked either way. Each environment's registry tag
+    # must point at what main's record says (README, rule `tag-matches`). deploy-dev's
+    # "Promote the same artifact to staging, for the pull request" moves the staging tag when
+    # the pull request is opened, not when it is merged: after the second cd-dev run, staging's
+    # tag names the unmerged candidate, and the next promotion to staging is refused.
+    assert {env: seen for env, (seen, expected) in tags.items() if seen != expected} == {}, (
+        f"registry tags differ from main's records: {tags}")
 
 
-def _flow(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> None:
+def _flow(replay: rp.Replay, remote: Remote, registry,
+          tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """The scenario; returns each environment's (registry tag digest, record's digest)."""
     tested = git(remote.bare, "rev-parse", "main")
     assert _started(remote) == ["ci.yml"]
 
@@ -220,14 +229,17 @@ def _flow(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> None:
         f"release(prod): version {version}", f"release(staging): version {version}",
         "Merge pull request from promote/staging", f"release(dev): version {version}",
         "docs: notes"]
+    tags: dict[str, tuple[str, str]] = {}
     for env_name in ("dev", "staging", "prod"):
         current = _record(remote, env_name)["current"]
         assert (current["version"], current["digest"], current["git_commit"]) == (
             version, summary["model_digest"], tested), env_name
         assert current["uri"].partition("@")[2] == digest, env_name
-        manifest, seen = registry.raw_manifest(f"{registry.host}/{MODEL_REPO}:{env_name}")
-        assert seen == digest, f"{env_name}'s tag points at {seen}, the record says {digest}"
-        assert manifest["annotations"]["mlops.template.model.tree-digest"] == \
+        _, seen = registry.raw_manifest(f"{registry.host}/{MODEL_REPO}:{env_name}")
+        tags[env_name] = (seen, digest)      # checked last, by the caller
+        by_digest, bytes_digest = registry.raw_manifest(f"{registry.host}/{MODEL_REPO}@{digest}")
+        assert bytes_digest == digest
+        assert by_digest["annotations"]["mlops.template.model.tree-digest"] == \
             summary["model_digest"]
         deployment = remote.show(f"environments/{env_name}/manifests/deployment.yaml")
         assert f"{registry.host}/{MODEL_REPO}@{digest}" in deployment
@@ -235,6 +247,7 @@ def _flow(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> None:
     assert set(registry.tags(MODEL_REPO)) >= {str(version), str(version + 1), "dev", "staging",
                                               "prod"}
     assert registry.raw_manifest(f"{registry.host}/{MODEL_REPO}:{version + 1}")[1] != digest
+    return tags
 
 
 def _cd_dev(replay: rp.Replay, run_id: str, tested: str) -> dict[str, rp.JobResult]:
