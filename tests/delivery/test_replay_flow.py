@@ -243,7 +243,8 @@ def _flow(replay: rp.Replay, remote: Remote, registry,
             summary["model_digest"]
         deployment = remote.show(f"environments/{env_name}/manifests/deployment.yaml")
         assert f"{registry.host}/{MODEL_REPO}@{digest}" in deployment
-    assert _record(remote, "dev")["history"][0]["version"] == version + 1
+    before_rollback = yaml.safe_load(remote.show("environments/dev/release.yaml", "main~1"))
+    assert before_rollback["current"]["version"] == version + 1
     assert set(registry.tags(MODEL_REPO)) >= {str(version), str(version + 1), "dev", "staging",
                                               "prod"}
     assert registry.raw_manifest(f"{registry.host}/{MODEL_REPO}:{version + 1}")[1] != digest
