@@ -3,14 +3,18 @@
 Every call is appended to $GH_STANDIN_STATE (JSON: `calls`, and `prs` by head branch), with the
 body file's text read at call time, so a test sees exactly what a reviewer would. It implements
 `pr view BRANCH --json state --jq .state`, `pr create`, `pr edit`, `pr merge` and
-`workflow run`; anything else exits 2, so an unexpected call fails the test.
+`workflow run`; anything else exits 2, so an unexpected call fails the test. With
+$GH_STANDIN_ORIGIN (a bare repository), `pr merge BRANCH` merges the branch into the pull
+request's base there, as the merge button does.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 
@@ -52,7 +56,14 @@ def main(argv: list[str]) -> int:
                 pr.update(title=_opt(argv, "--title") or pr["title"],
                           body=call.get("body", pr["body"]))
         case ["pr", "merge"]:
-            state["prs"][argv[2]]["state"] = "MERGED"
+            pr = state["prs"].get(argv[2])
+            if pr is None or pr["state"] != "OPEN":
+                print(f"no open pull request for branch \"{argv[2]}\"", file=sys.stderr)
+                code = 1
+            else:
+                if os.environ.get("GH_STANDIN_ORIGIN"):
+                    _merge(os.environ["GH_STANDIN_ORIGIN"], argv[2], pr)
+                pr["state"] = "MERGED"
         case ["workflow", "run"]:
             pass
         case _:
@@ -60,6 +71,19 @@ def main(argv: list[str]) -> int:
             code = 2
     state_file.write_text(json.dumps(state, indent=1))
     return code
+
+
+def _merge(origin: str, head: str, pr: dict) -> None:
+    """A merge commit of `head` onto the base branch, pushed to the bare origin."""
+    with tempfile.TemporaryDirectory() as tmp:
+        def git(*args: str) -> None:
+            subprocess.run(["git", *args], cwd=tmp, check=True, capture_output=True)
+
+        git("clone", "--quiet", "--branch", pr["base"], origin, ".")
+        git("-c", "user.name=reviewer", "-c", "user.email=reviewer@example.com", "merge",
+            "--no-ff", "--quiet", "-m", f"Merge pull request from {head}\n\n{pr['title']}",
+            f"origin/{head}")
+        git("push", "--quiet", "origin", f"HEAD:{pr['base']}")
 
 
 if __name__ == "__main__":

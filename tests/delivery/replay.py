@@ -1,15 +1,18 @@
 """Replay GitHub Actions workflows on this machine: their own `run:` steps, job by job.
 
-Partial (issue 10's replay): what is here runs every job of a workflow in its own fresh clone of
-a local bare `origin`, in `needs` order, through reusable-workflow calls, with:
+Each job of a workflow runs in its own fresh clone of a local bare `origin`, in `needs` order,
+through reusable-workflow calls, with:
 - an evaluator for exactly the `${{ }}` expressions the workflows use; an unknown context,
   function or operator raises `ExprError`, so a workflow edit cannot quietly escape the replay;
 - a table (`ACTIONS`) mapping each `uses:` action to a local equivalent: checkout of a ref from
   `origin`, artifact upload/download through a folder keyed by run id, cache steps as no-ops; an
   action missing from the table raises;
-- `$GITHUB_OUTPUT` step outputs, job outputs, `if:` with the implicit `success()`, step outcomes.
-Not here yet: Docker (TF Serving), the registry, and the pipeline (see the note in
-tests/delivery/test_replay.py).
+- `$GITHUB_OUTPUT` step outputs, job outputs, `if:` with the implicit `success()`, step outcomes;
+- `rewrites`: exact text swapped in `run:` steps for what this machine lacks (Docker), each one
+  logged, and `Replay.unused_rewrites()` names any that no step needed;
+- `not_replayed`: jobs stated as succeeded without running, each with its reason, logged;
+- `fresh_runners`: a finished job's workspace is deleted, as a GitHub runner's disk is, so a
+  later job can reach it only through origin, the artifacts and the registry.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -266,6 +270,39 @@ def load(name: str) -> dict:
     return data
 
 
+_FILTERS = {"branches", "paths", "paths-ignore", "workflows", "types", "inputs"}
+
+
+def _glob(path: str, pattern: str) -> bool:
+    """GitHub's filter patterns: `**` crosses folders, `*` and `?` do not."""
+    parts = re.split(r"(\*\*|\*|\?)", pattern)
+    regex = "".join({"**": ".*", "*": "[^/]*", "?": "[^/]"}.get(p, re.escape(p)) for p in parts)
+    return re.fullmatch(regex, path) is not None
+
+
+def triggers(name: str, event: str, ref: str = "refs/heads/main",
+             changed: list[str] | None = None) -> bool:
+    """Whether `event` starts workflow `name`: the event is declared and, for a push, its branch
+    and changed files pass `branches`, `paths` and `paths-ignore`. An unknown filter raises."""
+    on = load(name)["on"]
+    if event not in on:
+        return False
+    spec = on[event] or {}
+    if set(spec) - _FILTERS:
+        raise ExprError(f"{name}: trigger filters not replayed: {sorted(set(spec) - _FILTERS)}")
+    if event != "push":
+        return True
+    branch = ref.removeprefix("refs/heads/")
+    if "branches" in spec and not any(_glob(branch, p) for p in spec["branches"]):
+        return False
+    files = changed or []
+    if "paths" in spec:
+        return any(_glob(f, p) for f in files for p in spec["paths"])
+    if "paths-ignore" in spec:
+        return any(not any(_glob(f, p) for p in spec["paths-ignore"]) for f in files)
+    return True
+
+
 def expressions(node: Any) -> list[str]:
     """Every `${{ }}` body and every bare `if:` in a parsed workflow."""
     found: list[str] = []
@@ -302,6 +339,20 @@ class Replay:
     secrets: dict[str, str] = field(default_factory=dict)
     repository: str = "acme/taxi"
     runs: int = 0
+    rewrites: dict[str, str] = field(default_factory=dict)
+    not_replayed: dict[str, str] = field(default_factory=dict)   # "ci.yml/test": why
+    fresh_runners: bool = False
+    workspaces: dict[str, Path] = field(default_factory=dict)    # "run-id/workflow-job": path
+    logs: dict[str, list[str]] = field(default_factory=dict)     # the same keys: step logs
+    seconds: dict[str, float] = field(default_factory=dict)      # the same keys: wall time
+    used_rewrites: set[str] = field(default_factory=set)
+
+    @property
+    def last_run_id(self) -> str:
+        return str(1000 + self.runs)
+
+    def unused_rewrites(self) -> list[str]:
+        return sorted(set(self.rewrites) - self.used_rewrites)
 
     def run(self, name: str, event: str, payload: dict | None = None, ref: str = "refs/heads/main",
             inputs: dict | None = None) -> dict[str, JobResult]:
@@ -369,7 +420,19 @@ class Replay:
             failed = any(r.result == "failure" for r in inner.values())
             return JobResult("failure" if failed else "success",
                              log=[line for r in inner.values() for line in r.log])
-        return self._steps(name, job_id, job, scope, github)
+        if f"{name}/{job_id}" in self.not_replayed:
+            return JobResult("success", {k: "" for k in job.get("outputs") or {}},
+                             log=[f"{name}/{job_id}: not replayed: "
+                                  f"{self.not_replayed[name + '/' + job_id]}"])
+        started = time.monotonic()
+        result = self._steps(name, job_id, job, scope, github)
+        self.seconds[f"{github['run_id']}/{name}-{job_id}"] = time.monotonic() - started
+        if result.workspace is not None:
+            self.workspaces[f"{github['run_id']}/{name}-{job_id}"] = result.workspace
+            self.logs[f"{github['run_id']}/{name}-{job_id}"] = result.log
+            if self.fresh_runners:
+                shutil.rmtree(result.workspace)
+        return result
 
     def _steps(self, name: str, job_id: str, job: dict, scope: Scope,
                github: dict) -> JobResult:
@@ -412,15 +475,19 @@ class Replay:
 
     def _shell(self, script: str, workspace: Path, github: dict,
                env: dict[str, str]) -> tuple[bool, dict[str, str], str]:
+        for old, new in self.rewrites.items():
+            if old in script:
+                script = script.replace(old, new)
+                self.used_rewrites.add(old)
         output = workspace.parent / f".{workspace.name}.output"
         output.write_text("")
         full = {**self.env, **self._github_env(github, workspace), **env,
                 "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(output) + ".md"}
         done = subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=workspace,
-                              env=full, capture_output=True, text=True, timeout=600)
+                              env=full, capture_output=True, text=True, timeout=1800)
         outputs = dict(line.split("=", 1) for line in output.read_text().splitlines()
                        if "=" in line)
-        return done.returncode == 0, outputs, done.stdout + done.stderr
+        return done.returncode == 0, outputs, f"$ {script}\n{done.stdout}{done.stderr}"
 
     def _action(self, step: dict, scope: Scope, workspace: Path,
                 github: dict) -> tuple[bool, dict[str, str], str]:

@@ -25,7 +25,8 @@ REVIEWED = {"name": "production", "deployment_branch_policy": {
 
 
 class FakeGitHub:
-    def __init__(self, environment: dict | None, token: str = "ghs_x") -> None:
+    def __init__(self, environment: dict | None, token: str = "ghs_x",
+                 repository: str = "acme/taxi") -> None:
         self.paths: list[str] = []
         fake = self
 
@@ -34,7 +35,7 @@ class FakeGitHub:
                 fake.paths.append(self.path)
                 if self.headers.get("Authorization") != f"Bearer {token}":
                     code, body = 401, {"message": "Bad credentials"}
-                elif (self.path == "/repos/acme/taxi/environments/production"
+                elif (self.path == f"/repos/{repository}/environments/production"
                       and environment is not None):
                     code, body = 200, environment
                 else:

@@ -1,12 +1,12 @@
-"""The workflows replayed on this machine (tests/delivery/replay.py): partial.
+"""The workflows replayed on this machine (tests/delivery/replay.py): the evaluator and the
+short scenarios.
 
 Replayed here, each job in a fresh clone of a local bare `origin`, with the workflow files' own
 `run:` steps: the prod dispatch refusals (wrong ref, a version that is not digits, an injection
 attempt), the commit job landing a release through a person's concurrent push and opening the
-promotion pull request through the recording `gh` stand-in, and cd-staging skipping the bot's own
-verdict commit. Not yet replayed: the jobs that need Docker (TF Serving), the registry and the
-pipeline (ci's pipeline job, deploy-dev's deploy job, cd-staging's load test), and so the whole
-push -> ci -> cd-dev -> staging -> prod -> rollback scenario.
+promotion pull request through the recording `gh` stand-in, cd-staging skipping the bot's own
+verdict commit, and rollback.yml against the local registry. The whole push -> ci -> cd-dev ->
+staging -> prod -> rollback scenario is in tests/delivery/test_replay_flow.py (slow).
 """
 
 from __future__ import annotations
@@ -59,6 +59,22 @@ def test_the_evaluator_follows_githubs_semantics() -> None:
     assert scope.condition("always()") is True
     with pytest.raises(rp.ExprError, match="unknown property 'gates'"):
         scope.evaluate("needs.deploy.outputs.gates")
+
+
+@pytest.mark.parametrize(("name", "ref", "changed", "starts"), [
+    ("ci.yml", "refs/heads/main", ["components/model.py"], True),
+    ("ci.yml", "refs/heads/main", ["README.md", "docs/a/b.md"], False),
+    ("ci.yml", "refs/heads/main", ["environments/dev/release.yaml",
+                                   "environments/dev/manifests/x/deployment.yaml"], False),
+    ("ci.yml", "refs/heads/feature", ["components/model.py"], False),
+    ("cd-staging.yml", "refs/heads/main", ["environments/staging/release.yaml"], True),
+    ("cd-staging.yml", "refs/heads/main", ["environments/dev/release.yaml"], False),
+    ("ct.yml", "refs/heads/main", ["data/taxi/span-2/data.csv"], True),
+    ("promote-prod.yml", "refs/heads/main", ["components/model.py"], False),
+])
+def test_which_push_starts_which_workflow(name: str, ref: str, changed: list[str],
+                                          starts: bool) -> None:
+    assert rp.triggers(name, "push", ref, changed) is starts
 
 
 # --- scenarios --------------------------------------------------------------------------------
@@ -172,26 +188,32 @@ def test_the_commit_job_lands_the_release_through_a_persons_push_and_opens_the_p
     assert job.workspace and job.workspace.parent.name == "run-77"
 
 
-def test_rollback_replayed_end_to_end_through_the_commit_job(machine, tmp_path: Path) -> None:
+def test_rollback_replayed_end_to_end_through_the_commit_job(machine, tmp_path: Path,
+                                                             registry) -> None:
     """rollback.yml from dispatch to main: preflight against a fake GitHub API, the read-only
-    rollback job, the artifact hand-off, and the commit job pushing to origin."""
-    from components.model_store import model_digest
+    rollback job, the artifact hand-off, and the commit job pushing to origin. As on GitHub
+    (GITHUB_ACTIONS=true), dev's store is the registry: the session's local one."""
+    from components.model_store import open_store
     from delivery import release as rel
     from tests.delivery.conftest import fake_model
     from tests.delivery.test_prod_gate import REVIEWED, FakeGitHub
 
     replay, remote = machine
+    replay.repository = f"acme/rollback{os.getpid()}"
+    replay.env["MODEL_REGISTRY"] = registry.host
+    store = open_store(registry.store_uri(f"{replay.repository}/models"))
     releases = []
     for version in (1795000201, 1795000202):
         model = fake_model(tmp_path / "store" / str(version), version)
+        art = store.publish(model, version, {"mlops.template.model.name": "taxi_tips"})
         releases.append(rel.Release(model_name="taxi_tips", version=version,
-                                    digest=model_digest(model), uri=str(model)))
+                                    digest=art.tree_digest, uri=art.ref))
     work = remote.clone("seed-records")
     rel.write(work / "environments", rel.Record("dev", releases[1], [releases[0]]))
     git(work, "add", "-A")
     git(work, "commit", "--quiet", "-m", "release(dev): version 1795000202")
     git(work, "push", "--quiet", "origin", "HEAD:main")
-    api = FakeGitHub(REVIEWED, token="ghs_replay")
+    api = FakeGitHub(REVIEWED, token="ghs_replay", repository=replay.repository)
     try:
         replay.env["GITHUB_API_URL"] = api.url
         results = replay.run("rollback.yml", "workflow_dispatch", inputs={"environment": "dev"})

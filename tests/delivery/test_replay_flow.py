@@ -1,0 +1,327 @@
+"""The whole GitHub flow replayed from the workflow files: push -> ci -> cd-dev -> merge the
+promotion pull request -> cd-staging -> promote-prod with the version -> rollback.
+
+Every job runs the workflow's own `run:` steps in order (tests/delivery/replay.py), each in a
+fresh clone of a local bare `origin` whose workspace is deleted when the job ends; a real OCI
+registry on loopback stands in for GHCR (MODEL_REGISTRY), the recording `gh` stand-in opens and
+merges the promotion pull request against the bare repository, and a fake GitHub API answers the
+prod preflight. The seed commit carries test-sized overlays, as a person would commit them: dev
+reads a 3000-row sample committed under data/replay and trains 300 steps; load tests last seconds
+on free ports. One pipeline run (ci's `train` job) feeds the whole replay.
+
+What differs from GitHub, and why:
+- `BACKEND=docker` in a `run:` step is rewritten to `BACKEND=local` (the TF Serving stand-in):
+  this machine has no Docker. The rewrite is the replay's only change to a step's text, and the
+  test fails if no step needed it.
+- ci's `test` job (`make test`, the whole suite, which contains this test) is not replayed.
+- The CI run that cd-dev's commit job dispatches on promote/staging is not replayed.
+- The rollback needs a previous release: a second candidate (the first model plus one asset) is
+  published through the store API, as the Pusher publishes, in place of a second training run,
+  and deployed to dev by a second replayed cd-dev run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops import config
+from tests.conftest import write_sample
+from tests.delivery import replay as rp
+from tests.delivery.test_prod_gate import REVIEWED, FakeGitHub
+from tests.delivery.test_release_git import Remote, git
+
+pytestmark = pytest.mark.slow
+
+REPO = config.REPO_ROOT
+ALL = sorted(p.name for p in rp.WORKFLOWS.glob("*.yml"))
+REPOSITORY = "acme/replay"
+MODEL_REPO = f"{REPOSITORY}/models/taxi_tips"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _seed(remote: Remote) -> None:
+    """The template as committed (no releases), plus test-sized overlays and the sample."""
+    seed = remote.clone("person")
+    files = git(REPO, "ls-files", "-co", "--exclude-standard").splitlines()
+    for name in files:
+        if name.startswith(("tests/", "build/")) or not (REPO / name).is_file():
+            continue
+        (seed / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, seed / name)
+    write_sample(seed / "data" / "replay", rows=3000)
+    git(seed, "add", "-A")
+    git(seed, "commit", "--quiet", "-m", "The template, with a 3000-row sample")
+    git(seed, "push", "--quiet", "origin", "HEAD:main")
+    quick = {"users": 2, "spawn_rate": 2, "run_seconds": 3, "warmup_seconds": 1, "rows": 50,
+             "rows_file": "data/taxi/span-1/data.csv",
+             "slo": {"p95_ms": 5000, "p99_ms": 10000, "max_failure_ratio": 0.0, "min_rps": 1}}
+    for env in ("dev", "staging", "prod"):
+        path = seed / "environments" / env / "config.yaml"
+        data = yaml.safe_load(path.read_text())
+        data.setdefault("serving", {}).update(rest_port=_free_port(), grpc_port=_free_port())
+        data["loadtest"] = quick
+        if env == "dev":
+            data["data"] = {"root": "data/replay"}
+            data["training"] = {"train_steps": 300, "eval_steps": 50}
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+    rendered = subprocess.run([sys.executable, "-m", "mlops.cli", "render"], cwd=seed,
+                              env={**remote.env, "PYTHONPATH": "."}, capture_output=True,
+                              text=True, timeout=300)
+    assert rendered.returncode == 0, rendered.stderr
+    git(seed, "add", "-A")
+    git(seed, "commit", "--quiet", "-m", "Test-sized overlays")
+    git(seed, "push", "--quiet", "origin", "HEAD:main")
+    shutil.rmtree(seed)
+
+
+def _ok(results: dict[str, rp.JobResult], expected: dict[str, str]) -> None:
+    got = {job: r.result for job, r in results.items()}
+    assert got == expected, "\n".join(line[-6000:] for r in results.values() for line in r.log)
+
+
+def _started(remote: Remote) -> list[str]:
+    """The workflows main's newest push starts (its `on:` filters, against the files it changed)."""
+    changed = git(remote.bare, "diff", "--name-only", "main^1", "main").split()
+    return [name for name in ALL if rp.triggers(name, "push", changed=changed)]
+
+
+def _record(remote: Remote, env: str) -> dict:
+    return yaml.safe_load(remote.show(f"environments/{env}/release.yaml"))
+
+
+def test_push_to_prod_and_back_replayed_from_the_workflow_files(
+        tmp_path: Path, registry, ci_report) -> None:
+    started = time.monotonic()
+    remote = Remote(tmp_path / "git")
+    _seed(remote)
+    api = FakeGitHub(REVIEWED, token="ghs_replay", repository=REPOSITORY)
+    env = {**remote.env, "VENV": str(REPO / ".venv"), "PYTHONPATH": ".",
+           "MODEL_REGISTRY": registry.host, "GITHUB_API_URL": api.url,
+           "GH_STANDIN_ORIGIN": str(remote.bare)}
+    replay = rp.Replay(
+        origin=remote.bare, root=tmp_path / "runner", env=env, repository=REPOSITORY,
+        rewrites={"BACKEND=docker": "BACKEND=local"},
+        not_replayed={"ci.yml/test": "make test, the whole suite, which contains this replay"},
+        fresh_runners=True)
+    try:
+        tags = _flow(replay, remote, registry, tmp_path)
+    finally:
+        api.server.shutdown()
+        api.server.server_close()
+    assert replay.unused_rewrites() == []
+    _no_job_read_another_jobs_workspace(replay, remote)
+    took = time.monotonic() - started
+    jobs = "\n".join(f"  {key}: {secs:.0f} s" for key, secs in replay.seconds.items())
+    ci_report("replay of the GitHub flow", f"push -> ... -> rollback: {took:.0f} s wall time "
+              f"({len(replay.workspaces)} jobs in fresh clones)\n{jobs}")
+    # Last, so that everything above is checked either way. Each environment's registry tag
+    # must point at what main's record says (README, rule `tag-matches`). deploy-dev's
+    # "Promote the same artifact to staging, for the pull request" moves the staging tag when
+    # the pull request is opened, not when it is merged: after the second cd-dev run, staging's
+    # tag names the unmerged candidate, and the next promotion to staging is refused.
+    assert {env: seen for env, (seen, expected) in tags.items() if seen != expected} == {}, (
+        f"registry tags differ from main's records: {tags}")
+
+
+def _flow(replay: rp.Replay, remote: Remote, registry,
+          tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """The scenario; returns each environment's (registry tag digest, record's digest)."""
+    tested = git(remote.bare, "rev-parse", "main")
+    assert _started(remote) == ["ci.yml"]
+
+    # push to main -> ci: the test job is this suite; the pipeline job trains once.
+    _ok(replay.run("ci.yml", "push", payload={"head_commit": {"message": "template"}}),
+        {"test": "success", "serving-smoke": "skipped", "pipeline": "success"})
+    ci_run = replay.last_run_id
+    summary = json.loads((replay.root / "artifacts" / ci_run / "run-summary" /
+                          "run_summary.json").read_text())
+    assert summary["pushed"] and summary["pushed_path"].startswith(
+        f"oci://{registry.host}/{MODEL_REPO}@sha256:")
+    version, digest = int(summary["pushed_version"]), summary["pushed_path"].partition("@")[2]
+    assert str(version) in registry.tags(MODEL_REPO)
+
+    # Main moves on before cd-dev starts (a docs-only push, which starts no workflow): the
+    # records must keep the commit ci tested, not the tip cd-dev runs at.
+    person = remote.clone("person-docs")
+    (person / "NOTES.md").write_text("a person's notes\n")
+    git(person, "add", "-A")
+    git(person, "commit", "--quiet", "-m", "docs: notes")
+    git(person, "push", "--quiet", "origin", "HEAD:main")
+    shutil.rmtree(person)
+    assert _started(remote) == []
+
+    # ci succeeded -> cd-dev deploys that candidate (never trains) and opens the promotion PR.
+    _ok(_cd_dev(replay, ci_run, tested), {"deploy-dev": "success"})
+    log = "\n".join(replay.logs[f"{replay.last_run_id}/deploy-dev.yml-deploy"])
+    assert f"downloaded run-summary from run {ci_run}" in log
+    assert remote.log()[0] == f"release(dev): version {version}"
+    assert _started(remote) == []           # the bot's release commit starts no CI run
+    dev = _record(remote, "dev")["current"]
+    assert (dev["version"], dev["git_commit"]) == (version, tested), dev
+    assert dev["uri"].partition("@")[2] == digest and dev["digest"] == summary["model_digest"]
+    assert dev["loadtest"]["verdict"] == "PASS"
+    gh = remote.gh()
+    assert gh["prs"]["promote/staging"]["state"] == "OPEN"
+    assert ["workflow", "run", "ci.yml", "--ref", "promote/staging"] in [c["argv"]
+                                                                       for c in gh["calls"]]
+
+    # A reviewer merges the pull request: its merge commit changes staging's record, which is
+    # what starts cd-staging (its `paths:` filter).
+    merged = subprocess.run(["gh", "pr", "merge", "promote/staging", "--merge"],
+                            env=remote.env | {"GH_STANDIN_ORIGIN": str(remote.bare)},
+                            capture_output=True, text=True, timeout=60)
+    assert merged.returncode == 0, merged.stderr
+    changed = git(remote.bare, "diff", "--name-only", "main^1", "main").split()
+    assert "environments/staging/release.yaml" in changed
+    assert _started(remote) == ["cd-staging.yml"]
+    message = git(remote.bare, "log", "-1", "--format=%B", "main")
+    _ok(replay.run("cd-staging.yml", "push", payload={"head_commit": {"message": message}}),
+        {"verify-staging": "success", "commit": "success"})
+    assert remote.log()[0] == f"release(staging): version {version}"
+    staging = _record(remote, "staging")["current"]
+    assert staging["loadtest"]["verdict"] == "PASS" and staging["version"] == version
+    # The verdict commit starts cd-staging again, which skips itself.
+    assert _started(remote) == ["cd-staging.yml"]
+    verdict = git(remote.bare, "log", "-1", "--format=%B", "main")
+    _ok(replay.run("cd-staging.yml", "push", payload={"head_commit": {"message": verdict}}),
+        {"verify-staging": "skipped", "commit": "skipped"})
+
+    # promote-prod: a version that staging does not run is refused; the approved one ships.
+    before = git(remote.bare, "rev-parse", "main")
+    refused = replay.run("promote-prod.yml", "workflow_dispatch",
+                         inputs={"version": str(version + 1)})
+    _ok(refused, {"preflight": "success", "promote-prod": "failure", "commit": "skipped"})
+    assert "refused (expected-version)" in "\n".join(refused["promote-prod"].log)
+    assert git(remote.bare, "rev-parse", "main") == before
+    _ok(replay.run("promote-prod.yml", "workflow_dispatch", inputs={"version": str(version)}),
+        {"preflight": "success", "promote-prod": "success", "commit": "success"})
+    assert remote.log()[0] == f"release(prod): version {version}"
+    assert _record(remote, "prod")["current"]["promoted_from"] == "staging"
+    assert _started(remote) == []
+
+    # A second candidate reaches dev; rollback.yml then restores the first.
+    second = _second_candidate(replay, summary)
+    _ok(_cd_dev(replay, second, tested), {"deploy-dev": "success"})
+    assert _record(remote, "dev")["current"]["version"] == version + 1
+    _ok(replay.run("rollback.yml", "workflow_dispatch", inputs={"environment": "dev"}),
+        {"preflight": "success", "rollback": "success", "commit": "success"})
+    assert _started(remote) == []
+
+    # The records, the manifests, and the registry (read with skopeo) name one artifact.
+    main = git(remote.bare, "log", "--first-parent", "--format=%s", "main").splitlines()
+    assert main[:7] == [
+        f"release(dev): version {version}", f"release(dev): version {version + 1}",
+        f"release(prod): version {version}", f"release(staging): version {version}",
+        "Merge pull request from promote/staging", f"release(dev): version {version}",
+        "docs: notes"]
+    tags: dict[str, tuple[str, str]] = {}
+    for env_name in ("dev", "staging", "prod"):
+        current = _record(remote, env_name)["current"]
+        assert (current["version"], current["digest"], current["git_commit"]) == (
+            version, summary["model_digest"], tested), env_name
+        assert current["uri"].partition("@")[2] == digest, env_name
+        _, seen = registry.raw_manifest(f"{registry.host}/{MODEL_REPO}:{env_name}")
+        tags[env_name] = (seen, digest)      # checked last, by the caller
+        by_digest, bytes_digest = registry.raw_manifest(f"{registry.host}/{MODEL_REPO}@{digest}")
+        assert bytes_digest == digest
+        assert by_digest["annotations"]["mlops.template.model.tree-digest"] == \
+            summary["model_digest"]
+        deployment = remote.show(f"environments/{env_name}/manifests/deployment.yaml")
+        assert f"{registry.host}/{MODEL_REPO}@{digest}" in deployment
+    before_rollback = yaml.safe_load(remote.show("environments/dev/release.yaml", "main~1"))
+    assert before_rollback["current"]["version"] == version + 1
+    assert set(registry.tags(MODEL_REPO)) >= {str(version), str(version + 1), "dev", "staging",
+                                              "prod"}
+    assert registry.raw_manifest(f"{registry.host}/{MODEL_REPO}:{version + 1}")[1] != digest
+    return tags
+
+
+def _cd_dev(replay: rp.Replay, run_id: str, tested: str) -> dict[str, rp.JobResult]:
+    return replay.run("cd-dev.yml", "workflow_run", payload={"workflow_run": {
+        "id": run_id, "head_sha": tested, "conclusion": "success", "event": "push",
+        "head_repository": {"full_name": REPOSITORY}}})
+
+
+def _second_candidate(replay: rp.Replay, summary: dict) -> str:
+    """A stand-in training run: publish a second model through the store API, in a fresh
+    clone, and upload the run summary that names it under a new run id."""
+    replay.runs += 1
+    run_id = replay.last_run_id
+    clone = replay.root / f"run-{run_id}" / "train"
+    subprocess.run(["git", "clone", "--quiet", str(replay.origin), str(clone)], check=True)
+    script = f"""
+import json, shutil
+from pathlib import Path
+from components.model_store import open_store, store_of, Artifact
+from mlops import config
+first = Artifact({int(summary['pushed_version'])}, {summary['model_digest']!r},
+                 {summary['pushed_path']!r})
+pulled = store_of(first.ref).materialize(first, Path('build/pull'))
+model = Path('build/second')
+shutil.copytree(pulled, model)
+(model / 'assets.extra').mkdir(exist_ok=True)
+(model / 'assets.extra' / 'note.txt').write_text('second candidate')
+store = open_store(config.load('dev').model_store_dir)
+art = store.publish(model, first.version + 1, {{'mlops.template.model.name': 'taxi_tips'}})
+print(json.dumps({{'pushed': True, 'pushed_version': str(art.version), 'pushed_path': art.ref,
+                  'model_digest': art.tree_digest, 'overall': {{'metrics': {{}}}}}}))
+"""
+    env = {**replay.env, "GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": REPOSITORY}
+    out = subprocess.run([sys.executable, "-c", script], cwd=clone, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    upload = replay.root / "artifacts" / run_id / "run-summary" / "run_summary.json"
+    upload.parent.mkdir(parents=True)
+    upload.write_text(out.stdout.strip().splitlines()[-1])
+    shutil.rmtree(clone)
+    return run_id
+
+
+def _no_job_read_another_jobs_workspace(replay: rp.Replay, remote: Remote) -> None:
+    """Every job ran in its own clone, gone when the job ended; no job's log, no artifact and
+    nothing on main names another job's workspace."""
+    spaces = replay.workspaces
+    assert len(set(spaces.values())) == len(spaces) >= 10
+    assert not any(path.exists() for path in spaces.values())
+    pattern = re.compile(re.escape(str(replay.root)) + r"/run-\d+/[\w.-]+")
+
+    def workspaces_in(text: str) -> set[Path]:
+        """Workspaces a text names (a path cut short in a log counts as the one it starts)."""
+        found: set[Path] = set()
+        for match in pattern.findall(text):
+            found |= {w for w in spaces.values() if str(w).startswith(match)} or {Path(match)}
+        return found
+
+    for key, lines in replay.logs.items():
+        named = workspaces_in("\n".join(lines))
+        assert named <= {spaces[key]}, f"{key} names {sorted(named - {spaces[key]})}"
+    # An artifact a later job downloads names no workspace (it would point into a runner that
+    # is gone); reports for people may name their own run's.
+    downloaded = {(run, name) for lines in replay.logs.values()
+                  for name, run in re.findall(r"downloaded (\S+) from run (\d+)", "\n".join(lines))}
+    assert {name for _, name in downloaded} == {"run-summary", "release"}
+    for path in (replay.root / "artifacts").rglob("*"):
+        if path.is_file():
+            run, name = path.relative_to(replay.root / "artifacts").parts[:2]
+            named = workspaces_in(path.read_text(errors="replace"))
+            allowed = set() if (run, name) in downloaded else {
+                p for key, p in spaces.items() if key.startswith(f"{run}/")}
+            assert named <= allowed, f"{path} names {sorted(named - allowed)}"
+    found = subprocess.run(["git", "grep", "-l", "-F", str(replay.root), "main"],
+                           cwd=remote.bare, capture_output=True, text=True)
+    assert found.returncode == 1 and found.stdout == "", found.stdout
