@@ -173,7 +173,7 @@ gate-loadtest: setup ## ENV's recorded load-test gate: against URL when given, e
 	if [[ -n "$${URL:-}" ]]; then $(MLOPS) loadtest --env "$$ENV" --url "$$URL" --record; \
 	else $(MAKE) --no-print-directory serve-loadtest-record ENV="$$ENV" BACKEND="$$BACKEND"; fi
 
-.PHONY: release-bundle promotion-prepare check-version release-sync argocd-wait prod-preflight
+.PHONY: store-sync release-bundle promotion-prepare check-version release-sync argocd-wait prod-preflight
 # The CD jobs split in two: a read-only job runs the project's code and bundles the release
 # folders (release-bundle); a small commit job with the write token and no third-party code
 # commits them from the bundle (SRC=build/release) with release-commit and promotion-pr.
@@ -184,12 +184,16 @@ release-commit: ## Commit ENV's release (from SRC, default here) onto origin/mai
 	tools/release-git.sh commit "$$ENV" "$${SRC:-.}"
 
 promotion-prepare: setup ## Promote FROM's release to TO here and write the pull request body.
-	$(MLOPS) promote --from "$${FROM:?FROM is required}" --to "$${TO:?TO is required}"
+	$(MLOPS) promote --from "$${FROM:?FROM is required}" --to "$${TO:?TO is required}" \
+	  --defer-store
 	mkdir -p build
 	{ echo "Promotes **version $$(tools/release-git.sh version "$$TO")** from \`$$FROM\` to \`$$TO\`" \
 	    "(same artifact and digest)."; echo; echo '```'; $(MLOPS) status; echo '```'; echo; \
 	  echo "Review \`environments/$$TO/release.yaml\` and the rendered manifests below it."; \
 	} > "build/promotion-$$TO.md"
+
+store-sync: setup ## After a promotion PR merged: move ENV's registry tag to its release record.
+	$(MLOPS) sync --env "$$ENV"
 
 release-sync: ## Take every environment's release record and manifests from SRC (a checkout of main).
 	tools/release-git.sh sync "$${SRC:?SRC is required: a checkout of main}"

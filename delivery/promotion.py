@@ -135,7 +135,10 @@ class Delivery:
                           else "")
         return self._install(env, new, artifact)
 
-    def promote(self, src: str, dst: str, expect_version: int | None = None) -> rel.Record:
+    def promote(self, src: str, dst: str, expect_version: int | None = None,
+                defer_store: bool = False) -> rel.Record:
+        """`defer_store`: write the record and manifests for a pull request, but leave the
+        store (the registry tag) alone until the merge: `sync` moves it then."""
         rules.stage_order(self.cfg(dst).deploy.promote_from, src, dst)
         current = rules.source_released(src, self.record(src))
         rules.expected_version(expect_version, current.version, f"{src}'s release")
@@ -145,7 +148,8 @@ class Delivery:
         new.promoted_from = src
         new.promoted_at, new.promoted_by = rel.now(), actor()
         new.loadtest = rel.LoadTest()  # it has not been load-tested in `dst` yet
-        return self._install(dst, new, artifact_of(current), check_env=src)
+        return self._install(dst, new, artifact_of(current), check_env=src,
+                             defer_store=defer_store)
 
     def rollback(self, env: str) -> rel.Record:
         record = self.record(env)
@@ -177,16 +181,28 @@ class Delivery:
                                    f"{artifact.version}). Do not promote it; run the pipeline "
                                    f"and promote a fresh release") from None
 
+    def sync(self, env: str) -> rel.Record | None:
+        """Make `env`'s store match its record (tag moved, or artifact copied), after a
+        promotion pull request merged; the tag may move only from the previous release."""
+        record = self.record(env)
+        if record is None:
+            return None
+        previous = artifact_of(record.history[0]) if record.history else None
+        return self._move(env, artifact_of(record.current), record, record, check_env=env,
+                          expected=previous)
+
     def _install(self, env: str, new: rel.Release, artifact: Artifact,
-                 check_env: str | None = None) -> rel.Record:
+                 check_env: str | None = None, defer_store: bool = False) -> rel.Record:
         old = self.record(env)
         rules.not_already_there(env, old, new)
         history = [old.current, *old.history] if old else []
         record = rel.Record(env, new, history)
-        return self._move(env, artifact, old, record, check_env=check_env or env)
+        return self._move(env, artifact, old, record, check_env=check_env or env,
+                          defer_store=defer_store)
 
     def _move(self, env: str, artifact: Artifact, old: rel.Record | None, record: rel.Record,
-              check_env: str) -> rel.Record:
+              check_env: str, defer_store: bool = False,
+              expected: Artifact | None = None) -> rel.Record:
         """Verify, render, move the store's pointer, then write record and manifests.
 
         Every check that can refuse runs before the first write; the store's pointer (an OCI
@@ -197,11 +213,18 @@ class Delivery:
 
         cfg = config.load(env, self.environments_dir)
         manifests.render_environment(cfg, record)  # fails here, before anything changes
+        if defer_store:  # the digest-addressed source reference, until `sync` after merge
+            record.current.uri = display_uri(artifact.ref)
+            self._write(env, record)
+            return record
+        if expected is None and old is not None and old is not record:
+            expected = artifact_of(old.current)
         try:
-            adopted = self.store(env).adopt(artifact, env,
-                                            artifact_of(old.current) if old else None)
+            adopted = self.store(env).adopt(artifact, env, expected)
         except StoreError as exc:
             raise _refusal(exc) from None
+        if record is old and display_uri(adopted.ref) == record.current.uri:
+            return record  # already in sync: nothing to write
         record.current.uri = display_uri(adopted.ref)
         self._write(env, record)
         return record

@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--summary", type=Path, metavar="FILE",
                          help="with --to dev: promote exactly the candidate this run summary "
                               "(run_summary.json of `mlops run`) names, e.g. one CI uploaded")
+    promote.add_argument("--defer-store", action="store_true",
+                         help="write the record and manifests only (for a promotion pull "
+                              "request); `mlops sync` moves the registry tag after the merge")
     promote.add_argument("--ok-if-current", action="store_true",
                          help="exit 0 when the target already runs that release (re-runs)")
     promote.add_argument("--expect-version", type=int, metavar="N",
@@ -155,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
                                           "that artifact's digest; re-render the manifests.")
     _add_env(rollback, "environment to roll back")
 
+    sync = sub.add_parser(
+        "sync", help="move the environment's registry tag to its merged release record",
+        description="After a promotion pull request (`promote --defer-store`) merged: make the "
+                    "model store match the release record (tag the same digest, or copy it to "
+                    "the environment's registry). The tag may move only from the previous "
+                    "release; anything else is refused (tag-matches).")
+    _add_env(sync, "environment whose store to sync")
     sub.add_parser("status", help="every environment's release, age, metrics, load test, and "
                                   "what is pending promotion",
                    description="Show, per environment in release order (deploy.promote_from), "
@@ -504,7 +514,8 @@ def _cmd_promote(args: argparse.Namespace) -> int:
                 raise ConfigError("--summary: only with a promotion from the pipeline (no "
                                   "--from); other environments take their source's release")
             record = delivery.promote(args.source, args.target,
-                                      expect_version=args.expect_version)
+                                      expect_version=args.expect_version,
+                                      defer_store=args.defer_store)
     except PromotionRefused as exc:
         if args.ok_if_current and exc.rule == "not-already-there":
             print(f"{args.target}: {str(exc).split(': ', 1)[1]}")
@@ -531,6 +542,18 @@ def _changed(args: argparse.Namespace, env: str) -> str:
     folder = args.environments / env
     return (f"{config.show_path(folder / 'release.yaml')} and "
             f"{config.show_path(folder / 'manifests')}/")
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from delivery.promotion import Delivery
+
+    record = Delivery(args.environments).sync(args.env)
+    if record is None:
+        print(f"{args.env} has no release: nothing to sync.")
+    else:
+        print(f"{args.env}'s store serves {record.current.short()} as its release "
+              f"({record.current.uri}).")
+    return 0
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -588,7 +611,7 @@ def _cmd_ct(args: argparse.Namespace) -> int:
 COMMANDS = {"run": _cmd_run, "compile": _cmd_compile, "schema": _cmd_schema,
             "config": _cmd_config, "serve": _cmd_serve, "predict": _cmd_predict,
             "loadtest": _cmd_loadtest, "promote": _cmd_promote, "rollback": _cmd_rollback,
-            "status": _cmd_status, "render": _cmd_render, "ct": _cmd_ct}
+            "status": _cmd_status, "render": _cmd_render, "ct": _cmd_ct, "sync": _cmd_sync}
 
 
 def _version_line() -> str:

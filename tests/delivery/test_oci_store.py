@@ -243,3 +243,45 @@ def test_the_token_never_reaches_the_output(private: Registry, tmp_path: Path,
     assert code == 3
     assert SECRET not in out.out + out.err
     assert os.environ["MODEL_REGISTRY_PASSWORD"] not in out.out + out.err
+
+
+def test_a_promotion_pull_request_moves_no_tag_until_it_merges(oci: Repo,
+                                                                registry: Registry) -> None:
+    """`promote --defer-store` (the PR) leaves the registry alone; `sync` (after the merge)
+    moves the tag, and only from the previous release."""
+    name = _repository(oci)
+
+    def tag() -> str | None:
+        tags = registry.tags(name)
+        return registry.raw_manifest(f"{registry.host}/{name}:staging")[1] \
+            if "staging" in tags else None
+
+    def candidate_to_staging_pr() -> str:
+        oci.push()
+        dev = oci.delivery.promote_from_pipeline("dev").current
+        oci.pass_loadtest("dev")
+        before = tag()
+        oci.delivery.promote("dev", "staging", defer_store=True)
+        assert tag() == before  # an open pull request changes nothing in the registry
+        return dev.uri.partition("@")[2]
+
+    first = candidate_to_staging_pr()
+    assert tag() is None
+    assert oci.delivery.sync("staging").current.uri.endswith(first)
+    assert tag() == first
+    second = candidate_to_staging_pr()
+    assert oci.delivery.sync("staging").current.uri.endswith(second)
+    assert tag() == second
+    assert oci.delivery.sync("staging").current.uri.endswith(second)  # idempotent
+    # A tag moved by hand while the next pull request is open is refused at sync.
+    intruder = oci.push()
+    body = requests.get(f"http://{registry.host}/v2/{name}/manifests/{intruder}", timeout=10,
+                        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    requests.put(f"http://{registry.host}/v2/{name}/manifests/staging", data=body.content,
+                 timeout=10, headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
+                 ).raise_for_status()
+    candidate_to_staging_pr()
+    before = _snapshot(oci, registry)
+    with pytest.raises(PromotionRefused, match=r"refused \(tag-matches\): tag .*:staging"):
+        oci.delivery.sync("staging")
+    assert _snapshot(oci, registry) == before
