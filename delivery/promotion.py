@@ -34,12 +34,7 @@ __all__ = ["PIPELINE", "Delivery", "PromotionRefused", "actor", "display_uri", "
 
 def display_uri(uri: str) -> str:
     """Repository-relative for local paths, so committed records do not name one machine."""
-    if "://" in uri:
-        return uri
-    try:
-        return str(Path(uri).resolve().relative_to(config.REPO_ROOT))
-    except ValueError:
-        return uri
+    return config.repo_relative(uri)
 
 
 def _resolve(uri: str) -> str:

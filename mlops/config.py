@@ -278,6 +278,17 @@ def on_github_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
+def repo_relative(uri: str) -> str:
+    """Repository-relative for local paths inside it, so what a run writes for other jobs (run
+    summaries, release records) names no path of the machine that wrote it."""
+    if not uri or is_remote(uri):
+        return uri
+    try:
+        return str(Path(uri).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return uri
+
+
 def is_remote(uri: str) -> bool:
     return "://" in uri
 

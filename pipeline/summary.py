@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops.config import EnvironmentConfig
+from mlops.config import EnvironmentConfig, repo_relative
 from mlops.provenance import git_commit
 from pipeline.progress import NodeProgress
 
@@ -304,7 +304,7 @@ def _read_spans_and_drift(cfg: EnvironmentConfig, summary: RunSummary,
     from components import drift
     from pipeline.runner import drift_report_dir
 
-    summary.data_root = cfg.data.root
+    summary.data_root = repo_relative(cfg.data.root)
     examples = outputs.get("CsvExampleGen", {}).get("examples", [])
     if examples:
         summary.eval_span = _prop(examples[0], "span")
