@@ -210,13 +210,12 @@ class FolderStore(ModelStore):
     def __init__(self, uri: str) -> None:
         super().__init__(uri)
         self.kind = "bucket" if "://" in uri else "filesystem"
-        for name in ("versions", "resolve", "publish", "adopt", "materialize"):
-            setattr(self, name, _bucket_errors(getattr(type(self), name)).__get__(self))
 
     def _path(self, version: int) -> str:
         return f"{self.uri.rstrip('/')}/{version}" if self.kind == "bucket" \
             else str(Path(self.uri, str(version)))
 
+    @_bucket_errors
     def versions(self) -> list[int]:
         if self.kind == "filesystem":
             return versions(self.uri)
@@ -228,12 +227,14 @@ class FolderStore(ModelStore):
         return sorted(int(n) for n in names
                       if n.isdigit() and has_saved_model(self._path(int(n))))
 
+    @_bucket_errors
     def resolve(self, version: int) -> Artifact | None:
         path = self._path(version)
         if not has_saved_model(path):
             return None
         return Artifact(version, model_digest(path), path)
 
+    @_bucket_errors
     def publish(self, model_dir: Path, version: int, annotations: dict[str, str]) -> Artifact:
         del annotations  # a folder has nowhere to keep them; the release record does
         digest = model_digest(model_dir)
@@ -243,6 +244,7 @@ class FolderStore(ModelStore):
             path = _copy_to_bucket(str(model_dir), self._path(version))
         return Artifact(version, digest, path)
 
+    @_bucket_errors
     def adopt(self, artifact: Artifact, env: str, expected_current: Artifact | None) -> Artifact:
         del env, expected_current  # folders keep no per-environment pointer
         existing = self.resolve(artifact.version)
@@ -262,6 +264,7 @@ class FolderStore(ModelStore):
         verify_tree(target, artifact.tree_digest, f"the copy at {target}")
         return Artifact(artifact.version, artifact.tree_digest, target)
 
+    @_bucket_errors
     def materialize(self, artifact: Artifact, cache_dir: Path) -> Path:
         if not has_saved_model(artifact.ref):
             raise ArtifactMissing(f"{artifact.ref} holds no SavedModel (version "
