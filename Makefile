@@ -112,9 +112,9 @@ registry-tools: ## Install the OCI registry and skopeo the tests use (apt), if m
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo \
 	  >/dev/null
 
-test: setup $(ACTIONLINT) registry-tools ## Lint, workflow lint, manifests check, then every test (what CI runs).
-	$(BIN)/ruff check .
-	$(BIN)/python -m delivery.workflow_lint
+test: setup $(ACTIONLINT) registry-tools ## Lint, types, layers, workflow lint, manifests check, then every test (what CI runs).
+	$(MAKE) --no-print-directory lint
+	$(BIN)/python -m tools.workflow_lint
 	$(MLOPS) render --check
 	$(BIN)/python -m pytest
 
@@ -133,8 +133,12 @@ mutate: setup ## Mutation-test the rules (gates, blessing reasons, load-test ver
 	$(BIN)/mutmut run --max-children $(MUTATE_JOBS)
 	$(BIN)/python tools/mutation_report.py
 
-lint: setup ## Ruff.
+# What `.pre-commit-config.yaml` runs too: style, format, the layer contracts and the types.
+lint: setup ## Ruff lint and format check, import-linter's layer contracts, mypy.
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # The version a person approved: digits only, checked before anything runs (also in the workflow).
 check-version: ## Fail unless VERSION is a version number (digits only).
@@ -157,7 +161,7 @@ rollback: setup ## make rollback ENV=prod: back to the environment's previous re
 status: setup ## Every environment's release, load-test verdict, and what is pending.
 	$(MLOPS) status
 
-render: setup ## Re-render environments/*/manifests and infra/argocd from config and records.
+render: setup ## Re-render environments/*/manifests and environments/*/argocd from config and records.
 	$(MLOPS) render
 
 render-check: setup ## Fail when committed manifests are stale.
@@ -208,20 +212,20 @@ promotion-pr: ## Open or update the pull request promoting FROM's release to TO 
 	tools/release-git.sh pr "$${FROM:?FROM is required}" "$${TO:?TO is required}" "$${SRC:-.}"
 
 lint-workflows: setup $(ACTIONLINT) ## actionlint, shellcheck on run: steps, zizmor.
-	$(BIN)/python -m delivery.workflow_lint
+	$(BIN)/python -m tools.workflow_lint
 
 ct-check: setup ## Should ENV retrain? One line per reason; "no retrain" (mlops exit 4) succeeds too.
 	rc=0; $(MLOPS) ct check --env $(call q,$(ENV)) || rc=$$?; \
 	  if [ "$$rc" -eq 4 ]; then exit 0; fi; exit $$rc
 
 bench-pipeline: setup ## Cold run and no-change re-run on the full data: wall time and peak memory.
-	$(BIN)/python -m pipeline.bench
+	$(BIN)/python -m tools.bench_pipeline
 
 bench-registry: setup registry-tools ## Push and pull time of the model to a local OCI registry, and its size.
-	$(BIN)/python -m delivery.registry_bench
+	$(BIN)/python -m tools.bench_registry
 
 bench-serving: setup ## In-process ceiling vs served throughput and latency (needs a pushed model).
-	$(BIN)/python -m serving.bench
+	$(BIN)/python -m tools.bench_serving
 
 clean: ## Remove build outputs (pipeline roots, model stores, metadata).
 	rm -rf build

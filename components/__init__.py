@@ -1,8 +1,4 @@
-"""Model and component code the pipeline runs: features, Transform, model, Trainer, gates."""
+"""Custom TFX components the pipeline adds to the stock ones: the data and drift gates, the
+span window, the released baseline, the schema importer and the atomic Pusher."""
 
-from pathlib import Path
-
-import mlops  # noqa: F401 - sets TF_USE_LEGACY_KERAS before anything imports TensorFlow
-
-COMPONENTS_DIR = Path(__file__).resolve().parent
-SCHEMA_DIR = COMPONENTS_DIR / "schema"
+import core  # noqa: F401 - sets TF_USE_LEGACY_KERAS before anything imports TensorFlow

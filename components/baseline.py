@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.model_store import Artifact, store_of
+from store.model_store import Artifact, store_of
 
 SERVING_DIR = "Format-Serving"  # where TFX's Evaluator looks inside a Model artifact
 

@@ -15,7 +15,7 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact, artifact_utils, standard_artifacts
 
-from mlops.errors import GateError
+from core.errors import GateError
 
 SCHEMA_DIFF_FILE = "SchemaDiff.pb"
 REPORT_JSON = "anomalies.json"
@@ -100,5 +100,5 @@ def DataGate(
             f"data validation failed: {len(found)} anomal{'y' if len(found) == 1 else 'ies'} "
             f"against the curated schema; Transform and Trainer did not run and nothing was "
             f"pushed.\n{format_anomalies(found)}\nFix the data, or, if the change is intended, "
-            f"update components/schema/schema.pbtxt (draft one with `mlops schema draft`).",
+            f"update models/schema/schema.pbtxt (draft one with `mlops schema draft`).",
             found)

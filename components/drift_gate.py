@@ -3,7 +3,7 @@
 Two checks on the newest span (the one CsvExampleGen ingested in this run):
 - it holds at least `data.min_examples` rows, so an empty or tiny span stops here with "no
   examples" instead of reaching the Trainer;
-- its distribution has not moved past the per-feature thresholds of components/schema/drift.yaml
+- its distribution has not moved past the per-feature thresholds of models/schema/drift.yaml
   against the spans the environment's released model was trained on. With `drift.mode: stop` the
   run ends here (nothing is trained or pushed); with `warn` it goes on and the summary says so.
 The report (drift.json, drift.md) names each feature, measure, value and threshold.
@@ -18,8 +18,8 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact, standard_artifacts
 
-from components import drift
 from components.data_gate import DataValidationReport
+from ct import drift
 
 
 class DriftReport(artifact.Artifact):
@@ -29,7 +29,7 @@ class DriftReport(artifact.Artifact):
 
 
 def _span_files(pattern: str, span: int) -> list[str]:
-    from components.spans import _glob
+    from ct.spans import _glob
 
     return sorted(_glob(pattern.replace("{SPAN}", str(span))))
 
@@ -79,5 +79,5 @@ def DriftGate(
         f"{len(verdict.drifted)} feature(s); Transform and Trainer did not run and nothing was "
         f"pushed.\n" + "\n".join(f"  {d.line()}" for d in verdict.drifted)
         + "\nIf the change is real and expected, retrain with `drift.mode: warn` in the "
-        "environment's overlay or raise the threshold in components/schema/drift.yaml; "
+        "environment's overlay or raise the threshold in models/schema/drift.yaml; "
         "otherwise fix the data.", verdict)

@@ -22,9 +22,9 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.model_store import Artifact, model_digest, open_store
-from components.oci_store import PREFIX
-from mlops.provenance import git_commit
+from core.provenance import git_commit
+from store.model_store import Artifact, model_digest, open_store
+from store.oci import PREFIX
 
 DIGEST_PROPERTY = "model_digest"
 

@@ -2,8 +2,8 @@
 
 The stock ImportSchemaGen stores the schema file's path in the compiled pipeline, so compiling
 would bake the compiling machine's absolute path into the JSON, a path that does not exist in
-the pipeline image. Here the compiled pipeline holds `components/schema/schema.pbtxt`, relative
-to the folder holding the installed `components` package, and the executor resolves it at run
+the pipeline image. Here the compiled pipeline holds `models/schema/schema.pbtxt`, relative
+to the folder holding the installed `models` package, and the executor resolves it at run
 time inside the image, where the code and the schema (package data) are baked in.
 """
 
@@ -17,29 +17,30 @@ from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGe
 from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_component_specs
 
-from components import COMPONENTS_DIR, SCHEMA_DIR
+from core.paths import MODELS_DIR, SCHEMA_DIR
+from core.uris import is_remote
 
-PACKAGE_ROOT = COMPONENTS_DIR.parent  # the folder holding the `components` package
+PACKAGE_ROOT = MODELS_DIR.parent  # the folder holding the `models` package
 
 
 def package_reference(schema_file: Path = SCHEMA_DIR / "schema.pbtxt") -> str:
-    """`components/...`: the schema file's path relative to the folder holding the package."""
+    """`models/...`: the schema file's path relative to the folder holding the package."""
     try:
         return Path(schema_file).resolve().relative_to(PACKAGE_ROOT).as_posix()
     except ValueError:
-        raise ValueError(f"{schema_file} is not inside the components package "
-                         f"({COMPONENTS_DIR}); only files shipped with the code reach the "
+        raise ValueError(f"{schema_file} is not inside the models package "
+                         f"({MODELS_DIR}); only files shipped with the code reach the "
                          f"pipeline image") from None
 
 
 def resolve(reference: str) -> str:
     """Where a reference from `package_reference` is on this machine (or in this image)."""
-    if "://" in reference or Path(reference).is_absolute():
+    if is_remote(reference) or Path(reference).is_absolute():
         return reference
     path = PACKAGE_ROOT / reference
     if not path.is_file():
         raise ValueError(f"schema file {reference!r} not found at {path}: the image must "
-                         f"install the components package with its schema (package data)")
+                         f"install the models package with its schema (package data)")
     return str(path)
 
 

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from mlops import config
-from mlops.errors import ConfigError, GateError, InfraError, MlopsError
+from core import config
+from core.errors import ConfigError, GateError, InfraError, MlopsError
 
 DIGEST_ANNOTATION = "mlops.template/model-digest"
 
@@ -71,8 +71,9 @@ def _load(path: Path) -> dict:
 
 
 def target_for(env: str, root: Path = config.REPO_ROOT) -> Target:
-    """From the committed files: infra/argocd/<env>.yaml and the rendered Deployment."""
-    app = _load(root / "infra" / "argocd" / f"{env}.yaml")["metadata"]
+    """From the committed files: environments/<env>/argocd/application.yaml and the rendered
+    Deployment."""
+    app = _load(root / "environments" / env / "argocd" / "application.yaml")["metadata"]
     deployment_file = root / "environments" / env / "manifests" / "deployment.yaml"
     meta = _load(deployment_file)["metadata"]
     digest = (meta.get("annotations") or {}).get(DIGEST_ANNOTATION, "")
@@ -117,7 +118,7 @@ class Client:
         app = self.get(f"applications/{urllib.parse.quote(target.app)}", **query)
         if not app:
             raise InfraError(f"Argo CD at {self.server} has no application {target.app!r} "
-                             f"(apply infra/argocd/*.yaml)")
+                             f"(apply environments/*/argocd/application.yaml)")
         status = app.get("status") or {}
         live = self.get(f"applications/{urllib.parse.quote(target.app)}/resource",
                         appNamespace=target.app_namespace, namespace=target.namespace,

@@ -2,9 +2,10 @@
 
 `infra/templates/` plus an environment's config and release record render
 `environments/<env>/manifests/` (TF Serving Deployment, its ConfigMap of TF Serving files,
-Service, HorizontalPodAutoscaler, PodDisruptionBudget) and `infra/argocd/<env>.yaml`. A
-promotion rewrites the record and the manifests together, so its pull request shows reviewers
-exactly what the cluster will change; `mlops render --check` fails when they drift apart.
+Service, HorizontalPodAutoscaler, PodDisruptionBudget) and
+`environments/<env>/argocd/application.yaml`. A promotion rewrites the record and the
+manifests together, so its pull request shows reviewers exactly what the cluster will change;
+`mlops render --check` fails when they drift apart.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from components.model_store import OCI_SCHEME
-from delivery import release as rel
-from mlops import config
-from mlops.config import EnvironmentConfig
-from mlops.errors import GateError
-from serving import backends
+from core import config
+from core.config import EnvironmentConfig
+from core.errors import GateError
+from core.ports import GRPC_PORT, REST_PORT
+from core.uris import join_uri
 from serving import config_files as C
+from store import release as rel
+from store.model_store import OCI_SCHEME
 
 INFRA = config.REPO_ROOT / "infra"
 TEMPLATES = INFRA / "templates"
@@ -32,6 +34,7 @@ NO_RELEASE = ("# {env}: no release yet\n\nNothing is deployed. `mlops promote` r
               "Kubernetes manifests here together with the first release record.\n")
 
 _env = C.jinja_environment(TEMPLATES)
+_env.globals.update(grpc_port=GRPC_PORT, rest_port=REST_PORT)
 
 
 class StaleManifests(GateError):
@@ -50,7 +53,7 @@ def model_base_path(cfg: EnvironmentConfig, release: rel.Release | None = None) 
     bucket (or deploy.model_base_path) the store is."""
     if release is not None and release.uri.startswith(OCI_SCHEME):
         return f"{OCI_MODEL_ROOT}/{cfg.model_name}"
-    return cfg.deploy.model_base_path or config.join_uri(cfg.paths.model_store, cfg.model_name)
+    return cfg.deploy.model_base_path or join_uri(cfg.paths.model_store, cfg.model_name)
 
 
 def render_environment(cfg: EnvironmentConfig, record: rel.Record | None) -> dict[str, str]:
@@ -60,7 +63,7 @@ def render_environment(cfg: EnvironmentConfig, record: rel.Record | None) -> dic
     current = record.current
     files = C.render(cfg, model_base_path(cfg, current), versions=[current.version],
                      labels={"stable": current.version})
-    flags = backends.server_flags(cfg, "/config", files, 8500, 8501)
+    flags = C.server_flags(cfg, "/config", files, GRPC_PORT, REST_PORT)
     config_sha = hashlib.sha256("".join(files[k] for k in sorted(files)).encode()).hexdigest()
     app = app_name(cfg)
     labels = "\n".join([
@@ -94,8 +97,8 @@ def expected(environments_dir: Path, env: str) -> dict[Path, str]:
 
 
 def argocd_path(environments_dir: Path, env: str) -> Path:
-    """infra/argocd/<env>.yaml beside the environments/ folder."""
-    return Path(environments_dir).resolve().parent / "infra" / "argocd" / f"{env}.yaml"
+    """environments/<env>/argocd/application.yaml: beside the manifests it deploys."""
+    return Path(environments_dir) / env / "argocd" / "application.yaml"
 
 
 def write_environment(environments_dir: Path, env: str, files: dict[str, str]) -> Path:

@@ -20,25 +20,26 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.model_store import Artifact, ModelStore, StoreError, open_store, store_of
-from delivery import release as rel
+from core import config
+from core.config import EnvironmentConfig
+from core.errors import ConfigError
+from core.provenance import actor, git_commit
+from core.uris import repo_relative, resolve
 from delivery import rules
 from delivery.rules import PIPELINE, PromotionRefused
-from mlops import config
-from mlops.config import EnvironmentConfig
-from mlops.errors import ConfigError
-from mlops.provenance import actor, git_commit
+from store import release as rel
+from store.model_store import Artifact, ModelStore, StoreError, open_store, store_of
 
 __all__ = ["PIPELINE", "Delivery", "PromotionRefused", "actor", "display_uri", "git_commit"]
 
 
 def display_uri(uri: str) -> str:
     """Repository-relative for local paths, so committed records do not name one machine."""
-    return config.repo_relative(uri)
+    return repo_relative(uri)
 
 
 def _resolve(uri: str) -> str:
-    return uri if "://" in uri or Path(uri).is_absolute() else str(config.REPO_ROOT / uri)
+    return resolve(uri) if uri else uri
 
 
 def artifact_of(release: rel.Release) -> Artifact:

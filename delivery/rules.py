@@ -7,8 +7,8 @@ machine catch the release that then slips through.
 
 from __future__ import annotations
 
-from delivery import release as rel
-from mlops.errors import GateError
+from core.errors import GateError
+from store import release as rel
 
 PIPELINE = "pipeline"
 

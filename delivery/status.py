@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from delivery import release as rel
 from delivery.promotion import Delivery
+from store import release as rel
 
 
 def _age(stamp: str) -> str:

@@ -1,12 +1,7 @@
-"""The `mlops` command line and what every stage shares: environment config and errors."""
+"""The `mlops` command line: one module per command under `mlops.commands`.
 
-import os
-import warnings
+It parses arguments and composes the stages; every rule lives with its stage (`delivery/` for
+promotion, `serving/` for the load test, `pipeline/` for runs).
+"""
 
-# TFX 1.16 and TFMA 0.47 expect Keras 2 (tf-keras); TF 2.16 would pick Keras 3 otherwise.
-# It must be set before TensorFlow is first imported, so every package of ours sets it.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-# TensorFlow's C++ start-up chatter (CUDA plugins on a CPU machine); set it to 0 to debug.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# google-cloud packages warn on every import about future Python support; it is not actionable.
-warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\..*")
+import core  # noqa: F401 - sets TF_USE_LEGACY_KERAS before anything imports TensorFlow

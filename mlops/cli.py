@@ -13,8 +13,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from mlops import config, step_summary
-from mlops.errors import ConfigError, GateError, InfraError, MlopsError
+from core import config, step_summary
+from core.errors import ConfigError, GateError, InfraError, MlopsError
 
 # Every status `main` returns besides 130 (Ctrl-C); a test holds README.md to this list.
 EXIT_CODES = {0: "success", GateError.exit_code: "a gate stopped the run or a rule refused",
@@ -64,10 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="schema tools",
                             description="Tools around the curated schema "
-                                        "(components/schema/schema.pbtxt).")
+                                        "(models/schema/schema.pbtxt).")
     schema_sub = schema.add_subparsers(dest="schema_command", required=True, metavar="ACTION")
     draft = schema_sub.add_parser("draft", help="infer a draft schema from the newest span, for "
-                                                "review against components/schema/schema.pbtxt",
+                                                "review against models/schema/schema.pbtxt",
                                   description="Infer a schema from the newest span with TFDV "
                                               "and write it for review; the curated schema is "
                                               "never replaced automatically.")
@@ -176,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="render Kubernetes manifests from config and release "
                                            "records",
                             description="Write environments/<env>/manifests/ and "
-                                        "infra/argocd/<env>.yaml; with --check, change nothing "
-                                        "and fail if any committed file is stale.")
+                                        "environments/<env>/argocd/application.yaml; with --check, "
+                                        "change nothing and fail if any committed file is stale.")
     render.add_argument("--env", metavar="ENV", help="only this environment (default: all)")
     render.add_argument("--check", action="store_true",
                         help="fail (exit 1) when committed manifests differ from a fresh render")
@@ -202,7 +202,7 @@ def _add_ct(sub: argparse._SubParsersAction) -> None:
     ct_check = ct_sub.add_parser(
         "check", help="whether ENV should retrain now, and why",
         description="One line per reason to retrain ENV's released model: a new span, drift "
-                    "above components/schema/drift.yaml, decay below "
+                    "above models/schema/drift.yaml, decay below "
                     "continuous_training.decay_floor on the newest labelled span, or a release "
                     "older than continuous_training.max_release_age_days. Exit 0: retrain; "
                     "exit 4: no retrain needed. Appends retrain=/reasons= to $GITHUB_OUTPUT.")
@@ -231,9 +231,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _released_baseline(environments: Path, cfg: config.EnvironmentConfig):
     """The model released in the environment this run feeds, pulled by digest, or why none."""
     from components.baseline import import_release
-    from delivery import release as rel
+    from core.errors import InfraError
     from delivery.promotion import PromotionRefused, artifact_of
-    from mlops.errors import InfraError
+    from store import release as rel
 
     if cfg.deploy.promote_from or cfg.orchestration.runner != "local":
         return None, ""
@@ -266,8 +266,8 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
     cfg = config.load(args.env, args.environments, data_root=args.data)
     path = draft_schema(cfg, args.output)
-    print(f"Draft schema written to {path}. Compare it with components/schema/schema.pbtxt "
-          f"(e.g. `diff {path} components/schema/schema.pbtxt`); copy over only what you "
+    print(f"Draft schema written to {path}. Compare it with models/schema/schema.pbtxt "
+          f"(e.g. `diff {path} models/schema/schema.pbtxt`); copy over only what you "
           f"have reviewed.")
     return 0
 
@@ -306,7 +306,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"Stopped {handle.describe()}")
         return 0
     versions, labels, source = args.version, None, "--version"
-    from delivery import release as rel
+    from store import release as rel
 
     record = rel.read(args.environments, cfg.name)
     if not versions and cfg.serving.version_policy == "specific" and record is not None:
@@ -314,7 +314,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         versions, labels = [record.current.version], {"stable": record.current.version}
         source = config.show_path(rel.record_path(args.environments, cfg.name))
     if versions:  # every store kind lists its versions at once; a server would wait it out
-        from components.model_store import open_store
+        from store.model_store import open_store
 
         backends.check_versions(versions, open_store(cfg.model_store_dir).versions(),
                                 cfg.model_store_dir, source)
@@ -348,8 +348,8 @@ def _pulled_store(cfg: config.EnvironmentConfig, record, versions: list[int] | N
     import os
     import shutil
 
-    from components.model_store import ArtifactMissing, open_store
     from delivery.promotion import artifact_of
+    from store.model_store import ArtifactMissing, open_store
 
     store = open_store(cfg.model_store_dir)
     if store.kind != "oci":
@@ -393,8 +393,8 @@ def _server_urls(cfg: config.EnvironmentConfig) -> tuple[str, str]:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from components import rows as R
     from serving.client import GrpcClient, RestClient
+    from store import rows as R
 
     cfg = config.load(args.env, args.environments, output_root=args.output)
     try:
@@ -479,9 +479,9 @@ def _cmd_loadtest(args: argparse.Namespace) -> int:
 def _check_serves_the_release(args: argparse.Namespace, cfg: config.EnvironmentConfig,
                               client) -> None:
     """A recorded verdict must be about the release the record names, not another version."""
-    from delivery import release as rel
     from delivery.promotion import PromotionRefused
     from serving.client import PredictionError
+    from store import release as rel
 
     record = rel.read(args.environments, cfg.name)
     if record is None:

@@ -1,3 +1,3 @@
 """The TFX pipeline definition, its runners, and the run summary."""
 
-import mlops  # noqa: F401 - sets TF_USE_LEGACY_KERAS before anything imports TensorFlow
+import core  # noqa: F401 - sets TF_USE_LEGACY_KERAS before anything imports TensorFlow

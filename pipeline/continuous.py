@@ -17,10 +17,12 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components import spans as S
-from delivery import release as rel
-from mlops.config import REPO_ROOT, EnvironmentConfig, is_remote
-from mlops.errors import GateError
+from core.config import EnvironmentConfig
+from core.errors import GateError
+from core.paths import REPO_ROOT
+from core.uris import is_remote
+from ct import spans as S
+from store import release as rel
 
 
 @dataclass
@@ -71,8 +73,8 @@ class CheckResult:
 
 def check(cfg: EnvironmentConfig, environments_dir: Path,
           now: dt.datetime | None = None) -> CheckResult:
-    from components import drift
-    from components.rows import load_schema
+    from ct import drift
+    from store.rows import load_schema
 
     result = CheckResult()
     baseline = released_baseline(cfg, environments_dir)
@@ -120,7 +122,7 @@ def _parse_time(text: str) -> dt.datetime:
 def _decay(cfg: EnvironmentConfig, release: rel.Release, available: dict[int, list[str]],
            result: CheckResult) -> None:
     """The released model's evaluation.metric on the newest labelled span, against the floor."""
-    from components.model_store import materialize
+    from store.model_store import materialize
 
     labelled = [s for s in sorted(available, reverse=True) if _labelled_rows(available[s])]
     if not labelled:
@@ -145,7 +147,7 @@ def _decay(cfg: EnvironmentConfig, release: rel.Release, available: dict[int, li
 
 def _labelled_rows(paths: list[str]) -> list:
     """Typed rows of a span with both label sources present; [] when unlabelled."""
-    from components import rows as R
+    from store import rows as R
 
     schema = R.load_schema()
     out = []
@@ -173,8 +175,8 @@ def score(model_dir: Path, rows: list, metric: str) -> tuple[float, int]:
     import numpy as np
     import tensorflow as tf
 
-    from components import features as F
-    from components import rows as R
+    from models import features as F
+    from store import rows as R
 
     labels = np.array([float(r["tips"][0] > r["fare"][0] * F.TIP_FRACTION) for r in rows])
     serving = [{k: v for k, v in r.items() if k not in ("tips",)} for r in rows]

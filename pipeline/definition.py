@@ -35,19 +35,20 @@ from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2, trainer_pb2
 from tfx.types import Channel, standard_artifacts
 
-from components import COMPONENTS_DIR, SCHEMA_DIR
 from components import pusher as atomic_pusher
 from components.baseline import ReleasedBaseline
 from components.data_gate import DataGate
-from components.drift import THRESHOLDS_FILE
 from components.drift_gate import DriftGate
-from components.evaluation import eval_config
 from components.schema_import import PackagedSchemaGen, package_reference
 from components.window import SpanWindowStrategy
-from mlops.config import EnvironmentConfig, join_uri
+from core.config import EnvironmentConfig
+from core.paths import MODELS_DIR, SCHEMA_DIR
+from core.uris import join_uri
+from ct.drift import THRESHOLDS_FILE
+from models.evaluation import eval_config
 
-PREPROCESSING_MODULE = str(COMPONENTS_DIR / "preprocessing.py")
-TRAINER_MODULE = str(COMPONENTS_DIR / "trainer.py")
+PREPROCESSING_MODULE = str(MODELS_DIR / "preprocessing.py")
+TRAINER_MODULE = str(MODELS_DIR / "trainer.py")
 
 # Node ids, in run order: the summary, the tests and the docs refer to these names. The
 # baseline node is BASELINE_IMPORTER locally (only when the environment has a release) and
@@ -209,7 +210,7 @@ def _tfx_version() -> str:
 def window_spans(cfg: EnvironmentConfig) -> list[int]:
     """The newest data.window_spans span numbers under the data root (empty if there is none:
     then CsvExampleGen fails first, naming the pattern)."""
-    from components import spans
+    from ct import spans
 
     return spans.window(cfg) if spans.available(cfg) else []
 

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TextIO
 
 from components.baseline import ReleasedBaseline
-from mlops.config import ENVIRONMENTS_DIR, EnvironmentConfig
-from mlops.errors import ConfigError, GateError, MlopsError
+from core.config import ENVIRONMENTS_DIR, EnvironmentConfig
+from core.errors import ConfigError, GateError, MlopsError
 from pipeline.progress import capture_logs
+from pipeline.reports import drift_report_dir, report_dir
 from pipeline.summary import RunSummary, summarize
 
 
@@ -38,20 +39,10 @@ def log_file(cfg: EnvironmentConfig) -> Path:
     return Path(cfg.paths.pipeline_root).parent / "run.log"
 
 
-def report_dir(cfg: EnvironmentConfig) -> Path:
-    """Where a failed data gate's report is kept (TFX removes a failed execution's outputs)."""
-    return Path(cfg.paths.pipeline_root).parent / "data_validation"
-
-
 def _keep_report(cfg: EnvironmentConfig, anomalies: list) -> None:
     from components.data_gate import write_report
 
     write_report(anomalies, str(report_dir(cfg)))
-
-
-def drift_report_dir(cfg: EnvironmentConfig) -> Path:
-    """Where the drift gate's report is kept, whatever its verdict (drift.json, drift.md)."""
-    return Path(cfg.paths.pipeline_root).parent / "drift"
 
 
 def _ingest_window(cfg: EnvironmentConfig, out: TextIO) -> None:
@@ -62,7 +53,7 @@ def _ingest_window(cfg: EnvironmentConfig, out: TextIO) -> None:
     """
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-    from components import spans
+    from ct import spans
     from pipeline.definition import ingest_pipeline
 
     older = spans.window(cfg)[:-1]
@@ -118,7 +109,7 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
                     gate.args = (f"{gate}\nReport: {report_dir(cfg)}",)
                 verdict = getattr(gate, "verdict", None)
                 if verdict is not None:
-                    from components.drift import write_report
+                    from ct.drift import write_report
 
                     write_report(verdict, drift_report_dir(cfg))
                     gate.args = (f"{gate}\nReport: {drift_report_dir(cfg)}",)

@@ -1,6 +1,6 @@
 """Draft a schema from data, for a human to review against the curated one.
 
-The pipeline never infers its schema: it imports components/schema/schema.pbtxt, which people
+The pipeline never infers its schema: it imports models/schema/schema.pbtxt, which people
 curate (domains, required features, ranges, skew and drift comparators). This draft is the
 starting point when the data legitimately changes; review its diff before copying anything over.
 """
@@ -12,8 +12,8 @@ import os
 import re
 from pathlib import Path
 
-from mlops.config import EnvironmentConfig
-from mlops.errors import ConfigError
+from core.config import EnvironmentConfig
+from core.errors import ConfigError
 
 
 def latest_span_pattern(cfg: EnvironmentConfig) -> str:

@@ -13,9 +13,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops.config import EnvironmentConfig, repo_relative
-from mlops.provenance import git_commit
+from core.config import EnvironmentConfig
+from core.provenance import git_commit
+from core.uris import repo_relative
 from pipeline.progress import NodeProgress
+from pipeline.reports import drift_report_dir
 
 SUMMARY_FILE = "run_summary.json"
 
@@ -58,7 +60,7 @@ class RunSummary:
     spans: list[int] = field(default_factory=list)  # the training window (Transform's inputs)
     eval_span: int | None = None  # the newest span: data gate, drift gate, evaluation
     data_root: str = ""
-    drift: dict[str, Any] | None = None  # the drift gate's report (components/drift.py)
+    drift: dict[str, Any] | None = None  # the drift gate's report (ct/drift.py)
     source_commit: str = ""
     baseline_release: str = ""  # which release the regression gate compared against
     baseline_note: str = ""  # or why there was none
@@ -154,7 +156,7 @@ class RunSummary:
 
 
 def _spans(numbers: list[int]) -> str:
-    from components.spans import describe
+    from ct.spans import describe
 
     return describe(numbers)
 
@@ -166,7 +168,7 @@ def _fmt(value: float | None) -> str:
 
 
 def _metric_table(row: MetricRow, gated: str, has_baseline: bool) -> list[str]:
-    from components.evaluation import METRIC_CLASSES
+    from models.evaluation import METRIC_CLASSES
 
     names = [n for n in (*METRIC_CLASSES, "example_count") if n in row.metrics]
     lines = [f"  {'metric':<18}{'candidate':>10}" + (f"{'baseline':>10}{'change':>10}"
@@ -301,8 +303,7 @@ def _read_spans_and_drift(cfg: EnvironmentConfig, summary: RunSummary,
     in <run>/drift/ like the data gate's)."""
     import shutil
 
-    from components import drift
-    from pipeline.runner import drift_report_dir
+    from ct import drift
 
     summary.data_root = repo_relative(cfg.data.root)
     examples = outputs.get("CsvExampleGen", {}).get("examples", [])

@@ -22,10 +22,12 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from components import model_store
-from mlops.config import EnvironmentConfig, is_remote
-from mlops.errors import ConfigError, MlopsError
+from core.config import EnvironmentConfig
+from core.errors import ConfigError, MlopsError
+from core.ports import GRPC_PORT, REST_PORT
+from core.uris import is_remote
 from serving import config_files as C
+from store import model_store
 
 BACKENDS = ("binary", "docker", "local")
 BINARY = "tensorflow_model_server"
@@ -96,28 +98,6 @@ def choose_backend(forced: str | None) -> str:
     return forced
 
 
-def server_flags(cfg: EnvironmentConfig, config_dir: str, files: dict[str, str],
-                 grpc_port: int, rest_port: int) -> list[str]:
-    """tensorflow_model_server flags; the stand-in accepts the same ones.
-
-    The rendered models.config labels the released version `stable`. Upstream refuses, at start
-    and on every reload, a label on a version that is not loaded yet, unless
-    --allow_version_labels_for_unavailable_models; without it a fresh server would refuse our
-    config. The flag covers new labels only: moving a label to a version that is not loaded is
-    still refused, so a label move is two config changes (serve both, then move the label).
-    """
-    s = cfg.serving
-    flags = [f"--port={grpc_port}", f"--rest_api_port={rest_port}",
-             f"--model_config_file={config_dir}/{C.MODELS_FILE}",
-             "--allow_version_labels_for_unavailable_models=true",
-             f"--model_config_file_poll_wait_seconds={s.config_poll_seconds}",
-             f"--file_system_poll_wait_seconds={s.file_system_poll_seconds}",
-             f"--monitoring_config_file={config_dir}/{C.MONITORING_FILE}"]
-    if C.BATCHING_FILE in files:
-        flags += ["--enable_batching=true",
-                  f"--batching_parameters_file={config_dir}/{C.BATCHING_FILE}"]
-    return flags
-
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket() as s:
@@ -183,24 +163,25 @@ def start(cfg: EnvironmentConfig, backend: str, versions: list[int] | None = Non
                           cfg.model_name, str(log_file))
     if backend == "docker":
         handle.container = f"mlops-serving-{cfg.name}-{os.getpid()}"
-        flags = server_flags(cfg, config_dir, files, 8500, 8501)
+        flags = C.server_flags(cfg, config_dir, files, GRPC_PORT, REST_PORT)
         mounts = [] if remote else ["-v", f"{store}:{base_path}:ro"]
         credentials = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
         if remote and credentials:
             mounts += ["-v", f"{credentials}:/secrets/gcp.json:ro",
                        "-e", "GOOGLE_APPLICATION_CREDENTIALS=/secrets/gcp.json"]
         cmd = ["docker", "run", "-d", "--rm", "--name", handle.container,
-               "-p", f"{s.host}:{s.rest_port}:8501", "-p", f"{s.host}:{s.grpc_port}:8500",
+               "-p", f"{s.host}:{s.rest_port}:{REST_PORT}",
+               "-p", f"{s.host}:{s.grpc_port}:{GRPC_PORT}",
                *mounts, "-v", f"{out}:{CONTAINER_CONFIG_DIR}:ro", s.image, *flags]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
             raise MlopsError(f"docker run failed: {result.stderr.strip()[-2000:]}")
     else:
-        flags = server_flags(cfg, config_dir, files, s.grpc_port, s.rest_port)
+        flags = C.server_flags(cfg, config_dir, files, s.grpc_port, s.rest_port)
         if backend == "binary":
             cmd = [shutil.which(BINARY) or BINARY, *flags, "--rest_api_timeout_in_ms=30000"]
         else:
-            cmd = [sys.executable, "-m", "serving.standin_server", *flags,
+            cmd = [sys.executable, "-m", "serving.standin.server", *flags,
                    f"--rest_api_host={s.host}", f"--max_request_bytes={s.max_request_bytes}"]
         with log_file.open("w") as log:  # the child keeps its own descriptor
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,

@@ -1,7 +1,7 @@
 """Clients for a served model over REST and gRPC.
 
 Both send serialized tf.Examples to the `serving_default` signature under its input name
-`examples`. Callers build them from raw rows with components/rows.py (`R.examples(rows)`), the
+`examples`. Callers build them from raw rows with store/rows.py (`R.examples(rows)`), the
 same conversion the CI checks use, so what a client sends matches what the model trained on.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops.errors import MlopsError
+from core.errors import MlopsError
 
 INPUT_NAME = "examples"
 OUTPUT_NAME = "outputs"

@@ -17,8 +17,8 @@ from pathlib import Path
 import jinja2
 from google.protobuf import text_format
 
-from mlops.config import EnvironmentConfig
-from mlops.errors import ConfigError
+from core.config import EnvironmentConfig
+from core.errors import ConfigError
 from serving.extra_protos import message_class
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -94,11 +94,40 @@ def validate(files: Mapping[str, str]) -> None:
         _check_batching(batching)
 
 
+def allowed_sizes_error(max_batch_size: int, allowed: Sequence[int]) -> str | None:
+    """Upstream's model-load check (bundle_factory_util.cc): the last allowed size is the max."""
+    if allowed and allowed[-1] != max_batch_size:
+        return (f"Last entry in allowed_batch_sizes must match max_batch_size; last entry was "
+                f"{allowed[-1]}; expected {max_batch_size}")
+    return None
+
+
+def server_flags(cfg: EnvironmentConfig, config_dir: str, files: dict[str, str],
+                 grpc_port: int, rest_port: int) -> list[str]:
+    """tensorflow_model_server flags; the stand-in accepts the same ones.
+
+    The rendered models.config labels the released version `stable`. Upstream refuses, at start
+    and on every reload, a label on a version that is not loaded yet, unless
+    --allow_version_labels_for_unavailable_models; without it a fresh server would refuse our
+    config. The flag covers new labels only: moving a label to a version that is not loaded is
+    still refused, so a label move is two config changes (serve both, then move the label).
+    """
+    s = cfg.serving
+    flags = [f"--port={grpc_port}", f"--rest_api_port={rest_port}",
+             f"--model_config_file={config_dir}/{MODELS_FILE}",
+             "--allow_version_labels_for_unavailable_models=true",
+             f"--model_config_file_poll_wait_seconds={s.config_poll_seconds}",
+             f"--file_system_poll_wait_seconds={s.file_system_poll_seconds}",
+             f"--monitoring_config_file={config_dir}/{MONITORING_FILE}"]
+    if BATCHING_FILE in files:
+        flags += ["--enable_batching=true",
+                  f"--batching_parameters_file={config_dir}/{BATCHING_FILE}"]
+    return flags
+
+
 def _check_batching(params: object) -> None:
     """What upstream checks when it loads a model with batching (bundle_factory_util.cc): a
     file that breaks it would make every model version fail to load, so it fails here."""
-    from serving.batching import allowed_sizes_error
-
     max_size = params.max_batch_size.value if params.HasField("max_batch_size") else 1000
     sizes = list(params.allowed_batch_sizes)
     error = allowed_sizes_error(max_size, sizes)

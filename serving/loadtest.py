@@ -18,9 +18,10 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mlops import step_summary
-from mlops.config import EnvironmentConfig, SloConfig
-from mlops.errors import ConfigError, GateError, MlopsError
+from core import step_summary
+from core.config import EnvironmentConfig, SloConfig
+from core.errors import ConfigError, GateError, MlopsError
+from core.uris import is_remote
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 SUMMARY_FILE = "summary.json"
@@ -135,7 +136,7 @@ def _failure_samples(prefix: Path, limit: int = 5) -> list[str]:
 
 
 def _eval_splits(cfg: EnvironmentConfig) -> list[Path]:
-    if "://" in cfg.paths.pipeline_root:
+    if is_remote(cfg.paths.pipeline_root):
         return []
     root = Path(cfg.paths.pipeline_root) / "CsvExampleGen" / "examples"
     return sorted(root.glob("*/Split-eval"), key=lambda p: p.stat().st_mtime)
@@ -160,7 +161,7 @@ def eval_examples(cfg: EnvironmentConfig, limit: int) -> list[bytes]:
 
 
 def csv_examples(path: Path, limit: int) -> list[bytes]:
-    from components import rows as R
+    from store import rows as R
 
     return R.examples(R.read_csv(path, R.load_schema(), limit=limit))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 # module -> rule functions ("Class.method" for methods); None means every function of the module.
 RULES: dict[str, set[str] | None] = {
     "components.data_gate": None,
-    "components.evaluation": None,
+    "models.evaluation": None,
     "pipeline.summary": {"read_blessing_failures", "slice_name"},
     "serving.loadtest": {"evaluate", "gate", "read_locust_stats", "SloCheck.line"},
     "delivery.rules": None,

@@ -18,9 +18,9 @@ from tensorflow_model_analysis.evaluators import metrics_validator
 from tensorflow_model_analysis.metrics import metric_types
 from tensorflow_model_analysis.proto import validation_result_pb2
 
-from components import evaluation
-from components import features as F
-from mlops.config import EvaluationConfig
+from core.config import EvaluationConfig
+from models import evaluation
+from models import features as F
 from pipeline import summary
 
 CFG = EvaluationConfig(metric="auc", lower_bound=0.8, max_regression=0.01,
@@ -58,7 +58,7 @@ def reasons(result: validation_result_pb2.ValidationResult, tmp_path: Path) -> l
 def test_the_config_thresholds_only_the_gated_metric_on_the_overall_slice() -> None:
     config = evaluation.eval_config(CFG)
     spec = config.model_specs[0]
-    # The exported model's signatures (components/trainer.py `export`) and the Transform's label.
+    # The exported model's signatures (models/trainer.py `export`) and the Transform's label.
     assert (spec.signature_name, spec.label_key, list(spec.preprocessing_function_names)) == \
         ("serving_default", F.LABEL_KEY, ["transform_features"])
     assert [list(s.feature_keys) for s in config.slicing_specs] == \

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from components import rows as R
-from mlops import cli, config
+from core import config
+from mlops import cli
+from store import rows as R
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -76,7 +77,7 @@ def test_unknown_environment_names(capsys, name: str, command: list[str]) -> Non
                          .map(str), st.text(min_size=1, max_size=8)
                          .filter(lambda t: not t.strip().lstrip("+-").isdigit())))
 def test_versions_the_store_lacks_or_that_are_not_numbers(capsys, version: str) -> None:
-    from tests.delivery.conftest import fake_model
+    from tests.support.stores import fake_model
 
     with tempfile.TemporaryDirectory() as tmp:
         fake_model(Path(tmp) / "model_store" / "taxi_tips" / "1001", 1001)

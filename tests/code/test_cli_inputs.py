@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops import cli, config
-from mlops.errors import ConfigError, GateError, InfraError, MlopsError
-from tests.conftest import update_overlay
+from core import config
+from core.errors import ConfigError, GateError, InfraError, MlopsError
+from mlops import cli
+from tests.support.repo import update_overlay
 
 README = config.REPO_ROOT / "README.md"
 
@@ -160,13 +161,13 @@ def test_render_check_says_missing_and_stale_differently(environments: Path, cap
     assert run(environments, "render") == 0
     capsys.readouterr()
     (environments / "dev" / "manifests" / "README.md").unlink()
-    argocd = environments.parent / "infra" / "argocd" / "staging.yaml"
+    argocd = environments / "staging" / "argocd" / "application.yaml"
     argocd.write_text(argocd.read_text() + "# edited by hand\n")
     (environments / "prod" / "manifests" / "extra.yaml").write_text("kind: Secret\n")
     assert run(environments, "render", "--check") == 1
     err = capsys.readouterr().err
     assert "dev/manifests/README.md (missing: not committed" in err
-    assert "infra/argocd/staging.yaml (stale: its content differs" in err
+    assert "staging/argocd/application.yaml (stale: its content differs" in err
     assert "prod/manifests/extra.yaml (unexpected: not rendered by mlops" in err
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mlops import cli, config
-from mlops.errors import ConfigError
+from core import config
+from core.errors import ConfigError
+from mlops import cli
 from pipeline.runner import compile_kubeflow
+from tests.support.repo import PACKAGES
 
 
 @pytest.fixture(autouse=True)
@@ -68,8 +70,7 @@ def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) ->
     import sys
 
     copy = tmp_path / "checkout"
-    for folder in ("mlops", "components", "pipeline", "serving", "delivery", "environments",
-                   "infra"):
+    for folder in (*PACKAGES, "environments", "infra"):
         shutil.copytree(config.REPO_ROOT / folder, copy / folder,
                         ignore=shutil.ignore_patterns("__pycache__", "manifests",
                                                       "release.yaml"))
@@ -83,7 +84,7 @@ def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) ->
     text = output.read_text()
     for machine_path in {str(copy), str(copy.resolve()), str(tmp_path), str(config.REPO_ROOT)}:
         assert machine_path not in text
-    assert '"stringValue": "components/schema/schema.pbtxt"' in text
+    assert '"stringValue": "models/schema/schema.pbtxt"' in text
     assert "components.schema_import.Executor" in text
 
 
@@ -92,16 +93,16 @@ def test_the_packaged_schema_reference_resolves_where_the_code_is_installed(
     """What the ImportSchemaGen step does inside the pipeline image, run here."""
     from tfx.types import standard_artifacts
 
-    from components import rows
     from components.schema_import import Executor, package_reference, resolve
+    from store import rows
 
     reference = package_reference()
-    assert reference == "components/schema/schema.pbtxt"
+    assert reference == "models/schema/schema.pbtxt"
     assert resolve(reference) == str(rows.SCHEMA_FILE)
     schema = standard_artifacts.Schema()
     schema.uri = str(tmp_path / "schema")
     (tmp_path / "schema").mkdir()
     Executor().Do({}, {"schema": [schema]}, {"schema_file": reference})
     assert (tmp_path / "schema" / "schema.pbtxt").read_text() == rows.SCHEMA_FILE.read_text()
-    with pytest.raises(ValueError, match=r"schema file 'components/schema/nope\.pbtxt' not found"):
-        resolve("components/schema/nope.pbtxt")
+    with pytest.raises(ValueError, match=r"schema file 'models/schema/nope\.pbtxt' not found"):
+        resolve("models/schema/nope.pbtxt")

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
-from components import data_gate, model_store, pusher
+from components import data_gate, pusher
+from store import model_store
 
 
 def _write_anomalies(root: Path, split: str, features: dict[str, int]) -> None:

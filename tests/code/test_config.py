@@ -9,8 +9,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlops import cli, config
-from mlops.errors import ConfigError
+from core import config
+from core.errors import ConfigError
+from mlops import cli
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])

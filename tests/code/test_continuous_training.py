@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import drift
-from components.model_store import model_digest
-from components.rows import load_schema
+from ct import drift
 from mlops import cli
-from tests import ct_data as D
-
-from ..conftest import BUNDLED_SPANS, update_overlay
+from store.model_store import model_digest
+from store.rows import load_schema
+from tests.support import ct_data as D
+from tests.support.repo import BUNDLED_SPANS, update_overlay
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def test_a_resample_of_the_same_data_does_not_drift(tmp_path, thresholds) -> Non
 
 
 def test_drift_inside_the_schema_domain_is_named_per_feature(tmp_path, thresholds) -> None:
-    from ..support import validate_rows
+    from tests.support.tfx_data import validate_rows
 
     rows = D.drifted(D.read(), 2000)
     verdict = _judge(tmp_path, rows, thresholds)
@@ -52,7 +51,7 @@ def test_drift_inside_the_schema_domain_is_named_per_feature(tmp_path, threshold
     # The data gate alone would not see it: every value is inside the schema's domains.
     import csv
 
-    from components import rows as R
+    from store import rows as R
 
     with (tmp_path / "data" / "span-9" / "data.csv").open() as f:
         typed = [R.typed_row(r, load_schema(), serving=False) for r in csv.DictReader(f)]
@@ -90,10 +89,10 @@ def test_an_empty_or_tiny_span_fails_the_count(tmp_path, thresholds, rows, messa
      "drift.yaml: features.fare.clip: expected [low, high] with low < high, got None"),
 ])
 def test_a_bad_thresholds_file_names_feature_and_field(text, message) -> None:
-    from mlops.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError) as info:
-        drift.parse_thresholds(text, load_schema(), "components/schema/drift.yaml")
+        drift.parse_thresholds(text, load_schema(), "models/schema/drift.yaml")
     assert message in str(info.value)
 
 
@@ -245,8 +244,8 @@ def test_a_window_span_never_ingested_resolves_nothing() -> None:
 
 
 def test_the_window_is_the_newest_k_span_folders(tmp_path) -> None:
-    from components import spans
-    from mlops import config
+    from core import config
+    from ct import spans
 
     data = tmp_path / "data"
     for number in (1, 2, 10):
@@ -258,8 +257,8 @@ def test_the_window_is_the_newest_k_span_folders(tmp_path) -> None:
 
 
 def test_kubeflow_environments_must_train_on_one_span(environments) -> None:
-    from mlops import config
-    from mlops.errors import ConfigError
+    from core import config
+    from core.errors import ConfigError
 
     update_overlay(environments, "staging", {"data": {"window_spans": 2}})
     with pytest.raises(ConfigError, match=r"environments/staging/config.yaml: data.window_spans: "
@@ -270,7 +269,7 @@ def test_kubeflow_environments_must_train_on_one_span(environments) -> None:
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_the_graph_gets_mode_thresholds_and_window_from_config(env: str, monkeypatch) -> None:
     from components.window import SpanWindowStrategy
-    from mlops import config
+    from core import config
     from pipeline.definition import create_pipeline
 
     monkeypatch.setenv("GITHUB_REPOSITORY", "Acme/Taxi")  # staging's and prod's registry

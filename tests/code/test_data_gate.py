@@ -128,7 +128,7 @@ def test_the_gate_stops_the_run_on_any_anomaly_and_says_what_to_do(tmp_path: Pat
         "did not run and nothing was pushed.\n"
         + data_gate.format_anomalies(error.anomalies)
         + "\nFix the data, or, if the change is intended, update "
-          "components/schema/schema.pbtxt (draft one with `mlops schema draft`).")
+          "models/schema/schema.pbtxt (draft one with `mlops schema draft`).")
     # The report is written before the gate fails, for the runner to keep.
     report = json.loads((tmp_path / "report" / data_gate.REPORT_JSON).read_text())
     assert report["verdict"] == "FAIL" and len(report["anomalies"]) == 2

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components.baseline import ReleasedBaseline
-from mlops import config
+from core import config
 from pipeline.definition import BASELINE_IMPORTER, BASELINE_RESOLVER, NODE_IDS, create_pipeline
 
 RELEASED = ReleasedBaseline("dev", 1795000000, "sha256:" + "ab" * 32,
@@ -81,7 +81,7 @@ def test_settings_come_from_the_environment(graph) -> None:
 def test_schema_is_imported_not_inferred(graph) -> None:
     _, n = graph
     assert n["ImportSchemaGen"].exec_properties["schema_file"].endswith(
-        "components/schema/schema.pbtxt")
+        "models/schema/schema.pbtxt")
 
 
 def test_local_baseline_is_the_released_model_imported() -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components import features as F
-from tests import support as S
+from models import features as F
+from tests.support import tfx_data as S
 
 
 @pytest.mark.parametrize("key", F.ZSCORE_KEYS)

@@ -16,8 +16,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 
 from components import pusher
-from components.model_store import model_digest, open_store
-from tests.delivery.conftest import fake_model
+from store.model_store import model_digest, open_store
+from tests.support.stores import fake_model
 
 _RAM = itertools.count()
 FUTURE = 9_999_999_999  # a version above any epoch-seconds version the Pusher would pick

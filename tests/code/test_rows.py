@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from components import rows as R
+from core.paths import REPO_ROOT
+from store import rows as R
 
 SCHEMA = R.load_schema()
-DATA = R.SCHEMA_DIR.parents[1] / "data" / "taxi" / "span-1" / "data.csv"
+DATA = REPO_ROOT / "data" / "taxi" / "span-1" / "data.csv"
 # One serving row with every required feature, as CSV cells.
 COMPLETE = {"fare": "12.5", "trip_start_month": "5", "trip_start_hour": "7",
             "trip_start_day": "3", "trip_start_timestamp": "1400269500", "trip_miles": "2.1",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.summary import MetricRow, RunSummary
-from tests.conftest import strict_json
+from tests.support.repo import strict_json
 
 
 def test_metrics_tfma_could_not_compute_are_written_as_null(tmp_path: Path) -> None:

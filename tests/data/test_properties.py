@@ -1,7 +1,7 @@
 """Property tests: any rows the curated schema allows flow through Transform and the model to
 finite predictions, and rows it forbids are reported by data validation, never passed silently.
 
-Rows are generated from components/schema/schema.pbtxt (types, domains, required or optional),
+Rows are generated from models/schema/schema.pbtxt (types, domains, required or optional),
 so the properties follow the schema as people edit it. Valid training rows go the production way,
 as a CSV span through CsvExampleGen's conversion; the violation properties build the batch TFDV
 sees directly, so each names exactly the planted value.
@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from components import features as F
-from components import rows as R
-from tests import support as S
-from tests.conftest import FULL_DATA
+from models import features as F
+from store import rows as R
+from tests.support import tfx_data as S
+from tests.support.repo import FULL_DATA
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -6,10 +6,9 @@ import pytest
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from components import SCHEMA_DIR
-from components import features as F
-
-from ..conftest import FULL_DATA
+from core.paths import SCHEMA_DIR
+from models import features as F
+from tests.support.repo import FULL_DATA
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +48,7 @@ def test_required_features_and_comparators(schema: schema_pb2.Schema) -> None:
 
 def test_schema_draft_reads_the_newest_span(tmp_path, capsys) -> None:
     from mlops import cli
-
-    from ..conftest import write_sample
+    from tests.support.repo import write_sample
 
     data = write_sample(tmp_path / "data", rows=400)
     newer = data / "span-2" / "data.csv"
@@ -63,9 +61,9 @@ def test_schema_draft_reads_the_newest_span(tmp_path, capsys) -> None:
                      "--output", str(out)]) == 0
     draft = tfdv.load_schema_text(str(out))
     assert {f.name for f in draft.feature} == set(F.all_raw_keys())
-    assert "components/schema/schema.pbtxt" in capsys.readouterr().out
+    assert "models/schema/schema.pbtxt" in capsys.readouterr().out
 
-    from mlops import config
+    from core import config
     from pipeline.schema_draft import latest_span_pattern
 
     assert latest_span_pattern(config.load("dev", data_root=str(data))).endswith(
@@ -86,7 +84,7 @@ def test_transform_reads_every_schema_feature_except_the_unused(schema) -> None:
     import tensorflow_transform as tft
     from tensorflow_transform.tf_metadata import schema_utils
 
-    from components.preprocessing import preprocessing_fn
+    from models.preprocessing import preprocessing_fn
 
     spec = {name: tf.SparseTensorSpec([None, None], feature.dtype)
             for name, feature in schema_utils.schema_as_feature_spec(schema).feature_spec.items()}

@@ -1,63 +1,15 @@
-"""A throw-away repository layout (environments/, infra/argocd/) with model stores of each kind:
-local folders, or one repository in a real OCI registry on loopback."""
+"""A throw-away repository layout (environments/ with each one's manifests and Argo CD
+application) with model stores of each kind: local folders, or one repository in a real OCI
+registry on loopback."""
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from components.model_store import open_store
-from delivery.promotion import Delivery
-from tests.conftest import copy_environments, update_overlay
-
-MODEL = "taxi_tips"
-
-
-def fake_model(root: Path, seed: int) -> Path:
-    """Bytes shaped like a SavedModel; promotion copies and hashes, it never loads them."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "saved_model.pb").write_bytes(b"graph-%d" % seed)
-    (root / "variables").mkdir(exist_ok=True)
-    (root / "variables" / "variables.data-00000-of-00001").write_bytes(os.urandom(64))
-    return root
-
-
-class Repo:
-    def __init__(self, root: Path, store_uri: str = "") -> None:
-        """`store_uri`: every environment shares this registry store; else a folder each."""
-        self.root = root
-        self.kind = "oci" if store_uri else "folder"
-        self.environments = copy_environments(root)
-        for env in ("dev", "staging", "prod"):
-            update_overlay(self.environments, env, {"paths": {
-                "model_store": store_uri or f"stores/{env}"}})
-        update_overlay(self.environments, "dev", {"paths": {
-            "pipeline_root": "out/dev/pipeline", "metadata": "out/dev/metadata.sqlite"}})
-        self.delivery = Delivery(self.environments)
-        self._next = 1000
-
-    def store(self, env: str) -> Path:
-        return self.root / "stores" / env / MODEL
-
-    def push(self) -> int:
-        """What a blessed pipeline run does: a new version in dev's store."""
-        self._next += 1
-        model = fake_model(self.root / "tmp" / str(self._next), self._next)
-        if self.kind == "oci":
-            store = open_store(self.delivery.cfg("dev").model_store_dir)
-            store.publish(model, self._next, {"mlops.template.model.name": MODEL})
-            return self._next
-        self.store("dev").mkdir(parents=True, exist_ok=True)
-        shutil.copytree(model, self.store("dev") / str(self._next))
-        return self._next
-
-    def pass_loadtest(self, env: str, passed: bool = True):
-        return self.delivery.record_loadtest(env, "PASS" if passed else "FAIL", "reports",
-                                             p95_ms=10, p99_ms=20, rps=100,
-                                             failure_ratio=0.0)
+from tests.support.stores import Repo
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from core.errors import ConfigError, GateError, InfraError
 from delivery import argocd
-from mlops.errors import ConfigError, GateError, InfraError
 
 OLD, NEW = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 TARGET = argocd.Target(app="taxi-tips-serving-staging", app_namespace="argocd",
@@ -121,8 +121,8 @@ def test_refused_credentials_and_an_unreachable_server_are_infrastructure_errors
 
 
 def test_the_target_comes_from_the_committed_application_and_deployment(tmp_path: Path) -> None:
-    (tmp_path / "infra" / "argocd").mkdir(parents=True)
-    (tmp_path / "infra" / "argocd" / "staging.yaml").write_text(
+    (tmp_path / "environments" / "staging" / "argocd").mkdir(parents=True)
+    (tmp_path / "environments" / "staging" / "argocd" / "application.yaml").write_text(
         "metadata:\n  name: app-staging\n  namespace: argocd\n")
     manifests = tmp_path / "environments" / "staging" / "manifests"
     manifests.mkdir(parents=True)

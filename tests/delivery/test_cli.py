@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlops import cli
-
-from .conftest import Repo
+from tests.support.stores import Repo
 
 
 def run(repo: Repo, *args: str) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops import config
+from core import config
 
 
 def make(*args: str, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:

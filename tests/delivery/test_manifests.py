@@ -6,11 +6,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from core import config
 from delivery import manifests
-from mlops import cli, config
-from tests.conftest import update_overlay
-
-from .conftest import Repo
+from mlops import cli
+from tests.support.repo import update_overlay
+from tests.support.stores import Repo
 
 K8S_VERSION = "1.30"
 

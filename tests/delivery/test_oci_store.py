@@ -16,16 +16,15 @@ import pytest
 import requests
 import yaml
 
-from components.model_store import model_digest, open_store
-from components.oci_store import ARTIFACT_TYPE, LAYER_MEDIA_TYPE, TREE_DIGEST
-from delivery import release as rel
-from delivery.local_registry import Registry
+from core.errors import InfraError
 from delivery.promotion import PromotionRefused
 from mlops import cli
-from mlops.errors import InfraError
-from tests.conftest import update_overlay
-
-from .conftest import MODEL, Repo, fake_model
+from store import release as rel
+from store.model_store import model_digest, open_store
+from store.oci import ARTIFACT_TYPE, LAYER_MEDIA_TYPE, TREE_DIGEST
+from tests.support.repo import update_overlay
+from tests.support.stores import MODEL, Repo, fake_model
+from tools.local_registry import Registry
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ import os
 import pytest
 import yaml
 
-from components.model_store import model_digest
-from delivery import release as rel
 from delivery.promotion import PromotionRefused
-
-from .conftest import Repo
+from store import release as rel
+from store.model_store import model_digest
+from tests.support.stores import Repo
 
 
 def _promote_through_staging(repo: Repo) -> int:
@@ -145,8 +144,8 @@ def test_a_hand_broken_record_is_named(any_repo: Repo) -> None:
 
 
 def test_record_paths_inside_the_repository_are_relative() -> None:
+    from core import config
     from delivery.promotion import display_uri
-    from mlops import config
 
     inside = config.REPO_ROOT / "build" / "dev" / "model_store" / "taxi_tips" / "7"
     assert display_uri(str(inside)) == "build/dev/model_store/taxi_tips/7"
@@ -156,7 +155,7 @@ def test_record_paths_inside_the_repository_are_relative() -> None:
 def test_an_unusable_bucket_store_is_an_infrastructure_error(repo: Repo, capsys) -> None:
     """Not a gate verdict: exit 3, naming the config key and value; nothing written."""
     from mlops import cli
-    from tests.conftest import update_overlay
+    from tests.support.repo import update_overlay
 
     repo.push()
     repo.delivery.promote_from_pipeline("dev")

@@ -26,13 +26,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from components import model_store
-from components.model_store import model_digest
-from delivery import release as rel
 from delivery import rules
 from delivery.promotion import PromotionRefused, _resolve
-
-from .conftest import Repo
+from store import model_store
+from store import release as rel
+from store.model_store import model_digest
+from tests.support.stores import Repo
 
 ENVS = ("dev", "staging", "prod")
 SOURCE = {"staging": "dev", "prod": "staging"}

@@ -1,4 +1,4 @@
-"""The workflows replayed on this machine (tests/delivery/replay.py): the evaluator and the
+"""The workflows replayed on this machine (tests/support/replay.py): the evaluator and the
 short scenarios.
 
 Replayed here, each job in a fresh clone of a local bare `origin`, with the workflow files' own
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from mlops import config
-from tests.delivery import replay as rp
-from tests.delivery.test_release_git import Remote, git, write_release
+from core import config
+from tests.support import replay as rp
+from tests.support.git_remote import Remote, git, write_release
 
 ALL = sorted(p.name for p in rp.WORKFLOWS.glob("*.yml"))
 
@@ -62,15 +62,15 @@ def test_the_evaluator_follows_githubs_semantics() -> None:
 
 
 @pytest.mark.parametrize(("name", "ref", "changed", "starts"), [
-    ("ci.yml", "refs/heads/main", ["components/model.py"], True),
+    ("ci.yml", "refs/heads/main", ["models/model.py"], True),
     ("ci.yml", "refs/heads/main", ["README.md", "docs/a/b.md"], False),
     ("ci.yml", "refs/heads/main", ["environments/dev/release.yaml",
                                    "environments/dev/manifests/x/deployment.yaml"], False),
-    ("ci.yml", "refs/heads/feature", ["components/model.py"], False),
+    ("ci.yml", "refs/heads/feature", ["models/model.py"], False),
     ("cd-staging.yml", "refs/heads/main", ["environments/staging/release.yaml"], True),
     ("cd-staging.yml", "refs/heads/main", ["environments/dev/release.yaml"], False),
     ("ct.yml", "refs/heads/main", ["data/taxi/span-2/data.csv"], True),
-    ("promote-prod.yml", "refs/heads/main", ["components/model.py"], False),
+    ("promote-prod.yml", "refs/heads/main", ["models/model.py"], False),
 ])
 def test_which_push_starts_which_workflow(name: str, ref: str, changed: list[str],
                                           starts: bool) -> None:
@@ -85,7 +85,8 @@ def machine(tmp_path: Path) -> tuple[rp.Replay, Remote]:
     remote = Remote(tmp_path / "git")
     seed = remote.clone("template")
     for item in ("Makefile", "pyproject.toml", "requirements.lock", "requirements.overrides",
-                 ".github", "tools/release-git.sh", "delivery", "mlops", "environments",
+                 ".github", "tools/release-git.sh", "core", "store", "models", "delivery", "mlops",
+                 "environments",
                  "infra"):
         source = config.REPO_ROOT / item
         target = seed / item
@@ -193,10 +194,10 @@ def test_rollback_replayed_end_to_end_through_the_commit_job(machine, tmp_path: 
     """rollback.yml from dispatch to main: preflight against a fake GitHub API, the read-only
     rollback job, the artifact hand-off, and the commit job pushing to origin. As on GitHub
     (GITHUB_ACTIONS=true), dev's store is the registry: the session's local one."""
-    from components.model_store import open_store
-    from delivery import release as rel
-    from tests.delivery.conftest import fake_model
-    from tests.delivery.test_prod_gate import REVIEWED, FakeGitHub
+    from store import release as rel
+    from store.model_store import open_store
+    from tests.support.github import REVIEWED, FakeGitHub
+    from tests.support.stores import fake_model
 
     replay, remote = machine
     replay.repository = f"acme/rollback{os.getpid()}"

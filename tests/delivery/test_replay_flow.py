@@ -1,7 +1,7 @@
 """The whole GitHub flow replayed from the workflow files: push -> ci -> cd-dev -> merge the
 promotion pull request -> cd-staging -> promote-prod with the version -> rollback.
 
-Every job runs the workflow's own `run:` steps in order (tests/delivery/replay.py), each in a
+Every job runs the workflow's own `run:` steps in order (tests/support/replay.py), each in a
 fresh clone of a local bare `origin` whose workspace is deleted when the job ends; a real OCI
 registry on loopback stands in for GHCR (MODEL_REGISTRY), the recording `gh` stand-in opens and
 merges the promotion pull request against the bare repository, and a fake GitHub API answers the
@@ -34,11 +34,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops import config
-from tests.conftest import write_sample
-from tests.delivery import replay as rp
-from tests.delivery.test_prod_gate import REVIEWED, FakeGitHub
-from tests.delivery.test_release_git import Remote, git
+from core import config
+from tests.support import replay as rp
+from tests.support.git_remote import Remote, git
+from tests.support.github import REVIEWED, FakeGitHub
+from tests.support.repo import write_sample
 
 pytestmark = pytest.mark.slow
 
@@ -267,8 +267,8 @@ def _second_candidate(replay: rp.Replay, summary: dict) -> str:
     script = f"""
 import json, shutil
 from pathlib import Path
-from components.model_store import open_store, store_of, Artifact
-from mlops import config
+from store.model_store import open_store, store_of, Artifact
+from core import config
 first = Artifact({int(summary['pushed_version'])}, {summary['model_digest']!r},
                  {summary['pushed_path']!r})
 pulled = store_of(first.ref).materialize(first, Path('build/pull'))

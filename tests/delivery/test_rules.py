@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from delivery import release as rel
 from delivery import rules
 from delivery.rules import PromotionRefused
+from store import release as rel
 
 
 def _release(version: int = 7, verdict: str = "PASS") -> rel.Release:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mlops import config
+from core import config
 
 
 def test_every_locked_package_carries_its_hashes() -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from delivery import workflow_lint
-from mlops import config
+from core import config
+from tools import workflow_lint
 
 WORKFLOWS = config.REPO_ROOT / ".github" / "workflows"
 SHA = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")

@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.model_store import versions
-from tests import ct_data as D
-
-from ..conftest import copy_environments, update_overlay
+from store.model_store import versions
+from tests.support import ct_data as D
+from tests.support.repo import copy_environments, update_overlay
 
 pytestmark = pytest.mark.slow
 

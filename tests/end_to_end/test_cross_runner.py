@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from delivery.local_registry import Registry
-from mlops import config
-from tests.conftest import write_sample
+from core import config
+from tests.support.repo import write_sample
+from tools.local_registry import Registry
 
 pytestmark = pytest.mark.slow
 
@@ -205,8 +205,8 @@ def _second_candidate(flow: Flow, clone: Path, first: dict) -> Path:
     script = f"""
 import json, shutil, sys
 from pathlib import Path
-from components.model_store import open_store, store_of, Artifact
-from mlops import config
+from store.model_store import open_store, store_of, Artifact
+from core import config
 first = Artifact({first['version']}, {first['digest']!r}, {first['uri']!r})
 pulled = store_of(first.ref).materialize(first, Path('build/pull'))
 model = Path('build/second')

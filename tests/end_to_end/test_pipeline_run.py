@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from components.model_store import versions
-
-from ..conftest import copy_environments, strict_json, update_overlay, write_sample
+from store.model_store import versions
+from tests.support.repo import copy_environments, strict_json, update_overlay, write_sample
 
 pytestmark = pytest.mark.slow
 

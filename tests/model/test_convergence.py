@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.model import build_model
-from components.model_checks import ConvergenceError, check_convergence, check_overfit
-from components.trainer import HyperParameters, fit, non_finite_weights
-from tests import support as S
+from models.model import build_model
+from models.trainer import HyperParameters, fit, non_finite_weights
+from tests.support import tfx_data as S
+from tests.support.model_checks import ConvergenceError, check_convergence, check_overfit
 
 # On the 1,000-row sample the untrained model's loss is about 0.7 and a healthy run ends below
 # 0.15 (measured); requiring half of the starting loss leaves a wide margin either way.

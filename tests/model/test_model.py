@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from components import features as F
-from components.model import build_model
-from components.trainer import model_input_keys
-from tests import support as S
+from models import features as F
+from models.model import build_model
+from models.trainer import model_input_keys
+from tests.support import tfx_data as S
 
 
 def test_model_inputs_are_exactly_the_transformed_features(transform_run, training_config):

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import features as F
-from components import rows as R
-from components import trainer
-from components.model_checks import SkewError, check_skew
-from components.preprocessing import preprocessing_fn
-from tests import support as S
+from models import features as F
+from models import trainer
+from models.preprocessing import preprocessing_fn
+from store import rows as R
+from tests.support import tfx_data as S
+from tests.support.model_checks import SkewError, check_skew
 
 TOLERANCE = 1e-5
 SPLIT = "probe"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import features as F
-from components.model import build_model, dense_feature_keys
-from components.trainer import HyperParameters, TrainingDivergedError, fit
+from models import features as F
+from models.model import build_model, dense_feature_keys
+from models.trainer import HyperParameters, TrainingDivergedError, fit
 
 HP = HyperParameters(train_steps=20, eval_steps=2, batch_size=32, learning_rate=0.01, seed=7,
                      early_stopping_patience=2, hidden_units=[8])
@@ -49,8 +49,8 @@ def test_the_model_is_built_with_keras_2() -> None:
 
 def test_extreme_schema_valid_rows_get_finite_predictions(transform_run, serve) -> None:
     """Very large and small values, zeros, missing optionals and unseen categories."""
-    from components import rows as R
-    from tests import support as S
+    from store import rows as R
+    from tests.support import tfx_data as S
 
     rows = [transform_run.probe_rows[transform_run.probe_index(p)] for p in S.EXTREME_PROBES]
     out = serve(R.examples(rows))

@@ -7,41 +7,28 @@ of exactly the version it should hit.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from components.model_store import publish_atomically
 from serving import backends
 from serving.client import RestClient
-from tests.conftest import copy_environments, update_overlay
-
-MODEL = "taxi_tips"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def mlops(*args: str, timeout: float = 600, env: dict[str, str] | None = None
-          ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mlops.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+from tests.support.servers import (
+    BATCHING,
+    MODEL,
+    Served,
+    start_server,
+    stop_server,
+)
 
 
 @pytest.fixture(scope="session")
 def second_version(trained, transform_run, tmp_path_factory) -> Path:
-    from components.model import build_model
-    from components.trainer import export
+    from models.model import build_model
+    from models.trainer import export
 
     hp = trained.hp
     model = build_model(hp.hidden_units, hp.learning_rate, hp.seed)
@@ -70,63 +57,7 @@ def predict_in_process(trained, second_version):
     return predict
 
 
-@dataclass
-class Served:
-    backend: str
-    environments: Path
-    output: Path
-    store: Path
-    rest_url: str
-    grpc_target: str
-    batching: bool = False
-
-    def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        command, rest = args[0], args[1:]
-        return mlops("--environments", str(self.environments), command, "--env", "dev",
-                     "--output", str(self.output), *rest, timeout=timeout)
-
-
-def make_environment(root: Path, **dev_updates) -> Path:
-    """A copy of environments/ whose dev overlay takes `dev_updates` (deep-merged)."""
-    target = copy_environments(root)
-    update_overlay(target, "dev", dev_updates)
-    return target
-
-
-def start_server(root: Path, backend: str, versions: dict[int, Path],
-                 **overlay_updates) -> Served:
-    rest, grpc = free_port(), free_port()
-    updates = {"serving": {"rest_port": rest, "grpc_port": grpc, "file_system_poll_seconds": 1,
-                           "readiness_timeout_seconds": 180}}
-    for key, value in overlay_updates.items():
-        updates.setdefault(key, {}).update(value)
-    environments = make_environment(root, **updates)
-    output = root / "out"
-    store = output / "model_store" / MODEL
-    store.mkdir(parents=True)
-    for number, src in versions.items():
-        publish_atomically(src, store, number)
-    batching = updates.get("serving", {}).get("batching", {}).get("enabled")
-    if batching is None:
-        from mlops import config
-
-        batching = config.load("dev", environments).serving.batching.enabled
-    served = Served(backend, environments, output, store, f"http://127.0.0.1:{rest}",
-                    f"127.0.0.1:{grpc}", batching)
-    result = served.cli("serve", "--backend", backend, "--detach", timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return served
-
-
-def stop_server(served: Served) -> None:
-    served.cli("serve", "--stop", timeout=120)
-
-
 SERVERS = [(b, "batching") for b in backends.available_backends()] + [("local", "no batching")]
-# With batching on, requests wait up to 20 ms for company, so concurrent ones share a batch
-# (contract_cases.yaml's batch-size cases assume max_batch_size 16).
-BATCHING = {"enabled": True, "max_batch_size": 16, "batch_timeout_micros": 20000,
-            "max_enqueued_batches": 100}
 
 
 @pytest.fixture(scope="module", params=SERVERS, ids=[f"{b}-{m}".replace(" ", "-")

@@ -6,12 +6,11 @@ import subprocess
 
 import pytest
 
-from mlops import config
-from mlops.errors import ConfigError, MlopsError
+from core import config
+from core.errors import ConfigError, MlopsError
 from serving import backends
 from serving import config_files as C
-
-from .conftest import free_port, make_environment, mlops
+from tests.support.servers import free_port, make_environment, mlops
 
 
 def test_forcing_a_backend_this_machine_lacks_says_what_is_missing(monkeypatch) -> None:
@@ -33,7 +32,7 @@ def test_auto_ends_with_the_local_stand_in() -> None:
 def test_flags_follow_the_environment() -> None:
     prod = config.load("prod")
     files = C.render(prod, "/models/taxi_tips", versions=[1])
-    flags = backends.server_flags(prod, "/config", files, 8500, 8501)
+    flags = C.server_flags(prod, "/config", files, 8500, 8501)
     assert "--enable_batching=true" in flags
     assert "--batching_parameters_file=/config/batching.config" in flags
     assert f"--model_config_file_poll_wait_seconds={prod.serving.config_poll_seconds}" in flags
@@ -43,7 +42,7 @@ def test_flags_follow_the_environment() -> None:
     assert "--allow_version_labels_for_unavailable_models=true" in flags
     staging = config.load("staging")
     assert not staging.serving.batching.enabled
-    flags = backends.server_flags(staging, "/c", C.render(staging, "/m", versions=[3]), 1, 2)
+    flags = C.server_flags(staging, "/c", C.render(staging, "/m", versions=[3]), 1, 2)
     assert not any("batching" in f for f in flags)
     assert flags[:2] == ["--port=1", "--rest_api_port=2"]
 
@@ -107,7 +106,7 @@ def test_serving_a_version_the_store_lacks_fails_at_once(tmp_path, capsys) -> No
     import time
 
     from mlops import cli
-    from tests.delivery.conftest import fake_model
+    from tests.support.stores import fake_model
 
     out = tmp_path / "out"
     fake_model(out / "model_store" / "taxi_tips" / "1001", 1001)

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from serving.batching import Batcher
-from serving.model_manager import AVAILABLE, InvalidArgument
-from serving.standin_server import Metrics, StandInServer
+from serving.standin.batching import Batcher
+from serving.standin.model_manager import AVAILABLE, InvalidArgument
+from serving.standin.server import Metrics, StandInServer
 
 
 class Doubler:

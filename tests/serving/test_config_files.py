@@ -6,11 +6,11 @@ import pytest
 import yaml
 from google.protobuf import text_format
 
-from mlops import config
-from mlops.errors import ConfigError
+from core import config
+from core.errors import ConfigError
 from serving import config_files as C
 from serving.extra_protos import message_class
-from tests.conftest import update_overlay
+from tests.support.repo import update_overlay
 
 
 def test_dev_renders_a_latest_policy_monitoring_and_batching() -> None:

@@ -13,10 +13,9 @@ import urllib.request
 import numpy as np
 import pytest
 
-from components import rows as R
 from serving.client import GrpcClient, PredictionError, predict_body
-
-from .conftest import MODEL
+from store import rows as R
+from tests.support.servers import MODEL
 
 # Starts a real server per backend (and pulls the TF Serving image where Docker exists): part of
 # `make test`, left out of the `make test-fast` loop.
@@ -125,7 +124,7 @@ def test_prometheus_metrics_are_served(served, rest, examples) -> None:
 
 
 def test_predict_command_prints_one_probability_per_row(served, rest, tmp_path) -> None:
-    from tests.conftest import FULL_DATA
+    from tests.support.repo import FULL_DATA
 
     rows = tmp_path / "rows.csv"
     # 20 rows: more than max_batch_size (16), so a batching server needs two requests.

@@ -18,9 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components import rows as R
-
-from .conftest import MODEL
+from store import rows as R
+from tests.support.servers import MODEL
 
 pytestmark = pytest.mark.slow
 

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from components.model_store import publish_atomically
-from mlops import config
+from core import config
 from serving import backends
 from serving import config_files as C
-
-from .conftest import MODEL, free_port, make_environment, start_server, stop_server
+from store.model_store import publish_atomically
+from tests.support.servers import MODEL, free_port, make_environment, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 REFUSAL = (f"Request to assign label to version 1 of model {MODEL}, which is not currently "
@@ -37,10 +36,10 @@ def _standin(tmp_path: Path, store: Path, allow: bool) -> tuple[subprocess.Popen
     cfg = config.load("dev", env)
     files = C.render(cfg, str(store), versions=[1], labels={"stable": 1})
     C.write(files, tmp_path / "serving")
-    flags = backends.server_flags(cfg, str(tmp_path / "serving"), files, grpc, rest)
+    flags = C.server_flags(cfg, str(tmp_path / "serving"), files, grpc, rest)
     if not allow:
         flags.remove("--allow_version_labels_for_unavailable_models=true")
-    proc = subprocess.Popen([sys.executable, "-m", "serving.standin_server", *flags],
+    proc = subprocess.Popen([sys.executable, "-m", "serving.standin.server", *flags],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return proc, f"http://127.0.0.1:{rest}"
 

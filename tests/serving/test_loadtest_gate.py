@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mlops import config
+from core import config
 from serving import loadtest
 from serving.responses import check_predictions
-from tests.conftest import FULL_DATA, REPO, update_overlay
-
-from .conftest import (
+from tests.support.repo import FULL_DATA, REPO, update_overlay
+from tests.support.servers import (
     free_port,
     make_environment,
     mlops,

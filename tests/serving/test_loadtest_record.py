@@ -13,10 +13,9 @@ import json
 import pytest
 import yaml
 
-from mlops import config
-from tests.conftest import FULL_DATA, update_overlay
-
-from .conftest import mlops, start_server, stop_server
+from core import config
+from tests.support.repo import FULL_DATA, update_overlay
+from tests.support.servers import mlops, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops import config
-from mlops.errors import MlopsError
+from core import config
+from core.errors import MlopsError
 from serving import loadtest
 
 SLO = config.SloConfig(p95_ms=100, p99_ms=200, max_failure_ratio=0.01, min_rps=50)

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components import rows as R
+from store import rows as R
+from tests.support.servers import BATCHING, MODEL, start_server, stop_server
 
-from .conftest import BATCHING, MODEL, start_server, stop_server
 from .test_contract_corpus import send
 
 pytestmark = pytest.mark.slow

@@ -11,12 +11,11 @@ import urllib.request
 import numpy as np
 import pytest
 
-from components import rows as R
-from components.model_store import publish_atomically
 from serving.client import RestClient
-from tests.conftest import FULL_DATA
-
-from .conftest import MODEL, start_server, stop_server
+from store import rows as R
+from store.model_store import publish_atomically
+from tests.support.repo import FULL_DATA
+from tests.support.servers import MODEL, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +80,7 @@ def test_pushing_a_version_under_load_drops_nothing(tmp_path, trained, second_ve
 def test_a_changed_model_config_is_picked_up_without_a_restart(tmp_path, trained,
                                                                second_version) -> None:
     """Pin version 1 by rewriting models.config, as a promotion or rollback would."""
-    from mlops import config
+    from core import config
     from serving import config_files as C
 
     server = start_server(tmp_path / "srv", "local", {1: trained.export_dir, 2: second_version},

@@ -16,8 +16,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tensorflow as tf
 
-from components import trainer
-from components.features import transformed_name
+from models import trainer
+from models.features import transformed_name
 
 _real_make_dataset = trainer.make_dataset
 PAYMENT = transformed_name("payment_type")

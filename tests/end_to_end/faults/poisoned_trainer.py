@@ -12,7 +12,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tensorflow as tf
 
-from components import trainer
+from models import trainer
 
 _real_make_dataset = trainer.make_dataset
 

@@ -1,0 +1,52 @@
+"""Locations that are either local paths or remote URIs (gs://, s3://, oci://, ram://).
+
+One place decides which is which, so every stage treats `paths.*` values alike: remote URIs
+are passed on untouched, local paths are resolved against the repository and shown relative
+to it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.paths import REPO_ROOT
+
+
+def is_remote(uri: str) -> bool:
+    """A URI with a scheme: a bucket, a registry or TF's in-memory filesystem."""
+    return "://" in uri
+
+
+def join_uri(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *parts]) if is_remote(base) else str(Path(base, *parts))
+
+
+def resolve(uri: str | Path, root: Path = REPO_ROOT) -> str:
+    """Absolute for a local path (relative ones are taken from `root`); a remote URI as it is."""
+    text = str(uri)
+    if not text or is_remote(text):
+        return text
+    path = Path(text)
+    return str(path if path.is_absolute() else (root / path).resolve())
+
+
+def repo_relative(uri: str) -> str:
+    """Repository-relative for local paths inside it, so what a run writes for other jobs (run
+    summaries, release records) names no path of the machine that wrote it."""
+    if not uri or is_remote(uri):
+        return uri
+    try:
+        return str(Path(uri).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return uri
+
+
+def display(path: str | Path) -> str:
+    """How a path is shown to a person: relative to the working directory when inside it."""
+    text = str(path)
+    if is_remote(text):
+        return text
+    try:
+        return str(Path(text).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return text

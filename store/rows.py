@@ -1,0 +1,195 @@
+"""Raw rows (CSV cells or dicts) turned into typed features and tf.Examples, by the curated schema.
+
+Training reads CSV through CsvExampleGen; serving clients, the load test and the CI checks build
+requests from the same kind of rows. Doing the conversion in one place, driven by the schema, keeps
+what a client sends identical to what the model was trained on.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from core.schema import SCHEMA_FILE, load_schema
+
+Value = int | float | bytes
+Row = dict[str, list[Value]]
+
+
+class RowError(ValueError):
+    """A raw value that the schema cannot accept; the message names the row, field and value."""
+
+
+def serving_features(schema: schema_pb2.Schema) -> list[schema_pb2.Feature]:
+    """Features a serving request may carry (the SERVING environment drops the label source)."""
+    return [f for f in schema.feature if "SERVING" not in f.not_in_environment]
+
+
+def is_required(feature: schema_pb2.Feature) -> bool:
+    """`presence { min_fraction: 1.0 }`: every example must carry the feature."""
+    return feature.presence.min_fraction >= 1.0
+
+
+_RULES: dict[tuple[int, bool], tuple[schema_pb2.Schema, list[tuple[str, bool, int, int | None]]]]
+_RULES = {}
+
+
+def _presence_rules(schema: schema_pb2.Schema, serving: bool
+                    ) -> list[tuple[str, bool, int, int | None]]:
+    """(name, required, min values, max values) per feature, computed once per schema object."""
+    key = (id(schema), serving)
+    if key not in _RULES or _RULES[key][0] is not schema:
+        _RULES[key] = (schema, [
+            (f.name, is_required(f), f.value_count.min if f.value_count.HasField("min") else 0,
+             f.value_count.max if f.value_count.HasField("max") else None)
+            for f in (serving_features(schema) if serving else schema.feature)])
+    return _RULES[key][1]
+
+
+def check_presence(row: Row, schema: schema_pb2.Schema, *, where: str = "row",
+                   serving: bool = True) -> Row:
+    """The schema's presence and value counts, per row: what ExampleValidator enforces on a span.
+
+    Without this a request missing a required feature is still answered (the Transform fills in
+    the mean), with a different probability and no warning.
+    """
+    for name, required, lo, hi in _presence_rules(schema, serving):
+        count = len(row.get(name, ()))
+        if count == 0 and required:
+            raise RowError(f"{where}: required field {name!r} has no value (the schema, "
+                           f"{SCHEMA_FILE.name}, sets presence min_fraction 1.0)")
+        if count and (count < lo or (hi is not None and count > hi)):
+            allowed = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+            raise RowError(f"{where}: field {name!r} has {count} values, the schema's "
+                           f"value_count allows {allowed}")
+    return row
+
+
+def _convert(feature: schema_pb2.Feature, raw: Any, where: str) -> list[Value]:
+    if raw is None or raw == "" or raw == []:
+        return []
+    if isinstance(raw, list | tuple):
+        if len(raw) != 1:
+            raise RowError(f"{where}: field {feature.name!r}: expected one value, got {raw!r}")
+        raw = raw[0]
+    try:
+        if feature.type == schema_pb2.INT:
+            value = raw
+            if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+                value = float(value)  # "7.0" from a spreadsheet is fine, "7.5" is not
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return [int(value)]
+        if feature.type == schema_pb2.FLOAT:
+            value = float(raw)
+            if math.isnan(value):
+                raise ValueError
+            return [value]
+        return [raw if isinstance(raw, bytes) else str(raw).encode()]
+    except (TypeError, ValueError):
+        kind = schema_pb2.FeatureType.Name(feature.type).lower()
+        raise RowError(f"{where}: field {feature.name!r}: value {raw!r} is not a valid "
+                       f"{kind}") from None
+
+
+def typed_row(raw: Mapping[str, Any], schema: schema_pb2.Schema, *, where: str = "row",
+              serving: bool = True) -> Row:
+    """Typed values per schema feature, checked for presence and value counts.
+
+    An empty optional cell becomes no value (the Transform fills it); an empty required one is an
+    error naming the field.
+    """
+    features = serving_features(schema) if serving else list(schema.feature)
+    known = {f.name for f in schema.feature}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise RowError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; the schema "
+                       f"({SCHEMA_FILE.name}) has no such feature")
+    row = {f.name: _convert(f, raw.get(f.name), where) for f in features}
+    return check_presence(row, schema, where=where, serving=serving)
+
+
+def to_example(row: Row) -> bytes:
+    """A serialized tf.Example, the input of the exported `serving_default` signature."""
+    from tensorflow.core.example import example_pb2
+
+    example = example_pb2.Example()
+    for name, values in row.items():
+        if not values:
+            continue
+        feature = example.features.feature[name]
+        first = values[0]
+        if isinstance(first, bytes):
+            feature.bytes_list.value.extend(values)
+        elif isinstance(first, float):
+            feature.float_list.value.extend(values)
+        else:
+            feature.int64_list.value.extend(values)
+    return example.SerializeToString()
+
+
+def check_header(path: Path, header: list[str] | None, schema: schema_pb2.Schema, *,
+                 serving: bool = True) -> None:
+    """Columns against the schema before any row: a misspelt name is named with what is missing."""
+    if not header:
+        raise RowError(f"{path}: empty file; the first line must name the columns")
+    known = [f.name for f in schema.feature]
+    unknown = [c for c in header if c not in known]
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    required = [f.name for f in (serving_features(schema) if serving else schema.feature)
+                if is_required(f)]
+    missing = [name for name in required if name not in header]
+    problems = []
+    if duplicated:
+        problems.append(f"column(s) {', '.join(map(repr, duplicated))} appear more than once")
+    for column in unknown:
+        close = difflib.get_close_matches(column, known, n=1)
+        problems.append(f"unknown column {column!r}"
+                        + (f" (did you mean {close[0]!r}?)" if close else ""))
+    if missing:
+        problems.append(f"required column(s) {', '.join(map(repr, missing))} missing")
+    if problems:
+        raise RowError(f"{path}:1 (header): {'; '.join(problems)}; the schema "
+                       f"({SCHEMA_FILE.name}) names the columns")
+
+
+def read_csv(path: Path, schema: schema_pb2.Schema, *, limit: int | None = None,
+             serving: bool = True) -> list[Row]:
+    """Typed rows of a CSV file with a header; errors name the file, line and column."""
+    rows: list[Row] = []
+    with Path(path).open(newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader, None)
+            check_header(path, header, schema, serving=serving)
+            for cells in reader:
+                line = reader.line_num
+                if limit is not None and len(rows) >= limit:
+                    break
+                if not cells:
+                    continue  # a blank line, as csv.DictReader skips it
+                if len(cells) != len(header):
+                    raise RowError(f"{path}:{line}: {len(cells)} cells, the header has "
+                                   f"{len(header)} columns")
+                rows.append(typed_row(dict(zip(header, cells, strict=True)), schema,
+                                      where=f"{path}:{line}", serving=serving))
+        except UnicodeDecodeError as exc:
+            raise RowError(f"{path}: not UTF-8 text ({exc}); is it a CSV file?") from None
+        except csv.Error as exc:
+            raise RowError(f"{path}:{reader.line_num}: not a readable CSV line: {exc}") from None
+    if not rows:
+        raise RowError(f"{path}: no data rows")
+    return rows
+
+
+def examples(rows: Iterable[Row], schema: schema_pb2.Schema | None = None) -> list[bytes]:
+    """Serialized tf.Examples of serving rows, each checked for presence and value counts."""
+    schema = schema or load_schema()
+    return [to_example(check_presence(r, schema, where=f"row {i}"))
+            for i, r in enumerate(rows, start=1)]

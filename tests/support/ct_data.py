@@ -1,0 +1,67 @@
+"""Planted spans for the continuous-training tests, made from the bundled sample.
+
+benign: rows resampled (with replacement) from the same data; drifted: values that all stay inside
+the schema's domains but move the distribution (fares x1.5, every hour shifted by 6, half of the
+companies renamed, most popular first); flipped: labels inverted (tips moved across the 20%-of-fare
+line), which a released model cannot score well on.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections import Counter
+from pathlib import Path
+
+from tests.support.repo import BUNDLED_SPANS, FULL_DATA
+
+Rows = list[dict[str, str]]
+
+
+def read(path: Path = FULL_DATA) -> Rows:
+    with Path(path).open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def bundled_span(number: int) -> Rows:
+    return read(BUNDLED_SPANS[number - 1])
+
+
+def write_span(root: Path, number: int, rows: Rows, header: list[str] | None = None) -> Path:
+    path = root / f"span-{number}" / "data.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fields = header or list(read(FULL_DATA)[0])
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def benign(rows: Rows, n: int, seed: int = 0) -> Rows:
+    rng = random.Random(seed)
+    return [dict(rng.choice(rows)) for _ in range(n)]
+
+
+def drifted(rows: Rows, n: int, seed: int = 1) -> Rows:
+    companies = [c for c, _ in Counter(r["company"] for r in rows if r["company"]).most_common()]
+    renamed = set(companies[::2])
+    out = []
+    for row in benign(rows, n, seed):
+        if row["fare"]:
+            row["fare"] = f"{float(row['fare']) * 1.5:.2f}"
+        row["trip_start_hour"] = str((int(row["trip_start_hour"]) + 6) % 24)
+        if row["company"] in renamed:
+            row["company"] = f"Renamed {row['company'][:30]}"
+        out.append(row)
+    return out
+
+
+def flipped(rows: Rows, n: int, seed: int = 2) -> Rows:
+    """Big tippers lose their tips and everyone else tips 50%: the label is inverted."""
+    out = []
+    for row in benign([r for r in rows if r["fare"] and r["tips"]], n, seed):
+        fare = float(row["fare"])
+        row["tips"] = "0.0" if float(row["tips"]) > 0.2 * fare else f"{fare * 0.5:.2f}"
+        out.append(row)
+    return out

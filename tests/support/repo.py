@@ -1,0 +1,91 @@
+"""The repository as tests see it: the bundled data, writable copies of environments/, overlay
+edits as a person makes them, and strict JSON reading."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from pathlib import Path
+
+import yaml
+
+import core  # noqa: F401
+from core import config
+
+REPO = config.REPO_ROOT
+
+
+BUNDLED_SPANS = sorted((REPO / "data" / "taxi").glob("span-*/data.csv"),
+                       key=lambda p: int(p.parent.name.split("-", 1)[1]))
+
+
+def _all_bundled_rows() -> Path:
+    """Every bundled span in one CSV (span 1 first), so tests see all 15,002 trips as before
+    the sample was split by time into spans."""
+    target = REPO / "build" / "test-data" / "taxi-all-spans.csv"
+    texts = [p.read_text().splitlines(keepends=True) for p in BUNDLED_SPANS]
+    content = texts[0][0] + "".join("".join(t[1:]) for t in texts)
+    if not target.exists() or target.read_text() != content:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(content)
+        tmp.replace(target)
+    return target
+
+
+FULL_DATA = _all_bundled_rows()
+
+
+def copy_environments(root: Path) -> Path:
+    """A writable copy of environments/ (base and every overlay, no releases) under `root`."""
+    target = root / "environments"
+    shutil.copytree(config.ENVIRONMENTS_DIR, target,
+                    ignore=shutil.ignore_patterns("manifests", "argocd", "release.yaml"))
+    return target
+
+
+def update_overlay(environments: Path, env: str, updates: dict) -> None:
+    """Deep-merge `updates` into environments/<env>/config.yaml, as a person would edit it."""
+    path = environments / env / "config.yaml"
+    data = yaml.safe_load(path.read_text()) or {}
+
+    def merge(into: dict, new: dict) -> None:
+        for key, value in new.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+
+    merge(data, updates)
+    path.write_text(yaml.safe_dump(data))
+
+
+def strict_json(path: Path):
+    """Parse a file as strict JSON: bare NaN/Infinity (Python's default output) are errors."""
+    import json
+
+    def refuse(constant: str):
+        raise ValueError(f"{path}: {constant} is not JSON")
+
+    return json.loads(Path(path).read_text(), parse_constant=refuse)
+
+
+def write_sample(dest: Path, rows: int, every: int = 5) -> Path:
+    """Every `every`-th row of the bundled data, as span 1 under `dest`."""
+    with FULL_DATA.open() as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        kept = [row for i, row in enumerate(reader) if i % every == 0][:rows]
+    path = dest / "span-1" / "data.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(kept)
+    return dest
+
+
+# The packages the template installs (pyproject.toml), for tests that run a copy of the code.
+PACKAGES = ("core", "store", "ct", "models", "components", "pipeline", "serving", "delivery",
+            "mlops")
