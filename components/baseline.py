@@ -40,5 +40,6 @@ def import_release(environment: str, artifact: Artifact, work_dir: Path) -> Rele
         shutil.rmtree(partial, ignore_errors=True)
         shutil.copytree(pulled, partial)
         partial.rename(serving)
-    return ReleasedBaseline(environment, artifact.version, artifact.tree_digest, artifact.ref,
-                            str(model_uri))
+    return ReleasedBaseline(
+        environment, artifact.version, artifact.tree_digest, artifact.ref, str(model_uri)
+    )

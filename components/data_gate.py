@@ -62,26 +62,34 @@ def read_anomalies(anomalies_uri: str, split_names: list[str]) -> list[Anomaly]:
             found.append(Anomaly(split, feature, kinds, f"{info.short_description}: {text}"))
         if proto.HasField("dataset_anomaly_info"):
             info = proto.dataset_anomaly_info
-            found.append(Anomaly(split, "(dataset)",
-                                 [anomalies_pb2.AnomalyInfo.Type.Name(r.type)
-                                  for r in info.reason], info.description))
+            found.append(
+                Anomaly(
+                    split,
+                    "(dataset)",
+                    [anomalies_pb2.AnomalyInfo.Type.Name(r.type) for r in info.reason],
+                    info.description,
+                )
+            )
     return found
 
 
 def format_anomalies(anomalies: list[Anomaly]) -> str:
     lines = ["| split | feature | anomaly | description |", "|---|---|---|---|"]
-    lines += [f"| {a.split} | {a.feature} | {', '.join(a.kinds)} | {a.description} |"
-              for a in anomalies]
+    lines += [
+        f"| {a.split} | {a.feature} | {', '.join(a.kinds)} | {a.description} |" for a in anomalies
+    ]
     return "\n".join(lines)
 
 
 def write_report(anomalies: list[Anomaly], out_dir: str) -> None:
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     verdict = "FAIL" if anomalies else "PASS"
-    Path(out_dir, REPORT_JSON).write_text(json.dumps(
-        {"verdict": verdict, "anomalies": [asdict(a) for a in anomalies]}, indent=1))
-    body = (format_anomalies(anomalies) if anomalies
-            else "No anomalies: the data matches the schema.")
+    Path(out_dir, REPORT_JSON).write_text(
+        json.dumps({"verdict": verdict, "anomalies": [asdict(a) for a in anomalies]}, indent=1)
+    )
+    body = (
+        format_anomalies(anomalies) if anomalies else "No anomalies: the data matches the schema."
+    )
     Path(out_dir, REPORT_MARKDOWN).write_text(f"## Data validation: {verdict}\n\n{body}\n")
 
 
@@ -101,4 +109,5 @@ def DataGate(
             f"against the curated schema; Transform and Trainer did not run and nothing was "
             f"pushed.\n{format_anomalies(found)}\nFix the data, or, if the change is intended, "
             f"update models/schema/schema.pbtxt (draft one with `mlops schema draft`).",
-            found)
+            found,
+        )

@@ -57,13 +57,23 @@ def DriftGate(
     baseline_paths = [p for s in baseline for p in _span_files(data_pattern, s)]
     note = baseline_note
     if baseline and not baseline_paths:
-        note = (f"the released model's training spans {baseline} are not under "
-                f"{data_pattern}; drift was not measured")
+        note = (
+            f"the released model's training spans {baseline} are not under "
+            f"{data_pattern}; drift was not measured"
+        )
     elif not baseline and not note:
         note = "no released model to compare with; drift was not measured"
-    verdict = drift.judge(_span_files(data_pattern, span), baseline_paths, parsed, limits,
-                          mode=mode, span=span, baseline_spans=baseline,
-                          min_examples=min_examples, note=note)
+    verdict = drift.judge(
+        _span_files(data_pattern, span),
+        baseline_paths,
+        parsed,
+        limits,
+        mode=mode,
+        span=span,
+        baseline_spans=baseline,
+        min_examples=min_examples,
+        note=note,
+    )
     drift.write_report(verdict, report.uri)
     report.set_string_custom_property("verdict", verdict.verdict)
     if verdict.verdict != "FAIL":
@@ -72,12 +82,17 @@ def DriftGate(
         raise drift.DriftError(
             f"{verdict.note}: the drift gate stopped the run before Transform; nothing was "
             f"trained or pushed. Add rows to span {span} (or lower data.min_examples if such "
-            f"small spans are intended).", verdict)
+            f"small spans are intended).",
+            verdict,
+        )
     raise drift.DriftError(
         f"drift gate (drift.mode=stop): span {span} drifted from span(s) "
         f"{', '.join(map(str, baseline))}, the released model's training data, on "
         f"{len(verdict.drifted)} feature(s); Transform and Trainer did not run and nothing was "
-        f"pushed.\n" + "\n".join(f"  {d.line()}" for d in verdict.drifted)
+        f"pushed.\n"
+        + "\n".join(f"  {d.line()}" for d in verdict.drifted)
         + "\nIf the change is real and expected, retrain with `drift.mode: warn` in the "
         "environment's overlay or raise the threshold in models/schema/drift.yaml; "
-        "otherwise fix the data.", verdict)
+        "otherwise fix the data.",
+        verdict,
+    )

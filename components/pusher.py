@@ -40,24 +40,33 @@ def overall_metrics(blessing_uri: str) -> dict[str, float]:
     for per_slice in tfma.load_metrics(str(evaluation)):
         if per_slice.slice_key.single_slice_keys:
             continue
-        return {kv.key.name: round(kv.value.double_value.value, 6)
-                for kv in per_slice.metric_keys_and_values
-                if not kv.key.is_diff and kv.key.model_name != "baseline"
-                and kv.value.HasField("double_value")}
+        return {
+            kv.key.name: round(kv.value.double_value.value, 6)
+            for kv in per_slice.metric_keys_and_values
+            if not kv.key.is_diff
+            and kv.key.model_name != "baseline"
+            and kv.value.HasField("double_value")
+        }
     return {}
 
 
 class Executor(pusher_executor.Executor):
     """Drop-in replacement for tfx.components.pusher.executor.Executor."""
 
-    def Do(self, input_dict: dict[str, list[Any]], output_dict: dict[str, list[Any]],
-           exec_properties: dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: dict[str, list[Any]],
+        output_dict: dict[str, list[Any]],
+        exec_properties: dict[str, Any],
+    ) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         destination = pusher_pb2.PushDestination()
         proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
+            exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination
+        )
         model_push = artifact_utils.get_single_instance(
-            output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+            output_dict[standard_component_specs.PUSHED_MODEL_KEY]
+        )
         if not self.CheckBlessing(input_dict):
             self._MarkNotPushed(model_push)
             return
@@ -72,17 +81,21 @@ class Executor(pusher_executor.Executor):
             # Epoch seconds like the stock Pusher, but always above the newest existing version.
             version = max(int(time.time()), (newest.version + 1) if newest else 0)
             name = store.uri.rstrip("/").rsplit("/", 1)[-1]
-            artifact = store.publish(model_path, version,
-                                     self._annotations(input_dict, name, version))
+            artifact = store.publish(
+                model_path, version, self._annotations(input_dict, name, version)
+            )
         # The pushed_model artifact records where the model went, not a second copy of it.
-        self._MarkPushed(model_push, pushed_destination=artifact.ref,
-                         pushed_version=str(artifact.version))
+        self._MarkPushed(
+            model_push, pushed_destination=artifact.ref, pushed_version=str(artifact.version)
+        )
         model_push.set_string_custom_property(DIGEST_PROPERTY, digest)
 
-    def _annotations(self, input_dict: dict[str, list[Any]], name: str,
-                     version: int) -> dict[str, str]:
+    def _annotations(
+        self, input_dict: dict[str, list[Any]], name: str, version: int
+    ) -> dict[str, str]:
         blessing = artifact_utils.get_single_instance(
-            input_dict[standard_component_specs.MODEL_BLESSING_KEY])
+            input_dict[standard_component_specs.MODEL_BLESSING_KEY]
+        )
         run = (self._context.pipeline_run_id if self._context else None) or ""
         return {
             PREFIX + "name": name,
@@ -92,4 +105,3 @@ class Executor(pusher_executor.Executor):
             "org.opencontainers.image.version": str(version),
             "org.opencontainers.image.revision": git_commit(),
         }
-

@@ -28,9 +28,11 @@ def package_reference(schema_file: Path = SCHEMA_DIR / "schema.pbtxt") -> str:
     try:
         return Path(schema_file).resolve().relative_to(PACKAGE_ROOT).as_posix()
     except ValueError:
-        raise ValueError(f"{schema_file} is not inside the models package "
-                         f"({MODELS_DIR}); only files shipped with the code reach the "
-                         f"pipeline image") from None
+        raise ValueError(
+            f"{schema_file} is not inside the models package "
+            f"({MODELS_DIR}); only files shipped with the code reach the "
+            f"pipeline image"
+        ) from None
 
 
 def resolve(reference: str) -> str:
@@ -39,19 +41,24 @@ def resolve(reference: str) -> str:
         return reference
     path = PACKAGE_ROOT / reference
     if not path.is_file():
-        raise ValueError(f"schema file {reference!r} not found at {path}: the image must "
-                         f"install the models package with its schema (package data)")
+        raise ValueError(
+            f"schema file {reference!r} not found at {path}: the image must "
+            f"install the models package with its schema (package data)"
+        )
     return str(path)
 
 
 class Executor(import_executor.Executor):
     """The stock executor, given the reference resolved against the installed package."""
 
-    def Do(self, input_dict: dict[str, list[Any]], output_dict: dict[str, list[Any]],
-           exec_properties: dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: dict[str, list[Any]],
+        output_dict: dict[str, list[Any]],
+        exec_properties: dict[str, Any],
+    ) -> None:
         key = standard_component_specs.SCHEMA_FILE_KEY
-        super().Do(input_dict, output_dict,
-                   {**exec_properties, key: resolve(exec_properties[key])})
+        super().Do(input_dict, output_dict, {**exec_properties, key: resolve(exec_properties[key])})
 
 
 class PackagedSchemaGen(ImportSchemaGen):

@@ -29,8 +29,9 @@ class SpanWindowStrategy(resolver.ResolverStrategy):
     def __init__(self, spans: list[int]) -> None:
         self._spans = set(spans)
 
-    def resolve_artifacts(self, store: Any, input_dict: dict[str, list[types.Artifact]]
-                          ) -> dict[str, list[types.Artifact]] | None:
+    def resolve_artifacts(
+        self, store: Any, input_dict: dict[str, list[types.Artifact]]
+    ) -> dict[str, list[types.Artifact]] | None:
         per_span: dict[int, types.Artifact] = {}
         for candidate in input_dict.get("examples", []):
             span = span_of(candidate)

@@ -25,15 +25,24 @@ from core.uris import display, is_remote, join_uri
 BASE_NAME = "base"
 CONFIG_FILE = "config.yaml"
 # The ORAS CLI v1.3.0 image, by digest: the init container that pulls models in the cluster.
-ORAS_IMAGE = ("ghcr.io/oras-project/oras:v1.3.0@sha256:"
-              "6ce045ce069a89934d6666b8b49f9c4c0145201bd6de6dbe2aee267814c55468")
+ORAS_IMAGE = (
+    "ghcr.io/oras-project/oras:v1.3.0@sha256:"
+    "6ce045ce069a89934d6666b8b49f9c4c0145201bd6de6dbe2aee267814c55468"
+)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
 
-def _spec(*, min: float | None = None, max: float | None = None, min_exclusive: bool = False,
-          pattern: re.Pattern[str] | None = None, doc: str = "", default: Any = dataclasses.MISSING,
-          default_factory: Any = dataclasses.MISSING) -> Any:
+def _spec(
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    min_exclusive: bool = False,
+    pattern: re.Pattern[str] | None = None,
+    doc: str = "",
+    default: Any = dataclasses.MISSING,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
     """A dataclass field carrying the bounds the loader enforces."""
     meta = {"min": min, "max": max, "min_exclusive": min_exclusive, "pattern": pattern, "doc": doc}
     if default_factory is not dataclasses.MISSING:
@@ -49,10 +58,14 @@ class DataConfig:
     input_pattern: str = _spec(doc="glob below root; {SPAN} marks the span number")
     train_buckets: int = _spec(min=1, doc="hash buckets for the train split")
     eval_buckets: int = _spec(min=1, doc="hash buckets for the eval split")
-    window_spans: int = _spec(default=1, min=1, doc="train on the newest K spans; evaluate on "
-                                                   "the newest")
-    min_examples: int = _spec(default=1, min=1, doc="the newest span must hold at least this "
-                                                    "many rows or the run stops before Transform")
+    window_spans: int = _spec(
+        default=1, min=1, doc="train on the newest K spans; evaluate on the newest"
+    )
+    min_examples: int = _spec(
+        default=1,
+        min=1,
+        doc="the newest span must hold at least this many rows or the run stops before Transform",
+    )
 
 
 @dataclass(frozen=True)
@@ -60,12 +73,17 @@ class PathsConfig:
     """Where a run writes: pipeline artifacts, ML Metadata, and the model store serving reads."""
 
     pipeline_root: str = _spec()
-    model_store: str = _spec(doc="models are pushed to <model_store>/<model_name>: a folder, "
-                                 "gs:// or s3:// bucket, or oci://REGISTRY/NAMESPACE")
+    model_store: str = _spec(
+        doc="models are pushed to <model_store>/<model_name>: a folder, "
+        "gs:// or s3:// bucket, or oci://REGISTRY/NAMESPACE"
+    )
     metadata: str = _spec(default="", doc="SQLite ML Metadata file for local runs")
-    ci_model_store: str = _spec(default="", doc="used instead of model_store on GitHub Actions "
-                                                "runners (GITHUB_ACTIONS=true), whose disks "
-                                                "vanish with the job")
+    ci_model_store: str = _spec(
+        default="",
+        doc="used instead of model_store on GitHub Actions "
+        "runners (GITHUB_ACTIONS=true), whose disks "
+        "vanish with the job",
+    )
 
 
 @dataclass(frozen=True)
@@ -96,19 +114,26 @@ class DriftConfig:
     Per-feature measures and thresholds live in models/schema/drift.yaml, next to the schema.
     """
 
-    mode: Literal["stop", "warn"] = _spec(doc="stop: drift stops the run before Transform; "
-                                              "warn: the run goes on and the summary says so")
+    mode: Literal["stop", "warn"] = _spec(
+        doc="stop: drift stops the run before Transform; "
+        "warn: the run goes on and the summary says so"
+    )
 
 
 @dataclass(frozen=True)
 class ContinuousTrainingConfig:
     """What `mlops ct check` weighs besides new spans and drift."""
 
-    decay_floor: float = _spec(min=0.0, max=1.0, doc="retrain when the released model's "
-                                                     "evaluation.metric on the newest labelled "
-                                                     "span is below this")
-    max_release_age_days: float = _spec(min=0.0, min_exclusive=True,
-                                        doc="retrain when the release is older than this")
+    decay_floor: float = _spec(
+        min=0.0,
+        max=1.0,
+        doc="retrain when the released model's "
+        "evaluation.metric on the newest labelled "
+        "span is below this",
+    )
+    max_release_age_days: float = _spec(
+        min=0.0, min_exclusive=True, doc="retrain when the release is older than this"
+    )
 
 
 @dataclass(frozen=True)
@@ -141,7 +166,8 @@ class ServingConfig:
     rest_port: int = _spec(min=1, max=65535)
     grpc_port: int = _spec(min=1, max=65535)
     version_policy: Literal["latest", "specific"] = _spec(
-        doc="latest: serve the newest pushed versions; specific: the released version(s)")
+        doc="latest: serve the newest pushed versions; specific: the released version(s)"
+    )
     host: str = _spec(default="127.0.0.1", doc="address the local server binds and clients use")
     num_versions: int = _spec(default=1, min=1, doc="versions kept loaded under `latest`")
     config_poll_seconds: int = _spec(default=5, min=1, doc="how often the model config is re-read")
@@ -172,16 +198,20 @@ class LoadTestConfig:
     slo: SloConfig = _spec()
     warmup_seconds: int = _spec(default=5, min=0, doc="load before the figures start counting")
     rows: int = _spec(default=500, min=1, doc="evaluation rows the users cycle through")
-    rows_file: str = _spec(default="", doc="CSV of rows to send where this machine has no "
-                                           "evaluation split of the environment's pipeline")
+    rows_file: str = _spec(
+        default="",
+        doc="CSV of rows to send where this machine has no "
+        "evaluation split of the environment's pipeline",
+    )
 
 
 @dataclass(frozen=True)
 class DeployConfig:
     """Where and how the environment runs in Kubernetes, and where its releases come from."""
 
-    promote_from: str = _spec(doc="the environment a release must come from; empty: the "
-                                  "pipeline's own output")
+    promote_from: str = _spec(
+        doc="the environment a release must come from; empty: the pipeline's own output"
+    )
     namespace: str = _spec(pattern=_NAME_RE)
     replicas: int = _spec(min=1)
     max_replicas: int = _spec(min=1)
@@ -194,14 +224,21 @@ class DeployConfig:
     sync: Literal["automated", "manual"] = _spec(doc="Argo CD sync policy")
     repo_url: str = _spec(doc="the Git repository Argo CD reads")
     target_revision: str = _spec(default="main")
-    model_base_path: str = _spec(default="", doc="where pods read a bucket store; default "
-                                                 "paths.model_store/<model_name>")
-    oras_image: str = _spec(default=ORAS_IMAGE, doc="init container that pulls a registry "
-                                                    "artifact by digest; pin it by digest")
-    model_pull_secret: str = _spec(default="", doc="Secret (kubernetes.io/dockerconfigjson) "
-                                                   "for a private registry; empty: none")
-    service_account: str = _spec(default="", doc="serviceAccountName, e.g. for Workload "
-                                                 "Identity with gs:// stores; empty: default")
+    model_base_path: str = _spec(
+        default="", doc="where pods read a bucket store; default paths.model_store/<model_name>"
+    )
+    oras_image: str = _spec(
+        default=ORAS_IMAGE,
+        doc="init container that pulls a registry artifact by digest; pin it by digest",
+    )
+    model_pull_secret: str = _spec(
+        default="",
+        doc="Secret (kubernetes.io/dockerconfigjson) for a private registry; empty: none",
+    )
+    service_account: str = _spec(
+        default="",
+        doc="serviceAccountName, e.g. for Workload Identity with gs:// stores; empty: default",
+    )
 
 
 @dataclass(frozen=True)
@@ -234,7 +271,8 @@ class EnvironmentConfig:
                 f"{self.sources[-1] if self.sources else self.name}: paths.model_store "
                 f"{self.paths.model_store!r} needs {', '.join(unset)} set in the environment "
                 f"(GitHub Actions sets GITHUB_REPOSITORY; locally `export "
-                f"GITHUB_REPOSITORY=owner/repo`, or point MODEL_REGISTRY at another registry)")
+                f"GITHUB_REPOSITORY=owner/repo`, or point MODEL_REGISTRY at another registry)"
+            )
         return join_uri(self.paths.model_store, self.model_name)
 
 
@@ -251,8 +289,9 @@ def expand_variables(value: str) -> str:
 
     def one(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        found = os.environ.get(name, "") or (_origin_repository()
-                                             if name == "GITHUB_REPOSITORY" else "")
+        found = os.environ.get(name, "") or (
+            _origin_repository() if name == "GITHUB_REPOSITORY" else ""
+        )
         if found:
             return found
         return default if default is not None else match.group(0)
@@ -266,8 +305,13 @@ def _origin_repository() -> str:
     import subprocess
 
     try:
-        out = subprocess.run(["git", "remote", "get-url", "origin"], cwd=REPO_ROOT,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "remote", "get-url", "origin"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except OSError:
         return ""
     match = re.search(r"github\.com[:/]([\w.-]+/[\w.-]+?)(?:\.git)?/?$", out.stdout.strip())
@@ -279,30 +323,49 @@ def on_github_actions() -> bool:
 
 
 def available_environments(environments_dir: Path = ENVIRONMENTS_DIR) -> list[str]:
-    return sorted(
-        p.name for p in environments_dir.iterdir()
-        if p.is_dir() and p.name != BASE_NAME and (p / CONFIG_FILE).exists()
-    ) if environments_dir.is_dir() else []
+    return (
+        sorted(
+            p.name
+            for p in environments_dir.iterdir()
+            if p.is_dir() and p.name != BASE_NAME and (p / CONFIG_FILE).exists()
+        )
+        if environments_dir.is_dir()
+        else []
+    )
 
 
-def load(env: str, environments_dir: Path = ENVIRONMENTS_DIR, *,
-         data_root: str | None = None, output_root: str | None = None) -> EnvironmentConfig:
+def load(
+    env: str,
+    environments_dir: Path = ENVIRONMENTS_DIR,
+    *,
+    data_root: str | None = None,
+    output_root: str | None = None,
+) -> EnvironmentConfig:
     """Load, merge and validate one environment; `data_root`/`output_root` relocate a run."""
     environments_dir = Path(environments_dir)
     overlay_path = environments_dir / env / CONFIG_FILE
     if not overlay_path.exists():
         known = ", ".join(available_environments(environments_dir)) or "none"
-        raise ConfigError(f"unknown environment {env!r}: {_show(overlay_path)} does not exist "
-                          f"(environments found: {known})")
+        raise ConfigError(
+            f"unknown environment {env!r}: {_show(overlay_path)} does not exist "
+            f"(environments found: {known})"
+        )
     base_path = environments_dir / BASE_NAME / CONFIG_FILE
     merged: dict[str, Any] = {}
     origin: dict[str, Path] = {}
     for path in ([base_path] if base_path.exists() else []) + [overlay_path]:
         _merge(merged, _read_yaml(path), path, origin, prefix="")
-    values = _build(EnvironmentConfig, merged, origin, overlay_path, prefix="",
-                    skip={"name", "sources", "work_dir"})
-    cfg = EnvironmentConfig(name=env, sources=tuple(_show(p) for p in (base_path, overlay_path)
-                                                    if p.exists()), **values)
+    values = _build(
+        EnvironmentConfig,
+        merged,
+        origin,
+        overlay_path,
+        prefix="",
+        skip={"name", "sources", "work_dir"},
+    )
+    cfg = EnvironmentConfig(
+        name=env, sources=tuple(_show(p) for p in (base_path, overlay_path) if p.exists()), **values
+    )
     cfg = _relocate(cfg, environments_dir.parent, data_root, output_root)
     _check_cross_fields(cfg, origin, overlay_path)
     _check_slices(cfg, origin, overlay_path)
@@ -325,8 +388,11 @@ class _StrictLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice in the same mapping",
-                    key_node.start_mark)
+                    None,
+                    None,
+                    f"key {key!r} appears twice in the same mapping",
+                    key_node.start_mark,
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -337,18 +403,21 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{_show(path)}:{where} is not valid YAML: "
-                          f"{getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(
+            f"{_show(path)}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{_show(path)}: the top level must be a mapping of keys, "
-                          f"got {type(data).__name__}")
+        raise ConfigError(
+            f"{_show(path)}: the top level must be a mapping of keys, got {type(data).__name__}"
+        )
     return data
 
 
-def _merge(into: dict[str, Any], new: dict[str, Any], path: Path, origin: dict[str, Path],
-           prefix: str) -> None:
+def _merge(
+    into: dict[str, Any], new: dict[str, Any], path: Path, origin: dict[str, Path], prefix: str
+) -> None:
     """Deep-merge mappings; lists and scalars in the overlay replace the base's."""
     for key, value in new.items():
         key_path = f"{prefix}{key}"
@@ -368,41 +437,56 @@ def _where(origin: dict[str, Path], key_path: str, fallback: Path) -> str:
     return _show(origin.get(key_path, fallback))
 
 
-def _build(cls: type, raw: Any, origin: dict[str, Path], overlay: Path, prefix: str,
-           skip: set[str] = frozenset()) -> dict[str, Any]:
+def _build(
+    cls: type,
+    raw: Any,
+    origin: dict[str, Path],
+    overlay: Path,
+    prefix: str,
+    skip: set[str] = frozenset(),
+) -> dict[str, Any]:
     """Check one mapping against a dataclass and convert it to constructor arguments."""
     here = prefix.rstrip(".") or "(top level)"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{_where(origin, prefix.rstrip('.'), overlay)}: {here}: expected a "
-                          f"mapping, got {type(raw).__name__} {raw!r}")
+        raise ConfigError(
+            f"{_where(origin, prefix.rstrip('.'), overlay)}: {here}: expected a "
+            f"mapping, got {type(raw).__name__} {raw!r}"
+        )
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
     for key in raw:
         if key not in fields:
             close = ", ".join(sorted(fields))
-            raise ConfigError(f"{_where(origin, prefix + key, overlay)}: {prefix}{key}: unknown "
-                              f"key (allowed here: {close})")
+            raise ConfigError(
+                f"{_where(origin, prefix + key, overlay)}: {prefix}{key}: unknown "
+                f"key (allowed here: {close})"
+            )
     values = {}
     for name, f in fields.items():
         key_path = prefix + name
         if name not in raw:
-            has_default = (f.default is not dataclasses.MISSING
-                           or f.default_factory is not dataclasses.MISSING)
+            has_default = (
+                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            )
             if has_default:
                 continue
-            raise ConfigError(f"{_show(overlay)}: {key_path}: required value is missing "
-                              f"(set it here or in the base config)")
+            raise ConfigError(
+                f"{_show(overlay)}: {key_path}: required value is missing "
+                f"(set it here or in the base config)"
+            )
         values[name] = _convert(hints[name], raw[name], f.metadata, origin, overlay, key_path)
     return values
 
 
-def _convert(hint: Any, value: Any, meta: Any, origin: dict[str, Path], overlay: Path,
-             key_path: str) -> Any:
+def _convert(
+    hint: Any, value: Any, meta: Any, origin: dict[str, Path], overlay: Path, key_path: str
+) -> Any:
     where = _where(origin, key_path, overlay)
 
     def fail(expected: str) -> typing.NoReturn:
-        raise ConfigError(f"{where}: {key_path}: expected {expected}, got "
-                          f"{type(value).__name__} {value!r}")
+        raise ConfigError(
+            f"{where}: {key_path}: expected {expected}, got {type(value).__name__} {value!r}"
+        )
 
     if dataclasses.is_dataclass(hint):
         return hint(**_build(hint, value, origin, overlay, prefix=key_path + "."))
@@ -416,8 +500,10 @@ def _convert(hint: Any, value: Any, meta: Any, origin: dict[str, Path], overlay:
         (item_type,) = typing.get_args(hint)
         if not isinstance(value, list):
             fail(f"a list of {item_type.__name__}")
-        return [_convert(item_type, v, meta, origin, overlay, f"{key_path}[{i}]")
-                for i, v in enumerate(value)]
+        return [
+            _convert(item_type, v, meta, origin, overlay, f"{key_path}[{i}]")
+            for i, v in enumerate(value)
+        ]
     if hint is bool:
         if not isinstance(value, bool):
             fail("true or false")
@@ -448,32 +534,46 @@ def _convert(hint: Any, value: Any, meta: Any, origin: dict[str, Path], overlay:
     return value
 
 
-def _relocate(cfg: EnvironmentConfig, repo_root: Path, data_root: str | None,
-              output_root: str | None) -> EnvironmentConfig:
+def _relocate(
+    cfg: EnvironmentConfig, repo_root: Path, data_root: str | None, output_root: str | None
+) -> EnvironmentConfig:
     """Resolve relative local paths against the repository and apply --data/--output."""
 
     def absolute(p: str) -> str:
         return p if not p or is_remote(p) else str((repo_root / p).resolve())
 
     data = dataclasses.replace(cfg.data, root=absolute(data_root or cfg.data.root))
-    store = cfg.paths.ci_model_store if on_github_actions() and cfg.paths.ci_model_store \
+    store = (
+        cfg.paths.ci_model_store
+        if on_github_actions() and cfg.paths.ci_model_store
         else cfg.paths.model_store
+    )
     paths = dataclasses.replace(cfg.paths, model_store=expand_variables(store))
     if output_root:
         out = absolute(output_root)
-        paths = PathsConfig(pipeline_root=join_uri(out, "pipeline"),
-                            model_store=join_uri(out, "model_store"),
-                            metadata=join_uri(out, "metadata.sqlite"))
-    paths = PathsConfig(pipeline_root=absolute(paths.pipeline_root),
-                        model_store=absolute(paths.model_store),
-                        metadata=absolute(paths.metadata),
-                        ci_model_store=cfg.paths.ci_model_store)
+        paths = PathsConfig(
+            pipeline_root=join_uri(out, "pipeline"),
+            model_store=join_uri(out, "model_store"),
+            metadata=join_uri(out, "metadata.sqlite"),
+        )
+    paths = PathsConfig(
+        pipeline_root=absolute(paths.pipeline_root),
+        model_store=absolute(paths.model_store),
+        metadata=absolute(paths.metadata),
+        ci_model_store=cfg.paths.ci_model_store,
+    )
     compiled = cfg.orchestration.compiled_pipeline
     orchestration = dataclasses.replace(cfg.orchestration, compiled_pipeline=absolute(compiled))
     work_dir = absolute(output_root) if output_root else str(repo_root / "build" / cfg.name)
     loadtest = dataclasses.replace(cfg.loadtest, rows_file=absolute(cfg.loadtest.rows_file))
-    return dataclasses.replace(cfg, data=data, paths=paths, orchestration=orchestration,
-                               work_dir=work_dir, loadtest=loadtest)
+    return dataclasses.replace(
+        cfg,
+        data=data,
+        paths=paths,
+        orchestration=orchestration,
+        work_dir=work_dir,
+        loadtest=loadtest,
+    )
 
 
 def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay: Path) -> None:
@@ -483,8 +583,11 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
         raise ConfigError(f"{_where(origin, key_path, overlay)}: {key_path}: {message}")
 
     if "{SPAN}" not in cfg.data.input_pattern:
-        fail("data.input_pattern", f"must contain {{SPAN}} so new data can arrive as new spans, "
-                                   f"got {cfg.data.input_pattern!r}")
+        fail(
+            "data.input_pattern",
+            f"must contain {{SPAN}} so new data can arrive as new spans, "
+            f"got {cfg.data.input_pattern!r}",
+        )
     serving = cfg.serving
     if serving.rest_port == serving.grpc_port:
         fail("serving.grpc_port", f"must differ from serving.rest_port ({serving.rest_port})")
@@ -492,28 +595,41 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
         fail("serving.monitoring_path", f"must start with '/', got {serving.monitoring_path!r}")
     sizes = serving.batching.allowed_batch_sizes
     if sizes and (sizes != sorted(set(sizes)) or sizes[-1] != serving.batching.max_batch_size):
-        fail("serving.batching.allowed_batch_sizes",
-             f"must increase and end with max_batch_size ({serving.batching.max_batch_size}), "
-             f"got {sizes}")
+        fail(
+            "serving.batching.allowed_batch_sizes",
+            f"must increase and end with max_batch_size ({serving.batching.max_batch_size}), "
+            f"got {sizes}",
+        )
     if cfg.loadtest.slo.p99_ms < cfg.loadtest.slo.p95_ms:
-        fail("loadtest.slo.p99_ms", f"must be >= loadtest.slo.p95_ms "
-                                    f"({cfg.loadtest.slo.p95_ms}), got {cfg.loadtest.slo.p99_ms}")
+        fail(
+            "loadtest.slo.p99_ms",
+            f"must be >= loadtest.slo.p95_ms "
+            f"({cfg.loadtest.slo.p95_ms}), got {cfg.loadtest.slo.p99_ms}",
+        )
     d = cfg.deploy
     if d.max_replicas < d.replicas:
-        fail("deploy.max_replicas", f"must be >= deploy.replicas ({d.replicas}), got "
-                                    f"{d.max_replicas}")
+        fail(
+            "deploy.max_replicas",
+            f"must be >= deploy.replicas ({d.replicas}), got {d.max_replicas}",
+        )
     if d.min_available >= d.replicas and d.replicas > 1:
-        fail("deploy.min_available", f"must be below deploy.replicas ({d.replicas}) or no pod "
-                                     f"can ever be evicted, got {d.min_available}")
+        fail(
+            "deploy.min_available",
+            f"must be below deploy.replicas ({d.replicas}) or no pod "
+            f"can ever be evicted, got {d.min_available}",
+        )
     if d.promote_from == cfg.name:
         fail("deploy.promote_from", f"an environment cannot promote from itself ({cfg.name!r})")
     orch = cfg.orchestration
     if orch.runner == "local" and not cfg.paths.metadata:
         fail("paths.metadata", "the local runner needs a SQLite file for ML Metadata")
     if orch.runner == "kubeflow_v2" and cfg.data.window_spans != 1:
-        fail("data.window_spans", f"must be 1 with orchestration.runner kubeflow_v2 (Vertex AI "
-                                  f"compiles no span-window resolver in TFX 1.16), got "
-                                  f"{cfg.data.window_spans}")
+        fail(
+            "data.window_spans",
+            f"must be 1 with orchestration.runner kubeflow_v2 (Vertex AI "
+            f"compiles no span-window resolver in TFX 1.16), got "
+            f"{cfg.data.window_spans}",
+        )
     if orch.runner == "kubeflow_v2":
         if not orch.image:
             fail("orchestration.image", "the kubeflow_v2 runner needs the pipeline's image")
@@ -529,9 +645,11 @@ def _check_slices(cfg: EnvironmentConfig, origin: dict[str, Path], overlay: Path
     for i, name in enumerate(cfg.evaluation.slices):
         if name not in known:
             key_path = f"evaluation.slices[{i}]"
-            raise ConfigError(f"{_where(origin, 'evaluation.slices', overlay)}: {key_path}: "
-                              f"{name!r} is not a feature of the schema "
-                              f"({_show(SCHEMA_FILE)}; features: {', '.join(known)})")
+            raise ConfigError(
+                f"{_where(origin, 'evaluation.slices', overlay)}: {key_path}: "
+                f"{name!r} is not a feature of the schema "
+                f"({_show(SCHEMA_FILE)}; features: {', '.join(known)})"
+            )
 
 
 def _promote_from(environments_dir: Path, env: str) -> tuple[Any, Path]:
@@ -564,13 +682,19 @@ def promotion_order(environments_dir: Path = ENVIRONMENTS_DIR) -> list[str]:
 
     for name, src in source.items():
         if src and src not in source:
-            fail(name, f"unknown environment {src!r} for {name} (known: {', '.join(names)}; "
-                       f"empty for the pipeline's output)")
+            fail(
+                name,
+                f"unknown environment {src!r} for {name} (known: {', '.join(names)}; "
+                f"empty for the pipeline's output)",
+            )
     roots = [n for n in names if not source[n]]
     if len(roots) > 1:
-        fail(roots[1], f"{' and '.join(map(repr, roots))} both take the pipeline's output "
-                       f"(empty promote_from); exactly one environment may, the others name "
-                       f"the environment they take releases from")
+        fail(
+            roots[1],
+            f"{' and '.join(map(repr, roots))} both take the pipeline's output "
+            f"(empty promote_from); exactly one environment may, the others name "
+            f"the environment they take releases from",
+        )
     ordered: list[str] = []
     frontier = roots
     while frontier:
@@ -582,8 +706,11 @@ def promotion_order(environments_dir: Path = ENVIRONMENTS_DIR) -> list[str]:
         while env not in loop:
             loop.append(env)
             env = source[env]
-        cycle = [*loop[loop.index(env):], env]
-        fail(env, f"releases would go round in a loop ({' <- '.join(cycle)}: each takes from "
-                  f"the next); the chain must start at the environment fed by the pipeline"
-                  + ("" if roots else " (none has an empty promote_from)"))
+        cycle = [*loop[loop.index(env) :], env]
+        fail(
+            env,
+            f"releases would go round in a loop ({' <- '.join(cycle)}: each takes from "
+            f"the next); the chain must start at the environment fed by the pipeline"
+            + ("" if roots else " (none has an empty promote_from)"),
+        )
     return ordered

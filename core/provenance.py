@@ -19,8 +19,13 @@ def git_commit() -> str:
         if os.environ.get(name):
             return os.environ[name]
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.REPO_ROOT,
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=config.REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except OSError:
         return ""
     return out.stdout.strip() if out.returncode == 0 else ""

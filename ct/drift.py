@@ -48,9 +48,11 @@ class Drift:
         return self.value > self.threshold
 
     def line(self) -> str:
-        return (f"{self.feature}: {self.measure} {self.value:.4f} > threshold {self.threshold}"
-                if self.drifted else
-                f"{self.feature}: {self.measure} {self.value:.4f} <= threshold {self.threshold}")
+        return (
+            f"{self.feature}: {self.measure} {self.value:.4f} > threshold {self.threshold}"
+            if self.drifted
+            else f"{self.feature}: {self.measure} {self.value:.4f} <= threshold {self.threshold}"
+        )
 
 
 @dataclass
@@ -77,9 +79,11 @@ class Verdict:
 
     def markdown(self) -> str:
         out = [f"## Drift: {self.verdict}", ""]
-        out.append(f"Span {self.span} ({self.examples} examples, minimum {self.min_examples}) "
-                   f"against span(s) {', '.join(map(str, self.baseline_spans)) or '-'} "
-                   f"(mode {self.mode}).")
+        out.append(
+            f"Span {self.span} ({self.examples} examples, minimum {self.min_examples}) "
+            f"against span(s) {', '.join(map(str, self.baseline_spans)) or '-'} "
+            f"(mode {self.mode})."
+        )
         if self.note:
             out += ["", self.note]
         if self.measures:
@@ -97,13 +101,17 @@ class DriftError(GateError):
 
 def table(measures: list[Drift]) -> str:
     lines = ["| feature | measure | value | threshold | drifted |", "|---|---|---|---|---|"]
-    lines += [f"| {d.feature} | {d.measure} | {d.value:.4f} | {d.threshold} | "
-              f"{'yes' if d.drifted else 'no'} |" for d in measures]
+    lines += [
+        f"| {d.feature} | {d.measure} | {d.value:.4f} | {d.threshold} | "
+        f"{'yes' if d.drifted else 'no'} |"
+        for d in measures
+    ]
     return "\n".join(lines)
 
 
-def parse_thresholds(text: str, schema: schema_pb2.Schema,
-                     where: str = "models/schema/drift.yaml") -> list[Threshold]:
+def parse_thresholds(
+    text: str, schema: schema_pb2.Schema, where: str = "models/schema/drift.yaml"
+) -> list[Threshold]:
     """Check the file against the schema: a typo names the file, the feature and the field."""
     try:
         data = yaml.safe_load(text) or {}
@@ -111,53 +119,73 @@ def parse_thresholds(text: str, schema: schema_pb2.Schema,
         raise ConfigError(f"{where}: not valid YAML: {exc}") from None
     features = data.get("features") if isinstance(data, dict) else None
     if not isinstance(features, dict):
-        raise ConfigError(f"{where}: expected a mapping `features: {{name: {{measure, "
-                          f"threshold}}}}`")
+        raise ConfigError(
+            f"{where}: expected a mapping `features: {{name: {{measure, threshold}}}}`"
+        )
     types = {f.name: f.type for f in schema.feature}
     out = []
     for name, spec in features.items():
         at = f"{where}: features.{name}"
         if name not in types:
-            raise ConfigError(f"{at}: no such feature in the schema (known: "
-                              f"{', '.join(sorted(types))})")
+            raise ConfigError(
+                f"{at}: no such feature in the schema (known: {', '.join(sorted(types))})"
+            )
         if not isinstance(spec, dict) or set(spec) - {"measure", "threshold", "clip"}:
             raise ConfigError(f"{at}: expected {{measure, threshold[, clip]}}, got {spec!r}")
         measure, threshold, clip = spec.get("measure"), spec.get("threshold"), spec.get("clip")
         categorical = types[name] == schema_pb2.BYTES
         expected = "l_infinity" if categorical else "jensen_shannon"
         if measure != expected:
-            raise ConfigError(f"{at}.measure: {name} is {MEASURES[expected]}, so the measure is "
-                              f"{expected!r}, got {measure!r}")
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float) \
-                or not 0 <= threshold <= 1:
+            raise ConfigError(
+                f"{at}.measure: {name} is {MEASURES[expected]}, so the measure is "
+                f"{expected!r}, got {measure!r}"
+            )
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or not 0 <= threshold <= 1
+        ):
             raise ConfigError(f"{at}.threshold: expected a number in [0, 1], got {threshold!r}")
         if categorical and clip is not None:
             raise ConfigError(f"{at}.clip: only numeric features are clipped, got {clip!r}")
         if not categorical:
-            if not (isinstance(clip, list) and len(clip) == 2
-                    and all(isinstance(v, int | float) for v in clip) and clip[0] < clip[1]):
-                raise ConfigError(f"{at}.clip: expected [low, high] with low < high, got "
-                                  f"{clip!r}")
+            if not (
+                isinstance(clip, list)
+                and len(clip) == 2
+                and all(isinstance(v, int | float) for v in clip)
+                and clip[0] < clip[1]
+            ):
+                raise ConfigError(f"{at}.clip: expected [low, high] with low < high, got {clip!r}")
             clip = (float(clip[0]), float(clip[1]))
         out.append(Threshold(name, measure, float(threshold), clip))
     return out
 
 
-def load_thresholds(schema: schema_pb2.Schema, path: Path = THRESHOLDS_FILE
-                    ) -> tuple[str, list[Threshold]]:
+def load_thresholds(
+    schema: schema_pb2.Schema, path: Path = THRESHOLDS_FILE
+) -> tuple[str, list[Threshold]]:
     text = Path(path).read_text()
-    return text, parse_thresholds(text, schema, str(path.relative_to(SCHEMA_DIR.parent.parent))
-                                  if path.is_relative_to(SCHEMA_DIR.parent.parent) else str(path))
+    return text, parse_thresholds(
+        text,
+        schema,
+        str(path.relative_to(SCHEMA_DIR.parent.parent))
+        if path.is_relative_to(SCHEMA_DIR.parent.parent)
+        else str(path),
+    )
 
 
 def _read_table(paths: list[str], schema: schema_pb2.Schema) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    kinds = {schema_pb2.INT: pa.int64(), schema_pb2.FLOAT: pa.float32(),
-             schema_pb2.BYTES: pa.binary()}
-    options = pacsv.ConvertOptions(column_types={f.name: kinds[f.type] for f in schema.feature},
-                                   strings_can_be_null=True)
+    kinds = {
+        schema_pb2.INT: pa.int64(),
+        schema_pb2.FLOAT: pa.float32(),
+        schema_pb2.BYTES: pa.binary(),
+    }
+    options = pacsv.ConvertOptions(
+        column_types={f.name: kinds[f.type] for f in schema.feature}, strings_can_be_null=True
+    )
     tables = []
     for path in paths:
         if is_remote(path):
@@ -174,8 +202,9 @@ def _read_table(paths: list[str], schema: schema_pb2.Schema) -> Any:
     return pa.concat_tables(tables, promote=True) if tables else None
 
 
-def statistics(paths: list[str], schema: schema_pb2.Schema, thresholds: list[Threshold]
-               ) -> tuple[Any, int]:
+def statistics(
+    paths: list[str], schema: schema_pb2.Schema, thresholds: list[Threshold]
+) -> tuple[Any, int]:
     """TFDV statistics of the CSV files (numeric drift features clipped), and the row count."""
     import numpy as np
     import pyarrow as pa
@@ -202,8 +231,9 @@ def statistics(paths: list[str], schema: schema_pb2.Schema, thresholds: list[Thr
     return stats_impl.generate_statistics_in_memory(batch, options), table.num_rows
 
 
-def measure(current: Any, baseline: Any, schema: schema_pb2.Schema,
-            thresholds: list[Threshold]) -> list[Drift]:
+def measure(
+    current: Any, baseline: Any, schema: schema_pb2.Schema, thresholds: list[Threshold]
+) -> list[Drift]:
     """Every configured feature's drift value, via TFDV's comparators (drift_skew_info)."""
     import tensorflow_data_validation as tfdv
 
@@ -220,23 +250,40 @@ def measure(current: Any, baseline: Any, schema: schema_pb2.Schema,
         else:
             comparator.jensen_shannon_divergence.threshold = by_name[feature.name].threshold
     anomalies = tfdv.validate_statistics(current, with_comparators, previous_statistics=baseline)
-    values = {info.path.step[0]: info.drift_measurements[0].value
-              for info in anomalies.drift_skew_info if info.drift_measurements}
-    return [Drift(t.feature, t.measure, round(float(values.get(t.feature, 0.0)), 6), t.threshold)
-            for t in thresholds]
+    values = {
+        info.path.step[0]: info.drift_measurements[0].value
+        for info in anomalies.drift_skew_info
+        if info.drift_measurements
+    }
+    return [
+        Drift(t.feature, t.measure, round(float(values.get(t.feature, 0.0)), 6), t.threshold)
+        for t in thresholds
+    ]
 
 
-def judge(current_paths: list[str], baseline_paths: list[str], schema: schema_pb2.Schema,
-          thresholds: list[Threshold], *, mode: str, span: int | None,
-          baseline_spans: list[int], min_examples: int, note: str = "") -> Verdict:
+def judge(
+    current_paths: list[str],
+    baseline_paths: list[str],
+    schema: schema_pb2.Schema,
+    thresholds: list[Threshold],
+    *,
+    mode: str,
+    span: int | None,
+    baseline_spans: list[int],
+    min_examples: int,
+    note: str = "",
+) -> Verdict:
     """The gate's decision, without raising: PASS, WARN, FAIL, or SKIPPED without a baseline."""
     current, examples = statistics(current_paths, schema, thresholds)
     verdict = Verdict("PASS", mode, span, baseline_spans, examples, min_examples, [], note)
     if examples < min_examples:
         verdict.verdict = "FAIL"
-        verdict.note = (f"no examples in span {span}" if examples == 0 else
-                        f"span {span} has {examples} examples, below the minimum {min_examples} "
-                        f"(data.min_examples)")
+        verdict.note = (
+            f"no examples in span {span}"
+            if examples == 0
+            else f"span {span} has {examples} examples, below the minimum {min_examples} "
+            f"(data.min_examples)"
+        )
         return verdict
     if not baseline_paths:
         verdict.verdict = "SKIPPED"

@@ -55,14 +55,16 @@ def files(cfg: EnvironmentConfig, span_numbers: list[int]) -> list[str]:
     spans = available(cfg)
     missing = [s for s in span_numbers if s not in spans]
     if missing:
-        raise ConfigError(f"span(s) {', '.join(map(str, missing))} not found under "
-                          f"{_pattern(cfg)} (available: {describe(list(spans)) or 'none'})")
+        raise ConfigError(
+            f"span(s) {', '.join(map(str, missing))} not found under "
+            f"{_pattern(cfg)} (available: {describe(list(spans)) or 'none'})"
+        )
     return [path for s in span_numbers for path in spans[s]]
 
 
 def window(cfg: EnvironmentConfig) -> list[int]:
     """The spans a run trains on: the newest `data.window_spans` that exist."""
-    return list(available(cfg))[-cfg.data.window_spans:]
+    return list(available(cfg))[-cfg.data.window_spans :]
 
 
 def describe(span_numbers: list[int]) -> str:

@@ -57,8 +57,10 @@ class Observed:
 
     def describe(self, target: Target) -> str:
         digest = self.live_digest or "none"
-        return (f"sync {self.sync}, health {self.health}, live digest {digest[:19]} "
-                f"(release {target.digest[:19]})")
+        return (
+            f"sync {self.sync}, health {self.health}, live digest {digest[:19]} "
+            f"(release {target.digest[:19]})"
+        )
 
 
 def _load(path: Path) -> dict:
@@ -79,8 +81,13 @@ def target_for(env: str, root: Path = config.REPO_ROOT) -> Target:
     digest = (meta.get("annotations") or {}).get(DIGEST_ANNOTATION, "")
     if not digest:
         raise ConfigError(f"{deployment_file}: no {DIGEST_ANNOTATION} annotation")
-    return Target(app=app["name"], app_namespace=app.get("namespace", "argocd"),
-                  deployment=meta["name"], namespace=meta["namespace"], digest=digest)
+    return Target(
+        app=app["name"],
+        app_namespace=app.get("namespace", "argocd"),
+        deployment=meta["name"],
+        namespace=meta["namespace"],
+        digest=digest,
+    )
 
 
 class Client:
@@ -93,23 +100,27 @@ class Client:
 
     def get(self, path: str, **query: str) -> dict:
         url = f"{self.server}/api/v1/{path}?{urllib.parse.urlencode(query)}"
-        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}",
-                                                       "Accept": "application/json"})
+        request = urllib.request.Request(
+            url, headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
             if exc.code in (401, 403):
-                raise InfraError(f"Argo CD at {self.server} refused the credentials (HTTP "
-                                 f"{exc.code}); check the ARGOCD_AUTH_TOKEN secret and that its "
-                                 f"account may get the application") from None
+                raise InfraError(
+                    f"Argo CD at {self.server} refused the credentials (HTTP "
+                    f"{exc.code}); check the ARGOCD_AUTH_TOKEN secret and that its "
+                    f"account may get the application"
+                ) from None
             if exc.code == 404:
                 return {}
             raise InfraError(f"Argo CD at {self.server}: HTTP {exc.code} for {path}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise InfraError(f"Argo CD at {self.server} (ARGOCD_SERVER) is unreachable: "
-                             f"{reason}") from None
+            raise InfraError(
+                f"Argo CD at {self.server} (ARGOCD_SERVER) is unreachable: {reason}"
+            ) from None
 
     def observe(self, target: Target, refresh: bool) -> Observed:
         query = {"appNamespace": target.app_namespace}
@@ -117,22 +128,32 @@ class Client:
             query["refresh"] = "normal"  # ask Argo CD to look at Git now, not at its next poll
         app = self.get(f"applications/{urllib.parse.quote(target.app)}", **query)
         if not app:
-            raise InfraError(f"Argo CD at {self.server} has no application {target.app!r} "
-                             f"(apply environments/*/argocd/application.yaml)")
+            raise InfraError(
+                f"Argo CD at {self.server} has no application {target.app!r} "
+                f"(apply environments/*/argocd/application.yaml)"
+            )
         status = app.get("status") or {}
-        live = self.get(f"applications/{urllib.parse.quote(target.app)}/resource",
-                        appNamespace=target.app_namespace, namespace=target.namespace,
-                        resourceName=target.deployment, group="apps", version="v1",
-                        kind="Deployment")
+        live = self.get(
+            f"applications/{urllib.parse.quote(target.app)}/resource",
+            appNamespace=target.app_namespace,
+            namespace=target.namespace,
+            resourceName=target.deployment,
+            group="apps",
+            version="v1",
+            kind="Deployment",
+        )
         manifest = json.loads(live.get("manifest") or "{}") if live else {}
         annotations = (manifest.get("metadata") or {}).get("annotations") or {}
-        return Observed(sync=(status.get("sync") or {}).get("status", "Unknown"),
-                        health=(status.get("health") or {}).get("status", "Unknown"),
-                        live_digest=annotations.get(DIGEST_ANNOTATION, ""))
+        return Observed(
+            sync=(status.get("sync") or {}).get("status", "Unknown"),
+            health=(status.get("health") or {}).get("status", "Unknown"),
+            live_digest=annotations.get(DIGEST_ANNOTATION, ""),
+        )
 
 
-def wait(client: Client, target: Target, timeout: float, interval: float = 5,
-         say=print) -> Observed:
+def wait(
+    client: Client, target: Target, timeout: float, interval: float = 5, say=print
+) -> Observed:
     deadline = time.monotonic() + timeout
     last = ""
     first = True
@@ -146,9 +167,11 @@ def wait(client: Client, target: Target, timeout: float, interval: float = 5,
         if seen.matches(target):
             return seen
         if time.monotonic() >= deadline:
-            raise GateError(f"Argo CD application {target.app} did not run the release within "
-                            f"{timeout:.0f} s: {line}. Look at the application in Argo CD (sync "
-                            f"errors, failing pods) before load-testing the endpoint.")
+            raise GateError(
+                f"Argo CD application {target.app} did not run the release within "
+                f"{timeout:.0f} s: {line}. Look at the application in Argo CD (sync "
+                f"errors, failing pods) before load-testing the endpoint."
+            )
         time.sleep(interval)
 
 
@@ -157,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     w = sub.add_parser("wait", help="wait until Argo CD runs ENV's committed release")
     w.add_argument("--env", required=True)
-    w.add_argument("--timeout", type=float,
-                   default=float(os.environ.get("ARGOCD_WAIT_SECONDS") or 600))
+    w.add_argument(
+        "--timeout", type=float, default=float(os.environ.get("ARGOCD_WAIT_SECONDS") or 600)
+    )
     w.add_argument("--interval", type=float, default=5)
     args = parser.parse_args(argv)
     server = os.environ.get("ARGOCD_SERVER", "")
@@ -168,8 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         token = os.environ.get("ARGOCD_AUTH_TOKEN", "")
         if not token:
-            raise ConfigError("ARGOCD_SERVER is set but ARGOCD_AUTH_TOKEN is empty: add the "
-                              "secret (an Argo CD API token) or unset the server")
+            raise ConfigError(
+                "ARGOCD_SERVER is set but ARGOCD_AUTH_TOKEN is empty: add the "
+                "secret (an Argo CD API token) or unset the server"
+            )
         target = target_for(args.env)
         seen = wait(Client(server, token), target, args.timeout, args.interval)
     except MlopsError as exc:

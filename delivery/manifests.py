@@ -30,8 +30,10 @@ INFRA = config.REPO_ROOT / "infra"
 TEMPLATES = INFRA / "templates"
 MANIFESTS_DIR = "manifests"
 KINDS = ("configmap", "deployment", "service", "hpa", "pdb")
-NO_RELEASE = ("# {env}: no release yet\n\nNothing is deployed. `mlops promote` renders the "
-              "Kubernetes manifests here together with the first release record.\n")
+NO_RELEASE = (
+    "# {env}: no release yet\n\nNothing is deployed. `mlops promote` renders the "
+    "Kubernetes manifests here together with the first release record.\n"
+)
 
 _env = C.jinja_environment(TEMPLATES)
 _env.globals.update(grpc_port=GRPC_PORT, rest_port=REST_PORT)
@@ -61,37 +63,54 @@ def render_environment(cfg: EnvironmentConfig, record: rel.Record | None) -> dic
     if record is None:
         return {"README.md": NO_RELEASE.format(env=cfg.name)}
     current = record.current
-    files = C.render(cfg, model_base_path(cfg, current), versions=[current.version],
-                     labels={"stable": current.version})
+    files = C.render(
+        cfg,
+        model_base_path(cfg, current),
+        versions=[current.version],
+        labels={"stable": current.version},
+    )
     flags = C.server_flags(cfg, "/config", files, GRPC_PORT, REST_PORT)
     config_sha = hashlib.sha256("".join(files[k] for k in sorted(files)).encode()).hexdigest()
     app = app_name(cfg)
-    labels = "\n".join([
-        f"app.kubernetes.io/name: {app}",
-        f"app.kubernetes.io/part-of: {cfg.model_name.replace('_', '-')}",
-        "app.kubernetes.io/managed-by: mlops-render",
-        f"mlops.template/environment: {cfg.name}",
-        f'mlops.template/model-version: "{current.version}"'])
-    values = {"env": cfg.name, "app": app, "d": cfg.deploy, "s": cfg.serving,
-              "model_name": cfg.model_name, "release": current, "labels": labels,
-              "files": files, "flags": flags, "config_sha": config_sha,
-              "oci_ref": current.uri[len(OCI_SCHEME):] if current.uri.startswith(OCI_SCHEME)
-              else ""}
-    return {f"{kind}.yaml": _env.get_template(f"{kind}.yaml.j2").render(**values)
-            for kind in KINDS}
+    labels = "\n".join(
+        [
+            f"app.kubernetes.io/name: {app}",
+            f"app.kubernetes.io/part-of: {cfg.model_name.replace('_', '-')}",
+            "app.kubernetes.io/managed-by: mlops-render",
+            f"mlops.template/environment: {cfg.name}",
+            f'mlops.template/model-version: "{current.version}"',
+        ]
+    )
+    values = {
+        "env": cfg.name,
+        "app": app,
+        "d": cfg.deploy,
+        "s": cfg.serving,
+        "model_name": cfg.model_name,
+        "release": current,
+        "labels": labels,
+        "files": files,
+        "flags": flags,
+        "config_sha": config_sha,
+        "oci_ref": current.uri[len(OCI_SCHEME) :] if current.uri.startswith(OCI_SCHEME) else "",
+    }
+    return {f"{kind}.yaml": _env.get_template(f"{kind}.yaml.j2").render(**values) for kind in KINDS}
 
 
 def render_argocd(cfg: EnvironmentConfig) -> str:
     return _env.get_template("argocd-application.yaml.j2").render(
-        env=cfg.name, app=app_name(cfg), d=cfg.deploy)
+        env=cfg.name, app=app_name(cfg), d=cfg.deploy
+    )
 
 
 def expected(environments_dir: Path, env: str) -> dict[Path, str]:
     """Every file `mlops render` owns for `env`, by absolute path."""
     cfg = config.load(env, environments_dir)
     record = rel.read(environments_dir, env)
-    out = {Path(environments_dir) / env / MANIFESTS_DIR / name: text
-           for name, text in render_environment(cfg, record).items()}
+    out = {
+        Path(environments_dir) / env / MANIFESTS_DIR / name: text
+        for name, text in render_environment(cfg, record).items()
+    }
     out[argocd_path(environments_dir, env)] = render_argocd(cfg)
     return out
 
@@ -124,9 +143,11 @@ class Drift(NamedTuple):
     kind: str  # "missing", "stale" or "unexpected"
 
     def __str__(self) -> str:
-        what = {"missing": "missing: not committed, a render would create it",
-                "stale": "stale: its content differs from a fresh render",
-                "unexpected": "unexpected: not rendered by mlops, a render would remove it"}
+        what = {
+            "missing": "missing: not committed, a render would create it",
+            "stale": "stale: its content differs from a fresh render",
+            "unexpected": "unexpected: not rendered by mlops, a render would remove it",
+        }
         return f"{self.path} ({what[self.kind]})"
 
 
@@ -145,8 +166,9 @@ def render(environments_dir: Path, envs: list[str], *, check: bool) -> list[Drif
                 stale.append(Drift(_show(path), "stale"))
         stale += [Drift(_show(p), "unexpected") for p in sorted(present - owned)]
         if not check:
-            write_environment(environments_dir, env, {p.name: t for p, t in files.items()
-                                                      if p in owned})
+            write_environment(
+                environments_dir, env, {p.name: t for p, t in files.items() if p in owned}
+            )
             argocd = argocd_path(environments_dir, env)
             argocd.parent.mkdir(parents=True, exist_ok=True)
             argocd.write_text(files[argocd])

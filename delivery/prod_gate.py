@@ -42,8 +42,10 @@ class Unreachable(Exception):
 
 def check_ref(ref: str) -> str:
     if ref != "refs/heads/main":
-        raise Refused(f"this workflow changes production and runs only from main; it was "
-                      f"dispatched from {ref or '(no ref)'}. Run it from main.")
+        raise Refused(
+            f"this workflow changes production and runs only from main; it was "
+            f"dispatched from {ref or '(no ref)'}. Run it from main."
+        )
     return "ref: refs/heads/main"
 
 
@@ -59,38 +61,53 @@ def reviewers_of(environment: dict) -> list[str]:
 
 def fetch_environment(api: str, repository: str, token: str) -> dict | None:
     url = f"{api.rstrip('/')}/repos/{repository}/environments/{ENVIRONMENT}"
-    request = urllib.request.Request(url, headers={
-        "Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
-        "X-GitHub-Api-Version": "2022-11-28"})
+    request = urllib.request.Request(
+        url,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=20) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return None
-        raise Unreachable(f"GitHub API {url}: HTTP {exc.code}; the job needs `actions: read` "
-                          f"to read environments") from None
+        raise Unreachable(
+            f"GitHub API {url}: HTTP {exc.code}; the job needs `actions: read` to read environments"
+        ) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise Unreachable(f"GitHub API {url} unreachable: "
-                          f"{getattr(exc, 'reason', exc)}") from None
+        raise Unreachable(f"GitHub API {url} unreachable: {getattr(exc, 'reason', exc)}") from None
 
 
 def check_reviewers(environment: dict | None) -> str:
     if environment is None:
-        raise Refused(f"the '{ENVIRONMENT}' environment does not exist. GitHub would create it "
-                      f"on first use with no reviewers, and this job would run unapproved. "
-                      f"Create it (Settings -> Environments) with required reviewers, or opt "
-                      f"into the pull-request gate: repository variable PROD_APPROVAL="
-                      f"codeowners (see README, 'Set up on GitHub').")
+        raise Refused(
+            f"the '{ENVIRONMENT}' environment does not exist. GitHub would create it "
+            f"on first use with no reviewers, and this job would run unapproved. "
+            f"Create it (Settings -> Environments) with required reviewers, or opt "
+            f"into the pull-request gate: repository variable PROD_APPROVAL="
+            f"codeowners (see README, 'Set up on GitHub')."
+        )
     reviewers = reviewers_of(environment)
     if not reviewers:
-        raise Refused(f"the '{ENVIRONMENT}' environment has no required reviewers, so nobody "
-                      f"would approve this change. Add reviewers (Settings -> Environments -> "
-                      f"{ENVIRONMENT}), or opt into the pull-request gate: repository variable "
-                      f"PROD_APPROVAL=codeowners (see README, 'Set up on GitHub').")
+        raise Refused(
+            f"the '{ENVIRONMENT}' environment has no required reviewers, so nobody "
+            f"would approve this change. Add reviewers (Settings -> Environments -> "
+            f"{ENVIRONMENT}), or opt into the pull-request gate: repository variable "
+            f"PROD_APPROVAL=codeowners (see README, 'Set up on GitHub')."
+        )
     policy = environment.get("deployment_branch_policy")
-    note = "" if policy else (" (also limit its deployment branches to main: without that, a "
-                              "dispatch from another branch runs that branch's workflow file)")
+    note = (
+        ""
+        if policy
+        else (
+            " (also limit its deployment branches to main: without that, a "
+            "dispatch from another branch runs that branch's workflow file)"
+        )
+    )
     return f"'{ENVIRONMENT}' requires a review by {', '.join(reviewers)}{note}"
 
 
@@ -103,14 +120,19 @@ def check_codeowners(root: Path) -> str:
             if fields and fields[0] in PROD_PATHS:
                 owners = fields[1:]
     if not owners:
-        raise Refused(f"PROD_APPROVAL=codeowners, but {CODEOWNERS} names no owner for "
-                      f"/environments/prod/")
+        raise Refused(
+            f"PROD_APPROVAL=codeowners, but {CODEOWNERS} names no owner for /environments/prod/"
+        )
     if any("YOUR_ORG" in owner for owner in owners):
-        raise Refused(f"PROD_APPROVAL=codeowners, but {CODEOWNERS} still names the template's "
-                      f"placeholder {' '.join(owners)} for /environments/prod/; name your "
-                      f"release approvers")
-    return (f"pull-request gate: {CODEOWNERS} requires {' '.join(owners)} to review "
-            f"environments/prod/ (with 'Require review from Code Owners' on main)")
+        raise Refused(
+            f"PROD_APPROVAL=codeowners, but {CODEOWNERS} still names the template's "
+            f"placeholder {' '.join(owners)} for /environments/prod/; name your "
+            f"release approvers"
+        )
+    return (
+        f"pull-request gate: {CODEOWNERS} requires {' '.join(owners)} to review "
+        f"environments/prod/ (with 'Require review from Code Owners' on main)"
+    )
 
 
 def preflight(env: dict[str, str], root: Path = Path(".")) -> list[str]:
@@ -119,12 +141,16 @@ def preflight(env: dict[str, str], root: Path = Path(".")) -> list[str]:
     if mode == "codeowners":
         lines.append(check_codeowners(root))
     elif mode:
-        raise Refused(f"repository variable PROD_APPROVAL={mode!r}: the only setting is "
-                      f"'codeowners' (or unset, for environment reviewers)")
+        raise Refused(
+            f"repository variable PROD_APPROVAL={mode!r}: the only setting is "
+            f"'codeowners' (or unset, for environment reviewers)"
+        )
     else:
-        environment = fetch_environment(env.get("GITHUB_API_URL", "https://api.github.com"),
-                                        env.get("GITHUB_REPOSITORY", ""),
-                                        env.get("GITHUB_TOKEN", ""))
+        environment = fetch_environment(
+            env.get("GITHUB_API_URL", "https://api.github.com"),
+            env.get("GITHUB_REPOSITORY", ""),
+            env.get("GITHUB_TOKEN", ""),
+        )
         lines.append(check_reviewers(environment))
     return lines
 

@@ -90,49 +90,69 @@ class Delivery:
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--summary: {path} is not a run summary: {exc}") from None
         if summary_file is not None:
-            if not summary.get("pushed") or not summary.get("pushed_path") \
-                    or not str(summary.get("pushed_version", "")).isdigit():
-                raise PromotionRefused("pipeline-output", f"{summary_file} names no pushed model "
-                                       f"(the run did not bless or push one)")
-            artifact = Artifact(int(summary["pushed_version"]), str(summary["model_digest"]),
-                                _resolve(str(summary["pushed_path"])))
+            if (
+                not summary.get("pushed")
+                or not summary.get("pushed_path")
+                or not str(summary.get("pushed_version", "")).isdigit()
+            ):
+                raise PromotionRefused(
+                    "pipeline-output",
+                    f"{summary_file} names no pushed model (the run did not bless or push one)",
+                )
+            artifact = Artifact(
+                int(summary["pushed_version"]),
+                str(summary["model_digest"]),
+                _resolve(str(summary["pushed_path"])),
+            )
             return artifact, summary
         newest = self.store(env).newest()
         if newest is None:
-            raise PromotionRefused("pipeline-output", f"no pushed model in "
-                                   f"{display_uri(cfg.model_store_dir)}: run `mlops run --env "
-                                   f"{env}` (it pushes only blessed models)")
+            raise PromotionRefused(
+                "pipeline-output",
+                f"no pushed model in "
+                f"{display_uri(cfg.model_store_dir)}: run `mlops run --env "
+                f"{env}` (it pushes only blessed models)",
+            )
         if str(summary.get("pushed_version")) != str(newest.version):
             summary = {}  # the summary on disk is about another run
         elif summary.get("model_digest") and summary["model_digest"] != newest.tree_digest:
-            raise PromotionRefused("digest-matches", f"{display_uri(newest.ref)} has digest "
-                                   f"{newest.tree_digest} but the run that pushed it recorded "
-                                   f"{summary['model_digest']}: the model changed after the "
-                                   f"push; re-run the pipeline")
+            raise PromotionRefused(
+                "digest-matches",
+                f"{display_uri(newest.ref)} has digest "
+                f"{newest.tree_digest} but the run that pushed it recorded "
+                f"{summary['model_digest']}: the model changed after the "
+                f"push; re-run the pipeline",
+            )
         return newest, summary
 
-    def promote_from_pipeline(self, env: str, expect_version: int | None = None,
-                              summary_file: Path | None = None) -> rel.Record:
+    def promote_from_pipeline(
+        self, env: str, expect_version: int | None = None, summary_file: Path | None = None
+    ) -> rel.Record:
         """The candidate the pipeline pushed for `env` becomes its release."""
         cfg = self.cfg(env)
         rules.stage_order(cfg.deploy.promote_from, None, env)
         artifact, summary = self.candidate(env, summary_file)
         rules.expected_version(expect_version, artifact.version, "the pipeline's candidate")
         metrics = dict((summary.get("overall") or {}).get("metrics") or {})
-        new = rel.Release(model_name=cfg.model_name, version=artifact.version,
-                          digest=artifact.tree_digest, uri=display_uri(artifact.ref),
-                          git_commit=summary.get("source_commit") or git_commit(),
-                          pipeline_run=summary.get("pipeline_run", ""),
-                          promoted_from=PIPELINE, promoted_at=rel.now(), promoted_by=actor(),
-                          metrics={k: round(float(v), 6) for k, v in metrics.items()
-                                   if v is not None},
-                          spans=summary.get("spans") or [],
-                          data_root=display_uri(summary["data_root"]) if summary.get("data_root")
-                          else "")
+        new = rel.Release(
+            model_name=cfg.model_name,
+            version=artifact.version,
+            digest=artifact.tree_digest,
+            uri=display_uri(artifact.ref),
+            git_commit=summary.get("source_commit") or git_commit(),
+            pipeline_run=summary.get("pipeline_run", ""),
+            promoted_from=PIPELINE,
+            promoted_at=rel.now(),
+            promoted_by=actor(),
+            metrics={k: round(float(v), 6) for k, v in metrics.items() if v is not None},
+            spans=summary.get("spans") or [],
+            data_root=display_uri(summary["data_root"]) if summary.get("data_root") else "",
+        )
         return self._install(env, new, artifact)
 
-    def promote(self, src: str, dst: str, expect_version: int | None = None,
-                defer_store: bool = False) -> rel.Record:
+    def promote(
+        self, src: str, dst: str, expect_version: int | None = None, defer_store: bool = False
+    ) -> rel.Record:
         """`defer_store`: write the record and manifests for a pull request, but leave the
         store (the registry tag) alone until the merge: `sync` moves it then."""
         rules.stage_order(self.cfg(dst).deploy.promote_from, src, dst)
@@ -144,8 +164,7 @@ class Delivery:
         new.promoted_from = src
         new.promoted_at, new.promoted_by = rel.now(), actor()
         new.loadtest = rel.LoadTest()  # it has not been load-tested in `dst` yet
-        return self._install(dst, new, artifact_of(current), check_env=src,
-                             defer_store=defer_store)
+        return self._install(dst, new, artifact_of(current), check_env=src, defer_store=defer_store)
 
     def rollback(self, env: str) -> rel.Record:
         record = self.record(env)
@@ -154,15 +173,32 @@ class Delivery:
         self._move(env, artifact_of(previous), record, rolled, check_env=env)
         return rolled
 
-    def record_loadtest(self, env: str, verdict: str, report: str, *, p95_ms: float,
-                        p99_ms: float, rps: float, failure_ratio: float) -> rel.Record:
+    def record_loadtest(
+        self,
+        env: str,
+        verdict: str,
+        report: str,
+        *,
+        p95_ms: float,
+        p99_ms: float,
+        rps: float,
+        failure_ratio: float,
+    ) -> rel.Record:
         record = self.record(env)
         if record is None:
-            raise PromotionRefused("source-released", f"{env} has no release to attach a load "
-                                   f"test to; promote to {env} first")
-        record.current.loadtest = rel.LoadTest(verdict, rel.now(), display_uri(report),
-                                               round(p95_ms, 3), round(p99_ms, 3),
-                                               round(rps, 3), round(failure_ratio, 6))
+            raise PromotionRefused(
+                "source-released",
+                f"{env} has no release to attach a load test to; promote to {env} first",
+            )
+        record.current.loadtest = rel.LoadTest(
+            verdict,
+            rel.now(),
+            display_uri(report),
+            round(p95_ms, 3),
+            round(p99_ms, 3),
+            round(rps, 3),
+            round(failure_ratio, 6),
+        )
         self._write(env, record)
         return record
 
@@ -173,9 +209,12 @@ class Delivery:
         try:
             return store_of(artifact.ref).materialize(artifact, self.cache_dir(env))
         except StoreError as exc:
-            raise PromotionRefused(exc.rule, f"{exc} ({env}'s release, version "
-                                   f"{artifact.version}). Do not promote it; run the pipeline "
-                                   f"and promote a fresh release") from None
+            raise PromotionRefused(
+                exc.rule,
+                f"{exc} ({env}'s release, version "
+                f"{artifact.version}). Do not promote it; run the pipeline "
+                f"and promote a fresh release",
+            ) from None
 
     def sync(self, env: str) -> rel.Record | None:
         """Make `env`'s store match its record (tag moved, or artifact copied), after a
@@ -184,21 +223,36 @@ class Delivery:
         if record is None:
             return None
         previous = artifact_of(record.history[0]) if record.history else None
-        return self._move(env, artifact_of(record.current), record, record, check_env=env,
-                          expected=previous)
+        return self._move(
+            env, artifact_of(record.current), record, record, check_env=env, expected=previous
+        )
 
-    def _install(self, env: str, new: rel.Release, artifact: Artifact,
-                 check_env: str | None = None, defer_store: bool = False) -> rel.Record:
+    def _install(
+        self,
+        env: str,
+        new: rel.Release,
+        artifact: Artifact,
+        check_env: str | None = None,
+        defer_store: bool = False,
+    ) -> rel.Record:
         old = self.record(env)
         rules.not_already_there(env, old, new)
         history = [old.current, *old.history] if old else []
         record = rel.Record(env, new, history)
-        return self._move(env, artifact, old, record, check_env=check_env or env,
-                          defer_store=defer_store)
+        return self._move(
+            env, artifact, old, record, check_env=check_env or env, defer_store=defer_store
+        )
 
-    def _move(self, env: str, artifact: Artifact, old: rel.Record | None, record: rel.Record,
-              check_env: str, defer_store: bool = False,
-              expected: Artifact | None = None) -> rel.Record:
+    def _move(
+        self,
+        env: str,
+        artifact: Artifact,
+        old: rel.Record | None,
+        record: rel.Record,
+        check_env: str,
+        defer_store: bool = False,
+        expected: Artifact | None = None,
+    ) -> rel.Record:
         """Verify, render, move the store's pointer, then write record and manifests.
 
         Every check that can refuse runs before the first write; the store's pointer (an OCI

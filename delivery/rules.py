@@ -26,46 +26,59 @@ def stage_order(promote_from: str, src: str | None, dst: str) -> None:
     if (promote_from or None) == src:
         return
     if src is None:
-        raise PromotionRefused("stage-order", f"{dst} takes releases from {promote_from} "
-                               f"(deploy.promote_from); use `mlops promote --from "
-                               f"{promote_from} --to {dst}`")
+        raise PromotionRefused(
+            "stage-order",
+            f"{dst} takes releases from {promote_from} "
+            f"(deploy.promote_from); use `mlops promote --from "
+            f"{promote_from} --to {dst}`",
+        )
     expected = promote_from or f"the pipeline (`mlops promote --to {dst}`)"
-    raise PromotionRefused("stage-order", f"{dst} takes releases only from {expected} "
-                           f"(deploy.promote_from in environments/{dst}/config.yaml); stages "
-                           f"are not skipped")
+    raise PromotionRefused(
+        "stage-order",
+        f"{dst} takes releases only from {expected} "
+        f"(deploy.promote_from in environments/{dst}/config.yaml); stages "
+        f"are not skipped",
+    )
 
 
 def source_released(src: str, record: rel.Record | None) -> rel.Release:
     if record is None:
-        raise PromotionRefused("source-released", f"{src} has no release yet; promote to "
-                               f"{src} first")
+        raise PromotionRefused(
+            "source-released", f"{src} has no release yet; promote to {src} first"
+        )
     return record.current
 
 
 def load_test_passed(src: str, release: rel.Release) -> None:
     if release.loadtest.verdict != "PASS":
-        raise PromotionRefused("load-test-passed", f"{src}'s release {release.short()} has "
-                               f"load-test verdict {release.loadtest.verdict}; run `mlops "
-                               f"loadtest --env {src} --record` against it and promote once it "
-                               f"passes")
+        raise PromotionRefused(
+            "load-test-passed",
+            f"{src}'s release {release.short()} has "
+            f"load-test verdict {release.loadtest.verdict}; run `mlops "
+            f"loadtest --env {src} --record` against it and promote once it "
+            f"passes",
+        )
 
 
 def not_already_there(dst: str, target: rel.Record | None, release: rel.Release) -> None:
     if target is not None and target.current.same_artifact(release):
-        raise PromotionRefused("not-already-there", f"{dst} already runs {release.short()}; "
-                               f"nothing to promote")
+        raise PromotionRefused(
+            "not-already-there", f"{dst} already runs {release.short()}; nothing to promote"
+        )
 
 
 def expected_version(expected: int | None, actual: int, what: str) -> None:
     """What a person approved (the prod workflow's version input) is what moves."""
     if expected is not None and expected != actual:
-        raise PromotionRefused("expected-version", f"{what} is version {actual}, not the "
-                               f"approved version {expected}; re-run the approval with the "
-                               f"version `mlops status` shows")
+        raise PromotionRefused(
+            "expected-version",
+            f"{what} is version {actual}, not the "
+            f"approved version {expected}; re-run the approval with the "
+            f"version `mlops status` shows",
+        )
 
 
 def previous_release(env: str, record: rel.Record | None) -> rel.Release:
     if record is None or not record.history:
-        raise PromotionRefused("previous-release", f"{env} has no previous release to roll "
-                               f"back to")
+        raise PromotionRefused("previous-release", f"{env} has no previous release to roll back to")
     return record.history[0]

@@ -32,19 +32,30 @@ def table(delivery: Delivery) -> str:
         c = r.current
         metric = delivery.cfg(env).evaluation.metric
         value = c.metrics.get(metric)
-        rows.append((env, str(c.version), c.digest[7:19], _age(c.promoted_at),
-                     f"{metric} {value:.4f}" if value is not None else "-",
-                     c.loadtest.verdict, c.promoted_from))
+        rows.append(
+            (
+                env,
+                str(c.version),
+                c.digest[7:19],
+                _age(c.promoted_at),
+                f"{metric} {value:.4f}" if value is not None else "-",
+                c.loadtest.verdict,
+                c.promoted_from,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     lines.append("")
     lines += pending(delivery, envs, records)
     return "\n".join(lines)
 
 
-def pending(delivery: Delivery, envs: list[str], records: dict[str, rel.Record | None]
-            ) -> list[str]:
+def pending(
+    delivery: Delivery, envs: list[str], records: dict[str, rel.Record | None]
+) -> list[str]:
     out = []
     for env in envs:
         src = delivery.cfg(env).deploy.promote_from
@@ -54,9 +65,13 @@ def pending(delivery: Delivery, envs: list[str], records: dict[str, rel.Record |
         if target is not None and target.current.same_artifact(source):
             continue
         if source.loadtest.verdict == "PASS":
-            out.append(f"pending: {source.short()} can be promoted {src} -> {env} "
-                       f"(`mlops promote --from {src} --to {env}`)")
+            out.append(
+                f"pending: {source.short()} can be promoted {src} -> {env} "
+                f"(`mlops promote --from {src} --to {env}`)"
+            )
         else:
-            out.append(f"pending: {source.short()} waits for a passing load test in {src} "
-                       f"before it can go to {env} (now {source.loadtest.verdict})")
+            out.append(
+                f"pending: {source.short()} waits for a passing load test in {src} "
+                f"before it can go to {env} (now {source.loadtest.verdict})"
+            )
     return out or ["nothing pending: every environment runs what its source runs"]

@@ -16,8 +16,12 @@ LABEL_SOURCE_KEYS = ("tips", "fare")
 ZSCORE_KEYS = ("fare", "trip_miles", "trip_seconds")
 
 # Numeric columns cut into quantile buckets computed on the training data.
-QUANTILE_BUCKET_KEYS = ("pickup_latitude", "pickup_longitude", "dropoff_latitude",
-                        "dropoff_longitude")
+QUANTILE_BUCKET_KEYS = (
+    "pickup_latitude",
+    "pickup_longitude",
+    "dropoff_latitude",
+    "dropoff_longitude",
+)
 QUANTILE_BUCKET_COUNT = 10
 
 # Hour of day cut at fixed, human-chosen boundaries (night, morning rush, day, evening rush, late).
@@ -48,8 +52,13 @@ def transformed_name(key: str) -> str:
 
 def model_feature_keys() -> tuple[str, ...]:
     """Raw columns the model consumes, in a stable order."""
-    return (ZSCORE_KEYS + QUANTILE_BUCKET_KEYS + (HOUR_KEY,)
-            + tuple(INTEGER_CATEGORICAL_SIZES) + VOCABULARY_KEYS)
+    return (
+        ZSCORE_KEYS
+        + QUANTILE_BUCKET_KEYS
+        + (HOUR_KEY,)
+        + tuple(INTEGER_CATEGORICAL_SIZES)
+        + VOCABULARY_KEYS
+    )
 
 
 def all_raw_keys() -> tuple[str, ...]:

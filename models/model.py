@@ -42,20 +42,32 @@ def build_model(hidden_units: list[int], learning_rate: float, seed: int) -> tf.
     for key, size in F.categorical_sizes().items():
         inputs[key] = tf.keras.Input(shape=(), name=key, dtype=tf.int64)
         column = tf.keras.layers.Reshape((1,), name=f"{key}_col")(inputs[key])
-        parts.append(tf.keras.layers.CategoryEncoding(
-            num_tokens=size, output_mode="one_hot", name=f"{key}_onehot")(column))
+        parts.append(
+            tf.keras.layers.CategoryEncoding(
+                num_tokens=size, output_mode="one_hot", name=f"{key}_onehot"
+            )(column)
+        )
     x = tf.keras.layers.Concatenate(name="features")(parts)
     for i, units in enumerate(hidden_units):
         x = tf.keras.layers.Dense(
-            units, activation="relu", name=f"hidden_{i}",
-            kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed + i))(x)
+            units,
+            activation="relu",
+            name=f"hidden_{i}",
+            kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed + i),
+        )(x)
     output = tf.keras.layers.Dense(
-        1, activation="sigmoid", name="probability",
-        kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed + len(hidden_units)))(x)
+        1,
+        activation="sigmoid",
+        name="probability",
+        kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed + len(hidden_units)),
+    )(x)
     model = tf.keras.Model(inputs=inputs, outputs=output, name="big_tipper")
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
         loss=tf.keras.losses.BinaryCrossentropy(),
-        metrics=[tf.keras.metrics.BinaryAccuracy(name="binary_accuracy"),
-                 tf.keras.metrics.AUC(name="auc")])
+        metrics=[
+            tf.keras.metrics.BinaryAccuracy(name="binary_accuracy"),
+            tf.keras.metrics.AUC(name="auc"),
+        ],
+    )
     return model

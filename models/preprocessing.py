@@ -25,20 +25,21 @@ def _dense(x: tf.Tensor | tf.SparseTensor, default: float | int | str) -> tf.Ten
         return tf.reshape(x, [-1])
     dense = tf.sparse.to_dense(
         tf.SparseTensor(x.indices, x.values, [x.dense_shape[0], 1]),
-        default_value=tf.constant(default, dtype=x.dtype))
+        default_value=tf.constant(default, dtype=x.dtype),
+    )
     return tf.squeeze(dense, axis=1)
 
 
 def _as_float(x: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
-    return tf.cast(_dense(x, F.MISSING_NUMERIC if x.dtype.is_floating else F.MISSING_INTEGER),
-                   tf.float32)
+    return tf.cast(
+        _dense(x, F.MISSING_NUMERIC if x.dtype.is_floating else F.MISSING_INTEGER), tf.float32
+    )
 
 
 def _is_present(x: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
     if not isinstance(x, tf.SparseTensor):
         return tf.ones_like(tf.reshape(x, [-1]), dtype=tf.bool)
-    ones = tf.SparseTensor(x.indices, tf.ones_like(x.values, dtype=tf.int32),
-                           [x.dense_shape[0], 1])
+    ones = tf.SparseTensor(x.indices, tf.ones_like(x.values, dtype=tf.int32), [x.dense_shape[0], 1])
     return tf.squeeze(tf.sparse.to_dense(ones), axis=1) > 0
 
 
@@ -59,7 +60,8 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor | tf.SparseTensor]) -> dict[str
         value = _as_float(inputs[key])
         mean = tft.mean(tf.boolean_mask(value, present))
         outputs[F.transformed_name(key)] = tft.bucketize(
-            tf.where(present, value, mean), F.QUANTILE_BUCKET_COUNT)
+            tf.where(present, value, mean), F.QUANTILE_BUCKET_COUNT
+        )
 
     hour = _as_float(inputs[F.HOUR_KEY])
     boundaries = tf.constant([list(F.HOUR_BOUNDARIES)], dtype=tf.float32)
@@ -73,11 +75,14 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor | tf.SparseTensor]) -> dict[str
 
     for key in F.VOCABULARY_KEYS:
         raw = inputs[key]
-        strings = (_dense(raw, F.MISSING_STRING) if raw.dtype == tf.string
-                   else tf.strings.as_string(_dense(raw, F.MISSING_INTEGER)))
+        strings = (
+            _dense(raw, F.MISSING_STRING)
+            if raw.dtype == tf.string
+            else tf.strings.as_string(_dense(raw, F.MISSING_INTEGER))
+        )
         outputs[F.transformed_name(key)] = tft.compute_and_apply_vocabulary(
-            strings, top_k=F.VOCABULARY_SIZE, num_oov_buckets=F.OOV_BUCKETS,
-            vocab_filename=key)
+            strings, top_k=F.VOCABULARY_SIZE, num_oov_buckets=F.OOV_BUCKETS, vocab_filename=key
+        )
 
     fare = _as_float(inputs["fare"])
     tips = _as_float(inputs["tips"])

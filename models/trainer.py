@@ -48,8 +48,11 @@ class HyperParameters:
     @classmethod
     def from_fn_args(cls, fn_args: FnArgs) -> HyperParameters:
         """Steps from TFX's TrainArgs/EvalArgs; the rest from the Trainer's custom_config."""
-        return cls(train_steps=fn_args.train_steps, eval_steps=fn_args.eval_steps,
-                   **fn_args.custom_config["training"])
+        return cls(
+            train_steps=fn_args.train_steps,
+            eval_steps=fn_args.eval_steps,
+            **fn_args.custom_config["training"],
+        )
 
 
 class EpochLog(tf.keras.callbacks.Callback):
@@ -80,39 +83,60 @@ class NanGuard(tf.keras.callbacks.TerminateOnNaN):
 
 
 def non_finite_weights(model: tf.keras.Model) -> list[str]:
-    return [w.name for w in model.weights
-            if w.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(w)))]
+    return [
+        w.name
+        for w in model.weights
+        if w.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(w)))
+    ]
 
 
-def fit(model: tf.keras.Model, train_ds: tf.data.Dataset, eval_ds: tf.data.Dataset,
-        hp: HyperParameters) -> dict[str, list[float]]:
+def fit(
+    model: tf.keras.Model, train_ds: tf.data.Dataset, eval_ds: tf.data.Dataset, hp: HyperParameters
+) -> dict[str, list[float]]:
     """Train with NaN and early-stopping guards; raise if the result is not finite."""
     steps_per_epoch = max(1, hp.train_steps // EPOCHS)
     epochs = max(1, min(EPOCHS, hp.train_steps))
     guard = NanGuard()
     history = model.fit(
-        train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
-        validation_data=eval_ds, validation_steps=hp.eval_steps, verbose=0,
-        callbacks=[guard, EpochLog(), tf.keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=hp.early_stopping_patience,
-            restore_best_weights=True)])
+        train_ds,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=eval_ds,
+        validation_steps=hp.eval_steps,
+        verbose=0,
+        callbacks=[
+            guard,
+            EpochLog(),
+            tf.keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=hp.early_stopping_patience, restore_best_weights=True
+            ),
+        ],
+    )
     if guard.bad_batch is not None:
         raise TrainingDivergedError(
             f"NaN detected: training loss became {guard.bad_loss} at epoch {guard.epoch + 1}, "
             f"batch {guard.bad_batch}; training was stopped by TerminateOnNaN and no model was "
             f"exported. Lower training.learning_rate (now {hp.learning_rate}) or check the "
-            f"input data for extreme values.")
+            f"input data for extreme values."
+        )
     bad = non_finite_weights(model)
     if bad:
         raise TrainingDivergedError(
             f"NaN detected: weights {', '.join(bad)} are not finite after training; "
-            f"no model was exported.")
+            f"no model was exported."
+        )
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
-def make_dataset(file_pattern: list[str], data_accessor: DataAccessor,
-                 tft_output: tft.TFTransformOutput, batch_size: int, seed: int, *,
-                 shuffle: bool = True) -> tf.data.Dataset:
+def make_dataset(
+    file_pattern: list[str],
+    data_accessor: DataAccessor,
+    tft_output: tft.TFTransformOutput,
+    batch_size: int,
+    seed: int,
+    *,
+    shuffle: bool = True,
+) -> tf.data.Dataset:
     """The Trainer's input path: transformed examples as (features, label) batches, repeated.
 
     The skew check reads its training-side rows through this same function (unshuffled, so rows
@@ -120,9 +144,11 @@ def make_dataset(file_pattern: list[str], data_accessor: DataAccessor,
     """
     return data_accessor.tf_dataset_factory(
         file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=F.LABEL_KEY,
-                                       shuffle=shuffle, shuffle_seed=seed),
-        tft_output.transformed_metadata.schema).repeat()
+        tfxio.TensorFlowDatasetOptions(
+            batch_size=batch_size, label_key=F.LABEL_KEY, shuffle=shuffle, shuffle_seed=seed
+        ),
+        tft_output.transformed_metadata.schema,
+    ).repeat()
 
 
 def model_input_keys(model: tf.keras.Model) -> list[str]:
@@ -144,10 +170,14 @@ def export(model: tf.keras.Model, tft_output: tft.TFTransformOutput, export_dir:
     def transform_features(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
         return model.tft_layer(tf.io.parse_example(serialized, raw_spec))
 
-    model.save(export_dir, save_format="tf", signatures={
-        "serving_default": serve,
-        "transform_features": transform_features,
-    })
+    model.save(
+        export_dir,
+        save_format="tf",
+        signatures={
+            "serving_default": serve,
+            "transform_features": transform_features,
+        },
+    )
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -155,10 +185,12 @@ def run_fn(fn_args: FnArgs) -> None:
     hp = HyperParameters.from_fn_args(fn_args)
     tf.keras.utils.set_random_seed(hp.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output,
-                            hp.batch_size, hp.seed)
-    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output,
-                           hp.batch_size, hp.seed)
+    train_ds = make_dataset(
+        fn_args.train_files, fn_args.data_accessor, tft_output, hp.batch_size, hp.seed
+    )
+    eval_ds = make_dataset(
+        fn_args.eval_files, fn_args.data_accessor, tft_output, hp.batch_size, hp.seed
+    )
     model = build_model(hp.hidden_units, hp.learning_rate, hp.seed)
     history = fit(model, train_ds, eval_ds, hp)
     Path(fn_args.model_run_dir).mkdir(parents=True, exist_ok=True)

@@ -35,8 +35,11 @@ class Baseline:
 
 
 def _absolute(uri: str) -> str:
-    return uri if not uri or is_remote(uri) or Path(uri).is_absolute() \
+    return (
+        uri
+        if not uri or is_remote(uri) or Path(uri).is_absolute()
         else str((REPO_ROOT / uri).resolve())
+    )
 
 
 def released_baseline(cfg: EnvironmentConfig, environments_dir: Path) -> Baseline:
@@ -45,13 +48,20 @@ def released_baseline(cfg: EnvironmentConfig, environments_dir: Path) -> Baselin
         return Baseline([], f"no released model for {cfg.name} yet; drift was not measured")
     current = record.current
     if not current.spans:
-        return Baseline([], f"{cfg.name}'s release {current.short()} records no training spans "
-                            f"(released before spans were recorded); drift was not measured",
-                        current)
+        return Baseline(
+            [],
+            f"{cfg.name}'s release {current.short()} records no training spans "
+            f"(released before spans were recorded); drift was not measured",
+            current,
+        )
     if current.data_root and _absolute(current.data_root) != _absolute(cfg.data.root):
-        return Baseline([], f"{cfg.name}'s release was trained on data under "
-                            f"{current.data_root}, this run reads {cfg.data.root}; drift was "
-                            f"not measured", current)
+        return Baseline(
+            [],
+            f"{cfg.name}'s release was trained on data under "
+            f"{current.data_root}, this run reads {cfg.data.root}; drift was "
+            f"not measured",
+            current,
+        )
     return Baseline(sorted(current.spans), "", current)
 
 
@@ -65,14 +75,18 @@ class CheckResult:
         return bool(self.reasons)
 
     def markdown(self, env: str) -> str:
-        head = (f"### Continuous training ({env}): retrain" if self.retrain
-                else f"### Continuous training ({env}): no retrain needed")
+        head = (
+            f"### Continuous training ({env}): retrain"
+            if self.retrain
+            else f"### Continuous training ({env}): no retrain needed"
+        )
         lines = [f"- {r}" for r in self.reasons] or ["- no reason to retrain"]
         return "\n".join([head, "", *lines, *[f"- note: {n}" for n in self.notes]]) + "\n"
 
 
-def check(cfg: EnvironmentConfig, environments_dir: Path,
-          now: dt.datetime | None = None) -> CheckResult:
+def check(
+    cfg: EnvironmentConfig, environments_dir: Path, now: dt.datetime | None = None
+) -> CheckResult:
     from ct import drift
     from store.rows import load_schema
 
@@ -87,26 +101,38 @@ def check(cfg: EnvironmentConfig, environments_dir: Path,
     if not baseline.spans:
         result.reasons.append(f"unknown training data: {baseline.note.split('; ')[0]}")
     elif newest > max(baseline.spans):
-        result.reasons.append(f"new span {newest} since the released model's training spans "
-                              f"{S.describe(baseline.spans)}")
+        result.reasons.append(
+            f"new span {newest} since the released model's training spans "
+            f"{S.describe(baseline.spans)}"
+        )
     schema = load_schema()
     _, thresholds = drift.load_thresholds(schema)
     if baseline.spans:
-        verdict = drift.judge(available[newest], S.files(cfg, baseline.spans), schema,
-                              thresholds, mode="stop", span=newest,
-                              baseline_spans=baseline.spans, min_examples=cfg.data.min_examples)
+        verdict = drift.judge(
+            available[newest],
+            S.files(cfg, baseline.spans),
+            schema,
+            thresholds,
+            mode="stop",
+            span=newest,
+            baseline_spans=baseline.spans,
+            min_examples=cfg.data.min_examples,
+        )
         if verdict.examples < cfg.data.min_examples:
             result.notes.append(f"drift not measured: {verdict.note}")
         for d in verdict.drifted:
-            result.reasons.append(f"drift in span {newest} against spans "
-                                  f"{S.describe(baseline.spans)}: {d.line()}")
+            result.reasons.append(
+                f"drift in span {newest} against spans {S.describe(baseline.spans)}: {d.line()}"
+            )
     _decay(cfg, release, available, result)
     age = (now or dt.datetime.now(dt.timezone.utc)) - _parse_time(release.promoted_at)
     limit = cfg.continuous_training.max_release_age_days
     if age > dt.timedelta(days=limit):
-        result.reasons.append(f"release age {age.total_seconds() / 86400:.1f} days > "
-                              f"{limit:g} days (continuous_training.max_release_age_days; "
-                              f"released {release.promoted_at})")
+        result.reasons.append(
+            f"release age {age.total_seconds() / 86400:.1f} days > "
+            f"{limit:g} days (continuous_training.max_release_age_days; "
+            f"released {release.promoted_at})"
+        )
     return result
 
 
@@ -114,13 +140,19 @@ def _parse_time(text: str) -> dt.datetime:
     try:
         stamp = dt.datetime.fromisoformat(text)
     except (TypeError, ValueError):
-        raise GateError(f"the release record's promoted_at {text!r} is not an ISO timestamp; "
-                        f"re-promote the release") from None
+        raise GateError(
+            f"the release record's promoted_at {text!r} is not an ISO timestamp; "
+            f"re-promote the release"
+        ) from None
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
 
 
-def _decay(cfg: EnvironmentConfig, release: rel.Release, available: dict[int, list[str]],
-           result: CheckResult) -> None:
+def _decay(
+    cfg: EnvironmentConfig,
+    release: rel.Release,
+    available: dict[int, list[str]],
+    result: CheckResult,
+) -> None:
     """The released model's evaluation.metric on the newest labelled span, against the floor."""
     from store.model_store import materialize
 
@@ -131,18 +163,25 @@ def _decay(cfg: EnvironmentConfig, release: rel.Release, available: dict[int, li
     span = labelled[0]
     # By digest, from whatever store holds it; a missing or changed artifact stops here (exit 1),
     # an unreachable registry is an InfraError (exit 3).
-    model_dir = materialize(_absolute(release.uri), release.digest,
-                            Path(cfg.work_dir) / "ct" / "models", version=release.version)
+    model_dir = materialize(
+        _absolute(release.uri),
+        release.digest,
+        Path(cfg.work_dir) / "ct" / "models",
+        version=release.version,
+    )
     value, count = score(model_dir, _labelled_rows(available[span]), cfg.evaluation.metric)
     floor = cfg.continuous_training.decay_floor
     metric = cfg.evaluation.metric
     if math.isnan(value) or value < floor:
-        result.reasons.append(f"decay: the released model's {metric} on span {span} is "
-                              f"{value:.4f} < floor {floor} (continuous_training.decay_floor; "
-                              f"{count} labelled rows)")
+        result.reasons.append(
+            f"decay: the released model's {metric} on span {span} is "
+            f"{value:.4f} < floor {floor} (continuous_training.decay_floor; "
+            f"{count} labelled rows)"
+        )
     else:
-        result.notes.append(f"released model's {metric} on span {span}: {value:.4f} "
-                            f"(floor {floor})")
+        result.notes.append(
+            f"released model's {metric} on span {span}: {value:.4f} (floor {floor})"
+        )
 
 
 def _labelled_rows(paths: list[str]) -> list:
@@ -181,12 +220,15 @@ def score(model_dir: Path, rows: list, metric: str) -> tuple[float, int]:
     labels = np.array([float(r["tips"][0] > r["fare"][0] * F.TIP_FRACTION) for r in rows])
     serving = [{k: v for k, v in r.items() if k not in ("tips",)} for r in rows]
     signature = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
-    batches = [R.examples(serving[i:i + 1024]) for i in range(0, len(serving), 1024)]
-    predictions = np.concatenate([signature(examples=tf.constant(b))["outputs"].numpy()[:, 0]
-                                  for b in batches])
-    keras_metric = {"auc": tf.keras.metrics.AUC(num_thresholds=10000),
-                    "binary_accuracy": tf.keras.metrics.BinaryAccuracy(),
-                    "precision": tf.keras.metrics.Precision(),
-                    "recall": tf.keras.metrics.Recall()}[metric]
+    batches = [R.examples(serving[i : i + 1024]) for i in range(0, len(serving), 1024)]
+    predictions = np.concatenate(
+        [signature(examples=tf.constant(b))["outputs"].numpy()[:, 0] for b in batches]
+    )
+    keras_metric = {
+        "auc": tf.keras.metrics.AUC(num_thresholds=10000),
+        "binary_accuracy": tf.keras.metrics.BinaryAccuracy(),
+        "precision": tf.keras.metrics.Precision(),
+        "recall": tf.keras.metrics.Recall(),
+    }[metric]
     keras_metric.update_state(labels, predictions)
     return float(keras_metric.result().numpy()), len(rows)

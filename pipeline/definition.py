@@ -55,34 +55,57 @@ TRAINER_MODULE = str(MODELS_DIR / "trainer.py")
 # BASELINE_RESOLVER on Vertex AI, where ML Metadata persists between runs.
 BASELINE_IMPORTER = "BaselineModelImporter"
 BASELINE_RESOLVER = "BaselineModelResolver"
-NODE_IDS = ("CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "DataGate",
-            "DriftGate", "SpanWindow", "Transform", "Trainer", BASELINE_IMPORTER, "Evaluator",
-            "Pusher")
+NODE_IDS = (
+    "CsvExampleGen",
+    "StatisticsGen",
+    "ImportSchemaGen",
+    "ExampleValidator",
+    "DataGate",
+    "DriftGate",
+    "SpanWindow",
+    "Transform",
+    "Trainer",
+    BASELINE_IMPORTER,
+    "Evaluator",
+    "Pusher",
+)
 
 
-def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR,
-                    baseline: ReleasedBaseline | None = None, *,
-                    drift_spans: list[int] | None = None, drift_note: str = "") -> Pipeline:
+def create_pipeline(
+    cfg: EnvironmentConfig,
+    schema_dir: Path = SCHEMA_DIR,
+    baseline: ReleasedBaseline | None = None,
+    *,
+    drift_spans: list[int] | None = None,
+    drift_note: str = "",
+) -> Pipeline:
     """`drift_spans`: the spans the environment's released model was trained on (drift gate)."""
     example_gen = _example_gen(cfg)
 
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = _schema_importer(cfg, schema_dir / "schema.pbtxt")
     example_validator = ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
     data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
     drift_gate = DriftGate(
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
         data_report=data_gate.outputs["report"],
         data_pattern=join_uri(cfg.data.root, cfg.data.input_pattern),
         baseline_spans=json.dumps(sorted(drift_spans or [])),
-        thresholds=(schema_dir / THRESHOLDS_FILE.name).read_text(), mode=cfg.drift.mode,
-        min_examples=cfg.data.min_examples, baseline_note=drift_note)
+        thresholds=(schema_dir / THRESHOLDS_FILE.name).read_text(),
+        mode=cfg.drift.mode,
+        min_examples=cfg.data.min_examples,
+        baseline_note=drift_note,
+    )
     window = _span_window(cfg, example_gen)
 
     transform = Transform(
-        examples=window.outputs["examples"], schema=schema_gen.outputs["schema"],
-        **_user_code(cfg, PREPROCESSING_MODULE, "preprocessing_fn"))
+        examples=window.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        **_user_code(cfg, PREPROCESSING_MODULE, "preprocessing_fn"),
+    )
     transform.add_upstream_node(drift_gate)
 
     trainer = Trainer(
@@ -92,31 +115,54 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR,
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(num_steps=cfg.training.train_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=cfg.training.eval_steps),
-        custom_config={"training": {
-            "batch_size": cfg.training.batch_size, "learning_rate": cfg.training.learning_rate,
-            "seed": cfg.training.seed, "hidden_units": cfg.training.hidden_units,
-            "early_stopping_patience": cfg.training.early_stopping_patience}})
+        custom_config={
+            "training": {
+                "batch_size": cfg.training.batch_size,
+                "learning_rate": cfg.training.learning_rate,
+                "seed": cfg.training.seed,
+                "hidden_units": cfg.training.hidden_units,
+                "early_stopping_patience": cfg.training.early_stopping_patience,
+            }
+        },
+    )
 
     baseline_node = _baseline(cfg, baseline)
 
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=(baseline_node.outputs[_baseline_key(baseline_node)]
-                        if baseline_node is not None else None),
+        baseline_model=(
+            baseline_node.outputs[_baseline_key(baseline_node)]
+            if baseline_node is not None
+            else None
+        ),
         schema=schema_gen.outputs["schema"],
-        eval_config=eval_config(cfg.evaluation))
+        eval_config=eval_config(cfg.evaluation),
+    )
 
     pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
-            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=cfg.model_store_dir)),
-        custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor))
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=cfg.model_store_dir)
+        ),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor),
+    )
 
-    components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                  drift_gate, window, transform, trainer,
-                  *([baseline_node] if baseline_node else []), evaluator, pusher]
+    components = [
+        example_gen,
+        statistics_gen,
+        schema_gen,
+        example_validator,
+        data_gate,
+        drift_gate,
+        window,
+        transform,
+        trainer,
+        *([baseline_node] if baseline_node else []),
+        evaluator,
+        pusher,
+    ]
     local = cfg.orchestration.runner == "local"
     return Pipeline(
         pipeline_name=cfg.pipeline_name,
@@ -124,23 +170,37 @@ def create_pipeline(cfg: EnvironmentConfig, schema_dir: Path = SCHEMA_DIR,
         components=components,
         enable_cache=True,
         metadata_connection_config=(
-            metadata.sqlite_metadata_connection_config(cfg.paths.metadata)
-            if local else None),
-        beam_pipeline_args=list(cfg.orchestration.beam_args))
+            metadata.sqlite_metadata_connection_config(cfg.paths.metadata) if local else None
+        ),
+        beam_pipeline_args=list(cfg.orchestration.beam_args),
+    )
 
 
 def _example_gen(cfg: EnvironmentConfig, span: int | None = None) -> CsvExampleGen:
     """The newest span ({SPAN} resolved by TFX), or exactly `span` (to ingest a window span)."""
     return CsvExampleGen(
         input_base=cfg.data.root,
-        input_config=example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name="span", pattern=cfg.data.input_pattern)]),
-        output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
-            example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=cfg.data.train_buckets),
-            example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=cfg.data.eval_buckets)])),
-        range_config=None if span is None else range_config_pb2.RangeConfig(
-            static_range=range_config_pb2.StaticRange(start_span_number=span,
-                                                      end_span_number=span)))
+        input_config=example_gen_pb2.Input(
+            splits=[example_gen_pb2.Input.Split(name="span", pattern=cfg.data.input_pattern)]
+        ),
+        output_config=example_gen_pb2.Output(
+            split_config=example_gen_pb2.SplitConfig(
+                splits=[
+                    example_gen_pb2.SplitConfig.Split(
+                        name="train", hash_buckets=cfg.data.train_buckets
+                    ),
+                    example_gen_pb2.SplitConfig.Split(
+                        name="eval", hash_buckets=cfg.data.eval_buckets
+                    ),
+                ]
+            )
+        ),
+        range_config=None
+        if span is None
+        else range_config_pb2.RangeConfig(
+            static_range=range_config_pb2.StaticRange(start_span_number=span, end_span_number=span)
+        ),
+    )
 
 
 def ingest_pipeline(cfg: EnvironmentConfig, span: int) -> Pipeline:
@@ -150,10 +210,13 @@ def ingest_pipeline(cfg: EnvironmentConfig, span: int) -> Pipeline:
     result in ML Metadata like any span an earlier run ingested.
     """
     return Pipeline(
-        pipeline_name=cfg.pipeline_name, pipeline_root=cfg.paths.pipeline_root,
-        components=[_example_gen(cfg, span)], enable_cache=True,
+        pipeline_name=cfg.pipeline_name,
+        pipeline_root=cfg.paths.pipeline_root,
+        components=[_example_gen(cfg, span)],
+        enable_cache=True,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(cfg.paths.metadata),
-        beam_pipeline_args=list(cfg.orchestration.beam_args))
+        beam_pipeline_args=list(cfg.orchestration.beam_args),
+    )
 
 
 def _user_code(cfg: EnvironmentConfig, module_file: str, function: str) -> dict[str, str]:
@@ -175,26 +238,32 @@ def _schema_importer(cfg: EnvironmentConfig, schema_file: Path) -> ImportSchemaG
     path of the machine that compiled it."""
     if cfg.orchestration.runner == "local":
         return ImportSchemaGen(schema_file=str(schema_file))
-    return PackagedSchemaGen(schema_file=package_reference(schema_file)).with_id(
-        "ImportSchemaGen")
+    return PackagedSchemaGen(schema_file=package_reference(schema_file)).with_id("ImportSchemaGen")
 
 
-def _baseline(cfg: EnvironmentConfig, baseline: ReleasedBaseline | None
-              ) -> Importer | Resolver | None:
+def _baseline(
+    cfg: EnvironmentConfig, baseline: ReleasedBaseline | None
+) -> Importer | Resolver | None:
     """Locally: the released model, imported (none before the first release). Vertex AI: the
     latest blessed model in its persistent ML Metadata."""
     if cfg.orchestration.runner == "local":
         if baseline is None:
             return None
         return Importer(
-            source_uri=baseline.model_uri, artifact_type=standard_artifacts.Model,
+            source_uri=baseline.model_uri,
+            artifact_type=standard_artifacts.Model,
             # The Evaluator reads <uri>/Format-Serving only for artifacts of this TFX version.
-            custom_properties={"tfx_version": _tfx_version(), "release_digest": baseline.digest,
-                               "release_version": baseline.version}).with_id(BASELINE_IMPORTER)
+            custom_properties={
+                "tfx_version": _tfx_version(),
+                "release_digest": baseline.digest,
+                "release_version": baseline.version,
+            },
+        ).with_id(BASELINE_IMPORTER)
     return Resolver(
         strategy_class=LatestBlessedModelStrategy,
         model=Channel(type=standard_artifacts.Model),
-        model_blessing=Channel(type=standard_artifacts.ModelBlessing)).with_id(BASELINE_RESOLVER)
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+    ).with_id(BASELINE_RESOLVER)
 
 
 def _baseline_key(node: Importer | Resolver) -> str:
@@ -223,11 +292,17 @@ def _span_window(cfg: EnvironmentConfig, example_gen: CsvExampleGen) -> Resolver
     """
     if cfg.orchestration.runner == "local":
         resolver = Resolver(
-            strategy_class=SpanWindowStrategy, config={"spans": window_spans(cfg)},
-            examples=Channel(type=standard_artifacts.Examples,
-                             producer_component_id=example_gen.id, output_key="examples"))
+            strategy_class=SpanWindowStrategy,
+            config={"spans": window_spans(cfg)},
+            examples=Channel(
+                type=standard_artifacts.Examples,
+                producer_component_id=example_gen.id,
+                output_key="examples",
+            ),
+        )
         resolver.add_upstream_node(example_gen)  # after this run's span is ingested
     else:
-        resolver = Resolver(strategy_class=LatestArtifactStrategy,
-                            examples=example_gen.outputs["examples"])
+        resolver = Resolver(
+            strategy_class=LatestArtifactStrategy, examples=example_gen.outputs["examples"]
+        )
     return resolver.with_id("SpanWindow")

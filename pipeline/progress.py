@@ -52,8 +52,9 @@ class RunProgress(logging.Handler):
         elif msg == "Component %s is finished." and args and str(args[0]) in self.nodes:
             node = self.nodes[str(args[0])]
             node.seconds = time.monotonic() - node.started
-            self.out.write(f"  {'[' + node.status + ']':<10} {node.node_id} "
-                           f"({node.seconds:.1f} s)\n")
+            self.out.write(
+                f"  {'[' + node.status + ']':<10} {node.node_id} ({node.seconds:.1f} s)\n"
+            )
             self.out.flush()
             self.current = None
 
@@ -84,8 +85,9 @@ class capture_logs:
         os.dup2(self.log_fd, 1)
         os.dup2(self.log_fd, 2)
         self.file_handler = logging.FileHandler(self.log_file, mode="a")
-        self.file_handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s"))
+        self.file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        )
         root = logging.getLogger()
         self.saved = (root.level, list(root.handlers))
         for handler in list(root.handlers):

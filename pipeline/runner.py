@@ -58,16 +58,22 @@ def _ingest_window(cfg: EnvironmentConfig, out: TextIO) -> None:
 
     older = spans.window(cfg)[:-1]
     if older:
-        out.write(f"Training window: spans {spans.describe(spans.window(cfg))} "
-                  f"(data.window_spans={cfg.data.window_spans}); ingesting span(s) "
-                  f"{spans.describe(older)}\n")
+        out.write(
+            f"Training window: spans {spans.describe(spans.window(cfg))} "
+            f"(data.window_spans={cfg.data.window_spans}); ingesting span(s) "
+            f"{spans.describe(older)}\n"
+        )
     for span in older:
         LocalDagRunner().run(ingest_pipeline(cfg, span))
 
 
-def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
-              baseline: ReleasedBaseline | None = None, baseline_note: str = "",
-              environments_dir: Path = ENVIRONMENTS_DIR) -> RunSummary:
+def run_local(
+    cfg: EnvironmentConfig,
+    out: TextIO | None = None,
+    baseline: ReleasedBaseline | None = None,
+    baseline_note: str = "",
+    environments_dir: Path = ENVIRONMENTS_DIR,
+) -> RunSummary:
     """Run with LocalDagRunner and SQLite ML Metadata; raise a readable error on failure.
 
     `baseline` is the environment's released model (None before the first release, with
@@ -78,10 +84,12 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
         raise ConfigError(
             f"environment {cfg.name!r} uses orchestration.runner={cfg.orchestration.runner!r}; "
             f"compile it with `mlops compile --env {cfg.name}` and submit the JSON to Vertex AI "
-            f"Pipelines, or run a local environment such as dev")
+            f"Pipelines, or run a local environment such as dev"
+        )
     if not Path(cfg.data.root).is_dir():
-        raise ConfigError(f"data.root {cfg.data.root} is not a directory (set by "
-                          f"{cfg.sources[-1]} or --data)")
+        raise ConfigError(
+            f"data.root {cfg.data.root} is not a directory (set by {cfg.sources[-1]} or --data)"
+        )
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from pipeline.continuous import released_baseline
@@ -90,15 +98,21 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
     drift_baseline = released_baseline(cfg, environments_dir)
     Path(cfg.paths.metadata).parent.mkdir(parents=True, exist_ok=True)
     logs = log_file(cfg)
-    (out or sys.stdout).write(f"Running pipeline {cfg.pipeline_name} for {cfg.name} "
-                              f"(full log: {logs})\n")
+    (out or sys.stdout).write(
+        f"Running pipeline {cfg.pipeline_name} for {cfg.name} (full log: {logs})\n"
+    )
     (out or sys.stdout).flush()
     with capture_logs(logs, out) as progress:
         try:
             _ingest_window(cfg, out or sys.stdout)
-            LocalDagRunner().run(create_pipeline(cfg, baseline=baseline,
-                                                 drift_spans=drift_baseline.spans,
-                                                 drift_note=drift_baseline.note))
+            LocalDagRunner().run(
+                create_pipeline(
+                    cfg,
+                    baseline=baseline,
+                    drift_spans=drift_baseline.spans,
+                    drift_note=drift_baseline.note,
+                )
+            )
         except Exception as exc:
             failed = progress.current or "the pipeline"
             gate = _find_gate_error(exc)
@@ -114,8 +128,9 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
                     write_report(verdict, drift_report_dir(cfg))
                     gate.args = (f"{gate}\nReport: {drift_report_dir(cfg)}",)
                 raise gate from None
-            raise PipelineFailed(f"{failed} failed: {type(exc).__name__}: {exc}\n"
-                                 f"See the full log: {logs}") from exc
+            raise PipelineFailed(
+                f"{failed} failed: {type(exc).__name__}: {exc}\nSee the full log: {logs}"
+            ) from exc
         summary = summarize(cfg, progress.nodes)
     summary.baseline_release = baseline.describe() if baseline else ""
     summary.baseline_note = baseline_note
@@ -128,9 +143,11 @@ def run_local(cfg: EnvironmentConfig, out: TextIO | None = None,
 def compile_kubeflow(cfg: EnvironmentConfig, environments_dir: Path = ENVIRONMENTS_DIR) -> Path:
     """Write the Vertex AI / KFP v2 pipeline JSON, offline."""
     if cfg.orchestration.runner != "kubeflow_v2":
-        raise ConfigError(f"environment {cfg.name!r} uses orchestration.runner="
-                          f"{cfg.orchestration.runner!r}; only kubeflow_v2 environments compile "
-                          f"(run this one with `mlops run --env {cfg.name}`)")
+        raise ConfigError(
+            f"environment {cfg.name!r} uses orchestration.runner="
+            f"{cfg.orchestration.runner!r}; only kubeflow_v2 environments compile "
+            f"(run this one with `mlops run --env {cfg.name}`)"
+        )
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfp_v2
 
     from pipeline.definition import create_pipeline
@@ -138,13 +155,16 @@ def compile_kubeflow(cfg: EnvironmentConfig, environments_dir: Path = ENVIRONMEN
     output = Path(cfg.orchestration.compiled_pipeline)
     output.parent.mkdir(parents=True, exist_ok=True)
     runner = kfp_v2.KubeflowV2DagRunner(
-        config=kfp_v2.KubeflowV2DagRunnerConfig(
-            default_image=cfg.orchestration.image),
-        output_dir=str(output.parent), output_filename=output.name)
+        config=kfp_v2.KubeflowV2DagRunnerConfig(default_image=cfg.orchestration.image),
+        output_dir=str(output.parent),
+        output_filename=output.name,
+    )
     from pipeline.continuous import released_baseline
 
     drift_baseline = released_baseline(cfg, environments_dir)
-    runner.run(create_pipeline(cfg, drift_spans=drift_baseline.spans,
-                               drift_note=drift_baseline.note), write_out=True)
+    runner.run(
+        create_pipeline(cfg, drift_spans=drift_baseline.spans, drift_note=drift_baseline.note),
+        write_out=True,
+    )
     json.loads(output.read_text())  # fail here, not in Vertex, if the file is not JSON
     return output

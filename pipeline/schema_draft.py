@@ -20,8 +20,11 @@ def latest_span_pattern(cfg: EnvironmentConfig) -> str:
     """The file pattern of the newest span, as CsvExampleGen would resolve {SPAN}."""
     pattern = os.path.join(cfg.data.root, cfg.data.input_pattern)
     as_regex = re.escape(pattern).replace(re.escape("{SPAN}"), r"(\d+)").replace(r"\*", "[^/]*")
-    spans = {int(m.group(1)) for path in glob.glob(pattern.replace("{SPAN}", "*"))
-             if (m := re.fullmatch(as_regex, path))}
+    spans = {
+        int(m.group(1))
+        for path in glob.glob(pattern.replace("{SPAN}", "*"))
+        if (m := re.fullmatch(as_regex, path))
+    }
     if not spans:
         raise ConfigError(f"no data matches {pattern} (data.root + data.input_pattern)")
     return pattern.replace("{SPAN}", str(max(spans)))

@@ -78,14 +78,20 @@ class RunSummary:
         out = [f"\n== Run summary: {self.pipeline_name} ({self.environment}) =="]
         ran = [c["id"] for c in self.components if c["status"] == "ran"]
         cached = [c["id"] for c in self.components if c["status"] == "cached"]
-        out.append(f"Components: {len(ran)} ran, {len(cached)} cached"
-                   + (f"; ran: {', '.join(ran)}" if ran and cached else ""))
-        out.append(f"Data validation: {self.data_validation}"
-                   + (f", {len(self.anomalies)} anomalies" if self.anomalies else ""))
+        out.append(
+            f"Components: {len(ran)} ran, {len(cached)} cached"
+            + (f"; ran: {', '.join(ran)}" if ran and cached else "")
+        )
+        out.append(
+            f"Data validation: {self.data_validation}"
+            + (f", {len(self.anomalies)} anomalies" if self.anomalies else "")
+        )
         out.extend(self._drift_lines())
         if self.spans:
-            out.append(f"Training spans: {_spans(self.spans)} (window of {len(self.spans)}); "
-                       f"evaluated on span {self.eval_span}")
+            out.append(
+                f"Training spans: {_spans(self.spans)} (window of {len(self.spans)}); "
+                f"evaluated on span {self.eval_span}"
+            )
         if self.overall is not None:
             out.append("Evaluation (eval split):")
             if self.baseline_release:
@@ -108,27 +114,31 @@ class RunSummary:
         if self.pushed and self.new_version:
             out.append(f"Pushed: version {self.pushed_version} -> {self.pushed_path}")
         elif self.pushed:
-            out.append(f"Pushed: nothing new; version {self.pushed_version} already serves this "
-                       f"exact model ({self.pushed_path})")
+            out.append(
+                f"Pushed: nothing new; version {self.pushed_version} already serves this "
+                f"exact model ({self.pushed_path})"
+            )
         elif self.blessed is False:
             out.append("Pushed: nothing (the model was not blessed)")
         if self.model_digest:
             out.append(f"Model digest: {self.model_digest}")
         return "\n".join(out)
 
-
     def _drift_lines(self) -> list[str]:
         if not self.drift:
             return []
         d = self.drift
         against = _spans(d["baseline_spans"]) or "-"
-        out = [f"Drift: {d['verdict']} (span {d['span']} against span(s) {against}, "
-               f"mode {d['mode']}, {d['examples']} examples)"]
+        out = [
+            f"Drift: {d['verdict']} (span {d['span']} against span(s) {against}, "
+            f"mode {d['mode']}, {d['examples']} examples)"
+        ]
         if d.get("note"):
             out.append(f"  {d['note']}")
         for m in d.get("drifted", []):
-            out.append(f"  {m['feature']}: {m['measure']} {m['value']:.4f} > threshold "
-                       f"{m['threshold']}")
+            out.append(
+                f"  {m['feature']}: {m['measure']} {m['value']:.4f} > threshold {m['threshold']}"
+            )
         if d["verdict"] == "WARN":
             out.append("  drift.mode is warn: the run went on")
         return out
@@ -136,13 +146,19 @@ class RunSummary:
     def markdown(self) -> str:
         """For a GitHub Actions job summary: verdicts and metrics against the baseline."""
         blessed = {True: "BLESSED", False: "NOT BLESSED", None: "not evaluated"}[self.blessed]
-        out = [f"### Pipeline run: {self.pipeline_name} ({self.environment})", "",
-               f"- Data validation: **{self.data_validation}**"
-               + (f" ({len(self.anomalies)} anomalies)" if self.anomalies else ""),
-               *[f"- {line.strip()}" for line in self._drift_lines()],
-               *([f"- Training spans: {_spans(self.spans)}, evaluated on span {self.eval_span}"]
-                 if self.spans else []),
-               f"- Model validation: **{blessed}**"]
+        out = [
+            f"### Pipeline run: {self.pipeline_name} ({self.environment})",
+            "",
+            f"- Data validation: **{self.data_validation}**"
+            + (f" ({len(self.anomalies)} anomalies)" if self.anomalies else ""),
+            *[f"- {line.strip()}" for line in self._drift_lines()],
+            *(
+                [f"- Training spans: {_spans(self.spans)}, evaluated on span {self.eval_span}"]
+                if self.spans
+                else []
+            ),
+            f"- Model validation: **{blessed}**",
+        ]
         out += [f"  - {reason}" for reason in self.blessing_failures]
         if self.pushed_version:
             out.append(f"- Pushed: version {self.pushed_version} (`{self.model_digest}`)")
@@ -150,8 +166,9 @@ class RunSummary:
             out += ["", "| metric | candidate | baseline |", "|---|---|---|"]
             for name, value in sorted(self.overall.metrics.items()):
                 mark = " (gated)" if name == self.gated_metric else ""
-                out.append(f"| {name}{mark} | {_fmt(value)} | "
-                           f"{_fmt(self.overall.baseline.get(name))} |")
+                out.append(
+                    f"| {name}{mark} | {_fmt(value)} | {_fmt(self.overall.baseline.get(name))} |"
+                )
         return "\n".join(out) + "\n"
 
 
@@ -171,8 +188,10 @@ def _metric_table(row: MetricRow, gated: str, has_baseline: bool) -> list[str]:
     from models.evaluation import METRIC_CLASSES
 
     names = [n for n in (*METRIC_CLASSES, "example_count") if n in row.metrics]
-    lines = [f"  {'metric':<18}{'candidate':>10}" + (f"{'baseline':>10}{'change':>10}"
-                                                      if has_baseline else "")]
+    lines = [
+        f"  {'metric':<18}{'candidate':>10}"
+        + (f"{'baseline':>10}{'change':>10}" if has_baseline else "")
+    ]
     for name in names:
         value = row.metrics[name]
         shown = f"{int(value)}" if name == "example_count" else _fmt(value)
@@ -233,34 +252,46 @@ def read_blessing_failures(uri: str) -> list[str]:
             threshold = failure.metric_threshold
             if not failure.metric_value.HasField("double_value"):
                 # TFMA fails a threshold whose metric it did not compute, with no value.
-                reasons.append(f"{name} on {where} has no value to check against its threshold "
-                               f"(TFMA: {failure.message.strip() or 'no value'}); check "
-                               f"evaluation.metric")
+                reasons.append(
+                    f"{name} on {where} has no value to check against its threshold "
+                    f"(TFMA: {failure.message.strip() or 'no value'}); check "
+                    f"evaluation.metric"
+                )
                 continue
             value = failure.metric_value.double_value.value
             if failure.metric_key.is_diff:
                 allowed = threshold.change_threshold.absolute.value
-                reasons.append(f"{name} on {where} changed by {value:+.4f} against the baseline; "
-                               f"the environment allows at most {allowed:+.4f} "
-                               f"(evaluation.max_regression)")
+                reasons.append(
+                    f"{name} on {where} changed by {value:+.4f} against the baseline; "
+                    f"the environment allows at most {allowed:+.4f} "
+                    f"(evaluation.max_regression)"
+                )
             else:
                 bound = threshold.value_threshold.lower_bound.value
-                reasons.append(f"{name} on {where} is {_fmt(value)}, below the floor {bound} "
-                               f"(evaluation.lower_bound)")
+                reasons.append(
+                    f"{name} on {where} is {_fmt(value)}, below the floor {bound} "
+                    f"(evaluation.lower_bound)"
+                )
     if result.missing_thresholds:
-        reasons.append("TFMA found no threshold to validate against; check the evaluation "
-                       "section (evaluation.metric)")
+        reasons.append(
+            "TFMA found no threshold to validate against; check the evaluation "
+            "section (evaluation.metric)"
+        )
     for spec in result.missing_slices:
-        reasons.append(f"the thresholded slice {list(spec.feature_keys) or 'overall'} had no "
-                       f"examples in the eval split")
+        reasons.append(
+            f"the thresholded slice {list(spec.feature_keys) or 'overall'} had no "
+            f"examples in the eval split"
+        )
     if not reasons and not result.validation_ok:
-        reasons.append("TFMA reported the validation as failed without a per-metric reason; "
-                       f"see {uri}")
+        reasons.append(
+            f"TFMA reported the validation as failed without a per-metric reason; see {uri}"
+        )
     return reasons
 
 
-def _outputs_of_latest_run(cfg: EnvironmentConfig, inputs: bool = False
-                           ) -> tuple[str, dict[str, dict[str, list[Any]]]]:
+def _outputs_of_latest_run(
+    cfg: EnvironmentConfig, inputs: bool = False
+) -> tuple[str, dict[str, dict[str, list[Any]]]]:
     """The newest run's id, and node id -> output key -> artifacts for that run (or inputs)."""
     import ml_metadata as mlmd
     from tfx.orchestration import metadata
@@ -275,13 +306,15 @@ def _outputs_of_latest_run(cfg: EnvironmentConfig, inputs: bool = False
     executions = [e for e in store.get_executions_by_context(run_ctx.id) if e.id in pipeline_execs]
     result: dict[str, dict[str, list[Any]]] = {}
     for execution in executions:
-        node_ids = [c.name.split(".", 1)[-1] for c in store.get_contexts_by_execution(execution.id)
-                    if c.type == "node"]
+        node_ids = [
+            c.name.split(".", 1)[-1]
+            for c in store.get_contexts_by_execution(execution.id)
+            if c.type == "node"
+        ]
         if not node_ids:
             continue
         kind = mlmd.proto.Event.INPUT if inputs else mlmd.proto.Event.OUTPUT
-        events = [e for e in store.get_events_by_execution_ids([execution.id])
-                  if e.type == kind]
+        events = [e for e in store.get_events_by_execution_ids([execution.id]) if e.type == kind]
         artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
         outputs = result.setdefault(node_ids[0], {})
         for event in events:
@@ -297,8 +330,9 @@ def _prop(artifact: Any, name: str) -> Any:
     return getattr(value, value.WhichOneof("value"))
 
 
-def _read_spans_and_drift(cfg: EnvironmentConfig, summary: RunSummary,
-                          outputs: dict[str, dict[str, list[Any]]]) -> None:
+def _read_spans_and_drift(
+    cfg: EnvironmentConfig, summary: RunSummary, outputs: dict[str, dict[str, list[Any]]]
+) -> None:
     """The window Transform read, the span ingested, and the drift gate's report (kept as files
     in <run>/drift/ like the data gate's)."""
     import shutil
@@ -337,11 +371,18 @@ def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSumm
 
     run_name, outputs = _outputs_of_latest_run(cfg)
     summary = RunSummary(
-        environment=cfg.name, pipeline_name=cfg.pipeline_name, gated_metric=cfg.evaluation.metric,
-        components=[{"id": n.node_id, "status": n.status,
-                     "seconds": round(n.seconds, 1)} for n in nodes.values()],
-        data_validation="not run", anomalies=[], pipeline_run=run_name,
-        source_commit=git_commit())
+        environment=cfg.name,
+        pipeline_name=cfg.pipeline_name,
+        gated_metric=cfg.evaluation.metric,
+        components=[
+            {"id": n.node_id, "status": n.status, "seconds": round(n.seconds, 1)}
+            for n in nodes.values()
+        ],
+        data_validation="not run",
+        anomalies=[],
+        pipeline_run=run_name,
+        source_commit=git_commit(),
+    )
     _read_spans_and_drift(cfg, summary, outputs)
     report = outputs.get("DataGate", {}).get("report", [])
     if report:
@@ -362,7 +403,8 @@ def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSumm
         summary.pushed_path = _prop(pushed[0], "pushed_destination")
         summary.model_digest = _prop(pushed[0], "model_digest")
         pusher_node = nodes.get("Pusher")
-        summary.new_version = bool(pusher_node and not pusher_node.cached
-                                   and _prop(pushed[0], "reused_version") != 1)
+        summary.new_version = bool(
+            pusher_node and not pusher_node.cached and _prop(pushed[0], "reused_version") != 1
+        )
     summary.write(cfg)
     return summary

@@ -52,8 +52,11 @@ class ServerHandle:
     container: str | None = None
 
     def describe(self) -> str:
-        what = {"binary": "tensorflow_model_server", "docker": f"Docker container "
-                f"{self.container}", "local": "the local TF Serving stand-in"}[self.backend]
+        what = {
+            "binary": "tensorflow_model_server",
+            "docker": f"Docker container {self.container}",
+            "local": "the local TF Serving stand-in",
+        }[self.backend]
         return f"{what}: REST {self.rest_url}, gRPC {self.grpc_target}"
 
 
@@ -65,8 +68,12 @@ def docker_available() -> tuple[bool, str]:
     if shutil.which("docker") is None:
         return False, "no `docker` command on PATH"
     try:
-        result = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                                capture_output=True, text=True, timeout=15)
+        result = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=15,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"`docker info` failed: {exc}"
     if result.returncode != 0:
@@ -87,8 +94,9 @@ def choose_backend(forced: str | None) -> str:
     if forced in (None, "auto"):
         return available_backends()[0]
     if forced not in BACKENDS:
-        raise ConfigError(f"--backend: unknown backend {forced!r} (choose from auto, "
-                          f"{', '.join(BACKENDS)})")
+        raise ConfigError(
+            f"--backend: unknown backend {forced!r} (choose from auto, {', '.join(BACKENDS)})"
+        )
     if forced == "binary" and shutil.which(BINARY) is None:
         raise ConfigError(f"--backend binary: {BINARY} is not on PATH")
     if forced == "docker":
@@ -96,7 +104,6 @@ def choose_backend(forced: str | None) -> str:
         if not ok:
             raise ConfigError(f"--backend docker: no Docker engine reachable ({why})")
     return forced
-
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -109,8 +116,9 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def check_versions(requested: list[int], available: list[int], store: str,
-                   source: str = "--version") -> None:
+def check_versions(
+    requested: list[int], available: list[int], store: str, source: str = "--version"
+) -> None:
     """Refuse, before a server starts, versions the store does not hold.
 
     A server asked for a missing version waits out serving.readiness_timeout_seconds before it
@@ -120,12 +128,19 @@ def check_versions(requested: list[int], available: list[int], store: str,
     missing = sorted(set(requested) - set(available))
     if missing:
         held = ", ".join(map(str, available[-10:])) or "none"
-        raise ConfigError(f"{source}: version {', '.join(map(str, missing))} is not in the model "
-                          f"store {store} (versions there: {held})")
+        raise ConfigError(
+            f"{source}: version {', '.join(map(str, missing))} is not in the model "
+            f"store {store} (versions there: {held})"
+        )
 
 
-def start(cfg: EnvironmentConfig, backend: str, versions: list[int] | None = None,
-          labels: dict[str, int] | None = None, store_dir: str | None = None) -> ServerHandle:
+def start(
+    cfg: EnvironmentConfig,
+    backend: str,
+    versions: list[int] | None = None,
+    labels: dict[str, int] | None = None,
+    store_dir: str | None = None,
+) -> ServerHandle:
     """Render the config files for `backend` and start it (not yet ready: see wait_ready).
 
     `store_dir` replaces the environment's model store with a local folder of pulled versions
@@ -135,44 +150,71 @@ def start(cfg: EnvironmentConfig, backend: str, versions: list[int] | None = Non
     store = store_dir or cfg.model_store_dir
     remote = is_remote(store)
     if remote and backend == "local":
-        raise ConfigError(f"environments/{cfg.name}: paths.model_store is {cfg.paths.model_store}"
-                          f"; the local stand-in reads only local model stores. TF Serving "
-                          f"(--backend docker or binary) reads buckets itself, given credentials")
+        raise ConfigError(
+            f"environments/{cfg.name}: paths.model_store is {cfg.paths.model_store}"
+            f"; the local stand-in reads only local model stores. TF Serving "
+            f"(--backend docker or binary) reads buckets itself, given credentials"
+        )
     if not remote and not model_store.versions(Path(store)):
-        raise MlopsError(f"no model version in {store}: run `mlops run --env {cfg.name}` "
-                         f"first (it pushes blessed models there)")
+        raise MlopsError(
+            f"no model version in {store}: run `mlops run --env {cfg.name}` "
+            f"first (it pushes blessed models there)"
+        )
     existing = read_state(cfg)
     if existing is not None and is_running(existing):
-        raise MlopsError(f"a server for {cfg.name} is already running ({existing.describe()}); "
-                         f"stop it with `mlops serve --env {cfg.name} --stop`")
+        raise MlopsError(
+            f"a server for {cfg.name} is already running ({existing.describe()}); "
+            f"stop it with `mlops serve --env {cfg.name} --stop`"
+        )
     for port in (s.rest_port, s.grpc_port):
         if not _port_free(s.host, port):
-            raise MlopsError(f"port {port} on {s.host} is in use; stop what holds it or change "
-                             f"serving.rest_port / serving.grpc_port in environments/{cfg.name}/")
+            raise MlopsError(
+                f"port {port} on {s.host} is in use; stop what holds it or change "
+                f"serving.rest_port / serving.grpc_port in environments/{cfg.name}/"
+            )
     out = serving_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
     log_file = out / f"{backend}.log"
     container_side = backend == "docker"
-    base_path = (f"{CONTAINER_MODEL_ROOT}/{cfg.model_name}" if container_side and not remote
-                 else store)
+    base_path = (
+        f"{CONTAINER_MODEL_ROOT}/{cfg.model_name}" if container_side and not remote else store
+    )
     files = C.render(cfg, base_path, versions or [], labels)
     C.write(files, out)
     config_dir = CONTAINER_CONFIG_DIR if container_side else str(out)
     rest_url = f"http://{s.host}:{s.rest_port}"
-    handle = ServerHandle(cfg.name, backend, rest_url, f"{s.host}:{s.grpc_port}",
-                          cfg.model_name, str(log_file))
+    handle = ServerHandle(
+        cfg.name, backend, rest_url, f"{s.host}:{s.grpc_port}", cfg.model_name, str(log_file)
+    )
     if backend == "docker":
         handle.container = f"mlops-serving-{cfg.name}-{os.getpid()}"
         flags = C.server_flags(cfg, config_dir, files, GRPC_PORT, REST_PORT)
         mounts = [] if remote else ["-v", f"{store}:{base_path}:ro"]
         credentials = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
         if remote and credentials:
-            mounts += ["-v", f"{credentials}:/secrets/gcp.json:ro",
-                       "-e", "GOOGLE_APPLICATION_CREDENTIALS=/secrets/gcp.json"]
-        cmd = ["docker", "run", "-d", "--rm", "--name", handle.container,
-               "-p", f"{s.host}:{s.rest_port}:{REST_PORT}",
-               "-p", f"{s.host}:{s.grpc_port}:{GRPC_PORT}",
-               *mounts, "-v", f"{out}:{CONTAINER_CONFIG_DIR}:ro", s.image, *flags]
+            mounts += [
+                "-v",
+                f"{credentials}:/secrets/gcp.json:ro",
+                "-e",
+                "GOOGLE_APPLICATION_CREDENTIALS=/secrets/gcp.json",
+            ]
+        cmd = [
+            "docker",
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            handle.container,
+            "-p",
+            f"{s.host}:{s.rest_port}:{REST_PORT}",
+            "-p",
+            f"{s.host}:{s.grpc_port}:{GRPC_PORT}",
+            *mounts,
+            "-v",
+            f"{out}:{CONTAINER_CONFIG_DIR}:ro",
+            s.image,
+            *flags,
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
             raise MlopsError(f"docker run failed: {result.stderr.strip()[-2000:]}")
@@ -181,11 +223,22 @@ def start(cfg: EnvironmentConfig, backend: str, versions: list[int] | None = Non
         if backend == "binary":
             cmd = [shutil.which(BINARY) or BINARY, *flags, "--rest_api_timeout_in_ms=30000"]
         else:
-            cmd = [sys.executable, "-m", "serving.standin.server", *flags,
-                   f"--rest_api_host={s.host}", f"--max_request_bytes={s.max_request_bytes}"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "serving.standin.server",
+                *flags,
+                f"--rest_api_host={s.host}",
+                f"--max_request_bytes={s.max_request_bytes}",
+            ]
         with log_file.open("w") as log:  # the child keeps its own descriptor
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         handle.pid = proc.pid
     (out / STATE_FILE).write_text(json.dumps(asdict(handle), indent=1))
     return handle
@@ -200,8 +253,11 @@ def read_state(cfg: EnvironmentConfig) -> ServerHandle | None:
 
 def is_running(handle: ServerHandle) -> bool:
     if handle.container:
-        result = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}",
-                                 handle.container], capture_output=True, text=True)
+        result = subprocess.run(
+            ["docker", "inspect", "-f", "{{.State.Running}}", handle.container],
+            capture_output=True,
+            text=True,
+        )
         return result.stdout.strip() == "true"
     if handle.pid is None:
         return False
@@ -220,8 +276,11 @@ def is_running(handle: ServerHandle) -> bool:
 
 def log_tail(handle: ServerHandle, lines: int = 30) -> str:
     if handle.container:
-        result = subprocess.run(["docker", "logs", "--tail", str(lines), handle.container],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            ["docker", "logs", "--tail", str(lines), handle.container],
+            capture_output=True,
+            text=True,
+        )
         text = result.stdout + result.stderr
     else:
         path = Path(handle.log_file)
@@ -249,14 +308,18 @@ def wait_ready(handle: ServerHandle, timeout: float) -> dict[str, str]:
         if "AVAILABLE" in states.values():
             return states
         if not is_running(handle):
-            raise ServerNotReady(f"the {handle.backend} server exited before the model was "
-                                 f"available. Its log ({handle.log_file}) ends with:\n"
-                                 f"{log_tail(handle)}")
+            raise ServerNotReady(
+                f"the {handle.backend} server exited before the model was "
+                f"available. Its log ({handle.log_file}) ends with:\n"
+                f"{log_tail(handle)}"
+            )
         time.sleep(0.5)
     seen = ", ".join(f"version {v} {s}" for v, s in states.items()) or "no answer"
-    raise ServerNotReady(f"model {handle.model_name} was not AVAILABLE after {timeout:.0f} s "
-                         f"(serving.readiness_timeout_seconds; last status: {seen}). The "
-                         f"server's log ({handle.log_file}) ends with:\n{log_tail(handle)}")
+    raise ServerNotReady(
+        f"model {handle.model_name} was not AVAILABLE after {timeout:.0f} s "
+        f"(serving.readiness_timeout_seconds; last status: {seen}). The "
+        f"server's log ({handle.log_file}) ends with:\n{log_tail(handle)}"
+    )
 
 
 def stop(handle: ServerHandle, cfg: EnvironmentConfig | None = None) -> None:

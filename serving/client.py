@@ -40,8 +40,7 @@ def predict_body(examples: Sequence[bytes], columnar: bool = False) -> dict[str,
     encoded = [{"b64": base64.b64encode(e).decode()} for e in examples]
     if columnar:
         return {"signature_name": "serving_default", "inputs": {INPUT_NAME: encoded}}
-    return {"signature_name": "serving_default",
-            "instances": [{INPUT_NAME: e} for e in encoded]}
+    return {"signature_name": "serving_default", "instances": [{INPUT_NAME: e} for e in encoded]}
 
 
 class RestClient:
@@ -52,8 +51,9 @@ class RestClient:
 
     def _call(self, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base_url + path, data=data,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.base_url + path, data=data, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
@@ -63,9 +63,11 @@ class RestClient:
                 text = json.loads(text).get("error", text)
             raise PredictionError(f"{self.base_url}{path}: HTTP {exc.code}: {text}") from None
         except (urllib.error.URLError, OSError) as exc:
-            raise PredictionError(f"{self.base_url}{path}: cannot reach the server "
-                                  f"({getattr(exc, 'reason', exc)}); is it running? "
-                                  f"(`mlops serve --env ...`)") from None
+            raise PredictionError(
+                f"{self.base_url}{path}: cannot reach the server "
+                f"({getattr(exc, 'reason', exc)}); is it running? "
+                f"(`mlops serve --env ...`)"
+            ) from None
 
     def status(self, version: int | None = None) -> dict[str, Any]:
         return self._call(_route(self.model, version, None))
@@ -73,10 +75,17 @@ class RestClient:
     def metadata(self, version: int | None = None) -> dict[str, Any]:
         return self._call(_route(self.model, version, None) + "/metadata")
 
-    def predict(self, examples: Sequence[bytes], *, version: int | None = None,
-                label: str | None = None, columnar: bool = False) -> np.ndarray:
-        body = self._call(_route(self.model, version, label) + ":predict",
-                          predict_body(examples, columnar))
+    def predict(
+        self,
+        examples: Sequence[bytes],
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        columnar: bool = False,
+    ) -> np.ndarray:
+        body = self._call(
+            _route(self.model, version, label) + ":predict", predict_body(examples, columnar)
+        )
         values = body["outputs" if columnar else "predictions"]
         return np.asarray(values, dtype=np.float32).reshape(len(examples), -1)
 
@@ -106,11 +115,13 @@ class GrpcClient:
         try:
             return method(request, timeout=self.timeout)
         except grpc.RpcError as exc:
-            raise PredictionError(f"{self.target}: gRPC {exc.code().name}: "
-                                  f"{exc.details()}") from None
+            raise PredictionError(
+                f"{self.target}: gRPC {exc.code().name}: {exc.details()}"
+            ) from None
 
-    def predict(self, examples: Sequence[bytes], *, version: int | None = None,
-                label: str | None = None) -> np.ndarray:
+    def predict(
+        self, examples: Sequence[bytes], *, version: int | None = None, label: str | None = None
+    ) -> np.ndarray:
         import tensorflow as tf
         from tensorflow_serving.apis import predict_pb2
 
@@ -118,7 +129,8 @@ class GrpcClient:
         self._spec(request.model_spec, version, label)
         request.model_spec.signature_name = "serving_default"
         request.inputs[INPUT_NAME].CopyFrom(
-            tf.make_tensor_proto(list(examples), dtype=tf.string, shape=[len(examples)]))
+            tf.make_tensor_proto(list(examples), dtype=tf.string, shape=[len(examples)])
+        )
         response = self._rpc(self.prediction.Predict, request)
         return tf.make_ndarray(response.outputs[OUTPUT_NAME]).reshape(len(examples), -1)
 
@@ -133,4 +145,3 @@ class GrpcClient:
 
     def close(self) -> None:
         self.channel.close()
-

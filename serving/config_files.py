@@ -28,12 +28,14 @@ MONITORING_FILE = "monitoring.config"
 _LABEL_RE = re.compile(r"^[a-zA-Z0-9_]+$")
 
 
-
 def jinja_environment(folder: Path) -> jinja2.Environment:
     """Templates that fail on any undefined value instead of rendering an empty string."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(folder),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              autoescape=False)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
 
 
 _env = jinja_environment(TEMPLATES)
@@ -47,8 +49,12 @@ def _parse(name: str, text: str, message: object) -> object:
         raise ConfigError(f"rendered {name} is not a valid {kind}: {exc}") from None
 
 
-def render(cfg: EnvironmentConfig, base_path: str, versions: Sequence[int] = (),
-           labels: Mapping[str, int] | None = None) -> dict[str, str]:
+def render(
+    cfg: EnvironmentConfig,
+    base_path: str,
+    versions: Sequence[int] = (),
+    labels: Mapping[str, int] | None = None,
+) -> dict[str, str]:
     """File name -> content. `versions` pins a `specific` policy; empty means `latest`."""
     labels = dict(labels or {})
     s = cfg.serving
@@ -56,26 +62,37 @@ def render(cfg: EnvironmentConfig, base_path: str, versions: Sequence[int] = (),
     if s.version_policy == "specific" and not versions:
         raise ConfigError(
             f"{where}: serving.version_policy is 'specific' but no version was given: promote a "
-            f"model to {cfg.name} first (`mlops promote`), or serve one with --version N")
+            f"model to {cfg.name} first (`mlops promote`), or serve one with --version N"
+        )
     for label, version in labels.items():
         if not _LABEL_RE.match(label):
             raise ConfigError(f"{where}: version label {label!r} must match [a-zA-Z0-9_]+")
         if versions and version not in versions:
-            raise ConfigError(f"{where}: version label {label!r} points at version {version}, "
-                              f"which is not served (served: {', '.join(map(str, versions))})")
+            raise ConfigError(
+                f"{where}: version label {label!r} points at version {version}, "
+                f"which is not served (served: {', '.join(map(str, versions))})"
+            )
     if any(v <= 0 for v in versions):
-        raise ConfigError(f"{where}: model versions must be positive integers, got "
-                          f"{list(versions)}")
+        raise ConfigError(
+            f"{where}: model versions must be positive integers, got {list(versions)}"
+        )
     files = {
         MODELS_FILE: _env.get_template("models.config.j2").render(
-            env=cfg.name, model_name=cfg.model_name, base_path=base_path,
-            versions=sorted(set(versions)), num_versions=s.num_versions, labels=labels),
+            env=cfg.name,
+            model_name=cfg.model_name,
+            base_path=base_path,
+            versions=sorted(set(versions)),
+            num_versions=s.num_versions,
+            labels=labels,
+        ),
         MONITORING_FILE: _env.get_template("monitoring.config.j2").render(
-            env=cfg.name, path=s.monitoring_path),
+            env=cfg.name, path=s.monitoring_path
+        ),
     }
     if s.batching.enabled:
         files[BATCHING_FILE] = _env.get_template("batching.config.j2").render(
-            env=cfg.name, b=s.batching)
+            env=cfg.name, b=s.batching
+        )
     validate(files)
     return files
 
@@ -89,21 +106,25 @@ def validate(files: Mapping[str, str]) -> None:
         raise ConfigError(f"rendered {MODELS_FILE} serves no model")
     _parse(MONITORING_FILE, files[MONITORING_FILE], message_class("MonitoringConfig")())
     if BATCHING_FILE in files:
-        batching = _parse(BATCHING_FILE, files[BATCHING_FILE],
-                          message_class("BatchingParameters")())
+        batching = _parse(
+            BATCHING_FILE, files[BATCHING_FILE], message_class("BatchingParameters")()
+        )
         _check_batching(batching)
 
 
 def allowed_sizes_error(max_batch_size: int, allowed: Sequence[int]) -> str | None:
     """Upstream's model-load check (bundle_factory_util.cc): the last allowed size is the max."""
     if allowed and allowed[-1] != max_batch_size:
-        return (f"Last entry in allowed_batch_sizes must match max_batch_size; last entry was "
-                f"{allowed[-1]}; expected {max_batch_size}")
+        return (
+            f"Last entry in allowed_batch_sizes must match max_batch_size; last entry was "
+            f"{allowed[-1]}; expected {max_batch_size}"
+        )
     return None
 
 
-def server_flags(cfg: EnvironmentConfig, config_dir: str, files: dict[str, str],
-                 grpc_port: int, rest_port: int) -> list[str]:
+def server_flags(
+    cfg: EnvironmentConfig, config_dir: str, files: dict[str, str], grpc_port: int, rest_port: int
+) -> list[str]:
     """tensorflow_model_server flags; the stand-in accepts the same ones.
 
     The rendered models.config labels the released version `stable`. Upstream refuses, at start
@@ -113,15 +134,20 @@ def server_flags(cfg: EnvironmentConfig, config_dir: str, files: dict[str, str],
     still refused, so a label move is two config changes (serve both, then move the label).
     """
     s = cfg.serving
-    flags = [f"--port={grpc_port}", f"--rest_api_port={rest_port}",
-             f"--model_config_file={config_dir}/{MODELS_FILE}",
-             "--allow_version_labels_for_unavailable_models=true",
-             f"--model_config_file_poll_wait_seconds={s.config_poll_seconds}",
-             f"--file_system_poll_wait_seconds={s.file_system_poll_seconds}",
-             f"--monitoring_config_file={config_dir}/{MONITORING_FILE}"]
+    flags = [
+        f"--port={grpc_port}",
+        f"--rest_api_port={rest_port}",
+        f"--model_config_file={config_dir}/{MODELS_FILE}",
+        "--allow_version_labels_for_unavailable_models=true",
+        f"--model_config_file_poll_wait_seconds={s.config_poll_seconds}",
+        f"--file_system_poll_wait_seconds={s.file_system_poll_seconds}",
+        f"--monitoring_config_file={config_dir}/{MONITORING_FILE}",
+    ]
     if BATCHING_FILE in files:
-        flags += ["--enable_batching=true",
-                  f"--batching_parameters_file={config_dir}/{BATCHING_FILE}"]
+        flags += [
+            "--enable_batching=true",
+            f"--batching_parameters_file={config_dir}/{BATCHING_FILE}",
+        ]
     return flags
 
 
@@ -134,8 +160,10 @@ def _check_batching(params: object) -> None:
     if error is None and sizes != sorted(set(sizes)):
         error = f"allowed_batch_sizes must increase, got {sizes}"
     if error is not None:
-        raise ConfigError(f"rendered {BATCHING_FILE}: {error} (serving.batching."
-                          f"allowed_batch_sizes and serving.batching.max_batch_size)")
+        raise ConfigError(
+            f"rendered {BATCHING_FILE}: {error} (serving.batching."
+            f"allowed_batch_sizes and serving.batching.max_batch_size)"
+        )
 
 
 def write(files: Mapping[str, str], directory: Path) -> dict[str, Path]:

@@ -15,10 +15,20 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, wr
 _F = descriptor_pb2.FieldDescriptorProto
 
 
-def _field(msg: descriptor_pb2.DescriptorProto, name: str, number: int, kind: int,
-           type_name: str = "", repeated: bool = False) -> None:
-    field = msg.field.add(name=name, number=number, type=kind,
-                          label=_F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL)
+def _field(
+    msg: descriptor_pb2.DescriptorProto,
+    name: str,
+    number: int,
+    kind: int,
+    type_name: str = "",
+    repeated: bool = False,
+) -> None:
+    field = msg.field.add(
+        name=name,
+        number=number,
+        type=kind,
+        label=_F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL,
+    )
     if type_name:
         field.type_name = type_name
 
@@ -31,8 +41,11 @@ def _pool() -> descriptor_pool.DescriptorPool:
     pool.Add(wrappers)
 
     f = descriptor_pb2.FileDescriptorProto(
-        name="mlops/tf_serving_extra.proto", package="tensorflow.serving", syntax="proto3",
-        dependency=["google/protobuf/wrappers.proto"])
+        name="mlops/tf_serving_extra.proto",
+        package="tensorflow.serving",
+        syntax="proto3",
+        dependency=["google/protobuf/wrappers.proto"],
+    )
     batching = f.message_type.add(name="BatchingParameters")
     i64 = ".google.protobuf.Int64Value"
     _field(batching, "max_batch_size", 1, _F.TYPE_MESSAGE, i64)
@@ -47,8 +60,9 @@ def _pool() -> descriptor_pool.DescriptorPool:
     _field(prometheus, "enable", 1, _F.TYPE_BOOL)
     _field(prometheus, "path", 2, _F.TYPE_STRING)
     monitoring = f.message_type.add(name="MonitoringConfig")
-    _field(monitoring, "prometheus_config", 1, _F.TYPE_MESSAGE,
-           ".tensorflow.serving.PrometheusConfig")
+    _field(
+        monitoring, "prometheus_config", 1, _F.TYPE_MESSAGE, ".tensorflow.serving.PrometheusConfig"
+    )
     pool.Add(f)
     return pool
 
@@ -56,4 +70,5 @@ def _pool() -> descriptor_pool.DescriptorPool:
 def message_class(name: str) -> type:
     """`BatchingParameters` or `MonitoringConfig` (package tensorflow.serving)."""
     return message_factory.GetMessageClass(
-        _pool().FindMessageTypeByName(f"tensorflow.serving.{name}"))
+        _pool().FindMessageTypeByName(f"tensorflow.serving.{name}")
+    )

@@ -42,14 +42,17 @@ class SloCheck:
 
     @property
     def ok(self) -> bool:
-        return self.measured >= self.limit if self.higher_is_better else (
-            self.measured <= self.limit)
+        return (
+            self.measured >= self.limit if self.higher_is_better else (self.measured <= self.limit)
+        )
 
     def line(self) -> str:
         op = ">=" if self.higher_is_better else "<="
         verdict = "ok" if self.ok else "BREACHED"
-        return (f"{self.name}: {self.measured:.4g}{self.unit} (limit {op} {self.limit:g}"
-                f"{self.unit}, loadtest.slo.{self.key}) {verdict}")
+        return (
+            f"{self.name}: {self.measured:.4g}{self.unit} (limit {op} {self.limit:g}"
+            f"{self.unit}, loadtest.slo.{self.key}) {verdict}"
+        )
 
 
 @dataclass
@@ -74,22 +77,29 @@ class LoadTestResult:
         return all(c.ok for c in self.checks)
 
     def table(self) -> str:
-        lines = [f"Load test of {self.url} ({self.users} users, {self.seconds} s measured): "
-                 f"{self.requests} requests, {self.failures} failed, {self.rps:.1f} req/s, "
-                 f"p50 {self.p50_ms:.0f} ms"]
+        lines = [
+            f"Load test of {self.url} ({self.users} users, {self.seconds} s measured): "
+            f"{self.requests} requests, {self.failures} failed, {self.rps:.1f} req/s, "
+            f"p50 {self.p50_ms:.0f} ms"
+        ]
         lines += [f"  {c.line()}" for c in self.checks]
-        lines.append(f"Load test: {'PASS' if self.passed else 'FAIL'} (reports: "
-                     f"{self.reports_dir})")
+        lines.append(
+            f"Load test: {'PASS' if self.passed else 'FAIL'} (reports: {self.reports_dir})"
+        )
         return "\n".join(lines)
 
     def markdown(self) -> str:
         rows = "\n".join(
             f"| {c.name} | {c.measured:.4g}{c.unit} | {'≥' if c.higher_is_better else '≤'} "
-            f"{c.limit:g}{c.unit} | {'✅' if c.ok else '❌'} |" for c in self.checks)
-        return (f"### Load test ({self.env}): {'PASS' if self.passed else 'FAIL'}\n\n"
-                f"{self.users} users, {self.seconds} s after warm-up, {self.requests} requests, "
-                f"{self.failures} failed.\n\n| SLO | measured | limit | |\n|---|---|---|---|\n"
-                f"{rows}\n")
+            f"{c.limit:g}{c.unit} | {'✅' if c.ok else '❌'} |"
+            for c in self.checks
+        )
+        return (
+            f"### Load test ({self.env}): {'PASS' if self.passed else 'FAIL'}\n\n"
+            f"{self.users} users, {self.seconds} s after warm-up, {self.requests} requests, "
+            f"{self.failures} failed.\n\n| SLO | measured | limit | |\n|---|---|---|---|\n"
+            f"{rows}\n"
+        )
 
 
 def evaluate(stats: dict[str, float], slo: SloConfig) -> list[SloCheck]:
@@ -99,8 +109,9 @@ def evaluate(stats: dict[str, float], slo: SloConfig) -> list[SloCheck]:
         SloCheck("p95 latency", "p95_ms", stats["p95_ms"], slo.p95_ms, " ms"),
         SloCheck("p99 latency", "p99_ms", stats["p99_ms"], slo.p99_ms, " ms"),
         SloCheck("failure ratio", "max_failure_ratio", ratio, slo.max_failure_ratio, ""),
-        SloCheck("throughput", "min_rps", stats["rps"], slo.min_rps, " req/s",
-                 higher_is_better=True),
+        SloCheck(
+            "throughput", "min_rps", stats["rps"], slo.min_rps, " req/s", higher_is_better=True
+        ),
     ]
 
 
@@ -120,11 +131,14 @@ def read_locust_stats(prefix: Path) -> dict[str, float]:
         return float(value) if value not in ("", "N/A") else math.inf
 
     requests = int(r["Request Count"])
-    return {"requests": requests, "failures": int(r["Failure Count"]),
-            "rps": float(r["Requests/s"]) if requests else 0.0,
-            "p50_ms": num("50%") if requests else math.inf,
-            "p95_ms": num("95%") if requests else math.inf,
-            "p99_ms": num("99%") if requests else math.inf}
+    return {
+        "requests": requests,
+        "failures": int(r["Failure Count"]),
+        "rps": float(r["Requests/s"]) if requests else 0.0,
+        "p50_ms": num("50%") if requests else math.inf,
+        "p95_ms": num("95%") if requests else math.inf,
+        "p99_ms": num("99%") if requests else math.inf,
+    }
 
 
 def _failure_samples(prefix: Path, limit: int = 5) -> list[str]:
@@ -152,9 +166,11 @@ def eval_examples(cfg: EnvironmentConfig, limit: int) -> list[bytes]:
 
     splits = _eval_splits(cfg)
     if not splits:
-        raise ConfigError(f"no evaluation split of {cfg.name}'s pipeline under "
-                          f"{cfg.paths.pipeline_root}: run `mlops run --env {cfg.name}` first, "
-                          f"pass --rows FILE.csv, or set loadtest.rows_file")
+        raise ConfigError(
+            f"no evaluation split of {cfg.name}'s pipeline under "
+            f"{cfg.paths.pipeline_root}: run `mlops run --env {cfg.name}` first, "
+            f"pass --rows FILE.csv, or set loadtest.rows_file"
+        )
     files = sorted(str(p) for p in splits[-1].glob("*.gz"))
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit)
     return [bytes(x.numpy()) for x in dataset]
@@ -166,45 +182,100 @@ def csv_examples(path: Path, limit: int) -> list[bytes]:
     return R.examples(R.read_csv(path, R.load_schema(), limit=limit))
 
 
-def run(cfg: EnvironmentConfig, url: str, examples: list[bytes], reports_dir: Path,
-        *, users: int | None = None, seconds: int | None = None) -> LoadTestResult:
+def run(
+    cfg: EnvironmentConfig,
+    url: str,
+    examples: list[bytes],
+    reports_dir: Path,
+    *,
+    users: int | None = None,
+    seconds: int | None = None,
+) -> LoadTestResult:
     """Run locust headless against `url` and judge the figures; never raises on a breach."""
     lt = cfg.loadtest
     users = users or lt.users
     seconds = seconds or lt.run_seconds
     reports_dir.mkdir(parents=True, exist_ok=True)
     bodies = reports_dir / "request_bodies.json"
-    bodies.write_text(json.dumps([
-        {"signature_name": "serving_default",
-         "instances": [{"examples": {"b64": base64.b64encode(e).decode()}}]}
-        for e in examples]))
+    bodies.write_text(
+        json.dumps(
+            [
+                {
+                    "signature_name": "serving_default",
+                    "instances": [{"examples": {"b64": base64.b64encode(e).decode()}}],
+                }
+                for e in examples
+            ]
+        )
+    )
     prefix = reports_dir / "locust"
     for old in reports_dir.glob("locust_*.csv"):
         old.unlink()
-    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-           "--host", url, "-u", str(users), "-r", f"{lt.spawn_rate:g}",
-           "-t", f"{lt.warmup_seconds + seconds}s", "--stop-timeout", "5",
-           "--csv", str(prefix), "--html", str(reports_dir / "report.html"),
-           "--json-file", str(reports_dir / "locust"), "--only-summary",
-           "--exit-code-on-error", "0", "--loglevel", "WARNING"]
-    env = {**os.environ, "MLOPS_MODEL_NAME": cfg.model_name,
-           "MLOPS_REQUEST_BODIES": str(bodies), "MLOPS_WARMUP_SECONDS": str(lt.warmup_seconds)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        url,
+        "-u",
+        str(users),
+        "-r",
+        f"{lt.spawn_rate:g}",
+        "-t",
+        f"{lt.warmup_seconds + seconds}s",
+        "--stop-timeout",
+        "5",
+        "--csv",
+        str(prefix),
+        "--html",
+        str(reports_dir / "report.html"),
+        "--json-file",
+        str(reports_dir / "locust"),
+        "--only-summary",
+        "--exit-code-on-error",
+        "0",
+        "--loglevel",
+        "WARNING",
+    ]
+    env = {
+        **os.environ,
+        "MLOPS_MODEL_NAME": cfg.model_name,
+        "MLOPS_REQUEST_BODIES": str(bodies),
+        "MLOPS_WARMUP_SECONDS": str(lt.warmup_seconds),
+    }
     env.pop("GITHUB_STEP_SUMMARY", None)
     log = reports_dir / "locust.log"
     with log.open("w") as out:
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                              timeout=lt.warmup_seconds + seconds + 120)
+        proc = subprocess.run(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            timeout=lt.warmup_seconds + seconds + 120,
+        )
     if proc.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
         raise MlopsError(f"locust exited with status {proc.returncode}; {log} ends with:\n{tail}")
     stats = read_locust_stats(prefix)
     result = LoadTestResult(
-        env=cfg.name, url=url, users=users, seconds=seconds, requests=int(stats["requests"]),
-        failures=int(stats["failures"]), rps=stats["rps"], p50_ms=stats["p50_ms"],
-        p95_ms=stats["p95_ms"], p99_ms=stats["p99_ms"], checks=evaluate(stats, lt.slo),
+        env=cfg.name,
+        url=url,
+        users=users,
+        seconds=seconds,
+        requests=int(stats["requests"]),
+        failures=int(stats["failures"]),
+        rps=stats["rps"],
+        p50_ms=stats["p50_ms"],
+        p95_ms=stats["p95_ms"],
+        p99_ms=stats["p99_ms"],
+        checks=evaluate(stats, lt.slo),
         reports_dir=str(reports_dir),
         finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        failure_samples=_failure_samples(prefix))
+        failure_samples=_failure_samples(prefix),
+    )
     write_reports(result, reports_dir)
     return result
 
@@ -224,5 +295,7 @@ def gate(result: LoadTestResult) -> None:
         return
     breached = "\n".join(f"  {c.line()}" for c in result.checks if not c.ok)
     samples = "".join(f"\n  e.g. {s}" for s in result.failure_samples)
-    raise LoadTestFailed(f"load test failed for {result.env}; SLOs breached:\n{breached}"
-                         f"{samples}\nReports: {result.reports_dir}")
+    raise LoadTestFailed(
+        f"load test failed for {result.env}; SLOs breached:\n{breached}"
+        f"{samples}\nReports: {result.reports_dir}"
+    )

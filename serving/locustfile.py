@@ -54,10 +54,13 @@ class PredictUser(FastHttpUser):
     @task
     def predict(self) -> None:
         body = next(self._bodies)
-        with self.client.post(f"/v1/models/{MODEL}:predict", data=body,
-                              headers={"Content-Type": "application/json"},
-                              name=f"/v1/models/{MODEL}:predict",
-                              catch_response=True) as response:
+        with self.client.post(
+            f"/v1/models/{MODEL}:predict",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            name=f"/v1/models/{MODEL}:predict",
+            catch_response=True,
+        ) as response:
             if response.status_code != 200:
                 response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
                 return

@@ -21,7 +21,11 @@ def check_predictions(raw: bytes, instances: int) -> str | None:
         return f"{got} predictions for {instances} instances"
     for p in predictions:
         value = p[0] if isinstance(p, list) and len(p) == 1 else p
-        if (isinstance(value, bool) or not isinstance(value, int | float)
-                or not math.isfinite(value) or not 0 <= value <= 1):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not 0 <= value <= 1
+        ):
             return f"not a probability: {p!r}"
     return None

@@ -72,6 +72,7 @@ class Artifact:
 
 # --- the tree digest --------------------------------------------------------------------------
 
+
 def _local_files(root: str) -> Iterator[tuple[tuple[str, ...], str]]:
     base = Path(root)
     for path in base.rglob("*"):
@@ -86,7 +87,7 @@ def _gfile_files(root: str) -> Iterator[tuple[tuple[str, ...], str]]:
     for dirpath, _, names in tf.io.gfile.walk(root):
         for name in names:
             full = f"{dirpath.rstrip('/')}/{name}"
-            yield tuple(full[len(root) + 1:].split("/")), full
+            yield tuple(full[len(root) + 1 :].split("/")), full
 
 
 def _open(path: str, remote: bool):
@@ -114,8 +115,10 @@ def verify_tree(path: str | Path, expected: str, what: str) -> None:
     """The one tree-digest check every store kind runs before a model is served or promoted."""
     found = model_digest(path)
     if found != expected:
-        raise DigestMismatch(f"{what} has digest {found}, but the record says {expected}: it "
-                             f"changed after it was released (tampering or a broken copy)")
+        raise DigestMismatch(
+            f"{what} has digest {found}, but the record says {expected}: it "
+            f"changed after it was released (tampering or a broken copy)"
+        )
 
 
 def has_saved_model(model_dir: str) -> bool:
@@ -131,8 +134,9 @@ def versions(store_dir: str | Path) -> list[int]:
     root = Path(store_dir)
     if not root.is_dir():
         return []
-    return sorted(int(p.name) for p in root.iterdir()
-                  if p.name.isdigit() and (p / "saved_model.pb").exists())
+    return sorted(
+        int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / "saved_model.pb").exists()
+    )
 
 
 def publish_atomically(model_dir: str | Path, store_dir: str | Path, version: int) -> Path:
@@ -149,6 +153,7 @@ def publish_atomically(model_dir: str | Path, store_dir: str | Path, version: in
 
 
 # --- the store kinds ------------------------------------------------------------------------
+
 
 class ModelStore:
     """What every kind offers. `uri` is `<paths.model_store>/<model_name>`."""

@@ -29,10 +29,24 @@ from store.base import (
 )
 from store.oci import OciStore
 
-__all__ = ["OCI_SCHEME", "Artifact", "ArtifactMissing", "DigestMismatch", "FolderStore",
-           "ModelStore", "StoreError", "TagConflict", "has_saved_model", "materialize",
-           "model_digest", "open_store", "publish_atomically", "store_of", "verify_tree",
-           "versions"]
+__all__ = [
+    "OCI_SCHEME",
+    "Artifact",
+    "ArtifactMissing",
+    "DigestMismatch",
+    "FolderStore",
+    "ModelStore",
+    "StoreError",
+    "TagConflict",
+    "has_saved_model",
+    "materialize",
+    "model_digest",
+    "open_store",
+    "publish_atomically",
+    "store_of",
+    "verify_tree",
+    "versions",
+]
 
 
 def _bucket_errors(method):
@@ -48,9 +62,11 @@ def _bucket_errors(method):
             return method(self, *args, **kwargs)
         except tf.errors.OpError as exc:
             reason = (exc.message or type(exc).__name__).splitlines()[0][:300]
-            raise InfraError(f"cannot use the model store {self.uri} (paths.model_store): "
-                             f"{reason}. Check the bucket name and that this machine has "
-                             f"credentials for it") from None
+            raise InfraError(
+                f"cannot use the model store {self.uri} (paths.model_store): "
+                f"{reason}. Check the bucket name and that this machine has "
+                f"credentials for it"
+            ) from None
 
     return wrapper
 
@@ -63,8 +79,11 @@ class FolderStore(ModelStore):
         self.kind = "bucket" if is_remote(uri) else "filesystem"
 
     def _path(self, version: int) -> str:
-        return f"{self.uri.rstrip('/')}/{version}" if self.kind == "bucket" \
+        return (
+            f"{self.uri.rstrip('/')}/{version}"
+            if self.kind == "bucket"
             else str(Path(self.uri, str(version)))
+        )
 
     @_bucket_errors
     def versions(self) -> list[int]:
@@ -75,8 +94,7 @@ class FolderStore(ModelStore):
         if not tf.io.gfile.isdir(self.uri):
             return []
         names = [n.rstrip("/") for n in tf.io.gfile.listdir(self.uri)]
-        return sorted(int(n) for n in names
-                      if n.isdigit() and has_saved_model(self._path(int(n))))
+        return sorted(int(n) for n in names if n.isdigit() and has_saved_model(self._path(int(n))))
 
     @_bucket_errors
     def resolve(self, version: int) -> Artifact | None:
@@ -104,7 +122,8 @@ class FolderStore(ModelStore):
                 raise DigestMismatch(
                     f"{existing.ref} already holds a different model (digest "
                     f"{existing.tree_digest}, expected {artifact.tree_digest}); versions are "
-                    f"immutable, so remove it or investigate")
+                    f"immutable, so remove it or investigate"
+                )
             return existing
         source = _local_copy_source(artifact)
         if self.kind == "filesystem":
@@ -118,8 +137,10 @@ class FolderStore(ModelStore):
     @_bucket_errors
     def materialize(self, artifact: Artifact, cache_dir: Path) -> Path:
         if not has_saved_model(artifact.ref):
-            raise ArtifactMissing(f"{artifact.ref} holds no SavedModel (version "
-                                  f"{artifact.version} is missing from {self.uri})")
+            raise ArtifactMissing(
+                f"{artifact.ref} holds no SavedModel (version "
+                f"{artifact.version} is missing from {self.uri})"
+            )
         verify_tree(artifact.ref, artifact.tree_digest, f"the model at {artifact.ref}")
         if self.kind == "filesystem":
             return Path(artifact.ref)
@@ -132,8 +153,10 @@ class FolderStore(ModelStore):
 def _local_copy_source(artifact: Artifact) -> str:
     """A folder or bucket path to copy from (OCI artifacts are pulled first)."""
     if artifact.ref.startswith(OCI_SCHEME):
-        raise StoreError(f"{artifact.ref} lives in a registry; promote it into a registry store "
-                         f"(set paths.model_store to an oci:// URI)")
+        raise StoreError(
+            f"{artifact.ref} lives in a registry; promote it into a registry store "
+            f"(set paths.model_store to an oci:// URI)"
+        )
     return artifact.ref
 
 
@@ -154,7 +177,7 @@ def _copy_to_bucket(src: str, target: str) -> str:
     files.sort(key=lambda p: p.endswith("saved_model.pb"))
     root = src.rstrip("/")
     for path in files:
-        out = target + path[len(root):].replace(os.sep, "/")
+        out = target + path[len(root) :].replace(os.sep, "/")
         tf.io.gfile.makedirs(out.rsplit("/", 1)[0])
         tf.io.gfile.copy(path, out, overwrite=True)
     return target
@@ -169,7 +192,7 @@ def _download_from_bucket(src: str, target: Path) -> None:
     for dirpath, _, names in tf.io.gfile.walk(root):
         for name in names:
             path = f"{dirpath.rstrip('/')}/{name}"
-            out = partial / path[len(root) + 1:]
+            out = partial / path[len(root) + 1 :]
             out.parent.mkdir(parents=True, exist_ok=True)
             tf.io.gfile.copy(path, str(out), overwrite=True)
     os.rename(partial, target)

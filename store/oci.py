@@ -75,8 +75,7 @@ def pack(model_dir: Path, version: int) -> tuple[bytes, str]:
         root = Path(model_dir)
         paths = sorted(root.rglob("*"), key=lambda p: p.relative_to(root).parts)
         for path in [root, *paths]:
-            rel = Path(str(version), path.relative_to(root)) if path != root else Path(
-                str(version))
+            rel = Path(str(version), path.relative_to(root)) if path != root else Path(str(version))
             info = tar.gettarinfo(str(path), arcname=rel.as_posix())
             info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
             info.mode = 0o755 if info.isdir() else 0o644
@@ -95,9 +94,12 @@ def unpack(blob: bytes, into: Path) -> None:
         for member in tar.getmembers():
             target = (into / member.name).resolve()
             if not (member.isfile() or member.isdir()) or not str(target).startswith(
-                    str(into.resolve()) + os.sep):
-                raise DigestMismatch(f"layer entry {member.name!r} is not a plain file inside "
-                                     f"the model folder; refusing to unpack it")
+                str(into.resolve()) + os.sep
+            ):
+                raise DigestMismatch(
+                    f"layer entry {member.name!r} is not a plain file inside "
+                    f"the model folder; refusing to unpack it"
+                )
         tar.extractall(into, filter="data")
 
 
@@ -112,11 +114,13 @@ class OciStore(ModelStore):
         import requests
 
         self._requests = requests
-        rest = uri[len(OCI_SCHEME):].split("@", 1)[0].rstrip("/")
+        rest = uri[len(OCI_SCHEME) :].split("@", 1)[0].rstrip("/")
         host, _, path = rest.partition("/")
         if not host or not path or "${" in rest:
-            raise ConfigError(f"model store {uri!r}: expected oci://REGISTRY/NAMESPACE/..., "
-                              f"with every ${{...}} variable set (paths.model_store)")
+            raise ConfigError(
+                f"model store {uri!r}: expected oci://REGISTRY/NAMESPACE/..., "
+                f"with every ${{...}} variable set (paths.model_store)"
+            )
         # Registries require lower-case repository names; GITHUB_REPOSITORY may be mixed-case.
         self.registry, self.repository = host.lower(), path.lower()
         self.name = f"{self.registry}/{self.repository}"
@@ -140,8 +144,10 @@ class OciStore(ModelStore):
         if user and password:
             self._basic, self._credential_source = (user, password), "MODEL_REGISTRY_USERNAME"
         elif self.registry == "ghcr.io" and os.environ.get("GITHUB_TOKEN"):
-            self._basic = (os.environ.get("GITHUB_ACTOR") or "github-actions",
-                           os.environ["GITHUB_TOKEN"])
+            self._basic = (
+                os.environ.get("GITHUB_ACTOR") or "github-actions",
+                os.environ["GITHUB_TOKEN"],
+            )
             self._credential_source = "GITHUB_TOKEN"
         if self._basic:
             self._auth.set_basic_auth(*self._basic)
@@ -154,41 +160,58 @@ class OciStore(ModelStore):
                 self._credential_source = "the Docker credential file"
 
     def _auth_hint(self) -> str:
-        tried = ("no credentials were found" if self._credential_source == "none"
-                 else f"the credentials came from {self._credential_source}")
-        return (f"{tried}. Set MODEL_REGISTRY_USERNAME and MODEL_REGISTRY_PASSWORD, or run "
-                f"`docker login {self.registry}`; in GitHub Actions give the job `packages: "
-                f"write` (GHCR uses GITHUB_TOKEN)")
+        tried = (
+            "no credentials were found"
+            if self._credential_source == "none"
+            else f"the credentials came from {self._credential_source}"
+        )
+        return (
+            f"{tried}. Set MODEL_REGISTRY_USERNAME and MODEL_REGISTRY_PASSWORD, or run "
+            f"`docker login {self.registry}`; in GitHub Actions give the job `packages: "
+            f"write` (GHCR uses GITHUB_TOKEN)"
+        )
 
     # --- HTTP --------------------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
         return f"{self._scheme}://{self.registry}/v2/{self.repository}/{path}"
 
-    def _request(self, method: str, url: str, *, headers: dict[str, str] | None = None,
-                 data: bytes | None = None) -> Any:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> Any:
         """One request with the registry's auth dance; infrastructure failures become InfraError."""
         headers = dict(headers or {})
         headers.update(self._auth.get_auth_header())
         try:
-            response = self._session.request(method, url, headers=headers, data=data,
-                                             timeout=TIMEOUT)
+            response = self._session.request(
+                method, url, headers=headers, data=data, timeout=TIMEOUT
+            )
             if response.status_code in (401, 403):
                 response = self._authenticate(response, method, url, headers, data)
         except self._requests.exceptions.RequestException as exc:
             reason = type(exc).__name__
-            raise InfraError(f"refused (registry-reachable): cannot reach the model registry "
-                             f"{self.registry} ({reason}) for {self.uri}; check the address in "
-                             f"paths.model_store, your network, or that the registry is "
-                             f"running") from None
+            raise InfraError(
+                f"refused (registry-reachable): cannot reach the model registry "
+                f"{self.registry} ({reason}) for {self.uri}; check the address in "
+                f"paths.model_store, your network, or that the registry is "
+                f"running"
+            ) from None
         if response.status_code in (401, 403):
-            raise InfraError(f"the registry {self.registry} refused access to "
-                             f"{self.repository} (HTTP {response.status_code}): "
-                             f"{self._auth_hint()}")
+            raise InfraError(
+                f"the registry {self.registry} refused access to "
+                f"{self.repository} (HTTP {response.status_code}): "
+                f"{self._auth_hint()}"
+            )
         return response
 
-    def _authenticate(self, response: Any, method: str, url: str, headers: dict[str, str],
-                      data: bytes | None) -> Any:
+    def _authenticate(
+        self, response: Any, method: str, url: str, headers: dict[str, str], data: bytes | None
+    ) -> Any:
         challenge = response.headers.get("Www-Authenticate", "")
         if challenge.lower().startswith("basic"):
             if not self._basic and getattr(self._auth, "_basic_auth", None):
@@ -202,8 +225,7 @@ class OciStore(ModelStore):
                 return response
         else:
             try:
-                headers, changed = self._auth.authenticate_request(response, headers,
-                                                                   refresh=True)
+                headers, changed = self._auth.authenticate_request(response, headers, refresh=True)
             except (self._requests.exceptions.RequestException, ValueError, KeyError):
                 changed = False
             if not changed:
@@ -212,27 +234,37 @@ class OciStore(ModelStore):
 
     def _manifest(self, reference: str) -> tuple[bytes, str] | None:
         """Raw manifest bytes and digest for a tag or digest, or None when absent."""
-        response = self._request("GET", self._url(f"manifests/{reference}"),
-                                 headers={"Accept": MANIFEST_MEDIA_TYPE})
+        response = self._request(
+            "GET", self._url(f"manifests/{reference}"), headers={"Accept": MANIFEST_MEDIA_TYPE}
+        )
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise StoreError(f"{self.registry} answered HTTP {response.status_code} for "
-                             f"{self.name}:{reference}: {response.text[:200]}")
+            raise StoreError(
+                f"{self.registry} answered HTTP {response.status_code} for "
+                f"{self.name}:{reference}: {response.text[:200]}"
+            )
         body = response.content
         return body, _sha256(body)
 
     def _put_manifest(self, reference: str, body: bytes) -> str:
-        response = self._request("PUT", self._url(f"manifests/{reference}"),
-                                 headers={"Content-Type": MANIFEST_MEDIA_TYPE}, data=body)
+        response = self._request(
+            "PUT",
+            self._url(f"manifests/{reference}"),
+            headers={"Content-Type": MANIFEST_MEDIA_TYPE},
+            data=body,
+        )
         if response.status_code not in (200, 201):
-            raise StoreError(f"{self.registry} refused the manifest for {self.name}:{reference} "
-                             f"(HTTP {response.status_code}): {response.text[:300]}")
+            raise StoreError(
+                f"{self.registry} refused the manifest for {self.name}:{reference} "
+                f"(HTTP {response.status_code}): {response.text[:300]}"
+            )
         digest = _sha256(body)
         echoed = response.headers.get("Docker-Content-Digest")
         if echoed and echoed != digest:
-            raise DigestMismatch(f"{self.registry} stored the manifest as {echoed}, expected "
-                                 f"{digest}")
+            raise DigestMismatch(
+                f"{self.registry} stored the manifest as {echoed}, expected {digest}"
+            )
         return digest
 
     def _blob(self, digest: str) -> bytes:
@@ -240,12 +272,16 @@ class OciStore(ModelStore):
         if response.status_code == 404:
             raise ArtifactMissing(f"blob {digest} is missing from {self.name}")
         if response.status_code != 200:
-            raise StoreError(f"{self.registry} answered HTTP {response.status_code} for blob "
-                             f"{digest} of {self.name}")
+            raise StoreError(
+                f"{self.registry} answered HTTP {response.status_code} for blob "
+                f"{digest} of {self.name}"
+            )
         data = response.content
         if _sha256(data) != digest:
-            raise DigestMismatch(f"blob {digest} of {self.name} arrived with digest "
-                                 f"{_sha256(data)}: corrupted in the registry or in transit")
+            raise DigestMismatch(
+                f"blob {digest} of {self.name} arrived with digest "
+                f"{_sha256(data)}: corrupted in the registry or in transit"
+            )
         return data
 
     def _put_blob(self, data: bytes, digest: str) -> None:
@@ -255,16 +291,24 @@ class OciStore(ModelStore):
         start = self._request("POST", self._url("blobs/uploads/"))
         location = start.headers.get("Location", "")
         if start.status_code != 202 or not location:
-            raise StoreError(f"{self.registry} did not start a blob upload to {self.name} "
-                             f"(HTTP {start.status_code}): {start.text[:200]}")
+            raise StoreError(
+                f"{self.registry} did not start a blob upload to {self.name} "
+                f"(HTTP {start.status_code}): {start.text[:200]}"
+            )
         if location.startswith("/"):
             location = f"{self._scheme}://{self.registry}{location}"
         sep = "&" if "?" in location else "?"
-        done = self._request("PUT", f"{location}{sep}digest={digest}",
-                             headers={"Content-Type": "application/octet-stream"}, data=data)
+        done = self._request(
+            "PUT",
+            f"{location}{sep}digest={digest}",
+            headers={"Content-Type": "application/octet-stream"},
+            data=data,
+        )
         if done.status_code != 201:
-            raise StoreError(f"{self.registry} refused blob {digest} for {self.name} "
-                             f"(HTTP {done.status_code}): {done.text[:200]}")
+            raise StoreError(
+                f"{self.registry} refused blob {digest} for {self.name} "
+                f"(HTTP {done.status_code}): {done.text[:200]}"
+            )
 
     # --- the store interface ---------------------------------------------------------------
 
@@ -273,8 +317,9 @@ class OciStore(ModelStore):
         if response.status_code == 404:
             return []
         if response.status_code != 200:
-            raise StoreError(f"{self.registry} answered HTTP {response.status_code} listing "
-                             f"tags of {self.name}")
+            raise StoreError(
+                f"{self.registry} answered HTTP {response.status_code} listing tags of {self.name}"
+            )
         return list(response.json().get("tags") or [])
 
     def tag_digest(self, tag: str) -> str | None:
@@ -291,8 +336,10 @@ class OciStore(ModelStore):
         annotations = json.loads(body).get("annotations") or {}
         tree, version = annotations.get(TREE_DIGEST, ""), annotations.get(VERSION, "")
         if not tree.startswith("sha256:") or not version.isdigit():
-            raise DigestMismatch(f"{self.name}@{digest} is not a model artifact of this template "
-                                 f"(no {TREE_DIGEST} / {VERSION} annotations)")
+            raise DigestMismatch(
+                f"{self.name}@{digest} is not a model artifact of this template "
+                f"(no {TREE_DIGEST} / {VERSION} annotations)"
+            )
         return Artifact(int(version), tree, self.ref(digest))
 
     def resolve(self, version: int) -> Artifact | None:
@@ -303,21 +350,35 @@ class OciStore(ModelStore):
         tree = model_digest(model_dir)
         layer, diff_id = pack(Path(model_dir), version)
         layer_digest = _sha256(layer)
-        config = json.dumps({
-            "descriptor": {"name": annotations.get(PREFIX + "name", ""), "version": str(version)},
-            "config": {"format": "tensorflow-savedmodel"},
-            "modelfs": {"type": "layers", "diffIds": [diff_id]},
-        }, sort_keys=True, separators=(",", ":")).encode()
+        config = json.dumps(
+            {
+                "descriptor": {
+                    "name": annotations.get(PREFIX + "name", ""),
+                    "version": str(version),
+                },
+                "config": {"format": "tensorflow-savedmodel"},
+                "modelfs": {"type": "layers", "diffIds": [diff_id]},
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
         manifest = {
             "schemaVersion": 2,
             "mediaType": MANIFEST_MEDIA_TYPE,
             "artifactType": ARTIFACT_TYPE,
-            "config": {"mediaType": CONFIG_MEDIA_TYPE, "digest": _sha256(config),
-                       "size": len(config)},
-            "layers": [{"mediaType": LAYER_MEDIA_TYPE, "digest": layer_digest,
-                        "size": len(layer),
-                        "annotations": {TITLE: str(version), UNPACK: "true",
-                                        UNPACK_DIGEST: diff_id}}],
+            "config": {
+                "mediaType": CONFIG_MEDIA_TYPE,
+                "digest": _sha256(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": LAYER_MEDIA_TYPE,
+                    "digest": layer_digest,
+                    "size": len(layer),
+                    "annotations": {TITLE: str(version), UNPACK: "true", UNPACK_DIGEST: diff_id},
+                }
+            ],
             "annotations": {**annotations, VERSION: str(version), TREE_DIGEST: tree},
         }
         body = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
@@ -325,9 +386,11 @@ class OciStore(ModelStore):
         if existing is not None:
             found = self._artifact(*existing)
             if found.tree_digest != tree:
-                raise TagConflict(f"{self.name}:{version} already holds a different model "
-                                  f"(tree {found.tree_digest}, this one {tree}); versions are "
-                                  f"immutable")
+                raise TagConflict(
+                    f"{self.name}:{version} already holds a different model "
+                    f"(tree {found.tree_digest}, this one {tree}); versions are "
+                    f"immutable"
+                )
             return found
         self._put_blob(layer, layer_digest)
         self._put_blob(config, _sha256(config))
@@ -337,21 +400,29 @@ class OciStore(ModelStore):
     def adopt(self, artifact: Artifact, env: str, expected_current: Artifact | None) -> Artifact:
         digest = artifact.manifest_digest
         if not artifact.ref.startswith(OCI_SCHEME) or not digest:
-            raise StoreError(f"{artifact.ref} is not in a registry; only registry artifacts can "
-                             f"be promoted into the registry store {self.uri}")
+            raise StoreError(
+                f"{artifact.ref} is not in a registry; only registry artifacts can "
+                f"be promoted into the registry store {self.uri}"
+            )
         source = OciStore(artifact.ref)
         if source.name != self.name:
             self._copy_from(source, digest, artifact.version)
         elif self._manifest(digest) is None:
             raise ArtifactMissing(f"{artifact.ref} does not exist in {self.registry}")
         pointed = self.tag_digest(env)
-        expected = (expected_current.manifest_digest if expected_current is not None
-                    and expected_current.ref.startswith(f"{OCI_SCHEME}{self.name}@") else None)
+        expected = (
+            expected_current.manifest_digest
+            if expected_current is not None
+            and expected_current.ref.startswith(f"{OCI_SCHEME}{self.name}@")
+            else None
+        )
         if pointed is not None and pointed not in (expected, digest):
-            raise TagConflict(f"tag {self.name}:{env} points at {pointed}, but {env}'s release "
-                              f"record says {expected or 'nothing (no release)'}: the tag was "
-                              f"moved outside `mlops promote` (tampering or a concurrent "
-                              f"promotion). Inspect it, then restore the tag or the record")
+            raise TagConflict(
+                f"tag {self.name}:{env} points at {pointed}, but {env}'s release "
+                f"record says {expected or 'nothing (no release)'}: the tag was "
+                f"moved outside `mlops promote` (tampering or a concurrent "
+                f"promotion). Inspect it, then restore the tag or the record"
+            )
         body, _ = self._manifest(digest) or (b"", "")
         self._put_manifest(env, body)
         return Artifact(artifact.version, artifact.tree_digest, self.ref(digest))
@@ -367,25 +438,32 @@ class OciStore(ModelStore):
             self._put_blob(source._blob(blob["digest"]), blob["digest"])
         existing = self.tag_digest(str(version))
         if existing is not None and existing != digest:
-            raise TagConflict(f"{self.name}:{version} already points at {existing}, not "
-                              f"{digest}; versions are immutable")
+            raise TagConflict(
+                f"{self.name}:{version} already points at {existing}, not "
+                f"{digest}; versions are immutable"
+            )
         self._put_manifest(str(version), body)
 
     def materialize(self, artifact: Artifact, cache_dir: Path) -> Path:
         digest = artifact.manifest_digest
         found = self._manifest(digest) if digest else None
         if found is None:
-            raise ArtifactMissing(f"{artifact.ref} does not exist in {self.registry} (deleted, "
-                                  f"or the record names a digest that was never pushed)")
+            raise ArtifactMissing(
+                f"{artifact.ref} does not exist in {self.registry} (deleted, "
+                f"or the record names a digest that was never pushed)"
+            )
         body, actual = found
         if actual != digest:
-            raise DigestMismatch(f"{self.registry} returned a manifest with digest {actual} "
-                                 f"for {artifact.ref}")
+            raise DigestMismatch(
+                f"{self.registry} returned a manifest with digest {actual} for {artifact.ref}"
+            )
         stored = self._artifact(body, digest)
         if stored.tree_digest != artifact.tree_digest:
-            raise DigestMismatch(f"{artifact.ref} is annotated with tree digest "
-                                 f"{stored.tree_digest}, but the record says "
-                                 f"{artifact.tree_digest}")
+            raise DigestMismatch(
+                f"{artifact.ref} is annotated with tree digest "
+                f"{stored.tree_digest}, but the record says "
+                f"{artifact.tree_digest}"
+            )
         target = Path(cache_dir) / digest[7:] / str(stored.version)
         if target.exists():
             try:  # a cached pull is re-checked, never trusted
@@ -397,8 +475,9 @@ class OciStore(ModelStore):
         target.parent.mkdir(parents=True, exist_ok=True)
         layers = json.loads(body).get("layers") or []
         if len(layers) != 1:
-            raise DigestMismatch(f"{artifact.ref} has {len(layers)} layers; a model artifact "
-                                 f"has exactly one")
+            raise DigestMismatch(
+                f"{artifact.ref} has {len(layers)} layers; a model artifact has exactly one"
+            )
         blob = self._blob(layers[0]["digest"])
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".pull.") as tmp:
             unpack(blob, Path(tmp))

@@ -21,8 +21,10 @@ from core.errors import ConfigError
 
 RECORD_FILE = "release.yaml"
 HISTORY_LIMIT = 10
-HEADER = ("# Written by `mlops promote` / `mlops rollback` / `mlops loadtest --record`; do not "
-          "edit by hand.\n# A change to this file is a deployment: review it like one.\n")
+HEADER = (
+    "# Written by `mlops promote` / `mlops rollback` / `mlops loadtest --record`; do not "
+    "edit by hand.\n# A change to this file is a deployment: review it like one.\n"
+)
 
 
 @dataclass
@@ -64,11 +66,11 @@ class Release:
         except TypeError as exc:
             raise ConfigError(f"{where}: not a release record: {exc}") from None
         if not isinstance(release.version, int) or release.version <= 0:
-            raise ConfigError(f"{where}: version must be a positive integer, got "
-                              f"{release.version!r}")
+            raise ConfigError(
+                f"{where}: version must be a positive integer, got {release.version!r}"
+            )
         if not str(release.digest).startswith("sha256:"):
-            raise ConfigError(f"{where}: digest must start with 'sha256:', got "
-                              f"{release.digest!r}")
+            raise ConfigError(f"{where}: digest must start with 'sha256:', got {release.digest!r}")
         return release
 
     def same_artifact(self, other: Release) -> bool:
@@ -85,8 +87,11 @@ class Record:
     history: list[Release] = field(default_factory=list)  # newest first, excluding current
 
     def to_yaml(self) -> str:
-        body = {"environment": self.environment, "current": asdict(self.current),
-                "history": [asdict(r) for r in self.history]}
+        body = {
+            "environment": self.environment,
+            "current": asdict(self.current),
+            "history": [asdict(r) for r in self.history],
+        }
         return HEADER + yaml.safe_dump(body, sort_keys=False)
 
 
@@ -104,10 +109,14 @@ def read(environments_dir: Path, env: str) -> Record | None:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict) or "current" not in data:
         raise ConfigError(f"{path}: not a release record (no 'current' release)")
-    return Record(environment=data.get("environment", env),
-                  current=Release.from_dict(data["current"], f"{path}: current"),
-                  history=[Release.from_dict(h, f"{path}: history[{i}]")
-                           for i, h in enumerate(data.get("history") or [])])
+    return Record(
+        environment=data.get("environment", env),
+        current=Release.from_dict(data["current"], f"{path}: current"),
+        history=[
+            Release.from_dict(h, f"{path}: history[{i}]")
+            for i, h in enumerate(data.get("history") or [])
+        ],
+    )
 
 
 def write(environments_dir: Path, record: Record) -> Path:

@@ -40,20 +40,30 @@ _RULES: dict[tuple[int, bool], tuple[schema_pb2.Schema, list[tuple[str, bool, in
 _RULES = {}
 
 
-def _presence_rules(schema: schema_pb2.Schema, serving: bool
-                    ) -> list[tuple[str, bool, int, int | None]]:
+def _presence_rules(
+    schema: schema_pb2.Schema, serving: bool
+) -> list[tuple[str, bool, int, int | None]]:
     """(name, required, min values, max values) per feature, computed once per schema object."""
     key = (id(schema), serving)
     if key not in _RULES or _RULES[key][0] is not schema:
-        _RULES[key] = (schema, [
-            (f.name, is_required(f), f.value_count.min if f.value_count.HasField("min") else 0,
-             f.value_count.max if f.value_count.HasField("max") else None)
-            for f in (serving_features(schema) if serving else schema.feature)])
+        _RULES[key] = (
+            schema,
+            [
+                (
+                    f.name,
+                    is_required(f),
+                    f.value_count.min if f.value_count.HasField("min") else 0,
+                    f.value_count.max if f.value_count.HasField("max") else None,
+                )
+                for f in (serving_features(schema) if serving else schema.feature)
+            ],
+        )
     return _RULES[key][1]
 
 
-def check_presence(row: Row, schema: schema_pb2.Schema, *, where: str = "row",
-                   serving: bool = True) -> Row:
+def check_presence(
+    row: Row, schema: schema_pb2.Schema, *, where: str = "row", serving: bool = True
+) -> Row:
     """The schema's presence and value counts, per row: what ExampleValidator enforces on a span.
 
     Without this a request missing a required feature is still answered (the Transform fills in
@@ -62,12 +72,16 @@ def check_presence(row: Row, schema: schema_pb2.Schema, *, where: str = "row",
     for name, required, lo, hi in _presence_rules(schema, serving):
         count = len(row.get(name, ()))
         if count == 0 and required:
-            raise RowError(f"{where}: required field {name!r} has no value (the schema, "
-                           f"{SCHEMA_FILE.name}, sets presence min_fraction 1.0)")
+            raise RowError(
+                f"{where}: required field {name!r} has no value (the schema, "
+                f"{SCHEMA_FILE.name}, sets presence min_fraction 1.0)"
+            )
         if count and (count < lo or (hi is not None and count > hi)):
             allowed = f"{lo}..{hi}" if hi is not None else f">= {lo}"
-            raise RowError(f"{where}: field {name!r} has {count} values, the schema's "
-                           f"value_count allows {allowed}")
+            raise RowError(
+                f"{where}: field {name!r} has {count} values, the schema's "
+                f"value_count allows {allowed}"
+            )
     return row
 
 
@@ -94,12 +108,14 @@ def _convert(feature: schema_pb2.Feature, raw: Any, where: str) -> list[Value]:
         return [raw if isinstance(raw, bytes) else str(raw).encode()]
     except (TypeError, ValueError):
         kind = schema_pb2.FeatureType.Name(feature.type).lower()
-        raise RowError(f"{where}: field {feature.name!r}: value {raw!r} is not a valid "
-                       f"{kind}") from None
+        raise RowError(
+            f"{where}: field {feature.name!r}: value {raw!r} is not a valid {kind}"
+        ) from None
 
 
-def typed_row(raw: Mapping[str, Any], schema: schema_pb2.Schema, *, where: str = "row",
-              serving: bool = True) -> Row:
+def typed_row(
+    raw: Mapping[str, Any], schema: schema_pb2.Schema, *, where: str = "row", serving: bool = True
+) -> Row:
     """Typed values per schema feature, checked for presence and value counts.
 
     An empty optional cell becomes no value (the Transform fills it); an empty required one is an
@@ -109,8 +125,10 @@ def typed_row(raw: Mapping[str, Any], schema: schema_pb2.Schema, *, where: str =
     known = {f.name for f in schema.feature}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise RowError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; the schema "
-                       f"({SCHEMA_FILE.name}) has no such feature")
+        raise RowError(
+            f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; the schema "
+            f"({SCHEMA_FILE.name}) has no such feature"
+        )
     row = {f.name: _convert(f, raw.get(f.name), where) for f in features}
     return check_presence(row, schema, where=where, serving=serving)
 
@@ -134,33 +152,39 @@ def to_example(row: Row) -> bytes:
     return example.SerializeToString()
 
 
-def check_header(path: Path, header: list[str] | None, schema: schema_pb2.Schema, *,
-                 serving: bool = True) -> None:
+def check_header(
+    path: Path, header: list[str] | None, schema: schema_pb2.Schema, *, serving: bool = True
+) -> None:
     """Columns against the schema before any row: a misspelt name is named with what is missing."""
     if not header:
         raise RowError(f"{path}: empty file; the first line must name the columns")
     known = [f.name for f in schema.feature]
     unknown = [c for c in header if c not in known]
     duplicated = sorted({c for c in header if header.count(c) > 1})
-    required = [f.name for f in (serving_features(schema) if serving else schema.feature)
-                if is_required(f)]
+    required = [
+        f.name for f in (serving_features(schema) if serving else schema.feature) if is_required(f)
+    ]
     missing = [name for name in required if name not in header]
     problems = []
     if duplicated:
         problems.append(f"column(s) {', '.join(map(repr, duplicated))} appear more than once")
     for column in unknown:
         close = difflib.get_close_matches(column, known, n=1)
-        problems.append(f"unknown column {column!r}"
-                        + (f" (did you mean {close[0]!r}?)" if close else ""))
+        problems.append(
+            f"unknown column {column!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+        )
     if missing:
         problems.append(f"required column(s) {', '.join(map(repr, missing))} missing")
     if problems:
-        raise RowError(f"{path}:1 (header): {'; '.join(problems)}; the schema "
-                       f"({SCHEMA_FILE.name}) names the columns")
+        raise RowError(
+            f"{path}:1 (header): {'; '.join(problems)}; the schema "
+            f"({SCHEMA_FILE.name}) names the columns"
+        )
 
 
-def read_csv(path: Path, schema: schema_pb2.Schema, *, limit: int | None = None,
-             serving: bool = True) -> list[Row]:
+def read_csv(
+    path: Path, schema: schema_pb2.Schema, *, limit: int | None = None, serving: bool = True
+) -> list[Row]:
     """Typed rows of a CSV file with a header; errors name the file, line and column."""
     rows: list[Row] = []
     with Path(path).open(newline="", encoding="utf-8") as f:
@@ -175,10 +199,17 @@ def read_csv(path: Path, schema: schema_pb2.Schema, *, limit: int | None = None,
                 if not cells:
                     continue  # a blank line, as csv.DictReader skips it
                 if len(cells) != len(header):
-                    raise RowError(f"{path}:{line}: {len(cells)} cells, the header has "
-                                   f"{len(header)} columns")
-                rows.append(typed_row(dict(zip(header, cells, strict=True)), schema,
-                                      where=f"{path}:{line}", serving=serving))
+                    raise RowError(
+                        f"{path}:{line}: {len(cells)} cells, the header has {len(header)} columns"
+                    )
+                rows.append(
+                    typed_row(
+                        dict(zip(header, cells, strict=True)),
+                        schema,
+                        where=f"{path}:{line}",
+                        serving=serving,
+                    )
+                )
         except UnicodeDecodeError as exc:
             raise RowError(f"{path}: not UTF-8 text ({exc}); is it a CSV file?") from None
         except csv.Error as exc:
@@ -191,5 +222,6 @@ def read_csv(path: Path, schema: schema_pb2.Schema, *, limit: int | None = None,
 def examples(rows: Iterable[Row], schema: schema_pb2.Schema | None = None) -> list[bytes]:
     """Serialized tf.Examples of serving rows, each checked for presence and value counts."""
     schema = schema or load_schema()
-    return [to_example(check_presence(r, schema, where=f"row {i}"))
-            for i, r in enumerate(rows, start=1)]
+    return [
+        to_example(check_presence(r, schema, where=f"row {i}")) for i, r in enumerate(rows, start=1)
+    ]

@@ -16,9 +16,18 @@ from tests.support.repo import (
 
 # Hermetic: the overlays pick dev's registry store on GitHub Actions (GITHUB_ACTIONS=true) and
 # read GITHUB_REPOSITORY / MODEL_REGISTRY; tests that want those set them themselves.
-for _name in ("GITHUB_ACTIONS", "GITHUB_REPOSITORY", "MODEL_REGISTRY", "GITHUB_TOKEN",
-              "MODEL_REGISTRY_USERNAME", "MODEL_REGISTRY_PASSWORD", "MLOPS_SOURCE_COMMIT",
-              "GITHUB_SHA", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"):
+for _name in (
+    "GITHUB_ACTIONS",
+    "GITHUB_REPOSITORY",
+    "MODEL_REGISTRY",
+    "GITHUB_TOKEN",
+    "MODEL_REGISTRY_USERNAME",
+    "MODEL_REGISTRY_PASSWORD",
+    "MLOPS_SOURCE_COMMIT",
+    "GITHUB_SHA",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_OUTPUT",
+):
     os.environ.pop(_name, None)
 
 
@@ -71,8 +80,9 @@ def transform_run(raw_rows: list, tmp_path_factory: pytest.TempPathFactory):
 
     train = raw_rows[::15][:TRAIN_ROWS]
     held_out = raw_rows[7::150][:HELD_OUT_ROWS]
-    return S.run_transform(train, S.probe_rows(train[0], held_out),
-                           tmp_path_factory.mktemp("transform"))
+    return S.run_transform(
+        train, S.probe_rows(train[0], held_out), tmp_path_factory.mktemp("transform")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -91,10 +101,15 @@ def trained(transform_run, training_config, tmp_path_factory: pytest.TempPathFac
     from tests.support import tfx_data as S
 
     t = training_config
-    hp = HyperParameters(train_steps=CONVERGENCE_STEPS, eval_steps=5, batch_size=t.batch_size,
-                         learning_rate=t.learning_rate, seed=t.seed,
-                         early_stopping_patience=t.early_stopping_patience,
-                         hidden_units=list(t.hidden_units))
+    hp = HyperParameters(
+        train_steps=CONVERGENCE_STEPS,
+        eval_steps=5,
+        batch_size=t.batch_size,
+        learning_rate=t.learning_rate,
+        seed=t.seed,
+        early_stopping_patience=t.early_stopping_patience,
+        hidden_units=list(t.hidden_units),
+    )
     tf.keras.utils.set_random_seed(hp.seed)
     model = build_model(hp.hidden_units, hp.learning_rate, hp.seed)
     sample = S.dataset(transform_run.train, hp.batch_size)

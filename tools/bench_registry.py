@@ -24,8 +24,10 @@ from tools.local_registry import Registry
 
 
 def _figures(name: str, seconds: list[float]) -> str:
-    return (f"{name}: median {statistics.median(seconds) * 1000:.0f} ms, min "
-            f"{min(seconds) * 1000:.0f}, max {max(seconds) * 1000:.0f} ({len(seconds)} runs)")
+    return (
+        f"{name}: median {statistics.median(seconds) * 1000:.0f} ms, min "
+        f"{min(seconds) * 1000:.0f}, max {max(seconds) * 1000:.0f} ({len(seconds)} runs)"
+    )
 
 
 def main() -> int:
@@ -38,8 +40,10 @@ def main() -> int:
     model = Path(newest.ref)
     tree_bytes = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())
     layer, _ = pack(model, newest.version)
-    print(f"model version {newest.version}: SavedModel {tree_bytes / 1e6:.2f} MB, artifact layer "
-          f"(tar+gzip) {len(layer) / 1e6:.2f} MB")
+    print(
+        f"model version {newest.version}: SavedModel {tree_bytes / 1e6:.2f} MB, artifact layer "
+        f"(tar+gzip) {len(layer) / 1e6:.2f} MB"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         registry = Registry(Path(tmp) / "registry")
         try:

@@ -56,8 +56,11 @@ def main() -> int:
         return 2
     examples = loadtest.eval_examples(cfg, cfg.loadtest.rows)
     calls_per_s, call_ms = ceiling(store / str(pushed[-1]), examples)
-    print(f"in-process ceiling: {calls_per_s:.0f} calls/s (median call {call_ms:.2f} ms), "
-          f"version {pushed[-1]}", flush=True)
+    print(
+        f"in-process ceiling: {calls_per_s:.0f} calls/s (median call {call_ms:.2f} ms), "
+        f"version {pushed[-1]}",
+        flush=True,
+    )
 
     backend = backends.choose_backend(os.environ.get("BENCH_BACKEND", "auto"))
     handle = backends.start(cfg, backend)
@@ -66,14 +69,21 @@ def main() -> int:
         backends.wait_ready(handle, cfg.serving.readiness_timeout_seconds)
         print(f"serving with {handle.describe()}", flush=True)
         for n in users:
-            result = loadtest.run(cfg, handle.rest_url, examples,
-                                  Path(cfg.work_dir) / "bench-serving" / f"users-{n}",
-                                  users=n, seconds=seconds)
+            result = loadtest.run(
+                cfg,
+                handle.rest_url,
+                examples,
+                Path(cfg.work_dir) / "bench-serving" / f"users-{n}",
+                users=n,
+                seconds=seconds,
+            )
             rows.append((n, result))
-            print(f"  {n:>3} users: {result.rps:7.1f} req/s  p50 {result.p50_ms:5.1f} ms  "
-                  f"p95 {result.p95_ms:5.1f} ms  p99 {result.p99_ms:5.1f} ms  "
-                  f"failures {result.failures}  ratio {result.rps / calls_per_s:.2f}",
-                  flush=True)
+            print(
+                f"  {n:>3} users: {result.rps:7.1f} req/s  p50 {result.p50_ms:5.1f} ms  "
+                f"p95 {result.p95_ms:5.1f} ms  p99 {result.p99_ms:5.1f} ms  "
+                f"failures {result.failures}  ratio {result.rps / calls_per_s:.2f}",
+                flush=True,
+            )
     except MlopsError as exc:
         print(f"bench-serving: {exc}", file=sys.stderr)
         return 1
@@ -82,15 +92,19 @@ def main() -> int:
 
     print("\nusers  req/s   p50 ms  p95 ms  p99 ms  served/ceiling")
     for n, r in rows:
-        print(f"{n:>5}  {r.rps:6.1f}  {r.p50_ms:6.1f}  {r.p95_ms:6.1f}  {r.p99_ms:6.1f}  "
-              f"{r.rps / calls_per_s:.2f}")
+        print(
+            f"{n:>5}  {r.rps:6.1f}  {r.p50_ms:6.1f}  {r.p95_ms:6.1f}  {r.p99_ms:6.1f}  "
+            f"{r.rps / calls_per_s:.2f}"
+        )
     target = dict(rows).get(TARGET_USERS)
     if target is not None:
         ratio = target.rps / calls_per_s
         met = ratio >= TARGET_RATIO and target.p95_ms < TARGET_P95_MS
-        print(f"target at {TARGET_USERS} users (ratio >= {TARGET_RATIO}, p95 < "
-              f"{TARGET_P95_MS:g} ms): ratio {ratio:.2f}, p95 {target.p95_ms:.0f} ms -> "
-              f"{'met' if met else 'NOT met'}")
+        print(
+            f"target at {TARGET_USERS} users (ratio >= {TARGET_RATIO}, p95 < "
+            f"{TARGET_P95_MS:g} ms): ratio {ratio:.2f}, p95 {target.p95_ms:.0f} ms -> "
+            f"{'met' if met else 'NOT met'}"
+        )
     return 0
 
 

@@ -19,9 +19,11 @@ import warnings
 from pathlib import Path
 
 BINARY = "docker-registry"
-INSTALL_HINT = ("the CNCF Distribution registry (`docker-registry`) and `skopeo` are needed for "
-                "the registry tests: run `make registry-tools` (apt-get install docker-registry "
-                "skopeo, as root or with sudo), or on GitHub use a `registry:2` service container")
+INSTALL_HINT = (
+    "the CNCF Distribution registry (`docker-registry`) and `skopeo` are needed for "
+    "the registry tests: run `make registry-tools` (apt-get install docker-registry "
+    "skopeo, as root or with sudo), or on GitHub use a `registry:2` service container"
+)
 
 
 def _free_port() -> int:
@@ -47,19 +49,23 @@ class Registry:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 import crypt
 
-            lines = [f"{u}:{crypt.crypt(p, crypt.mksalt(crypt.METHOD_BLOWFISH))}"
-                     for u, p in users.items()]
+            lines = [
+                f"{u}:{crypt.crypt(p, crypt.mksalt(crypt.METHOD_BLOWFISH))}"
+                for u, p in users.items()
+            ]
             (root / "htpasswd").write_text("\n".join(lines) + "\n")
-            auth = (f"auth: {{htpasswd: {{realm: test-registry, path: {root / 'htpasswd'}}}}}\n")
+            auth = f"auth: {{htpasswd: {{realm: test-registry, path: {root / 'htpasswd'}}}}}\n"
         (root / "config.yml").write_text(
             "version: 0.1\n"
             f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, "
             "delete: {enabled: true}}\n"
             f"http: {{addr: {self.host}}}\n"
-            "log: {level: warn}\n" + auth)
+            "log: {level: warn}\n" + auth
+        )
         self._log = (root / "registry.log").open("w")
-        self.proc = subprocess.Popen([BINARY, "serve", str(root / "config.yml")],
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [BINARY, "serve", str(root / "config.yml")], stdout=self._log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -88,13 +94,20 @@ class Registry:
 
     def skopeo(self, *args: str, creds: str = "") -> subprocess.CompletedProcess[str]:
         extra = ["--creds", creds] if creds else []
-        return subprocess.run(["skopeo", *args[:1], "--tls-verify=false", *extra, *args[1:]],
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            ["skopeo", *args[:1], "--tls-verify=false", *extra, *args[1:]],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def raw_manifest(self, ref: str) -> tuple[dict, str]:
         """The manifest skopeo fetches (`ref` without oci://) and the sha256 of its bytes."""
-        raw = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--raw",
-                              f"docker://{ref}"], capture_output=True, timeout=60)
+        raw = subprocess.run(
+            ["skopeo", "inspect", "--tls-verify=false", "--raw", f"docker://{ref}"],
+            capture_output=True,
+            timeout=60,
+        )
         assert raw.returncode == 0, raw.stderr.decode()
         return json.loads(raw.stdout), "sha256:" + hashlib.sha256(raw.stdout).hexdigest()
 

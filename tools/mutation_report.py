@@ -20,20 +20,28 @@ RULES: dict[str, set[str] | None] = {
     "pipeline.summary": {"read_blessing_failures", "slice_name"},
     "serving.loadtest": {"evaluate", "gate", "read_locust_stats", "SloCheck.line"},
     "delivery.rules": None,
-    "delivery.promotion": {"Delivery.promote_from_pipeline", "Delivery.promote",
-                           "Delivery.rollback", "Delivery.record_loadtest", "Delivery.verify",
-                           "Delivery._install"},
+    "delivery.promotion": {
+        "Delivery.promote_from_pipeline",
+        "Delivery.promote",
+        "Delivery.rollback",
+        "Delivery.record_loadtest",
+        "Delivery.verify",
+        "Delivery._install",
+    },
 }
 NOT_CAUGHT = ("survived", "no tests", "not checked")  # "not checked": the run was cut short
 KNOWN = ("killed", "survived", "no tests")
-NAME = re.compile(r"^\s*(?P<module>[\w.]+?)\.x(?:_(?P<func>\w+?)|ǁ(?P<cls>\w+)ǁ(?P<meth>\w+?))"
-                  r"__mutmut_\d+: (?P<status>.+)$")
+NAME = re.compile(
+    r"^\s*(?P<module>[\w.]+?)\.x(?:_(?P<func>\w+?)|ǁ(?P<cls>\w+)ǁ(?P<meth>\w+?))"
+    r"__mutmut_\d+: (?P<status>.+)$"
+)
 
 
 def results(mutmut: str) -> list[tuple[str, str, str]]:
     """(module, function, status) for every mutant of the last run."""
-    out = subprocess.run([mutmut, "results", "--all", "true"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [mutmut, "results", "--all", "true"], capture_output=True, text=True, check=True
+    ).stdout
     rows = []
     for line in out.splitlines():
         m = NAME.match(line)
@@ -59,31 +67,40 @@ def main() -> int:
     per_function: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for module, func, status in rows:
         per_function[module, func][status] += 1
-    print(f"{'module':<22} {'function':<34} {'killed':>6} {'survived':>8} {'no tests':>8} "
-          f"{'other':>5}  rule")
+    print(
+        f"{'module':<22} {'function':<34} {'killed':>6} {'survived':>8} {'no tests':>8} "
+        f"{'other':>5}  rule"
+    )
     per_module: dict[str, Counter[str]] = defaultdict(Counter)
     failing = []
     for (module, func), counts in sorted(per_function.items()):
         rule = is_rule(module, func)
         per_module[module].update(counts)
         other = sum(n for status, n in counts.items() if status not in KNOWN)
-        print(f"{module:<22} {func:<34} {counts['killed']:>6} {counts['survived']:>8} "
-              f"{counts['no tests']:>8} {other:>5}  {'yes' if rule else ''}")
+        print(
+            f"{module:<22} {func:<34} {counts['killed']:>6} {counts['survived']:>8} "
+            f"{counts['no tests']:>8} {other:>5}  {'yes' if rule else ''}"
+        )
         if rule and any(counts[s] for s in NOT_CAUGHT):
             failing.append(f"{module}.{func}")
     print("\nper module (all functions):")
     for module, counts in sorted(per_module.items()):
         total = sum(counts.values())
-        other = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())
-                          if status not in KNOWN)
-        print(f"  {module:<22} {total:>5} mutants: {counts['killed']} killed, "
-              f"{counts['survived']} survived, {counts['no tests']} not covered by the tests"
-              + (f", {other}" if other else ""))
+        other = ", ".join(
+            f"{n} {status}" for status, n in sorted(counts.items()) if status not in KNOWN
+        )
+        print(
+            f"  {module:<22} {total:>5} mutants: {counts['killed']} killed, "
+            f"{counts['survived']} survived, {counts['no tests']} not covered by the tests"
+            + (f", {other}" if other else "")
+        )
     if failing:
-        print(f"\nmutation testing: {len(failing)} rule function(s) with surviving, untested or "
-              f"unchecked mutants: {', '.join(failing)}.\nSee each with `.venv/bin/mutmut show "
-              f"NAME` (names: `.venv/bin/mutmut results`) and add a test that fails on it.",
-              file=sys.stderr)
+        print(
+            f"\nmutation testing: {len(failing)} rule function(s) with surviving, untested or "
+            f"unchecked mutants: {', '.join(failing)}.\nSee each with `.venv/bin/mutmut show "
+            f"NAME` (names: `.venv/bin/mutmut results`) and add a test that fails on it.",
+            file=sys.stderr,
+        )
         return 1
     print("\nmutation testing: every mutant of the rule functions was killed")
     return 0

@@ -53,8 +53,11 @@ def shellcheck(paths: list[Path]) -> list[str]:
                 body = _EXPR.sub("${GHA_EXPRESSION}", script)
                 file = Path(tmp, "step.sh")
                 file.write_text("#!/bin/bash\nset -eo pipefail\n" + body + "\n")
-                result = subprocess.run([_bin("shellcheck"), "-s", "bash", "-f", "gcc",
-                                         str(file)], capture_output=True, text=True)
+                result = subprocess.run(
+                    [_bin("shellcheck"), "-s", "bash", "-f", "gcc", str(file)],
+                    capture_output=True,
+                    text=True,
+                )
                 for line in result.stdout.splitlines():
                     message = line.split(":", 3)[-1].strip()
                     findings.append(f"{path.name}: job {job}, step '{step}': {message}")
@@ -67,14 +70,18 @@ def actionlint(paths: list[Path]) -> tuple[int, str]:
         return 1, "actionlint: Node.js is needed (`node` is not on PATH)"
     if not (ACTIONLINT / "node_modules" / "@tktco" / "node-actionlint").exists():
         return 1, "actionlint: run `make setup` first (it installs tools/actionlint with npm)"
-    result = subprocess.run([node, str(ACTIONLINT / "lint.cjs"), *map(str, paths)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [node, str(ACTIONLINT / "lint.cjs"), *map(str, paths)], capture_output=True, text=True
+    )
     return result.returncode, (result.stdout + result.stderr).strip()
 
 
 def zizmor(paths: list[Path]) -> tuple[int, str]:
-    result = subprocess.run([_bin("zizmor"), "--offline", "--no-progress", *map(str, paths)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [_bin("zizmor"), "--offline", "--no-progress", *map(str, paths)],
+        capture_output=True,
+        text=True,
+    )
     return result.returncode, (result.stdout + result.stderr).strip()
 
 

@@ -51,7 +51,6 @@ class _Batch:
     rows: int = 0
 
 
-
 def batch_size(inputs: Inputs) -> int:
     """The 0th dimension every input shares (upstream's ComputeTensorBatchSize)."""
     if not inputs:
@@ -59,8 +58,7 @@ def batch_size(inputs: Inputs) -> int:
     sizes = set()
     for value in inputs.values():
         if value.ndim == 0:
-            raise InvalidArgument("Batching Run() input tensors must have at least one "
-                                  "dimension")
+            raise InvalidArgument("Batching Run() input tensors must have at least one dimension")
         sizes.add(value.shape[0])
     if len(sizes) > 1:
         raise InvalidArgument("Batching Run() input tensors must have equal 0th-dimension size")
@@ -68,10 +66,17 @@ def batch_size(inputs: Inputs) -> int:
 
 
 class Batcher:
-    def __init__(self, executor: Executor, *, max_batch_size: int, batch_timeout_micros: int,
-                 num_batch_threads: int, max_enqueued_batches: int,
-                 allowed_batch_sizes: Sequence[int] = (), observe: Observe | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        *,
+        max_batch_size: int,
+        batch_timeout_micros: int,
+        num_batch_threads: int,
+        max_enqueued_batches: int,
+        allowed_batch_sizes: Sequence[int] = (),
+        observe: Observe | None = None,
+    ) -> None:
         self.executor = executor
         self.max_rows = max_batch_size
         self.timeout = batch_timeout_micros / 1e6
@@ -87,18 +92,24 @@ class Batcher:
         for value in inputs.values():
             self.observe("input_batch_size", float(len(value)))
         if rows > self.max_rows:
-            raise InvalidArgument(f"Task size {rows} is larger than maximum input batch size "
-                                  f"{self.max_rows}")
+            raise InvalidArgument(
+                f"Task size {rows} is larger than maximum input batch size {self.max_rows}"
+            )
         # Upstream keeps one queue per signature of tensors; tensors whose shapes cannot be
         # joined get their own queue here, so they fail alone with the model's own error.
-        key = (id(version), signature, tuple(sorted(
-            (k, v.shape[1:], v.dtype.str) for k, v in inputs.items())))
+        key = (
+            id(version),
+            signature,
+            tuple(sorted((k, v.shape[1:], v.dtype.str) for k, v in inputs.items())),
+        )
         queue = self.queues.setdefault(key, deque())
         if not queue or queue[-1].rows + rows > self.max_rows:
             if len(queue) >= self.max_enqueued:
-                raise Unavailable(f"The batch scheduling queue to which this task was "
-                                  f"submitted is full; currently {len(queue)} batches enqueued "
-                                  f"and max_enqueued_batches is {self.max_enqueued}")
+                raise Unavailable(
+                    f"The batch scheduling queue to which this task was "
+                    f"submitted is full; currently {len(queue)} batches enqueued "
+                    f"and max_enqueued_batches is {self.max_enqueued}"
+                )
             queue.append(_Batch(version, signature, time.monotonic(), key))
         task = _Task(inputs, rows, asyncio.get_running_loop().create_future())
         queue[-1].tasks.append(task)
@@ -144,10 +155,13 @@ class Batcher:
             self.observe("processed_batch_size", float(padded))
             self.observe("padding_size", float(padded - batch.rows))
             try:
-                joined = {k: np.concatenate([t.inputs[k] for t in batch.tasks])
-                          for k in batch.tasks[0].inputs}
-                outputs = await loop.run_in_executor(self.executor, batch.version.predict,
-                                                     batch.signature, joined)
+                joined = {
+                    k: np.concatenate([t.inputs[k] for t in batch.tasks])
+                    for k in batch.tasks[0].inputs
+                }
+                outputs = await loop.run_in_executor(
+                    self.executor, batch.version.predict, batch.signature, joined
+                )
             except Exception as exc:  # one status for the whole batch, as upstream
                 for task in batch.tasks:
                     if not task.future.done():
@@ -155,7 +169,7 @@ class Batcher:
                 continue
             start = 0
             for task in batch.tasks:
-                part = {k: v[start:start + task.rows] for k, v in outputs.items()}
+                part = {k: v[start : start + task.rows] for k, v in outputs.items()}
                 start += task.rows
                 if not task.future.done():
                     task.future.set_result(part)

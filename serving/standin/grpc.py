@@ -27,19 +27,24 @@ def _check_inputs(sig: Any, request: Any) -> None:
             f"input size does not match signature: {len(sent)}!={len(wanted)} "
             f"len({{{','.join(sorted(sent))}}}) != len({{{','.join(sorted(wanted))}}}). "
             f"Sent extra: {{{','.join(sorted(sent - wanted))}}}. Missing but required: "
-            f"{{{','.join(sorted(wanted - sent))}}}.")
+            f"{{{','.join(sorted(wanted - sent))}}}."
+        )
     for alias in sorted(sent - wanted):
-        raise InvalidArgument(f"input tensor alias not found in signature: {alias}. Inputs "
-                              f"expected to be in the set {{{','.join(sorted(wanted))}}}.")
+        raise InvalidArgument(
+            f"input tensor alias not found in signature: {alias}. Inputs "
+            f"expected to be in the set {{{','.join(sorted(wanted))}}}."
+        )
 
 
 def _outputs(sig: Any, request: Any) -> list[str]:
     seen: list[str] = []
     for alias in request.output_filter:
         if alias not in sig.outputs:
-            raise InvalidArgument(f"output tensor alias not found in signature: {alias} "
-                                  f"Outputs expected to be in the set "
-                                  f"{{{','.join(sorted(sig.outputs))}}}.")
+            raise InvalidArgument(
+                f"output tensor alias not found in signature: {alias} "
+                f"Outputs expected to be in the set "
+                f"{{{','.join(sorted(sig.outputs))}}}."
+            )
         if alias in seen:
             raise InvalidArgument(f"duplicate output tensor alias: {alias}")
         seen.append(alias)
@@ -67,8 +72,10 @@ def servicers(server: Any) -> tuple[Any, Any]:
     def target(spec: Any) -> Version:
         which = spec.WhichOneof("version_choice")
         return server.manager.resolve(
-            spec.name, spec.version.value if which == "version" else None,
-            spec.version_label if which == "version_label" else None)
+            spec.name,
+            spec.version.value if which == "version" else None,
+            spec.version_label if which == "version_label" else None,
+        )
 
     async def abort(context: Any, exc: ServingError) -> None:
         code = getattr(grpc.StatusCode, exc.code, grpc.StatusCode.UNKNOWN)
@@ -103,15 +110,21 @@ def servicers(server: Any) -> tuple[Any, Any]:
                 code = exc.code
                 await abort(context, exc)
             finally:
-                server.metrics.request(request.model_spec.name, code, "Predict", "GRPC",
-                                       (time.perf_counter() - started) * 1e6)
+                server.metrics.request(
+                    request.model_spec.name,
+                    code,
+                    "Predict",
+                    "GRPC",
+                    (time.perf_counter() - started) * 1e6,
+                )
 
         async def GetModelMetadata(self, request: Any, context: Any) -> Any:
             try:
                 spec = spec_of(request)
                 if not request.metadata_field:
-                    raise InvalidArgument("GetModelMetadataRequest must specify at least one "
-                                          "metadata_field")
+                    raise InvalidArgument(
+                        "GetModelMetadataRequest must specify at least one metadata_field"
+                    )
                 for field in request.metadata_field:
                     if field != SIGNATURE_DEF:
                         raise InvalidArgument(f"Metadata field {field} is not supported")
@@ -133,7 +146,8 @@ def servicers(server: Any) -> tuple[Any, Any]:
                 spec = spec_of(request)
                 which = spec.WhichOneof("version_choice")
                 versions = server.manager.status(
-                    spec.name, spec.version.value if which == "version" else None)
+                    spec.name, spec.version.value if which == "version" else None
+                )
             except ServingError as exc:
                 await abort(context, exc)
             response = get_model_status_pb2.GetModelStatusResponse()

@@ -74,14 +74,21 @@ class Version:
 
         fn = self.signatures.get(signature_name)
         if fn is None:
-            raise InvalidArgument(f'Serving signature name: "{signature_name}" not found in '
-                                  f"signature def")
+            raise InvalidArgument(
+                f'Serving signature name: "{signature_name}" not found in signature def'
+            )
         try:
             outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
-        except (tf.errors.InvalidArgumentError, ValueError, TypeError, OverflowError,
-                UnicodeError) as exc:
-            raise InvalidArgument(_tf_error_line(getattr(exc, "message", None) or str(exc))
-                                  ) from None
+        except (
+            tf.errors.InvalidArgumentError,
+            ValueError,
+            TypeError,
+            OverflowError,
+            UnicodeError,
+        ) as exc:
+            raise InvalidArgument(
+                _tf_error_line(getattr(exc, "message", None) or str(exc))
+            ) from None
         except tf.errors.OpError as exc:
             error = ServingError(_tf_error_line(exc.message))
             error.code = type(exc).__name__.removesuffix("Error").upper()
@@ -109,8 +116,9 @@ class Model:
     versions: dict[int, Version] = field(default_factory=dict)
 
     def available(self) -> list[Version]:
-        return sorted((v for v in self.versions.values() if v.state == AVAILABLE),
-                      key=lambda v: v.number)
+        return sorted(
+            (v for v in self.versions.values() if v.state == AVAILABLE), key=lambda v: v.number
+        )
 
 
 def _load(version: Version) -> None:
@@ -125,9 +133,16 @@ def _load(version: Version) -> None:
 
 
 class ModelManager:
-    def __init__(self, config_file: Path, executor: Executor, *,
-                 file_system_poll_seconds: float = 1.0, config_poll_seconds: float = 0.0,
-                 allow_labels_for_unavailable: bool = False, load_error: str = "") -> None:
+    def __init__(
+        self,
+        config_file: Path,
+        executor: Executor,
+        *,
+        file_system_poll_seconds: float = 1.0,
+        config_poll_seconds: float = 0.0,
+        allow_labels_for_unavailable: bool = False,
+        load_error: str = "",
+    ) -> None:
         self.config_file = Path(config_file)
         self.executor = executor
         self.fs_poll = file_system_poll_seconds
@@ -155,7 +170,8 @@ class ModelManager:
                 if not allowed and (v is None or v.state != AVAILABLE):
                     raise FailedPrecondition(
                         f"Request to assign label to version {version} of model {c.name}, "
-                        f"which is not currently available for inference")
+                        f"which is not currently available for inference"
+                    )
 
     def read_config(self) -> None:
         """Replace the model list with the config file's, keeping versions already loaded.
@@ -169,10 +185,13 @@ class ModelManager:
         for c in parsed.model_config_list.config:
             policy = c.model_version_policy.WhichOneof("policy_choice") or "latest"
             model = Model(
-                name=c.name, base_path=Path(c.base_path), policy=policy,
+                name=c.name,
+                base_path=Path(c.base_path),
+                policy=policy,
                 num_versions=max(1, c.model_version_policy.latest.num_versions),
                 specific=tuple(c.model_version_policy.specific.versions),
-                labels=dict(c.version_labels))
+                labels=dict(c.version_labels),
+            )
             old = self.models.get(c.name)
             if old is not None and old.base_path == model.base_path:
                 model.versions = old.versions
@@ -186,7 +205,7 @@ class ModelManager:
             return [v for v in model.specific if v in present]
         if model.policy == "all":
             return present
-        return present[-model.num_versions:]
+        return present[-model.num_versions :]
 
     async def sync(self) -> None:
         """Load what the policy wants, then unload what it no longer wants."""
@@ -209,8 +228,12 @@ class ModelManager:
                 try:
                     await loop.run_in_executor(self.executor, _load, v)
                     v.state = AVAILABLE
-                    log.info("loaded %s version %d in %.1f s", model.name, number,
-                             time.monotonic() - started)
+                    log.info(
+                        "loaded %s version %d in %.1f s",
+                        model.name,
+                        number,
+                        time.monotonic() - started,
+                    )
                 except Exception as exc:  # a broken version must not stop the others
                     v.state, v.error = END, f"{type(exc).__name__}: {exc}"
                     v.error_code = "UNKNOWN"
@@ -231,8 +254,10 @@ class ModelManager:
             if self.config_poll and now - self._last_config_read >= self.config_poll:
                 self._last_config_read = now
                 try:  # upstream re-applies the file on every poll; a refused one again and again
-                    if (self._reload_failed
-                            or self.config_file.stat().st_mtime != self._config_mtime):
+                    if (
+                        self._reload_failed
+                        or self.config_file.stat().st_mtime != self._config_mtime
+                    ):
                         self.read_config()
                         self._reload_failed = False
                         log.info("re-read %s", self.config_file)
@@ -250,8 +275,7 @@ class ModelManager:
             raise InvalidArgument(f"Unrecognized servable version label: {label}")
         return model.labels[label]
 
-    def resolve(self, name: str, version: int | None = None, label: str | None = None
-                ) -> Version:
+    def resolve(self, name: str, version: int | None = None, label: str | None = None) -> Version:
         """The loaded version a request goes to."""
         model = self.models.get(name)
         if model is None:

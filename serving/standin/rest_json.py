@@ -22,14 +22,28 @@ import numpy as np
 from serving.standin.model_manager import InvalidArgument
 
 # JSON value checks per TensorFlow dtype name (upstream's AddValueToTensor).
-_INT_RANGES = {"DT_INT8": (-2**7, 2**7 - 1), "DT_UINT8": (0, 2**8 - 1),
-               "DT_INT16": (-2**15, 2**15 - 1), "DT_INT32": (-2**31, 2**31 - 1),
-               "DT_INT64": (-2**63, 2**63 - 1), "DT_UINT32": (0, 2**32 - 1),
-               "DT_UINT64": (0, 2**64 - 1)}
-_NUMPY = {"DT_FLOAT": np.float32, "DT_DOUBLE": np.float64, "DT_BOOL": np.bool_,
-          "DT_INT8": np.int8, "DT_UINT8": np.uint8, "DT_INT16": np.int16, "DT_INT32": np.int32,
-          "DT_INT64": np.int64, "DT_UINT32": np.uint32, "DT_UINT64": np.uint64,
-          "DT_STRING": object}
+_INT_RANGES = {
+    "DT_INT8": (-(2**7), 2**7 - 1),
+    "DT_UINT8": (0, 2**8 - 1),
+    "DT_INT16": (-(2**15), 2**15 - 1),
+    "DT_INT32": (-(2**31), 2**31 - 1),
+    "DT_INT64": (-(2**63), 2**63 - 1),
+    "DT_UINT32": (0, 2**32 - 1),
+    "DT_UINT64": (0, 2**64 - 1),
+}
+_NUMPY = {
+    "DT_FLOAT": np.float32,
+    "DT_DOUBLE": np.float64,
+    "DT_BOOL": np.bool_,
+    "DT_INT8": np.int8,
+    "DT_UINT8": np.uint8,
+    "DT_INT16": np.int16,
+    "DT_INT32": np.int32,
+    "DT_INT64": np.int64,
+    "DT_UINT32": np.uint32,
+    "DT_UINT64": np.uint64,
+    "DT_STRING": object,
+}
 
 
 def debug(value: Any) -> str:
@@ -63,8 +77,10 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 def signature_name(doc: dict[str, Any]) -> str:
     name = doc.get("signature_name", "")
     if not isinstance(name, str):
-        raise InvalidArgument(f"JSON Value: {debug(doc)} not formatted correctly. "
-                              f"'signature_name' key must be a string value.")
+        raise InvalidArgument(
+            f"JSON Value: {debug(doc)} not formatted correctly. "
+            f"'signature_name' key must be a string value."
+        )
     return name
 
 
@@ -77,8 +93,9 @@ def _scalar(value: Any, dtype: str) -> Any:
     if dtype == "DT_STRING":
         if isinstance(value, dict):
             if not _is_b64(value):
-                raise InvalidArgument(f"JSON Value: {debug(value)} not formatted correctly for "
-                                      f"base64 data")
+                raise InvalidArgument(
+                    f"JSON Value: {debug(value)} not formatted correctly for base64 data"
+                )
             try:
                 return base64.b64decode(value["b64"], validate=True)
             except (binascii.Error, ValueError):
@@ -101,10 +118,14 @@ def _scalar(value: Any, dtype: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
             return value
     else:
-        raise InvalidArgument(f"Conversion of JSON Value: {debug(value)} to type: "
-                              f"{dtype.removeprefix('DT_').lower()} is not supported")
-    raise InvalidArgument(f"JSON Value: {debug(value)} Type: {_json_type(value)} is not of "
-                          f"expected type: {dtype.removeprefix('DT_').lower()}")
+        raise InvalidArgument(
+            f"Conversion of JSON Value: {debug(value)} to type: "
+            f"{dtype.removeprefix('DT_').lower()} is not supported"
+        )
+    raise InvalidArgument(
+        f"JSON Value: {debug(value)} Type: {_json_type(value)} is not of "
+        f"expected type: {dtype.removeprefix('DT_').lower()}"
+    )
 
 
 def _shape(value: Any) -> list[int]:
@@ -125,17 +146,22 @@ def _fill(value: Any, level: int, shape: list[int], dtype: str, out: list[Any]) 
         val, lvl = stack.pop()
         if not isinstance(val, list):
             if lvl != len(shape):
-                raise InvalidArgument(f"JSON Value: {debug(val)} found at incorrect level: "
-                                      f"{lvl + 1} in the JSON DOM. Expected at level: "
-                                      f"{len(shape)}")
+                raise InvalidArgument(
+                    f"JSON Value: {debug(val)} found at incorrect level: "
+                    f"{lvl + 1} in the JSON DOM. Expected at level: "
+                    f"{len(shape)}"
+                )
             out.append(_scalar(val, dtype))
             continue
         if lvl >= len(shape):
-            raise InvalidArgument(f"Encountered list at unexpected level: {lvl} expected < "
-                                  f"{len(shape)}")
+            raise InvalidArgument(
+                f"Encountered list at unexpected level: {lvl} expected < {len(shape)}"
+            )
         if len(val) != shape[lvl]:
-            raise InvalidArgument(f"Encountered list at unexpected size: {len(val)} at level: "
-                                  f"{lvl} expected size: {shape[lvl]}")
+            raise InvalidArgument(
+                f"Encountered list at unexpected size: {len(val)} at level: "
+                f"{lvl} expected size: {shape[lvl]}"
+            )
         stack.extend((v, lvl + 1) for v in reversed(val))
 
 
@@ -160,8 +186,10 @@ def _array(values: list[Any], shape: list[int], dtype: str) -> np.ndarray:
 def _instances(items: list[Any], dtypes: Mapping[str, str]) -> dict[str, np.ndarray]:
     """upstream FillTensorMapFromInstancesList."""
     if not isinstance(items[0], dict) and len(dtypes) > 1:
-        raise InvalidArgument("instances is a plain list, but expecting list of objects as "
-                              "multiple input tensors required as per tensorinfo_map")
+        raise InvalidArgument(
+            "instances is a plain list, but expecting list of objects as "
+            "multiple input tensors required as per tensorinfo_map"
+        )
     named = isinstance(items[0], dict) and not _is_b64(items[0])
     names = sorted(dtypes)
     columns: dict[str, list[Any]] = {}
@@ -174,20 +202,26 @@ def _instances(items: list[Any], dtypes: Mapping[str, str]) -> dict[str, np.ndar
         pairs = list(item.items()) if named else [(names[0], item)]
         for key, value in pairs:
             if key not in dtypes:
-                raise InvalidArgument(f"Failed to process element: {i} key: {key} of "
-                                      f"'instances' list. Error: INVALID_ARGUMENT: JSON "
-                                      f"object: does not have named input: {key}")
+                raise InvalidArgument(
+                    f"Failed to process element: {i} key: {key} of "
+                    f"'instances' list. Error: INVALID_ARGUMENT: JSON "
+                    f"object: does not have named input: {key}"
+                )
             values, shape = _tensor(value, dtypes[key])
             if key in shapes and shapes[key] != shape:
-                raise InvalidArgument(f"Failed to process element: {i} of 'instances' list. "
-                                      f"Error: INVALID_ARGUMENT: Expecting shape {shapes[key]} "
-                                      f"but got: {shape}")
+                raise InvalidArgument(
+                    f"Failed to process element: {i} of 'instances' list. "
+                    f"Error: INVALID_ARGUMENT: Expecting shape {shapes[key]} "
+                    f"but got: {shape}"
+                )
             shapes[key] = shape
             columns.setdefault(key, []).extend(values)
         if named and set(item) != set(names):
-            raise InvalidArgument(f"Failed to process element: {i} of 'instances' list. JSON "
-                                  f"object: {debug(item)} keys must be equal to: "
-                                  f"{','.join(names)}")
+            raise InvalidArgument(
+                f"Failed to process element: {i} of 'instances' list. JSON "
+                f"object: {debug(item)} keys must be equal to: "
+                f"{','.join(names)}"
+            )
     return {k: _array(v, [len(items), *shapes[k]], dtypes[k]) for k, v in columns.items()}
 
 
@@ -195,8 +229,10 @@ def _columnar(value: Any, dtypes: Mapping[str, str]) -> dict[str, np.ndarray]:
     """upstream FillTensorMapFromInputsMap: keys that are not inputs are ignored."""
     if not isinstance(value, dict) or _is_b64(value):
         if len(dtypes) > 1:
-            raise InvalidArgument("inputs is a plain value/list, but expecting an object as "
-                                  "multiple input tensors required as per tensorinfo_map")
+            raise InvalidArgument(
+                "inputs is a plain value/list, but expecting an object as "
+                "multiple input tensors required as per tensorinfo_map"
+            )
         name = next(iter(dtypes))
         values, shape = _tensor(value, dtypes[name])
         return {name: _array(values, shape, dtypes[name])}
@@ -209,19 +245,23 @@ def _columnar(value: Any, dtypes: Mapping[str, str]) -> dict[str, np.ndarray]:
     return out
 
 
-def predict_inputs(doc: dict[str, Any], dtypes: Mapping[str, str]
-                   ) -> tuple[dict[str, np.ndarray], bool]:
+def predict_inputs(
+    doc: dict[str, Any], dtypes: Mapping[str, str]
+) -> tuple[dict[str, np.ndarray], bool]:
     """Named input arrays and whether the request was columnar (upstream's order of checks)."""
     if not dtypes:
         raise InvalidArgument("Failed to get input map for signature")
     if "instances" in doc:
         if "inputs" in doc:
-            raise InvalidArgument(f"JSON Value: {debug(doc)} Not formatted correctly expecting "
-                                  f"only one of 'inputs' or 'instances' keys to exist ")
+            raise InvalidArgument(
+                f"JSON Value: {debug(doc)} Not formatted correctly expecting "
+                f"only one of 'inputs' or 'instances' keys to exist "
+            )
         items = doc["instances"]
         if not isinstance(items, list):
-            raise InvalidArgument(f"JSON Value: {debug(doc)} Expecting 'instances' to be an "
-                                  f"list/array")
+            raise InvalidArgument(
+                f"JSON Value: {debug(doc)} Expecting 'instances' to be an list/array"
+            )
         if not items:
             raise InvalidArgument(f"JSON Value: {debug(doc)} No values in 'instances' array")
         return _instances(items, dtypes), False
@@ -232,11 +272,13 @@ def predict_inputs(doc: dict[str, Any], dtypes: Mapping[str, str]
 
 def _plain(array: np.ndarray, as_bytes: bool) -> Any:
     if array.dtype == object or array.dtype.kind in "SU":
+
         def one(x: Any) -> Any:
             raw = x if isinstance(x, bytes) else str(x).encode()
             if as_bytes:
                 return {"b64": base64.b64encode(raw).decode()}
             return raw.decode("utf-8", "replace")
+
         flat = [one(x) for x in array.ravel()]
         return np.array(flat, dtype=object).reshape(array.shape).tolist() if array.ndim else flat[0]
     return array.tolist()
@@ -262,4 +304,3 @@ def predict_json(outputs: Mapping[str, np.ndarray], columnar: bool) -> dict[str,
         return {"predictions": next(iter(plain.values()))}
     n = next(iter(sizes.values()))
     return {"predictions": [{k: v[i] for k, v in sorted(plain.items())} for i in range(n)]}
-

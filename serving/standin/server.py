@@ -44,28 +44,50 @@ from serving.standin.model_manager import (
 )
 
 log = logging.getLogger("serving.standin")
-BANNER = ("local TF Serving stand-in (serving/standin/server.py), not tensorflow_model_server. "
-          "For the real server install tensorflow_model_server or a Docker engine "
-          "(image tensorflow/serving), or pass --backend.")
+BANNER = (
+    "local TF Serving stand-in (serving/standin/server.py), not tensorflow_model_server. "
+    "For the real server install tensorflow_model_server or a Docker engine "
+    "(image tensorflow/serving), or pass --backend."
+)
 
 # http_server.cc ToHTTPStatusCode.
-HTTP_STATUS = {"OK": 200, "CANCELLED": 499, "UNKNOWN": 500, "INVALID_ARGUMENT": 400,
-               "DEADLINE_EXCEEDED": 504, "NOT_FOUND": 404, "ALREADY_EXISTS": 409,
-               "PERMISSION_DENIED": 403, "RESOURCE_EXHAUSTED": 429, "FAILED_PRECONDITION": 400,
-               "ABORTED": 409, "OUT_OF_RANGE": 400, "UNIMPLEMENTED": 501, "INTERNAL": 500,
-               "UNAVAILABLE": 503, "DATA_LOSS": 500, "UNAUTHENTICATED": 401}
+HTTP_STATUS = {
+    "OK": 200,
+    "CANCELLED": 499,
+    "UNKNOWN": 500,
+    "INVALID_ARGUMENT": 400,
+    "DEADLINE_EXCEEDED": 504,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "PERMISSION_DENIED": 403,
+    "RESOURCE_EXHAUSTED": 429,
+    "FAILED_PRECONDITION": 400,
+    "ABORTED": 409,
+    "OUT_OF_RANGE": 400,
+    "UNIMPLEMENTED": 501,
+    "INTERNAL": 500,
+    "UNAVAILABLE": 503,
+    "DATA_LOSS": 500,
+    "UNAUTHENTICATED": 401,
+}
 # http_rest_api_util.cc: the routes, matched against the whole path, case-insensitively.
 V1_PATH = re.compile(r"/v1/.*", re.IGNORECASE | re.DOTALL)
-PREDICT_PATH = re.compile(r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
-                          r":(classify|regress|predict)", re.IGNORECASE | re.ASCII)
-STATUS_PATH = re.compile(r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
-                         r"(?:/(metadata))?", re.IGNORECASE | re.ASCII)
+PREDICT_PATH = re.compile(
+    r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
+    r":(classify|regress|predict)",
+    re.IGNORECASE | re.ASCII,
+)
+STATUS_PATH = re.compile(
+    r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
+    r"(?:/(metadata))?",
+    re.IGNORECASE | re.ASCII,
+)
 INT64_MAX = 2**63 - 1
 
 
 def _exponential(scale: float, growth: float, count: int) -> tuple[float, ...]:
     """TensorFlow's monitoring::Buckets::Exponential, with its final DBL_MAX bucket."""
-    return (*(scale * growth ** i for i in range(count)), float("inf"))
+    return (*(scale * growth**i for i in range(count)), float("inf"))
 
 
 LATENCY_BUCKETS = _exponential(10, 1.8, 33)  # microseconds, as util.cc's request_latency
@@ -79,8 +101,7 @@ class _Histogram:
         self.limits, self.counts, self.sum = limits, [0] * len(limits), 0.0
 
     def add(self, value: float) -> None:
-        i = next((i for i, limit in enumerate(self.limits) if value < limit),
-                 len(self.limits) - 1)
+        i = next((i for i, limit in enumerate(self.limits) if value < limit), len(self.limits) - 1)
         self.counts[i] += 1
         self.sum += value
 
@@ -101,8 +122,9 @@ class Metrics:
         """util.cc: every request counts under its status; only OK ones add latency."""
         self.requests[(model, code)] += 1
         if code == "OK":
-            self.latency.setdefault((model, api, entrypoint),
-                                    _Histogram(LATENCY_BUCKETS)).add(micros)
+            self.latency.setdefault((model, api, entrypoint), _Histogram(LATENCY_BUCKETS)).add(
+                micros
+            )
 
     def batch(self, name: str, value: float, label: str = "") -> None:
         self.batching.setdefault((name, label), _Histogram(BATCH_BUCKETS)).add(value)
@@ -124,13 +146,16 @@ class Metrics:
 
         name = ":tensorflow:serving:request_count"
         lines = [f"# TYPE {name} counter"]
-        lines += [f'{name}{{model_name="{esc(m)}",status="{c}"}} {n}'
-                  for (m, c), n in sorted(self.requests.items())]
+        lines += [
+            f'{name}{{model_name="{esc(m)}",status="{c}"}} {n}'
+            for (m, c), n in sorted(self.requests.items())
+        ]
         name = ":tensorflow:serving:request_latency"
         lines.append(f"# TYPE {name} histogram")
         for (m, api, entry), h in sorted(self.latency.items()):
             lines += self._histogram(
-                name, f'model_name="{esc(m)}",API="{esc(api)}",entrypoint="{entry}"', h)
+                name, f'model_name="{esc(m)}",API="{esc(api)}",entrypoint="{entry}"', h
+            )
         for metric in ("input_batch_size", "padding_size", "processed_batch_size"):
             cells = sorted((label, h) for (n, label), h in self.batching.items() if n == metric)
             if not cells:
@@ -139,21 +164,35 @@ class Metrics:
             lines.append(f"# TYPE {name} histogram")
             for label, h in cells:
                 lines += self._histogram(
-                    name, f'execution_batch_size="{label}"' if label else "", h)
+                    name, f'execution_batch_size="{label}"' if label else "", h
+                )
         return "\n".join(lines) + "\n"
 
 
 def _status_json(versions: list[Version]) -> dict[str, Any]:
-    return {"model_version_status": [{
-        "version": str(v.number), "state": v.state,
-        "status": {"error_code": v.error_code, "error_message": v.error},
-    } for v in versions]}
+    return {
+        "model_version_status": [
+            {
+                "version": str(v.number),
+                "state": v.state,
+                "status": {"error_code": v.error_code, "error_message": v.error},
+            }
+            for v in versions
+        ]
+    }
 
 
 class StandInServer:
-    def __init__(self, manager: ModelManager, executor: ThreadPoolExecutor, *,
-                 monitoring_path: str | None, max_request_bytes: int,
-                 batcher: Batcher | None = None, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        manager: ModelManager,
+        executor: ThreadPoolExecutor,
+        *,
+        monitoring_path: str | None,
+        max_request_bytes: int,
+        batcher: Batcher | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.manager = manager
         self.executor = executor
         self.batcher = batcher
@@ -164,20 +203,21 @@ class StandInServer:
     # --- REST ---------------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.max_request_bytes,
-                              middlewares=[self._never_an_html_page])
+        app = web.Application(
+            client_max_size=self.max_request_bytes, middlewares=[self._never_an_html_page]
+        )
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
     @web.middleware
-    async def _never_an_html_page(self, request: web.Request, handler: Any
-                                  ) -> web.StreamResponse:
+    async def _never_an_html_page(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """Whatever goes wrong, the answer is a JSON error body, never aiohttp's HTML page."""
         try:
             return await handler(request)
         except web.HTTPException as exc:
-            return web.json_response({"error": exc.reason or exc.text or "error"},
-                                     status=exc.status)
+            return web.json_response(
+                {"error": exc.reason or exc.text or "error"}, status=exc.status
+            )
         except Exception as exc:  # a stand-in bug: say so, in JSON (the fuzz test hunts these)
             log.exception("stand-in error on %s %s", request.method, request.path)
             return web.json_response({"error": f"stand-in internal error: {exc!r}"}, status=500)
@@ -192,8 +232,10 @@ class StandInServer:
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return web.json_response({"error": f"Request body larger than the limit of "
-                                               f"{self.max_request_bytes} bytes"}, status=413)
+            return web.json_response(
+                {"error": f"Request body larger than the limit of {self.max_request_bytes} bytes"},
+                status=413,
+            )
         model, api, code, body = "", "", "OK", None
         try:
             if request.method == "OPTIONS":  # CORS preflight (http_server.cc)
@@ -205,14 +247,12 @@ class StandInServer:
             code, body = exc.code, {"error": str(exc)}
         self.metrics.request(model, code, api, "REST", (time.perf_counter() - started) * 1e6)
         if request.method == "OPTIONS":  # upstream writes no body for a preflight, even a 400
-            return web.Response(status=HTTP_STATUS.get(code, 500),
-                                content_type="application/json")
+            return web.Response(status=HTTP_STATUS.get(code, 500), content_type="application/json")
         if body is None:
             return web.Response(status=200, content_type="application/json")
         return web.json_response(body, status=HTTP_STATUS.get(code, 500))
 
-    async def _process(self, method: str, path: str, raw: bytes
-                       ) -> tuple[str, str, dict[str, Any]]:
+    async def _process(self, method: str, path: str, raw: bytes) -> tuple[str, str, dict[str, Any]]:
         """(model name, API, body) for one /v1/ request, in upstream's order of checks."""
         malformed = InvalidArgument(f"Malformed request: {method} {path}")
         match = (PREDICT_PATH if method == "POST" else STATUS_PATH).fullmatch(path)
@@ -229,8 +269,9 @@ class StandInServer:
                 return name, api, await self.predict(name, version, label, raw)
             if api in ("classify", "regress"):
                 rest_json.parse_body(raw)
-                raise InvalidArgument(f"the local TF Serving stand-in does not implement "
-                                      f":{api}; use :predict")
+                raise InvalidArgument(
+                    f"the local TF Serving stand-in does not implement :{api}; use :predict"
+                )
             raise malformed  # upstream compares the method name case-sensitively
         if not name:
             raise InvalidArgument("Missing model name in request.")
@@ -242,21 +283,28 @@ class StandInServer:
         from google.protobuf import json_format
 
         v = self.manager.resolve(name, version, label)
-        defs = {k: json_format.MessageToDict(d, preserving_proto_field_name=True,
-                                             including_default_value_fields=True)
-                for k, d in v.signature_defs.items()}
-        return {"model_spec": {"name": name, "signature_name": "", "version": str(v.number)},
-                "metadata": {"signature_def": {"signature_def": defs}}}
+        defs = {
+            k: json_format.MessageToDict(
+                d, preserving_proto_field_name=True, including_default_value_fields=True
+            )
+            for k, d in v.signature_defs.items()
+        }
+        return {
+            "model_spec": {"name": name, "signature_name": "", "version": str(v.number)},
+            "metadata": {"signature_def": {"signature_def": defs}},
+        }
 
-    async def predict(self, name: str, version: int | None, label: str | None, raw: bytes
-                      ) -> dict[str, Any]:
+    async def predict(
+        self, name: str, version: int | None, label: str | None, raw: bytes
+    ) -> dict[str, Any]:
         doc = rest_json.parse_body(raw)  # upstream parses the body before the model lookup
         signature = rest_json.signature_name(doc) or "serving_default"
         v = self.manager.resolve(name, version, label)
         sig = v.signature_defs.get(signature)
         if sig is None:
-            raise InvalidArgument(f'Serving signature name: "{signature}" not found in '
-                                  f"signature def")
+            raise InvalidArgument(
+                f'Serving signature name: "{signature}" not found in signature def'
+            )
         from tensorflow.core.framework import types_pb2
 
         dtypes = {n: types_pb2.DataType.Name(t.dtype) for n, t in sig.inputs.items()}
@@ -264,12 +312,14 @@ class StandInServer:
         outputs = await self.run(v, signature, inputs)
         return rest_json.predict_json(outputs, columnar)
 
-    async def run(self, v: Version, signature: str, inputs: dict[str, np.ndarray]
-                  ) -> dict[str, np.ndarray]:
+    async def run(
+        self, v: Version, signature: str, inputs: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
         if self.batcher is not None:
             return await self.batcher.predict(v, signature, inputs)
         return await asyncio.get_running_loop().run_in_executor(
-            self.executor, v.predict, signature, inputs)
+            self.executor, v.predict, signature, inputs
+        )
 
     # --- gRPC -----------------------------------------------------------------------------------
 
@@ -297,12 +347,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file_system_poll_wait_seconds", type=int, default=1)
     p.add_argument("--monitoring_config_file", type=Path)
     p.add_argument("--enable_batching", type=_flag, nargs="?", const=True, default=False)
-    p.add_argument("--allow_version_labels_for_unavailable_models", type=_flag, nargs="?",
-                   const=True, default=False,
-                   help="allow a new label on a version that is not loaded yet")
+    p.add_argument(
+        "--allow_version_labels_for_unavailable_models",
+        type=_flag,
+        nargs="?",
+        const=True,
+        default=False,
+        help="allow a new label on a version that is not loaded yet",
+    )
     p.add_argument("--batching_parameters_file", type=Path)
-    p.add_argument("--max_request_bytes", type=int, default=4 * 1024 * 1024,
-                   help="(stand-in only) REST body limit; TF Serving's gRPC default is 4 MiB")
+    p.add_argument(
+        "--max_request_bytes",
+        type=int,
+        default=4 * 1024 * 1024,
+        help="(stand-in only) REST body limit; TF Serving's gRPC default is 4 MiB",
+    )
     return p
 
 
@@ -331,47 +390,62 @@ async def serve(args: argparse.Namespace) -> None:
     from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
     if args.batching_parameters_file and not args.enable_batching:
-        raise SystemExit("--batching_parameters_file requires --enable_batching=true "
-                         "(tensorflow_model_server refuses to start the same way)")
-    executor = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
-                                  thread_name_prefix="predict")
+        raise SystemExit(
+            "--batching_parameters_file requires --enable_batching=true "
+            "(tensorflow_model_server refuses to start the same way)"
+        )
+    executor = ThreadPoolExecutor(
+        max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="predict"
+    )
     metrics = Metrics()
     batcher, load_error = None, ""
     if args.enable_batching:
         # Upstream's defaults when a field is unset (BasicBatchScheduler::QueueOptions).
         params = _batching(args.batching_parameters_file)
-        max_batch = (params.max_batch_size.value if params.HasField("max_batch_size")
-                     else 1000)
+        max_batch = params.max_batch_size.value if params.HasField("max_batch_size") else 1000
         allowed = list(params.allowed_batch_sizes)
         load_error = allowed_sizes_error(max_batch, allowed) or ""
         batcher = Batcher(
-            executor, max_batch_size=max_batch,
+            executor,
+            max_batch_size=max_batch,
             batch_timeout_micros=params.batch_timeout_micros.value,
             num_batch_threads=params.num_batch_threads.value or (os.cpu_count() or 2),
-            max_enqueued_batches=(params.max_enqueued_batches.value
-                                  if params.HasField("max_enqueued_batches") else 10),
-            allowed_batch_sizes=allowed, observe=metrics.batch)
-    manager = ModelManager(args.model_config_file, executor,
-                           file_system_poll_seconds=args.file_system_poll_wait_seconds,
-                           config_poll_seconds=args.model_config_file_poll_wait_seconds,
-                           allow_labels_for_unavailable=(
-                               args.allow_version_labels_for_unavailable_models),
-                           load_error=load_error)
+            max_enqueued_batches=(
+                params.max_enqueued_batches.value if params.HasField("max_enqueued_batches") else 10
+            ),
+            allowed_batch_sizes=allowed,
+            observe=metrics.batch,
+        )
+    manager = ModelManager(
+        args.model_config_file,
+        executor,
+        file_system_poll_seconds=args.file_system_poll_wait_seconds,
+        config_poll_seconds=args.model_config_file_poll_wait_seconds,
+        allow_labels_for_unavailable=(args.allow_version_labels_for_unavailable_models),
+        load_error=load_error,
+    )
     try:
         manager.read_config()
     except FailedPrecondition as exc:  # tensorflow_model_server exits the same way
-        raise SystemExit(f"{exc}. Set --allow_version_labels_for_unavailable_models=true, or "
-                         f"label a version only once it is loaded") from None
-    server = StandInServer(manager, executor,
-                           monitoring_path=_monitoring_path(args.monitoring_config_file),
-                           max_request_bytes=args.max_request_bytes, batcher=batcher,
-                           metrics=metrics)
+        raise SystemExit(
+            f"{exc}. Set --allow_version_labels_for_unavailable_models=true, or "
+            f"label a version only once it is loaded"
+        ) from None
+    server = StandInServer(
+        manager,
+        executor,
+        monitoring_path=_monitoring_path(args.monitoring_config_file),
+        max_request_bytes=args.max_request_bytes,
+        batcher=batcher,
+        metrics=metrics,
+    )
     log.warning(BANNER)
     await manager.sync()
     poller = asyncio.create_task(manager.run())
 
-    grpc_server = grpc.aio.server(options=[("grpc.max_receive_message_length",
-                                            args.max_request_bytes)])
+    grpc_server = grpc.aio.server(
+        options=[("grpc.max_receive_message_length", args.max_request_bytes)]
+    )
     prediction, status = server.grpc_servicers()
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(prediction, grpc_server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(status, grpc_server)
@@ -381,11 +455,22 @@ async def serve(args: argparse.Namespace) -> None:
     runner = web.AppRunner(server.app(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, args.rest_api_host, args.rest_api_port).start()
-    ready = [f"{m.name}: " + (", ".join(f"version {v.number} {v.state}"
-                                         for v in m.versions.values()) or "no version yet")
-             for m in manager.models.values()]
-    log.warning("REST on http://%s:%d, gRPC on %s:%d; %s", args.rest_api_host,
-                args.rest_api_port, args.rest_api_host, args.port, "; ".join(ready))
+    ready = [
+        f"{m.name}: "
+        + (
+            ", ".join(f"version {v.number} {v.state}" for v in m.versions.values())
+            or "no version yet"
+        )
+        for m in manager.models.values()
+    ]
+    log.warning(
+        "REST on http://%s:%d, gRPC on %s:%d; %s",
+        args.rest_api_host,
+        args.rest_api_port,
+        args.rest_api_host,
+        args.port,
+        "; ".join(ready),
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

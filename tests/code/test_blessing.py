@@ -23,8 +23,9 @@ from models import evaluation
 from models import features as F
 from pipeline import summary
 
-CFG = EvaluationConfig(metric="auc", lower_bound=0.8, max_regression=0.01,
-                       slices=["payment_type", "trip_start_hour"])
+CFG = EvaluationConfig(
+    metric="auc", lower_bound=0.8, max_regression=0.01, slices=["payment_type", "trip_start_hour"]
+)
 CASH = (("payment_type", "Cash"),)
 
 
@@ -32,12 +33,16 @@ def _key(name: str, model: str, *, diff: bool = False) -> metric_types.MetricKey
     return metric_types.MetricKey(name=name, model_name=model, is_diff=diff)
 
 
-def judge(cfg: EvaluationConfig, candidate: dict[str, float],
-          baseline: dict[str, float] | None = None, slice_key: tuple = ()
-          ) -> validation_result_pb2.ValidationResult:
+def judge(
+    cfg: EvaluationConfig,
+    candidate: dict[str, float],
+    baseline: dict[str, float] | None = None,
+    slice_key: tuple = (),
+) -> validation_result_pb2.ValidationResult:
     """What the Evaluator decides for these figures, through TFMA's own validation code."""
     config = tfma.utils.update_eval_config_with_defaults(
-        evaluation.eval_config(cfg), has_baseline=baseline is not None, rubber_stamp=True)
+        evaluation.eval_config(cfg), has_baseline=baseline is not None, rubber_stamp=True
+    )
     # TFMA names the models "candidate" and "baseline" only when there is a baseline.
     model = "candidate" if baseline is not None else ""
     metrics = {_key(k, model): v for k, v in candidate.items()}
@@ -59,13 +64,24 @@ def test_the_config_thresholds_only_the_gated_metric_on_the_overall_slice() -> N
     config = evaluation.eval_config(CFG)
     spec = config.model_specs[0]
     # The exported model's signatures (models/trainer.py `export`) and the Transform's label.
-    assert (spec.signature_name, spec.label_key, list(spec.preprocessing_function_names)) == \
-        ("serving_default", F.LABEL_KEY, ["transform_features"])
-    assert [list(s.feature_keys) for s in config.slicing_specs] == \
-        [[], ["payment_type"], ["trip_start_hour"]]
+    assert (spec.signature_name, spec.label_key, list(spec.preprocessing_function_names)) == (
+        "serving_default",
+        F.LABEL_KEY,
+        ["transform_features"],
+    )
+    assert [list(s.feature_keys) for s in config.slicing_specs] == [
+        [],
+        ["payment_type"],
+        ["trip_start_hour"],
+    ]
     metrics = config.metrics_specs[0].metrics
-    assert [m.class_name for m in metrics] == \
-        ["ExampleCount", "AUC", "BinaryAccuracy", "Precision", "Recall"]
+    assert [m.class_name for m in metrics] == [
+        "ExampleCount",
+        "AUC",
+        "BinaryAccuracy",
+        "Precision",
+        "Recall",
+    ]
     gated = [m for m in metrics if m.per_slice_thresholds]
     assert [m.class_name for m in gated] == ["AUC"]
     assert not any(m.HasField("threshold") for m in metrics)
@@ -73,35 +89,56 @@ def test_the_config_thresholds_only_the_gated_metric_on_the_overall_slice() -> N
     assert [list(s.feature_keys) for s in per_slice.slicing_specs] == [[]]
 
 
-@pytest.mark.parametrize(("candidate", "baseline", "expected"), [
-    (0.85, None, []),                      # first model: only the floor applies
-    (0.80, None, []),                      # exactly on the floor
-    (0.7999, None, ["auc on overall is 0.7999, below the floor 0.8 (evaluation.lower_bound)"]),
-    (0.85, 0.855, []),                     # a regression within max_regression
-    (0.85, 0.8599, []),                    # just inside the allowed change
-    (0.85, 0.8601, ["auc on overall changed by -0.0101 against the baseline; the environment "
-                    "allows at most -0.0100 (evaluation.max_regression)"]),
-    (0.95, 0.90, []),                      # an improvement
-    (0.75, 0.90, ["auc on overall changed by -0.1500 against the baseline; the environment "
-                  "allows at most -0.0100 (evaluation.max_regression)",
-                  "auc on overall is 0.7500, below the floor 0.8 (evaluation.lower_bound)"]),
-])
+@pytest.mark.parametrize(
+    ("candidate", "baseline", "expected"),
+    [
+        (0.85, None, []),  # first model: only the floor applies
+        (0.80, None, []),  # exactly on the floor
+        (0.7999, None, ["auc on overall is 0.7999, below the floor 0.8 (evaluation.lower_bound)"]),
+        (0.85, 0.855, []),  # a regression within max_regression
+        (0.85, 0.8599, []),  # just inside the allowed change
+        (
+            0.85,
+            0.8601,
+            [
+                "auc on overall changed by -0.0101 against the baseline; the environment "
+                "allows at most -0.0100 (evaluation.max_regression)"
+            ],
+        ),
+        (0.95, 0.90, []),  # an improvement
+        (
+            0.75,
+            0.90,
+            [
+                "auc on overall changed by -0.1500 against the baseline; the environment "
+                "allows at most -0.0100 (evaluation.max_regression)",
+                "auc on overall is 0.7500, below the floor 0.8 (evaluation.lower_bound)",
+            ],
+        ),
+    ],
+)
 def test_floor_and_regression_decide_and_each_failure_is_one_reason(
-        candidate, baseline, expected, tmp_path: Path) -> None:
-    result = judge(CFG, {"auc": candidate, "binary_accuracy": 0.1},
-                   None if baseline is None else {"auc": baseline, "binary_accuracy": 0.9})
+    candidate, baseline, expected, tmp_path: Path
+) -> None:
+    result = judge(
+        CFG,
+        {"auc": candidate, "binary_accuracy": 0.1},
+        None if baseline is None else {"auc": baseline, "binary_accuracy": 0.9},
+    )
     assert result.validation_ok is (not expected)
     assert sorted(reasons(result, tmp_path)) == sorted(expected)
 
 
 def test_the_environment_chooses_the_gated_metric_and_its_limits(tmp_path: Path) -> None:
     cfg = dataclasses.replace(CFG, metric="binary_accuracy", lower_bound=0.9, max_regression=0.05)
-    result = judge(cfg, {"auc": 0.5, "binary_accuracy": 0.84}, {"auc": 0.99,
-                                                               "binary_accuracy": 0.9})
+    result = judge(
+        cfg, {"auc": 0.5, "binary_accuracy": 0.84}, {"auc": 0.99, "binary_accuracy": 0.9}
+    )
     assert sorted(reasons(result, tmp_path)) == [
         "binary_accuracy on overall changed by -0.0600 against the baseline; the environment "
         "allows at most -0.0500 (evaluation.max_regression)",
-        "binary_accuracy on overall is 0.8400, below the floor 0.9 (evaluation.lower_bound)"]
+        "binary_accuracy on overall is 0.8400, below the floor 0.9 (evaluation.lower_bound)",
+    ]
 
 
 def test_a_small_slice_below_the_floor_does_not_block(tmp_path: Path) -> None:
@@ -115,7 +152,8 @@ def test_a_missing_gated_metric_is_a_reason_not_a_blessing(tmp_path: Path) -> No
     assert not result.validation_ok
     assert reasons(result, tmp_path) == [
         "auc on overall has no value to check against its threshold (TFMA: Metric not found.); "
-        "check evaluation.metric"]
+        "check evaluation.metric"
+    ]
 
 
 def test_a_failure_on_a_slice_names_the_slice(tmp_path: Path) -> None:
@@ -140,7 +178,8 @@ def test_a_failure_on_a_slice_names_the_slice(tmp_path: Path) -> None:
         "TFMA found no threshold to validate against; check the evaluation section "
         "(evaluation.metric)",
         "the thresholded slice ['payment_type'] had no examples in the eval split",
-        "the thresholded slice overall had no examples in the eval split"]
+        "the thresholded slice overall had no examples in the eval split",
+    ]
 
 
 def test_every_failure_of_a_slice_is_a_reason_even_without_a_value(tmp_path: Path) -> None:
@@ -155,25 +194,32 @@ def test_every_failure_of_a_slice_is_a_reason_even_without_a_value(tmp_path: Pat
     assert reasons(result, tmp_path) == [
         "precision on overall has no value to check against its threshold (TFMA: no value); "
         "check evaluation.metric",
-        "auc on overall is 0.5000, below the floor 0.8 (evaluation.lower_bound)"]
+        "auc on overall is 0.5000, below the floor 0.8 (evaluation.lower_bound)",
+    ]
 
 
 def test_a_failed_validation_without_details_still_gives_a_reason(tmp_path: Path) -> None:
     result = validation_result_pb2.ValidationResult(validation_ok=False)
     assert reasons(result, tmp_path) == [
-        "TFMA reported the validation as failed without a per-metric reason; see "
-        f"{tmp_path}"]
+        f"TFMA reported the validation as failed without a per-metric reason; see {tmp_path}"
+    ]
     assert reasons(validation_result_pb2.ValidationResult(validation_ok=True), tmp_path) == []
 
 
-@pytest.mark.parametrize(("values", "name"), [
-    ((), "overall"),
-    ((("payment_type", b"Cash"),), "payment_type=Cash"),
-    ((("trip_start_hour", 7),), "trip_start_hour=7"),
-    ((("fare", 2.5),), "fare=2.5"),
-    ((("payment_type", b"Cash"), ("trip_start_hour", 0)), "payment_type=Cash, trip_start_hour=0"),
-    ((("payment_type", None),), "payment_type="),  # a slice key without a value
-])
+@pytest.mark.parametrize(
+    ("values", "name"),
+    [
+        ((), "overall"),
+        ((("payment_type", b"Cash"),), "payment_type=Cash"),
+        ((("trip_start_hour", 7),), "trip_start_hour=7"),
+        ((("fare", 2.5),), "fare=2.5"),
+        (
+            (("payment_type", b"Cash"), ("trip_start_hour", 0)),
+            "payment_type=Cash, trip_start_hour=0",
+        ),
+        ((("payment_type", None),), "payment_type="),  # a slice key without a value
+    ],
+)
 def test_slice_names(values, name) -> None:
     from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 

@@ -21,8 +21,12 @@ from core import config
 from mlops import cli
 from store import rows as R
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 KNOWN = config.available_environments()
 DATA = config.REPO_ROOT / "data" / "taxi" / "span-1" / "data.csv"
 SCHEMA = R.load_schema()
@@ -52,13 +56,34 @@ def one_line_error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
 
 names = st.one_of(
     st.text(min_size=1, max_size=12),
-    st.sampled_from(["production", "../dev", "./dev", "dev/", "Dev", "base", "dev\n", " dev",
-                     "/etc", "..", "prod;rm -rf /"]),
+    st.sampled_from(
+        [
+            "production",
+            "../dev",
+            "./dev",
+            "dev/",
+            "Dev",
+            "base",
+            "dev\n",
+            " dev",
+            "/etc",
+            "..",
+            "prod;rm -rf /",
+        ]
+    ),
 ).filter(lambda n: n not in KNOWN)
 
-commands = st.sampled_from([["rollback", "--env"], ["promote", "--to"], ["config", "--env"],
-                            ["serve", "--env"], ["predict", "--rows", "x.csv", "--env"],
-                            ["promote", "--to", "staging", "--from"], ["render", "--env"]])
+commands = st.sampled_from(
+    [
+        ["rollback", "--env"],
+        ["promote", "--to"],
+        ["config", "--env"],
+        ["serve", "--env"],
+        ["predict", "--rows", "x.csv", "--env"],
+        ["promote", "--to", "staging", "--from"],
+        ["render", "--env"],
+    ]
+)
 
 
 @SETTINGS
@@ -73,16 +98,20 @@ def test_unknown_environment_names(capsys, name: str, command: list[str]) -> Non
 
 
 @SETTINGS
-@given(version=st.one_of(st.integers(-10**12, 10**12).filter(lambda v: v != 1001)
-                         .map(str), st.text(min_size=1, max_size=8)
-                         .filter(lambda t: not t.strip().lstrip("+-").isdigit())))
+@given(
+    version=st.one_of(
+        st.integers(-(10**12), 10**12).filter(lambda v: v != 1001).map(str),
+        st.text(min_size=1, max_size=8).filter(lambda t: not t.strip().lstrip("+-").isdigit()),
+    )
+)
 def test_versions_the_store_lacks_or_that_are_not_numbers(capsys, version: str) -> None:
     from tests.support.stores import fake_model
 
     with tempfile.TemporaryDirectory() as tmp:
         fake_model(Path(tmp) / "model_store" / "taxi_tips" / "1001", 1001)
-        line = one_line_error(capsys, ["serve", "--env", "dev", "--output", tmp,
-                                       f"--version={version}", "--detach"])
+        line = one_line_error(
+            capsys, ["serve", "--env", "dev", "--output", tmp, f"--version={version}", "--detach"]
+        )
         assert sorted(p.name for p in Path(tmp).iterdir()) == ["model_store"]
     try:
         number = int(version)
@@ -104,9 +133,15 @@ contents = st.one_of(
 
 
 @SETTINGS
-@given(content=contents, command=st.sampled_from(
-    [["predict", "--env", "dev", "--rows"],
-     ["loadtest", "--env", "dev", "--url", "http://127.0.0.1:9", "--rows"]]))
+@given(
+    content=contents,
+    command=st.sampled_from(
+        [
+            ["predict", "--env", "dev", "--rows"],
+            ["loadtest", "--env", "dev", "--url", "http://127.0.0.1:9", "--rows"],
+        ]
+    ),
+)
 def test_row_files_that_are_not_schema_csv(capsys, content, command: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rows.csv"
@@ -133,8 +168,9 @@ def test_environment_folders_that_do_not_exist(capsys, folder: str) -> None:
 # --- CSV files from the schema, one column dropped or one cell corrupted -------------------------
 
 REQUIRED = [c for c in HEADER if c in FEATURES and R.is_required(FEATURES[c]) and c != "tips"]
-TYPED = [c for c in HEADER if FEATURES[c].type in (schema_pb2.INT, schema_pb2.FLOAT)
-         and c != "tips"]
+TYPED = [
+    c for c in HEADER if FEATURES[c].type in (schema_pb2.INT, schema_pb2.FLOAT) and c != "tips"
+]
 
 
 def _csv(header: list[str], body: list[list[str]]) -> str:
@@ -147,9 +183,19 @@ def _csv(header: list[str], body: list[list[str]]) -> str:
 def broken_csv(draw: st.DrawFn) -> tuple[str, str, str]:
     """(CSV text, what the message must name, the kind of damage)."""
     header, body = list(HEADER), [list(r) for r in BODY]
-    kind = draw(st.sampled_from(["drop column", "empty required cell", "text in a number",
-                                 "fraction in an int", "missing cell", "extra cell",
-                                 "misspelt header"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "drop column",
+                "empty required cell",
+                "text in a number",
+                "fraction in an int",
+                "missing cell",
+                "extra cell",
+                "misspelt header",
+            ]
+        )
+    )
     row = draw(st.integers(0, len(body) - 1))
     line = f":{row + 2}"
     if kind in ("drop column", "misspelt header"):
@@ -167,11 +213,17 @@ def broken_csv(draw: st.DrawFn) -> tuple[str, str, str]:
         body[row][header.index(column)] = ""
         return _csv(header, body), f"{line}: required field '{column}' has no value", kind
     if kind in ("text in a number", "fraction in an int"):
-        pool = TYPED if kind == "text in a number" else [
-            c for c in TYPED if FEATURES[c].type == schema_pb2.INT]
+        pool = (
+            TYPED
+            if kind == "text in a number"
+            else [c for c in TYPED if FEATURES[c].type == schema_pb2.INT]
+        )
         column = draw(st.sampled_from(pool))
-        value = (draw(st.sampled_from(["n/a", "abc", "1,5", "--1", "inf?", "nan"]))
-                 if kind == "text in a number" else "7.5")
+        value = (
+            draw(st.sampled_from(["n/a", "abc", "1,5", "--1", "inf?", "nan"]))
+            if kind == "text in a number"
+            else "7.5"
+        )
         body[row][header.index(column)] = value
         return _csv(header, body), f"{line}: field '{column}': value {value!r}", kind
     if kind == "missing cell":
@@ -182,9 +234,15 @@ def broken_csv(draw: st.DrawFn) -> tuple[str, str, str]:
 
 
 @settings(SETTINGS, max_examples=60)
-@given(case=broken_csv(), command=st.sampled_from(
-    [["predict", "--env", "dev", "--rows"],
-     ["loadtest", "--env", "dev", "--url", "http://127.0.0.1:9", "--rows"]]))
+@given(
+    case=broken_csv(),
+    command=st.sampled_from(
+        [
+            ["predict", "--env", "dev", "--rows"],
+            ["loadtest", "--env", "dev", "--url", "http://127.0.0.1:9", "--rows"],
+        ]
+    ),
+)
 def test_csv_with_one_column_dropped_or_one_cell_corrupted(capsys, case, command) -> None:
     text, expected, _kind = case
     with tempfile.TemporaryDirectory() as tmp:

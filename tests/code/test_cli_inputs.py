@@ -62,17 +62,25 @@ def test_argparse_usage_errors_exit_2(capsys: pytest.CaptureFixture) -> None:
 
 # Every command that takes an environment, with the arguments it needs besides it.
 ENV_COMMANDS = [
-    ("run", "--env"), ("compile", "--env"), ("schema", "draft", "--env"), ("serve", "--env"),
-    ("predict", "--rows", "rows.csv", "--env"), ("loadtest", "--env"), ("rollback", "--env"),
-    ("config", "--env"), ("render", "--env"), ("promote", "--to"),
+    ("run", "--env"),
+    ("compile", "--env"),
+    ("schema", "draft", "--env"),
+    ("serve", "--env"),
+    ("predict", "--rows", "rows.csv", "--env"),
+    ("loadtest", "--env"),
+    ("rollback", "--env"),
+    ("config", "--env"),
+    ("render", "--env"),
+    ("promote", "--to"),
     ("promote", "--to", "staging", "--from"),
 ]
 
 
 @pytest.mark.parametrize("command", ENV_COMMANDS, ids=" ".join)
 @pytest.mark.parametrize("name", ["production", "../dev", "dev/", "DEV", ""])
-def test_every_environment_argument_is_checked(environments: Path, capsys, command: tuple,
-                                               name: str) -> None:
+def test_every_environment_argument_is_checked(
+    environments: Path, capsys, command: tuple, name: str
+) -> None:
     before = files_under(environments.parent)
     assert run(environments, *command, name) == 2
     err = capsys.readouterr().err
@@ -105,21 +113,39 @@ def test_config_prints_only_yaml_on_stdout(capsys: pytest.CaptureFixture) -> Non
 # --- the promotion graph and slices, checked when the config loads -------------------------------
 
 
-@pytest.mark.parametrize(("updates", "file", "message"), [
-    ({"staging": {"deploy": {"promote_from": "qa"}}}, "staging",
-     "deploy.promote_from: unknown environment 'qa' for staging (known: dev, prod, staging"),
-    ({"staging": {"deploy": {"promote_from": "prod"}}}, "prod",
-     "deploy.promote_from: releases would go round in a loop (prod <- staging <- prod"),
-    ({"staging": {"deploy": {"promote_from": ""}}}, "staging",
-     "deploy.promote_from: 'dev' and 'staging' both take the pipeline's output"),
-    ({"dev": {"evaluation": {"slices": ["trip_start_hour", "payment_typ"]}}}, "dev",
-     "evaluation.slices[1]: 'payment_typ' is not a feature of the schema"),
-])
-@pytest.mark.parametrize("command", [("config",), ("render", "--check"), ("status",),
-                                     ("run", "--env", "dev")], ids=" ".join)
+@pytest.mark.parametrize(
+    ("updates", "file", "message"),
+    [
+        (
+            {"staging": {"deploy": {"promote_from": "qa"}}},
+            "staging",
+            "deploy.promote_from: unknown environment 'qa' for staging (known: dev, prod, staging",
+        ),
+        (
+            {"staging": {"deploy": {"promote_from": "prod"}}},
+            "prod",
+            "deploy.promote_from: releases would go round in a loop (prod <- staging <- prod",
+        ),
+        (
+            {"staging": {"deploy": {"promote_from": ""}}},
+            "staging",
+            "deploy.promote_from: 'dev' and 'staging' both take the pipeline's output",
+        ),
+        (
+            {"dev": {"evaluation": {"slices": ["trip_start_hour", "payment_typ"]}}},
+            "dev",
+            "evaluation.slices[1]: 'payment_typ' is not a feature of the schema",
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    "command",
+    [("config",), ("render", "--check"), ("status",), ("run", "--env", "dev")],
+    ids=" ".join,
+)
 def test_release_order_and_slices_are_validated_with_the_config(
-        environments: Path, capsys, updates: dict, file: str, message: str,
-        command: tuple) -> None:
+    environments: Path, capsys, updates: dict, file: str, message: str, command: tuple
+) -> None:
     for env, update in updates.items():
         update_overlay(environments, env, update)
     before = files_under(environments.parent)
@@ -141,8 +167,10 @@ def test_root_option_reads_that_trees_environments(environments: Path, capsys) -
 
 
 def test_environments_outside_the_root_are_refused(environments: Path, capsys) -> None:
-    assert cli.main(["--root", str(config.REPO_ROOT), "--environments", str(environments),
-                     "config"]) == 2
+    assert (
+        cli.main(["--root", str(config.REPO_ROOT), "--environments", str(environments), "config"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert f"--environments {environments}: must be the environments/ folder of --root" in err
     assert cli.main(["--environments", str(environments / "nowhere"), "status"]) == 2
@@ -178,8 +206,9 @@ def test_version_and_help_texts(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["--version"])
     assert exc.value.code == 0
-    assert re.match(r"mlops \d+\.\d+\.\d+ \(tfx 1\.16\.\d+, tensorflow 2\.\d+",
-                    capsys.readouterr().out)
+    assert re.match(
+        r"mlops \d+\.\d+\.\d+ \(tfx 1\.16\.\d+, tensorflow 2\.\d+", capsys.readouterr().out
+    )
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command").choices
     assert "release order" in sub["status"].description

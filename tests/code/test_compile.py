@@ -22,7 +22,8 @@ def _repository(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_registry_store_without_its_repository_says_what_to_set(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.delenv("GITHUB_REPOSITORY")
     monkeypatch.setattr(config, "_origin_repository", lambda: "")
     assert cli.main(["compile", "--env", "staging"]) == 2
@@ -39,8 +40,15 @@ def test_compile_writes_a_pipeline_spec(environments: Path, env: str) -> None:
     pipeline_spec = spec["pipelineSpec"]
     assert pipeline_spec["pipelineInfo"]["name"] == cfg.pipeline_name
     tasks = pipeline_spec["root"]["dag"]["tasks"]
-    for node in ("CsvExampleGen", "ExampleValidator", "DataGate", "Transform", "Trainer",
-                 "Evaluator", "Pusher"):
+    for node in (
+        "CsvExampleGen",
+        "ExampleValidator",
+        "DataGate",
+        "Transform",
+        "Trainer",
+        "Evaluator",
+        "Pusher",
+    ):
         assert node in tasks
     assert "DataGate" in tasks["DriftGate"]["dependentTasks"]
     assert "DriftGate" in tasks["Transform"]["dependentTasks"]
@@ -71,13 +79,19 @@ def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) ->
 
     copy = tmp_path / "checkout"
     for folder in (*PACKAGES, "environments", "infra"):
-        shutil.copytree(config.REPO_ROOT / folder, copy / folder,
-                        ignore=shutil.ignore_patterns("__pycache__", "manifests",
-                                                      "release.yaml"))
-    result = subprocess.run([sys.executable, "-m", "mlops.cli", "compile", "--env", "staging"],
-                            cwd=copy, env={**os.environ, "PYTHONPATH": str(copy),
-                                           "GITHUB_REPOSITORY": "owner/repo"},
-                            capture_output=True, text=True, timeout=600)
+        shutil.copytree(
+            config.REPO_ROOT / folder,
+            copy / folder,
+            ignore=shutil.ignore_patterns("__pycache__", "manifests", "release.yaml"),
+        )
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops.cli", "compile", "--env", "staging"],
+        cwd=copy,
+        env={**os.environ, "PYTHONPATH": str(copy), "GITHUB_REPOSITORY": "owner/repo"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     output = copy / "build" / "staging" / "pipeline.json"
     assert f"Compiled taxi-tips-staging for staging: {output}" in result.stdout  # the copy ran
@@ -88,8 +102,7 @@ def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) ->
     assert "components.schema_import.Executor" in text
 
 
-def test_the_packaged_schema_reference_resolves_where_the_code_is_installed(
-        tmp_path: Path) -> None:
+def test_the_packaged_schema_reference_resolves_where_the_code_is_installed(tmp_path: Path) -> None:
     """What the ImportSchemaGen step does inside the pipeline image, run here."""
     from tfx.types import standard_artifacts
 

@@ -28,7 +28,8 @@ def test_gate_reads_and_reports_each_anomaly(tmp_path: Path) -> None:
     _write_anomalies(tmp_path, "eval", {})
     found = data_gate.read_anomalies(str(tmp_path), ["train", "eval"])
     assert [(a.split, a.feature, a.kinds) for a in found] == [
-        ("train", "trip_miles", ["UNEXPECTED_DATA_TYPE"])]
+        ("train", "trip_miles", ["UNEXPECTED_DATA_TYPE"])
+    ]
     data_gate.write_report(found, str(tmp_path / "report"))
     report = json.loads((tmp_path / "report" / data_gate.REPORT_JSON).read_text())
     assert report["verdict"] == "FAIL"

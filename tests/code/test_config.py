@@ -32,8 +32,7 @@ def test_dev_runs_locally_and_the_others_on_vertex() -> None:
 
 
 def test_overlay_overrides_base_and_keeps_the_rest(environments: Path) -> None:
-    _edit(environments / "dev" / "config.yaml",
-          lambda d: d.update(training={"train_steps": 7}))
+    _edit(environments / "dev" / "config.yaml", lambda d: d.update(training={"train_steps": 7}))
     cfg = config.load("dev", environments)
     assert cfg.training.train_steps == 7
     assert cfg.training.batch_size == 128  # from the base
@@ -53,16 +52,27 @@ BAD_VALUES = [
     ("training.train_steps", st.integers(max_value=0), "must be >= 1"),
     ("training.eval_steps", st.integers(max_value=0), "must be >= 1"),
     ("training.batch_size", st.text(max_size=5), "expected an integer"),
-    ("training.learning_rate", st.floats(max_value=0.0, allow_nan=False, allow_infinity=False),
-     "must be > 0"),
-    ("training.learning_rate", st.sampled_from([float("inf"), float("-inf"), float("nan")]),
-     "expected a finite number"),
+    (
+        "training.learning_rate",
+        st.floats(max_value=0.0, allow_nan=False, allow_infinity=False),
+        "must be > 0",
+    ),
+    (
+        "training.learning_rate",
+        st.sampled_from([float("inf"), float("-inf"), float("nan")]),
+        "expected a finite number",
+    ),
     ("training.seed", st.booleans(), "expected an integer"),
     ("evaluation.lower_bound", st.floats(min_value=1.0001, max_value=1e9), "must be <= 1"),
     ("evaluation.lower_bound", st.floats(max_value=-0.0001, min_value=-1e9), "must be >= 0"),
     ("evaluation.max_regression", st.floats(min_value=1.0001, max_value=1e9), "must be <= 1"),
-    ("evaluation.metric", st.text(min_size=1, max_size=8).filter(
-        lambda s: s not in ("auc", "binary_accuracy", "precision", "recall")), "expected one of"),
+    (
+        "evaluation.metric",
+        st.text(min_size=1, max_size=8).filter(
+            lambda s: s not in ("auc", "binary_accuracy", "precision", "recall")
+        ),
+        "expected one of",
+    ),
     ("orchestration.runner", st.sampled_from(["airflow", "LOCAL", "kubeflow"]), "expected one of"),
     ("orchestration.beam_args", st.integers(), "expected a list"),
     ("paths.model_store", st.lists(st.integers(), max_size=2), "expected a string"),
@@ -99,14 +109,19 @@ def bad_overlay(draw: st.DrawFn) -> tuple[str, object, str]:
     return key_path, draw(values), expected
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(case=bad_overlay())
-def test_bad_values_name_file_key_and_value(environments: Path,
-                                            case: tuple[str, object, str]) -> None:
+def test_bad_values_name_file_key_and_value(
+    environments: Path, case: tuple[str, object, str]
+) -> None:
     key_path, value, expected = case
-    _edit(environments / "dev" / "config.yaml", lambda d: _set(d, key_path, value),
-          start_from=_committed("dev"))
+    _edit(
+        environments / "dev" / "config.yaml",
+        lambda d: _set(d, key_path, value),
+        start_from=_committed("dev"),
+    )
     with pytest.raises(ConfigError) as err:
         config.load("dev", environments)
     message = str(err.value)
@@ -115,29 +130,63 @@ def test_bad_values_name_file_key_and_value(environments: Path,
     assert expected in message
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(section=st.sampled_from(["", "training.", "evaluation.", "paths.", "orchestration."]),
-       key=st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    section=st.sampled_from(["", "training.", "evaluation.", "paths.", "orchestration."]),
+    key=st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True),
+)
 def test_unknown_keys_are_rejected(environments: Path, section: str, key: str) -> None:
-    known = {"model_name", "pipeline_name", "data", "paths", "training", "evaluation",
-             "orchestration", "train_steps", "eval_steps", "batch_size", "learning_rate", "seed",
-             "early_stopping_patience", "hidden_units", "metric", "lower_bound",
-             "max_regression", "slices", "pipeline_root", "model_store", "metadata", "runner",
-             "beam_args", "image", "compiled_pipeline"}
+    known = {
+        "model_name",
+        "pipeline_name",
+        "data",
+        "paths",
+        "training",
+        "evaluation",
+        "orchestration",
+        "train_steps",
+        "eval_steps",
+        "batch_size",
+        "learning_rate",
+        "seed",
+        "early_stopping_patience",
+        "hidden_units",
+        "metric",
+        "lower_bound",
+        "max_regression",
+        "slices",
+        "pipeline_root",
+        "model_store",
+        "metadata",
+        "runner",
+        "beam_args",
+        "image",
+        "compiled_pipeline",
+    }
     if key in known:
         return
-    _edit(environments / "dev" / "config.yaml", lambda d: _set(d, section + key, 1),
-          start_from=_committed("dev"))
-    with pytest.raises(ConfigError, match=rf"environments/dev/config.yaml: {section}{key}: "
-                                          r"unknown key \(allowed here: "):
+    _edit(
+        environments / "dev" / "config.yaml",
+        lambda d: _set(d, section + key, 1),
+        start_from=_committed("dev"),
+    )
+    with pytest.raises(
+        ConfigError,
+        match=rf"environments/dev/config.yaml: {section}{key}: "
+        r"unknown key \(allowed here: ",
+    ):
         config.load("dev", environments)
 
 
 def test_missing_required_value_names_the_overlay(environments: Path) -> None:
     _edit(environments / "base" / "config.yaml", lambda d: d["training"].pop("seed"))
-    with pytest.raises(ConfigError, match=r"environments/dev/config.yaml: training.seed: "
-                                          r"required value is missing"):
+    with pytest.raises(
+        ConfigError,
+        match=r"environments/dev/config.yaml: training.seed: "
+        r"required value is missing",
+    ):
         config.load("dev", environments)
 
 
@@ -153,14 +202,19 @@ def test_invalid_yaml_names_the_line(environments: Path) -> None:
         config.load("dev", environments)
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(case=bad_overlay())
-def test_cli_reports_bad_config_without_traceback(environments: Path, capsys: pytest.CaptureFixture,
-                                                 case: tuple[str, object, str]) -> None:
+def test_cli_reports_bad_config_without_traceback(
+    environments: Path, capsys: pytest.CaptureFixture, case: tuple[str, object, str]
+) -> None:
     key_path, value, _ = case
-    _edit(environments / "dev" / "config.yaml", lambda d: _set(d, key_path, value),
-          start_from=_committed("dev"))
+    _edit(
+        environments / "dev" / "config.yaml",
+        lambda d: _set(d, key_path, value),
+        start_from=_committed("dev"),
+    )
     assert cli.main(["--environments", str(environments), "config"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -176,6 +230,9 @@ def test_cli_unknown_environment(capsys: pytest.CaptureFixture) -> None:
 def test_a_key_given_twice_is_refused_not_silently_overridden(environments) -> None:
     path = environments / "dev" / "config.yaml"
     path.write_text(path.read_text() + "loadtest:\n  users: 3\n")
-    with pytest.raises(ConfigError, match=r"environments/dev/config.yaml: line \d+, column \d+ "
-                                          r"is not valid YAML: key 'loadtest' appears twice"):
+    with pytest.raises(
+        ConfigError,
+        match=r"environments/dev/config.yaml: line \d+, column \d+ "
+        r"is not valid YAML: key 'loadtest' appears twice",
+    ):
         config.load("dev", environments)

@@ -27,9 +27,16 @@ def thresholds():
 
 def _judge(tmp_path: Path, rows: D.Rows, thresholds, **kwargs) -> drift.Verdict:
     current = D.write_span(tmp_path / "data", 9, rows)
-    return drift.judge([str(current)], [str(p) for p in BUNDLED_SPANS], load_schema(),
-                       thresholds, mode=kwargs.pop("mode", "stop"), span=9,
-                       baseline_spans=[1, 2], min_examples=kwargs.pop("min_examples", 1000))
+    return drift.judge(
+        [str(current)],
+        [str(p) for p in BUNDLED_SPANS],
+        load_schema(),
+        thresholds,
+        mode=kwargs.pop("mode", "stop"),
+        span=9,
+        baseline_spans=[1, 2],
+        min_examples=kwargs.pop("min_examples", 1000),
+    )
 
 
 def test_a_resample_of_the_same_data_does_not_drift(tmp_path, thresholds) -> None:
@@ -68,26 +75,40 @@ def test_warn_mode_reports_without_failing(tmp_path, thresholds) -> None:
     assert "| fare | jensen_shannon |" in markdown and "| 0.05 | yes |" in markdown
 
 
-@pytest.mark.parametrize(("rows", "message"), [
-    (0, "no examples in span 9"),
-    (40, "span 9 has 40 examples, below the minimum 1000 (data.min_examples)"),
-])
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (0, "no examples in span 9"),
+        (40, "span 9 has 40 examples, below the minimum 1000 (data.min_examples)"),
+    ],
+)
 def test_an_empty_or_tiny_span_fails_the_count(tmp_path, thresholds, rows, message) -> None:
     verdict = _judge(tmp_path, D.benign(D.read(), rows), thresholds)
     assert verdict.verdict == "FAIL" and verdict.note == message
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("features:\n  fares: {measure: jensen_shannon, threshold: 0.1, clip: [0, 1]}\n",
-     "drift.yaml: features.fares: no such feature in the schema"),
-    ("features:\n  company: {measure: jensen_shannon, threshold: 0.1}\n",
-     "drift.yaml: features.company.measure: company is categorical (BYTES), so the measure is "
-     "'l_infinity', got 'jensen_shannon'"),
-    ("features:\n  company: {measure: l_infinity, threshold: 1.5}\n",
-     "drift.yaml: features.company.threshold: expected a number in [0, 1], got 1.5"),
-    ("features:\n  fare: {measure: jensen_shannon, threshold: 0.1}\n",
-     "drift.yaml: features.fare.clip: expected [low, high] with low < high, got None"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "features:\n  fares: {measure: jensen_shannon, threshold: 0.1, clip: [0, 1]}\n",
+            "drift.yaml: features.fares: no such feature in the schema",
+        ),
+        (
+            "features:\n  company: {measure: jensen_shannon, threshold: 0.1}\n",
+            "drift.yaml: features.company.measure: company is categorical (BYTES), so the "
+            "measure is 'l_infinity', got 'jensen_shannon'",
+        ),
+        (
+            "features:\n  company: {measure: l_infinity, threshold: 1.5}\n",
+            "drift.yaml: features.company.threshold: expected a number in [0, 1], got 1.5",
+        ),
+        (
+            "features:\n  fare: {measure: jensen_shannon, threshold: 0.1}\n",
+            "drift.yaml: features.fare.clip: expected [low, high] with low < high, got None",
+        ),
+    ],
+)
 def test_a_bad_thresholds_file_names_feature_and_field(text, message) -> None:
     from core.errors import ConfigError
 
@@ -99,15 +120,23 @@ def test_a_bad_thresholds_file_names_feature_and_field(text, message) -> None:
 # --- mlops ct check -------------------------------------------------------------------------
 
 
-def _release(environments: Path, model_dir: Path, data_root: Path, *, spans: list[int],
-             age_days: float = 0.0) -> None:
+def _release(
+    environments: Path, model_dir: Path, data_root: Path, *, spans: list[int], age_days: float = 0.0
+) -> None:
     at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=age_days)
-    current = {"model_name": "taxi_tips", "version": 1, "digest": model_digest(model_dir),
-               "uri": str(model_dir), "promoted_from": "pipeline",
-               "promoted_at": at.isoformat(timespec="seconds"), "spans": spans,
-               "data_root": str(data_root)}
-    (environments / "dev" / "release.yaml").write_text(yaml.safe_dump(
-        {"environment": "dev", "current": current, "history": []}))
+    current = {
+        "model_name": "taxi_tips",
+        "version": 1,
+        "digest": model_digest(model_dir),
+        "uri": str(model_dir),
+        "promoted_from": "pipeline",
+        "promoted_at": at.isoformat(timespec="seconds"),
+        "spans": spans,
+        "data_root": str(data_root),
+    }
+    (environments / "dev" / "release.yaml").write_text(
+        yaml.safe_dump({"environment": "dev", "current": current, "history": []})
+    )
 
 
 @pytest.fixture
@@ -120,18 +149,32 @@ def released(tmp_path, environments, trained):
     return environments, data
 
 
-def _check(environments: Path, data: Path, tmp_path: Path, monkeypatch, capsys
-           ) -> tuple[int, str, str, str]:
+def _check(
+    environments: Path, data: Path, tmp_path: Path, monkeypatch, capsys
+) -> tuple[int, str, str, str]:
     out, summary = tmp_path / "github_output", tmp_path / "step_summary.md"
     monkeypatch.setenv("GITHUB_OUTPUT", str(out))
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    code = cli.main(["--environments", str(environments), "ct", "check", "--env", "dev",
-                     "--data", str(data), "--output", str(tmp_path / "work")])
+    code = cli.main(
+        [
+            "--environments",
+            str(environments),
+            "ct",
+            "check",
+            "--env",
+            "dev",
+            "--data",
+            str(data),
+            "--output",
+            str(tmp_path / "work"),
+        ]
+    )
     return code, capsys.readouterr().out, out.read_text(), summary.read_text()
 
 
-def test_no_new_span_no_drift_fresh_release_means_no_retrain(released, tmp_path, monkeypatch,
-                                                              capsys) -> None:
+def test_no_new_span_no_drift_fresh_release_means_no_retrain(
+    released, tmp_path, monkeypatch, capsys
+) -> None:
     code, stdout, output, summary = _check(*released, tmp_path, monkeypatch, capsys)
     assert code == cli.NO_RETRAIN == 4, stdout
     assert "dev: no retrain" in stdout
@@ -147,8 +190,9 @@ def test_a_new_benign_span_is_one_reason(released, tmp_path, monkeypatch, capsys
     assert code == 0, stdout
     assert "  - new span 3 since the released model's training spans 1-2" in stdout
     assert "drift" not in stdout
-    assert output == ("retrain=true\nreasons=new span 3 since the released model's training "
-                      "spans 1-2\n")
+    assert output == (
+        "retrain=true\nreasons=new span 3 since the released model's training spans 1-2\n"
+    )
     assert "- new span 3 since the released model's training spans 1-2" in summary
 
 
@@ -159,10 +203,14 @@ def test_drift_is_one_reason_per_feature(released, tmp_path, monkeypatch, capsys
     assert code == 0
     drift_lines = [line for line in stdout.splitlines() if "drift in span 3" in line]
     assert len(drift_lines) == 3, stdout
-    for feature, measure in (("fare", "jensen_shannon"), ("trip_start_hour", "jensen_shannon"),
-                             ("company", "l_infinity")):
-        assert any(f"{feature}: {measure} " in line and "> threshold" in line
-                   for line in drift_lines), stdout
+    for feature, measure in (
+        ("fare", "jensen_shannon"),
+        ("trip_start_hour", "jensen_shannon"),
+        ("company", "l_infinity"),
+    ):
+        assert any(
+            f"{feature}: {measure} " in line and "> threshold" in line for line in drift_lines
+        ), stdout
     assert output.startswith("retrain=true\nreasons=new span 3") and output.count("; ") == 3
 
 
@@ -179,8 +227,9 @@ def test_decay_below_the_floor_is_a_reason(released, tmp_path, monkeypatch, caps
     assert "new span" not in stdout
 
 
-def test_a_higher_floor_turns_a_healthy_model_into_decay(released, tmp_path, monkeypatch,
-                                                         capsys) -> None:
+def test_a_higher_floor_turns_a_healthy_model_into_decay(
+    released, tmp_path, monkeypatch, capsys
+) -> None:
     environments, data = released
     update_overlay(environments, "dev", {"continuous_training": {"decay_floor": 0.999}})
     code, stdout, _, _ = _check(environments, data, tmp_path, monkeypatch, capsys)
@@ -203,13 +252,26 @@ def test_no_release_means_retrain(tmp_path, environments, monkeypatch, capsys) -
     assert output.startswith("retrain=true\n")
 
 
-def test_a_tampered_release_is_a_gate_error(released, tmp_path, monkeypatch, capsys,
-                                            trained) -> None:
+def test_a_tampered_release_is_a_gate_error(
+    released, tmp_path, monkeypatch, capsys, trained
+) -> None:
     environments, data = released
     record = environments / "dev" / "release.yaml"
     record.write_text(record.read_text().replace("sha256:", "sha256:0"))
-    code = cli.main(["--environments", str(environments), "ct", "check", "--env", "dev",
-                     "--data", str(data), "--output", str(tmp_path / "work")])
+    code = cli.main(
+        [
+            "--environments",
+            str(environments),
+            "ct",
+            "check",
+            "--env",
+            "dev",
+            "--data",
+            str(data),
+            "--output",
+            str(tmp_path / "work"),
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert "mlops ct: stopped:" in err and "changed after" in err
@@ -230,8 +292,13 @@ def _examples(artifact_id: int, span: int):
 def test_the_window_takes_the_newest_artifact_of_each_window_span() -> None:
     from components.window import SpanWindowStrategy
 
-    ingested = [_examples(1, 1), _examples(2, 2), _examples(3, 3), _examples(4, 2),
-                _examples(5, 4)]  # span 2 re-ingested (id 4); span 4 is outside the window
+    ingested = [
+        _examples(1, 1),
+        _examples(2, 2),
+        _examples(3, 3),
+        _examples(4, 2),
+        _examples(5, 4),
+    ]  # span 2 re-ingested (id 4); span 4 is outside the window
     result = SpanWindowStrategy(spans=[2, 3]).resolve_artifacts(None, {"examples": ingested})
     assert [a.id for a in result["examples"]] == [4, 3]
 
@@ -261,8 +328,11 @@ def test_kubeflow_environments_must_train_on_one_span(environments) -> None:
     from core.errors import ConfigError
 
     update_overlay(environments, "staging", {"data": {"window_spans": 2}})
-    with pytest.raises(ConfigError, match=r"environments/staging/config.yaml: data.window_spans: "
-                                          r"must be 1 with orchestration.runner kubeflow_v2"):
+    with pytest.raises(
+        ConfigError,
+        match=r"environments/staging/config.yaml: data.window_spans: "
+        r"must be 1 with orchestration.runner kubeflow_v2",
+    ):
         config.load("staging", environments)
 
 

@@ -36,29 +36,43 @@ def _info(short: str, *reasons: tuple[int, str], description: str = "") -> A:
 
 
 TYPE = _info("Unexpected data type", (A.UNEXPECTED_DATA_TYPE, "Expected FLOAT, got BYTES"))
-TWO_REASONS = _info("Multiple errors",
-                    (A.SCHEMA_MISSING_COLUMN, "Column dropped"),
-                    (A.FEATURE_TYPE_LOW_FRACTION_PRESENT, "Too few present"))
+TWO_REASONS = _info(
+    "Multiple errors",
+    (A.SCHEMA_MISSING_COLUMN, "Column dropped"),
+    (A.FEATURE_TYPE_LOW_FRACTION_PRESENT, "Too few present"),
+)
 NO_REASON = _info("Out of range", description="Values above 23")
-TOO_FEW = _info("Low count", (A.DATASET_LOW_NUM_EXAMPLES, "Only 3 examples"),
-                description="The dataset has 3 examples")
+TOO_FEW = _info(
+    "Low count",
+    (A.DATASET_LOW_NUM_EXAMPLES, "Only 3 examples"),
+    description="The dataset has 3 examples",
+)
 
 
 def test_every_anomaly_is_read_with_its_kinds_and_reasons(tmp_path: Path) -> None:
-    _anomalies(tmp_path, "train", {"trip_miles": TYPE, "fare": TWO_REASONS,
-                                   "trip_start_hour": NO_REASON})
+    _anomalies(
+        tmp_path, "train", {"trip_miles": TYPE, "fare": TWO_REASONS, "trip_start_hour": NO_REASON}
+    )
     _anomalies(tmp_path, "eval", {}, dataset=TOO_FEW)
     found = data_gate.read_anomalies(str(tmp_path), ["train", "eval"])
     assert found == [
-        data_gate.Anomaly("train", "fare",
-                          ["FEATURE_TYPE_LOW_FRACTION_PRESENT", "SCHEMA_MISSING_COLUMN"],
-                          "Multiple errors: Column dropped; Too few present"),
-        data_gate.Anomaly("train", "trip_miles", ["UNEXPECTED_DATA_TYPE"],
-                          "Unexpected data type: Expected FLOAT, got BYTES"),
+        data_gate.Anomaly(
+            "train",
+            "fare",
+            ["FEATURE_TYPE_LOW_FRACTION_PRESENT", "SCHEMA_MISSING_COLUMN"],
+            "Multiple errors: Column dropped; Too few present",
+        ),
+        data_gate.Anomaly(
+            "train",
+            "trip_miles",
+            ["UNEXPECTED_DATA_TYPE"],
+            "Unexpected data type: Expected FLOAT, got BYTES",
+        ),
         # No per-reason text: the feature's own description stands in.
         data_gate.Anomaly("train", "trip_start_hour", [], "Out of range: Values above 23"),
-        data_gate.Anomaly("eval", "(dataset)", ["DATASET_LOW_NUM_EXAMPLES"],
-                          "The dataset has 3 examples"),
+        data_gate.Anomaly(
+            "eval", "(dataset)", ["DATASET_LOW_NUM_EXAMPLES"], "The dataset has 3 examples"
+        ),
     ]
 
 
@@ -67,13 +81,18 @@ def test_a_clean_split_has_no_anomalies(tmp_path: Path) -> None:
     assert data_gate.read_anomalies(str(tmp_path), ["train"]) == []
 
 
-REPORTED = [data_gate.Anomaly("train", "fare", ["SCHEMA_MISSING_COLUMN", "UNEXPECTED_DATA_TYPE"],
-                              "Missing: dropped"),
-            data_gate.Anomaly("eval", "(dataset)", ["DATASET_LOW_NUM_EXAMPLES"], "Too few")]
-TABLE = ("| split | feature | anomaly | description |\n"
-         "|---|---|---|---|\n"
-         "| train | fare | SCHEMA_MISSING_COLUMN, UNEXPECTED_DATA_TYPE | Missing: dropped |\n"
-         "| eval | (dataset) | DATASET_LOW_NUM_EXAMPLES | Too few |")
+REPORTED = [
+    data_gate.Anomaly(
+        "train", "fare", ["SCHEMA_MISSING_COLUMN", "UNEXPECTED_DATA_TYPE"], "Missing: dropped"
+    ),
+    data_gate.Anomaly("eval", "(dataset)", ["DATASET_LOW_NUM_EXAMPLES"], "Too few"),
+]
+TABLE = (
+    "| split | feature | anomaly | description |\n"
+    "|---|---|---|---|\n"
+    "| train | fare | SCHEMA_MISSING_COLUMN, UNEXPECTED_DATA_TYPE | Missing: dropped |\n"
+    "| eval | (dataset) | DATASET_LOW_NUM_EXAMPLES | Too few |"
+)
 
 
 def test_the_table_has_one_row_per_anomaly() -> None:
@@ -84,23 +103,36 @@ def test_a_failing_report_lists_every_anomaly(tmp_path: Path) -> None:
     out = tmp_path / "not" / "yet" / "there"  # created, parents included
     data_gate.write_report(REPORTED, str(out))
     text = (out / data_gate.REPORT_JSON).read_text()
-    assert json.loads(text) == {"verdict": "FAIL", "anomalies": [
-        {"split": "train", "feature": "fare",
-         "kinds": ["SCHEMA_MISSING_COLUMN", "UNEXPECTED_DATA_TYPE"],
-         "description": "Missing: dropped"},
-        {"split": "eval", "feature": "(dataset)", "kinds": ["DATASET_LOW_NUM_EXAMPLES"],
-         "description": "Too few"}]}
+    assert json.loads(text) == {
+        "verdict": "FAIL",
+        "anomalies": [
+            {
+                "split": "train",
+                "feature": "fare",
+                "kinds": ["SCHEMA_MISSING_COLUMN", "UNEXPECTED_DATA_TYPE"],
+                "description": "Missing: dropped",
+            },
+            {
+                "split": "eval",
+                "feature": "(dataset)",
+                "kinds": ["DATASET_LOW_NUM_EXAMPLES"],
+                "description": "Too few",
+            },
+        ],
+    }
     assert text.startswith('{\n "verdict": "FAIL",\n "anomalies": [\n  {\n')  # for people too
-    assert (out / data_gate.REPORT_MARKDOWN).read_text() == \
-        f"## Data validation: FAIL\n\n{TABLE}\n"
+    assert (out / data_gate.REPORT_MARKDOWN).read_text() == f"## Data validation: FAIL\n\n{TABLE}\n"
 
 
 def test_a_passing_report_says_so(tmp_path: Path) -> None:
     data_gate.write_report([], str(tmp_path))  # TFX creates the artifact folder beforehand
     assert json.loads((tmp_path / data_gate.REPORT_JSON).read_text()) == {
-        "verdict": "PASS", "anomalies": []}
-    assert (tmp_path / data_gate.REPORT_MARKDOWN).read_text() == \
-        "## Data validation: PASS\n\nNo anomalies: the data matches the schema.\n"
+        "verdict": "PASS",
+        "anomalies": [],
+    }
+    assert (
+        tmp_path / data_gate.REPORT_MARKDOWN
+    ).read_text() == "## Data validation: PASS\n\nNo anomalies: the data matches the schema.\n"
 
 
 def _run_gate(tmp_path: Path, splits: list[str]) -> standard_artifacts.Artifact:
@@ -121,14 +153,17 @@ def test_the_gate_stops_the_run_on_any_anomaly_and_says_what_to_do(tmp_path: Pat
     with pytest.raises(data_gate.DataValidationError) as caught:
         _run_gate(tmp_path, ["train", "eval"])
     error = caught.value
-    assert [(a.split, a.feature) for a in error.anomalies] == [("train", "trip_miles"),
-                                                               ("eval", "(dataset)")]
+    assert [(a.split, a.feature) for a in error.anomalies] == [
+        ("train", "trip_miles"),
+        ("eval", "(dataset)"),
+    ]
     assert str(error) == (
         "data validation failed: 2 anomalies against the curated schema; Transform and Trainer "
         "did not run and nothing was pushed.\n"
         + data_gate.format_anomalies(error.anomalies)
         + "\nFix the data, or, if the change is intended, update "
-          "models/schema/schema.pbtxt (draft one with `mlops schema draft`).")
+        "models/schema/schema.pbtxt (draft one with `mlops schema draft`)."
+    )
     # The report is written before the gate fails, for the runner to keep.
     report = json.loads((tmp_path / "report" / data_gate.REPORT_JSON).read_text())
     assert report["verdict"] == "FAIL" and len(report["anomalies"]) == 2
@@ -136,8 +171,11 @@ def test_the_gate_stops_the_run_on_any_anomaly_and_says_what_to_do(tmp_path: Pat
 
 def test_one_anomaly_is_singular(tmp_path: Path) -> None:
     _anomalies(tmp_path / "anomalies", "train", {"trip_miles": TYPE})
-    with pytest.raises(data_gate.DataValidationError, match=r"^data validation failed: "
-                       r"1 anomaly against"):
+    with pytest.raises(
+        data_gate.DataValidationError,
+        match=r"^data validation failed: "
+        r"1 anomaly against",
+    ):
         _run_gate(tmp_path, ["train"])
 
 
@@ -146,5 +184,6 @@ def test_clean_data_passes_the_gate_with_a_pass_verdict(tmp_path: Path) -> None:
     _anomalies(tmp_path / "anomalies", "eval", {})
     report = _run_gate(tmp_path, ["train", "eval"])
     assert report.get_string_custom_property("verdict") == "PASS"
-    assert json.loads((tmp_path / "report" / data_gate.REPORT_JSON).read_text())["verdict"] \
-        == "PASS"
+    assert (
+        json.loads((tmp_path / "report" / data_gate.REPORT_JSON).read_text())["verdict"] == "PASS"
+    )

@@ -10,9 +10,13 @@ from components.baseline import ReleasedBaseline
 from core import config
 from pipeline.definition import BASELINE_IMPORTER, BASELINE_RESOLVER, NODE_IDS, create_pipeline
 
-RELEASED = ReleasedBaseline("dev", 1795000000, "sha256:" + "ab" * 32,
-                            "oci://ghcr.io/acme/taxi/models/taxi_tips@sha256:" + "cd" * 32,
-                            "/tmp/baseline/abab")
+RELEASED = ReleasedBaseline(
+    "dev",
+    1795000000,
+    "sha256:" + "ab" * 32,
+    "oci://ghcr.io/acme/taxi/models/taxi_tips@sha256:" + "cd" * 32,
+    "/tmp/baseline/abab",
+)
 
 
 def _by_id(pipeline):
@@ -38,8 +42,7 @@ def graph(request):
 def test_has_every_component(graph) -> None:
     cfg, nodes = graph
     local = cfg.orchestration.runner == "local"
-    expected = set(NODE_IDS) if local else set(NODE_IDS) - {BASELINE_IMPORTER} | {
-        BASELINE_RESOLVER}
+    expected = set(NODE_IDS) if local else set(NODE_IDS) - {BASELINE_IMPORTER} | {BASELINE_RESOLVER}
     assert set(nodes) == expected
 
 
@@ -80,8 +83,9 @@ def test_settings_come_from_the_environment(graph) -> None:
 
 def test_schema_is_imported_not_inferred(graph) -> None:
     _, n = graph
-    assert n["ImportSchemaGen"].exec_properties["schema_file"].endswith(
-        "models/schema/schema.pbtxt")
+    assert (
+        n["ImportSchemaGen"].exec_properties["schema_file"].endswith("models/schema/schema.pbtxt")
+    )
 
 
 def test_local_baseline_is_the_released_model_imported() -> None:

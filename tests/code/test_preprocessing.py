@@ -40,8 +40,10 @@ def test_unseen_category_maps_to_an_oov_bucket(transform_run) -> None:
 
 
 def test_hour_buckets_follow_the_configured_boundaries(transform_run) -> None:
-    got = {h: int(transform_run.probe["trip_start_hour_xf"][transform_run.probe_index(f"hour {h}")])
-           for h in (0, 5, 6, 9, 10, 15, 16, 19, 20, 23)}
+    got = {
+        h: int(transform_run.probe["trip_start_hour_xf"][transform_run.probe_index(f"hour {h}")])
+        for h in (0, 5, 6, 9, 10, 15, 16, 19, 20, 23)
+    }
     expected = {h: int(np.searchsorted(F.HOUR_BOUNDARIES, h, side="right")) for h in got}
     assert got == expected
     assert got == {0: 0, 5: 0, 6: 1, 9: 1, 10: 2, 15: 2, 16: 3, 19: 3, 20: 4, 23: 4}
@@ -65,8 +67,11 @@ def test_missing_values_are_filled_as_documented(transform_run) -> None:
     assert probe["trip_seconds_xf"] == pytest.approx(0.0, abs=1e-5)
     # Vocabulary features map a missing value to a fill-in token ("" for strings, "-1" for
     # integer codes), which has its own id when the training data had gaps, else an OOV bucket.
-    fill = {"company": F.MISSING_STRING.encode(), "pickup_community_area": b"-1",
-            "dropoff_community_area": b"-1"}
+    fill = {
+        "company": F.MISSING_STRING.encode(),
+        "pickup_community_area": b"-1",
+        "dropoff_community_area": b"-1",
+    }
     assert str(F.MISSING_INTEGER).encode() == b"-1"
     for key, token in fill.items():
         vocab = transform_run.output.vocabulary_by_name(key)
@@ -77,11 +82,16 @@ def test_missing_values_are_filled_as_documented(transform_run) -> None:
         else:
             assert got == expected, key
     # Missing coordinates land in the bucket of the mean coordinate.
-    lat = np.mean([r["pickup_latitude"][0] for r in transform_run.train_rows
-                   if r["pickup_latitude"]])
-    present = [(r["pickup_latitude"][0], b) for r, b in
-               zip(transform_run.train_rows, transform_run.train["pickup_latitude_xf"],
-                   strict=True) if r["pickup_latitude"]]
+    lat = np.mean(
+        [r["pickup_latitude"][0] for r in transform_run.train_rows if r["pickup_latitude"]]
+    )
+    present = [
+        (r["pickup_latitude"][0], b)
+        for r, b in zip(
+            transform_run.train_rows, transform_run.train["pickup_latitude_xf"], strict=True
+        )
+        if r["pickup_latitude"]
+    ]
     nearest = min(present, key=lambda pair: abs(pair[0] - lat))[1]
     assert abs(int(probe["pickup_latitude_xf"]) - int(nearest)) <= 1
 

@@ -33,8 +33,9 @@ def store_uri(request, tmp_path: Path) -> str:
     return registry.store_uri(f"pusher/{tmp_path.name.lower()}") + "/taxi_tips"
 
 
-def _push(tmp_path: Path, store_uri: str, seed: int, blessed: bool = True,
-          same_as: Path | None = None):
+def _push(
+    tmp_path: Path, store_uri: str, seed: int, blessed: bool = True, same_as: Path | None = None
+):
     model = standard_artifacts.Model()
     model.uri = str(tmp_path / "Trainer" / "model" / str(seed))
     if same_as is not None:
@@ -47,15 +48,19 @@ def _push(tmp_path: Path, store_uri: str, seed: int, blessed: bool = True,
     pushed = standard_artifacts.PushedModel()
     pushed.uri = str(tmp_path / "Pusher" / "pushed_model" / str(seed))
     destination = pusher_pb2.PushDestination(
-        filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=store_uri))
-    pusher.Executor().Do({"model": [model], "model_blessing": [blessing]},
-                         {"pushed_model": [pushed]},
-                         {"push_destination": json_format.MessageToJson(destination)})
+        filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=store_uri)
+    )
+    pusher.Executor().Do(
+        {"model": [model], "model_blessing": [blessing]},
+        {"pushed_model": [pushed]},
+        {"push_destination": json_format.MessageToJson(destination)},
+    )
     return pushed, Path(model.uri) / "Format-Serving"
 
 
-def test_blessed_model_gets_a_version_above_every_existing_one(tmp_path: Path,
-                                                                store_uri: str) -> None:
+def test_blessed_model_gets_a_version_above_every_existing_one(
+    tmp_path: Path, store_uri: str
+) -> None:
     store = open_store(store_uri)
     store.publish(fake_model(tmp_path / "older", 1), FUTURE, {})
     pushed, model = _push(tmp_path, store_uri, seed=2)
@@ -72,10 +77,12 @@ def test_an_identical_model_reuses_the_newest_version(tmp_path: Path, store_uri:
     first, model = _push(tmp_path / "a", store_uri, seed=3)
     again, _ = _push(tmp_path / "b", store_uri, seed=3, same_as=model)  # same bytes, new run
     assert again.get_int_custom_property("reused_version") == 1
-    assert again.get_string_custom_property("pushed_version") == \
-        first.get_string_custom_property("pushed_version")
-    assert open_store(store_uri).versions() == [int(
-        first.get_string_custom_property("pushed_version"))]
+    assert again.get_string_custom_property("pushed_version") == first.get_string_custom_property(
+        "pushed_version"
+    )
+    assert open_store(store_uri).versions() == [
+        int(first.get_string_custom_property("pushed_version"))
+    ]
 
 
 def test_a_model_that_is_not_blessed_writes_nothing(tmp_path: Path, store_uri: str) -> None:

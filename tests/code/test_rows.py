@@ -14,9 +14,15 @@ from store import rows as R
 SCHEMA = R.load_schema()
 DATA = REPO_ROOT / "data" / "taxi" / "span-1" / "data.csv"
 # One serving row with every required feature, as CSV cells.
-COMPLETE = {"fare": "12.5", "trip_start_month": "5", "trip_start_hour": "7",
-            "trip_start_day": "3", "trip_start_timestamp": "1400269500", "trip_miles": "2.1",
-            "payment_type": "Cash"}
+COMPLETE = {
+    "fare": "12.5",
+    "trip_start_month": "5",
+    "trip_start_hour": "7",
+    "trip_start_day": "3",
+    "trip_start_timestamp": "1400269500",
+    "trip_miles": "2.1",
+    "payment_type": "Cash",
+}
 REQUIRED = sorted(f.name for f in R.serving_features(SCHEMA) if R.is_required(f))
 
 
@@ -32,15 +38,18 @@ def test_cells_are_typed_by_the_schema_and_empty_cells_are_missing() -> None:
     assert R.typed_row({**COMPLETE, "tips": "3"}, SCHEMA, serving=False)["tips"] == [3.0]
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ({"fare": "cheap"}, r"row: field 'fare': value 'cheap' is not a valid float"),
-    ({"trip_start_hour": "7.5"}, r"field 'trip_start_hour': value '7.5' is not a valid int"),
-    ({"fare": "nan"}, r"field 'fare': value 'nan' is not a valid float"),
-    ({"fare": [1.0, 2.0]}, r"field 'fare': expected one value"),
-    ({"colour": "red"}, r"unknown field\(s\) 'colour'"),
-    ({"fare": ""}, r"row: required field 'fare' has no value .*presence min_fraction 1.0"),
-    ({"payment_type": None}, r"row: required field 'payment_type' has no value"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"fare": "cheap"}, r"row: field 'fare': value 'cheap' is not a valid float"),
+        ({"trip_start_hour": "7.5"}, r"field 'trip_start_hour': value '7.5' is not a valid int"),
+        ({"fare": "nan"}, r"field 'fare': value 'nan' is not a valid float"),
+        ({"fare": [1.0, 2.0]}, r"field 'fare': expected one value"),
+        ({"colour": "red"}, r"unknown field\(s\) 'colour'"),
+        ({"fare": ""}, r"row: required field 'fare' has no value .*presence min_fraction 1.0"),
+        ({"payment_type": None}, r"row: required field 'payment_type' has no value"),
+    ],
+)
 def test_bad_values_name_the_field_and_value(raw: dict, message: str) -> None:
     with pytest.raises(R.RowError, match=message):
         R.typed_row({**COMPLETE, **raw}, SCHEMA)
@@ -61,8 +70,11 @@ def test_a_row_without_a_required_feature_is_refused(name: str) -> None:
 def test_value_counts_come_from_the_schema() -> None:
     row = R.typed_row(COMPLETE, SCHEMA)
     row["company"] = [b"A", b"B"]
-    with pytest.raises(R.RowError, match=r"row 1: field 'company' has 2 values, the schema's "
-                                         r"value_count allows 0\.\.1"):
+    with pytest.raises(
+        R.RowError,
+        match=r"row 1: field 'company' has 2 values, the schema's "
+        r"value_count allows 0\.\.1",
+    ):
         R.examples([row])
 
 
@@ -91,17 +103,23 @@ def test_a_csv_without_a_required_column_names_it(tmp_path: Path) -> None:
     with DATA.open() as f:
         table = list(csv.reader(f))[:4]
     col = table[0].index("fare")
-    path = _write(tmp_path / "nofare.csv", *[r[:col] + r[col + 1:] for r in table])
-    with pytest.raises(R.RowError, match=rf"{path}:1 \(header\): required column\(s\) 'fare' "
-                                         r"missing"):
+    path = _write(tmp_path / "nofare.csv", *[r[:col] + r[col + 1 :] for r in table])
+    with pytest.raises(
+        R.RowError,
+        match=rf"{path}:1 \(header\): required column\(s\) 'fare' "
+        r"missing",
+    ):
         R.read_csv(path, SCHEMA)
 
 
 def test_a_misspelt_header_names_the_column_it_hides(tmp_path: Path) -> None:
     header = ["fair" if c == "fare" else c for c in COMPLETE]
     path = _write(tmp_path / "typo.csv", header, list(COMPLETE.values()))
-    with pytest.raises(R.RowError, match=rf"{path}:1 \(header\): unknown column 'fair' \(did you "
-                                         r"mean 'fare'\?\); required column\(s\) 'fare' missing"):
+    with pytest.raises(
+        R.RowError,
+        match=rf"{path}:1 \(header\): unknown column 'fair' \(did you "
+        r"mean 'fare'\?\); required column\(s\) 'fare' missing",
+    ):
         R.read_csv(path, SCHEMA)
 
 
@@ -123,12 +141,15 @@ def test_the_bundled_data_reads_in_full() -> None:
 
 
 def test_examples_round_trip_through_tf_parsing() -> None:
-    row = R.typed_row({**COMPLETE, "fare": "1.5", "trip_start_hour": "3",
-                       "company": "Taxi Co"}, SCHEMA)
-    spec = {"fare": tf.io.VarLenFeature(tf.float32),
-            "trip_start_hour": tf.io.VarLenFeature(tf.int64),
-            "company": tf.io.VarLenFeature(tf.string),
-            "trip_seconds": tf.io.VarLenFeature(tf.int64)}
+    row = R.typed_row(
+        {**COMPLETE, "fare": "1.5", "trip_start_hour": "3", "company": "Taxi Co"}, SCHEMA
+    )
+    spec = {
+        "fare": tf.io.VarLenFeature(tf.float32),
+        "trip_start_hour": tf.io.VarLenFeature(tf.int64),
+        "company": tf.io.VarLenFeature(tf.string),
+        "trip_seconds": tf.io.VarLenFeature(tf.int64),
+    }
     parsed = tf.io.parse_example(tf.constant(R.examples([row])), spec)
     assert parsed["fare"].values.numpy().tolist() == [1.5]
     assert parsed["trip_start_hour"].values.numpy().tolist() == [3]

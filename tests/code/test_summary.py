@@ -14,10 +14,20 @@ from tests.support.repo import strict_json
 def test_metrics_tfma_could_not_compute_are_written_as_null(tmp_path: Path) -> None:
     """A slice with one class has no AUC: TFMA reports NaN, which `JSON.parse` rejects."""
     summary = RunSummary(
-        environment="dev", pipeline_name="p", components=[], data_validation="PASS",
-        anomalies=[], overall=MetricRow("overall", {"auc": 0.9, "loss": math.inf}),
-        slices=[MetricRow("payment_type=No Charge", {"auc": math.nan, "example_count": 3.0},
-                          baseline={"auc": -math.inf})])
+        environment="dev",
+        pipeline_name="p",
+        components=[],
+        data_validation="PASS",
+        anomalies=[],
+        overall=MetricRow("overall", {"auc": 0.9, "loss": math.inf}),
+        slices=[
+            MetricRow(
+                "payment_type=No Charge",
+                {"auc": math.nan, "example_count": 3.0},
+                baseline={"auc": -math.inf},
+            )
+        ],
+    )
     path = tmp_path / "run_summary.json"
     path.write_text(summary.to_json())
     data = strict_json(path)

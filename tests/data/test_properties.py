@@ -21,9 +21,12 @@ from store import rows as R
 from tests.support import tfx_data as S
 from tests.support.repo import FULL_DATA
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                           HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 batches = st.lists(S.schema_rows(st), min_size=1, max_size=6)
 
 
@@ -44,10 +47,12 @@ def test_a_float_column_written_only_as_whole_numbers_is_stopped_by_the_gate(tmp
     support.write_csv writes floats as floats ("45.0")."""
     csv = tmp_path / "span" / "data.csv"
     csv.parent.mkdir()
-    csv.write_text("fare,trip_start_month,trip_start_hour,trip_start_day,trip_start_timestamp,"
-                   "trip_miles,payment_type,tips\n"
-                   "45,5,19,6,1400269500,2.5,Cash,0\n"
-                   "12,5,20,6,1400273100,1.0,Credit Card,3\n")
+    csv.write_text(
+        "fare,trip_start_month,trip_start_hour,trip_start_day,trip_start_timestamp,"
+        "trip_miles,payment_type,tips\n"
+        "45,5,19,6,1400269500,2.5,Cash,0\n"
+        "12,5,20,6,1400273100,1.0,Credit Card,3\n"
+    )
     anomalies = S.validate_examples(S.csv_examples(csv))
     assert anomalies == {"fare": "Unexpected data type", "tips": "Unexpected data type"}
 
@@ -55,8 +60,10 @@ def test_a_float_column_written_only_as_whole_numbers_is_stopped_by_the_gate(tmp
 def test_the_fast_csv_path_is_csv_example_gen(tmp_path) -> None:
     """support.csv_examples calls CsvExampleGen's own steps without Beam; on real rows it gives
     exactly what the Beam transform gives."""
-    csv = S.write_csv(R.read_csv(FULL_DATA, R.load_schema(), limit=200, serving=False),
-                      tmp_path / "span" / "data.csv")
+    csv = S.write_csv(
+        R.read_csv(FULL_DATA, R.load_schema(), limit=200, serving=False),
+        tmp_path / "span" / "data.csv",
+    )
     assert S.csv_examples(csv) == S.csv_examples_beam(csv.parent)
 
 
@@ -82,8 +89,9 @@ def test_schema_valid_rows_give_finite_features_and_predictions(rows, serve) -> 
 SCHEMA = R.load_schema()
 REQUIRED = [f.name for f in R.serving_features(SCHEMA) if f.presence.min_fraction >= 1]
 BOUNDED = [(f.name, f.int_domain.max + 1) for f in SCHEMA.feature if f.int_domain.HasField("max")]
-BOUNDED += [(f.name, f.float_domain.max * 2) for f in SCHEMA.feature
-            if f.float_domain.HasField("max")]
+BOUNDED += [
+    (f.name, f.float_domain.max * 2) for f in SCHEMA.feature if f.float_domain.HasField("max")
+]
 NUMERIC = [f.name for f in R.serving_features(SCHEMA) if f.type != schema_pb2.BYTES]
 
 
@@ -106,12 +114,15 @@ def test_rows_violating_the_schema_are_reported(rows, violation, which) -> None:
     assert key in anomalies, f"{kind} in {key!r} was not reported: {anomalies}"
 
 
-@pytest.mark.parametrize("kind,key,value", [
-    ("missing required value", "fare", None),
-    ("out of domain", "trip_start_hour", 24),
-    ("text in a numeric column", "trip_miles", b"n/a"),
-    ("value outside the string domain", "payment_type", b"Bitcoin"),
-])
+@pytest.mark.parametrize(
+    "kind,key,value",
+    [
+        ("missing required value", "fare", None),
+        ("out of domain", "trip_start_hour", 24),
+        ("text in a numeric column", "trip_miles", b"n/a"),
+        ("value outside the string domain", "payment_type", b"Bitcoin"),
+    ],
+)
 def test_each_violation_kind_names_the_feature(kind, key, value, raw_rows) -> None:
     row = {k: v for k, v in raw_rows[0].items() if k != "tips"}
     row[key] = [] if value is None else [value]

@@ -29,8 +29,14 @@ def test_schema_describes_exactly_the_raw_columns(schema: schema_pb2.Schema) -> 
 
 
 def test_every_column_has_one_role() -> None:
-    roles = [F.ZSCORE_KEYS, F.QUANTILE_BUCKET_KEYS, (F.HOUR_KEY,),
-             tuple(F.INTEGER_CATEGORICAL_SIZES), F.VOCABULARY_KEYS, F.UNUSED_KEYS]
+    roles = [
+        F.ZSCORE_KEYS,
+        F.QUANTILE_BUCKET_KEYS,
+        (F.HOUR_KEY,),
+        tuple(F.INTEGER_CATEGORICAL_SIZES),
+        F.VOCABULARY_KEYS,
+        F.UNUSED_KEYS,
+    ]
     flat = [k for role in roles for k in role]
     assert len(flat) == len(set(flat)), "a column is engineered twice"
     assert set(flat) | {"tips"} == set(F.all_raw_keys())
@@ -57,8 +63,10 @@ def test_schema_draft_reads_the_newest_span(tmp_path, capsys) -> None:
     (data / "span-10").mkdir()  # numbers, not text order: span 10 is the newest
     (data / "span-10" / "data.csv").write_text((data / "span-1" / "data.csv").read_text())
     out = tmp_path / "draft.pbtxt"
-    assert cli.main(["schema", "draft", "--env", "dev", "--data", str(data),
-                     "--output", str(out)]) == 0
+    assert (
+        cli.main(["schema", "draft", "--env", "dev", "--data", str(data), "--output", str(out)])
+        == 0
+    )
     draft = tfdv.load_schema_text(str(out))
     assert {f.name for f in draft.feature} == set(F.all_raw_keys())
     assert "models/schema/schema.pbtxt" in capsys.readouterr().out
@@ -66,8 +74,7 @@ def test_schema_draft_reads_the_newest_span(tmp_path, capsys) -> None:
     from core import config
     from pipeline.schema_draft import latest_span_pattern
 
-    assert latest_span_pattern(config.load("dev", data_root=str(data))).endswith(
-        "span-10/*.csv")
+    assert latest_span_pattern(config.load("dev", data_root=str(data))).endswith("span-10/*.csv")
 
 
 def test_schema_draft_without_data_is_a_clear_error(tmp_path, capsys) -> None:
@@ -86,8 +93,10 @@ def test_transform_reads_every_schema_feature_except_the_unused(schema) -> None:
 
     from models.preprocessing import preprocessing_fn
 
-    spec = {name: tf.SparseTensorSpec([None, None], feature.dtype)
-            for name, feature in schema_utils.schema_as_feature_spec(schema).feature_spec.items()}
+    spec = {
+        name: tf.SparseTensorSpec([None, None], feature.dtype)
+        for name, feature in schema_utils.schema_as_feature_spec(schema).feature_spec.items()
+    }
     used = set(tft.get_transform_input_columns(preprocessing_fn, spec))
     assert used == {f.name for f in schema.feature} - set(F.UNUSED_KEYS)
     analysed = set(tft.get_analyze_input_columns(preprocessing_fn, spec))

@@ -15,8 +15,13 @@ from core.errors import ConfigError, GateError, InfraError
 from delivery import argocd
 
 OLD, NEW = "sha256:" + "a" * 64, "sha256:" + "b" * 64
-TARGET = argocd.Target(app="taxi-tips-serving-staging", app_namespace="argocd",
-                       deployment="taxi-tips-serving", namespace="taxi-tips-staging", digest=NEW)
+TARGET = argocd.Target(
+    app="taxi-tips-serving-staging",
+    app_namespace="argocd",
+    deployment="taxi-tips-serving",
+    namespace="taxi-tips-staging",
+    digest=NEW,
+)
 
 
 class FakeArgoCD:
@@ -36,13 +41,24 @@ class FakeArgoCD:
                 index = min(sum(p == base for p, _ in fake.requests) - 1, len(fake.states) - 1)
                 sync, health, digest = fake.states[index]
                 if url.path == base:
-                    return self._send(200, {"metadata": {"name": TARGET.app}, "status": {
-                        "sync": {"status": sync, "revision": "f" * 40},
-                        "health": {"status": health}}})
+                    return self._send(
+                        200,
+                        {
+                            "metadata": {"name": TARGET.app},
+                            "status": {
+                                "sync": {"status": sync, "revision": "f" * 40},
+                                "health": {"status": health},
+                            },
+                        },
+                    )
                 if url.path == base + "/resource":
-                    live = {"kind": "Deployment", "metadata": {
-                        "name": TARGET.deployment,
-                        "annotations": {argocd.DIGEST_ANNOTATION: digest}}}
+                    live = {
+                        "kind": "Deployment",
+                        "metadata": {
+                            "name": TARGET.deployment,
+                            "annotations": {argocd.DIGEST_ANNOTATION: digest},
+                        },
+                    }
                     return self._send(200, {"manifest": json.dumps(live)})
                 return self._send(404, {"error": "not found"})
 
@@ -77,11 +93,18 @@ def argo() -> Iterator[callable]:
 
 
 def test_waits_through_sync_and_rollout_until_the_release_is_live(argo) -> None:
-    fake = argo([("OutOfSync", "Healthy", OLD), ("Synced", "Progressing", OLD),
-                 ("Synced", "Progressing", NEW), ("Synced", "Healthy", NEW)])
+    fake = argo(
+        [
+            ("OutOfSync", "Healthy", OLD),
+            ("Synced", "Progressing", OLD),
+            ("Synced", "Progressing", NEW),
+            ("Synced", "Healthy", NEW),
+        ]
+    )
     lines: list[str] = []
-    seen = argocd.wait(argocd.Client(fake.url, "t0ken"), TARGET, timeout=10, interval=0.01,
-                       say=lines.append)
+    seen = argocd.wait(
+        argocd.Client(fake.url, "t0ken"), TARGET, timeout=10, interval=0.01, say=lines.append
+    )
     assert seen == argocd.Observed("Synced", "Healthy", NEW)
     assert len(lines) == 4 and "sync OutOfSync, health Healthy" in lines[0]
     reads = [q for p, q in fake.requests if p.endswith(TARGET.app)]
@@ -95,8 +118,9 @@ def test_synced_and_healthy_on_another_digest_is_not_enough(argo) -> None:
     """Argo CD synced a newer commit (or has not seen ours): the old model still runs."""
     fake = argo([("Synced", "Healthy", OLD)])
     with pytest.raises(GateError) as err:
-        argocd.wait(argocd.Client(fake.url, "t0ken"), TARGET, timeout=0.2, interval=0.05,
-                    say=lambda _: None)
+        argocd.wait(
+            argocd.Client(fake.url, "t0ken"), TARGET, timeout=0.2, interval=0.05, say=lambda _: None
+        )
     message = str(err.value)
     assert "did not run the release within 0 s" in message
     assert f"live digest {OLD[:19]} (release {NEW[:19]})" in message
@@ -105,8 +129,9 @@ def test_synced_and_healthy_on_another_digest_is_not_enough(argo) -> None:
 def test_degraded_is_reported_with_its_state(argo) -> None:
     fake = argo([("Synced", "Degraded", NEW)])
     with pytest.raises(GateError, match="sync Synced, health Degraded"):
-        argocd.wait(argocd.Client(fake.url, "t0ken"), TARGET, timeout=0.1, interval=0.05,
-                    say=lambda _: None)
+        argocd.wait(
+            argocd.Client(fake.url, "t0ken"), TARGET, timeout=0.1, interval=0.05, say=lambda _: None
+        )
 
 
 def test_refused_credentials_and_an_unreachable_server_are_infrastructure_errors(argo) -> None:
@@ -116,27 +141,32 @@ def test_refused_credentials_and_an_unreachable_server_are_infrastructure_errors
     fake.server.shutdown()
     fake.server.server_close()
     with pytest.raises(InfraError, match="unreachable"):
-        argocd.wait(argocd.Client(fake.url, "right", timeout=1), TARGET, timeout=1,
-                    say=lambda _: None)
+        argocd.wait(
+            argocd.Client(fake.url, "right", timeout=1), TARGET, timeout=1, say=lambda _: None
+        )
 
 
 def test_the_target_comes_from_the_committed_application_and_deployment(tmp_path: Path) -> None:
     (tmp_path / "environments" / "staging" / "argocd").mkdir(parents=True)
     (tmp_path / "environments" / "staging" / "argocd" / "application.yaml").write_text(
-        "metadata:\n  name: app-staging\n  namespace: argocd\n")
+        "metadata:\n  name: app-staging\n  namespace: argocd\n"
+    )
     manifests = tmp_path / "environments" / "staging" / "manifests"
     manifests.mkdir(parents=True)
     with pytest.raises(ConfigError, match=r"deployment\.yaml: missing"):
         argocd.target_for("staging", tmp_path)
     (manifests / "deployment.yaml").write_text(
         f"metadata:\n  name: srv\n  namespace: ns\n  annotations:\n"
-        f"    {argocd.DIGEST_ANNOTATION}: \"{NEW}\"\n")
+        f'    {argocd.DIGEST_ANNOTATION}: "{NEW}"\n'
+    )
     assert argocd.target_for("staging", tmp_path) == argocd.Target(
-        "app-staging", "argocd", "srv", "ns", NEW)
+        "app-staging", "argocd", "srv", "ns", NEW
+    )
 
 
 def test_without_a_server_it_does_not_wait_and_without_a_token_it_refuses(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.delenv("ARGOCD_SERVER", raising=False)
     assert argocd.main(["wait", "--env", "staging"]) == 0
     assert "No Argo CD server configured" in capsys.readouterr().out

@@ -39,12 +39,19 @@ def test_the_whole_path_to_prod_and_back(repo: Repo, capsys: pytest.CaptureFixtu
     assert f"Rolled prod back to version {first}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (("promote", "--to", "prod"), 1, "refused (stage-order): prod takes releases from staging"),
-    (("promote", "--from", "dev", "--to", "prod"), 1, "refused (stage-order)"),
-    (("promote", "--to", "qa"), 2, "--to: unknown environment 'qa'"),
-    (("rollback", "--env", "staging"), 1, "refused (previous-release): staging has no previous"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("promote", "--to", "prod"), 1, "refused (stage-order): prod takes releases from staging"),
+        (("promote", "--from", "dev", "--to", "prod"), 1, "refused (stage-order)"),
+        (("promote", "--to", "qa"), 2, "--to: unknown environment 'qa'"),
+        (
+            ("rollback", "--env", "staging"),
+            1,
+            "refused (previous-release): staging has no previous",
+        ),
+    ],
+)
 def test_refusals_are_one_line_with_the_rule(repo: Repo, capsys, args, code, message) -> None:
     assert run(repo, *args) == code
     err = capsys.readouterr().err
@@ -58,20 +65,34 @@ def test_loadtest_verdict_needs_a_release(repo: Repo) -> None:
         repo.pass_loadtest("dev")
 
 
-def test_prod_promotion_refuses_a_version_other_than_the_approved_one(repo: Repo,
-                                                                      capsys) -> None:
+def test_prod_promotion_refuses_a_version_other_than_the_approved_one(repo: Repo, capsys) -> None:
     version = repo.push()
     assert run(repo, "promote", "--to", "dev") == 0
     repo.pass_loadtest("dev")
     assert run(repo, "promote", "--from", "dev", "--to", "staging") == 0
     repo.pass_loadtest("staging")
     capsys.readouterr()
-    assert run(repo, "promote", "--from", "staging", "--to", "prod", "--expect-version",
-               str(version + 1)) == 1
-    assert (f"refused (expected-version): staging's release is version {version}, not the "
-            f"approved version {version + 1}") in capsys.readouterr().err
-    assert run(repo, "promote", "--from", "staging", "--to", "prod", "--expect-version",
-               str(version)) == 0
+    assert (
+        run(
+            repo,
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "prod",
+            "--expect-version",
+            str(version + 1),
+        )
+        == 1
+    )
+    assert (
+        f"refused (expected-version): staging's release is version {version}, not the "
+        f"approved version {version + 1}"
+    ) in capsys.readouterr().err
+    assert (
+        run(repo, "promote", "--from", "staging", "--to", "prod", "--expect-version", str(version))
+        == 0
+    )
 
 
 def test_messages_name_the_files_of_the_copy_in_use(repo: Repo, capsys) -> None:

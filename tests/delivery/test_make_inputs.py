@@ -20,23 +20,31 @@ from core import config
 def make(*args: str, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:
     """make in the repository; env values of None are removed from the environment."""
     merged = {**os.environ, **(env or {})}
-    return subprocess.run(["make", "--no-print-directory", "-C", str(config.REPO_ROOT), *args],
-                          capture_output=True, text=True, timeout=120,
-                          env={k: v for k, v in merged.items() if v is not None})
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(config.REPO_ROOT), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in merged.items() if v is not None},
+    )
 
 
-@pytest.mark.parametrize("target,var,extra", [
-    ("promote", "VERSION", ["TO=prod", "FROM=staging"]),
-    ("promote", "TO", ["FROM=staging"]),
-    ("promote", "SUMMARY", ["TO=dev"]),
-    ("rollback", "ENV", []),
-    ("release-commit", "ENV", []),
-    ("release-commit", "SRC", ["ENV=dev"]),
-    ("promotion-pr", "FROM", ["TO=staging"]),
-    ("gate-loadtest", "URL", ["ENV=staging"]),
-])
+@pytest.mark.parametrize(
+    "target,var,extra",
+    [
+        ("promote", "VERSION", ["TO=prod", "FROM=staging"]),
+        ("promote", "TO", ["FROM=staging"]),
+        ("promote", "SUMMARY", ["TO=dev"]),
+        ("rollback", "ENV", []),
+        ("release-commit", "ENV", []),
+        ("release-commit", "SRC", ["ENV=dev"]),
+        ("promotion-pr", "FROM", ["TO=staging"]),
+        ("gate-loadtest", "URL", ["ENV=staging"]),
+    ],
+)
 def test_a_make_expression_in_an_input_runs_nothing_in_a_dry_run(
-        tmp_path: Path, target: str, var: str, extra: list[str]) -> None:
+    tmp_path: Path, target: str, var: str, extra: list[str]
+) -> None:
     pwned = tmp_path / "pwned"
     payload = f"$(shell touch {pwned})"
     make("-n", target, *extra, f"{var}={payload}")
@@ -46,14 +54,18 @@ def test_a_make_expression_in_an_input_runs_nothing_in_a_dry_run(
 
 @pytest.mark.parametrize("how", ["command line", "environment"])
 def test_a_make_expression_in_the_version_is_refused_and_runs_nothing(
-        tmp_path: Path, how: str) -> None:
+    tmp_path: Path, how: str
+) -> None:
     pwned = tmp_path / "pwned"
     payload = f"$(shell touch {pwned})"
-    out = (make("check-version", f"VERSION={payload}") if how == "command line"
-           else make("check-version", env={"VERSION": payload}))
+    out = (
+        make("check-version", f"VERSION={payload}")
+        if how == "command line"
+        else make("check-version", env={"VERSION": payload})
+    )
     assert out.returncode == 2
     assert "VERSION must be a model version (digits only" in out.stderr
-    assert payload in out.stderr            # shown as the literal text it is
+    assert payload in out.stderr  # shown as the literal text it is
     assert not pwned.exists()
 
 
@@ -64,9 +76,19 @@ def test_a_make_expression_in_an_environment_name_runs_nothing(tmp_path: Path) -
     assert not pwned.exists()
 
 
-@pytest.mark.parametrize("version,ok", [("1795487427", True), ("7", True), ("", False),
-                                         ("12a", False), ("-1", False), ("1 2", False),
-                                         ("1;touch x", False), ("\uff11\uff12", False)])
+@pytest.mark.parametrize(
+    "version,ok",
+    [
+        ("1795487427", True),
+        ("7", True),
+        ("", False),
+        ("12a", False),
+        ("-1", False),
+        ("1 2", False),
+        ("1;touch x", False),
+        ("\uff11\uff12", False),
+    ],
+)
 def test_the_version_is_digits_only(version: str, ok: bool) -> None:
     out = make("check-version", f"VERSION={version}")
     assert (out.returncode == 0) is ok, out.stderr
@@ -82,16 +104,26 @@ def recorder(tmp_path: Path) -> tuple[Path, Path]:
     return stub, log
 
 
-@pytest.mark.parametrize("args,env,expected", [
-    (["TO=dev", "SUMMARY=build/dev/run_summary.json"], {},
-     ["promote", "--to", "dev", "--summary", "build/dev/run_summary.json"]),
-    (["FROM=dev", "TO=staging"], {}, ["promote", "--from", "dev", "--to", "staging"]),
-    (["FROM=staging", "TO=prod"], {"VERSION": "1795487427"},
-     ["promote", "--from", "staging", "--to", "prod", "--expect-version", "1795487427"]),
-    (["TO=dev", "OK_IF_CURRENT=1"], {}, ["promote", "--to", "dev", "--ok-if-current"]),
-])
+@pytest.mark.parametrize(
+    "args,env,expected",
+    [
+        (
+            ["TO=dev", "SUMMARY=build/dev/run_summary.json"],
+            {},
+            ["promote", "--to", "dev", "--summary", "build/dev/run_summary.json"],
+        ),
+        (["FROM=dev", "TO=staging"], {}, ["promote", "--from", "dev", "--to", "staging"]),
+        (
+            ["FROM=staging", "TO=prod"],
+            {"VERSION": "1795487427"},
+            ["promote", "--from", "staging", "--to", "prod", "--expect-version", "1795487427"],
+        ),
+        (["TO=dev", "OK_IF_CURRENT=1"], {}, ["promote", "--to", "dev", "--ok-if-current"]),
+    ],
+)
 def test_promote_passes_exactly_the_given_values_to_mlops(
-        recorder, args: list[str], env: dict[str, str], expected: list[str]) -> None:
+    recorder, args: list[str], env: dict[str, str], expected: list[str]
+) -> None:
     stub, log = recorder
     unset = {name: None for name in ("VERSION", "FROM", "TO", "SUMMARY", "OK_IF_CURRENT")}
     out = make("promote", *args, f"MLOPS={stub}", env={**unset, **env})

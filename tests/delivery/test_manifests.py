@@ -33,8 +33,13 @@ def test_every_manifest_validates_against_the_kubernetes_schema(repo: Repo, env:
         doc = yaml.safe_load(path.read_text())
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
         kinds.add(doc["kind"])
-    assert kinds == {"Deployment", "Service", "HorizontalPodAutoscaler",
-                     "PodDisruptionBudget", "ConfigMap"}
+    assert kinds == {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "ConfigMap",
+    }
 
 
 def test_deployment_carries_the_environment_and_the_release(repo: Repo) -> None:
@@ -42,7 +47,8 @@ def test_deployment_carries_the_environment_and_the_release(repo: Repo) -> None:
     cfg = config.load("prod", repo.environments)
     record = repo.delivery.record("prod").current
     deployment = yaml.safe_load(
-        (repo.environments / "prod" / "manifests" / "deployment.yaml").read_text())
+        (repo.environments / "prod" / "manifests" / "deployment.yaml").read_text()
+    )
     pod = deployment["spec"]["template"]["spec"]["containers"][0]
     assert pod["image"] == cfg.serving.image == "tensorflow/serving:2.16.1"
     # The HPA owns the replica count, so Argo CD's self-heal never fights it.
@@ -57,18 +63,21 @@ def test_deployment_carries_the_environment_and_the_release(repo: Repo) -> None:
     assert '"AVAILABLE"' in probe
     assert deployment["metadata"]["annotations"]["mlops.template/model-digest"] == record.digest
     config_map = yaml.safe_load(
-        (repo.environments / "prod" / "manifests" / "configmap.yaml").read_text())
+        (repo.environments / "prod" / "manifests" / "configmap.yaml").read_text()
+    )
     models = config_map["data"]["models.config"]
     assert f"versions: {record.version}" in models and 'key: "stable"' in models
-    assert "base_path: \"" + manifests.model_base_path(cfg) + "\"" in models
+    assert 'base_path: "' + manifests.model_base_path(cfg) + '"' in models
     pdb = yaml.safe_load((repo.environments / "prod" / "manifests" / "pdb.yaml").read_text())
     assert pdb["spec"]["minAvailable"] == 2
 
 
 def test_argocd_syncs_dev_and_staging_automatically_and_prod_by_hand(repo: Repo) -> None:
     manifests.render(repo.environments, ["dev", "staging", "prod"], check=False)
-    apps = {env: yaml.safe_load(manifests.argocd_path(repo.environments, env).read_text())
-            for env in ("dev", "staging", "prod")}
+    apps = {
+        env: yaml.safe_load(manifests.argocd_path(repo.environments, env).read_text())
+        for env in ("dev", "staging", "prod")
+    }
     for env, app in apps.items():
         assert app["kind"] == "Application"
         assert app["spec"]["source"]["path"] == f"environments/{env}/manifests"
@@ -92,12 +101,15 @@ def test_render_check_fails_on_stale_manifests_and_passes_after_render(repo: Rep
 
 def test_committed_manifests_are_up_to_date() -> None:
     """What CI runs: the repository's own manifests match its config and records."""
-    assert manifests.render(config.ENVIRONMENTS_DIR, config.available_environments(),
-                            check=True) == []
+    assert (
+        manifests.render(config.ENVIRONMENTS_DIR, config.available_environments(), check=True) == []
+    )
 
 
 def test_a_stray_file_in_a_manifests_folder_is_stale(repo: Repo) -> None:
     manifests.render(repo.environments, ["dev"], check=False)
     (repo.environments / "dev" / "manifests" / "extra.yaml").write_text("kind: Secret\n")
-    assert any(p.path.endswith("dev/manifests/extra.yaml") and p.kind == "unexpected"
-               for p in manifests.render(repo.environments, ["dev"], check=True))
+    assert any(
+        p.path.endswith("dev/manifests/extra.yaml") and p.kind == "unexpected"
+        for p in manifests.render(repo.environments, ["dev"], check=True)
+    )

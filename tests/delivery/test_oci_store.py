@@ -38,12 +38,16 @@ def _repository(repo: Repo) -> str:
 
 def _snapshot(repo: Repo, registry: Registry) -> tuple[dict, dict]:
     """Every record's bytes and every tag's digest: what a refusal must leave untouched."""
-    records = {env: (repo.environments / env / "release.yaml").read_bytes()
-               for env in ("dev", "staging", "prod")
-               if (repo.environments / env / "release.yaml").exists()}
+    records = {
+        env: (repo.environments / env / "release.yaml").read_bytes()
+        for env in ("dev", "staging", "prod")
+        if (repo.environments / env / "release.yaml").exists()
+    }
     name = _repository(repo)
-    tags = {tag: registry.raw_manifest(f"{registry.host}/{name}:{tag}")[1]
-            for tag in registry.tags(name)}
+    tags = {
+        tag: registry.raw_manifest(f"{registry.host}/{name}:{tag}")[1]
+        for tag in registry.tags(name)
+    }
     return records, tags
 
 
@@ -81,8 +85,10 @@ def test_promotion_moves_tags_never_the_bytes(oci: Repo, registry: Registry) -> 
     digests = {r.uri.partition("@")[2] for r in [prod, *records.values()]}
     assert len(digests) == 1  # one artifact, three environments
     name = _repository(oci)
-    assert {registry.raw_manifest(f"{registry.host}/{name}:{env}")[1]
-            for env in ("dev", "staging", "prod")} == digests
+    assert {
+        registry.raw_manifest(f"{registry.host}/{name}:{env}")[1]
+        for env in ("dev", "staging", "prod")
+    } == digests
     # Roll dev back: its tag moves back to the first artifact, exactly.
     first_dev = records["dev"]
     oci.push()
@@ -97,8 +103,11 @@ def test_a_copy_to_another_registry_keeps_the_digest(registry: Registry, tmp_pat
     other = Registry(tmp_path / "other-registry")
     try:
         repo = Repo(tmp_path / "repo", registry.store_uri("acme/copy"))
-        update_overlay(repo.environments, "staging",
-                       {"paths": {"model_store": other.store_uri("mirror/models")}})
+        update_overlay(
+            repo.environments,
+            "staging",
+            {"paths": {"model_store": other.store_uri("mirror/models")}},
+        )
         repo.push()
         dev = repo.delivery.promote_from_pipeline("dev").current
         repo.pass_loadtest("dev")
@@ -114,19 +123,28 @@ def test_a_tag_moved_outside_promote_is_refused(oci: Repo, registry: Registry) -
     _through_prod(oci)
     intruder = oci.push()  # another artifact in the same repository
     name = _repository(oci)
-    body = requests.get(f"http://{registry.host}/v2/{name}/manifests/{intruder}", timeout=10,
-                        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
-    requests.put(f"http://{registry.host}/v2/{name}/manifests/prod", data=body.content,
-                 timeout=10, headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
-                 ).raise_for_status()
+    body = requests.get(
+        f"http://{registry.host}/v2/{name}/manifests/{intruder}",
+        timeout=10,
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    requests.put(
+        f"http://{registry.host}/v2/{name}/manifests/prod",
+        data=body.content,
+        timeout=10,
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    ).raise_for_status()
     oci.push()  # the next candidate, which goes through the rules to staging
     oci.delivery.promote_from_pipeline("dev")
     oci.pass_loadtest("dev")
     oci.delivery.promote("dev", "staging")
     oci.pass_loadtest("staging")
     before = _snapshot(oci, registry)
-    with pytest.raises(PromotionRefused, match=r"refused \(tag-matches\): tag .*:prod points "
-                                               r"at sha256:.*, but prod's release record says"):
+    with pytest.raises(
+        PromotionRefused,
+        match=r"refused \(tag-matches\): tag .*:prod points "
+        r"at sha256:.*, but prod's release record says",
+    ):
         oci.delivery.promote("staging", "prod")
     assert _snapshot(oci, registry) == before
 
@@ -138,13 +156,17 @@ def _edit_record(repo: Repo, env: str, **changes: str) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-@pytest.mark.parametrize("fault, rule", [
-    ("tree", "digest-matches"),      # the record's tree sha256 differs from the artifact's
-    ("missing", "artifact-exists"),  # a manifest digest that was never pushed
-    ("blob", "digest-matches"),      # the layer's bytes altered inside the registry
-])
-def test_a_broken_artifact_is_refused_and_nothing_moves(oci: Repo, registry: Registry,
-                                                         fault: str, rule: str) -> None:
+@pytest.mark.parametrize(
+    "fault, rule",
+    [
+        ("tree", "digest-matches"),  # the record's tree sha256 differs from the artifact's
+        ("missing", "artifact-exists"),  # a manifest digest that was never pushed
+        ("blob", "digest-matches"),  # the layer's bytes altered inside the registry
+    ],
+)
+def test_a_broken_artifact_is_refused_and_nothing_moves(
+    oci: Repo, registry: Registry, fault: str, rule: str
+) -> None:
     oci.push()
     dev = oci.delivery.promote_from_pipeline("dev").current
     oci.pass_loadtest("dev")
@@ -164,16 +186,18 @@ def test_a_broken_artifact_is_refused_and_nothing_moves(oci: Repo, registry: Reg
     assert _snapshot(oci, registry) == before
 
 
-def test_an_unreachable_registry_is_an_infrastructure_error(oci: Repo, registry: Registry,
-                                                            capsys) -> None:
+def test_an_unreachable_registry_is_an_infrastructure_error(
+    oci: Repo, registry: Registry, capsys
+) -> None:
     oci.push()
     oci.delivery.promote_from_pipeline("dev")
     oci.pass_loadtest("dev")
     down = "oci://127.0.0.1:9/acme/down/models"  # nothing listens on the discard port
     update_overlay(oci.environments, "staging", {"paths": {"model_store": down}})
     before = _snapshot(oci, registry)
-    code = cli.main(["--environments", str(oci.environments), "promote", "--from", "dev",
-                     "--to", "staging"])
+    code = cli.main(
+        ["--environments", str(oci.environments), "promote", "--from", "dev", "--to", "staging"]
+    )
     err = capsys.readouterr().err
     assert code == InfraError.exit_code == 3
     assert "cannot reach the model registry 127.0.0.1:9" in err and "paths.model_store" in err
@@ -192,8 +216,9 @@ def private(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.mark.parametrize("user, password", [(None, None), ("bot", "wrong-password")])
-def test_missing_or_wrong_credentials_say_what_to_set(private: Registry, tmp_path: Path,
-                                                      monkeypatch, capsys, user, password):
+def test_missing_or_wrong_credentials_say_what_to_set(
+    private: Registry, tmp_path: Path, monkeypatch, capsys, user, password
+):
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
     if user:
         monkeypatch.setenv("MODEL_REGISTRY_USERNAME", user)
@@ -209,8 +234,9 @@ def test_missing_or_wrong_credentials_say_what_to_set(private: Registry, tmp_pat
 
 
 @pytest.mark.parametrize("source", ["env", "docker-config"])
-def test_credentials_from_the_environment_or_the_docker_config(private: Registry, tmp_path: Path,
-                                                               monkeypatch, source: str) -> None:
+def test_credentials_from_the_environment_or_the_docker_config(
+    private: Registry, tmp_path: Path, monkeypatch, source: str
+) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
     if source == "env":
         monkeypatch.setenv("MODEL_REGISTRY_USERNAME", "bot")
@@ -221,17 +247,26 @@ def test_credentials_from_the_environment_or_the_docker_config(private: Registry
         (tmp_path / "docker").mkdir()
         auth = base64.b64encode(f"bot:{SECRET}".encode()).decode()
         (tmp_path / "docker" / "config.json").write_text(
-            json.dumps({"auths": {private.host: {"auth": auth}}}))
+            json.dumps({"auths": {private.host: {"auth": auth}}})
+        )
     store = open_store(private.store_uri(f"acme/{source}") + f"/{MODEL}")
     artifact = store.publish(fake_model(tmp_path / "m", 7), 7, {})
     assert store.versions() == [7]
-    assert private.skopeo("inspect", "--raw", f"docker://{private.host}/acme/{source}/{MODEL}:7",
-                          creds=f"bot:{SECRET}").returncode == 0
+    assert (
+        private.skopeo(
+            "inspect",
+            "--raw",
+            f"docker://{private.host}/acme/{source}/{MODEL}:7",
+            creds=f"bot:{SECRET}",
+        ).returncode
+        == 0
+    )
     assert model_digest(store.materialize(artifact, tmp_path / "cache")) == artifact.tree_digest
 
 
-def test_the_token_never_reaches_the_output(private: Registry, tmp_path: Path,
-                                            monkeypatch, capsys) -> None:
+def test_the_token_never_reaches_the_output(
+    private: Registry, tmp_path: Path, monkeypatch, capsys
+) -> None:
     """A CLI failure against a private registry prints the registry and the fix, not the token."""
     repo = Repo(tmp_path / "repo", private.store_uri("acme/leak"))
     monkeypatch.setenv("MODEL_REGISTRY_USERNAME", "bot")
@@ -244,16 +279,20 @@ def test_the_token_never_reaches_the_output(private: Registry, tmp_path: Path,
     assert os.environ["MODEL_REGISTRY_PASSWORD"] not in out.out + out.err
 
 
-def test_a_promotion_pull_request_moves_no_tag_until_it_merges(oci: Repo,
-                                                                registry: Registry) -> None:
+def test_a_promotion_pull_request_moves_no_tag_until_it_merges(
+    oci: Repo, registry: Registry
+) -> None:
     """`promote --defer-store` (the PR) leaves the registry alone; `sync` (after the merge)
     moves the tag, and only from the previous release."""
     name = _repository(oci)
 
     def tag() -> str | None:
         tags = registry.tags(name)
-        return registry.raw_manifest(f"{registry.host}/{name}:staging")[1] \
-            if "staging" in tags else None
+        return (
+            registry.raw_manifest(f"{registry.host}/{name}:staging")[1]
+            if "staging" in tags
+            else None
+        )
 
     def candidate_to_staging_pr() -> str:
         oci.push()
@@ -274,11 +313,17 @@ def test_a_promotion_pull_request_moves_no_tag_until_it_merges(oci: Repo,
     assert oci.delivery.sync("staging").current.uri.endswith(second)  # idempotent
     # A tag moved by hand while the next pull request is open is refused at sync.
     intruder = oci.push()
-    body = requests.get(f"http://{registry.host}/v2/{name}/manifests/{intruder}", timeout=10,
-                        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
-    requests.put(f"http://{registry.host}/v2/{name}/manifests/staging", data=body.content,
-                 timeout=10, headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
-                 ).raise_for_status()
+    body = requests.get(
+        f"http://{registry.host}/v2/{name}/manifests/{intruder}",
+        timeout=10,
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    requests.put(
+        f"http://{registry.host}/v2/{name}/manifests/staging",
+        data=body.content,
+        timeout=10,
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    ).raise_for_status()
     candidate_to_staging_pr()
     before = _snapshot(oci, registry)
     with pytest.raises(PromotionRefused, match=r"refused \(tag-matches\): tag .*:staging"):

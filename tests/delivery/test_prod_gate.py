@@ -32,8 +32,10 @@ def github() -> Iterator[callable]:
 def test_an_environment_with_required_reviewers_passes(github) -> None:
     fake = github(REVIEWED)
     lines = prod_gate.preflight(fake.env())
-    assert lines == ["ref: refs/heads/main", "'production' requires a review by "
-                     "ml-release-approvers, octocat"]
+    assert lines == [
+        "ref: refs/heads/main",
+        "'production' requires a review by ml-release-approvers, octocat",
+    ]
     assert fake.paths == ["/repos/acme/taxi/environments/production"]
 
 
@@ -43,9 +45,13 @@ def test_a_missing_environment_is_refused_because_github_would_create_it_open(gi
 
 
 def test_an_environment_without_reviewers_is_refused(github) -> None:
-    open_env = {**REVIEWED, "protection_rules": [{"type": "wait_timer", "wait_timer": 5},
-                                                 {"type": "required_reviewers",
-                                                  "reviewers": []}]}
+    open_env = {
+        **REVIEWED,
+        "protection_rules": [
+            {"type": "wait_timer", "wait_timer": 5},
+            {"type": "required_reviewers", "reviewers": []},
+        ],
+    }
     with pytest.raises(prod_gate.Refused, match=r"has no required reviewers.*PROD_APPROVAL"):
         prod_gate.preflight(github(open_env).env())
 
@@ -73,7 +79,7 @@ def test_the_codeowners_opt_in_needs_real_owners_of_the_prod_folder(tmp_path: Pa
     (tmp_path / ".github").mkdir()
     shutil.copy(config.REPO_ROOT / ".github" / "CODEOWNERS", tmp_path / ".github")
     with pytest.raises(prod_gate.Refused, match="placeholder @YOUR_ORG"):
-        prod_gate.preflight(env, tmp_path)          # the template as shipped
+        prod_gate.preflight(env, tmp_path)  # the template as shipped
     (tmp_path / ".github" / "CODEOWNERS").write_text("/environments/prod/ @acme/approvers\n")
     assert "@acme/approvers" in prod_gate.preflight(env, tmp_path)[1]
     (tmp_path / ".github" / "CODEOWNERS").write_text("/docs/ @acme/writers\n")
@@ -86,8 +92,13 @@ def test_the_codeowners_opt_in_needs_real_owners_of_the_prod_folder(tmp_path: Pa
 def test_it_runs_on_the_runners_python_without_the_project_environment(github) -> None:
     python = shutil.which("python3", path="/usr/bin:/bin") or "python3"
     fake = github(None)
-    out = subprocess.run([python, "-m", "delivery.prod_gate"], cwd=config.REPO_ROOT,
-                         capture_output=True, text=True, timeout=60,
-                         env={"PATH": os.environ["PATH"], **fake.env()})
+    out = subprocess.run(
+        [python, "-m", "delivery.prod_gate"],
+        cwd=config.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"], **fake.env()},
+    )
     assert out.returncode == 1, out.stderr
     assert "prod preflight: refused: the 'production' environment does not exist" in out.stderr

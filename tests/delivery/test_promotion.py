@@ -37,8 +37,11 @@ def test_dev_takes_the_newest_pushed_model_with_its_digest(repo: Repo) -> None:
 def test_staging_gets_the_same_artifact_only_after_devs_load_test_passed(repo: Repo) -> None:
     version = repo.push()
     repo.delivery.promote_from_pipeline("dev")
-    with pytest.raises(PromotionRefused, match=r"refused \(load-test-passed\): dev's release "
-                                               r"version \d+ .* has load-test verdict NONE"):
+    with pytest.raises(
+        PromotionRefused,
+        match=r"refused \(load-test-passed\): dev's release "
+        r"version \d+ .* has load-test verdict NONE",
+    ):
         repo.delivery.promote("dev", "staging")
     repo.pass_loadtest("dev", passed=False)
     with pytest.raises(PromotionRefused, match="verdict FAIL"):
@@ -47,8 +50,7 @@ def test_staging_gets_the_same_artifact_only_after_devs_load_test_passed(repo: R
     repo.pass_loadtest("dev")
     staging = repo.delivery.promote("dev", "staging").current
     dev = rel.read(repo.environments, "dev").current
-    assert (staging.version, staging.digest) == (dev.version, dev.digest) == (
-        version, dev.digest)
+    assert (staging.version, staging.digest) == (dev.version, dev.digest) == (version, dev.digest)
     assert model_digest(repo.store("staging") / str(version)) == dev.digest
     assert staging.promoted_from == "dev" and staging.loadtest.verdict == "NONE"
     assert staging.git_commit == dev.git_commit and staging.metrics == dev.metrics
@@ -59,14 +61,23 @@ def test_stages_are_not_skipped(any_repo: Repo) -> None:
     repo.push()
     repo.delivery.promote_from_pipeline("dev")
     repo.pass_loadtest("dev")
-    with pytest.raises(PromotionRefused, match=r"refused \(stage-order\): prod takes releases "
-                                               r"only from staging"):
+    with pytest.raises(
+        PromotionRefused,
+        match=r"refused \(stage-order\): prod takes releases "
+        r"only from staging",
+    ):
         repo.delivery.promote("dev", "prod")
-    with pytest.raises(PromotionRefused, match=r"refused \(stage-order\): prod takes releases "
-                                               r"from staging"):
+    with pytest.raises(
+        PromotionRefused,
+        match=r"refused \(stage-order\): prod takes releases "
+        r"from staging",
+    ):
         repo.delivery.promote_from_pipeline("prod")
-    with pytest.raises(PromotionRefused, match=r"refused \(source-released\): staging has no "
-                                               r"release yet"):
+    with pytest.raises(
+        PromotionRefused,
+        match=r"refused \(source-released\): staging has no "
+        r"release yet",
+    ):
         repo.delivery.promote("staging", "prod")
 
 
@@ -76,9 +87,12 @@ def test_a_tampered_artifact_is_not_promoted(repo: Repo) -> None:
     repo.pass_loadtest("dev")
     weights = repo.store("dev") / str(version) / "variables" / "variables.data-00000-of-00001"
     weights.write_bytes(b"tampered")
-    with pytest.raises(PromotionRefused, match=r"refused \(digest-matches\): the model at .* "
-                                               r"has digest .*, but the record says "
-                                               r".*\(dev's release"):
+    with pytest.raises(
+        PromotionRefused,
+        match=r"refused \(digest-matches\): the model at .* "
+        r"has digest .*, but the record says "
+        r".*\(dev's release",
+    ):
         repo.delivery.promote("dev", "staging")
     assert not (repo.store("staging") / str(version)).exists()
 
@@ -88,8 +102,11 @@ def test_promoting_what_already_runs_is_refused(any_repo: Repo) -> None:
     _promote_through_staging(repo)
     repo.pass_loadtest("staging")
     repo.delivery.promote("staging", "prod")
-    with pytest.raises(PromotionRefused, match=r"refused \(not-already-there\): prod already "
-                                               r"runs version"):
+    with pytest.raises(
+        PromotionRefused,
+        match=r"refused \(not-already-there\): prod already "
+        r"runs version",
+    ):
         repo.delivery.promote("staging", "prod")
     with pytest.raises(PromotionRefused, match="not-already-there"):
         repo.delivery.promote_from_pipeline("dev")
@@ -138,8 +155,11 @@ def test_a_hand_broken_record_is_named(any_repo: Repo) -> None:
     data = yaml.safe_load(path.read_text())
     data["current"]["digest"] = "md5:abc"
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(Exception, match=r"release.yaml: current: digest must start with "
-                                        r"'sha256:', got 'md5:abc'"):
+    with pytest.raises(
+        Exception,
+        match=r"release.yaml: current: digest must start with "
+        r"'sha256:', got 'md5:abc'",
+    ):
         rel.read(repo.environments, "dev")
 
 
@@ -160,10 +180,12 @@ def test_an_unusable_bucket_store_is_an_infrastructure_error(repo: Repo, capsys)
     repo.push()
     repo.delivery.promote_from_pipeline("dev")
     repo.pass_loadtest("dev")
-    update_overlay(repo.environments, "staging",
-                   {"paths": {"model_store": "s3://no-such-scheme-here/models"}})
-    code = cli.main(["--environments", str(repo.environments), "promote", "--from", "dev",
-                     "--to", "staging"])
+    update_overlay(
+        repo.environments, "staging", {"paths": {"model_store": "s3://no-such-scheme-here/models"}}
+    )
+    code = cli.main(
+        ["--environments", str(repo.environments), "promote", "--from", "dev", "--to", "staging"]
+    )
     err = capsys.readouterr().err
     assert code == 3, err
     assert "paths.model_store" in err and "s3://no-such-scheme-here/models" in err

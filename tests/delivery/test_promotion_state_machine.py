@@ -114,14 +114,26 @@ class Promotions(RuleBasedStateMachine):
         if env == "staging" and passed:
             self.passed_in_staging.add((current.version, current.digest))
 
-    @rule(pair=st.sampled_from([("dev", "staging"), ("staging", "prod"), ("dev", "prod"),
-                                ("prod", "staging"), ("staging", "dev")]),
-          approved=st.sampled_from([None, "current", "other"]))
+    @rule(
+        pair=st.sampled_from(
+            [
+                ("dev", "staging"),
+                ("staging", "prod"),
+                ("dev", "prod"),
+                ("prod", "staging"),
+                ("staging", "dev"),
+            ]
+        ),
+        approved=st.sampled_from([None, "current", "other"]),
+    )
     def promote(self, pair: tuple[str, str], approved: str | None) -> None:
         src, dst = pair
         source, target = self.current(src), self.current(dst)
-        expected = None if approved is None or source is None else (
-            source.version if approved == "current" else source.version + 1)
+        expected = (
+            None
+            if approved is None or source is None
+            else (source.version if approved == "current" else source.version + 1)
+        )
         try:
             after = self.d.promote(src, dst, expect_version=expected).current
         except PromotionRefused as exc:
@@ -129,12 +141,14 @@ class Promotions(RuleBasedStateMachine):
             reasons = {
                 "stage-order": SOURCE.get(dst) != src,
                 "source-released": source is None,
-                "expected-version": source is not None and expected is not None
+                "expected-version": source is not None
+                and expected is not None
                 and expected != source.version,
                 "load-test-passed": source is not None and source.loadtest.verdict != "PASS",
-                "digest-matches": source is not None and (
-                    not self.intact(source) or self.copy_differs(dst, source)),
-                "not-already-there": target is not None and source is not None
+                "digest-matches": source is not None
+                and (not self.intact(source) or self.copy_differs(dst, source)),
+                "not-already-there": target is not None
+                and source is not None
                 and target.same_artifact(source),
             }
             assert reasons.get(exc.rule), f"refused for {exc.rule} without cause: {exc}"
@@ -150,10 +164,21 @@ class Promotions(RuleBasedStateMachine):
         assert self.intact(after)
 
     @precondition(lambda self: self.has_release("dev"))
-    @rule(src=st.sampled_from(["dev", "staging"]), skip=st.booleans(), fresh=st.booleans(),
-          verdict=st.sampled_from(["PASS", "PASS", "FAIL", None]), spoil=st.booleans())
-    def advance(self, src: str, skip: bool = False, fresh: bool = False,
-                verdict: str | None = "PASS", spoil: bool = False) -> None:
+    @rule(
+        src=st.sampled_from(["dev", "staging"]),
+        skip=st.booleans(),
+        fresh=st.booleans(),
+        verdict=st.sampled_from(["PASS", "PASS", "FAIL", None]),
+        spoil=st.booleans(),
+    )
+    def advance(
+        self,
+        src: str,
+        skip: bool = False,
+        fresh: bool = False,
+        verdict: str | None = "PASS",
+        spoil: bool = False,
+    ) -> None:
         """Weighted in, so runs reach prod: (a fresh candidate to dev,) a load test where the
         release runs, (tampering with it,) then a promotion on, or an attempt to skip a stage."""
         if fresh and src == "dev":
@@ -178,7 +203,8 @@ class Promotions(RuleBasedStateMachine):
             event(f"rollback refused: {exc.rule}")
             reasons = {
                 "previous-release": record is None or not record.history,
-                "digest-matches": record is not None and bool(record.history)
+                "digest-matches": record is not None
+                and bool(record.history)
                 and not self.intact(record.history[0]),
             }
             assert reasons.get(exc.rule), f"refused for {exc.rule} without cause: {exc}"
@@ -239,8 +265,12 @@ class Promotions(RuleBasedStateMachine):
             assert leftovers == []
 
 
-SETTINGS = settings(max_examples=50, stateful_step_count=25, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=50,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def test_random_promotion_sequences_keep_the_rules() -> None:
@@ -260,11 +290,16 @@ DISABLED = {
     "load-test-passed": [(rules, "load_test_passed", _off)],
     "not-already-there": [(rules, "not_already_there", _off)],
     "expected-version": [(rules, "expected_version", _off)],
-    "source-released": [(rules, "source_released",
-                         lambda src, record: None if record is None else record.current)],
-    "previous-release": [(rules, "previous_release",
-                          lambda env, record: (record.history or [record.current])[0]
-                          if record else None)],
+    "source-released": [
+        (rules, "source_released", lambda src, record: None if record is None else record.current)
+    ],
+    "previous-release": [
+        (
+            rules,
+            "previous_release",
+            lambda env, record: (record.history or [record.current])[0] if record else None,
+        )
+    ],
     "digest-matches": [(model_store, "verify_tree", _off)],
 }
 
@@ -274,7 +309,14 @@ def test_the_state_machine_catches_each_disabled_rule(rule_name: str, monkeypatc
     for module, name, replacement in DISABLED[rule_name]:
         monkeypatch.setattr(module, name, replacement)
     with pytest.raises(Exception) as caught:  # any failure of the machine counts
-        run_state_machine_as_test(Promotions, settings=settings(
-            SETTINGS, max_examples=300, database=None, report_multiple_bugs=False,
-            phases=[Phase.generate]))  # finding it is the point; no need to shrink
+        run_state_machine_as_test(
+            Promotions,
+            settings=settings(
+                SETTINGS,
+                max_examples=300,
+                database=None,
+                report_multiple_bugs=False,
+                phases=[Phase.generate],
+            ),
+        )  # finding it is the point; no need to shrink
     assert not isinstance(caught.value, KeyboardInterrupt)

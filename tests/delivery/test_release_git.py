@@ -44,7 +44,8 @@ def test_version_of_a_missing_or_broken_record_names_the_file(remote: Remote) ->
 
 
 def test_commit_lands_only_the_environments_folder_and_leaves_the_worktree_alone(
-        remote: Remote) -> None:
+    remote: Remote,
+) -> None:
     work = remote.clone("work")
     write_release(work, "dev", 1795000001)
     (work / "README.md").write_text("a person's unfinished edit\n")
@@ -54,8 +55,10 @@ def test_commit_lands_only_the_environments_folder_and_leaves_the_worktree_alone
     assert out.returncode == 0, out.stderr
     assert remote.log()[0] == "release(dev): version 1795000001"
     changed = git(remote.bare, "show", "--name-only", "--format=", "main").splitlines()
-    assert changed == ["environments/dev/manifests/deployment.yaml",
-                       "environments/dev/release.yaml"]
+    assert changed == [
+        "environments/dev/manifests/deployment.yaml",
+        "environments/dev/release.yaml",
+    ]
     assert git(work, "rev-parse", "HEAD") == head  # the person's checkout did not move
     assert (work / "README.md").read_text() == "a person's unfinished edit\n"
     # Nothing new: exit 0, no empty commit.
@@ -66,12 +69,12 @@ def test_commit_lands_only_the_environments_folder_and_leaves_the_worktree_alone
 
 def test_commit_from_a_bundle_replays_onto_the_newest_main(remote: Remote) -> None:
     """The commit job's checkout is older than main; the bundle still lands on top of main."""
-    job = remote.clone("job")                      # checked out before main moved
+    job = remote.clone("job")  # checked out before main moved
     human = remote.clone("human")
     (human / "README.md").write_text("changed by a person\n")
     git(human, "commit", "--quiet", "-am", "docs")
     git(human, "push", "--quiet", "origin", "HEAD:main")
-    build = remote.root / "build-job"              # what the read-only job produced
+    build = remote.root / "build-job"  # what the read-only job produced
     write_release(build, "staging", 1795000005)
     bundled = remote.run(build, "bundle", "staging", str(remote.root / "bundle"))
     assert bundled.returncode == 0, bundled.stderr
@@ -102,10 +105,12 @@ def test_a_push_that_loses_the_race_is_retried_on_the_new_tip(remote: Remote) ->
     bot = remote.clone("bot")
     human = remote.clone("human")
     write_release(bot, "dev", 1795000021)
-    hook = bot / ".git" / "hooks" / "pre-push"     # runs after the bot fetched and committed
-    hook.write_text(f"#!/bin/sh\nif [ ! -e {remote.root}/raced ]; then touch {remote.root}/raced;"
-                    f" cd {human} && echo x >> README.md && git commit -qam human &&"
-                    f" git push -q origin HEAD:main; fi\n")
+    hook = bot / ".git" / "hooks" / "pre-push"  # runs after the bot fetched and committed
+    hook.write_text(
+        f"#!/bin/sh\nif [ ! -e {remote.root}/raced ]; then touch {remote.root}/raced;"
+        f" cd {human} && echo x >> README.md && git commit -qam human &&"
+        f" git push -q origin HEAD:main; fi\n"
+    )
     hook.chmod(0o755)
     out = remote.run(bot, "commit", "dev")
     assert out.returncode == 0, out.stderr
@@ -117,7 +122,7 @@ def test_commit_gives_up_loudly_after_its_retries(remote: Remote) -> None:
     bot = remote.clone("bot")
     write_release(bot, "dev", 1795000031)
     hook = bot / ".git" / "hooks" / "pre-push"
-    hook.write_text("#!/bin/sh\nexit 1\n")         # every push is refused
+    hook.write_text("#!/bin/sh\nexit 1\n")  # every push is refused
     hook.chmod(0o755)
     out = remote.run(bot, "commit", "dev", RETRIES="3")
     assert out.returncode == 1
@@ -125,9 +130,8 @@ def test_commit_gives_up_loudly_after_its_retries(remote: Remote) -> None:
     assert remote.log() == ["initial"]
 
 
-def test_promotion_pr_starts_from_main_and_a_rerun_updates_title_and_body(
-        remote: Remote) -> None:
-    job = remote.clone("job")                      # stale: main moves after this clone
+def test_promotion_pr_starts_from_main_and_a_rerun_updates_title_and_body(remote: Remote) -> None:
+    job = remote.clone("job")  # stale: main moves after this clone
     human = remote.clone("human")
     (human / "README.md").write_text("newer main\n")
     git(human, "commit", "--quiet", "-am", "newer main")
@@ -142,26 +146,30 @@ def test_promotion_pr_starts_from_main_and_a_rerun_updates_title_and_body(
     assert git(remote.bare, "rev-parse", f"{branch}~1") == git(remote.bare, "rev-parse", "main")
     assert remote.log(branch)[0] == "promote(staging): version 1795000041 from dev"
     pr = remote.gh()["prs"][branch]
-    assert pr == {"state": "OPEN", "base": "main", "body": "body for 1795000041\n",
-                  "title": "promote(staging): version 1795000041 from dev"}
-    assert ["workflow", "run", "ci.yml", "--ref", branch] in [c["argv"] for c in
-                                                              remote.gh()["calls"]]
+    assert pr == {
+        "state": "OPEN",
+        "base": "main",
+        "body": "body for 1795000041\n",
+        "title": "promote(staging): version 1795000041 from dev",
+    }
+    assert ["workflow", "run", "ci.yml", "--ref", branch] in [
+        c["argv"] for c in remote.gh()["calls"]
+    ]
 
     write_release(job, "staging", 1795000042, previous=1795000041)
     (job / "build" / "promotion-staging.md").write_text("body for 1795000042\n")
     out = remote.run(job, "pr", "dev", "staging", DISPATCH_CI="false")
     assert out.returncode == 0, out.stderr
     calls = [c["argv"] for c in remote.gh()["calls"]]
-    assert calls[-1][:3] == ["pr", "edit", branch]           # no second pull request
+    assert calls[-1][:3] == ["pr", "edit", branch]  # no second pull request
     assert calls.count(["workflow", "run", "ci.yml", "--ref", branch]) == 1
     pr = remote.gh()["prs"][branch]
     assert pr["title"] == "promote(staging): version 1795000042 from dev"
     assert pr["body"] == "body for 1795000042\n"
-    assert len(remote.log(branch)) == 3                      # initial, newer main, one promotion
+    assert len(remote.log(branch)) == 3  # initial, newer main, one promotion
 
 
-def test_promotion_pr_is_not_opened_when_main_already_holds_the_release(
-        remote: Remote) -> None:
+def test_promotion_pr_is_not_opened_when_main_already_holds_the_release(remote: Remote) -> None:
     work = remote.clone("work")
     write_release(work, "staging", 1795000051)
     assert remote.run(work, "commit", "staging").returncode == 0

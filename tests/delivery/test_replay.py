@@ -26,6 +26,7 @@ ALL = sorted(p.name for p in rp.WORKFLOWS.glob("*.yml"))
 
 # --- the evaluator ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ALL)
 def test_the_evaluator_knows_every_expression_the_workflows_use(name: str, tmp_path: Path) -> None:
     scope = rp.Scope({k: rp.Lenient() for k in rp.KNOWN_CONTEXTS}, workspace=tmp_path)
@@ -35,8 +36,17 @@ def test_the_evaluator_knows_every_expression_the_workflows_use(name: str, tmp_p
         scope.evaluate(text)  # raises ExprError on anything unknown
 
 
-@pytest.mark.parametrize("text", ["fromJSON(inputs.x)", "matrix.os", "1 < 2", "format('{0}', 1)",
-                                  "job.status", "github.event.x ~ 1"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "fromJSON(inputs.x)",
+        "matrix.os",
+        "1 < 2",
+        "format('{0}', 1)",
+        "job.status",
+        "github.event.x ~ 1",
+    ],
+)
 def test_an_unknown_expression_fails_the_replay(text: str) -> None:
     scope = rp.Scope({k: rp.Lenient() for k in rp.KNOWN_CONTEXTS})
     with pytest.raises(rp.ExprError):
@@ -44,9 +54,14 @@ def test_an_unknown_expression_fails_the_replay(text: str) -> None:
 
 
 def test_the_evaluator_follows_githubs_semantics() -> None:
-    scope = rp.Scope({"vars": rp.Lenient({"PROD_APPROVAL": "CodeOwners"}),
-                      "steps": {"app": {"outputs": rp.Lenient()}}, "github": {"token": "t"},
-                      "needs": {"deploy": {"outputs": {"gate": "failure"}}}})
+    scope = rp.Scope(
+        {
+            "vars": rp.Lenient({"PROD_APPROVAL": "CodeOwners"}),
+            "steps": {"app": {"outputs": rp.Lenient()}},
+            "github": {"token": "t"},
+            "needs": {"deploy": {"outputs": {"gate": "failure"}}},
+        }
+    )
     assert scope.evaluate("vars.PROD_APPROVAL == 'codeowners' && 'prod' || ''") == "prod"
     assert scope.evaluate("vars.PROD_APPROVAL != 'codeowners' && 'prod' || ''") == ""
     assert scope.evaluate("steps.app.outputs.token || github.token") == "t"
@@ -54,54 +69,81 @@ def test_the_evaluator_follows_githubs_semantics() -> None:
     assert scope.evaluate("needs.deploy.outputs.gate == 'success' && 'staging' || ''") == ""
     assert scope.condition("vars.RELEASE_APP_ID != ''") is False
     scope.status = "failure"
-    assert scope.condition("vars.PROD_APPROVAL != ''") is False      # implicit success()
+    assert scope.condition("vars.PROD_APPROVAL != ''") is False  # implicit success()
     assert scope.condition("${{ !cancelled() && vars.PROD_APPROVAL != '' }}") is True
     assert scope.condition("always()") is True
     with pytest.raises(rp.ExprError, match="unknown property 'gates'"):
         scope.evaluate("needs.deploy.outputs.gates")
 
 
-@pytest.mark.parametrize(("name", "ref", "changed", "starts"), [
-    ("ci.yml", "refs/heads/main", ["models/model.py"], True),
-    ("ci.yml", "refs/heads/main", ["README.md", "docs/a/b.md"], False),
-    ("ci.yml", "refs/heads/main", ["environments/dev/release.yaml",
-                                   "environments/dev/manifests/x/deployment.yaml"], False),
-    ("ci.yml", "refs/heads/feature", ["models/model.py"], False),
-    ("cd-staging.yml", "refs/heads/main", ["environments/staging/release.yaml"], True),
-    ("cd-staging.yml", "refs/heads/main", ["environments/dev/release.yaml"], False),
-    ("ct.yml", "refs/heads/main", ["data/taxi/span-2/data.csv"], True),
-    ("promote-prod.yml", "refs/heads/main", ["models/model.py"], False),
-])
-def test_which_push_starts_which_workflow(name: str, ref: str, changed: list[str],
-                                          starts: bool) -> None:
+@pytest.mark.parametrize(
+    ("name", "ref", "changed", "starts"),
+    [
+        ("ci.yml", "refs/heads/main", ["models/model.py"], True),
+        ("ci.yml", "refs/heads/main", ["README.md", "docs/a/b.md"], False),
+        (
+            "ci.yml",
+            "refs/heads/main",
+            ["environments/dev/release.yaml", "environments/dev/manifests/x/deployment.yaml"],
+            False,
+        ),
+        ("ci.yml", "refs/heads/feature", ["models/model.py"], False),
+        ("cd-staging.yml", "refs/heads/main", ["environments/staging/release.yaml"], True),
+        ("cd-staging.yml", "refs/heads/main", ["environments/dev/release.yaml"], False),
+        ("ct.yml", "refs/heads/main", ["data/taxi/span-2/data.csv"], True),
+        ("promote-prod.yml", "refs/heads/main", ["models/model.py"], False),
+    ],
+)
+def test_which_push_starts_which_workflow(
+    name: str, ref: str, changed: list[str], starts: bool
+) -> None:
     assert rp.triggers(name, "push", ref, changed) is starts
 
 
 # --- scenarios --------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def machine(tmp_path: Path) -> tuple[rp.Replay, Remote]:
     """origin holds this worktree's workflows, Makefile and tools (one commit)."""
     remote = Remote(tmp_path / "git")
     seed = remote.clone("template")
-    for item in ("Makefile", "pyproject.toml", "requirements.lock", "requirements.overrides",
-                 ".github", "tools/release-git.sh", "core", "store", "models", "delivery", "mlops",
-                 "environments",
-                 "infra"):
+    for item in (
+        "Makefile",
+        "pyproject.toml",
+        "requirements.lock",
+        "requirements.overrides",
+        ".github",
+        "tools/release-git.sh",
+        "core",
+        "store",
+        "models",
+        "delivery",
+        "mlops",
+        "environments",
+        "infra",
+    ):
         source = config.REPO_ROOT / item
         target = seed / item
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+            shutil.copytree(
+                source,
+                target,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__", "node_modules"),
+            )
         else:
             target.write_bytes(source.read_bytes())
     (seed / "tools" / "release-git.sh").chmod(0o755)
     git(seed, "add", "-A")
     git(seed, "commit", "--quiet", "-m", "the template")
     git(seed, "push", "--quiet", "origin", "HEAD:main")
-    env = {**remote.env, "VENV": str(config.REPO_ROOT / ".venv"),
-           "PYTHONPATH": "."}  # each job imports its own clone's code
+    env = {
+        **remote.env,
+        "VENV": str(config.REPO_ROOT / ".venv"),
+        "PYTHONPATH": ".",
+    }  # each job imports its own clone's code
     env.pop("GITHUB_ACTIONS", None)
     replay = rp.Replay(origin=remote.bare, root=tmp_path / "runner", env=env)
     return replay, remote
@@ -113,8 +155,12 @@ def test_a_prod_dispatch_from_another_branch_is_refused(machine) -> None:
     git(work, "switch", "--quiet", "-c", "feature")
     git(work, "push", "--quiet", "origin", "feature")
     main_before = git(remote.bare, "rev-parse", "main")
-    results = replay.run("promote-prod.yml", "workflow_dispatch", ref="refs/heads/feature",
-                         inputs={"version": "1795000001"})
+    results = replay.run(
+        "promote-prod.yml",
+        "workflow_dispatch",
+        ref="refs/heads/feature",
+        inputs={"version": "1795000001"},
+    )
     assert results["preflight"].result == "failure"
     log = "\n".join(results["preflight"].log)
     assert "runs only from main; it was dispatched from refs/heads/feature" in log
@@ -123,12 +169,14 @@ def test_a_prod_dispatch_from_another_branch_is_refused(machine) -> None:
 
 
 @pytest.mark.parametrize("version", ["1.2", "$(shell touch {pwned})", "1795000001; touch {pwned}"])
-def test_a_prod_dispatch_with_a_bad_version_is_refused(machine, tmp_path: Path,
-                                                       version: str) -> None:
+def test_a_prod_dispatch_with_a_bad_version_is_refused(
+    machine, tmp_path: Path, version: str
+) -> None:
     replay, _ = machine
     pwned = tmp_path / "pwned"
-    results = replay.run("promote-prod.yml", "workflow_dispatch",
-                         inputs={"version": version.format(pwned=pwned)})
+    results = replay.run(
+        "promote-prod.yml", "workflow_dispatch", inputs={"version": version.format(pwned=pwned)}
+    )
     assert results["preflight"].result == "failure"
     assert "VERSION must be a model version (digits only" in results["preflight"].log[1]
     assert results["promote-prod"].result == "skipped"
@@ -137,14 +185,20 @@ def test_a_prod_dispatch_with_a_bad_version_is_refused(machine, tmp_path: Path,
 
 def test_cd_staging_skips_the_bots_own_verdict_commit(machine) -> None:
     replay, _ = machine
-    results = replay.run("cd-staging.yml", "push",
-                         payload={"head_commit": {"message": "release(staging): version 7"}})
-    assert {job: r.result for job, r in results.items()} == {"verify-staging": "skipped",
-                                                             "commit": "skipped"}
+    results = replay.run(
+        "cd-staging.yml",
+        "push",
+        payload={"head_commit": {"message": "release(staging): version 7"}},
+    )
+    assert {job: r.result for job, r in results.items()} == {
+        "verify-staging": "skipped",
+        "commit": "skipped",
+    }
 
 
 def test_the_commit_job_lands_the_release_through_a_persons_push_and_opens_the_pr(
-        machine, tmp_path: Path) -> None:
+    machine, tmp_path: Path
+) -> None:
     """release-commit.yml as deploy-dev calls it, after the read-only job bundled dev's release
     and staging's promotion: a person pushes to main between the job's checkout and its push."""
     replay, remote = machine
@@ -153,9 +207,15 @@ def test_the_commit_job_lands_the_release_through_a_persons_push_and_opens_the_p
     write_release(build, "staging", 1795000101)
     (build / "build").mkdir()
     (build / "build" / "promotion-staging.md").write_text("Promotes version 1795000101\n")
-    github = {"event_name": "workflow_run", "event": {}, "ref": "refs/heads/main",
-              "sha": git(remote.bare, "rev-parse", "main"), "run_id": "77",
-              "repository": "acme/taxi", "token": "ghs_replay"}
+    github = {
+        "event_name": "workflow_run",
+        "event": {},
+        "ref": "refs/heads/main",
+        "sha": git(remote.bare, "rev-parse", "main"),
+        "run_id": "77",
+        "repository": "acme/taxi",
+        "token": "ghs_replay",
+    }
     bundle = replay.root / "artifacts" / "77" / "release"
     for env in ("dev", "staging"):
         out = remote.run(build, "bundle", env, str(bundle))
@@ -166,31 +226,37 @@ def test_the_commit_job_lands_the_release_through_a_persons_push_and_opens_the_p
     shim.mkdir()
     real_git = "/usr/bin/git" if Path("/usr/bin/git").exists() else "git"
     (shim / "git").write_text(
-        f"#!/bin/sh\ncase \" $* \" in *\" push \"*) ;; *) exec {real_git} \"$@\";; esac\n"
+        f'#!/bin/sh\ncase " $* " in *" push "*) ;; *) exec {real_git} "$@";; esac\n'
         f"if [ ! -e {tmp_path}/raced ]; then touch "
         f"{tmp_path}/raced; (cd {person} && {real_git} commit -q --allow-empty -m person && "
-        f"{real_git} push -q origin HEAD:main); fi\nexec {real_git} \"$@\"\n")
+        f'{real_git} push -q origin HEAD:main); fi\nexec {real_git} "$@"\n'
+    )
     (shim / "git").chmod(0o755)
     replay.env["PATH"] = f"{shim}{os.pathsep}{replay.env['PATH']}"
-    results = replay._workflow("release-commit.yml", github,
-                               replay._inputs(rp.load("release-commit.yml")["on"]["workflow_call"]
-                                              ["inputs"], {"environment": "dev", "pr-from": "dev",
-                                                           "pr-to": "staging"}),
-                               rp.Lenient())
+    results = replay._workflow(
+        "release-commit.yml",
+        github,
+        replay._inputs(
+            rp.load("release-commit.yml")["on"]["workflow_call"]["inputs"],
+            {"environment": "dev", "pr-from": "dev", "pr-to": "staging"},
+        ),
+        rp.Lenient(),
+    )
     job = results["commit"]
     assert job.result == "success", "\n".join(job.log)
     assert remote.log()[:2] == ["release(dev): version 1795000101", "person"]
     assert "version: 1795000101" in remote.show("environments/dev/release.yaml")
     assert remote.log("promote/staging")[0] == "promote(staging): version 1795000101 from dev"
     calls = [c["argv"] for c in remote.gh()["calls"]]
-    assert ["workflow", "run", "ci.yml", "--ref", "promote/staging"] in calls   # no App token
+    assert ["workflow", "run", "ci.yml", "--ref", "promote/staging"] in calls  # no App token
     assert remote.gh()["prs"]["promote/staging"]["body"] == "Promotes version 1795000101\n"
     # The job read only its own workspace and the run's artifact folder.
     assert job.workspace and job.workspace.parent.name == "run-77"
 
 
-def test_rollback_replayed_end_to_end_through_the_commit_job(machine, tmp_path: Path,
-                                                             registry) -> None:
+def test_rollback_replayed_end_to_end_through_the_commit_job(
+    machine, tmp_path: Path, registry
+) -> None:
     """rollback.yml from dispatch to main: preflight against a fake GitHub API, the read-only
     rollback job, the artifact hand-off, and the commit job pushing to origin. As on GitHub
     (GITHUB_ACTIONS=true), dev's store is the registry: the session's local one."""
@@ -207,8 +273,11 @@ def test_rollback_replayed_end_to_end_through_the_commit_job(machine, tmp_path: 
     for version in (1795000201, 1795000202):
         model = fake_model(tmp_path / "store" / str(version), version)
         art = store.publish(model, version, {"mlops.template.model.name": "taxi_tips"})
-        releases.append(rel.Release(model_name="taxi_tips", version=version,
-                                    digest=art.tree_digest, uri=art.ref))
+        releases.append(
+            rel.Release(
+                model_name="taxi_tips", version=version, digest=art.tree_digest, uri=art.ref
+            )
+        )
     work = remote.clone("seed-records")
     rel.write(work / "environments", rel.Record("dev", releases[1], [releases[0]]))
     git(work, "add", "-A")
@@ -222,8 +291,10 @@ def test_rollback_replayed_end_to_end_through_the_commit_job(machine, tmp_path: 
         api.server.shutdown()
         api.server.server_close()
     assert {job: r.result for job, r in results.items()} == {
-        "preflight": "success", "rollback": "success", "commit": "success"}, "\n".join(
-        line for r in results.values() for line in r.log)
+        "preflight": "success",
+        "rollback": "success",
+        "commit": "success",
+    }, "\n".join(line for r in results.values() for line in r.log)
     assert remote.log()[0] == "release(dev): version 1795000201"
     on_main = remote.show("environments/dev/release.yaml")
     assert on_main.index("version: 1795000201") < on_main.index("history:")

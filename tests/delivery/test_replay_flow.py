@@ -67,9 +67,15 @@ def _seed(remote: Remote) -> None:
     git(seed, "add", "-A")
     git(seed, "commit", "--quiet", "-m", "The template, with a 3000-row sample")
     git(seed, "push", "--quiet", "origin", "HEAD:main")
-    quick = {"users": 2, "spawn_rate": 2, "run_seconds": 3, "warmup_seconds": 1, "rows": 50,
-             "rows_file": "data/taxi/span-1/data.csv",
-             "slo": {"p95_ms": 5000, "p99_ms": 10000, "max_failure_ratio": 0.0, "min_rps": 1}}
+    quick = {
+        "users": 2,
+        "spawn_rate": 2,
+        "run_seconds": 3,
+        "warmup_seconds": 1,
+        "rows": 50,
+        "rows_file": "data/taxi/span-1/data.csv",
+        "slo": {"p95_ms": 5000, "p99_ms": 10000, "max_failure_ratio": 0.0, "min_rps": 1},
+    }
     for env in ("dev", "staging", "prod"):
         path = seed / "environments" / env / "config.yaml"
         data = yaml.safe_load(path.read_text())
@@ -79,9 +85,14 @@ def _seed(remote: Remote) -> None:
             data["data"] = {"root": "data/replay"}
             data["training"] = {"train_steps": 300, "eval_steps": 50}
         path.write_text(yaml.safe_dump(data, sort_keys=False))
-    rendered = subprocess.run([sys.executable, "-m", "mlops.cli", "render"], cwd=seed,
-                              env={**remote.env, "PYTHONPATH": "."}, capture_output=True,
-                              text=True, timeout=300)
+    rendered = subprocess.run(
+        [sys.executable, "-m", "mlops.cli", "render"],
+        cwd=seed,
+        env={**remote.env, "PYTHONPATH": "."},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rendered.returncode == 0, rendered.stderr
     git(seed, "add", "-A")
     git(seed, "commit", "--quiet", "-m", "Test-sized overlays")
@@ -105,19 +116,29 @@ def _record(remote: Remote, env: str) -> dict:
 
 
 def test_push_to_prod_and_back_replayed_from_the_workflow_files(
-        tmp_path: Path, registry, ci_report) -> None:
+    tmp_path: Path, registry, ci_report
+) -> None:
     started = time.monotonic()
     remote = Remote(tmp_path / "git")
     _seed(remote)
     api = FakeGitHub(REVIEWED, token="ghs_replay", repository=REPOSITORY)
-    env = {**remote.env, "VENV": str(REPO / ".venv"), "PYTHONPATH": ".",
-           "MODEL_REGISTRY": registry.host, "GITHUB_API_URL": api.url,
-           "GH_STANDIN_ORIGIN": str(remote.bare)}
+    env = {
+        **remote.env,
+        "VENV": str(REPO / ".venv"),
+        "PYTHONPATH": ".",
+        "MODEL_REGISTRY": registry.host,
+        "GITHUB_API_URL": api.url,
+        "GH_STANDIN_ORIGIN": str(remote.bare),
+    }
     replay = rp.Replay(
-        origin=remote.bare, root=tmp_path / "runner", env=env, repository=REPOSITORY,
+        origin=remote.bare,
+        root=tmp_path / "runner",
+        env=env,
+        repository=REPOSITORY,
         rewrites={"BACKEND=docker": "BACKEND=local"},
         not_replayed={"ci.yml/test": "make test, the whole suite, which contains this replay"},
-        fresh_runners=True)
+        fresh_runners=True,
+    )
     try:
         tags = _flow(replay, remote, registry, tmp_path)
     finally:
@@ -127,31 +148,40 @@ def test_push_to_prod_and_back_replayed_from_the_workflow_files(
     _no_job_read_another_jobs_workspace(replay, remote)
     took = time.monotonic() - started
     jobs = "\n".join(f"  {key}: {secs:.0f} s" for key, secs in replay.seconds.items())
-    ci_report("replay of the GitHub flow", f"push -> ... -> rollback: {took:.0f} s wall time "
-              f"({len(replay.workspaces)} jobs in fresh clones)\n{jobs}")
+    ci_report(
+        "replay of the GitHub flow",
+        f"push -> ... -> rollback: {took:.0f} s wall time "
+        f"({len(replay.workspaces)} jobs in fresh clones)\n{jobs}",
+    )
     # Last, so that everything above is checked either way. Each environment's registry tag
     # must point at what main's record says (README, rule `tag-matches`). deploy-dev's
     # "Promote the same artifact to staging, for the pull request" moves the staging tag when
     # the pull request is opened, not when it is merged: after the second cd-dev run, staging's
     # tag names the unmerged candidate, and the next promotion to staging is refused.
     assert {env: seen for env, (seen, expected) in tags.items() if seen != expected} == {}, (
-        f"registry tags differ from main's records: {tags}")
+        f"registry tags differ from main's records: {tags}"
+    )
 
 
-def _flow(replay: rp.Replay, remote: Remote, registry,
-          tmp_path: Path) -> dict[str, tuple[str, str]]:
+def _flow(
+    replay: rp.Replay, remote: Remote, registry, tmp_path: Path
+) -> dict[str, tuple[str, str]]:
     """The scenario; returns each environment's (registry tag digest, record's digest)."""
     tested = git(remote.bare, "rev-parse", "main")
     assert _started(remote) == ["ci.yml"]
 
     # push to main -> ci: the test job is this suite; the pipeline job trains once.
-    _ok(replay.run("ci.yml", "push", payload={"head_commit": {"message": "template"}}),
-        {"test": "success", "serving-smoke": "skipped", "pipeline": "success"})
+    _ok(
+        replay.run("ci.yml", "push", payload={"head_commit": {"message": "template"}}),
+        {"test": "success", "serving-smoke": "skipped", "pipeline": "success"},
+    )
     ci_run = replay.last_run_id
-    summary = json.loads((replay.root / "artifacts" / ci_run / "run-summary" /
-                          "run_summary.json").read_text())
+    summary = json.loads(
+        (replay.root / "artifacts" / ci_run / "run-summary" / "run_summary.json").read_text()
+    )
     assert summary["pushed"] and summary["pushed_path"].startswith(
-        f"oci://{registry.host}/{MODEL_REPO}@sha256:")
+        f"oci://{registry.host}/{MODEL_REPO}@sha256:"
+    )
     version, digest = int(summary["pushed_version"]), summary["pushed_path"].partition("@")[2]
     assert str(version) in registry.tags(MODEL_REPO)
 
@@ -170,46 +200,58 @@ def _flow(replay: rp.Replay, remote: Remote, registry,
     log = "\n".join(replay.logs[f"{replay.last_run_id}/deploy-dev.yml-deploy"])
     assert f"downloaded run-summary from run {ci_run}" in log
     assert remote.log()[0] == f"release(dev): version {version}"
-    assert _started(remote) == []           # the bot's release commit starts no CI run
+    assert _started(remote) == []  # the bot's release commit starts no CI run
     dev = _record(remote, "dev")["current"]
     assert (dev["version"], dev["git_commit"]) == (version, tested), dev
     assert dev["uri"].partition("@")[2] == digest and dev["digest"] == summary["model_digest"]
     assert dev["loadtest"]["verdict"] == "PASS"
     gh = remote.gh()
     assert gh["prs"]["promote/staging"]["state"] == "OPEN"
-    assert ["workflow", "run", "ci.yml", "--ref", "promote/staging"] in [c["argv"]
-                                                                       for c in gh["calls"]]
+    assert ["workflow", "run", "ci.yml", "--ref", "promote/staging"] in [
+        c["argv"] for c in gh["calls"]
+    ]
 
     # A reviewer merges the pull request: its merge commit changes staging's record, which is
     # what starts cd-staging (its `paths:` filter).
-    merged = subprocess.run(["gh", "pr", "merge", "promote/staging", "--merge"],
-                            env=remote.env | {"GH_STANDIN_ORIGIN": str(remote.bare)},
-                            capture_output=True, text=True, timeout=60)
+    merged = subprocess.run(
+        ["gh", "pr", "merge", "promote/staging", "--merge"],
+        env=remote.env | {"GH_STANDIN_ORIGIN": str(remote.bare)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert merged.returncode == 0, merged.stderr
     changed = git(remote.bare, "diff", "--name-only", "main^1", "main").split()
     assert "environments/staging/release.yaml" in changed
     assert _started(remote) == ["cd-staging.yml"]
     message = git(remote.bare, "log", "-1", "--format=%B", "main")
-    _ok(replay.run("cd-staging.yml", "push", payload={"head_commit": {"message": message}}),
-        {"verify-staging": "success", "commit": "success"})
+    _ok(
+        replay.run("cd-staging.yml", "push", payload={"head_commit": {"message": message}}),
+        {"verify-staging": "success", "commit": "success"},
+    )
     assert remote.log()[0] == f"release(staging): version {version}"
     staging = _record(remote, "staging")["current"]
     assert staging["loadtest"]["verdict"] == "PASS" and staging["version"] == version
     # The verdict commit starts cd-staging again, which skips itself.
     assert _started(remote) == ["cd-staging.yml"]
     verdict = git(remote.bare, "log", "-1", "--format=%B", "main")
-    _ok(replay.run("cd-staging.yml", "push", payload={"head_commit": {"message": verdict}}),
-        {"verify-staging": "skipped", "commit": "skipped"})
+    _ok(
+        replay.run("cd-staging.yml", "push", payload={"head_commit": {"message": verdict}}),
+        {"verify-staging": "skipped", "commit": "skipped"},
+    )
 
     # promote-prod: a version that staging does not run is refused; the approved one ships.
     before = git(remote.bare, "rev-parse", "main")
-    refused = replay.run("promote-prod.yml", "workflow_dispatch",
-                         inputs={"version": str(version + 1)})
+    refused = replay.run(
+        "promote-prod.yml", "workflow_dispatch", inputs={"version": str(version + 1)}
+    )
     _ok(refused, {"preflight": "success", "promote-prod": "failure", "commit": "skipped"})
     assert "refused (expected-version)" in "\n".join(refused["promote-prod"].log)
     assert git(remote.bare, "rev-parse", "main") == before
-    _ok(replay.run("promote-prod.yml", "workflow_dispatch", inputs={"version": str(version)}),
-        {"preflight": "success", "promote-prod": "success", "commit": "success"})
+    _ok(
+        replay.run("promote-prod.yml", "workflow_dispatch", inputs={"version": str(version)}),
+        {"preflight": "success", "promote-prod": "success", "commit": "success"},
+    )
     assert remote.log()[0] == f"release(prod): version {version}"
     assert _record(remote, "prod")["current"]["promoted_from"] == "staging"
     assert _started(remote) == []
@@ -218,43 +260,68 @@ def _flow(replay: rp.Replay, remote: Remote, registry,
     second = _second_candidate(replay, summary)
     _ok(_cd_dev(replay, second, tested), {"deploy-dev": "success"})
     assert _record(remote, "dev")["current"]["version"] == version + 1
-    _ok(replay.run("rollback.yml", "workflow_dispatch", inputs={"environment": "dev"}),
-        {"preflight": "success", "rollback": "success", "commit": "success"})
+    _ok(
+        replay.run("rollback.yml", "workflow_dispatch", inputs={"environment": "dev"}),
+        {"preflight": "success", "rollback": "success", "commit": "success"},
+    )
     assert _started(remote) == []
 
     # The records, the manifests, and the registry (read with skopeo) name one artifact.
     main = git(remote.bare, "log", "--first-parent", "--format=%s", "main").splitlines()
     assert main[:7] == [
-        f"release(dev): version {version}", f"release(dev): version {version + 1}",
-        f"release(prod): version {version}", f"release(staging): version {version}",
-        "Merge pull request from promote/staging", f"release(dev): version {version}",
-        "docs: notes"]
+        f"release(dev): version {version}",
+        f"release(dev): version {version + 1}",
+        f"release(prod): version {version}",
+        f"release(staging): version {version}",
+        "Merge pull request from promote/staging",
+        f"release(dev): version {version}",
+        "docs: notes",
+    ]
     tags: dict[str, tuple[str, str]] = {}
     for env_name in ("dev", "staging", "prod"):
         current = _record(remote, env_name)["current"]
         assert (current["version"], current["digest"], current["git_commit"]) == (
-            version, summary["model_digest"], tested), env_name
+            version,
+            summary["model_digest"],
+            tested,
+        ), env_name
         assert current["uri"].partition("@")[2] == digest, env_name
         _, seen = registry.raw_manifest(f"{registry.host}/{MODEL_REPO}:{env_name}")
-        tags[env_name] = (seen, digest)      # checked last, by the caller
+        tags[env_name] = (seen, digest)  # checked last, by the caller
         by_digest, bytes_digest = registry.raw_manifest(f"{registry.host}/{MODEL_REPO}@{digest}")
         assert bytes_digest == digest
-        assert by_digest["annotations"]["mlops.template.model.tree-digest"] == \
-            summary["model_digest"]
+        assert (
+            by_digest["annotations"]["mlops.template.model.tree-digest"] == summary["model_digest"]
+        )
         deployment = remote.show(f"environments/{env_name}/manifests/deployment.yaml")
         assert f"{registry.host}/{MODEL_REPO}@{digest}" in deployment
     before_rollback = yaml.safe_load(remote.show("environments/dev/release.yaml", "main~1"))
     assert before_rollback["current"]["version"] == version + 1
-    assert set(registry.tags(MODEL_REPO)) >= {str(version), str(version + 1), "dev", "staging",
-                                              "prod"}
+    assert set(registry.tags(MODEL_REPO)) >= {
+        str(version),
+        str(version + 1),
+        "dev",
+        "staging",
+        "prod",
+    }
     assert registry.raw_manifest(f"{registry.host}/{MODEL_REPO}:{version + 1}")[1] != digest
     return tags
 
 
 def _cd_dev(replay: rp.Replay, run_id: str, tested: str) -> dict[str, rp.JobResult]:
-    return replay.run("cd-dev.yml", "workflow_run", payload={"workflow_run": {
-        "id": run_id, "head_sha": tested, "conclusion": "success", "event": "push",
-        "head_repository": {"full_name": REPOSITORY}}})
+    return replay.run(
+        "cd-dev.yml",
+        "workflow_run",
+        payload={
+            "workflow_run": {
+                "id": run_id,
+                "head_sha": tested,
+                "conclusion": "success",
+                "event": "push",
+                "head_repository": {"full_name": REPOSITORY},
+            }
+        },
+    )
 
 
 def _second_candidate(replay: rp.Replay, summary: dict) -> str:
@@ -269,8 +336,8 @@ import json, shutil
 from pathlib import Path
 from store.model_store import open_store, store_of, Artifact
 from core import config
-first = Artifact({int(summary['pushed_version'])}, {summary['model_digest']!r},
-                 {summary['pushed_path']!r})
+first = Artifact({int(summary["pushed_version"])}, {summary["model_digest"]!r},
+                 {summary["pushed_path"]!r})
 pulled = store_of(first.ref).materialize(first, Path('build/pull'))
 model = Path('build/second')
 shutil.copytree(pulled, model)
@@ -282,8 +349,14 @@ print(json.dumps({{'pushed': True, 'pushed_version': str(art.version), 'pushed_p
                   'model_digest': art.tree_digest, 'overall': {{'metrics': {{}}}}}}))
 """
     env = {**replay.env, "GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": REPOSITORY}
-    out = subprocess.run([sys.executable, "-c", script], cwd=clone, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     upload = replay.root / "artifacts" / run_id / "run-summary" / "run_summary.json"
     upload.parent.mkdir(parents=True)
@@ -312,16 +385,26 @@ def _no_job_read_another_jobs_workspace(replay: rp.Replay, remote: Remote) -> No
         assert named <= {spaces[key]}, f"{key} names {sorted(named - {spaces[key]})}"
     # An artifact a later job downloads names no workspace (it would point into a runner that
     # is gone); reports for people may name their own run's.
-    downloaded = {(run, name) for lines in replay.logs.values()
-                  for name, run in re.findall(r"downloaded (\S+) from run (\d+)", "\n".join(lines))}
+    downloaded = {
+        (run, name)
+        for lines in replay.logs.values()
+        for name, run in re.findall(r"downloaded (\S+) from run (\d+)", "\n".join(lines))
+    }
     assert {name for _, name in downloaded} == {"run-summary", "release"}
     for path in (replay.root / "artifacts").rglob("*"):
         if path.is_file():
             run, name = path.relative_to(replay.root / "artifacts").parts[:2]
             named = workspaces_in(path.read_text(errors="replace"))
-            allowed = set() if (run, name) in downloaded else {
-                p for key, p in spaces.items() if key.startswith(f"{run}/")}
+            allowed = (
+                set()
+                if (run, name) in downloaded
+                else {p for key, p in spaces.items() if key.startswith(f"{run}/")}
+            )
             assert named <= allowed, f"{path} names {sorted(named - allowed)}"
-    found = subprocess.run(["git", "grep", "-l", "-F", str(replay.root), "main"],
-                           cwd=remote.bare, capture_output=True, text=True)
+    found = subprocess.run(
+        ["git", "grep", "-l", "-F", str(replay.root), "main"],
+        cwd=remote.bare,
+        capture_output=True,
+        text=True,
+    )
     assert found.returncode == 1 and found.stdout == "", found.stdout

@@ -8,7 +8,7 @@ from delivery.promotion import git_commit
 
 
 def test_the_tested_commit_wins_over_the_workflow_sha(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GITHUB_SHA", "b" * 40)         # under workflow_run: main's tip
+    monkeypatch.setenv("GITHUB_SHA", "b" * 40)  # under workflow_run: main's tip
     monkeypatch.setenv("MLOPS_SOURCE_COMMIT", "a" * 40)  # github.event.workflow_run.head_sha
     assert git_commit() == "a" * 40
 

@@ -18,8 +18,9 @@ def test_every_locked_package_carries_its_hashes() -> None:
 
 def test_setup_requires_the_hashes_and_lock_generates_them() -> None:
     makefile = re.sub(r"\\\n\s*", " ", (config.REPO_ROOT / "Makefile").read_text())
-    install = next(x for x in makefile.split("\n\t") if "-r requirements.lock" in x and
-                   "uv pip install" in x)
+    install = next(
+        x for x in makefile.split("\n\t") if "-r requirements.lock" in x and "uv pip install" in x
+    )
     assert "--require-hashes" in install and "--no-deps" in install
     lock = makefile.split("\nlock:", 1)[1].split("\n\n", 1)[0]
     assert "--generate-hashes" in lock

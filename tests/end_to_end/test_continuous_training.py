@@ -28,9 +28,12 @@ ROWS = 2000
 
 
 def mlops(environments: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mlops.cli", "--environments",
-                           str(environments), *args], capture_output=True, text=True,
-                          timeout=1200)
+    return subprocess.run(
+        [sys.executable, "-m", "mlops.cli", "--environments", str(environments), *args],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
 
 
 def _run(environments: Path, data: Path, out: Path) -> subprocess.CompletedProcess[str]:
@@ -58,16 +61,19 @@ def _mlmd_inputs(out: Path, node: str) -> dict[str, list]:
     import ml_metadata as mlmd
     from tfx.orchestration import metadata
 
-    store = mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(
-        str(out / "metadata.sqlite")))
+    store = mlmd.MetadataStore(
+        metadata.sqlite_metadata_connection_config(str(out / "metadata.sqlite"))
+    )
     run = max(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id)
     for execution in store.get_executions_by_context(run.id):
-        names = [c.name for c in store.get_contexts_by_execution(execution.id)
-                 if c.type == "node"]
+        names = [c.name for c in store.get_contexts_by_execution(execution.id) if c.type == "node"]
         if names != [f"taxi-tips-dev.{node}"]:
             continue
-        events = [e for e in store.get_events_by_execution_ids([execution.id])
-                  if e.type == mlmd.proto.Event.INPUT]
+        events = [
+            e
+            for e in store.get_events_by_execution_ids([execution.id])
+            if e.type == mlmd.proto.Event.INPUT
+        ]
         by_id = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
         inputs: dict[str, list] = {}
         for event in events:
@@ -87,8 +93,9 @@ def test_a_benign_new_span_retrains_on_the_newest_two_spans_and_pushes(released)
     environments, data, out = released
     before = versions(out / MODEL_STORE)
     D.write_span(data, 3, D.benign(D.read(), ROWS, seed=3))
-    check = mlops(environments, "ct", "check", "--env", "dev", "--data", str(data),
-                  "--output", str(out))
+    check = mlops(
+        environments, "ct", "check", "--env", "dev", "--data", str(data), "--output", str(out)
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "new span 3 since the released model's training spans 1-2" in check.stdout
     assert "drift" not in check.stdout  # drift.mode is stop here: a false alarm would stop
@@ -128,8 +135,11 @@ def test_a_drifted_span_stops_at_the_drift_gate_and_pushes_nothing(released, tmp
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in result.stdout + result.stderr
     assert "drift gate (drift.mode=stop): span 3 drifted from span(s) 1, 2" in result.stderr
-    for feature, measure in (("fare", "jensen_shannon"), ("trip_start_hour", "jensen_shannon"),
-                             ("company", "l_infinity")):
+    for feature, measure in (
+        ("fare", "jensen_shannon"),
+        ("trip_start_hour", "jensen_shannon"),
+        ("company", "l_infinity"),
+    ):
         assert f"  {feature}: {measure} " in result.stderr
     assert "nothing was pushed" in result.stderr
     assert "Transform (" not in result.stdout  # stopped before Transform started
@@ -148,8 +158,7 @@ def test_an_empty_span_stops_before_transform(tmp_path) -> None:
     result = _run(environments, data, out)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in result.stdout + result.stderr
-    assert "no examples in span 2: the drift gate stopped the run before Transform" in \
-        result.stderr
+    assert "no examples in span 2: the drift gate stopped the run before Transform" in result.stderr
     assert "Empty logs" not in result.stdout + result.stderr
     assert "Transform (" not in result.stdout
     assert not (out / "pipeline" / "Transform").exists()

@@ -51,10 +51,16 @@ class Flow:
         self.root, self.registry = root, registry
         self.origin = root / "origin.git"
         self.artifacts = root / "artifacts"
-        self.env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "Acme/Taxi",
-                    "MODEL_REGISTRY": registry.host, "GIT_AUTHOR_NAME": "bot",
-                    "GIT_AUTHOR_EMAIL": "bot@example.com", "GIT_COMMITTER_NAME": "bot",
-                    "GIT_COMMITTER_EMAIL": "bot@example.com"}
+        self.env = {
+            **os.environ,
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_REPOSITORY": "Acme/Taxi",
+            "MODEL_REGISTRY": registry.host,
+            "GIT_AUTHOR_NAME": "bot",
+            "GIT_AUTHOR_EMAIL": "bot@example.com",
+            "GIT_COMMITTER_NAME": "bot",
+            "GIT_COMMITTER_EMAIL": "bot@example.com",
+        }
         self.env.pop("PYTHONPATH", None)
         self.jobs: list[Path] = []
         seed = root / "seed"
@@ -78,10 +84,15 @@ class Flow:
     def _short_runs(environments: Path) -> None:
         """Test-sized training and load tests, committed like any overlay change."""
         ports = {"rest_port": _free_port(), "grpc_port": _free_port()}
-        quick = {"users": 2, "spawn_rate": 2, "run_seconds": 3, "warmup_seconds": 1,
-                 "rows": 50, "rows_file": "data/taxi/span-1/data.csv",
-                 "slo": {"p95_ms": 5000, "p99_ms": 10000, "max_failure_ratio": 0.0,
-                         "min_rps": 1}}
+        quick = {
+            "users": 2,
+            "spawn_rate": 2,
+            "run_seconds": 3,
+            "warmup_seconds": 1,
+            "rows": 50,
+            "rows_file": "data/taxi/span-1/data.csv",
+            "slo": {"p95_ms": 5000, "p99_ms": 10000, "max_failure_ratio": 0.0, "min_rps": 1},
+        }
         for env in ("dev", "staging", "prod"):
             path = environments / env / "config.yaml"
             data = yaml.safe_load(path.read_text())
@@ -101,11 +112,18 @@ class Flow:
         return clone
 
     def mlops(self, clone: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        out = subprocess.run([sys.executable, "-m", "mlops.cli", *args], cwd=clone,
-                             env=self.env, capture_output=True, text=True, timeout=900)
+        out = subprocess.run(
+            [sys.executable, "-m", "mlops.cli", *args],
+            cwd=clone,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         if ok:
-            assert out.returncode == 0, f"mlops {' '.join(args)}:\n{out.stdout[-3000:]}\n" \
-                                        f"{out.stderr[-3000:]}"
+            assert out.returncode == 0, (
+                f"mlops {' '.join(args)}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+            )
         assert "Traceback" not in out.stdout + out.stderr
         return out
 
@@ -125,8 +143,7 @@ class Flow:
         return yaml.safe_load((clone / "environments" / env / "release.yaml").read_text())
 
 
-def test_one_artifact_moves_through_every_environment_across_fresh_runners(
-        tmp_path: Path) -> None:
+def test_one_artifact_moves_through_every_environment_across_fresh_runners(tmp_path: Path) -> None:
     registry = Registry(tmp_path / "registry")
     try:
         _flow(Flow(tmp_path / "flow", registry), registry, tmp_path)
@@ -141,7 +158,8 @@ def _flow(flow: Flow, registry: Registry, tmp_path: Path) -> None:
     flow.mlops(train, "run", "--env", "dev", "--data", str(data))
     summary = json.loads((train / "build" / "dev" / "run_summary.json").read_text())
     assert summary["pushed"] and summary["pushed_path"].startswith(
-        f"oci://{registry.host}/acme/taxi/models/taxi_tips@sha256:")
+        f"oci://{registry.host}/acme/taxi/models/taxi_tips@sha256:"
+    )
     upload = flow.artifacts / "run-1" / "run_summary.json"
     upload.parent.mkdir(parents=True)
     shutil.copy(train / "build" / "dev" / "run_summary.json", upload)
@@ -164,8 +182,17 @@ def _flow(flow: Flow, registry: Registry, tmp_path: Path) -> None:
     # promote-prod, approved for the version staging runs.
     prod = flow.job("promote-prod")
     version = str(first["version"])
-    refused = flow.mlops(prod, "promote", "--from", "staging", "--to", "prod",
-                         "--expect-version", str(int(version) + 1), ok=False)
+    refused = flow.mlops(
+        prod,
+        "promote",
+        "--from",
+        "staging",
+        "--to",
+        "prod",
+        "--expect-version",
+        str(int(version) + 1),
+        ok=False,
+    )
     assert refused.returncode == 1 and "refused (expected-version)" in refused.stderr
     flow.mlops(prod, "promote", "--from", "staging", "--to", "prod", "--expect-version", version)
     flow.commit(prod, "prod: release")
@@ -195,8 +222,13 @@ def _flow(flow: Flow, registry: Registry, tmp_path: Path) -> None:
     assert records["staging"]["loadtest"]["verdict"] == "PASS"
     assert records["prod"]["promoted_from"] == "staging"
     log = _git(final, "log", "--format=%s", "main")
-    assert log.splitlines()[:5] == ["dev: rollback", "dev: second release", "prod: release",
-                                    "staging: release", "dev: release"]
+    assert log.splitlines()[:5] == [
+        "dev: rollback",
+        "dev: second release",
+        "prod: release",
+        "staging: release",
+        "dev: release",
+    ]
 
 
 def _second_candidate(flow: Flow, clone: Path, first: dict) -> Path:
@@ -207,7 +239,7 @@ import json, shutil, sys
 from pathlib import Path
 from store.model_store import open_store, store_of, Artifact
 from core import config
-first = Artifact({first['version']}, {first['digest']!r}, {first['uri']!r})
+first = Artifact({first["version"]}, {first["digest"]!r}, {first["uri"]!r})
 pulled = store_of(first.ref).materialize(first, Path('build/pull'))
 model = Path('build/second')
 shutil.copytree(pulled, model)
@@ -218,8 +250,14 @@ art = store.publish(model, first.version + 1, {{'mlops.template.model.name': 'ta
 print(json.dumps({{'pushed': True, 'pushed_version': str(art.version), 'pushed_path': art.ref,
                   'model_digest': art.tree_digest, 'overall': {{'metrics': {{}}}}}}))
 """
-    out = subprocess.run([sys.executable, "-c", script], cwd=clone, env=flow.env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=clone,
+        env=flow.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     upload = flow.artifacts / "run-2" / "run_summary.json"
     upload.parent.mkdir(parents=True)

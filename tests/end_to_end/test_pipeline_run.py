@@ -40,13 +40,20 @@ def _hermetic_environments(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _with_environments(args: tuple[str, ...]) -> tuple[str, ...]:
-    return args if "--environments" in args or not _HERMETIC else (
-        "--environments", str(_HERMETIC[0]), *args)
+    return (
+        args
+        if "--environments" in args or not _HERMETIC
+        else ("--environments", str(_HERMETIC[0]), *args)
+    )
 
 
 def mlops(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mlops.cli", *_with_environments(args)],
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "mlops.cli", *_with_environments(args)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +66,12 @@ FAULTS = Path(__file__).with_name("faults")
 
 def run_with_trainer(fault: str, *args: str) -> subprocess.CompletedProcess[str]:
     """`mlops` with the Trainer's module replaced by tests/end_to_end/faults/<fault>."""
-    return subprocess.run([sys.executable, str(FAULTS / "run_with_trainer.py"), fault,
-                           *_with_environments(args)], capture_output=True, text=True,
-                          timeout=900)
+    return subprocess.run(
+        [sys.executable, str(FAULTS / "run_with_trainer.py"), fault, *_with_environments(args)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +138,9 @@ def test_promote_to_dev_records_the_pushed_model(first_run, environments: Path) 
 
     out, first = first_run
     assert first.returncode == 0
-    result = mlops("--environments", str(environments), "promote", "--to", "dev",
-                   "--output", str(out))
+    result = mlops(
+        "--environments", str(environments), "promote", "--to", "dev", "--output", str(out)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     record = yaml.safe_load((environments / "dev" / "release.yaml").read_text())["current"]
     summary = strict_json(out / "run_summary.json")
@@ -142,21 +153,34 @@ def test_promote_to_dev_records_the_pushed_model(first_run, environments: Path) 
     assert status.returncode == 0 and f"dev      {record['version']}" in status.stdout
 
 
-def test_a_model_below_the_floor_is_not_blessed_and_not_pushed(first_run, sample: Path,
-                                                              environments: Path) -> None:
+def test_a_model_below_the_floor_is_not_blessed_and_not_pushed(
+    first_run, sample: Path, environments: Path
+) -> None:
     """Same data and model, stricter environment: only evaluation and push run again."""
     out, first = first_run
     assert first.returncode == 0
     before = versions(out / MODEL_STORE)
     overlay = environments / "dev" / "config.yaml"
     overlay.write_text(overlay.read_text() + "evaluation:\n  lower_bound: 0.999\n")
-    result = mlops("--environments", str(environments), "run", "--env", "dev",
-                   "--data", str(sample), "--output", str(out))
+    result = mlops(
+        "--environments",
+        str(environments),
+        "run",
+        "--env",
+        "dev",
+        "--data",
+        str(sample),
+        "--output",
+        str(out),
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
     assert "Model validation: NOT BLESSED, because:" in result.stdout
-    assert re.search(r"auc on overall is 0\.\d+, below the floor 0\.999 "
-                     r"\(evaluation\.lower_bound\)", result.stdout)
+    assert re.search(
+        r"auc on overall is 0\.\d+, below the floor 0\.999 "
+        r"\(evaluation\.lower_bound\)",
+        result.stdout,
+    )
     assert "Pushed: nothing (the model was not blessed)" in result.stdout
     assert "model validation failed" in result.stderr
     assert versions(out / MODEL_STORE) == before
@@ -165,9 +189,9 @@ def test_a_model_below_the_floor_is_not_blessed_and_not_pushed(first_run, sample
     assert statuses["Trainer"] == "cached" and statuses["Evaluator"] == "ran"
 
 
-def test_a_regression_against_the_released_model_is_not_blessed(first_run, sample: Path,
-                                                                tmp_path: Path,
-                                                                ci_report) -> None:
+def test_a_regression_against_the_released_model_is_not_blessed(
+    first_run, sample: Path, tmp_path: Path, ci_report
+) -> None:
     """Planted fault: a trainer blind to the payment type (faults/blind_trainer.py). The first
     run's model is released to dev; the blind candidate falls far more than
     evaluation.max_regression below that baseline, so it is not blessed and nothing is pushed.
@@ -178,8 +202,9 @@ def test_a_regression_against_the_released_model_is_not_blessed(first_run, sampl
     out, first = first_run
     assert first.returncode == 0
     environments = copy_environments(tmp_path)
-    promoted = mlops("--environments", str(environments), "promote", "--to", "dev",
-                     "--output", str(out))
+    promoted = mlops(
+        "--environments", str(environments), "promote", "--to", "dev", "--output", str(out)
+    )
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
     release_file = environments / "dev" / "release.yaml"
     release = release_file.read_text()
@@ -188,27 +213,42 @@ def test_a_regression_against_the_released_model_is_not_blessed(first_run, sampl
     update_overlay(environments, "dev", {"evaluation": {"lower_bound": floor}})
     before = versions(out / MODEL_STORE)
 
-    result = run_with_trainer("blind_trainer.py", "--environments", str(environments), "run",
-                              "--env", "dev", "--data", str(sample), "--output", str(out))
+    result = run_with_trainer(
+        "blind_trainer.py",
+        "--environments",
+        str(environments),
+        "run",
+        "--env",
+        "dev",
+        "--data",
+        str(sample),
+        "--output",
+        str(out),
+    )
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in result.stdout + result.stderr
     summary = strict_json(out / "run_summary.json")
     candidate = summary["overall"]["metrics"]["auc"]
     baseline = summary["overall"]["baseline"]["auc"]
-    ci_report("regression gate (end to end)",
-              f"released auc {released_auc:.4f}, baseline in the run {baseline:.4f}, weaker "
-              f"candidate {candidate:.4f}, floor {floor}, allowed change -0.01")
+    ci_report(
+        "regression gate (end to end)",
+        f"released auc {released_auc:.4f}, baseline in the run {baseline:.4f}, weaker "
+        f"candidate {candidate:.4f}, floor {floor}, allowed change -0.01",
+    )
     assert summary["has_baseline"] is True
     assert baseline == pytest.approx(released_auc, abs=1e-4)  # the released model's figure
     assert floor <= candidate < baseline - 0.01, (candidate, baseline)
     assert "Model validation: NOT BLESSED, because:" in result.stdout
-    reason = re.search(r"auc on overall changed by (-0\.\d{4}) against the baseline; the "
-                       r"environment allows at most -0\.0100 \(evaluation\.max_regression\)",
-                       result.stdout)
+    reason = re.search(
+        r"auc on overall changed by (-0\.\d{4}) against the baseline; the "
+        r"environment allows at most -0\.0100 \(evaluation\.max_regression\)",
+        result.stdout,
+    )
     assert reason, result.stdout
     assert float(reason.group(1)) == pytest.approx(candidate - baseline, abs=2e-4)
-    assert summary["blessing_failures"] == [line.strip()[2:] for line in result.stdout.splitlines()
-                                            if line.startswith("  - ")]
+    assert summary["blessing_failures"] == [
+        line.strip()[2:] for line in result.stdout.splitlines() if line.startswith("  - ")
+    ]
     assert len(summary["blessing_failures"]) == 1  # the floor was cleared
     assert "Pushed: nothing (the model was not blessed)" in result.stdout
     assert "model validation failed" in result.stderr
@@ -224,18 +264,21 @@ def test_a_diverging_trainer_fails_the_run_and_pushes_nothing(first_run, sample:
     out, first = first_run
     assert first.returncode == 0
     before = versions(out / MODEL_STORE)
-    result = run_with_trainer("poisoned_trainer.py", "run", "--env", "dev", "--data",
-                              str(sample), "--output", str(out))
+    result = run_with_trainer(
+        "poisoned_trainer.py", "run", "--env", "dev", "--data", str(sample), "--output", str(out)
+    )
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in result.stdout + result.stderr
-    assert re.search(r"stopped: NaN detected: (training loss became|weights .* are not finite)",
-                     result.stderr), result.stderr
+    assert re.search(
+        r"stopped: NaN detected: (training loss became|weights .* are not finite)", result.stderr
+    ), result.stderr
     assert "no model was exported" in result.stderr
     assert versions(out / MODEL_STORE) == before
 
 
-def _break_csv(src: Path, dest: Path, drop: str | None = None,
-               poison: tuple[str, str] | None = None) -> Path:
+def _break_csv(
+    src: Path, dest: Path, drop: str | None = None, poison: tuple[str, str] | None = None
+) -> Path:
     with (src / "span-1" / "data.csv").open() as f:
         rows = list(csv.DictReader(f))
     header = [c for c in rows[0] if c != drop]
@@ -251,12 +294,16 @@ def _break_csv(src: Path, dest: Path, drop: str | None = None,
     return dest
 
 
-@pytest.mark.parametrize(("drop", "poison", "feature", "kind"), [
-    ("payment_type", None, "payment_type", "SCHEMA_MISSING_COLUMN"),
-    (None, ("trip_miles", "far"), "trip_miles", "UNEXPECTED_DATA_TYPE"),
-])
-def test_schema_violation_stops_at_the_data_gate(tmp_path: Path, sample: Path, drop, poison,
-                                                 feature: str, kind: str) -> None:
+@pytest.mark.parametrize(
+    ("drop", "poison", "feature", "kind"),
+    [
+        ("payment_type", None, "payment_type", "SCHEMA_MISSING_COLUMN"),
+        (None, ("trip_miles", "far"), "trip_miles", "UNEXPECTED_DATA_TYPE"),
+    ],
+)
+def test_schema_violation_stops_at_the_data_gate(
+    tmp_path: Path, sample: Path, drop, poison, feature: str, kind: str
+) -> None:
     data = _break_csv(sample, tmp_path / "data", drop=drop, poison=poison)
     out = tmp_path / "out"
     result = mlops("run", "--env", "dev", "--data", str(data), "--output", str(out))

@@ -23,13 +23,22 @@ OVERFIT_MAX_LOSS = 0.05
 
 
 def test_training_loss_falls_by_a_clear_margin(trained, ci_report) -> None:
-    verdict = check_convergence(trained.initial_loss, [trained.final_loss],
-                                min_relative_drop=MIN_RELATIVE_DROP)
-    path = S.write_report("convergence.json", {
-        "initial_loss": trained.initial_loss, "final_loss": trained.final_loss,
-        "min_relative_drop": MIN_RELATIVE_DROP, "history": trained.history})
-    ci_report("convergence", f"{verdict}\nloss per epoch: "
-              f"{S.sparkline(trained.history['loss'])}\nhistory: {path}")
+    verdict = check_convergence(
+        trained.initial_loss, [trained.final_loss], min_relative_drop=MIN_RELATIVE_DROP
+    )
+    path = S.write_report(
+        "convergence.json",
+        {
+            "initial_loss": trained.initial_loss,
+            "final_loss": trained.final_loss,
+            "min_relative_drop": MIN_RELATIVE_DROP,
+            "history": trained.history,
+        },
+    )
+    ci_report(
+        "convergence",
+        f"{verdict}\nloss per epoch: {S.sparkline(trained.history['loss'])}\nhistory: {path}",
+    )
 
 
 def test_loss_and_weights_stay_finite(trained) -> None:
@@ -39,10 +48,15 @@ def test_loss_and_weights_stay_finite(trained) -> None:
 
 
 def _hp(learning_rate: float, steps: int, training_config) -> HyperParameters:
-    return HyperParameters(train_steps=steps, eval_steps=1, batch_size=TINY_BATCH,
-                           learning_rate=learning_rate, seed=training_config.seed,
-                           early_stopping_patience=steps, hidden_units=list(
-                               training_config.hidden_units))
+    return HyperParameters(
+        train_steps=steps,
+        eval_steps=1,
+        batch_size=TINY_BATCH,
+        learning_rate=learning_rate,
+        seed=training_config.seed,
+        early_stopping_patience=steps,
+        hidden_units=list(training_config.hidden_units),
+    )
 
 
 def _train(columns: S.Columns, hp: HyperParameters) -> tuple[float, float, dict]:
@@ -64,6 +78,7 @@ def test_model_can_overfit_a_tiny_batch(transform_run, training_config, ci_repor
 
 # Planted faults: the checks above must notice when training is broken.
 
+
 def test_convergence_check_catches_a_model_that_does_not_learn(transform_run, training_config):
     before, after, _ = _train(transform_run.train, _hp(1e-7, 100, training_config))
     with pytest.raises(ConvergenceError, match="did not converge"):
@@ -82,11 +97,14 @@ def test_convergence_check_catches_a_diverging_learning_rate(transform_run, trai
         check_convergence(before, [after], min_relative_drop=MIN_RELATIVE_DROP)
 
 
-def test_overfit_check_catches_features_that_never_reach_the_model(transform_run,
-                                                                 training_config) -> None:
+def test_overfit_check_catches_features_that_never_reach_the_model(
+    transform_run, training_config
+) -> None:
     """A wiring bug (every feature arrives as zero) leaves only the label prior to learn."""
-    tiny = {k: v[:TINY_BATCH] if k == "big_tipper" else np.zeros_like(v[:TINY_BATCH])
-            for k, v in transform_run.train.items()}
+    tiny = {
+        k: v[:TINY_BATCH] if k == "big_tipper" else np.zeros_like(v[:TINY_BATCH])
+        for k, v in transform_run.train.items()
+    }
     _, final, _ = _train(tiny, _hp(0.01, 200, training_config))
     with pytest.raises(ConvergenceError, match="cannot overfit"):
         check_overfit(final, max_loss=OVERFIT_MAX_LOSS)

@@ -33,15 +33,17 @@ def _write_transformed(run: S.TransformRun, root: Path) -> str:
     coder = tft.coders.ExampleProtoCoder(run.output.transformed_metadata.schema)
     split = root / f"Split-{SPLIT}"
     split.mkdir(parents=True)
-    with tf.io.TFRecordWriter(str(split / "transformed_examples-00000-of-00001.gz"),
-                              options="GZIP") as writer:
+    with tf.io.TFRecordWriter(
+        str(split / "transformed_examples-00000-of-00001.gz"), options="GZIP"
+    ) as writer:
         for i in range(len(run.probe_labels)):
             writer.write(coder.encode({k: v[i] for k, v in run.probe.items()}))
     return str(split / "*")
 
 
-def training_path(run: S.TransformRun, model: tf.keras.Model, root: Path
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def training_path(
+    run: S.TransformRun, model: tf.keras.Model, root: Path
+) -> tuple[np.ndarray, np.ndarray]:
     """Predictions and labels for the probe rows, read the way the Trainer reads its data:
     the DataAccessor TFX's Trainer builds for an Examples artifact, then `trainer.make_dataset`
     (looked up at call time, so a fault planted in the trainer module is what runs)."""
@@ -55,16 +57,20 @@ def training_path(run: S.TransformRun, model: tf.keras.Model, root: Path
     examples.split_names = artifact_utils.encode_split_names([SPLIT])
     accessor = DataAccessor(
         tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact([examples], []),
-        record_batch_factory=None, data_view_decode_fn=None)
+        record_batch_factory=None,
+        data_view_decode_fn=None,
+    )
     rows = len(run.probe_labels)
-    dataset = trainer.make_dataset([pattern], accessor, run.output, batch_size=rows, seed=0,
-                                   shuffle=False)
+    dataset = trainer.make_dataset(
+        [pattern], accessor, run.output, batch_size=rows, seed=0, shuffle=False
+    )
     features, labels = next(iter(dataset))
     return model.predict(features, verbose=0), labels.numpy()
 
 
-def test_serving_signature_matches_the_training_path(transform_run, trained, serve, tmp_path,
-                                                     ci_report) -> None:
+def test_serving_signature_matches_the_training_path(
+    transform_run, trained, serve, tmp_path, ci_report
+) -> None:
     served = serve(R.examples(transform_run.probe_rows))
     training, labels = training_path(transform_run, trained.model, tmp_path)
     # The rows came back in order: the labels are the probe rows' own.
@@ -81,7 +87,8 @@ def _fare_clipped_in_the_trainer_input(real):
         def clip(features, label):
             features = dict(features)
             features[F.transformed_name("fare")] = tf.minimum(
-                features[F.transformed_name("fare")], 0.5)
+                features[F.transformed_name("fare")], 0.5
+            )
             return features, label
 
         return real(*args, **kwargs).map(clip)
@@ -90,9 +97,11 @@ def _fare_clipped_in_the_trainer_input(real):
 
 
 def test_skew_check_catches_preprocessing_in_the_trainer_input_path(
-        transform_run, trained, serve, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(trainer, "make_dataset",
-                        _fare_clipped_in_the_trainer_input(trainer.make_dataset))
+    transform_run, trained, serve, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(
+        trainer, "make_dataset", _fare_clipped_in_the_trainer_input(trainer.make_dataset)
+    )
     served = serve(R.examples(transform_run.probe_rows))
     training, _ = training_path(transform_run, trained.model, tmp_path)
     with pytest.raises(SkewError, match=r"training/serving skew: .* rows differ") as caught:
@@ -104,17 +113,19 @@ def _fare_clipped_at_training_time(inputs):
     """A planted fault: fares are clipped in the training Transform only."""
     clipped = dict(inputs)
     fare = inputs["fare"]
-    clipped["fare"] = tf.SparseTensor(fare.indices, tf.minimum(fare.values, 20.0),
-                                      fare.dense_shape)
+    clipped["fare"] = tf.SparseTensor(fare.indices, tf.minimum(fare.values, 20.0), fare.dense_shape)
     return preprocessing_fn(clipped)
 
 
 def test_skew_check_catches_preprocessing_applied_only_in_the_training_transform(
-        transform_run, trained, serve, tmp_path) -> None:
-    skewed = S.run_transform(transform_run.train_rows,
-                             list(zip(transform_run.probe_labels, transform_run.probe_rows,
-                                      strict=True)),
-                             tmp_path / "skewed", fn=_fare_clipped_at_training_time)
+    transform_run, trained, serve, tmp_path
+) -> None:
+    skewed = S.run_transform(
+        transform_run.train_rows,
+        list(zip(transform_run.probe_labels, transform_run.probe_rows, strict=True)),
+        tmp_path / "skewed",
+        fn=_fare_clipped_at_training_time,
+    )
     served = serve(R.examples(skewed.probe_rows))
     training, _ = training_path(skewed, trained.model, tmp_path / "read")
     with pytest.raises(SkewError, match=r"training/serving skew: .* rows differ") as caught:

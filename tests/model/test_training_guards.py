@@ -10,15 +10,23 @@ from models import features as F
 from models.model import build_model, dense_feature_keys
 from models.trainer import HyperParameters, TrainingDivergedError, fit
 
-HP = HyperParameters(train_steps=20, eval_steps=2, batch_size=32, learning_rate=0.01, seed=7,
-                     early_stopping_patience=2, hidden_units=[8])
+HP = HyperParameters(
+    train_steps=20,
+    eval_steps=2,
+    batch_size=32,
+    learning_rate=0.01,
+    seed=7,
+    early_stopping_patience=2,
+    hidden_units=[8],
+)
 
 
 def _dataset(rows: int, poison: bool = False) -> tf.data.Dataset:
     rng = np.random.default_rng(0)
     x = {k: rng.normal(size=rows).astype("float32") for k in dense_feature_keys()}
-    x.update({k: rng.integers(0, n, size=rows).astype("int64")
-              for k, n in F.categorical_sizes().items()})
+    x.update(
+        {k: rng.integers(0, n, size=rows).astype("int64") for k, n in F.categorical_sizes().items()}
+    )
     if poison:
         x["fare_xf"][::7] = np.inf
     y = rng.integers(0, 2, size=rows).astype("int64")
@@ -28,8 +36,11 @@ def _dataset(rows: int, poison: bool = False) -> tf.data.Dataset:
 def test_poisoned_batch_stops_training_with_a_nan_message() -> None:
     tf.keras.utils.set_random_seed(HP.seed)
     model = build_model(HP.hidden_units, HP.learning_rate, HP.seed)
-    with pytest.raises(TrainingDivergedError, match=r"NaN detected: training loss became nan "
-                                                    r"at epoch 1, batch 0"):
+    with pytest.raises(
+        TrainingDivergedError,
+        match=r"NaN detected: training loss became nan "
+        r"at epoch 1, batch 0",
+    ):
         fit(model, _dataset(256, poison=True), _dataset(64), HP)
 
 

@@ -60,17 +60,22 @@ def predict_in_process(trained, second_version):
 SERVERS = [(b, "batching") for b in backends.available_backends()] + [("local", "no batching")]
 
 
-@pytest.fixture(scope="module", params=SERVERS, ids=[f"{b}-{m}".replace(" ", "-")
-                                                     for b, m in SERVERS])
+@pytest.fixture(
+    scope="module", params=SERVERS, ids=[f"{b}-{m}".replace(" ", "-") for b, m in SERVERS]
+)
 def served(request, tmp_path_factory, trained, second_version) -> Iterator[Served]:
     """Every backend this machine has, serving versions 1 and 2 under `latest {2}`; the
     stand-in also without server-side batching, so both of its request paths are covered."""
     backend, mode = request.param
-    server = start_server(tmp_path_factory.mktemp(f"serve-{backend}"), backend,
-                          {1: trained.export_dir, 2: second_version},
-                          serving={"num_versions": 2,
-                                   "batching": BATCHING if mode == "batching"
-                                   else {"enabled": False}})
+    server = start_server(
+        tmp_path_factory.mktemp(f"serve-{backend}"),
+        backend,
+        {1: trained.export_dir, 2: second_version},
+        serving={
+            "num_versions": 2,
+            "batching": BATCHING if mode == "batching" else {"enabled": False},
+        },
+    )
     yield server
     stop_server(server)
 

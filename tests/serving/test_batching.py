@@ -57,14 +57,26 @@ class OneModel:
 
 def run(scenario: Any, **batching: int) -> Any:
     """Run `scenario(client, model, metrics)` against a stand-in REST app with a Batcher."""
+
     async def main() -> Any:
         executor = ThreadPoolExecutor(4)
         model, metrics = Doubler(), Metrics()
-        params = {"max_batch_size": 4, "batch_timeout_micros": 0, "num_batch_threads": 1,
-                  "max_enqueued_batches": 2, **batching}
+        params = {
+            "max_batch_size": 4,
+            "batch_timeout_micros": 0,
+            "num_batch_threads": 1,
+            "max_enqueued_batches": 2,
+            **batching,
+        }
         batcher = Batcher(executor, observe=metrics.batch, **params)
-        server = StandInServer(OneModel(model), executor, monitoring_path="/metrics",
-                               max_request_bytes=1 << 20, batcher=batcher, metrics=metrics)
+        server = StandInServer(
+            OneModel(model),
+            executor,
+            monitoring_path="/metrics",
+            max_request_bytes=1 << 20,
+            batcher=batcher,
+            metrics=metrics,
+        )
         async with TestClient(TestServer(server.app())) as client:
             try:
                 return await scenario(client, model, metrics)
@@ -72,6 +84,7 @@ def run(scenario: Any, **batching: int) -> Any:
                 model.gate.set()
                 batcher.close()
                 executor.shutdown(wait=False)
+
     return asyncio.run(main())
 
 
@@ -93,6 +106,7 @@ def test_a_request_larger_than_max_batch_size_is_a_400_with_upstreams_message() 
 def test_a_full_batching_queue_is_a_503() -> None:
     """One batch runs (held), two wait (max_enqueued_batches 2): the next request is refused
     with UNAVAILABLE, which upstream's REST layer answers with 503."""
+
     async def scenario(client, model, metrics):
         model.gate.clear()
         running = asyncio.ensure_future(post(client, [1.0] * 4))
@@ -107,14 +121,16 @@ def test_a_full_batching_queue_is_a_503() -> None:
 
     (status, body), first, rest = run(scenario, batch_timeout_micros=0)
     assert status == 503, body
-    assert body["error"].startswith("The batch scheduling queue to which this task was "
-                                    "submitted is full")
+    assert body["error"].startswith(
+        "The batch scheduling queue to which this task was submitted is full"
+    )
     assert first[0] == 200 and [s for s, _ in rest] == [200, 200]
 
 
 def test_requests_share_a_batch_and_its_fate() -> None:
     """Two requests within the batch timeout run as one call of 2 rows (the processed batch
     size metric says so); when that call fails, both get its error, as upstream."""
+
     async def scenario(client, model, metrics):
         good = await asyncio.gather(post(client, [1.0]), post(client, [3.0]))
         mixed = await asyncio.gather(post(client, [1.0]), post(client, [-1.0]))

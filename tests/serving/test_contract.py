@@ -37,8 +37,7 @@ def grpc_client(served, rest):
 
 
 def raw_post(url: str, data: bytes) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=data,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -69,17 +68,22 @@ def test_predictions_match_the_in_process_model(rest, examples, predict_in_proce
 
 def test_version_routes_reach_that_version(rest, examples, predict_in_process) -> None:
     for version in (1, 2):
-        np.testing.assert_allclose(rest.predict(examples, version=version),
-                                   predict_in_process(version, examples), atol=TOLERANCE)
+        np.testing.assert_allclose(
+            rest.predict(examples, version=version),
+            predict_in_process(version, examples),
+            atol=TOLERANCE,
+        )
     assert not np.allclose(predict_in_process(1, examples), predict_in_process(2, examples))
 
 
 def test_grpc_and_rest_give_the_same_predictions(rest, grpc_client, examples) -> None:
     assert grpc_client.status() == {1: "AVAILABLE", 2: "AVAILABLE"}
-    np.testing.assert_allclose(grpc_client.predict(examples), rest.predict(examples),
-                               atol=TOLERANCE)
-    np.testing.assert_allclose(grpc_client.predict(examples, version=1),
-                               rest.predict(examples, version=1), atol=TOLERANCE)
+    np.testing.assert_allclose(
+        grpc_client.predict(examples), rest.predict(examples), atol=TOLERANCE
+    )
+    np.testing.assert_allclose(
+        grpc_client.predict(examples, version=1), rest.predict(examples, version=1), atol=TOLERANCE
+    )
     with pytest.raises(PredictionError, match="NOT_FOUND"):
         grpc_client.predict(examples, version=99)
 
@@ -88,22 +92,35 @@ def _bad_requests(example: bytes) -> dict[str, tuple[str, bytes]]:
     good = json.dumps(predict_body([example])).encode()
     return {
         "malformed JSON": (f"/v1/models/{MODEL}:predict", b'{"instances": [}'),
-        "wrong input name": (f"/v1/models/{MODEL}:predict", json.dumps(
-            {"instances": [{"rows": {"b64": "AA=="}}]}).encode()),
+        "wrong input name": (
+            f"/v1/models/{MODEL}:predict",
+            json.dumps({"instances": [{"rows": {"b64": "AA=="}}]}).encode(),
+        ),
         "wrong dtype": (f"/v1/models/{MODEL}:predict", b'{"instances": [{"examples": 3.5}]}'),
-        "missing b64": (f"/v1/models/{MODEL}:predict",
-                        b'{"instances": [{"examples": "fare=3"}]}'),
+        "missing b64": (f"/v1/models/{MODEL}:predict", b'{"instances": [{"examples": "fare=3"}]}'),
         "empty instances": (f"/v1/models/{MODEL}:predict", b'{"instances": []}'),
-        "oversize payload": (f"/v1/models/{MODEL}:predict",
-                             b'{"instances": ["' + b"A" * (6 * 1024 * 1024) + b'"]}'),
+        "oversize payload": (
+            f"/v1/models/{MODEL}:predict",
+            b'{"instances": ["' + b"A" * (6 * 1024 * 1024) + b'"]}',
+        ),
         "unknown model": ("/v1/models/no_such_model:predict", good),
         "unknown version": (f"/v1/models/{MODEL}/versions/99:predict", good),
     }
 
 
-@pytest.mark.parametrize("case", ["malformed JSON", "wrong input name", "wrong dtype",
-                                  "missing b64", "empty instances", "oversize payload",
-                                  "unknown model", "unknown version"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "malformed JSON",
+        "wrong input name",
+        "wrong dtype",
+        "missing b64",
+        "empty instances",
+        "oversize payload",
+        "unknown model",
+        "unknown version",
+    ],
+)
 def test_bad_requests_get_4xx_with_an_error_body(served, rest, examples, case) -> None:
     path, data = _bad_requests(examples[0])[case]
     status, body = raw_post(served.rest_url + path, data)
@@ -117,8 +134,9 @@ def test_bad_requests_get_4xx_with_an_error_body(served, rest, examples, case) -
 
 def test_prometheus_metrics_are_served(served, rest, examples) -> None:
     rest.predict(examples[:1])
-    with urllib.request.urlopen(served.rest_url + "/monitoring/prometheus/metrics",
-                                timeout=10) as response:
+    with urllib.request.urlopen(
+        served.rest_url + "/monitoring/prometheus/metrics", timeout=10
+    ) as response:
         text = response.read().decode()
     assert ":tensorflow:serving:request_count" in text
 
@@ -145,13 +163,17 @@ def _batches(url: str) -> tuple[int, int]:
     with urllib.request.urlopen(url + "/monitoring/prometheus/metrics", timeout=10) as r:
         lines = r.read().decode().splitlines()
     name = ":tensorflow:serving:batching_session:processed_batch_size"
-    values = {line.rsplit(" ", 1)[0]: int(float(line.rsplit(" ", 1)[1])) for line in lines
-              if line.startswith(name)}
+    values = {
+        line.rsplit(" ", 1)[0]: int(float(line.rsplit(" ", 1)[1]))
+        for line in lines
+        if line.startswith(name)
+    }
     return values.get(f"{name}_count{{}}", 0), values.get(f'{name}_bucket{{le="2"}}', 0)
 
 
-def test_a_bad_request_among_concurrent_good_ones(served, rest, examples,
-                                                  predict_in_process) -> None:
+def test_a_bad_request_among_concurrent_good_ones(
+    served, rest, examples, predict_in_process
+) -> None:
     """With batching (a 20 ms batch timeout) concurrent requests share one TensorFlow call, and
     upstream hands that call's status to every request in it: a neighbour of the bad request
     fails with the bad request's error, or succeeds with its own prediction; nothing else.

@@ -42,18 +42,22 @@ def _fill(value: Any, examples: list[bytes]) -> Any:
         return {"b64": base64.b64encode(examples[0]).decode()}
     if isinstance(value, str) and (m := EX_LIST.match(value)):
         n = int(m.group(1))
-        return [{"b64": base64.b64encode(examples[i % len(examples)]).decode()}
-                for i in range(n)]
+        return [{"b64": base64.b64encode(examples[i % len(examples)]).decode()} for i in range(n)]
     return value
 
 
-def send(url: str, method: str, path: str, body: bytes | None,
-         headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def send(
+    url: str, method: str, path: str, body: bytes | None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     parsed = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
     try:
-        conn.request(method, urllib.parse.quote(path, safe="/:%"), body=body,
-                     headers={"Content-Type": "application/json", **(headers or {})})
+        conn.request(
+            method,
+            urllib.parse.quote(path, safe="/:%"),
+            body=body,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
         response = conn.getresponse()
         return response.status, response.read()
     finally:
@@ -97,9 +101,11 @@ def _grpc_request(case: dict[str, Any], examples: list[bytes]) -> tuple[str, Any
     )
 
     rpc = case["rpc"]
-    request = {"Predict": predict_pb2.PredictRequest,
-               "GetModelMetadata": get_model_metadata_pb2.GetModelMetadataRequest,
-               "GetModelStatus": get_model_status_pb2.GetModelStatusRequest}[rpc]()
+    request = {
+        "Predict": predict_pb2.PredictRequest,
+        "GetModelMetadata": get_model_metadata_pb2.GetModelMetadataRequest,
+        "GetModelStatus": get_model_status_pb2.GetModelStatusRequest,
+    }[rpc]()
     spec = case["spec"]
     if spec is not None:
         request.model_spec.name = spec["name"].replace("{model}", MODEL)
@@ -126,8 +132,11 @@ def test_grpc_case(served, rest, examples, case) -> None:
         pytest.skip(f"a case for servers {case['when'].replace('_', ' ')}")
     rpc, request = _grpc_request(case, examples)
     with grpc.insecure_channel(served.grpc_target) as channel:
-        stub = (model_service_pb2_grpc.ModelServiceStub(channel) if rpc == "GetModelStatus"
-                else prediction_service_pb2_grpc.PredictionServiceStub(channel))
+        stub = (
+            model_service_pb2_grpc.ModelServiceStub(channel)
+            if rpc == "GetModelStatus"
+            else prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        )
         try:
             getattr(stub, rpc)(request, timeout=60)
             code, details = "OK", ""
@@ -145,8 +154,9 @@ def _metric_lines(url: str) -> list[str]:
     return raw.decode().splitlines()
 
 
-def test_prometheus_metrics_use_upstream_names_labels_and_status_values(served, rest,
-                                                                        examples) -> None:
+def test_prometheus_metrics_use_upstream_names_labels_and_status_values(
+    served, rest, examples
+) -> None:
     """util.cc: request_count{model_name,status} for every request with the status code's name;
     request_latency{model_name,API,entrypoint} only for OK ones; gRPC Predict as "Predict"."""
     from serving.client import GrpcClient
@@ -154,8 +164,10 @@ def test_prometheus_metrics_use_upstream_names_labels_and_status_values(served, 
     body = json.dumps({"instances": _fill(["{ex}"], examples)}).encode()
     assert send(served.rest_url, "POST", f"/v1/models/{MODEL}:predict", body)[0] == 200
     assert send(served.rest_url, "POST", "/v1/models/no_such_model:predict", body)[0] == 404
-    assert send(served.rest_url, "POST", f"/v1/models/{MODEL}:predict",
-                b'{"instances": [3.5]}')[0] == 400
+    assert (
+        send(served.rest_url, "POST", f"/v1/models/{MODEL}:predict", b'{"instances": [3.5]}')[0]
+        == 400
+    )
     client = GrpcClient(served.grpc_target, MODEL)
     try:
         client.predict(examples[:1])
@@ -164,14 +176,20 @@ def test_prometheus_metrics_use_upstream_names_labels_and_status_values(served, 
     lines = _metric_lines(served.rest_url)
     count = ":tensorflow:serving:request_count"
     assert f"# TYPE {count} counter" in lines
-    for labels in (f'model_name="{MODEL}",status="OK"', 'model_name="no_such_model",'
-                   'status="NOT_FOUND"', f'model_name="{MODEL}",status="INVALID_ARGUMENT"'):
+    for labels in (
+        f'model_name="{MODEL}",status="OK"',
+        'model_name="no_such_model",status="NOT_FOUND"',
+        f'model_name="{MODEL}",status="INVALID_ARGUMENT"',
+    ):
         assert any(line.startswith(f"{count}{{{labels}}} ") for line in lines), labels
     latency = ":tensorflow:serving:request_latency"
     assert f"# TYPE {latency} histogram" in lines
-    for labels in (f'model_name="{MODEL}",API="predict",entrypoint="REST"',
-                   f'model_name="{MODEL}",API="Predict",entrypoint="GRPC"'):
+    for labels in (
+        f'model_name="{MODEL}",API="predict",entrypoint="REST"',
+        f'model_name="{MODEL}",API="Predict",entrypoint="GRPC"',
+    ):
         assert any(line.startswith(f"{latency}_count{{{labels}}} ") for line in lines), labels
-        assert any(line.startswith(f'{latency}_bucket{{{labels},le="+Inf"}} ')
-                   for line in lines), labels
+        assert any(line.startswith(f'{latency}_bucket{{{labels},le="+Inf"}} ') for line in lines), (
+            labels
+        )
     assert not any("no_such_model" in line for line in lines if line.startswith(latency))

@@ -26,8 +26,10 @@ from store.model_store import publish_atomically
 from tests.support.servers import MODEL, free_port, make_environment, start_server, stop_server
 
 pytestmark = pytest.mark.slow
-REFUSAL = (f"Request to assign label to version 1 of model {MODEL}, which is not currently "
-           f"available for inference")
+REFUSAL = (
+    f"Request to assign label to version 1 of model {MODEL}, which is not currently "
+    f"available for inference"
+)
 
 
 def _standin(tmp_path: Path, store: Path, allow: bool) -> tuple[subprocess.Popen, str]:
@@ -39,8 +41,12 @@ def _standin(tmp_path: Path, store: Path, allow: bool) -> tuple[subprocess.Popen
     flags = C.server_flags(cfg, str(tmp_path / "serving"), files, grpc, rest)
     if not allow:
         flags.remove("--allow_version_labels_for_unavailable_models=true")
-    proc = subprocess.Popen([sys.executable, "-m", "serving.standin.server", *flags],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serving.standin.server", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     return proc, f"http://127.0.0.1:{rest}"
 
 
@@ -103,9 +109,11 @@ def _wait(check, seconds: float = 90) -> bool:
 
 @pytest.mark.parametrize("backend", backends.available_backends())
 def test_moving_a_label_to_an_unloaded_version_is_refused_until_it_is_loaded(
-        tmp_path, trained, second_version, backend) -> None:
-    server = start_server(tmp_path / "srv", backend, {1: trained.export_dir},
-                          serving={"config_poll_seconds": 1})
+    tmp_path, trained, second_version, backend
+) -> None:
+    server = start_server(
+        tmp_path / "srv", backend, {1: trained.export_dir}, serving={"config_poll_seconds": 1}
+    )
     try:
         cfg = config.load("dev", server.environments, output_root=str(server.output))
         folder = server.output / "serving"
@@ -113,8 +121,9 @@ def test_moving_a_label_to_an_unloaded_version_is_refused_until_it_is_loaded(
         url = server.rest_url
 
         def write(versions: list[int], stable: int) -> None:
-            C.write(C.render(cfg, base.base_path, versions=versions,
-                             labels={"stable": stable}), folder)
+            C.write(
+                C.render(cfg, base.base_path, versions=versions, labels={"stable": stable}), folder
+            )
 
         write([1], 1)  # a new label on a loaded version
         assert _wait(lambda: _labelled(url) == "1"), _states(url)
@@ -128,7 +137,6 @@ def test_moving_a_label_to_an_unloaded_version_is_refused_until_it_is_loaded(
         assert _wait(lambda: _states(url).get("2") == "AVAILABLE"), _states(url)
         assert _labelled(url) == "1"
         write([2], 2)  # step 2: move the label, then the old version goes
-        assert _wait(lambda: _labelled(url) == "2" and _states(url).get("1") == "END"), \
-            _states(url)
+        assert _wait(lambda: _labelled(url) == "2" and _states(url).get("1") == "END"), _states(url)
     finally:
         stop_server(server)

@@ -24,21 +24,42 @@ def test_record_writes_pass_then_fail_into_the_release(tmp_path, trained) -> Non
     rows = tmp_path / "rows.csv"
     rows.write_text("\n".join(FULL_DATA.read_text().splitlines()[:201]) + "\n")
     # SLOs a busy shared CPU still meets: the PASS must not depend on the machine's load.
-    server = start_server(tmp_path / "a", "local", {1: trained.export_dir},
-                          loadtest={"warmup_seconds": 2, "users": 4, "spawn_rate": 4,
-                                    "slo": {"p95_ms": 10000, "p99_ms": 10000, "min_rps": 0.1}})
+    server = start_server(
+        tmp_path / "a",
+        "local",
+        {1: trained.export_dir},
+        loadtest={
+            "warmup_seconds": 2,
+            "users": 4,
+            "spawn_rate": 4,
+            "slo": {"p95_ms": 10000, "p99_ms": 10000, "min_rps": 0.1},
+        },
+    )
     envs = str(server.environments)
     record_file = server.environments / "dev" / "release.yaml"
     shown = config.show_path(record_file)  # how the command names the file it wrote
 
     def loadtest() -> tuple[int, str, str]:
-        done = mlops("--environments", envs, "loadtest", "--env", "dev", "--output",
-                     str(server.output), "--rows", str(rows), "--seconds", "6", "--record")
+        done = mlops(
+            "--environments",
+            envs,
+            "loadtest",
+            "--env",
+            "dev",
+            "--output",
+            str(server.output),
+            "--rows",
+            str(rows),
+            "--seconds",
+            "6",
+            "--record",
+        )
         return done.returncode, done.stdout, done.stderr
 
     try:
-        promoted = mlops("--environments", envs, "promote", "--to", "dev", "--output",
-                         str(server.output))
+        promoted = mlops(
+            "--environments", envs, "promote", "--to", "dev", "--output", str(server.output)
+        )
         assert promoted.returncode == 0, promoted.stdout + promoted.stderr
         released = yaml.safe_load(record_file.read_text())
         assert released["current"]["version"] == 1
@@ -58,8 +79,9 @@ def test_record_writes_pass_then_fail_into_the_release(tmp_path, trained) -> Non
         assert passed["rps"] == pytest.approx(summary["rps"], abs=1e-3) and passed["rps"] > 0
         assert passed["failure_ratio"] == 0.0
         # Only the verdict changed: same artifact, no new history entry.
-        assert {k: v for k, v in record["current"].items() if k != "loadtest"} == \
-            {k: v for k, v in released["current"].items() if k != "loadtest"}
+        assert {k: v for k, v in record["current"].items() if k != "loadtest"} == {
+            k: v for k, v in released["current"].items() if k != "loadtest"
+        }
         assert record["history"] == released["history"] == []
         status = mlops("--environments", envs, "status")
         assert "can be promoted dev -> staging" in status.stdout, status.stdout

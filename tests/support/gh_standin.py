@@ -24,8 +24,7 @@ def _opt(args: list[str], name: str) -> str | None:
 
 def main(argv: list[str]) -> int:
     state_file = Path(os.environ["GH_STANDIN_STATE"])
-    state = json.loads(state_file.read_text()) if state_file.exists() else {"calls": [],
-                                                                           "prs": {}}
+    state = json.loads(state_file.read_text()) if state_file.exists() else {"calls": [], "prs": {}}
     call: dict = {"argv": argv}
     body_file = _opt(argv, "--body-file")
     if body_file:
@@ -36,29 +35,34 @@ def main(argv: list[str]) -> int:
         case ["pr", "view"]:
             pr = state["prs"].get(argv[2])
             if pr is None:
-                print(f"no pull requests found for branch \"{argv[2]}\"", file=sys.stderr)
+                print(f'no pull requests found for branch "{argv[2]}"', file=sys.stderr)
                 code = 1
             else:
                 print(pr["state"])
         case ["pr", "create"]:
             head = _opt(argv, "--head")
             if state["prs"].get(head, {}).get("state") == "OPEN":
-                print(f"a pull request for branch \"{head}\" already exists", file=sys.stderr)
+                print(f'a pull request for branch "{head}" already exists', file=sys.stderr)
                 code = 1
             else:
-                state["prs"][head] = {"state": "OPEN", "base": _opt(argv, "--base"),
-                                      "title": _opt(argv, "--title"), "body": call["body"]}
+                state["prs"][head] = {
+                    "state": "OPEN",
+                    "base": _opt(argv, "--base"),
+                    "title": _opt(argv, "--title"),
+                    "body": call["body"],
+                }
         case ["pr", "edit"]:
             pr = state["prs"].get(argv[2])
             if pr is None or pr["state"] != "OPEN":
                 code = 1
             else:
-                pr.update(title=_opt(argv, "--title") or pr["title"],
-                          body=call.get("body", pr["body"]))
+                pr.update(
+                    title=_opt(argv, "--title") or pr["title"], body=call.get("body", pr["body"])
+                )
         case ["pr", "merge"]:
             pr = state["prs"].get(argv[2])
             if pr is None or pr["state"] != "OPEN":
-                print(f"no open pull request for branch \"{argv[2]}\"", file=sys.stderr)
+                print(f'no open pull request for branch "{argv[2]}"', file=sys.stderr)
                 code = 1
             else:
                 if os.environ.get("GH_STANDIN_ORIGIN"):
@@ -76,13 +80,23 @@ def main(argv: list[str]) -> int:
 def _merge(origin: str, head: str, pr: dict) -> None:
     """A merge commit of `head` onto the base branch, pushed to the bare origin."""
     with tempfile.TemporaryDirectory() as tmp:
+
         def git(*args: str) -> None:
             subprocess.run(["git", *args], cwd=tmp, check=True, capture_output=True)
 
         git("clone", "--quiet", "--branch", pr["base"], origin, ".")
-        git("-c", "user.name=reviewer", "-c", "user.email=reviewer@example.com", "merge",
-            "--no-ff", "--quiet", "-m", f"Merge pull request from {head}\n\n{pr['title']}",
-            f"origin/{head}")
+        git(
+            "-c",
+            "user.name=reviewer",
+            "-c",
+            "user.email=reviewer@example.com",
+            "merge",
+            "--no-ff",
+            "--quiet",
+            "-m",
+            f"Merge pull request from {head}\n\n{pr['title']}",
+            f"origin/{head}",
+        )
         git("push", "--quiet", "origin", f"HEAD:{pr['base']}")
 
 

@@ -19,8 +19,9 @@ STANDIN = Path(__file__).with_name("gh_standin.py")
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 class Remote:
@@ -29,8 +30,9 @@ class Remote:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.bare = root / "origin.git"
-        subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(self.bare)],
-                       check=True)
+        subprocess.run(
+            ["git", "init", "--quiet", "--bare", "-b", "main", str(self.bare)], check=True
+        )
         seed = self.clone("seed")
         for env in ("dev", "staging", "prod"):
             (seed / "environments" / env).mkdir(parents=True)
@@ -42,29 +44,48 @@ class Remote:
         self.gh_state = root / "gh.json"
         bin_dir = root / "bin"
         bin_dir.mkdir()
-        (bin_dir / "gh").write_text(f"#!/bin/sh\nexec {sys.executable} {STANDIN} \"$@\"\n")
+        (bin_dir / "gh").write_text(f'#!/bin/sh\nexec {sys.executable} {STANDIN} "$@"\n')
         (bin_dir / "gh").chmod(0o755)
-        self.env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-                    "GH_STANDIN_STATE": str(self.gh_state), "BACKOFF_SECONDS": "0",
-                    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-                    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+        self.env = {
+            **os.environ,
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "GH_STANDIN_STATE": str(self.gh_state),
+            "BACKOFF_SECONDS": "0",
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+        }
         self.env.pop("GITHUB_ACTIONS", None)
 
     def clone(self, name: str) -> Path:
         path = self.root / name
-        subprocess.run(["git", "clone", "--quiet", str(self.bare), str(path)], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "clone", "--quiet", str(self.bare), str(path)], check=True, capture_output=True
+        )
         git(path, "config", "user.name", "t")
         git(path, "config", "user.email", "t@example.com")
         return path
 
     def run(self, cwd: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", str(SCRIPT), *args], cwd=cwd, capture_output=True,
-                              text=True, env={**self.env, **extra}, timeout=60)
+        return subprocess.run(
+            ["bash", str(SCRIPT), *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            env={**self.env, **extra},
+            timeout=60,
+        )
 
     def start(self, cwd: Path, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(["bash", str(SCRIPT), *args], cwd=cwd, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(
+            ["bash", str(SCRIPT), *args],
+            cwd=cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     def log(self, ref: str = "main") -> list[str]:
         return git(self.bare, "log", "--format=%s", ref).splitlines()
@@ -73,15 +94,24 @@ class Remote:
         return git(self.bare, "show", f"{ref}:{path}")
 
     def gh(self) -> dict:
-        return json.loads(self.gh_state.read_text()) if self.gh_state.exists() else {
-            "calls": [], "prs": {}}
+        return (
+            json.loads(self.gh_state.read_text())
+            if self.gh_state.exists()
+            else {"calls": [], "prs": {}}
+        )
 
 
 def write_release(root: Path, env: str, version: int, previous: int | None = None) -> None:
     """A real release record (store.release writes it) plus one rendered manifest."""
+
     def release(v: int) -> rel.Release:
-        return rel.Release(model_name="taxi_tips", version=v, digest=f"sha256:{v:064x}",
-                           uri=f"registry/taxi_tips@sha256:{v:064x}")
+        return rel.Release(
+            model_name="taxi_tips",
+            version=v,
+            digest=f"sha256:{v:064x}",
+            uri=f"registry/taxi_tips@sha256:{v:064x}",
+        )
+
     history = [release(previous)] if previous else []
     rel.write(root / "environments", rel.Record(env, release(version), history))
     manifests = root / "environments" / env / "manifests"

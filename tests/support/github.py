@@ -7,17 +7,26 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-REVIEWED = {"name": "production", "deployment_branch_policy": {
-    "protected_branches": False, "custom_branch_policies": True}, "protection_rules": [
-    {"type": "wait_timer", "wait_timer": 0},
-    {"type": "required_reviewers", "reviewers": [
-        {"type": "Team", "reviewer": {"slug": "ml-release-approvers"}},
-        {"type": "User", "reviewer": {"login": "octocat"}}]}]}
+REVIEWED = {
+    "name": "production",
+    "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True},
+    "protection_rules": [
+        {"type": "wait_timer", "wait_timer": 0},
+        {
+            "type": "required_reviewers",
+            "reviewers": [
+                {"type": "Team", "reviewer": {"slug": "ml-release-approvers"}},
+                {"type": "User", "reviewer": {"login": "octocat"}},
+            ],
+        },
+    ],
+}
 
 
 class FakeGitHub:
-    def __init__(self, environment: dict | None, token: str = "ghs_x",
-                 repository: str = "acme/taxi") -> None:
+    def __init__(
+        self, environment: dict | None, token: str = "ghs_x", repository: str = "acme/taxi"
+    ) -> None:
         self.paths: list[str] = []
         fake = self
 
@@ -26,8 +35,10 @@ class FakeGitHub:
                 fake.paths.append(self.path)
                 if self.headers.get("Authorization") != f"Bearer {token}":
                     code, body = 401, {"message": "Bad credentials"}
-                elif (self.path == f"/repos/{repository}/environments/production"
-                      and environment is not None):
+                elif (
+                    self.path == f"/repos/{repository}/environments/production"
+                    and environment is not None
+                ):
                     code, body = 200, environment
                 else:
                     code, body = 404, {"message": "Not Found"}
@@ -45,5 +56,10 @@ class FakeGitHub:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {"GITHUB_REF": "refs/heads/main", "GITHUB_REPOSITORY": "acme/taxi",
-                "GITHUB_API_URL": self.url, "GITHUB_TOKEN": "ghs_x", **extra}
+        return {
+            "GITHUB_REF": "refs/heads/main",
+            "GITHUB_REPOSITORY": "acme/taxi",
+            "GITHUB_API_URL": self.url,
+            "GITHUB_TOKEN": "ghs_x",
+            **extra,
+        }

@@ -23,19 +23,23 @@ class SkewError(GateError):
     """The served model and the trained model disagree on the same rows."""
 
 
-def check_convergence(initial_loss: float, losses: Sequence[float], *,
-                      min_relative_drop: float) -> str:
+def check_convergence(
+    initial_loss: float, losses: Sequence[float], *, min_relative_drop: float
+) -> str:
     """Require the final loss to be finite and at least `min_relative_drop` below the start."""
     final = losses[-1] if losses else float("nan")
     if not (math.isfinite(initial_loss) and math.isfinite(final)):
         raise ConvergenceError(f"loss is not finite (start {initial_loss}, end {final})")
     drop = (initial_loss - final) / initial_loss if initial_loss > 0 else 0.0
-    verdict = (f"loss {initial_loss:.4f} -> {final:.4f} ({drop:.1%} lower, "
-               f"at least {min_relative_drop:.0%} required)")
+    verdict = (
+        f"loss {initial_loss:.4f} -> {final:.4f} ({drop:.1%} lower, "
+        f"at least {min_relative_drop:.0%} required)"
+    )
     if drop < min_relative_drop:
         raise ConvergenceError(
             f"training did not converge: {verdict}. Check the learning rate, the labels, and "
-            f"that the features reach the model (models/trainer.py, models/model.py).")
+            f"that the features reach the model (models/trainer.py, models/model.py)."
+        )
     return verdict
 
 
@@ -69,26 +73,36 @@ class SkewReport:
         order = np.argsort(-self.diffs)[:limit]
         width = max(len(lbl) for lbl in self.labels)
         lines = [f"{'row':<{width}}  {'serving':>9}  {'training':>9}  {'|diff|':>9}"]
-        lines += [f"{self.labels[i]:<{width}}  {self.serving[i]:9.6f}  {self.training[i]:9.6f}"
-                  f"  {self.diffs[i]:9.2e}" for i in order]
-        lines.append(f"{len(self.labels)} rows, max |diff| {self.max_diff:.2e}, "
-                     f"tolerance {self.tolerance:.0e}")
+        lines += [
+            f"{self.labels[i]:<{width}}  {self.serving[i]:9.6f}  {self.training[i]:9.6f}"
+            f"  {self.diffs[i]:9.2e}"
+            for i in order
+        ]
+        lines.append(
+            f"{len(self.labels)} rows, max |diff| {self.max_diff:.2e}, "
+            f"tolerance {self.tolerance:.0e}"
+        )
         return "\n".join(lines)
 
 
-def check_skew(labels: Sequence[str], serving: np.ndarray, training: np.ndarray, *,
-               tolerance: float) -> SkewReport:
+def check_skew(
+    labels: Sequence[str], serving: np.ndarray, training: np.ndarray, *, tolerance: float
+) -> SkewReport:
     """Raise when any row's served prediction differs from the training-path prediction."""
-    report = SkewReport(list(labels), np.ravel(serving).astype(float),
-                        np.ravel(training).astype(float), tolerance)
+    report = SkewReport(
+        list(labels), np.ravel(serving).astype(float), np.ravel(training).astype(float), tolerance
+    )
     if report.serving.shape != report.training.shape:
-        raise SkewError(f"serving gave {report.serving.size} predictions, training path "
-                        f"{report.training.size}, for {len(report.labels)} rows")
+        raise SkewError(
+            f"serving gave {report.serving.size} predictions, training path "
+            f"{report.training.size}, for {len(report.labels)} rows"
+        )
     bad = int((report.diffs > tolerance).sum())
     if bad or not np.all(np.isfinite(report.diffs)):
         raise SkewError(
             f"training/serving skew: {bad} of {len(report.labels)} rows differ by more than "
             f"{tolerance:.0e}. Preprocessing must live in preprocessing_fn (the Transform "
             f"graph the exported model carries), not in the Trainer's input code.\n"
-            + report.table())
+            + report.table()
+        )
     return report

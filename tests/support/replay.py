@@ -39,8 +39,10 @@ class ExprError(Exception):
 
 # --- expressions ------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'(?:[^']|'')*')|"
-                    r"(?P<op>==|!=|&&|\|\||[!().,\[\]])|(?P<name>[A-Za-z_][A-Za-z0-9_-]*))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'(?:[^']|'')*')|"
+    r"(?P<op>==|!=|&&|\|\||[!().,\[\]])|(?P<name>[A-Za-z_][A-Za-z0-9_-]*))"
+)
 KNOWN_CONTEXTS = {"github", "inputs", "vars", "secrets", "steps", "needs", "runner", "env"}
 
 
@@ -87,7 +89,7 @@ def _number(value: Any) -> float:
 
 def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, str) and isinstance(b, str):
-        return a.casefold() == b.casefold()       # GitHub compares strings case-insensitively
+        return a.casefold() == b.casefold()  # GitHub compares strings case-insensitively
     if type(a) is type(b) and not isinstance(a, (dict, list)):
         return a == b
     return _number(a) == _number(b)
@@ -186,7 +188,7 @@ class Scope:
     """What an expression may read: contexts, the job's status, and its workspace."""
 
     contexts: dict[str, Any]
-    status: str = "success"          # success | failure | cancelled | skipped
+    status: str = "success"  # success | failure | cancelled | skipped
     workspace: Path | None = None
 
     def context(self, name: str) -> Any:
@@ -264,6 +266,7 @@ def _hash_files(workspace: Path | None, patterns: list[str]) -> str:
 
 # --- workflows --------------------------------------------------------------------------------
 
+
 def load(name: str) -> dict:
     data = yaml.safe_load((WORKFLOWS / name).read_text())
     data["on"] = data.pop(True, data.get("on"))
@@ -280,8 +283,9 @@ def _glob(path: str, pattern: str) -> bool:
     return re.fullmatch(regex, path) is not None
 
 
-def triggers(name: str, event: str, ref: str = "refs/heads/main",
-             changed: list[str] | None = None) -> bool:
+def triggers(
+    name: str, event: str, ref: str = "refs/heads/main", changed: list[str] | None = None
+) -> bool:
     """Whether `event` starts workflow `name`: the event is declared and, for a push, its branch
     and changed files pass `branches`, `paths` and `paths-ignore`. An unknown filter raises."""
     on = load(name)["on"]
@@ -322,7 +326,7 @@ def expressions(node: Any) -> list[str]:
 
 @dataclass
 class JobResult:
-    result: str                      # success | failure | skipped
+    result: str  # success | failure | skipped
     outputs: dict[str, Any] = field(default_factory=dict)
     workspace: Path | None = None
     log: list[str] = field(default_factory=list)
@@ -340,11 +344,11 @@ class Replay:
     repository: str = "acme/taxi"
     runs: int = 0
     rewrites: dict[str, str] = field(default_factory=dict)
-    not_replayed: dict[str, str] = field(default_factory=dict)   # "ci.yml/test": why
+    not_replayed: dict[str, str] = field(default_factory=dict)  # "ci.yml/test": why
     fresh_runners: bool = False
-    workspaces: dict[str, Path] = field(default_factory=dict)    # "run-id/workflow-job": path
-    logs: dict[str, list[str]] = field(default_factory=dict)     # the same keys: step logs
-    seconds: dict[str, float] = field(default_factory=dict)      # the same keys: wall time
+    workspaces: dict[str, Path] = field(default_factory=dict)  # "run-id/workflow-job": path
+    logs: dict[str, list[str]] = field(default_factory=dict)  # the same keys: step logs
+    seconds: dict[str, float] = field(default_factory=dict)  # the same keys: wall time
     used_rewrites: set[str] = field(default_factory=set)
 
     @property
@@ -354,15 +358,32 @@ class Replay:
     def unused_rewrites(self) -> list[str]:
         return sorted(set(self.rewrites) - self.used_rewrites)
 
-    def run(self, name: str, event: str, payload: dict | None = None, ref: str = "refs/heads/main",
-            inputs: dict | None = None) -> dict[str, JobResult]:
+    def run(
+        self,
+        name: str,
+        event: str,
+        payload: dict | None = None,
+        ref: str = "refs/heads/main",
+        inputs: dict | None = None,
+    ) -> dict[str, JobResult]:
         self.runs += 1
         run_id = str(1000 + self.runs)
-        sha = subprocess.run(["git", "rev-parse", ref.removeprefix("refs/heads/")],
-                             cwd=self.origin, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        github = {"event_name": event, "event": payload or {}, "ref": ref, "sha": sha,
-                  "run_id": run_id, "repository": self.repository, "token": "ghs_replay"}
+        sha = subprocess.run(
+            ["git", "rev-parse", ref.removeprefix("refs/heads/")],
+            cwd=self.origin,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        github = {
+            "event_name": event,
+            "event": payload or {},
+            "ref": ref,
+            "sha": sha,
+            "run_id": run_id,
+            "repository": self.repository,
+            "token": "ghs_replay",
+        }
         declared = (load(name)["on"].get("workflow_dispatch") or {}).get("inputs") or {}
         return self._workflow(name, github, self._inputs(declared, inputs or {}), self.secrets)
 
@@ -381,14 +402,14 @@ class Replay:
                 out[key] = (spec or {}).get("default", "")
         return out
 
-    def _workflow(self, name: str, github: dict, inputs: dict,
-                  secrets: dict) -> dict[str, JobResult]:
+    def _workflow(
+        self, name: str, github: dict, inputs: dict, secrets: dict
+    ) -> dict[str, JobResult]:
         data = load(name)
         results: dict[str, JobResult] = {}
         pending = dict(data["jobs"])
         while pending:
-            ready = [j for j, job in pending.items()
-                     if all(n in results for n in _needs(job))]
+            ready = [j for j, job in pending.items() if all(n in results for n in _needs(job))]
             if not ready:
                 raise ExprError(f"{name}: a cycle in needs: {sorted(pending)}")
             for job_id in ready:
@@ -396,34 +417,59 @@ class Replay:
                 results[job_id] = self._job(name, job_id, job, github, inputs, secrets, results)
         return results
 
-    def _job(self, name: str, job_id: str, job: dict, github: dict, inputs: dict,
-             secrets: dict, results: dict[str, JobResult]) -> JobResult:
-        needs = {n: {"result": results[n].result, "outputs": results[n].outputs}
-                 for n in _needs(job)}
+    def _job(
+        self,
+        name: str,
+        job_id: str,
+        job: dict,
+        github: dict,
+        inputs: dict,
+        secrets: dict,
+        results: dict[str, JobResult],
+    ) -> JobResult:
+        needs = {
+            n: {"result": results[n].result, "outputs": results[n].outputs} for n in _needs(job)
+        }
         # A failed need makes failure() true; a skipped one leaves only !cancelled()/always().
         states = {results[n].result for n in _needs(job)}
-        upstream = "failure" if "failure" in states else (
-            "skipped" if "skipped" in states else "success")
-        scope = Scope({"github": github, "inputs": inputs, "vars": Lenient(self.vars),
-                       "secrets": Lenient(secrets), "needs": needs}, status=upstream)
+        upstream = (
+            "failure" if "failure" in states else ("skipped" if "skipped" in states else "success")
+        )
+        scope = Scope(
+            {
+                "github": github,
+                "inputs": inputs,
+                "vars": Lenient(self.vars),
+                "secrets": Lenient(secrets),
+                "needs": needs,
+            },
+            status=upstream,
+        )
         if not scope.condition(job.get("if")):
             return JobResult("skipped", {k: "" for k in job.get("outputs") or {}})
         target = job.get("uses")
         if target:
             called = load(target.removeprefix("./.github/workflows/"))
-            declared = (called["on"]["workflow_call"] or {})
+            declared = called["on"]["workflow_call"] or {}
             given = {k: scope.template(v) for k, v in (job.get("with") or {}).items()}
             passed = {k: scope.template(v) for k, v in (job.get("secrets") or {}).items()}
-            inner = self._workflow(target.removeprefix("./.github/workflows/"), github,
-                                   self._inputs(declared.get("inputs") or {}, given),
-                                   Lenient(passed))
+            inner = self._workflow(
+                target.removeprefix("./.github/workflows/"),
+                github,
+                self._inputs(declared.get("inputs") or {}, given),
+                Lenient(passed),
+            )
             failed = any(r.result == "failure" for r in inner.values())
-            return JobResult("failure" if failed else "success",
-                             log=[line for r in inner.values() for line in r.log])
+            return JobResult(
+                "failure" if failed else "success",
+                log=[line for r in inner.values() for line in r.log],
+            )
         if f"{name}/{job_id}" in self.not_replayed:
-            return JobResult("success", {k: "" for k in job.get("outputs") or {}},
-                             log=[f"{name}/{job_id}: not replayed: "
-                                  f"{self.not_replayed[name + '/' + job_id]}"])
+            return JobResult(
+                "success",
+                {k: "" for k in job.get("outputs") or {}},
+                log=[f"{name}/{job_id}: not replayed: {self.not_replayed[name + '/' + job_id]}"],
+            )
         started = time.monotonic()
         result = self._steps(name, job_id, job, scope, github)
         self.seconds[f"{github['run_id']}/{name}-{job_id}"] = time.monotonic() - started
@@ -434,8 +480,7 @@ class Replay:
                 shutil.rmtree(result.workspace)
         return result
 
-    def _steps(self, name: str, job_id: str, job: dict, scope: Scope,
-               github: dict) -> JobResult:
+    def _steps(self, name: str, job_id: str, job: dict, scope: Scope, github: dict) -> JobResult:
         workspace = Path(self.root, f"run-{github['run_id']}", f"{name}-{job_id}")
         workspace.mkdir(parents=True)
         scope.workspace = workspace
@@ -447,8 +492,7 @@ class Replay:
         for index, step in enumerate(job.get("steps") or []):
             scope.status = status
             step_id = step.get("id", f"step{index}")
-            steps[step_id] = {"outcome": "skipped", "conclusion": "skipped",
-                              "outputs": Lenient()}
+            steps[step_id] = {"outcome": "skipped", "conclusion": "skipped", "outputs": Lenient()}
             if not scope.condition(step.get("if")):
                 continue
             env = {k: _text(scope.template(v)) for k, v in (step.get("env") or {}).items()}
@@ -456,11 +500,15 @@ class Replay:
                 ok, outputs, text = self._shell(step["run"], workspace, github, env)
             else:
                 ok, outputs, text = self._action(step, scope, workspace, github)
-            log.append(f"{name}/{job_id}: {step.get('name') or step.get('run') or step['uses']}"
-                       f" -> {'success' if ok else 'failure'}\n{text}")
-            steps[step_id] = {"outcome": "success" if ok else "failure",
-                              "conclusion": "success" if ok else "failure",
-                              "outputs": Lenient(outputs)}
+            log.append(
+                f"{name}/{job_id}: {step.get('name') or step.get('run') or step['uses']}"
+                f" -> {'success' if ok else 'failure'}\n{text}"
+            )
+            steps[step_id] = {
+                "outcome": "success" if ok else "failure",
+                "conclusion": "success" if ok else "failure",
+                "outputs": Lenient(outputs),
+            }
             if not ok:
                 status = "failure"
         scope.status = status
@@ -468,29 +516,48 @@ class Replay:
         return JobResult(status, outputs, workspace, log)
 
     def _github_env(self, github: dict, workspace: Path) -> dict[str, str]:
-        return {"GITHUB_ACTIONS": "true", "GITHUB_REF": github["ref"],
-                "GITHUB_SHA": github["sha"], "GITHUB_RUN_ID": github["run_id"],
-                "GITHUB_REPOSITORY": self.repository, "GITHUB_EVENT_NAME": github["event_name"],
-                "GITHUB_WORKSPACE": str(workspace)}
+        return {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_REF": github["ref"],
+            "GITHUB_SHA": github["sha"],
+            "GITHUB_RUN_ID": github["run_id"],
+            "GITHUB_REPOSITORY": self.repository,
+            "GITHUB_EVENT_NAME": github["event_name"],
+            "GITHUB_WORKSPACE": str(workspace),
+        }
 
-    def _shell(self, script: str, workspace: Path, github: dict,
-               env: dict[str, str]) -> tuple[bool, dict[str, str], str]:
+    def _shell(
+        self, script: str, workspace: Path, github: dict, env: dict[str, str]
+    ) -> tuple[bool, dict[str, str], str]:
         for old, new in self.rewrites.items():
             if old in script:
                 script = script.replace(old, new)
                 self.used_rewrites.add(old)
         output = workspace.parent / f".{workspace.name}.output"
         output.write_text("")
-        full = {**self.env, **self._github_env(github, workspace), **env,
-                "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(output) + ".md"}
-        done = subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=workspace,
-                              env=full, capture_output=True, text=True, timeout=1800)
-        outputs = dict(line.split("=", 1) for line in output.read_text().splitlines()
-                       if "=" in line)
+        full = {
+            **self.env,
+            **self._github_env(github, workspace),
+            **env,
+            "GITHUB_OUTPUT": str(output),
+            "GITHUB_STEP_SUMMARY": str(output) + ".md",
+        }
+        done = subprocess.run(
+            ["bash", "-eo", "pipefail", "-c", script],
+            cwd=workspace,
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        outputs = dict(
+            line.split("=", 1) for line in output.read_text().splitlines() if "=" in line
+        )
         return done.returncode == 0, outputs, f"$ {script}\n{done.stdout}{done.stderr}"
 
-    def _action(self, step: dict, scope: Scope, workspace: Path,
-                github: dict) -> tuple[bool, dict[str, str], str]:
+    def _action(
+        self, step: dict, scope: Scope, workspace: Path, github: dict
+    ) -> tuple[bool, dict[str, str], str]:
         action = step["uses"].split("@")[0]
         handler = ACTIONS.get(action)
         if handler is None:
@@ -506,8 +573,8 @@ def _needs(job: dict) -> list[str]:
 
 # --- the `uses:` table ------------------------------------------------------------------------
 
-def _checkout(replay: Replay, given: dict, workspace: Path,
-              github: dict) -> tuple[bool, dict, str]:
+
+def _checkout(replay: Replay, given: dict, workspace: Path, github: dict) -> tuple[bool, dict, str]:
     known = {"ref", "path", "persist-credentials", "token", "sparse-checkout"}
     if set(given) - known:
         raise ExprError(f"checkout inputs not replayed: {sorted(set(given) - known)}")
@@ -521,10 +588,13 @@ def _checkout(replay: Replay, given: dict, workspace: Path,
     subprocess.run(["git", "config", "user.email", "replay@example.com"], cwd=target, check=True)
     if given.get("persist-credentials") is False:
         # No token stays behind: a later `git push` from this job must fail, as on GitHub.
-        subprocess.run(["git", "remote", "set-url", "--push", "origin", "/nonexistent/no-token"],
-                       cwd=target, check=True)
+        subprocess.run(
+            ["git", "remote", "set-url", "--push", "origin", "/nonexistent/no-token"],
+            cwd=target,
+            check=True,
+        )
     for name in ("requirements.lock", "requirements.overrides", "pyproject.toml"):
-        if (target / name).exists():      # the shared environment stays "up to date" for make
+        if (target / name).exists():  # the shared environment stays "up to date" for make
             os.utime(target / name, (946684800, 946684800))
     return True, {}, f"checked out {ref} into {target}"
 
@@ -541,8 +611,9 @@ def _upload(replay: Replay, given: dict, workspace: Path, github: dict) -> tuple
     for line in str(given["path"]).split("\n"):
         line = line.strip()
         if line:
-            files.extend(workspace.glob(line.rstrip("/")) if "*" in line
-                         else [workspace / line.rstrip("/")])
+            files.extend(
+                workspace.glob(line.rstrip("/")) if "*" in line else [workspace / line.rstrip("/")]
+            )
     files = [f for f in files if f.exists()]
     if not files:
         missing = given.get("if-no-files-found", "warn") == "error"
@@ -556,8 +627,7 @@ def _upload(replay: Replay, given: dict, workspace: Path, github: dict) -> tuple
     return True, {}, f"uploaded {given['name']}"
 
 
-def _download(replay: Replay, given: dict, workspace: Path,
-              github: dict) -> tuple[bool, dict, str]:
+def _download(replay: Replay, given: dict, workspace: Path, github: dict) -> tuple[bool, dict, str]:
     run_id = given.get("run-id") or github["run_id"]
     source = _artifacts(replay, github, run_id) / given["name"]
     if not source.exists():

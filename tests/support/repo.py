@@ -16,8 +16,10 @@ from core import config
 REPO = config.REPO_ROOT
 
 
-BUNDLED_SPANS = sorted((REPO / "data" / "taxi").glob("span-*/data.csv"),
-                       key=lambda p: int(p.parent.name.split("-", 1)[1]))
+BUNDLED_SPANS = sorted(
+    (REPO / "data" / "taxi").glob("span-*/data.csv"),
+    key=lambda p: int(p.parent.name.split("-", 1)[1]),
+)
 
 
 def _all_bundled_rows() -> Path:
@@ -40,8 +42,11 @@ FULL_DATA = _all_bundled_rows()
 def copy_environments(root: Path) -> Path:
     """A writable copy of environments/ (base and every overlay, no releases) under `root`."""
     target = root / "environments"
-    shutil.copytree(config.ENVIRONMENTS_DIR, target,
-                    ignore=shutil.ignore_patterns("manifests", "argocd", "release.yaml"))
+    shutil.copytree(
+        config.ENVIRONMENTS_DIR,
+        target,
+        ignore=shutil.ignore_patterns("manifests", "argocd", "release.yaml"),
+    )
     return target
 
 
@@ -87,5 +92,14 @@ def write_sample(dest: Path, rows: int, every: int = 5) -> Path:
 
 
 # The packages the template installs (pyproject.toml), for tests that run a copy of the code.
-PACKAGES = ("core", "store", "ct", "models", "components", "pipeline", "serving", "delivery",
-            "mlops")
+PACKAGES = (
+    "core",
+    "store",
+    "ct",
+    "models",
+    "components",
+    "pipeline",
+    "serving",
+    "delivery",
+    "mlops",
+)

@@ -21,10 +21,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def mlops(*args: str, timeout: float = 600, env: dict[str, str] | None = None
-          ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mlops.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+def mlops(
+    *args: str, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlops.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 @dataclass
@@ -39,8 +45,17 @@ class Served:
 
     def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         command, rest = args[0], args[1:]
-        return mlops("--environments", str(self.environments), command, "--env", "dev",
-                     "--output", str(self.output), *rest, timeout=timeout)
+        return mlops(
+            "--environments",
+            str(self.environments),
+            command,
+            "--env",
+            "dev",
+            "--output",
+            str(self.output),
+            *rest,
+            timeout=timeout,
+        )
 
 
 def make_environment(root: Path, **dev_updates) -> Path:
@@ -50,11 +65,16 @@ def make_environment(root: Path, **dev_updates) -> Path:
     return target
 
 
-def start_server(root: Path, backend: str, versions: dict[int, Path],
-                 **overlay_updates) -> Served:
+def start_server(root: Path, backend: str, versions: dict[int, Path], **overlay_updates) -> Served:
     rest, grpc = free_port(), free_port()
-    updates = {"serving": {"rest_port": rest, "grpc_port": grpc, "file_system_poll_seconds": 1,
-                           "readiness_timeout_seconds": 180}}
+    updates = {
+        "serving": {
+            "rest_port": rest,
+            "grpc_port": grpc,
+            "file_system_poll_seconds": 1,
+            "readiness_timeout_seconds": 180,
+        }
+    }
     for key, value in overlay_updates.items():
         updates.setdefault(key, {}).update(value)
     environments = make_environment(root, **updates)
@@ -68,8 +88,15 @@ def start_server(root: Path, backend: str, versions: dict[int, Path],
         from core import config
 
         batching = config.load("dev", environments).serving.batching.enabled
-    served = Served(backend, environments, output, store, f"http://127.0.0.1:{rest}",
-                    f"127.0.0.1:{grpc}", batching)
+    served = Served(
+        backend,
+        environments,
+        output,
+        store,
+        f"http://127.0.0.1:{rest}",
+        f"127.0.0.1:{grpc}",
+        batching,
+    )
     result = served.cli("serve", "--backend", backend, "--detach", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     return served
@@ -81,5 +108,9 @@ def stop_server(served: Served) -> None:
 
 # With batching on, requests wait up to 20 ms for company, so concurrent ones share a batch
 # (contract_cases.yaml's batch-size cases assume max_batch_size 16).
-BATCHING = {"enabled": True, "max_batch_size": 16, "batch_timeout_micros": 20000,
-            "max_enqueued_batches": 100}
+BATCHING = {
+    "enabled": True,
+    "max_batch_size": 16,
+    "batch_timeout_micros": 20000,
+    "max_enqueued_batches": 100,
+}

@@ -31,10 +31,14 @@ class Repo:
         self.kind = "oci" if store_uri else "folder"
         self.environments = copy_environments(root)
         for env in ("dev", "staging", "prod"):
-            update_overlay(self.environments, env, {"paths": {
-                "model_store": store_uri or f"stores/{env}"}})
-        update_overlay(self.environments, "dev", {"paths": {
-            "pipeline_root": "out/dev/pipeline", "metadata": "out/dev/metadata.sqlite"}})
+            update_overlay(
+                self.environments, env, {"paths": {"model_store": store_uri or f"stores/{env}"}}
+            )
+        update_overlay(
+            self.environments,
+            "dev",
+            {"paths": {"pipeline_root": "out/dev/pipeline", "metadata": "out/dev/metadata.sqlite"}},
+        )
         self.delivery = Delivery(self.environments)
         self._next = 1000
 
@@ -54,6 +58,12 @@ class Repo:
         return self._next
 
     def pass_loadtest(self, env: str, passed: bool = True):
-        return self.delivery.record_loadtest(env, "PASS" if passed else "FAIL", "reports",
-                                             p95_ms=10, p99_ms=20, rps=100,
-                                             failure_ratio=0.0)
+        return self.delivery.record_loadtest(
+            env,
+            "PASS" if passed else "FAIL",
+            "reports",
+            p95_ms=10,
+            p99_ms=20,
+            rps=100,
+            failure_ratio=0.0,
+        )

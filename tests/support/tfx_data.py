@@ -28,8 +28,7 @@ from models import features as F
 from models.preprocessing import preprocessing_fn
 from store import rows as R
 
-REPORTS_DIR = Path(os.environ.get("MLOPS_TEST_REPORTS", REPO_ROOT / "build"
-                                  / "test-reports"))
+REPORTS_DIR = Path(os.environ.get("MLOPS_TEST_REPORTS", REPO_ROOT / "build" / "test-reports"))
 
 Columns = dict[str, np.ndarray]
 
@@ -60,25 +59,27 @@ class TransformRun:
 def _columns(instances: list[dict[str, Any]], output: tft.TFTransformOutput) -> Columns:
     """Beam's per-row dicts as columns, in the dtypes of the transformed schema."""
     spec = output.transformed_feature_spec()
-    return {k: np.asarray([i[k] for i in instances], dtype=spec[k].dtype.as_numpy_dtype)
-            for k in spec}
+    return {
+        k: np.asarray([i[k] for i in instances], dtype=spec[k].dtype.as_numpy_dtype) for k in spec
+    }
 
 
-def run_transform(train_rows: list[R.Row], probes: list[tuple[str, R.Row]], out_dir: Path,
-                  fn: Callable[[dict[str, Any]], dict[str, Any]] = preprocessing_fn
-                  ) -> TransformRun:
+def run_transform(
+    train_rows: list[R.Row],
+    probes: list[tuple[str, R.Row]],
+    out_dir: Path,
+    fn: Callable[[dict[str, Any]], dict[str, Any]] = preprocessing_fn,
+) -> TransformRun:
     """Analyse `train_rows`, transform them and the probe rows with the result, keep the graph."""
     probe_rows = [row for _, row in probes]
     metadata = dataset_metadata.DatasetMetadata(R.load_schema())
     token = f"{id(out_dir)}-{out_dir}"
     train_out = _SINK.setdefault(f"train-{token}", [])
     probe_out = _SINK.setdefault(f"probe-{token}", [])
-    with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp), \
-            beam.Pipeline() as p:
+    with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp), beam.Pipeline() as p:
         train = p | "Train" >> beam.Create(train_rows, reshuffle=False)
         probe = p | "Probe" >> beam.Create(probe_rows, reshuffle=False)
-        (transformed, _), transform_fn = (
-            (train, metadata) | tft_beam.AnalyzeAndTransformDataset(fn))
+        (transformed, _), transform_fn = (train, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
         probed, _ = ((probe, metadata), transform_fn) | tft_beam.TransformDataset()
         _ = transform_fn | tft_beam.WriteTransformFn(str(out_dir))
         _ = transformed | "KeepTrain" >> beam.Map(_keep, f"train-{token}")
@@ -87,8 +88,14 @@ def run_transform(train_rows: list[R.Row], probes: list[tuple[str, R.Row]], out_
     # The Transform component also keeps the raw schema beside the graph; `export` reads it.
     metadata_io.write_metadata(metadata, str(out_dir / tft.TFTransformOutput.RAW_METADATA_DIR))
     output = tft.TFTransformOutput(str(out_dir))
-    return TransformRun(output, train_rows, _columns(train_out, output),
-                        [label for label, _ in probes], probe_rows, _columns(probe_out, output))
+    return TransformRun(
+        output,
+        train_rows,
+        _columns(train_out, output),
+        [label for label, _ in probes],
+        probe_rows,
+        _columns(probe_out, output),
+    )
 
 
 def with_values(row: R.Row, **values: Any) -> R.Row:
@@ -107,10 +114,11 @@ def probe_rows(template: R.Row, held_out: list[R.Row]) -> list[tuple[str, R.Row]
     schema = R.load_schema()
     optional = [f.name for f in schema.feature if not f.presence.min_fraction]
     probes = [(f"held-out #{i}", row) for i, row in enumerate(held_out)]
-    probes += [(f"hour {h}", with_values(template, trip_start_hour=h))
-               for h in (0, 5, 6, 9, 10, 15, 16, 19, 20, 23)]
-    probes.append(("all optional missing",
-                   with_values(template, **dict.fromkeys(optional))))
+    probes += [
+        (f"hour {h}", with_values(template, trip_start_hour=h))
+        for h in (0, 5, 6, 9, 10, 15, 16, 19, 20, 23)
+    ]
+    probes.append(("all optional missing", with_values(template, **dict.fromkeys(optional))))
     probes.append(("unseen company", with_values(template, company=UNSEEN_COMPANY)))
     probes += [
         ("fare 0", with_values(template, fare=0.0, tips=0.0)),
@@ -118,22 +126,53 @@ def probe_rows(template: R.Row, held_out: list[R.Row]) -> list[tuple[str, R.Row]
         ("trip_miles 5000", with_values(template, trip_miles=5000.0)),
         ("trip_seconds 0", with_values(template, trip_seconds=0)),
         ("trip_seconds 86400", with_values(template, trip_seconds=86400)),
-        ("domain minimum", with_values(template, pickup_latitude=41.0, pickup_longitude=-89.0,
-                                       dropoff_latitude=41.0, dropoff_longitude=-89.0,
-                                       pickup_community_area=1, dropoff_community_area=1,
-                                       trip_miles=0.0, trip_start_month=1, trip_start_day=1)),
-        ("domain maximum", with_values(template, pickup_latitude=43.0, pickup_longitude=-87.0,
-                                       dropoff_latitude=43.0, dropoff_longitude=-87.0,
-                                       pickup_community_area=77, dropoff_community_area=77,
-                                       fare=10000.0, trip_miles=5000.0, trip_seconds=86400,
-                                       trip_start_month=12, trip_start_day=7)),
+        (
+            "domain minimum",
+            with_values(
+                template,
+                pickup_latitude=41.0,
+                pickup_longitude=-89.0,
+                dropoff_latitude=41.0,
+                dropoff_longitude=-89.0,
+                pickup_community_area=1,
+                dropoff_community_area=1,
+                trip_miles=0.0,
+                trip_start_month=1,
+                trip_start_day=1,
+            ),
+        ),
+        (
+            "domain maximum",
+            with_values(
+                template,
+                pickup_latitude=43.0,
+                pickup_longitude=-87.0,
+                dropoff_latitude=43.0,
+                dropoff_longitude=-87.0,
+                pickup_community_area=77,
+                dropoff_community_area=77,
+                fare=10000.0,
+                trip_miles=5000.0,
+                trip_seconds=86400,
+                trip_start_month=12,
+                trip_start_day=7,
+            ),
+        ),
     ]
     return probes
 
 
-EXTREME_PROBES = ("all optional missing", "unseen company", "fare 0", "fare 10000",
-                  "trip_miles 5000", "trip_seconds 0", "trip_seconds 86400", "domain minimum",
-                  "domain maximum")
+EXTREME_PROBES = (
+    "all optional missing",
+    "unseen company",
+    "fare 0",
+    "fare 10000",
+    "trip_miles 5000",
+    "trip_seconds 0",
+    "trip_seconds 86400",
+    "domain minimum",
+    "domain maximum",
+)
 
 
 def feature_columns(cols: Columns) -> dict[str, np.ndarray]:
@@ -200,8 +239,11 @@ def validate_rows(rows: list[dict[str, list[Any]]], environment: str = "SERVING"
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     declared = {f.name: f.type for f in R.load_schema().feature}
-    arrow_type = {schema_pb2.INT: pa.int64(), schema_pb2.FLOAT: pa.float32(),
-                  schema_pb2.BYTES: pa.binary()}
+    arrow_type = {
+        schema_pb2.INT: pa.int64(),
+        schema_pb2.FLOAT: pa.float32(),
+        schema_pb2.BYTES: pa.binary(),
+    }
     names = sorted({k for row in rows for k in row})
     columns = []
     for name in names:
@@ -211,8 +253,9 @@ def validate_rows(rows: list[dict[str, list[Any]]], environment: str = "SERVING"
         kind = arrow_type[declared.get(name, schema_pb2.BYTES)]
         if any(isinstance(v, bytes | str) for v in flat):
             kind = pa.binary()
-            cells = [c and [v if isinstance(v, bytes) else str(v).encode() for v in c]
-                     for c in cells]
+            cells = [
+                c and [v if isinstance(v, bytes) else str(v).encode() for v in c] for c in cells
+            ]
         elif kind == pa.int64() and any(isinstance(v, float) for v in flat):
             kind = pa.float32()
         columns.append(pa.array(cells, type=pa.list_(kind)))
@@ -239,8 +282,13 @@ def write_csv(rows: list[dict[str, list[Any]]], path: Path) -> Path:
             cells = []
             for name in names:
                 value = (row.get(name) or [""])[0]
-                cells.append(value.decode() if isinstance(value, bytes) else
-                             repr(value) if isinstance(value, float) else str(value))
+                cells.append(
+                    value.decode()
+                    if isinstance(value, bytes)
+                    else repr(value)
+                    if isinstance(value, float)
+                    else str(value)
+                )
             writer.writerow(cells)
     return path
 
@@ -253,8 +301,12 @@ def csv_examples_beam(csv_dir: Path) -> list[bytes]:
     key = f"csv-{id(csv_dir)}-{csv_dir}"
     _SINK[key] = []
     with beam.Pipeline() as p:
-        _ = (p | _CsvToExample({"input_base": str(csv_dir)}, "*.csv")
-             | beam.Map(lambda e: e.SerializeToString()) | beam.Map(_keep_example, key))
+        _ = (
+            p
+            | _CsvToExample({"input_base": str(csv_dir)}, "*.csv")
+            | beam.Map(lambda e: e.SerializeToString())
+            | beam.Map(_keep_example, key)
+        )
     return _SINK.pop(key)
 
 
@@ -270,16 +322,22 @@ def csv_examples(path: Path) -> list[bytes]:
     names = io_utils.load_csv_column_names(str(path))
     parser = csv_decoder.ParseCSVLine(delimiter=",")
     parser.setup()
-    parsed = [cells for line in csv_gen._ReadCsvRecordsFromTextFile().process(str(path))
-              for cells, _ in parser.process(line)]
+    parsed = [
+        cells
+        for line in csv_gen._ReadCsvRecordsFromTextFile().process(str(path))
+        for cells, _ in parser.process(line)
+    ]
     inferrer = csv_decoder.ColumnTypeInferrer(names, skip_blank_lines=True)
     types = inferrer.create_accumulator()
     for cells in parsed:
         types = inferrer.add_input(types, cells)
     columns = inferrer.extract_output(types)
     to_example = csv_gen._ParsedCsvToTfExample()
-    return [example.SerializeToString() for cells in parsed
-            for example in to_example.process(cells, columns)]
+    return [
+        example.SerializeToString()
+        for cells in parsed
+        for example in to_example.process(cells, columns)
+    ]
 
 
 def validate_examples(examples: list[bytes], environment: str = "TRAINING") -> dict:
@@ -308,13 +366,16 @@ def _feature_values(feature: Any, st: Any) -> Any:
     schema = R.load_schema()
     if feature.type == schema_pb2.INT:
         d = feature.int_domain
-        return st.integers(d.min if d.HasField("min") else 0,
-                           d.max if d.HasField("max") else 2**40)
+        return st.integers(d.min if d.HasField("min") else 0, d.max if d.HasField("max") else 2**40)
     if feature.type == schema_pb2.FLOAT:
         d = feature.float_domain
-        return st.floats(d.min if d.HasField("min") else -1e6,
-                         d.max if d.HasField("max") else 1e6,
-                         allow_nan=False, allow_infinity=False, width=32)
+        return st.floats(
+            d.min if d.HasField("min") else -1e6,
+            d.max if d.HasField("max") else 1e6,
+            allow_nan=False,
+            allow_infinity=False,
+            width=32,
+        )
     if feature.domain:
         domain = next(s for s in schema.string_domain if s.name == feature.domain)
         return st.sampled_from([v.encode() for v in domain.value])
@@ -329,6 +390,7 @@ def schema_rows(st: Any, *, serving: bool = True) -> Any:
     fields = {}
     for f in R.serving_features(schema) if serving else schema.feature:
         present = _feature_values(f, st).map(lambda v: [v])
-        fields[f.name] = present if f.presence.min_fraction >= 1 else st.one_of(
-            st.just([]), present)
+        fields[f.name] = (
+            present if f.presence.min_fraction >= 1 else st.one_of(st.just([]), present)
+        )
     return st.fixed_dictionaries(fields)
