@@ -11,10 +11,11 @@ import pytest
 from core import config
 from core.config import BatchingConfig
 from core.errors import ConfigError
+from mlops import cli
 from serving import loadtest
 from serving.backends import server_urls
 from serving.client import predict_in_batches
-from tests.support.repo import update_overlay
+from tests.support.repo import FULL_DATA, update_overlay
 
 
 class _Recorder:
@@ -64,3 +65,19 @@ def test_the_rows_file_stands_in_for_a_missing_evaluation_split(environments: Pa
         loadtest.request_examples(cfg, source)
     asked = loadtest.rows_source(cfg, Path("mine.csv"))  # --rows wins, silently
     assert (asked.path, asked.where, asked.note) == (Path("mine.csv"), "--rows", "")
+
+
+def test_predict_names_the_label_of_the_model(environments: Path, monkeypatch, capsys) -> None:
+    rows = environments.parent / "rows.csv"
+    rows.write_text("\n".join(FULL_DATA.read_text().splitlines()[:4]) + "\n")
+    monkeypatch.setattr("models.features.LABEL_KEY", "renamed_label")
+    monkeypatch.setattr(
+        "mlops.commands.predict.predict_in_batches",
+        lambda client, examples, batching, version=None: np.full((len(examples), 1), 0.25),
+    )
+    args = ["--environments", str(environments), "predict", "--env", "dev", "--rows", str(rows)]
+    assert cli.main(args) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "row  probability(renamed_label)",
+        *(f"{i:>3}  0.2500" for i in (1, 2, 3)),
+    ]
