@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -81,3 +84,16 @@ def test_predict_names_the_label_of_the_model(environments: Path, monkeypatch, c
         "row  probability(renamed_label)",
         *(f"{i:>3}  0.2500" for i in (1, 2, 3)),
     ]
+
+
+def test_the_locustfile_takes_the_model_name_from_mlops_only(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
+    started = subprocess.run(
+        [sys.executable, "-c", "import serving.locustfile"],
+        env={**env, "MLOPS_REQUEST_BODIES": str(tmp_path / "bodies.json")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode != 0
+    assert "MLOPS_MODEL_NAME is not set" in started.stderr and "mlops loadtest" in started.stderr
