@@ -30,7 +30,15 @@ from delivery.rules import PIPELINE, PromotionRefused
 from store import release as rel
 from store.model_store import Artifact, ModelStore, StoreError, open_store, store_of
 
-__all__ = ["PIPELINE", "Delivery", "PromotionRefused", "actor", "display_uri", "git_commit"]
+__all__ = [
+    "PIPELINE",
+    "AlreadyCurrent",
+    "Delivery",
+    "PromotionRefused",
+    "actor",
+    "display_uri",
+    "git_commit",
+]
 
 
 def display_uri(uri: str) -> str:
@@ -48,6 +56,15 @@ def artifact_of(release: rel.Release) -> Artifact:
 
 def _refusal(exc: StoreError) -> PromotionRefused:
     return PromotionRefused(exc.rule, str(exc))
+
+
+@dataclass(frozen=True)
+class AlreadyCurrent:
+    """A promotion that found its target already running the release, accepted as success
+    (`--ok-if-current`, for re-runs); nothing was written."""
+
+    env: str
+    reason: str
 
 
 @dataclass
@@ -124,6 +141,38 @@ class Delivery:
                 f"push; re-run the pipeline",
             )
         return newest, summary
+
+    def promote_to(
+        self,
+        target: str,
+        source: str | None = None,
+        *,
+        expect_version: int | None = None,
+        summary_file: Path | None = None,
+        defer_store: bool = False,
+        ok_if_current: bool = False,
+    ) -> rel.Record | AlreadyCurrent:
+        """`mlops promote`: from the pipeline (no `source`) or from `source`'s release.
+
+        With `ok_if_current`, a target that already runs the release is success, not a refusal.
+        """
+        if source is not None and summary_file is not None:
+            raise ConfigError(
+                "--summary: only with a promotion from the pipeline (no "
+                "--from); other environments take their source's release"
+            )
+        try:
+            if source is None:
+                return self.promote_from_pipeline(
+                    target, expect_version=expect_version, summary_file=summary_file
+                )
+            return self.promote(
+                source, target, expect_version=expect_version, defer_store=defer_store
+            )
+        except PromotionRefused as exc:
+            if ok_if_current and exc.rule == "not-already-there":
+                return AlreadyCurrent(target, exc.reason)
+            raise
 
     def promote_from_pipeline(
         self, env: str, expect_version: int | None = None, summary_file: Path | None = None

@@ -19,6 +19,7 @@ class PromotionRefused(GateError):
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(f"refused ({rule}): {message}")
         self.rule = rule
+        self.reason = message  # without the "refused (rule): " prefix, for callers that go on
 
 
 def stage_order(promote_from: str, src: str | None, dst: str) -> None:

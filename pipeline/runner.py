@@ -140,6 +140,15 @@ def run_local(
     return summary
 
 
+def require_blessed(summary: RunSummary) -> None:
+    """A run whose model the Evaluator did not bless stopped at a gate, though every component
+    succeeded: nothing was pushed, and the caller must not report success."""
+    if summary.blessed is False:
+        raise GateError(
+            "model validation failed: the model was not blessed (reasons above); nothing was pushed"
+        )
+
+
 def compile_kubeflow(cfg: EnvironmentConfig, environments_dir: Path = ENVIRONMENTS_DIR) -> Path:
     """Write the Vertex AI / KFP v2 pipeline JSON, offline."""
     if cfg.orchestration.runner != "kubeflow_v2":

@@ -335,3 +335,13 @@ def stop(handle: ServerHandle, cfg: EnvironmentConfig | None = None) -> None:
             os.killpg(handle.pid, signal.SIGKILL)
     if cfg is not None:
         (serving_dir(cfg) / STATE_FILE).unlink(missing_ok=True)
+
+
+def server_urls(cfg: EnvironmentConfig) -> tuple[str, str]:
+    """(REST base URL, gRPC target) of `cfg`'s server: the one `mlops serve --detach` started,
+    else the host and ports the environment's config names."""
+    handle = read_state(cfg)
+    if handle is not None and is_running(handle):
+        return handle.rest_url, handle.grpc_target
+    s = cfg.serving
+    return f"http://{s.host}:{s.rest_port}", f"{s.host}:{s.grpc_port}"

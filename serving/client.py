@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from core.config import BatchingConfig
 from core.errors import MlopsError
 
 INPUT_NAME = "examples"
@@ -145,3 +146,23 @@ class GrpcClient:
 
     def close(self) -> None:
         self.channel.close()
+
+
+def predict_in_batches(
+    client: RestClient | GrpcClient,
+    examples: Sequence[bytes],
+    batching: BatchingConfig,
+    version: int | None = None,
+) -> np.ndarray:
+    """One probability row per example, in requests a batching server accepts.
+
+    A batching server refuses a request above max_batch_size (as TF Serving does), so each
+    request carries at most that many rows; without batching, one request carries all.
+    """
+    step = max(1, batching.max_batch_size if batching.enabled else len(examples))
+    return np.concatenate(
+        [
+            client.predict(examples[i : i + step], version=version)
+            for i in range(0, len(examples), step)
+        ]
+    )

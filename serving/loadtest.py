@@ -22,6 +22,7 @@ from core import step_summary
 from core.config import EnvironmentConfig, SloConfig
 from core.errors import ConfigError, GateError, MlopsError
 from core.uris import is_remote
+from serving.client import PredictionError, RestClient
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 SUMMARY_FILE = "summary.json"
@@ -180,6 +181,54 @@ def csv_examples(path: Path, limit: int) -> list[bytes]:
     from store import rows as R
 
     return R.examples(R.read_csv(path, R.load_schema(), limit=limit))
+
+
+@dataclass(frozen=True)
+class RowsSource:
+    """Where the request rows come from: a CSV file (`where` names the option or key that gave
+    it, for messages), or the pipeline's newest evaluation split when `path` is None."""
+
+    path: Path | None
+    where: str
+    note: str = ""  # said to the user when the source was not asked for
+
+
+def rows_source(cfg: EnvironmentConfig, rows: Path | None) -> RowsSource:
+    """--rows, else the newest evaluation split, else loadtest.rows_file on a machine without
+    one (a CI job that did not run the pipeline)."""
+    if rows is None and not has_eval_split(cfg) and cfg.loadtest.rows_file:
+        path = Path(cfg.loadtest.rows_file)
+        return RowsSource(
+            path,
+            "loadtest.rows_file",
+            f"No evaluation split of {cfg.name}'s pipeline on this machine; sending rows "
+            f"from {path} (loadtest.rows_file)",
+        )
+    return RowsSource(rows, "--rows")
+
+
+def request_examples(cfg: EnvironmentConfig, source: RowsSource) -> list[bytes]:
+    """Serialized tf.Examples to send, at most loadtest.rows; a bad CSV is a config error
+    naming the option or key that chose it."""
+    if source.path is None:
+        return eval_examples(cfg, cfg.loadtest.rows)
+    try:
+        return csv_examples(source.path, cfg.loadtest.rows)
+    except OSError as exc:
+        raise ConfigError(f"{source.where}: cannot read {source.path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{source.where}: {exc}") from None
+
+
+def answering_client(url: str, model: str) -> RestClient:
+    """A REST client for `url`, once the server answers for `model`: no test runs against
+    nothing."""
+    client = RestClient(url, model, timeout=10)
+    try:
+        client.status()
+    except PredictionError as exc:
+        raise MlopsError(f"no model server answers: {exc}") from None
+    return client
 
 
 def run(

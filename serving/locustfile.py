@@ -17,8 +17,20 @@ from locust.runners import MasterRunner
 
 from serving.responses import check_predictions
 
-MODEL = os.environ.get("MLOPS_MODEL_NAME", "taxi_tips")
-BODIES_FILE = os.environ.get("MLOPS_REQUEST_BODIES", "")
+
+def _set_by_mlops(name: str) -> str:
+    """A value `mlops loadtest` passes from the environment's config; none is guessed here."""
+    value = os.environ.get(name, "")
+    if not value:
+        raise SystemExit(
+            f"serving/locustfile.py: {name} is not set; run the load test with "
+            f"`mlops loadtest --env ENV`, which sets it from that environment's config"
+        )
+    return value
+
+
+MODEL = _set_by_mlops("MLOPS_MODEL_NAME")  # the config's model_name
+BODIES_FILE = _set_by_mlops("MLOPS_REQUEST_BODIES")
 WARMUP_SECONDS = float(os.environ.get("MLOPS_WARMUP_SECONDS", "0"))
 
 _bodies: list[bytes] = []

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import GateError
+from pipeline.runner import require_blessed
 from pipeline.summary import MetricRow, RunSummary
 from tests.support.repo import strict_json
 
@@ -41,3 +43,24 @@ def test_the_strict_parser_refuses_bare_nan(tmp_path: Path) -> None:
     path.write_text('{"auc": NaN}')
     with pytest.raises(ValueError, match="NaN is not JSON"):
         strict_json(path)
+
+
+@pytest.mark.parametrize("blessed", [True, None])
+def test_a_blessed_or_unevaluated_run_passes(blessed: bool | None) -> None:
+    require_blessed(_summary(blessed))
+
+
+def test_a_run_whose_model_was_not_blessed_is_stopped_by_the_gate() -> None:
+    with pytest.raises(GateError, match=r"the model was not blessed .*nothing was pushed"):
+        require_blessed(_summary(False))
+
+
+def _summary(blessed: bool | None) -> RunSummary:
+    return RunSummary(
+        environment="dev",
+        pipeline_name="p",
+        components=[],
+        data_validation="PASS",
+        anomalies=[],
+        blessed=blessed,
+    )

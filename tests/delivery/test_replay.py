@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ import pytest
 from core import config
 from tests.support import replay as rp
 from tests.support.git_remote import Remote, git, write_release
+from tests.support.repo import PACKAGES
 
 ALL = sorted(p.name for p in rp.WORKFLOWS.glob("*.yml"))
 
@@ -100,6 +103,34 @@ def test_which_push_starts_which_workflow(
     assert rp.triggers(name, "push", ref, changed) is starts
 
 
+def test_the_seeded_packages_hold_everything_the_cli_imports(tmp_path: Path) -> None:
+    """Jobs import their clone's code (PYTHONPATH=.), but the editable install would quietly
+    supply a package the seed lacks from this checkout; this catches that."""
+    for package in PACKAGES:
+        shutil.copytree(
+            config.REPO_ROOT / package,
+            tmp_path / package,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    probe = "\n".join(
+        [
+            "import sys, mlops.main",
+            "files = [getattr(m, '__file__', None) or '' for m in list(sys.modules.values())]",
+            "print(sorted({f for f in files if f.startswith(sys.argv[1])",
+            "              and not f.startswith(sys.prefix)}))",
+        ]
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe, f"{config.REPO_ROOT}{os.sep}"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": "."},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.strip() == "[]", f"imported from the checkout, not the seed: {found.stdout}"
+
+
 # --- scenarios --------------------------------------------------------------------------------
 
 
@@ -115,11 +146,7 @@ def machine(tmp_path: Path) -> tuple[rp.Replay, Remote]:
         "requirements.overrides",
         ".github",
         "tools/release-git.sh",
-        "core",
-        "store",
-        "models",
-        "delivery",
-        "mlops",
+        *PACKAGES,  # all of them: `mlops` imports every stage its commands compose
         "environments",
         "infra",
     ):

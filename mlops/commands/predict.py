@@ -1,0 +1,70 @@
+"""`mlops predict`: CSV rows to the served model, one probability of the label per row."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core import config
+from core.errors import ConfigError
+from mlops.arguments import Subparsers, add_env
+from models import features
+from serving.backends import server_urls
+from serving.client import GrpcClient, RestClient, predict_in_batches
+from store import rows as R
+
+
+def add_parser(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "predict",
+        help="send rows from a CSV file to the served model",
+        description="Build tf.Examples from CSV rows with the training "
+        "schema and print one probability per row.",
+    )
+    add_env(parser, "environment whose server to call")
+    parser.add_argument(
+        "--rows",
+        type=Path,
+        required=True,
+        metavar="FILE.csv",
+        help="CSV with a header row naming schema features (the bundled "
+        "data's columns; those the schema leaves out of the SERVING environment may be "
+        "left out); every feature the schema requires must have a value in every row",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=["rest", "grpc"],
+        default="rest",
+        help="call TF Serving's REST :predict or gRPC PredictionService (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--url",
+        help="REST base URL or gRPC host:port (default: the environment's serving host and ports)",
+    )
+    parser.add_argument(
+        "--model-version", type=int, metavar="N", help="ask for version N instead of the newest"
+    )
+    parser.add_argument("--output", metavar="DIR", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config.load(args.env, args.environments, output_root=args.output)
+    try:
+        rows = R.read_csv(args.rows, R.load_schema())
+    except OSError as exc:
+        raise ConfigError(f"--rows: cannot read {args.rows}: {exc.strerror}") from None
+    except R.RowError as exc:
+        raise ConfigError(f"--rows: {exc}") from None
+    rest, grpc_target = server_urls(cfg)
+    client: RestClient | GrpcClient
+    if args.protocol == "rest":
+        client = RestClient(args.url or rest, cfg.model_name)
+    else:
+        client = GrpcClient(args.url or grpc_target, cfg.model_name)
+    probabilities = predict_in_batches(
+        client, R.examples(rows), cfg.serving.batching, version=args.model_version
+    )
+    print(f"row  probability({features.LABEL_KEY})")
+    for i, p in enumerate(probabilities[:, 0], start=1):
+        print(f"{i:>3}  {p:.4f}")
+    return 0

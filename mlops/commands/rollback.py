@@ -1,0 +1,30 @@
+"""`mlops rollback`: an environment returns to its previous release, exactly."""
+
+from __future__ import annotations
+
+import argparse
+
+from delivery.promotion import Delivery
+from mlops.arguments import Subparsers, add_env
+from mlops.output import changed_files
+
+
+def add_parser(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "rollback",
+        help="return an environment to its previous release",
+        description="Replace the release record with the previous "
+        "release from its history, exactly, after checking "
+        "that artifact's digest; re-render the manifests.",
+    )
+    add_env(parser, "environment to roll back")
+
+
+def run(args: argparse.Namespace) -> int:
+    record = Delivery(args.environments).rollback(args.env)
+    print(
+        f"Rolled {args.env} back to {record.current.short()} (released "
+        f"{record.current.promoted_at}).\nChanged: {changed_files(args.environments, args.env)}; "
+        f"commit them together."
+    )
+    return 0
