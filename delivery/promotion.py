@@ -23,6 +23,7 @@ from pathlib import Path
 from core import config
 from core.config import EnvironmentConfig
 from core.errors import ConfigError
+from core.paths import ENVIRONMENTS_DIR
 from core.provenance import actor, git_commit
 from core.uris import repo_relative, resolve
 from delivery import rules
@@ -54,7 +55,7 @@ def _refusal(exc: StoreError) -> PromotionRefused:
 class Delivery:
     """The promotion commands over one environments/ folder."""
 
-    environments_dir: Path = config.ENVIRONMENTS_DIR
+    environments_dir: Path = ENVIRONMENTS_DIR
     output_root: str | None = None  # `mlops run --output`: where dev's pipeline wrote
 
     def cfg(self, env: str) -> EnvironmentConfig:

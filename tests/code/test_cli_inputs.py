@@ -10,10 +10,11 @@ import yaml
 
 from core import config
 from core.errors import ConfigError, GateError, InfraError, MlopsError
+from core.paths import REPO_ROOT
 from mlops import cli
 from tests.support.repo import update_overlay
 
-README = config.REPO_ROOT / "README.md"
+README = REPO_ROOT / "README.md"
 
 
 def run(environments: Path, *args: str) -> int:
@@ -167,10 +168,7 @@ def test_root_option_reads_that_trees_environments(environments: Path, capsys) -
 
 
 def test_environments_outside_the_root_are_refused(environments: Path, capsys) -> None:
-    assert (
-        cli.main(["--root", str(config.REPO_ROOT), "--environments", str(environments), "config"])
-        == 2
-    )
+    assert cli.main(["--root", str(REPO_ROOT), "--environments", str(environments), "config"]) == 2
     err = capsys.readouterr().err
     assert f"--environments {environments}: must be the environments/ folder of --root" in err
     assert cli.main(["--environments", str(environments / "nowhere"), "status"]) == 2

@@ -10,6 +10,7 @@ import pytest
 
 from core import config
 from core.errors import ConfigError
+from core.paths import REPO_ROOT
 from mlops import cli
 from pipeline.runner import compile_kubeflow
 from tests.support.repo import PACKAGES
@@ -80,7 +81,7 @@ def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) ->
     copy = tmp_path / "checkout"
     for folder in (*PACKAGES, "environments", "infra"):
         shutil.copytree(
-            config.REPO_ROOT / folder,
+            REPO_ROOT / folder,
             copy / folder,
             ignore=shutil.ignore_patterns("__pycache__", "manifests", "release.yaml"),
         )
@@ -96,7 +97,7 @@ def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) ->
     output = copy / "build" / "staging" / "pipeline.json"
     assert f"Compiled taxi-tips-staging for staging: {output}" in result.stdout  # the copy ran
     text = output.read_text()
-    for machine_path in {str(copy), str(copy.resolve()), str(tmp_path), str(config.REPO_ROOT)}:
+    for machine_path in {str(copy), str(copy.resolve()), str(tmp_path), str(REPO_ROOT)}:
         assert machine_path not in text
     assert '"stringValue": "models/schema/schema.pbtxt"' in text
     assert "components.schema_import.Executor" in text

@@ -164,10 +164,10 @@ def test_a_hand_broken_record_is_named(any_repo: Repo) -> None:
 
 
 def test_record_paths_inside_the_repository_are_relative() -> None:
-    from core import config
+    from core.paths import REPO_ROOT
     from delivery.promotion import display_uri
 
-    inside = config.REPO_ROOT / "build" / "dev" / "model_store" / "taxi_tips" / "7"
+    inside = REPO_ROOT / "build" / "dev" / "model_store" / "taxi_tips" / "7"
     assert display_uri(str(inside)) == "build/dev/model_store/taxi_tips/7"
     assert display_uri("gs://bucket/m/7") == "gs://bucket/m/7"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from core import config
+from core.paths import REPO_ROOT
 from tests.support import replay as rp
 from tests.support.git_remote import Remote, git, write_release
 
@@ -123,7 +123,7 @@ def machine(tmp_path: Path) -> tuple[rp.Replay, Remote]:
         "environments",
         "infra",
     ):
-        source = config.REPO_ROOT / item
+        source = REPO_ROOT / item
         target = seed / item
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
@@ -141,7 +141,7 @@ def machine(tmp_path: Path) -> tuple[rp.Replay, Remote]:
     git(seed, "push", "--quiet", "origin", "HEAD:main")
     env = {
         **remote.env,
-        "VENV": str(config.REPO_ROOT / ".venv"),
+        "VENV": str(REPO_ROOT / ".venv"),
         "PYTHONPATH": ".",
     }  # each job imports its own clone's code
     env.pop("GITHUB_ACTIONS", None)
