@@ -108,15 +108,15 @@ def test_the_packaged_schema_reference_resolves_where_the_code_is_installed(tmp_
     from tfx.types import standard_artifacts
 
     from components.schema_import import Executor, package_reference, resolve
-    from store import rows
+    from core.schema import SCHEMA_FILE
 
     reference = package_reference()
     assert reference == "models/schema/schema.pbtxt"
-    assert resolve(reference) == str(rows.SCHEMA_FILE)
+    assert resolve(reference) == str(SCHEMA_FILE)
     schema = standard_artifacts.Schema()
     schema.uri = str(tmp_path / "schema")
     (tmp_path / "schema").mkdir()
     Executor().Do({}, {"schema": [schema]}, {"schema_file": reference})
-    assert (tmp_path / "schema" / "schema.pbtxt").read_text() == rows.SCHEMA_FILE.read_text()
+    assert (tmp_path / "schema" / "schema.pbtxt").read_text() == SCHEMA_FILE.read_text()
     with pytest.raises(ValueError, match=r"schema file 'models/schema/nope\.pbtxt' not found"):
         resolve("models/schema/nope.pbtxt")
