@@ -170,6 +170,7 @@ class Delivery:
     def rollback(self, env: str) -> rel.Record:
         record = self.record(env)
         previous = rules.previous_release(env, record)
+        assert record is not None  # previous_release refuses an environment without a record
         rolled = rel.Record(env, previous, record.history[1:])
         self._move(env, artifact_of(previous), record, rolled, check_env=env)
         return rolled
