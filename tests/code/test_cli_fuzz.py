@@ -39,6 +39,7 @@ HEADER, BODY = _TABLE[0], _TABLE[1:]
 
 def one_line_error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
     """Run the CLI; it must exit 2 with exactly one message line on stderr, nothing on stdout."""
+    code: int | str | None
     try:
         code = cli.main(argv)
     except SystemExit as exc:  # argparse's own usage errors

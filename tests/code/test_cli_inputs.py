@@ -30,11 +30,13 @@ def files_under(root: Path) -> dict[Path, bytes]:
 
 def _documented_exit_codes() -> dict[int, str]:
     text = " ".join(README.read_text().split())
-    paragraph = re.search(r"Exit status of `mlops`: (.*?)(?: Every error| \n|$)", text).group(1)
+    found = re.search(r"Exit status of `mlops`: (.*?)(?: Every error| \n|$)", text)
+    assert found, "the README has no 'Exit status of `mlops`:' paragraph"
+    paragraph = found.group(1)
     return {int(code): what for code, what in re.findall(r"(?:^|; )(\d) ([^;]+)", paragraph)}
 
 
-def _error_classes(cls: type = MlopsError) -> list[type]:
+def _error_classes(cls: type[MlopsError] = MlopsError) -> list[type[MlopsError]]:
     # Import every module that defines an MlopsError subclass the CLI can raise.
     import delivery.manifests
     import delivery.promotion  # noqa: F401
@@ -209,6 +211,7 @@ def test_version_and_help_texts(capsys: pytest.CaptureFixture) -> None:
     )
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command").choices
+    assert isinstance(sub, dict)  # command name -> its parser
     assert "release order" in sub["status"].description
     predict = {a.dest: a for a in sub["predict"]._actions}
     assert "schema requires" in predict["rows"].help

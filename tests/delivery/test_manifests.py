@@ -46,7 +46,7 @@ def test_every_manifest_validates_against_the_kubernetes_schema(repo: Repo, env:
 def test_deployment_carries_the_environment_and_the_release(repo: Repo) -> None:
     _released(repo)
     cfg = config.load("prod", repo.environments)
-    record = repo.delivery.record("prod").current
+    record = repo.current("prod")
     deployment = yaml.safe_load(
         (repo.environments / "prod" / "manifests" / "deployment.yaml").read_text()
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +16,8 @@ from tests.support.github import REVIEWED, FakeGitHub
 
 
 @pytest.fixture
-def github() -> Iterator[callable]:
-    started = []
+def github() -> Iterator[Callable[[dict | None], FakeGitHub]]:
+    started: list[FakeGitHub] = []
 
     def start(environment: dict | None) -> FakeGitHub:
         started.append(FakeGitHub(environment))
