@@ -11,7 +11,7 @@ import getpass
 import os
 import subprocess
 
-from core import config
+from core.paths import REPO_ROOT
 
 
 def git_commit() -> str:
@@ -21,7 +21,7 @@ def git_commit() -> str:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=config.REPO_ROOT,
+            cwd=REPO_ROOT,
             capture_output=True,
             text=True,
             timeout=10,

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from core import config
 from core.errors import ConfigError, GateError, InfraError, MlopsError
+from core.paths import REPO_ROOT
 
 DIGEST_ANNOTATION = "mlops.template/model-digest"
 
@@ -72,7 +72,7 @@ def _load(path: Path) -> dict:
     return data
 
 
-def target_for(env: str, root: Path = config.REPO_ROOT) -> Target:
+def target_for(env: str, root: Path = REPO_ROOT) -> Target:
     """From the committed files: environments/<env>/argocd/application.yaml and the rendered
     Deployment."""
     app = _load(root / "environments" / env / "argocd" / "application.yaml")["metadata"]

@@ -8,17 +8,26 @@ and its PASS or FAIL is the gate's result, not the caller's choice.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Protocol
 
 from delivery.promotion import Delivery
 from delivery.rules import PromotionRefused
-from serving.client import PredictionError, RestClient
+from serving.client import PredictionError
 from serving.loadtest import LoadTestResult
 from store import release as rel
 
 PASS, FAIL = "PASS", "FAIL"
 
 
-def check_serves_the_release(environments_dir: Path, env: str, client: RestClient) -> None:
+class StatusSource(Protocol):
+    """What the check needs of a server: its address, and TF Serving's model status."""
+
+    base_url: str
+
+    def status(self, version: int | None = None) -> dict[str, Any]: ...
+
+
+def check_serves_the_release(environments_dir: Path, env: str, client: StatusSource) -> None:
     """Refuse before the test runs unless the server has `env`'s release version AVAILABLE."""
     record = rel.read(environments_dir, env)
     if record is None:

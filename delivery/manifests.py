@@ -20,13 +20,14 @@ from typing import NamedTuple
 from core import config
 from core.config import EnvironmentConfig
 from core.errors import GateError
+from core.paths import REPO_ROOT
 from core.ports import GRPC_PORT, REST_PORT
 from core.uris import join_uri, repo_relative
 from serving import config_files as C
 from store import release as rel
 from store.model_store import OCI_SCHEME
 
-INFRA = config.REPO_ROOT / "infra"
+INFRA = REPO_ROOT / "infra"
 TEMPLATES = INFRA / "templates"
 MANIFESTS_DIR = "manifests"
 KINDS = ("configmap", "deployment", "service", "hpa", "pdb")

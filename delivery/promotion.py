@@ -23,6 +23,7 @@ from pathlib import Path
 from core import config
 from core.config import EnvironmentConfig
 from core.errors import ConfigError
+from core.paths import ENVIRONMENTS_DIR
 from core.provenance import actor, git_commit
 from core.uris import repo_relative, resolve
 from delivery import rules
@@ -71,7 +72,7 @@ class AlreadyCurrent:
 class Delivery:
     """The promotion commands over one environments/ folder."""
 
-    environments_dir: Path = config.ENVIRONMENTS_DIR
+    environments_dir: Path = ENVIRONMENTS_DIR
     output_root: str | None = None  # `mlops run --output`: where dev's pipeline wrote
 
     def cfg(self, env: str) -> EnvironmentConfig:
@@ -218,6 +219,7 @@ class Delivery:
     def rollback(self, env: str) -> rel.Record:
         record = self.record(env)
         previous = rules.previous_release(env, record)
+        assert record is not None  # previous_release refuses an environment without a record
         rolled = rel.Record(env, previous, record.history[1:])
         self._move(env, artifact_of(previous), record, rolled, check_env=env)
         return rolled

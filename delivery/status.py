@@ -59,9 +59,10 @@ def pending(
     out = []
     for env in envs:
         src = delivery.cfg(env).deploy.promote_from
-        if not src or records.get(src) is None:
+        released = records.get(src) if src else None
+        if released is None:
             continue
-        source, target = records[src].current, records[env]
+        source, target = released.current, records[env]
         if target is not None and target.current.same_artifact(source):
             continue
         if source.loadtest.verdict == "PASS":

@@ -8,6 +8,7 @@ needs no separate preprocessing and cannot drift from training.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 # TFX imports this file as a top-level module from its user-code wheel, bypassing
 # components/__init__.py, so it sets the Keras switch itself before TensorFlow loads.
@@ -43,7 +44,7 @@ def _is_present(x: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
     return tf.squeeze(tf.sparse.to_dense(ones), axis=1) > 0
 
 
-def preprocessing_fn(inputs: dict[str, tf.Tensor | tf.SparseTensor]) -> dict[str, tf.Tensor]:
+def preprocessing_fn(inputs: Mapping[str, tf.Tensor | tf.SparseTensor]) -> dict[str, tf.Tensor]:
     """tf.Transform entry point (the Transform component finds it by name)."""
     outputs: dict[str, tf.Tensor] = {}
 

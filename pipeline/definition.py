@@ -101,15 +101,19 @@ def create_pipeline(
     )
     window = _span_window(cfg, example_gen)
 
+    module_file, preprocessing_fn = _user_code(cfg, PREPROCESSING_MODULE, "preprocessing_fn")
     transform = Transform(
         examples=window.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        **_user_code(cfg, PREPROCESSING_MODULE, "preprocessing_fn"),
+        module_file=module_file,
+        preprocessing_fn=preprocessing_fn,
     )
     transform.add_upstream_node(drift_gate)
 
+    module_file, run_fn = _user_code(cfg, TRAINER_MODULE, "run_fn")
     trainer = Trainer(
-        **_user_code(cfg, TRAINER_MODULE, "run_fn"),
+        module_file=module_file,
+        run_fn=run_fn,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
@@ -219,21 +223,23 @@ def ingest_pipeline(cfg: EnvironmentConfig, span: int) -> Pipeline:
     )
 
 
-def _user_code(cfg: EnvironmentConfig, module_file: str, function: str) -> dict[str, str]:
-    """How Transform and Trainer find our code.
+def _user_code(
+    cfg: EnvironmentConfig, module_file: str, function: str
+) -> tuple[str, None] | tuple[None, str]:
+    """How Transform and Trainer find our code: a module file or a function's import path.
 
-    Locally, `module_file`: TFX packages components/ into a wheel whose name carries a content
-    hash, so editing any component file invalidates the cache of the steps that use it. On
+    Locally, `module_file`: TFX packages models/ into a wheel whose name carries a content
+    hash, so editing any user-code file invalidates the cache of the steps that use it. On
     Vertex AI the code is baked into the pipeline image (orchestration.image), so the function is
     referenced by import path and nothing is uploaded at compile time.
     """
     if cfg.orchestration.runner == "local":
-        return {"module_file": module_file}
-    return {function: f"components.{Path(module_file).stem}.{function}"}
+        return module_file, None
+    return None, f"models.{Path(module_file).stem}.{function}"
 
 
 def _schema_importer(cfg: EnvironmentConfig, schema_file: Path) -> ImportSchemaGen:
-    """Locally, the schema file's path. On Vertex AI, a path inside the installed `components`
+    """Locally, the schema file's path. On Vertex AI, a path inside the installed `models`
     package, resolved in the pipeline image at run time: the compiled JSON must not hold a
     path of the machine that compiled it."""
     if cfg.orchestration.runner == "local":

@@ -39,7 +39,8 @@ class RunProgress(logging.Handler):
         self.current: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        msg, args = record.msg, record.args or ()
+        # The messages followed here carry positional arguments, never a mapping.
+        msg, args = record.msg, record.args if isinstance(record.args, tuple) else ()
         if msg == "Component %s is running." and args:
             self.current = str(args[0])
             self.nodes[self.current] = NodeProgress(self.current, time.monotonic())

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TextIO
 
 from components.baseline import ReleasedBaseline
-from core.config import ENVIRONMENTS_DIR, EnvironmentConfig
+from core.config import EnvironmentConfig
 from core.errors import ConfigError, GateError, MlopsError
+from core.paths import ENVIRONMENTS_DIR
 from pipeline.progress import capture_logs
 from pipeline.reports import drift_report_dir, report_dir
 from pipeline.summary import RunSummary, summarize

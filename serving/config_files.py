@@ -13,9 +13,11 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import jinja2
 from google.protobuf import text_format
+from google.protobuf.message import Message
 
 from core.config import EnvironmentConfig
 from core.errors import ConfigError
@@ -41,7 +43,10 @@ def jinja_environment(folder: Path) -> jinja2.Environment:
 _env = jinja_environment(TEMPLATES)
 
 
-def _parse(name: str, text: str, message: object) -> object:
+_M = TypeVar("_M", bound=Message)
+
+
+def _parse(name: str, text: str, message: _M) -> _M:
     try:
         return text_format.Parse(text, message)
     except text_format.ParseError as exc:
@@ -151,7 +156,7 @@ def server_flags(
     return flags
 
 
-def _check_batching(params: object) -> None:
+def _check_batching(params: Message) -> None:
     """What upstream checks when it loads a model with batching (bundle_factory_util.cc): a
     file that breaks it would make every model version fail to load, so it fails here."""
     max_size = params.max_batch_size.value if params.HasField("max_batch_size") else 1000

@@ -20,12 +20,14 @@ This module holds what every kind shares (the interface, errors and digests);
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from core.errors import GateError, MlopsError
 
@@ -90,12 +92,13 @@ def _gfile_files(root: str) -> Iterator[tuple[tuple[str, ...], str]]:
             yield tuple(full[len(root) + 1 :].split("/")), full
 
 
-def _open(path: str, remote: bool):
+def _open(path: str, remote: bool) -> IO[bytes]:
     if not remote:
         return open(path, "rb")
     import tensorflow as tf
 
-    return tf.io.gfile.GFile(path, "rb")
+    gfile: IO[bytes] = tf.io.gfile.GFile(path, "rb")  # file-like: read(), a context manager
+    return gfile
 
 
 def model_digest(model_dir: str | Path) -> str:
@@ -105,7 +108,7 @@ def model_digest(model_dir: str | Path) -> str:
     for parts, path in sorted(_gfile_files(root) if remote else _local_files(root)):
         h.update("/".join(parts).encode() + b"\0")
         with _open(path, remote) as f:
-            for chunk in iter(lambda f=f: f.read(_CHUNK), b""):
+            for chunk in iter(functools.partial(f.read, _CHUNK), b""):
                 h.update(chunk)
         h.update(b"\0")
     return "sha256:" + h.hexdigest()
@@ -126,7 +129,7 @@ def has_saved_model(model_dir: str) -> bool:
         return Path(model_dir, "saved_model.pb").exists()
     import tensorflow as tf
 
-    return tf.io.gfile.exists(f"{model_dir.rstrip('/')}/saved_model.pb")
+    return bool(tf.io.gfile.exists(f"{model_dir.rstrip('/')}/saved_model.pb"))
 
 
 def versions(store_dir: str | Path) -> list[int]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from core.errors import InfraError
 from core.uris import is_remote
@@ -49,11 +51,17 @@ __all__ = [
 ]
 
 
-def _bucket_errors(method):
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _bucket_errors(
+    method: Callable[Concatenate[FolderStore, _P], _R],
+) -> Callable[Concatenate[FolderStore, _P], _R]:
     """A bucket that cannot be reached or read is infrastructure (exit 3), not a gate verdict."""
 
     @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(self: FolderStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         if self.kind != "bucket":
             return method(self, *args, **kwargs)
         import tensorflow as tf

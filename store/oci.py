@@ -31,7 +31,7 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, InfraError
 from store import base as model_store
@@ -45,6 +45,9 @@ from store.base import (
     TagConflict,
     model_digest,
 )
+
+if TYPE_CHECKING:  # imported when a store is opened, so the CLI starts without it
+    import requests
 
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 ARTIFACT_TYPE = "application/vnd.cncf.model.manifest.v1+json"
@@ -183,7 +186,7 @@ class OciStore(ModelStore):
         *,
         headers: dict[str, str] | None = None,
         data: bytes | None = None,
-    ) -> Any:
+    ) -> requests.Response:
         """One request with the registry's auth dance; infrastructure failures become InfraError."""
         headers = dict(headers or {})
         headers.update(self._auth.get_auth_header())
@@ -210,8 +213,13 @@ class OciStore(ModelStore):
         return response
 
     def _authenticate(
-        self, response: Any, method: str, url: str, headers: dict[str, str], data: bytes | None
-    ) -> Any:
+        self,
+        response: requests.Response,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: bytes | None,
+    ) -> requests.Response:
         challenge = response.headers.get("Www-Authenticate", "")
         if challenge.lower().startswith("basic"):
             if not self._basic and getattr(self._auth, "_basic_auth", None):

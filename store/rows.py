@@ -16,7 +16,8 @@ from typing import Any
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from core.schema import SCHEMA_FILE, load_schema
+from core.schema import SCHEMA_FILE
+from core.schema import load_schema as load_schema  # part of this API: rows are read against it
 
 Value = int | float | bytes
 Row = dict[str, list[Value]]
@@ -33,7 +34,8 @@ def serving_features(schema: schema_pb2.Schema) -> list[schema_pb2.Feature]:
 
 def is_required(feature: schema_pb2.Feature) -> bool:
     """`presence { min_fraction: 1.0 }`: every example must carry the feature."""
-    return feature.presence.min_fraction >= 1.0
+    min_fraction: float = feature.presence.min_fraction
+    return min_fraction >= 1.0
 
 
 _RULES: dict[tuple[int, bool], tuple[schema_pb2.Schema, list[tuple[str, bool, int, int | None]]]]
@@ -149,13 +151,15 @@ def to_example(row: Row) -> bytes:
             feature.float_list.value.extend(values)
         else:
             feature.int64_list.value.extend(values)
-    return example.SerializeToString()
+    serialized: bytes = example.SerializeToString()
+    return serialized
 
 
 def check_header(
     path: Path, header: list[str] | None, schema: schema_pb2.Schema, *, serving: bool = True
-) -> None:
-    """Columns against the schema before any row: a misspelt name is named with what is missing."""
+) -> list[str]:
+    """The header, checked against the schema before any row: a misspelt name is named with what
+    is missing."""
     if not header:
         raise RowError(f"{path}: empty file; the first line must name the columns")
     known = [f.name for f in schema.feature]
@@ -180,6 +184,7 @@ def check_header(
             f"{path}:1 (header): {'; '.join(problems)}; the schema "
             f"({SCHEMA_FILE.name}) names the columns"
         )
+    return header
 
 
 def read_csv(
@@ -190,8 +195,7 @@ def read_csv(
     with Path(path).open(newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         try:
-            header = next(reader, None)
-            check_header(path, header, schema, serving=serving)
+            header = check_header(path, next(reader, None), schema, serving=serving)
             for cells in reader:
                 line = reader.line_num
                 if limit is not None and len(rows) >= limit:

@@ -86,13 +86,13 @@ def main() -> int:
     print("\nper module (all functions):")
     for module, counts in sorted(per_module.items()):
         total = sum(counts.values())
-        other = ", ".join(
+        others = ", ".join(
             f"{n} {status}" for status, n in sorted(counts.items()) if status not in KNOWN
         )
         print(
             f"  {module:<22} {total:>5} mutants: {counts['killed']} killed, "
             f"{counts['survived']} survived, {counts['no tests']} not covered by the tests"
-            + (f", {other}" if other else "")
+            + (f", {others}" if others else "")
         )
     if failing:
         print(

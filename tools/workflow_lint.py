@@ -20,10 +20,10 @@ from pathlib import Path
 
 import yaml
 
-from core import config
+from core.paths import REPO_ROOT
 
-WORKFLOWS = config.REPO_ROOT / ".github" / "workflows"
-ACTIONLINT = config.REPO_ROOT / "tools" / "actionlint"
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+ACTIONLINT = REPO_ROOT / "tools" / "actionlint"
 _EXPR = re.compile(r"\$\{\{.*?\}\}")
 
 

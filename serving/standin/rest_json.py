@@ -56,7 +56,8 @@ def _json_type(value: Any) -> str:
         return "False" if value is False else "True"
     if value is None:
         return "Null"
-    return {dict: "Object", list: "Array", str: "String"}.get(type(value), "Number")
+    names: dict[type, str] = {dict: "Object", list: "Array", str: "String"}
+    return names.get(type(value), "Number")
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -294,10 +295,11 @@ def predict_json(outputs: Mapping[str, np.ndarray], columnar: bool) -> dict[str,
         if len(plain) == 1:
             return {"outputs": next(iter(plain.values()))}
         return {"outputs": plain}
-    sizes = {k: (v.shape[0] if v.ndim else None) for k, v in outputs.items()}
-    for k, n in sizes.items():
-        if n is None:
+    sizes: dict[str, int] = {}
+    for k, v in outputs.items():
+        if not v.ndim:
             raise InvalidArgument(f"Tensor name: {k} has no shape information ")
+        sizes[k] = v.shape[0]
     if len(set(sizes.values())) > 1:
         raise InvalidArgument("Tensor name: has inconsistent batch size")
     if len(plain) == 1:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from core import config
+from core.paths import REPO_ROOT
 from mlops import cli
 from store import rows as R
 
@@ -28,7 +29,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 KNOWN = config.available_environments()
-DATA = config.REPO_ROOT / "data" / "taxi" / "span-1" / "data.csv"
+DATA = REPO_ROOT / "data" / "taxi" / "span-1" / "data.csv"
 SCHEMA = R.load_schema()
 FEATURES = {f.name: f for f in SCHEMA.feature}
 with DATA.open() as _f:
@@ -38,6 +39,7 @@ HEADER, BODY = _TABLE[0], _TABLE[1:]
 
 def one_line_error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
     """Run the CLI; it must exit 2 with exactly one message line on stderr, nothing on stdout."""
+    code: int | str | None
     try:
         code = cli.main(argv)
     except SystemExit as exc:  # argparse's own usage errors

@@ -10,10 +10,11 @@ import yaml
 
 from core import config
 from core.errors import ConfigError, GateError, InfraError, MlopsError
+from core.paths import REPO_ROOT
 from mlops import cli
 from tests.support.repo import update_overlay
 
-README = config.REPO_ROOT / "README.md"
+README = REPO_ROOT / "README.md"
 
 
 def run(environments: Path, *args: str) -> int:
@@ -29,11 +30,13 @@ def files_under(root: Path) -> dict[Path, bytes]:
 
 def _documented_exit_codes() -> dict[int, str]:
     text = " ".join(README.read_text().split())
-    paragraph = re.search(r"Exit status of `mlops`: (.*?)(?: Every error| \n|$)", text).group(1)
+    found = re.search(r"Exit status of `mlops`: (.*?)(?: Every error| \n|$)", text)
+    assert found, "the README has no 'Exit status of `mlops`:' paragraph"
+    paragraph = found.group(1)
     return {int(code): what for code, what in re.findall(r"(?:^|; )(\d) ([^;]+)", paragraph)}
 
 
-def _error_classes(cls: type = MlopsError) -> list[type]:
+def _error_classes(cls: type[MlopsError] = MlopsError) -> list[type[MlopsError]]:
     # Import every module that defines an MlopsError subclass the CLI can raise.
     import delivery.manifests
     import delivery.promotion  # noqa: F401
@@ -167,10 +170,7 @@ def test_root_option_reads_that_trees_environments(environments: Path, capsys) -
 
 
 def test_environments_outside_the_root_are_refused(environments: Path, capsys) -> None:
-    assert (
-        cli.main(["--root", str(config.REPO_ROOT), "--environments", str(environments), "config"])
-        == 2
-    )
+    assert cli.main(["--root", str(REPO_ROOT), "--environments", str(environments), "config"]) == 2
     err = capsys.readouterr().err
     assert f"--environments {environments}: must be the environments/ folder of --root" in err
     assert cli.main(["--environments", str(environments / "nowhere"), "status"]) == 2
@@ -211,6 +211,7 @@ def test_version_and_help_texts(capsys: pytest.CaptureFixture) -> None:
     )
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command").choices
+    assert isinstance(sub, dict)  # command name -> its parser
     assert "release order" in sub["status"].description
     predict = {a.dest: a for a in sub["predict"]._actions}
     assert "schema requires" in predict["rows"].help

@@ -10,6 +10,7 @@ import pytest
 
 from core import config
 from core.errors import ConfigError
+from core.paths import REPO_ROOT
 from mlops import cli
 from pipeline.runner import compile_kubeflow
 from tests.support.repo import PACKAGES
@@ -80,7 +81,7 @@ def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) ->
     copy = tmp_path / "checkout"
     for folder in (*PACKAGES, "environments", "infra"):
         shutil.copytree(
-            config.REPO_ROOT / folder,
+            REPO_ROOT / folder,
             copy / folder,
             ignore=shutil.ignore_patterns("__pycache__", "manifests", "release.yaml"),
         )
@@ -96,10 +97,13 @@ def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) ->
     output = copy / "build" / "staging" / "pipeline.json"
     assert f"Compiled taxi-tips-staging for staging: {output}" in result.stdout  # the copy ran
     text = output.read_text()
-    for machine_path in {str(copy), str(copy.resolve()), str(tmp_path), str(config.REPO_ROOT)}:
+    for machine_path in {str(copy), str(copy.resolve()), str(tmp_path), str(REPO_ROOT)}:
         assert machine_path not in text
     assert '"stringValue": "models/schema/schema.pbtxt"' in text
     assert "components.schema_import.Executor" in text
+    # The user code is referenced by import path, from the package the image installs.
+    assert "models.preprocessing.preprocessing_fn" in text
+    assert "models.trainer.run_fn" in text
 
 
 def test_the_packaged_schema_reference_resolves_where_the_code_is_installed(tmp_path: Path) -> None:
@@ -107,15 +111,15 @@ def test_the_packaged_schema_reference_resolves_where_the_code_is_installed(tmp_
     from tfx.types import standard_artifacts
 
     from components.schema_import import Executor, package_reference, resolve
-    from store import rows
+    from core.schema import SCHEMA_FILE
 
     reference = package_reference()
     assert reference == "models/schema/schema.pbtxt"
-    assert resolve(reference) == str(rows.SCHEMA_FILE)
+    assert resolve(reference) == str(SCHEMA_FILE)
     schema = standard_artifacts.Schema()
     schema.uri = str(tmp_path / "schema")
     (tmp_path / "schema").mkdir()
     Executor().Do({}, {"schema": [schema]}, {"schema_file": reference})
-    assert (tmp_path / "schema" / "schema.pbtxt").read_text() == rows.SCHEMA_FILE.read_text()
+    assert (tmp_path / "schema" / "schema.pbtxt").read_text() == SCHEMA_FILE.read_text()
     with pytest.raises(ValueError, match=r"schema file 'models/schema/nope\.pbtxt' not found"):
         resolve("models/schema/nope.pbtxt")

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from core import config
 from core.errors import ConfigError
+from core.paths import ENVIRONMENTS_DIR
 from mlops import cli
 
 
@@ -90,7 +91,7 @@ def _edit(path: Path, change, start_from: Path | None = None) -> None:
 
 
 def _committed(env: str) -> Path:
-    return config.ENVIRONMENTS_DIR / env / "config.yaml"
+    return ENVIRONMENTS_DIR / env / "config.yaml"
 
 
 def _set(data: dict, key_path: str, value: object) -> None:

@@ -70,6 +70,7 @@ def test_warn_mode_reports_without_failing(tmp_path, thresholds) -> None:
     assert verdict.verdict == "WARN" and verdict.drifted
     drift.write_report(verdict, tmp_path / "report")
     report = drift.read_report(tmp_path / "report")
+    assert report is not None
     assert {d["feature"] for d in report["drifted"]} == {"fare", "trip_start_hour", "company"}
     markdown = (tmp_path / "report" / drift.REPORT_MARKDOWN).read_text()
     assert "| fare | jensen_shannon |" in markdown and "| 0.05 | yes |" in markdown
@@ -175,7 +176,8 @@ def _check(
 def test_no_new_span_no_drift_fresh_release_means_no_retrain(
     released, tmp_path, monkeypatch, capsys
 ) -> None:
-    code, stdout, output, summary = _check(*released, tmp_path, monkeypatch, capsys)
+    environments, data = released
+    code, stdout, output, summary = _check(environments, data, tmp_path, monkeypatch, capsys)
     assert code == cli.NO_RETRAIN == 4, stdout
     assert "dev: no retrain" in stdout
     assert "released model's auc on span 2" in stdout
@@ -300,6 +302,7 @@ def test_the_window_takes_the_newest_artifact_of_each_window_span() -> None:
         _examples(5, 4),
     ]  # span 2 re-ingested (id 4); span 4 is outside the window
     result = SpanWindowStrategy(spans=[2, 3]).resolve_artifacts(None, {"examples": ingested})
+    assert result is not None
     assert [a.id for a in result["examples"]] == [4, 3]
 
 

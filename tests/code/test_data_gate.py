@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypeAlias
 
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
@@ -15,7 +16,7 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from components import data_gate
 
-A = anomalies_pb2.AnomalyInfo
+A: TypeAlias = anomalies_pb2.AnomalyInfo
 
 
 def _anomalies(root: Path, split: str, features: dict[str, A], dataset: A | None = None) -> None:

@@ -68,6 +68,7 @@ def test_blessed_model_gets_a_version_above_every_existing_one(
     assert pushed.get_string_custom_property("pushed_version") == str(FUTURE + 1)
     assert store.versions() == [FUTURE, FUTURE + 1]
     artifact = store.resolve(FUTURE + 1)
+    assert artifact is not None
     assert artifact.tree_digest == model_digest(model)
     assert pushed.get_string_custom_property("pushed_destination") == artifact.ref
     assert pushed.get_string_custom_property(pusher.DIGEST_PROPERTY) == artifact.tree_digest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -28,7 +28,8 @@ class FakeArgoCD:
     """Serves a script of (sync, health, live digest) states, one per application read."""
 
     def __init__(self, states: list[tuple[str, str, str]], token: str = "t0ken") -> None:
-        self.states, self.token, self.requests = states, token, []
+        self.states, self.token = states, token
+        self.requests: list[tuple[str, dict[str, list[str]]]] = []  # (path, query) per read
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -79,8 +80,8 @@ class FakeArgoCD:
 
 
 @pytest.fixture
-def argo() -> Iterator[callable]:
-    servers = []
+def argo() -> Iterator[Callable[..., FakeArgoCD]]:
+    servers: list[FakeArgoCD] = []
 
     def start(states, token="t0ken") -> FakeArgoCD:
         servers.append(FakeArgoCD(states, token))

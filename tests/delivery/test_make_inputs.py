@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from core import config
+from core.paths import REPO_ROOT
 
 
 def make(*args: str, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:
     """make in the repository; env values of None are removed from the environment."""
     merged = {**os.environ, **(env or {})}
     return subprocess.run(
-        ["make", "--no-print-directory", "-C", str(config.REPO_ROOT), *args],
+        ["make", "--no-print-directory", "-C", str(REPO_ROOT), *args],
         capture_output=True,
         text=True,
         timeout=120,

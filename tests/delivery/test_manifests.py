@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from core import config
+from core.paths import ENVIRONMENTS_DIR
 from delivery import manifests
 from mlops import cli
 from tests.support.repo import update_overlay
@@ -45,7 +46,7 @@ def test_every_manifest_validates_against_the_kubernetes_schema(repo: Repo, env:
 def test_deployment_carries_the_environment_and_the_release(repo: Repo) -> None:
     _released(repo)
     cfg = config.load("prod", repo.environments)
-    record = repo.delivery.record("prod").current
+    record = repo.current("prod")
     deployment = yaml.safe_load(
         (repo.environments / "prod" / "manifests" / "deployment.yaml").read_text()
     )
@@ -101,9 +102,7 @@ def test_render_check_fails_on_stale_manifests_and_passes_after_render(repo: Rep
 
 def test_committed_manifests_are_up_to_date() -> None:
     """What CI runs: the repository's own manifests match its config and records."""
-    assert (
-        manifests.render(config.ENVIRONMENTS_DIR, config.available_environments(), check=True) == []
-    )
+    assert manifests.render(ENVIRONMENTS_DIR, config.available_environments(), check=True) == []
 
 
 def test_a_stray_file_in_a_manifests_folder_is_stale(repo: Repo) -> None:

@@ -81,7 +81,7 @@ def test_the_record_names_the_artifact_skopeo_sees(oci: Repo, registry: Registry
 
 def test_promotion_moves_tags_never_the_bytes(oci: Repo, registry: Registry) -> None:
     prod = _through_prod(oci)
-    records = {env: rel.read(oci.environments, env).current for env in ("dev", "staging")}
+    records = {env: oci.current(env) for env in ("dev", "staging")}
     digests = {r.uri.partition("@")[2] for r in [prod, *records.values()]}
     assert len(digests) == 1  # one artifact, three environments
     name = _repository(oci)
@@ -294,6 +294,12 @@ def test_a_promotion_pull_request_moves_no_tag_until_it_merges(
             else None
         )
 
+    def synced() -> str:
+        """`sync` after the merge; the artifact staging's record names now."""
+        record = oci.delivery.sync("staging")
+        assert record is not None, "staging has no release record to sync"
+        return record.current.uri
+
     def candidate_to_staging_pr() -> str:
         oci.push()
         dev = oci.delivery.promote_from_pipeline("dev").current
@@ -305,12 +311,12 @@ def test_a_promotion_pull_request_moves_no_tag_until_it_merges(
 
     first = candidate_to_staging_pr()
     assert tag() is None
-    assert oci.delivery.sync("staging").current.uri.endswith(first)
+    assert synced().endswith(first)
     assert tag() == first
     second = candidate_to_staging_pr()
-    assert oci.delivery.sync("staging").current.uri.endswith(second)
+    assert synced().endswith(second)
     assert tag() == second
-    assert oci.delivery.sync("staging").current.uri.endswith(second)  # idempotent
+    assert synced().endswith(second)  # idempotent
     # A tag moved by hand while the next pull request is open is refused at sync.
     intruder = oci.push()
     body = requests.get(

@@ -5,19 +5,19 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from core import config
+from core.paths import REPO_ROOT
 from delivery import prod_gate
 from tests.support.github import REVIEWED, FakeGitHub
 
 
 @pytest.fixture
-def github() -> Iterator[callable]:
-    started = []
+def github() -> Iterator[Callable[[dict | None], FakeGitHub]]:
+    started: list[FakeGitHub] = []
 
     def start(environment: dict | None) -> FakeGitHub:
         started.append(FakeGitHub(environment))
@@ -77,7 +77,7 @@ def test_bad_credentials_are_an_infrastructure_error(github) -> None:
 def test_the_codeowners_opt_in_needs_real_owners_of_the_prod_folder(tmp_path: Path) -> None:
     env = {"GITHUB_REF": "refs/heads/main", "PROD_APPROVAL": "codeowners"}
     (tmp_path / ".github").mkdir()
-    shutil.copy(config.REPO_ROOT / ".github" / "CODEOWNERS", tmp_path / ".github")
+    shutil.copy(REPO_ROOT / ".github" / "CODEOWNERS", tmp_path / ".github")
     with pytest.raises(prod_gate.Refused, match="placeholder @YOUR_ORG"):
         prod_gate.preflight(env, tmp_path)  # the template as shipped
     (tmp_path / ".github" / "CODEOWNERS").write_text("/environments/prod/ @acme/approvers\n")
@@ -94,7 +94,7 @@ def test_it_runs_on_the_runners_python_without_the_project_environment(github) -
     fake = github(None)
     out = subprocess.run(
         [python, "-m", "delivery.prod_gate"],
-        cwd=config.REPO_ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=60,

@@ -29,8 +29,7 @@ def test_dev_takes_the_newest_pushed_model_with_its_digest(repo: Repo) -> None:
     assert current.version == newest and current.promoted_from == "pipeline"
     assert current.digest == model_digest(repo.store("dev") / str(newest))
     assert current.loadtest.verdict == "NONE" and current.git_commit
-    on_disk = rel.read(repo.environments, "dev")
-    assert on_disk.current == current
+    assert repo.current("dev") == current
     assert (repo.environments / "dev" / "manifests" / "deployment.yaml").exists()
 
 
@@ -49,7 +48,7 @@ def test_staging_gets_the_same_artifact_only_after_devs_load_test_passed(repo: R
     assert rel.read(repo.environments, "staging") is None  # refusals write nothing
     repo.pass_loadtest("dev")
     staging = repo.delivery.promote("dev", "staging").current
-    dev = rel.read(repo.environments, "dev").current
+    dev = repo.current("dev")
     assert (staging.version, staging.digest) == (dev.version, dev.digest) == (version, dev.digest)
     assert model_digest(repo.store("staging") / str(version)) == dev.digest
     assert staging.promoted_from == "dev" and staging.loadtest.verdict == "NONE"
@@ -119,12 +118,12 @@ def test_rollback_restores_the_previous_release_exactly(any_repo: Repo) -> None:
     repo.push()
     first = repo.delivery.promote_from_pipeline("dev").current
     repo.pass_loadtest("dev")
-    first = rel.read(repo.environments, "dev").current
+    first = repo.current("dev")
     repo.push()
     repo.delivery.promote_from_pipeline("dev")
     rolled = repo.delivery.rollback("dev")
     assert rolled.current == first
-    assert rel.read(repo.environments, "dev").current == first
+    assert repo.current("dev") == first
     deployment = (repo.environments / "dev" / "manifests" / "deployment.yaml").read_text()
     assert f'mlops.template/model-version: "{first.version}"' in deployment
 
@@ -164,10 +163,10 @@ def test_a_hand_broken_record_is_named(any_repo: Repo) -> None:
 
 
 def test_record_paths_inside_the_repository_are_relative() -> None:
-    from core import config
+    from core.paths import REPO_ROOT
     from delivery.promotion import display_uri
 
-    inside = config.REPO_ROOT / "build" / "dev" / "model_store" / "taxi_tips" / "7"
+    inside = REPO_ROOT / "build" / "dev" / "model_store" / "taxi_tips" / "7"
     assert display_uri(str(inside)) == "build/dev/model_store/taxi_tips/7"
     assert display_uri("gs://bucket/m/7") == "gs://bucket/m/7"
 

@@ -10,6 +10,7 @@ switches each rule off in turn and expects this machine to catch it.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -222,12 +223,12 @@ class Promotions(RuleBasedStateMachine):
         src, dst = pair
         path = self.repo.environments / dst / rel.RECORD_FILE
         before = path.read_bytes() if path.exists() else None
-        real = rel.os.replace
+        real = os.replace  # the record writer's final, atomic step
 
         def crash(*_args, **_kwargs):
             raise OSError("simulated crash")
 
-        rel.os.replace = crash
+        os.replace = crash
         try:
             if src is None:
                 self.d.promote_from_pipeline(dst)
@@ -236,7 +237,7 @@ class Promotions(RuleBasedStateMachine):
         except (OSError, PromotionRefused):
             pass
         finally:
-            rel.os.replace = real
+            os.replace = real
         assert (path.read_bytes() if path.exists() else None) == before
 
     @precondition(lambda self: self.has_release("dev"))

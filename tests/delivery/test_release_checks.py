@@ -33,7 +33,7 @@ def test_ok_if_current_accepts_only_the_already_there_refusal(repo: Repo, capsys
     with pytest.raises(PromotionRefused, match="not-already-there"):
         repo.delivery.promote_to("dev")
     outcome = repo.delivery.promote_to("dev", ok_if_current=True)
-    running = rel.read(repo.environments, "dev").current.short()
+    running = repo.current("dev").short()
     assert outcome == AlreadyCurrent("dev", f"dev already runs {running}; nothing to promote")
     assert str(version) in outcome.reason
     with pytest.raises(PromotionRefused, match="load-test-passed"):  # other refusals stay
@@ -60,7 +60,9 @@ def test_the_baseline_is_the_release_of_the_environment_the_run_feeds(repo: Repo
         "dev has no release yet in environments/dev/release.yaml",
     )
     version = repo.push()
-    release = repo.delivery.promote_to("dev").current
+    promoted = repo.delivery.promote_to("dev")
+    assert isinstance(promoted, rel.Record)
+    release = promoted.current
     baseline, note = released_baseline(repo.environments, dev)
     assert note == "" and baseline is not None
     assert (baseline.environment, baseline.version, baseline.digest) == (
@@ -131,7 +133,7 @@ def test_the_recorded_verdict_is_the_gates(repo: Repo, p95_ms: float, verdict: s
     )
     record = loadtest_record.record_result(repo.environments, "dev", result)
     assert record.current.loadtest.verdict == verdict
-    assert rel.read(repo.environments, "dev").current.loadtest.p95_ms == p95_ms
+    assert repo.current("dev").loadtest.p95_ms == p95_ms
 
 
 # --- what a local server loads -----------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from core import config
+from core.paths import REPO_ROOT
 from tests.support import replay as rp
 from tests.support.git_remote import Remote, git, write_release
 from tests.support.repo import PACKAGES
@@ -108,7 +108,7 @@ def test_the_seeded_packages_hold_everything_the_cli_imports(tmp_path: Path) -> 
     supply a package the seed lacks from this checkout; this catches that."""
     for package in PACKAGES:
         shutil.copytree(
-            config.REPO_ROOT / package,
+            REPO_ROOT / package,
             tmp_path / package,
             ignore=shutil.ignore_patterns("__pycache__"),
         )
@@ -121,7 +121,7 @@ def test_the_seeded_packages_hold_everything_the_cli_imports(tmp_path: Path) -> 
         ]
     )
     found = subprocess.run(
-        [sys.executable, "-c", probe, f"{config.REPO_ROOT}{os.sep}"],
+        [sys.executable, "-c", probe, f"{REPO_ROOT}{os.sep}"],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": "."},
         capture_output=True,
@@ -150,7 +150,7 @@ def machine(tmp_path: Path) -> tuple[rp.Replay, Remote]:
         "environments",
         "infra",
     ):
-        source = config.REPO_ROOT / item
+        source = REPO_ROOT / item
         target = seed / item
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
@@ -168,7 +168,7 @@ def machine(tmp_path: Path) -> tuple[rp.Replay, Remote]:
     git(seed, "push", "--quiet", "origin", "HEAD:main")
     env = {
         **remote.env,
-        "VENV": str(config.REPO_ROOT / ".venv"),
+        "VENV": str(REPO_ROOT / ".venv"),
         "PYTHONPATH": ".",
     }  # each job imports its own clone's code
     env.pop("GITHUB_ACTIONS", None)

@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core import config
+from core.paths import REPO_ROOT
 from tests.support import replay as rp
 from tests.support.git_remote import Remote, git
 from tests.support.github import REVIEWED, FakeGitHub
@@ -42,7 +42,7 @@ from tests.support.repo import write_sample
 
 pytestmark = pytest.mark.slow
 
-REPO = config.REPO_ROOT
+REPO = REPO_ROOT
 ALL = sorted(p.name for p in rp.WORKFLOWS.glob("*.yml"))
 REPOSITORY = "acme/replay"
 MODEL_REPO = f"{REPOSITORY}/models/taxi_tips"

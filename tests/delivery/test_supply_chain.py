@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from core import config
+from core.paths import REPO_ROOT
 
 
 def test_every_locked_package_carries_its_hashes() -> None:
-    lock = (config.REPO_ROOT / "requirements.lock").read_text()
+    lock = (REPO_ROOT / "requirements.lock").read_text()
     entries = re.split(r"\n(?=[A-Za-z0-9])", lock.split("\n", 2)[2])
     pinned = [e for e in entries if re.match(r"^[A-Za-z0-9_.\[\],-]+==", e)]
     assert len(pinned) > 100
@@ -17,7 +17,7 @@ def test_every_locked_package_carries_its_hashes() -> None:
 
 
 def test_setup_requires_the_hashes_and_lock_generates_them() -> None:
-    makefile = re.sub(r"\\\n\s*", " ", (config.REPO_ROOT / "Makefile").read_text())
+    makefile = re.sub(r"\\\n\s*", " ", (REPO_ROOT / "Makefile").read_text())
     install = next(
         x for x in makefile.split("\n\t") if "-r requirements.lock" in x and "uv pip install" in x
     )

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core import config
+from core.paths import REPO_ROOT
 from tools import workflow_lint
 
-WORKFLOWS = config.REPO_ROOT / ".github" / "workflows"
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 SHA = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 DEPLOYS = {
     "cd-dev.yml": "deploy-dev",
@@ -154,7 +154,7 @@ def test_only_the_small_commit_job_can_write_and_it_runs_no_third_party_code() -
         "make release-commit SRC=build/release",
         "make promotion-pr SRC=build/release",
     ]
-    makefile = (config.REPO_ROOT / "Makefile").read_text()
+    makefile = (REPO_ROOT / "Makefile").read_text()
     for target in ("release-commit", "promotion-pr"):  # no `setup`: nothing installed
         rule = re.search(rf"^{target}:(.*?)##", makefile, re.M)
         assert rule and "setup" not in rule.group(1), target
@@ -381,7 +381,7 @@ def test_prod_promotion_checks_the_version_in_the_workflow_and_in_make() -> None
     assert check["env"] == {"VERSION": "${{ inputs.version }}"}
     promote = step(data["jobs"]["promote-prod"], "make promote FROM=staging TO=prod")
     assert promote["env"]["VERSION"] == "${{ inputs.version }}"
-    makefile = (config.REPO_ROOT / "Makefile").read_text()
+    makefile = (REPO_ROOT / "Makefile").read_text()
     recipe = makefile.split("\npromote:", 1)[1].split("\n\n", 1)[0]
     assert "check-version" in recipe and "$(VERSION)" not in recipe
 
@@ -393,7 +393,7 @@ def test_with_the_codeowners_opt_in_prod_goes_through_a_pull_request() -> None:
         "pr-from": "staging",
         "pr-to": "${{ vars.PROD_APPROVAL == 'codeowners' && 'prod' || '' }}",
     }
-    owners = (config.REPO_ROOT / ".github" / "CODEOWNERS").read_text()
+    owners = (REPO_ROOT / ".github" / "CODEOWNERS").read_text()
     assert re.search(r"^/environments/prod/ @", owners, re.M)
 
 
@@ -406,12 +406,12 @@ def test_rollback_takes_the_environment_through_env_only() -> None:
 
 
 def test_dependabot_keeps_actions_and_python_dependencies_current() -> None:
-    data = yaml.safe_load((config.REPO_ROOT / ".github" / "dependabot.yml").read_text())
+    data = yaml.safe_load((REPO_ROOT / ".github" / "dependabot.yml").read_text())
     assert {u["package-ecosystem"] for u in data["updates"]} == {"github-actions", "pip"}
 
 
 def test_the_readme_names_the_real_required_checks() -> None:
-    readme = (config.REPO_ROOT / "README.md").read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
     line = next(x for x in readme.splitlines() if "Required status checks:" in x)
     names = re.findall(r"`([^`]+)`", line.split("Required status checks:", 1)[1])
     jobs = load("ci.yml")["jobs"]

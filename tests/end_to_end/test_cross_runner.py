@@ -23,13 +23,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core import config
+from core.paths import REPO_ROOT
 from tests.support.repo import write_sample
 from tools.local_registry import Registry
 
 pytestmark = pytest.mark.slow
 
-REPO = config.REPO_ROOT
+REPO = REPO_ROOT
 
 
 def _free_port() -> int:

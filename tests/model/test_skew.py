@@ -57,7 +57,7 @@ def training_path(
     examples.split_names = artifact_utils.encode_split_names([SPLIT])
     accessor = DataAccessor(
         tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact([examples], []),
-        record_batch_factory=None,
+        record_batch_factory=tfxio_utils.get_record_batch_factory_from_artifact([examples], []),
         data_view_decode_fn=None,
     )
     rows = len(run.probe_labels)

@@ -10,14 +10,14 @@ import asyncio
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from serving.standin.batching import Batcher
-from serving.standin.model_manager import AVAILABLE, InvalidArgument
+from serving.standin.model_manager import AVAILABLE, InvalidArgument, ModelManager
 from serving.standin.server import Metrics, StandInServer
 
 
@@ -55,22 +55,22 @@ class OneModel:
         return self.version
 
 
-def run(scenario: Any, **batching: int) -> Any:
+def run(scenario: Any, *, batch_timeout_micros: int = 0) -> Any:
     """Run `scenario(client, model, metrics)` against a stand-in REST app with a Batcher."""
 
     async def main() -> Any:
         executor = ThreadPoolExecutor(4)
         model, metrics = Doubler(), Metrics()
-        params = {
-            "max_batch_size": 4,
-            "batch_timeout_micros": 0,
-            "num_batch_threads": 1,
-            "max_enqueued_batches": 2,
-            **batching,
-        }
-        batcher = Batcher(executor, observe=metrics.batch, **params)
+        batcher = Batcher(
+            executor,
+            observe=metrics.batch,
+            max_batch_size=4,
+            batch_timeout_micros=batch_timeout_micros,
+            num_batch_threads=1,
+            max_enqueued_batches=2,
+        )
         server = StandInServer(
-            OneModel(model),
+            cast(ModelManager, OneModel(model)),  # the HTTP layer only calls resolve()
             executor,
             monitoring_path="/metrics",
             max_request_bytes=1 << 20,

@@ -50,6 +50,7 @@ def send(
     url: str, method: str, path: str, body: bytes | None, headers: dict[str, str] | None = None
 ) -> tuple[int, bytes]:
     parsed = urllib.parse.urlsplit(url)
+    assert parsed.hostname, f"no host in {url}"
     conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
     try:
         conn.request(
@@ -74,6 +75,7 @@ def test_rest_case(served, rest, examples, case) -> None:
     if not _applies(case, served):
         pytest.skip(f"a case for servers {case['when'].replace('_', ' ')}")
     path = case["path"].replace("{model}", MODEL)
+    body: bytes | None
     if "json" in case:
         body = json.dumps(_fill(case["json"], examples)).encode()
     else:

@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,7 +78,7 @@ def test_a_release_config_starts_only_with_the_flag_server_flags_sets(tmp_path, 
     proc, url = _standin(tmp_path / "with", store, allow=True)
     try:
         deadline = time.monotonic() + 120
-        status, body = 0, {}
+        status, body = 0, dict[str, Any]()
         while time.monotonic() < deadline and status != 200:
             assert proc.poll() is None, proc.communicate()[0]
             status, body = _get(f"{url}/v1/models/{MODEL}/labels/stable/metadata")

@@ -122,7 +122,10 @@ def test_locust_csv_aggregated_row_is_read(tmp_path: Path) -> None:
 )
 def test_response_check_marks_bad_bodies(body: bytes, problem: str | None) -> None:
     got = check_predictions(body, instances=1)
-    assert got is None if problem is None else problem in got
+    if problem is None:
+        assert got is None
+    else:
+        assert got is not None and problem in got
 
 
 @pytest.mark.slow

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core import config
+from core.paths import REPO_ROOT
 from store import release as rel
 
-SCRIPT = config.REPO_ROOT / "tools" / "release-git.sh"
+SCRIPT = REPO_ROOT / "tools" / "release-git.sh"
 
 
 STANDIN = Path(__file__).with_name("gh_standin.py")

@@ -54,7 +54,8 @@ class Lenient(dict):
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
-    out, pos = [], 0
+    out: list[tuple[str, str]] = []
+    pos = 0
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
@@ -62,6 +63,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
                 break
             raise ExprError(f"cannot read expression at {text[pos:]!r}")
         kind = match.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         out.append((kind, match.group(kind)))
         pos = match.end()
     return out
@@ -111,8 +113,8 @@ class _Parser:
 
     def parse(self) -> Any:
         value = self.or_()
-        if self.peek() is not None:
-            raise ExprError(f"unexpected {self.peek()[1]!r}")
+        if (extra := self.peek()) is not None:
+            raise ExprError(f"unexpected {extra[1]!r}")
         return value
 
     # GitHub's && and || return an operand, which is what `a && 'x' || ''` relies on.
@@ -607,7 +609,7 @@ def _upload(replay: Replay, given: dict, workspace: Path, github: dict) -> tuple
     dest = _artifacts(replay, github) / given["name"]
     if dest.exists():
         return False, {}, f"artifact {given['name']} exists already in this run"
-    files = []
+    files: list[Path] = []
     for line in str(given["path"]).split("\n"):
         line = line.strip()
         if line:

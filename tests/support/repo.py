@@ -11,9 +11,9 @@ from pathlib import Path
 import yaml
 
 import core  # noqa: F401
-from core import config
+from core.paths import ENVIRONMENTS_DIR, REPO_ROOT
 
-REPO = config.REPO_ROOT
+REPO = REPO_ROOT
 
 
 BUNDLED_SPANS = sorted(
@@ -43,7 +43,7 @@ def copy_environments(root: Path) -> Path:
     """A writable copy of environments/ (base and every overlay, no releases) under `root`."""
     target = root / "environments"
     shutil.copytree(
-        config.ENVIRONMENTS_DIR,
+        ENVIRONMENTS_DIR,
         target,
         ignore=shutil.ignore_patterns("manifests", "argocd", "release.yaml"),
     )

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from store.model_store import publish_atomically
 from tests.support.repo import copy_environments, update_overlay
@@ -67,7 +68,7 @@ def make_environment(root: Path, **dev_updates) -> Path:
 
 def start_server(root: Path, backend: str, versions: dict[int, Path], **overlay_updates) -> Served:
     rest, grpc = free_port(), free_port()
-    updates = {
+    updates: dict[str, dict[str, Any]] = {
         "serving": {
             "rest_port": rest,
             "grpc_port": grpc,

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from delivery.promotion import Delivery
+from store import release as rel
 from store.model_store import open_store
 from tests.support.repo import copy_environments, update_overlay
 
@@ -44,6 +45,12 @@ class Repo:
 
     def store(self, env: str) -> Path:
         return self.root / "stores" / env / MODEL
+
+    def current(self, env: str) -> rel.Release:
+        """The release `env`'s record on disk names; a missing record fails the test here."""
+        record = rel.read(self.environments, env)
+        assert record is not None, f"{env} has no release record"
+        return record.current
 
     def push(self) -> int:
         """What a blessed pipeline run does: a new version in dev's store."""

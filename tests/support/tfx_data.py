@@ -33,8 +33,9 @@ REPORTS_DIR = Path(os.environ.get("MLOPS_TEST_REPORTS", REPO_ROOT / "build" / "t
 Columns = dict[str, np.ndarray]
 
 # Beam pickles every function it runs, so outputs are collected through a module-level sink that
-# the in-process runner resolves by name to this same object.
-_SINK: dict[str, list[dict[str, Any]]] = {}
+# the in-process runner resolves by name to this same object. A list per key: transformed
+# instances (dicts) or serialized tf.Examples (bytes).
+_SINK: dict[str, list[Any]] = {}
 
 
 def _keep(instance: dict[str, Any], key: str) -> None:
@@ -215,16 +216,22 @@ class Trained:
     final_loss: float
     export_dir: Path
 
-    def serving_fn(self) -> Callable[[list[bytes]], np.ndarray]:
+    def serving_fn(self) -> ServingFn:
         """The exported `serving_default` signature, loaded the way TF Serving loads it."""
         loaded = tf.saved_model.load(str(self.export_dir))
-        signature = loaded.signatures["serving_default"]
+        return ServingFn(loaded, loaded.signatures["serving_default"])
 
-        def predict(examples: list[bytes]) -> np.ndarray:
-            return signature(examples=tf.constant(examples))["outputs"].numpy()
 
-        predict.loaded = loaded  # keep the SavedModel alive as long as the function
-        return predict
+@dataclass
+class ServingFn:
+    """Predictions from serialized tf.Examples. It holds the loaded SavedModel (`loaded`), which
+    keeps the signature alive and gives tests its other signatures."""
+
+    loaded: Any
+    signature: Any
+
+    def __call__(self, examples: list[bytes]) -> np.ndarray:
+        return self.signature(examples=tf.constant(examples))["outputs"].numpy()
 
 
 def validate_rows(rows: list[dict[str, list[Any]]], environment: str = "SERVING") -> dict:
