@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from components.baseline import ReleasedBaseline
-from core.config import ENVIRONMENTS_DIR, EnvironmentConfig
+from core.config import ENVIRONMENTS_DIR, EnvironmentConfig, source_of
 from core.errors import ConfigError, GateError, MlopsError
 from pipeline.progress import capture_logs
 from pipeline.reports import drift_report_dir, report_dir
@@ -88,7 +88,8 @@ def run_local(
         )
     if not Path(cfg.data.root).is_dir():
         raise ConfigError(
-            f"data.root {cfg.data.root} is not a directory (set by {cfg.sources[-1]} or --data)"
+            f"data.root {cfg.data.root} is not a directory "
+            f"(set by {source_of(cfg, 'data.root')} or --data)"
         )
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 

@@ -79,6 +79,9 @@ BAD_VALUES = [
     ("data.input_pattern", st.sampled_from(["*.csv", "span-1/*.csv"]), "{SPAN}"),
     ("model_name", st.sampled_from(["taxi tips", "taxi/tips", ""]), "expected a string matching"),
     ("training", st.integers(), "expected a mapping"),
+    ("training.hidden_units", st.lists(st.text(max_size=3), min_size=1), "expected an integer"),
+    ("serving.batching.enabled", st.sampled_from(["yes", 1, 0.0]), "expected true or false"),
+    ("deploy.namespace", st.sampled_from(["Taxi", "a_b", "-x"]), "expected a string matching"),
 ]
 
 
@@ -139,6 +142,7 @@ def test_bad_values_name_file_key_and_value(
 )
 def test_unknown_keys_are_rejected(environments: Path, section: str, key: str) -> None:
     known = {
+        "extends",
         "model_name",
         "pipeline_name",
         "data",
@@ -235,4 +239,25 @@ def test_a_key_given_twice_is_refused_not_silently_overridden(environments) -> N
         match=r"environments/dev/config.yaml: line \d+, column \d+ "
         r"is not valid YAML: key 'loadtest' appears twice",
     ):
+        config.load("dev", environments)
+
+
+def test_several_problems_show_the_first_and_count_the_rest(environments: Path) -> None:
+    """A misspelt key comes first: it is usually why another key looks missing or wrong."""
+    _edit(
+        environments / "dev" / "config.yaml",
+        lambda d: d.update(training={"batch_size": "big", "trian_steps": 5}),
+    )
+    with pytest.raises(ConfigError) as err:
+        config.load("dev", environments)
+    assert str(err.value) == config.show_path(environments / "dev" / "config.yaml") + (
+        ": training.trian_steps: unknown key (allowed here: "
+        "batch_size, early_stopping_patience, eval_steps, hidden_units, learning_rate, seed, "
+        "train_steps) (and 1 more problem after this one)"
+    )
+
+
+def test_names_the_loader_sets_are_not_keys_of_the_files(environments: Path) -> None:
+    _edit(environments / "dev" / "config.yaml", lambda d: d.update(name="qa"))
+    with pytest.raises(ConfigError, match=r"environments/dev/config.yaml: name: unknown key"):
         config.load("dev", environments)
