@@ -9,7 +9,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import config
+from core import config, config_schema
 from core.errors import ConfigError
 from mlops import cli
 
@@ -261,3 +261,82 @@ def test_names_the_loader_sets_are_not_keys_of_the_files(environments: Path) -> 
     _edit(environments / "dev" / "config.yaml", lambda d: d.update(name="qa"))
     with pytest.raises(ConfigError, match=r"environments/dev/config.yaml: name: unknown key"):
         config.load("dev", environments)
+
+
+# --- the JSON Schema editors validate against ------------------------------------------------
+
+SCHEMA_LINE = "# yaml-language-server: $schema="
+
+
+def _environment_files() -> list[Path]:
+    root = config.ENVIRONMENTS_DIR
+    return sorted([*root.glob("*/config.yaml"), *root.glob("*.yaml")])
+
+
+def test_the_committed_schema_is_what_the_models_generate() -> None:
+    assert config_schema.SCHEMA_FILE.read_text() == config_schema.render(), (
+        "environments/config.schema.json is stale: run `make config-schema` and commit it"
+    )
+
+
+def test_every_environment_file_points_editors_at_the_schema() -> None:
+    files = _environment_files()
+    assert {p.relative_to(config.ENVIRONMENTS_DIR).as_posix() for p in files} >= {
+        "base/config.yaml",
+        "dev/config.yaml",
+        "staging/config.yaml",
+        "prod/config.yaml",
+    }
+    for path in files:
+        first = path.read_text().splitlines()[0]
+        assert first.startswith(SCHEMA_LINE), f"{path}: first line must be {SCHEMA_LINE}..."
+        target = (path.parent / first.removeprefix(SCHEMA_LINE)).resolve()
+        assert target == config_schema.SCHEMA_FILE, f"{path}: {first} names {target}"
+
+
+def test_every_environment_file_is_valid_against_the_schema() -> None:
+    validator = _schema_validator()
+    for path in _environment_files():
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
+        assert not errors, f"{path}: {errors}"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"training": {"train_steps": 0}},
+        {"training": {"learning_rate": "fast"}},
+        {"evaluation": {"metric": "f1"}},
+        {"serving": {"rest_port": 70000}},
+        {"deploy": {"namespace": "Taxi_Tips"}},
+        {"model_name": "taxi tips"},
+        {"trainig": {"seed": 1}},
+        {"paths": {"model_stor": "x"}},
+        {"extends": "../cloud"},
+    ],
+)
+def test_the_schema_flags_what_the_loader_refuses(content: dict) -> None:
+    assert list(_schema_validator().iter_errors(content)), content
+
+
+def test_schema_check_says_when_the_committed_copy_is_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    stale = tmp_path / "config.schema.json"
+    stale.write_text("{}\n")
+    monkeypatch.setattr(config_schema, "SCHEMA_FILE", stale)
+    assert config_schema.main(["--check"]) == 1
+    assert "stale: run `make config-schema`" in capsys.readouterr().err
+    assert config_schema.main([]) == 0
+    assert config_schema.main(["--check"]) == 0
+    assert stale.read_text() == config_schema.render()
+
+
+def _schema_validator():
+    import json
+
+    import jsonschema
+
+    body = json.loads(config_schema.SCHEMA_FILE.read_text())
+    jsonschema.Draft202012Validator.check_schema(body)
+    return jsonschema.Draft202012Validator(body)
