@@ -14,6 +14,7 @@ from typing import TextIO
 from components.baseline import ReleasedBaseline
 from core.config import ENVIRONMENTS_DIR, EnvironmentConfig, source_of
 from core.errors import ConfigError, GateError, MlopsError
+from core.verdicts import Verdict
 from pipeline.progress import capture_logs
 from pipeline.reports import drift_report_dir, report_dir
 from pipeline.summary import RunSummary, summarize
@@ -136,7 +137,7 @@ def run_local(
     summary.baseline_release = baseline.describe() if baseline else ""
     summary.baseline_note = baseline_note
     summary.write(cfg)
-    if summary.data_validation == "PASS":
+    if summary.data_validation == Verdict.PASS:
         _keep_report(cfg, [])  # never leave an old failure report behind a passing run
     return summary
 
