@@ -11,13 +11,10 @@ from enum import Enum
 
 
 class _Text(str, Enum):
-    """A str-valued enum that prints and formats as its value on every Python version."""
+    """A str-valued enum that prints as its value; f-strings and format() follow str()."""
 
     def __str__(self) -> str:
         return str(self.value)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self.value), spec)
 
 
 class Verdict(_Text):
