@@ -68,7 +68,7 @@ def test_drift_inside_the_schema_domain_is_named_per_feature(tmp_path, threshold
 
 def test_warn_mode_reports_without_failing(tmp_path, thresholds) -> None:
     verdict = _judge(tmp_path, D.drifted(D.read(), 2000), thresholds, mode="warn")
-    assert verdict.verdict == "WARN" and verdict.drifted
+    assert verdict.verdict == Verdict.WARN and verdict.drifted
     drift.write_report(verdict, tmp_path / "report")
     report = drift.read_report(tmp_path / "report")
     assert {d["feature"] for d in report["drifted"]} == {"fare", "trip_start_hour", "company"}
