@@ -98,6 +98,10 @@ compile: setup ## Compile the staging and prod pipelines to Vertex AI / KFP v2 J
 schema-draft: setup ## Infer a draft schema from the bundled data for a human to review.
 	$(MLOPS) schema draft --env $(ENV)
 
+.PHONY: config-schema
+config-schema: setup ## Regenerate environments/config.schema.json from core/config_models.py.
+	$(BIN)/python -m core.config_schema
+
 # The registry tests run a real OCI registry (CNCF Distribution, Debian/Ubuntu package
 # `docker-registry`) and check it with skopeo. Installed with apt where available (as root or
 # with sudo, as on GitHub runners); elsewhere the message says what to install.

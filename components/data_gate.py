@@ -16,6 +16,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact, artifact_utils, standard_artifacts
 
 from core.errors import GateError
+from core.verdicts import Verdict
 
 SCHEMA_DIFF_FILE = "SchemaDiff.pb"
 REPORT_JSON = "anomalies.json"
@@ -83,7 +84,7 @@ def format_anomalies(anomalies: list[Anomaly]) -> str:
 
 def write_report(anomalies: list[Anomaly], out_dir: str) -> None:
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    verdict = "FAIL" if anomalies else "PASS"
+    verdict = Verdict.FAIL if anomalies else Verdict.PASS
     Path(out_dir, REPORT_JSON).write_text(
         json.dumps({"verdict": verdict, "anomalies": [asdict(a) for a in anomalies]}, indent=1)
     )
@@ -102,7 +103,7 @@ def DataGate(
     splits = artifact_utils.decode_split_names(anomalies.split_names)
     found = read_anomalies(anomalies.uri, splits)
     write_report(found, report.uri)
-    report.set_string_custom_property("verdict", "FAIL" if found else "PASS")
+    report.set_string_custom_property("verdict", Verdict.FAIL if found else Verdict.PASS)
     if found:
         raise DataValidationError(
             f"data validation failed: {len(found)} anomal{'y' if len(found) == 1 else 'ies'} "

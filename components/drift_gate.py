@@ -19,6 +19,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact, standard_artifacts
 
 from components.data_gate import DataValidationReport
+from core.verdicts import Verdict
 from ct import drift
 
 
@@ -76,7 +77,7 @@ def DriftGate(
     )
     drift.write_report(verdict, report.uri)
     report.set_string_custom_property("verdict", verdict.verdict)
-    if verdict.verdict != "FAIL":
+    if verdict.verdict != Verdict.FAIL:
         return
     if verdict.examples < min_examples:
         raise drift.DriftError(

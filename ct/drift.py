@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from core import verdicts
 from core.errors import ConfigError, GateError
 from core.paths import SCHEMA_DIR
 from core.uris import is_remote
@@ -275,9 +276,11 @@ def judge(
 ) -> Verdict:
     """The gate's decision, without raising: PASS, WARN, FAIL, or SKIPPED without a baseline."""
     current, examples = statistics(current_paths, schema, thresholds)
-    verdict = Verdict("PASS", mode, span, baseline_spans, examples, min_examples, [], note)
+    verdict = Verdict(
+        verdicts.Verdict.PASS, mode, span, baseline_spans, examples, min_examples, [], note
+    )
     if examples < min_examples:
-        verdict.verdict = "FAIL"
+        verdict.verdict = verdicts.Verdict.FAIL
         verdict.note = (
             f"no examples in span {span}"
             if examples == 0
@@ -286,12 +289,12 @@ def judge(
         )
         return verdict
     if not baseline_paths:
-        verdict.verdict = "SKIPPED"
+        verdict.verdict = verdicts.Verdict.SKIPPED
         return verdict
     baseline, _ = statistics(baseline_paths, schema, thresholds)
     verdict.measures = measure(current, baseline, schema, thresholds)
     if verdict.drifted:
-        verdict.verdict = "FAIL" if mode == "stop" else "WARN"
+        verdict.verdict = verdicts.Verdict.FAIL if mode == "stop" else verdicts.Verdict.WARN
     return verdict
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from components.baseline import ReleasedBaseline, import_release
 from core.config import EnvironmentConfig
 from core.errors import InfraError, MlopsError
+from core.verdicts import Rule
 from delivery.promotion import artifact_of
 from delivery.rules import PromotionRefused
 from store import release as rel
@@ -36,7 +37,7 @@ def released_baseline(
         raise
     except MlopsError as exc:
         raise PromotionRefused(
-            getattr(exc, "rule", "baseline"),
+            getattr(exc, "rule", Rule.STORE),
             f"the baseline, {cfg.name}'s "
             f"release {record.current.short()}, cannot be read: {exc}. The "
             f"regression gate needs it; restore the artifact or roll back "

@@ -10,13 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.verdicts import Rule, Verdict
 from delivery.promotion import Delivery
 from delivery.rules import PromotionRefused
 from serving.client import PredictionError
 from serving.loadtest import LoadTestResult
 from store import release as rel
 
-PASS, FAIL = "PASS", "FAIL"
+PASS, FAIL = Verdict.PASS, Verdict.FAIL
 
 
 class StatusSource(Protocol):
@@ -32,7 +33,7 @@ def check_serves_the_release(environments_dir: Path, env: str, client: StatusSou
     record = rel.read(environments_dir, env)
     if record is None:
         raise PromotionRefused(
-            "source-released",
+            Rule.SOURCE_RELEASED,
             f"{env} has no release to attach a load test to; promote to {env} first",
         )
     version = record.current.version
@@ -42,7 +43,7 @@ def check_serves_the_release(environments_dir: Path, env: str, client: StatusSou
         states = set()
     if "AVAILABLE" not in states:
         raise PromotionRefused(
-            "serves-the-release",
+            Rule.SERVES_THE_RELEASE,
             f"the server at {client.base_url} does not "
             f"serve {env}'s release version {version}; a verdict "
             f"recorded now would describe another model",

@@ -26,6 +26,7 @@ from core.errors import ConfigError
 from core.paths import ENVIRONMENTS_DIR
 from core.provenance import actor, git_commit
 from core.uris import repo_relative, resolve
+from core.verdicts import Rule
 from delivery import rules
 from delivery.rules import PIPELINE, PromotionRefused
 from store import release as rel
@@ -114,7 +115,7 @@ class Delivery:
                 or not str(summary.get("pushed_version", "")).isdigit()
             ):
                 raise PromotionRefused(
-                    "pipeline-output",
+                    Rule.PIPELINE_OUTPUT,
                     f"{summary_file} names no pushed model (the run did not bless or push one)",
                 )
             artifact = Artifact(
@@ -126,7 +127,7 @@ class Delivery:
         newest = self.store(env).newest()
         if newest is None:
             raise PromotionRefused(
-                "pipeline-output",
+                Rule.PIPELINE_OUTPUT,
                 f"no pushed model in "
                 f"{display_uri(cfg.model_store_dir)}: run `mlops run --env "
                 f"{env}` (it pushes only blessed models)",
@@ -135,7 +136,7 @@ class Delivery:
             summary = {}  # the summary on disk is about another run
         elif summary.get("model_digest") and summary["model_digest"] != newest.tree_digest:
             raise PromotionRefused(
-                "digest-matches",
+                Rule.DIGEST_MATCHES,
                 f"{display_uri(newest.ref)} has digest "
                 f"{newest.tree_digest} but the run that pushed it recorded "
                 f"{summary['model_digest']}: the model changed after the "
@@ -238,7 +239,7 @@ class Delivery:
         record = self.record(env)
         if record is None:
             raise PromotionRefused(
-                "source-released",
+                Rule.SOURCE_RELEASED,
                 f"{env} has no release to attach a load test to; promote to {env} first",
             )
         record.current.loadtest = rel.LoadTest(

@@ -8,6 +8,7 @@ machine catch the release that then slips through.
 from __future__ import annotations
 
 from core.errors import GateError
+from core.verdicts import Rule, Verdict
 from store import release as rel
 
 PIPELINE = "pipeline"
@@ -16,7 +17,7 @@ PIPELINE = "pipeline"
 class PromotionRefused(GateError):
     """A promotion rule failed; nothing was written."""
 
-    def __init__(self, rule: str, message: str) -> None:
+    def __init__(self, rule: Rule, message: str) -> None:
         super().__init__(f"refused ({rule}): {message}")
         self.rule = rule
         self.reason = message  # without the "refused (rule): " prefix, for callers that go on
@@ -28,14 +29,14 @@ def stage_order(promote_from: str, src: str | None, dst: str) -> None:
         return
     if src is None:
         raise PromotionRefused(
-            "stage-order",
+            Rule.STAGE_ORDER,
             f"{dst} takes releases from {promote_from} "
             f"(deploy.promote_from); use `mlops promote --from "
             f"{promote_from} --to {dst}`",
         )
     expected = promote_from or f"the pipeline (`mlops promote --to {dst}`)"
     raise PromotionRefused(
-        "stage-order",
+        Rule.STAGE_ORDER,
         f"{dst} takes releases only from {expected} "
         f"(deploy.promote_from in environments/{dst}/config.yaml); stages "
         f"are not skipped",
@@ -45,15 +46,15 @@ def stage_order(promote_from: str, src: str | None, dst: str) -> None:
 def source_released(src: str, record: rel.Record | None) -> rel.Release:
     if record is None:
         raise PromotionRefused(
-            "source-released", f"{src} has no release yet; promote to {src} first"
+            Rule.SOURCE_RELEASED, f"{src} has no release yet; promote to {src} first"
         )
     return record.current
 
 
 def load_test_passed(src: str, release: rel.Release) -> None:
-    if release.loadtest.verdict != "PASS":
+    if release.loadtest.verdict != Verdict.PASS:
         raise PromotionRefused(
-            "load-test-passed",
+            Rule.LOAD_TEST_PASSED,
             f"{src}'s release {release.short()} has "
             f"load-test verdict {release.loadtest.verdict}; run `mlops "
             f"loadtest --env {src} --record` against it and promote once it "
@@ -64,7 +65,7 @@ def load_test_passed(src: str, release: rel.Release) -> None:
 def not_already_there(dst: str, target: rel.Record | None, release: rel.Release) -> None:
     if target is not None and target.current.same_artifact(release):
         raise PromotionRefused(
-            "not-already-there", f"{dst} already runs {release.short()}; nothing to promote"
+            Rule.NOT_ALREADY_THERE, f"{dst} already runs {release.short()}; nothing to promote"
         )
 
 
@@ -72,7 +73,7 @@ def expected_version(expected: int | None, actual: int, what: str) -> None:
     """What a person approved (the prod workflow's version input) is what moves."""
     if expected is not None and expected != actual:
         raise PromotionRefused(
-            "expected-version",
+            Rule.EXPECTED_VERSION,
             f"{what} is version {actual}, not the "
             f"approved version {expected}; re-run the approval with the "
             f"version `mlops status` shows",
@@ -81,5 +82,7 @@ def expected_version(expected: int | None, actual: int, what: str) -> None:
 
 def previous_release(env: str, record: rel.Record | None) -> rel.Release:
     if record is None or not record.history:
-        raise PromotionRefused("previous-release", f"{env} has no previous release to roll back to")
+        raise PromotionRefused(
+            Rule.PREVIOUS_RELEASE, f"{env} has no previous release to roll back to"
+        )
     return record.history[0]

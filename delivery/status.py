@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from core.verdicts import Verdict
 from delivery.promotion import Delivery
 from store import release as rel
 
@@ -65,7 +66,7 @@ def pending(
         source, target = released.current, records[env]
         if target is not None and target.current.same_artifact(source):
             continue
-        if source.loadtest.verdict == "PASS":
+        if source.loadtest.verdict == Verdict.PASS:
             out.append(
                 f"pending: {source.short()} can be promoted {src} -> {env} "
                 f"(`mlops promote --from {src} --to {env}`)"

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TextIO
 
 from components.baseline import ReleasedBaseline
-from core.config import EnvironmentConfig
+from core.config import EnvironmentConfig, source_of
 from core.errors import ConfigError, GateError, MlopsError
 from core.paths import ENVIRONMENTS_DIR
+from core.verdicts import Verdict
 from pipeline.progress import capture_logs
 from pipeline.reports import drift_report_dir, report_dir
 from pipeline.summary import RunSummary, summarize
@@ -89,7 +90,8 @@ def run_local(
         )
     if not Path(cfg.data.root).is_dir():
         raise ConfigError(
-            f"data.root {cfg.data.root} is not a directory (set by {cfg.sources[-1]} or --data)"
+            f"data.root {cfg.data.root} is not a directory "
+            f"(set by {source_of(cfg, 'data.root')} or --data)"
         )
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
@@ -136,7 +138,7 @@ def run_local(
     summary.baseline_release = baseline.describe() if baseline else ""
     summary.baseline_note = baseline_note
     summary.write(cfg)
-    if summary.data_validation == "PASS":
+    if summary.data_validation == Verdict.PASS:
         _keep_report(cfg, [])  # never leave an old failure report behind a passing run
     return summary
 

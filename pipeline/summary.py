@@ -16,6 +16,7 @@ from typing import Any
 from core.config import EnvironmentConfig
 from core.provenance import git_commit
 from core.uris import repo_relative
+from core.verdicts import Verdict
 from pipeline.progress import NodeProgress
 from pipeline.reports import drift_report_dir
 
@@ -139,7 +140,7 @@ class RunSummary:
             out.append(
                 f"  {m['feature']}: {m['measure']} {m['value']:.4f} > threshold {m['threshold']}"
             )
-        if d["verdict"] == "WARN":
+        if d["verdict"] == Verdict.WARN:
             out.append("  drift.mode is warn: the run went on")
         return out
 

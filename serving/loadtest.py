@@ -22,6 +22,7 @@ from core import step_summary
 from core.config import EnvironmentConfig, SloConfig
 from core.errors import ConfigError, GateError, MlopsError
 from core.uris import is_remote
+from core.verdicts import Verdict
 from serving.client import PredictionError, RestClient
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -84,9 +85,8 @@ class LoadTestResult:
             f"p50 {self.p50_ms:.0f} ms"
         ]
         lines += [f"  {c.line()}" for c in self.checks]
-        lines.append(
-            f"Load test: {'PASS' if self.passed else 'FAIL'} (reports: {self.reports_dir})"
-        )
+        verdict = Verdict.PASS if self.passed else Verdict.FAIL
+        lines.append(f"Load test: {verdict} (reports: {self.reports_dir})")
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -96,7 +96,7 @@ class LoadTestResult:
             for c in self.checks
         )
         return (
-            f"### Load test ({self.env}): {'PASS' if self.passed else 'FAIL'}\n\n"
+            f"### Load test ({self.env}): {Verdict.PASS if self.passed else Verdict.FAIL}\n\n"
             f"{self.users} users, {self.seconds} s after warm-up, {self.requests} requests, "
             f"{self.failures} failed.\n\n| SLO | measured | limit | |\n|---|---|---|---|\n"
             f"{rows}\n"

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from core.errors import GateError, MlopsError
+from core.verdicts import Rule
 
 _CHUNK = 1 << 20
 OCI_SCHEME = "oci://"
@@ -38,25 +39,25 @@ OCI_SCHEME = "oci://"
 class StoreError(MlopsError):
     """Base for what a store refuses; `rule` names the promotion rule it stands for."""
 
-    rule = "store"
+    rule = Rule.STORE
 
 
 class ArtifactMissing(StoreError, GateError):
     """The version, tag or digest a record names does not exist in the store."""
 
-    rule = "artifact-exists"
+    rule = Rule.ARTIFACT_EXISTS
 
 
 class DigestMismatch(StoreError, GateError):
     """What the store holds is not what the record says (tampering or a broken copy)."""
 
-    rule = "digest-matches"
+    rule = Rule.DIGEST_MATCHES
 
 
 class TagConflict(StoreError, GateError):
     """A tag already points at a different artifact (tampering or a concurrent writer)."""
 
-    rule = "tag-matches"
+    rule = Rule.TAG_MATCHES
 
 
 @dataclass(frozen=True)

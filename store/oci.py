@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, InfraError
+from core.verdicts import Rule
 from store import base as model_store
 from store.base import (
     OCI_SCHEME,
@@ -199,7 +200,7 @@ class OciStore(ModelStore):
         except self._requests.exceptions.RequestException as exc:
             reason = type(exc).__name__
             raise InfraError(
-                f"refused (registry-reachable): cannot reach the model registry "
+                f"refused ({Rule.REGISTRY_REACHABLE}): cannot reach the model registry "
                 f"{self.registry} ({reason}) for {self.uri}; check the address in "
                 f"paths.model_store, your network, or that the registry is "
                 f"running"

@@ -12,12 +12,14 @@ import datetime as dt
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from core.errors import ConfigError
+from core.verdicts import Verdict
 
 RECORD_FILE = "release.yaml"
 HISTORY_LIMIT = 10
@@ -29,7 +31,7 @@ HEADER = (
 
 @dataclass
 class LoadTest:
-    verdict: str = "NONE"  # PASS, FAIL or NONE (not run for this release yet)
+    verdict: str = Verdict.NONE  # PASS, FAIL or NONE (not run for this release yet)
     at: str = ""
     report: str = ""
     p95_ms: float | None = None
@@ -89,10 +91,15 @@ class Record:
     def to_yaml(self) -> str:
         body = {
             "environment": self.environment,
-            "current": asdict(self.current),
-            "history": [asdict(r) for r in self.history],
+            "current": asdict(self.current, dict_factory=_plain),
+            "history": [asdict(r, dict_factory=_plain) for r in self.history],
         }
         return HEADER + yaml.safe_dump(body, sort_keys=False)
+
+
+def _plain(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Enum members (a verdict) as their text: the safe YAML dumper writes only plain types."""
+    return {key: value.value if isinstance(value, Enum) else value for key, value in items}
 
 
 def record_path(environments_dir: Path, env: str) -> Path:

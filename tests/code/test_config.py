@@ -9,7 +9,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import config
+from core import config, config_schema
 from core.errors import ConfigError
 from core.paths import ENVIRONMENTS_DIR
 from mlops import cli
@@ -80,6 +80,9 @@ BAD_VALUES = [
     ("data.input_pattern", st.sampled_from(["*.csv", "span-1/*.csv"]), "{SPAN}"),
     ("model_name", st.sampled_from(["taxi tips", "taxi/tips", ""]), "expected a string matching"),
     ("training", st.integers(), "expected a mapping"),
+    ("training.hidden_units", st.lists(st.text(max_size=3), min_size=1), "expected an integer"),
+    ("serving.batching.enabled", st.sampled_from(["yes", 1, 0.0]), "expected true or false"),
+    ("deploy.namespace", st.sampled_from(["Taxi", "a_b", "-x"]), "expected a string matching"),
 ]
 
 
@@ -140,6 +143,7 @@ def test_bad_values_name_file_key_and_value(
 )
 def test_unknown_keys_are_rejected(environments: Path, section: str, key: str) -> None:
     known = {
+        "extends",
         "model_name",
         "pipeline_name",
         "data",
@@ -237,3 +241,271 @@ def test_a_key_given_twice_is_refused_not_silently_overridden(environments) -> N
         r"is not valid YAML: key 'loadtest' appears twice",
     ):
         config.load("dev", environments)
+
+
+def test_several_problems_show_the_first_and_count_the_rest(environments: Path) -> None:
+    """A misspelt key comes first: it is usually why another key looks missing or wrong."""
+    _edit(
+        environments / "dev" / "config.yaml",
+        lambda d: d.update(training={"batch_size": "big", "trian_steps": 5}),
+    )
+    with pytest.raises(ConfigError) as err:
+        config.load("dev", environments)
+    assert str(err.value) == config.show_path(environments / "dev" / "config.yaml") + (
+        ": training.trian_steps: unknown key (allowed here: "
+        "batch_size, early_stopping_patience, eval_steps, hidden_units, learning_rate, seed, "
+        "train_steps) (and 1 more problem after this one)"
+    )
+
+
+def test_names_the_loader_sets_are_not_keys_of_the_files(environments: Path) -> None:
+    _edit(environments / "dev" / "config.yaml", lambda d: d.update(name="qa"))
+    with pytest.raises(ConfigError, match=r"environments/dev/config.yaml: name: unknown key"):
+        config.load("dev", environments)
+
+
+# --- the JSON Schema editors validate against ------------------------------------------------
+
+SCHEMA_LINE = "# yaml-language-server: $schema="
+
+
+def _environment_files() -> list[Path]:
+    root = config.ENVIRONMENTS_DIR
+    return sorted([*root.glob("*/config.yaml"), *root.glob("*.yaml")])
+
+
+def test_the_committed_schema_is_what_the_models_generate() -> None:
+    assert config_schema.SCHEMA_FILE.read_text() == config_schema.render(), (
+        "environments/config.schema.json is stale: run `make config-schema` and commit it"
+    )
+
+
+def test_every_environment_file_points_editors_at_the_schema() -> None:
+    files = _environment_files()
+    assert {p.relative_to(config.ENVIRONMENTS_DIR).as_posix() for p in files} >= {
+        "base/config.yaml",
+        "dev/config.yaml",
+        "staging/config.yaml",
+        "prod/config.yaml",
+        "cloud.yaml",
+    }
+    for path in files:
+        first = path.read_text().splitlines()[0]
+        assert first.startswith(SCHEMA_LINE), f"{path}: first line must be {SCHEMA_LINE}..."
+        target = (path.parent / first.removeprefix(SCHEMA_LINE)).resolve()
+        assert target == config_schema.SCHEMA_FILE, f"{path}: {first} names {target}"
+
+
+def test_every_environment_file_is_valid_against_the_schema() -> None:
+    validator = _schema_validator()
+    for path in _environment_files():
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
+        assert not errors, f"{path}: {errors}"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"training": {"train_steps": 0}},
+        {"training": {"learning_rate": "fast"}},
+        {"evaluation": {"metric": "f1"}},
+        {"serving": {"rest_port": 70000}},
+        {"deploy": {"namespace": "Taxi_Tips"}},
+        {"model_name": "taxi tips"},
+        {"trainig": {"seed": 1}},
+        {"paths": {"model_stor": "x"}},
+        {"extends": "../cloud"},
+    ],
+)
+def test_the_schema_flags_what_the_loader_refuses(content: dict) -> None:
+    assert list(_schema_validator().iter_errors(content)), content
+
+
+def test_schema_check_says_when_the_committed_copy_is_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    stale = tmp_path / "config.schema.json"
+    stale.write_text("{}\n")
+    monkeypatch.setattr(config_schema, "SCHEMA_FILE", stale)
+    assert config_schema.main(["--check"]) == 1
+    assert "stale: run `make config-schema`" in capsys.readouterr().err
+    assert config_schema.main([]) == 0
+    assert config_schema.main(["--check"]) == 0
+    assert stale.read_text() == config_schema.render()
+
+
+def _schema_validator():
+    import json
+
+    import jsonschema
+
+    body = json.loads(config_schema.SCHEMA_FILE.read_text())
+    jsonschema.Draft202012Validator.check_schema(body)
+    return jsonschema.Draft202012Validator(body)
+
+
+# --- shared layers: base -> layers named by `extends` -> overlay -------------------------------
+
+
+def test_staging_and_prod_share_the_cloud_layer() -> None:
+    assert "cloud" not in config.available_environments()  # a layer is not an environment
+    for env in ("staging", "prod"):
+        cfg = config.load(env)
+        assert cfg.sources == (
+            "environments/base/config.yaml",
+            "environments/cloud.yaml",
+            f"environments/{env}/config.yaml",
+        )
+        assert cfg.data.window_spans == 1 and cfg.training.train_steps == 3000
+        assert config.source_of(cfg, "orchestration.runner") == "environments/cloud.yaml"
+        assert config.source_of(cfg, "pipeline_name") == f"environments/{env}/config.yaml"
+        assert config.source_of(cfg, "model_name") == "environments/base/config.yaml"
+    assert config.load("dev").sources == (
+        "environments/base/config.yaml",
+        "environments/dev/config.yaml",
+    )
+
+
+def test_layers_apply_between_the_base_and_the_overlay(environments: Path) -> None:
+    for name, steps in (("base/config.yaml", 1), ("cloud.yaml", 2), ("staging/config.yaml", 3)):
+        _edit(environments / name, lambda d, s=steps: _set(d, "training.train_steps", s))
+    assert config.load("staging", environments).training.train_steps == 3
+    _edit(environments / "staging" / "config.yaml", lambda d: d.pop("training"))
+    assert config.load("staging", environments).training.train_steps == 2
+    assert config.load("dev", environments).training.train_steps == 1  # dev names no layer
+
+
+def test_layers_stack_in_the_order_named(environments: Path) -> None:
+    (environments / "gpu.yaml").write_text("extends: cloud\ntraining:\n  batch_size: 512\n")
+    (environments / "big.yaml").write_text("training:\n  batch_size: 1024\n  seed: 7\n")
+    _edit(environments / "prod" / "config.yaml", lambda d: d.update(extends=["gpu", "big"]))
+    cfg = config.load("prod", environments)
+    assert cfg.sources[:4] == tuple(
+        config.show_path(environments / name)
+        for name in ("base/config.yaml", "cloud.yaml", "gpu.yaml", "big.yaml")
+    )
+    assert (cfg.training.batch_size, cfg.training.seed) == (1024, 7)
+    assert cfg.orchestration.runner == "kubeflow_v2"  # from cloud, under gpu
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        (
+            {"training": {"train_steps": 0}},
+            "environments/cloud.yaml: training.train_steps: must be >= 1, got 0",
+        ),
+        (
+            {"training": {"trian_steps": 5}},
+            "environments/cloud.yaml: training.trian_steps: unknown key (allowed here: ",
+        ),
+        (
+            {"data": {"window_spans": 3}},
+            "environments/cloud.yaml: data.window_spans: must be 1 with orchestration.runner "
+            "kubeflow_v2",
+        ),
+        (
+            {"serving": {"grpc_port": 8501}},
+            "environments/cloud.yaml: serving.grpc_port: must differ from serving.rest_port",
+        ),
+    ],
+)
+def test_a_bad_value_in_a_layer_is_blamed_on_the_layer(
+    environments: Path, layer: dict, message: str
+) -> None:
+    _edit(environments / "cloud.yaml", lambda d: _deep_update(d, layer))
+    for env in ("staging", "prod"):
+        with pytest.raises(ConfigError) as err:
+            config.load(env, environments)
+        assert message in str(err.value)
+
+
+def test_a_value_missing_everywhere_names_the_overlay_and_its_layers(environments: Path) -> None:
+    _edit(environments / "base" / "config.yaml", lambda d: d["training"].pop("seed"))
+    with pytest.raises(ConfigError) as err:
+        config.load("staging", environments)
+    assert str(err.value) == (
+        f"{config.show_path(environments / 'staging' / 'config.yaml')}: training.seed: required "
+        f"value is missing (set it here, {config.show_path(environments / 'cloud.yaml')} or in "
+        f"the base config)"
+    )
+
+
+def test_a_release_path_set_in_a_layer_counts(environments: Path) -> None:
+    """promotion_order reads deploy.promote_from through the layers, as load does."""
+    (environments / "after-dev.yaml").write_text("deploy:\n  promote_from: dev\n")
+    _edit(
+        environments / "staging" / "config.yaml",
+        lambda d: (d["deploy"].pop("promote_from"), d.update(extends=["cloud", "after-dev"])),
+    )
+    assert config.promotion_order(environments) == ["dev", "staging", "prod"]
+    assert config.load("staging", environments).deploy.promote_from == "dev"
+
+
+def test_the_file_that_set_an_unusable_store_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config, "_origin_repository", lambda: "")
+    with pytest.raises(
+        ConfigError, match=r"environments/cloud.yaml: paths.model_store .* needs GITHUB_REPOSITORY"
+    ):
+        _ = config.load("prod").model_store_dir
+
+
+@pytest.mark.parametrize(
+    ("extends", "message"),
+    [
+        (
+            "clod",
+            "environments/staging/config.yaml: extends: no layer 'clod': ",
+        ),
+        (
+            "base",
+            "environments/staging/config.yaml: extends: 'base' is always the bottom layer",
+        ),
+        (
+            "../prod/config",
+            "environments/staging/config.yaml: extends: expected a layer name matching",
+        ),
+        (
+            {"name": "cloud"},
+            "environments/staging/config.yaml: extends: expected a layer name or a list of "
+            "layer names, got dict",
+        ),
+    ],
+)
+def test_a_bad_extends_says_what_layers_there_are(
+    environments: Path, extends: object, message: str
+) -> None:
+    _edit(environments / "staging" / "config.yaml", lambda d: d.update(extends=extends))
+    with pytest.raises(ConfigError) as err:
+        config.load("staging", environments)
+    assert message in str(err.value)
+    if extends == "clod":
+        clod = config.show_path(environments / "clod.yaml")
+        assert str(err.value).endswith(f"{clod} does not exist (layers found: cloud)")
+
+
+def test_layers_that_extend_each_other_in_a_loop_are_refused(environments: Path) -> None:
+    (environments / "gpu.yaml").write_text("extends: cloud\n")
+    _edit(environments / "cloud.yaml", lambda d: d.update(extends="gpu"))
+    with pytest.raises(
+        ConfigError,
+        match=r"environments/gpu.yaml: extends: layers extend each other in a loop "
+        r"\(cloud -> gpu -> cloud\)",
+    ):
+        config.load("prod", environments)
+
+
+def test_the_base_extends_nothing(environments: Path) -> None:
+    _edit(environments / "base" / "config.yaml", lambda d: d.update(extends="cloud"))
+    with pytest.raises(
+        ConfigError, match=r"environments/base/config.yaml: extends: the base is the bottom"
+    ):
+        config.load("dev", environments)
+
+
+def _deep_update(into: dict, new: dict) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_update(into[key], value)
+        else:
+            into[key] = value

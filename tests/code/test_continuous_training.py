@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.verdicts import Verdict
 from ct import drift
 from mlops import cli
 from store.model_store import model_digest
@@ -41,7 +42,7 @@ def _judge(tmp_path: Path, rows: D.Rows, thresholds, **kwargs) -> drift.Verdict:
 
 def test_a_resample_of_the_same_data_does_not_drift(tmp_path, thresholds) -> None:
     verdict = _judge(tmp_path, D.benign(D.read(), 2000), thresholds)
-    assert verdict.verdict == "PASS", drift.table(verdict.measures)
+    assert verdict.verdict == Verdict.PASS, drift.table(verdict.measures)
     assert {d.feature for d in verdict.measures} == {t.feature for t in thresholds}
 
 
@@ -50,7 +51,7 @@ def test_drift_inside_the_schema_domain_is_named_per_feature(tmp_path, threshold
 
     rows = D.drifted(D.read(), 2000)
     verdict = _judge(tmp_path, rows, thresholds)
-    assert verdict.verdict == "FAIL"
+    assert verdict.verdict == Verdict.FAIL
     named = {d.feature: d for d in verdict.drifted}
     assert set(named) == {"fare", "trip_start_hour", "company"}, drift.table(verdict.measures)
     assert named["fare"].measure == "jensen_shannon" and named["fare"].value > 0.05
@@ -67,7 +68,7 @@ def test_drift_inside_the_schema_domain_is_named_per_feature(tmp_path, threshold
 
 def test_warn_mode_reports_without_failing(tmp_path, thresholds) -> None:
     verdict = _judge(tmp_path, D.drifted(D.read(), 2000), thresholds, mode="warn")
-    assert verdict.verdict == "WARN" and verdict.drifted
+    assert verdict.verdict == Verdict.WARN and verdict.drifted
     drift.write_report(verdict, tmp_path / "report")
     report = drift.read_report(tmp_path / "report")
     assert report is not None
@@ -85,7 +86,7 @@ def test_warn_mode_reports_without_failing(tmp_path, thresholds) -> None:
 )
 def test_an_empty_or_tiny_span_fails_the_count(tmp_path, thresholds, rows, message) -> None:
     verdict = _judge(tmp_path, D.benign(D.read(), rows), thresholds)
-    assert verdict.verdict == "FAIL" and verdict.note == message
+    assert verdict.verdict == Verdict.FAIL and verdict.note == message
 
 
 @pytest.mark.parametrize(

@@ -64,3 +64,25 @@ def _summary(blessed: bool | None) -> RunSummary:
         anomalies=[],
         blessed=blessed,
     )
+
+
+@pytest.mark.parametrize(("verdict", "went_on"), [("WARN", True), ("FAIL", False), ("PASS", False)])
+def test_the_summary_says_when_drift_only_warned(verdict: str, went_on: bool) -> None:
+    """The drift verdict as the report JSON holds it (plain text) drives the warn line."""
+    summary = RunSummary(
+        environment="dev",
+        pipeline_name="p",
+        components=[],
+        data_validation="PASS",
+        anomalies=[],
+        drift={
+            "verdict": verdict,
+            "span": 2,
+            "baseline_spans": [1],
+            "mode": "warn" if verdict == "WARN" else "stop",
+            "examples": 1000,
+            "drifted": [],
+        },
+    )
+    assert f"Drift: {verdict} (span 2" in summary.render()
+    assert ("drift.mode is warn: the run went on" in summary.render()) is went_on

@@ -7,6 +7,7 @@ import os
 import pytest
 import yaml
 
+from core.verdicts import Rule, Verdict
 from delivery.promotion import PromotionRefused
 from store import release as rel
 from store.model_store import model_digest
@@ -28,7 +29,7 @@ def test_dev_takes_the_newest_pushed_model_with_its_digest(repo: Repo) -> None:
     current = record.current
     assert current.version == newest and current.promoted_from == "pipeline"
     assert current.digest == model_digest(repo.store("dev") / str(newest))
-    assert current.loadtest.verdict == "NONE" and current.git_commit
+    assert current.loadtest.verdict == Verdict.NONE and current.git_commit
     assert repo.current("dev") == current
     assert (repo.environments / "dev" / "manifests" / "deployment.yaml").exists()
 
@@ -51,7 +52,7 @@ def test_staging_gets_the_same_artifact_only_after_devs_load_test_passed(repo: R
     dev = repo.current("dev")
     assert (staging.version, staging.digest) == (dev.version, dev.digest) == (version, dev.digest)
     assert model_digest(repo.store("staging") / str(version)) == dev.digest
-    assert staging.promoted_from == "dev" and staging.loadtest.verdict == "NONE"
+    assert staging.promoted_from == "dev" and staging.loadtest.verdict == Verdict.NONE
     assert staging.git_commit == dev.git_commit and staging.metrics == dev.metrics
 
 
@@ -107,7 +108,7 @@ def test_promoting_what_already_runs_is_refused(any_repo: Repo) -> None:
         r"runs version",
     ):
         repo.delivery.promote("staging", "prod")
-    with pytest.raises(PromotionRefused, match="not-already-there"):
+    with pytest.raises(PromotionRefused, match=Rule.NOT_ALREADY_THERE):
         repo.delivery.promote_from_pipeline("dev")
 
 

@@ -27,6 +27,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from core.verdicts import Rule, Verdict
 from delivery import rules
 from delivery.promotion import PromotionRefused, _resolve
 from store import model_store
@@ -75,8 +76,8 @@ class Promotions(RuleBasedStateMachine):
             return
         self.push()
         self.promote_to_dev(None)
-        self.advance("dev", verdict="PASS")
-        self.advance("staging", verdict="PASS")
+        self.advance("dev", verdict=Verdict.PASS)
+        self.advance("staging", verdict=Verdict.PASS)
 
     @rule()
     def push(self) -> None:
@@ -92,8 +93,8 @@ class Promotions(RuleBasedStateMachine):
         except PromotionRefused as exc:
             event(f"dev refused: {exc.rule}")
             reasons = {
-                "expected-version": expected is not None and expected != self.pushed[-1],
-                "not-already-there": before is not None and before.version == self.pushed[-1],
+                Rule.EXPECTED_VERSION: expected is not None and expected != self.pushed[-1],
+                Rule.NOT_ALREADY_THERE: before is not None and before.version == self.pushed[-1],
             }
             assert reasons.get(exc.rule), f"refused for {exc.rule} without cause: {exc}"
             assert self.current("dev") == before
@@ -140,15 +141,16 @@ class Promotions(RuleBasedStateMachine):
         except PromotionRefused as exc:
             event(f"{src}->{dst} refused: {exc.rule}")
             reasons = {
-                "stage-order": SOURCE.get(dst) != src,
-                "source-released": source is None,
-                "expected-version": source is not None
+                Rule.STAGE_ORDER: SOURCE.get(dst) != src,
+                Rule.SOURCE_RELEASED: source is None,
+                Rule.EXPECTED_VERSION: source is not None
                 and expected is not None
                 and expected != source.version,
-                "load-test-passed": source is not None and source.loadtest.verdict != "PASS",
-                "digest-matches": source is not None
+                Rule.LOAD_TEST_PASSED: source is not None
+                and source.loadtest.verdict != Verdict.PASS,
+                Rule.DIGEST_MATCHES: source is not None
                 and (not self.intact(source) or self.copy_differs(dst, source)),
-                "not-already-there": target is not None
+                Rule.NOT_ALREADY_THERE: target is not None
                 and source is not None
                 and target.same_artifact(source),
             }
@@ -158,7 +160,7 @@ class Promotions(RuleBasedStateMachine):
         REACHED[dst] += 1
         event(f"{src}->{dst} promoted")
         assert SOURCE.get(dst) == src and source is not None
-        assert source.loadtest.verdict == "PASS"
+        assert source.loadtest.verdict == Verdict.PASS
         assert expected in (None, source.version)
         assert target is None or not target.same_artifact(source)
         assert (after.version, after.digest) == (source.version, source.digest)
@@ -169,7 +171,7 @@ class Promotions(RuleBasedStateMachine):
         src=st.sampled_from(["dev", "staging"]),
         skip=st.booleans(),
         fresh=st.booleans(),
-        verdict=st.sampled_from(["PASS", "PASS", "FAIL", None]),
+        verdict=st.sampled_from([Verdict.PASS, Verdict.PASS, Verdict.FAIL, None]),
         spoil=st.booleans(),
     )
     def advance(
@@ -177,7 +179,7 @@ class Promotions(RuleBasedStateMachine):
         src: str,
         skip: bool = False,
         fresh: bool = False,
-        verdict: str | None = "PASS",
+        verdict: str | None = Verdict.PASS,
         spoil: bool = False,
     ) -> None:
         """Weighted in, so runs reach prod: (a fresh candidate to dev,) a load test where the
@@ -188,7 +190,7 @@ class Promotions(RuleBasedStateMachine):
         if self.current(src) is None:
             return
         if verdict is not None:
-            self.load_test(src, verdict == "PASS")
+            self.load_test(src, verdict == Verdict.PASS)
         if spoil:
             self.tamper(src)
         nxt = {"dev": "prod", "staging": "dev"} if skip else {"dev": "staging", "staging": "prod"}
@@ -203,8 +205,8 @@ class Promotions(RuleBasedStateMachine):
         except PromotionRefused as exc:
             event(f"rollback refused: {exc.rule}")
             reasons = {
-                "previous-release": record is None or not record.history,
-                "digest-matches": record is not None
+                Rule.PREVIOUS_RELEASE: record is None or not record.history,
+                Rule.DIGEST_MATCHES: record is not None
                 and bool(record.history)
                 and not self.intact(record.history[0]),
             }
@@ -287,26 +289,26 @@ def _off(*_args, **_kwargs):
 
 # Each rule switched off in turn; the machine must notice the release that slips through.
 DISABLED = {
-    "stage-order": [(rules, "stage_order", _off)],
-    "load-test-passed": [(rules, "load_test_passed", _off)],
-    "not-already-there": [(rules, "not_already_there", _off)],
-    "expected-version": [(rules, "expected_version", _off)],
-    "source-released": [
+    Rule.STAGE_ORDER: [(rules, "stage_order", _off)],
+    Rule.LOAD_TEST_PASSED: [(rules, "load_test_passed", _off)],
+    Rule.NOT_ALREADY_THERE: [(rules, "not_already_there", _off)],
+    Rule.EXPECTED_VERSION: [(rules, "expected_version", _off)],
+    Rule.SOURCE_RELEASED: [
         (rules, "source_released", lambda src, record: None if record is None else record.current)
     ],
-    "previous-release": [
+    Rule.PREVIOUS_RELEASE: [
         (
             rules,
             "previous_release",
             lambda env, record: (record.history or [record.current])[0] if record else None,
         )
     ],
-    "digest-matches": [(model_store, "verify_tree", _off)],
+    Rule.DIGEST_MATCHES: [(model_store, "verify_tree", _off)],
 }
 
 
 @pytest.mark.parametrize("rule_name", sorted(DISABLED))
-def test_the_state_machine_catches_each_disabled_rule(rule_name: str, monkeypatch) -> None:
+def test_the_state_machine_catches_each_disabled_rule(rule_name: Rule, monkeypatch) -> None:
     for module, name, replacement in DISABLED[rule_name]:
         monkeypatch.setattr(module, name, replacement)
     with pytest.raises(Exception) as caught:  # any failure of the machine counts

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from core.paths import REPO_ROOT
+from core.verdicts import Rule, Verdict
 from delivery import rules
 from delivery.rules import PromotionRefused
 from store import release as rel
 
 
-def _release(version: int = 7, verdict: str = "PASS") -> rel.Release:
+def _release(version: int = 7, verdict: str = Verdict.PASS) -> rel.Release:
     return rel.Release(
         model_name="taxi_tips",
         version=version,
@@ -26,9 +30,9 @@ def _refused(call, *args) -> PromotionRefused:
 
 
 def test_refusals_name_their_rule_in_one_message() -> None:
-    exc = PromotionRefused("some-rule", "what to do")
-    assert (exc.rule, exc.exit_code) == ("some-rule", 1)
-    assert str(exc) == "refused (some-rule): what to do"
+    exc = PromotionRefused(Rule.TAG_MATCHES, "what to do")
+    assert (exc.rule, exc.exit_code) == (Rule.TAG_MATCHES, 1)
+    assert str(exc) == "refused (tag-matches): what to do"
 
 
 def test_stage_order() -> None:
@@ -36,7 +40,7 @@ def test_stage_order() -> None:
     rules.stage_order("dev", "dev", "staging")
     exc = _refused(rules.stage_order, "dev", None, "staging")
     assert (exc.rule, str(exc)) == (
-        "stage-order",
+        Rule.STAGE_ORDER,
         "refused (stage-order): staging takes releases "
         "from dev (deploy.promote_from); use `mlops promote --from "
         "dev --to staging`",
@@ -59,21 +63,21 @@ def test_source_released() -> None:
     assert rules.source_released("dev", record) is record.current
     exc = _refused(rules.source_released, "dev", None)
     assert (exc.rule, str(exc)) == (
-        "source-released",
+        Rule.SOURCE_RELEASED,
         "refused (source-released): dev has no release yet; promote to dev first",
     )
 
 
-@pytest.mark.parametrize("verdict", ["NONE", "FAIL"])
-def test_load_test_passed(verdict: str) -> None:
-    rules.load_test_passed("dev", _release(verdict="PASS"))
+@pytest.mark.parametrize("verdict", [Verdict.NONE, Verdict.FAIL])
+def test_load_test_passed(verdict: Verdict) -> None:
+    rules.load_test_passed("dev", _release(verdict=Verdict.PASS))
     exc = _refused(rules.load_test_passed, "dev", _release(verdict=verdict))
     assert (exc.rule, str(exc)) == (
-        "load-test-passed",
+        Rule.LOAD_TEST_PASSED,
         (
             f"refused (load-test-passed): dev's release version 7 (abababababab) has load-test "
-            f"verdict {verdict}; run `mlops loadtest --env dev --record` against it and promote "
-            f"once it passes"
+            f"verdict {verdict.value}; run `mlops loadtest --env dev --record` against it and "
+            f"promote once it passes"
         ),
     )
 
@@ -85,7 +89,7 @@ def test_not_already_there() -> None:
         rules.not_already_there, "staging", rel.Record("staging", _release()), _release()
     )
     assert (exc.rule, str(exc)) == (
-        "not-already-there",
+        Rule.NOT_ALREADY_THERE,
         "refused (not-already-there): staging "
         "already runs version 7 (abababababab); nothing to promote",
     )
@@ -96,7 +100,7 @@ def test_expected_version() -> None:
     rules.expected_version(7, 7, "x")
     exc = _refused(rules.expected_version, 8, 7, "staging's release")
     assert (exc.rule, str(exc)) == (
-        "expected-version",
+        Rule.EXPECTED_VERSION,
         "refused (expected-version): staging's "
         "release is version 7, not the approved version 8; re-run "
         "the approval with the version `mlops status` shows",
@@ -109,6 +113,40 @@ def test_previous_release() -> None:
     for record in (None, rel.Record("dev", _release(), [])):
         exc = _refused(rules.previous_release, "dev", record)
         assert (exc.rule, str(exc)) == (
-            "previous-release",
+            Rule.PREVIOUS_RELEASE,
             "refused (previous-release): dev has no previous release to roll back to",
         )
+
+
+# --- the rules table people read --------------------------------------------------------------
+
+
+def _rules_tables() -> list[tuple[str, list[str]]]:
+    """Each Markdown table naming `tag-matches`, in the README or docs/: its file and the rule
+    names of its first column."""
+    found = []
+    for path in [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]:
+        if not path.is_file():
+            continue
+        table: list[str] = []
+        for line in [*path.read_text().splitlines(), ""]:
+            if line.startswith("|"):
+                table.append(line)
+                continue
+            if any("`tag-matches`" in row for row in table):
+                names = [re.match(r"\|\s*`([a-z-]+)`\s*\|", row) for row in table]
+                found.append((str(path.relative_to(REPO_ROOT)), [m[1] for m in names if m]))
+            table = []
+    return found
+
+
+def test_the_rules_table_lists_exactly_the_rules() -> None:
+    """Every refusal names a rule a person can look up, and the table names no rule that is gone."""
+    tables = _rules_tables()
+    assert len(tables) == 1, f"expected one rules table (with `tag-matches`), found {tables}"
+    where, names = tables[0]
+    assert len(names) == len(set(names)), f"{where}: a rule is listed twice: {names}"
+    assert set(names) == {r.value for r in Rule}, (
+        f"{where}: missing {sorted({r.value for r in Rule} - set(names))}, "
+        f"unknown {sorted(set(names) - {r.value for r in Rule})}"
+    )

@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+from core.verdicts import Verdict
 from delivery.promotion import Delivery
 from store import release as rel
 from store.model_store import open_store
@@ -67,7 +68,7 @@ class Repo:
     def pass_loadtest(self, env: str, passed: bool = True):
         return self.delivery.record_loadtest(
             env,
-            "PASS" if passed else "FAIL",
+            Verdict.PASS if passed else Verdict.FAIL,
             "reports",
             p95_ms=10,
             p99_ms=20,

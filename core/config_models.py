@@ -1,0 +1,272 @@
+"""The typed shape of an environment's configuration: one pydantic dataclass per section.
+
+pydantic checks types, bounds, patterns and choices, and refuses unknown keys (extra="forbid");
+`core.config_errors` turns what it finds into the file, key path and value a person edits. The
+types are strict, so `"5"` is not an integer and `true` is not a number, as YAML users expect.
+They stay dataclasses so callers keep `dataclasses.replace` and `dataclasses.asdict`, and the
+JSON Schema for editors (`core.config_schema`) comes from the same classes.
+
+Rules that span several keys (ports that differ, a kubeflow runner's image) are checked after
+loading, in `core.config`, so a config built in code (tests, renderers) can still hold them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic.dataclasses import dataclass
+
+# The ORAS CLI v1.3.0 image, by digest: the init container that pulls models in the cluster.
+ORAS_IMAGE = (
+    "ghcr.io/oras-project/oras:v1.3.0@sha256:"
+    "6ce045ce069a89934d6666b8b49f9c4c0145201bd6de6dbe2aee267814c55468"
+)
+NAME_PATTERN = r"^[a-z][a-z0-9-]*$"
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9_]+$"
+
+# Unknown keys are errors, and infinities or NaN are not numbers a threshold can use.
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+@dataclass(frozen=True, config=STRICT)
+class DataConfig:
+    """Where raw data lives. New data arrives as a new span directory matching `input_pattern`."""
+
+    root: StrictStr = Field(description="directory (or bucket URI) holding the span folders")
+    input_pattern: StrictStr = Field(description="glob below root; {SPAN} marks the span number")
+    train_buckets: StrictInt = Field(ge=1, description="hash buckets for the train split")
+    eval_buckets: StrictInt = Field(ge=1, description="hash buckets for the eval split")
+    window_spans: StrictInt = Field(
+        default=1, ge=1, description="train on the newest K spans; evaluate on the newest"
+    )
+    min_examples: StrictInt = Field(
+        default=1,
+        ge=1,
+        description="the newest span must hold at least this many rows or the run stops "
+        "before Transform",
+    )
+
+
+@dataclass(frozen=True, config=STRICT)
+class PathsConfig:
+    """Where a run writes: pipeline artifacts, ML Metadata, and the model store serving reads."""
+
+    pipeline_root: StrictStr = Field(description="pipeline artifacts: a folder or bucket URI")
+    model_store: StrictStr = Field(
+        description="models are pushed to <model_store>/<model_name>: a folder, "
+        "gs:// or s3:// bucket, or oci://REGISTRY/NAMESPACE"
+    )
+    metadata: StrictStr = Field(default="", description="SQLite ML Metadata file for local runs")
+    ci_model_store: StrictStr = Field(
+        default="",
+        description="used instead of model_store on GitHub Actions runners "
+        "(GITHUB_ACTIONS=true), whose disks vanish with the job",
+    )
+
+
+@dataclass(frozen=True, config=STRICT)
+class TrainingConfig:
+    """The Trainer's budget and the network's shape."""
+
+    train_steps: StrictInt = Field(ge=1)
+    eval_steps: StrictInt = Field(ge=1)
+    batch_size: StrictInt = Field(ge=1)
+    learning_rate: StrictFloat = Field(gt=0.0, le=10.0)
+    seed: StrictInt = Field(ge=0)
+    early_stopping_patience: StrictInt = Field(
+        ge=1, description="epochs without improvement before stopping"
+    )
+    hidden_units: list[StrictInt] = Field(default_factory=lambda: [64, 32])
+
+
+@dataclass(frozen=True, config=STRICT)
+class EvaluationConfig:
+    """Model validation: an absolute floor and a maximum regression against the blessed baseline."""
+
+    metric: Literal["auc", "binary_accuracy", "precision", "recall"]
+    lower_bound: StrictFloat = Field(
+        ge=0.0, le=1.0, description="value threshold on the overall slice"
+    )
+    max_regression: StrictFloat = Field(
+        ge=0.0, le=1.0, description="allowed drop vs the baseline model"
+    )
+    slices: list[StrictStr] = Field(
+        default_factory=list, description="raw features to slice metrics by"
+    )
+
+
+@dataclass(frozen=True, config=STRICT)
+class DriftConfig:
+    """The drift gate: the newest span against the spans the released model was trained on.
+
+    Per-feature measures and thresholds live in models/schema/drift.yaml, next to the schema.
+    """
+
+    mode: Literal["stop", "warn"] = Field(
+        description="stop: drift stops the run before Transform; "
+        "warn: the run goes on and the summary says so"
+    )
+
+
+@dataclass(frozen=True, config=STRICT)
+class ContinuousTrainingConfig:
+    """What `mlops ct check` weighs besides new spans and drift."""
+
+    decay_floor: StrictFloat = Field(
+        ge=0.0,
+        le=1.0,
+        description="retrain when the released model's evaluation.metric on the newest "
+        "labelled span is below this",
+    )
+    max_release_age_days: StrictFloat = Field(
+        gt=0.0, description="retrain when the release is older than this"
+    )
+
+
+@dataclass(frozen=True, config=STRICT)
+class OrchestrationConfig:
+    """Which engine runs the pipeline and its Beam jobs."""
+
+    runner: Literal["local", "kubeflow_v2"]
+    beam_args: list[StrictStr] = Field(default_factory=list)
+    image: StrictStr = Field(default="", description="container image for kubeflow_v2 runs")
+    compiled_pipeline: StrictStr = Field(
+        default="", description="where `mlops compile` writes the JSON"
+    )
+
+
+@dataclass(frozen=True, config=STRICT)
+class BatchingConfig:
+    """TF Serving's server-side batching (--enable_batching with a batching parameters file)."""
+
+    enabled: StrictBool = False
+    max_batch_size: StrictInt = Field(default=32, ge=1)
+    batch_timeout_micros: StrictInt = Field(default=1000, ge=0)
+    num_batch_threads: StrictInt = Field(
+        default=2, ge=1, description="upstream advice: the number of cores"
+    )
+    max_enqueued_batches: StrictInt = Field(default=100, ge=1)
+    allowed_batch_sizes: list[StrictInt] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, config=STRICT)
+class ServingConfig:
+    """How TF Serving serves this environment's model (rendered into its config files)."""
+
+    image: StrictStr = Field(
+        description="TF Serving image; tag pinned to the training TensorFlow minor"
+    )
+    rest_port: StrictInt = Field(ge=1, le=65535)
+    grpc_port: StrictInt = Field(ge=1, le=65535)
+    version_policy: Literal["latest", "specific"] = Field(
+        description="latest: serve the newest pushed versions; specific: the released version(s)"
+    )
+    host: StrictStr = Field(
+        default="127.0.0.1", description="address the local server binds and clients use"
+    )
+    num_versions: StrictInt = Field(
+        default=1, ge=1, description="versions kept loaded under `latest`"
+    )
+    config_poll_seconds: StrictInt = Field(
+        default=5, ge=1, description="how often the model config is re-read"
+    )
+    file_system_poll_seconds: StrictInt = Field(
+        default=1, ge=1, description="how often new versions are seen"
+    )
+    readiness_timeout_seconds: StrictInt = Field(default=120, ge=1)
+    monitoring_path: StrictStr = "/monitoring/prometheus/metrics"
+    max_request_bytes: StrictInt = Field(default=4 * 1024 * 1024, ge=1024)
+    batching: BatchingConfig = Field(default_factory=BatchingConfig)
+
+
+@dataclass(frozen=True, config=STRICT)
+class SloConfig:
+    """What a load test must measure for the model to be promoted out of this environment."""
+
+    p95_ms: StrictFloat = Field(gt=0.0)
+    p99_ms: StrictFloat = Field(gt=0.0)
+    max_failure_ratio: StrictFloat = Field(ge=0.0, le=1.0)
+    min_rps: StrictFloat = Field(ge=0.0)
+
+
+@dataclass(frozen=True, config=STRICT)
+class LoadTestConfig:
+    """The locust gate: load shape, the rows it sends, and the SLOs it enforces."""
+
+    users: StrictInt = Field(ge=1)
+    spawn_rate: StrictFloat = Field(gt=0.0, description="users started per second")
+    run_seconds: StrictInt = Field(ge=1, description="measured duration, after the warm-up")
+    slo: SloConfig = Field(description="what the load test must measure to pass")
+    warmup_seconds: StrictInt = Field(
+        default=5, ge=0, description="load before the figures start counting"
+    )
+    rows: StrictInt = Field(
+        default=500, ge=1, description="evaluation rows the users cycle through"
+    )
+    rows_file: StrictStr = Field(
+        default="",
+        description="CSV of rows to send where this machine has no evaluation split of the "
+        "environment's pipeline",
+    )
+
+
+@dataclass(frozen=True, config=STRICT)
+class DeployConfig:
+    """Where and how the environment runs in Kubernetes, and where its releases come from."""
+
+    promote_from: StrictStr = Field(
+        description="the environment a release must come from; empty: the pipeline's own output"
+    )
+    namespace: StrictStr = Field(pattern=NAME_PATTERN)
+    replicas: StrictInt = Field(ge=1)
+    max_replicas: StrictInt = Field(ge=1)
+    target_cpu_utilization: StrictInt = Field(ge=1, le=100)
+    min_available: StrictInt = Field(
+        ge=0, description="PodDisruptionBudget: pods kept during disruptions"
+    )
+    cpu_request: StrictStr = Field(description="per pod, e.g. 500m")
+    memory_request: StrictStr = Field(description="per pod, e.g. 1Gi")
+    cpu_limit: StrictStr = Field(description="per pod")
+    memory_limit: StrictStr = Field(description="per pod")
+    sync: Literal["automated", "manual"] = Field(description="Argo CD sync policy")
+    repo_url: StrictStr = Field(description="the Git repository Argo CD reads")
+    target_revision: StrictStr = "main"
+    model_base_path: StrictStr = Field(
+        default="",
+        description="where pods read a bucket store; default paths.model_store/<model_name>",
+    )
+    oras_image: StrictStr = Field(
+        default=ORAS_IMAGE,
+        description="init container that pulls a registry artifact by digest; pin it by digest",
+    )
+    model_pull_secret: StrictStr = Field(
+        default="",
+        description="Secret (kubernetes.io/dockerconfigjson) for a private registry; empty: none",
+    )
+    service_account: StrictStr = Field(
+        default="",
+        description="serviceAccountName, e.g. for Workload Identity with gs:// stores; "
+        "empty: default",
+    )
+
+
+@dataclass(frozen=True, config=STRICT)
+class EnvironmentValues:
+    """Everything the files set: base, then the shared layers named by `extends`, then the
+    environment's own overlay, merged key by key."""
+
+    model_name: StrictStr = Field(pattern=MODEL_NAME_PATTERN)
+    pipeline_name: StrictStr = Field(pattern=NAME_PATTERN)
+    data: DataConfig = Field(description=DataConfig.__doc__)
+    paths: PathsConfig = Field(description=PathsConfig.__doc__)
+    training: TrainingConfig = Field(description=TrainingConfig.__doc__)
+    evaluation: EvaluationConfig = Field(description=EvaluationConfig.__doc__)
+    drift: DriftConfig = Field(description=DriftConfig.__doc__)
+    continuous_training: ContinuousTrainingConfig = Field(
+        description=ContinuousTrainingConfig.__doc__
+    )
+    orchestration: OrchestrationConfig = Field(description=OrchestrationConfig.__doc__)
+    serving: ServingConfig = Field(description=ServingConfig.__doc__)
+    loadtest: LoadTestConfig = Field(description=LoadTestConfig.__doc__)
+    deploy: DeployConfig = Field(description=DeployConfig.__doc__)
