@@ -1,8 +1,12 @@
-"""The docs say what the code enforces: the layer table is the import-linter contract."""
+"""The docs say what the code enforces: the layer table is the import-linter contract, and
+every relative link of the README, CONTRIBUTING and docs/ reaches a file and heading."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import pytest
 
 try:
     import tomllib
@@ -13,6 +17,7 @@ from core import config
 
 ROOT = config.REPO_ROOT
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
+PAGES = sorted([ROOT / "README.md", ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md")])
 
 
 def contract_layers() -> list[set[str]]:
@@ -51,3 +56,28 @@ def test_the_layer_diagram_names_every_package_and_points_only_down() -> None:
     # Each layer reaches the one below it, so the diagram shows the whole order.
     for i in range(len(layers) - 1):
         assert any(level[a] == i and level[b] == i + 1 for a, b in edges), layers[i]
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    headings = re.findall(r"^#{1,6} (.+?)\s*$", text, re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+def _links(page: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    return re.findall(r"\]\(([^)\s]+)\)", text)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_reaches_a_file_and_heading(page: Path) -> None:
+    for link in _links(page):
+        if re.match(r"[a-z]+:", link):
+            continue  # https:, mailto: and such are not checked offline
+        path, _, anchor = link.partition("#")
+        target = (page.parent / path).resolve() if path else page
+        assert target.exists(), f"{page.name}: link {link} names no file"
+        if anchor:
+            assert target.suffix == ".md", f"{page.name}: anchor on a non-Markdown file: {link}"
+            assert anchor in _anchors(target), f"{page.name}: no heading for {link}"
