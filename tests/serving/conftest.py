@@ -20,6 +20,7 @@ from tests.support.servers import (
     BATCHING,
     MODEL,
     Served,
+    needs,
     start_server,
     stop_server,
 )
@@ -61,7 +62,10 @@ SERVERS = [(b, "batching") for b in backends.available_backends()] + [("local", 
 
 
 @pytest.fixture(
-    scope="module", params=SERVERS, ids=[f"{b}-{m}".replace(" ", "-") for b, m in SERVERS]
+    scope="module",
+    params=[
+        pytest.param((b, m), id=f"{b}-{m}".replace(" ", "-"), marks=needs(b)) for b, m in SERVERS
+    ],
 )
 def served(request, tmp_path_factory, trained, second_version) -> Iterator[Served]:
     """Every backend this machine has, serving versions 1 and 2 under `latest {2}`; the

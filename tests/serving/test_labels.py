@@ -24,7 +24,14 @@ from core import config
 from serving import backends
 from serving import config_files as C
 from store.model_store import publish_atomically
-from tests.support.servers import MODEL, free_port, make_environment, start_server, stop_server
+from tests.support.servers import (
+    MODEL,
+    free_port,
+    make_environment,
+    needs,
+    start_server,
+    stop_server,
+)
 
 pytestmark = pytest.mark.slow
 REFUSAL = (
@@ -108,7 +115,9 @@ def _wait(check, seconds: float = 90) -> bool:
     return False
 
 
-@pytest.mark.parametrize("backend", backends.available_backends())
+@pytest.mark.parametrize(
+    "backend", [pytest.param(b, marks=needs(b)) for b in backends.available_backends()]
+)
 def test_moving_a_label_to_an_unloaded_version_is_refused_until_it_is_loaded(
     tmp_path, trained, second_version, backend
 ) -> None:

@@ -7,6 +7,9 @@ through reusable-workflow calls, with:
 - a table (`ACTIONS`) mapping each `uses:` action to a local equivalent: checkout of a ref from
   `origin`, artifact upload/download through a folder keyed by run id, cache steps as no-ops; an
   action missing from the table raises;
+- local composite actions (`uses: ./.github/actions/NAME`), read from the job's own checkout as
+  GitHub does, with their steps run in place: `inputs` with defaults, `if:`, `run:` (bash only)
+  and `uses:` through the same table; any other kind of action, or key, raises;
 - `$GITHUB_OUTPUT` step outputs, job outputs, `if:` with the implicit `success()`, step outcomes;
 - `rewrites`: exact text swapped in `run:` steps for what this machine lacks (Docker), each one
   logged, and `Replay.unused_rewrites()` names any that no step needed;
@@ -31,6 +34,7 @@ from typing import Any
 import yaml
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+LOCAL_ACTIONS = WORKFLOWS.parent / "actions"  # composite actions the workflows use as ./...
 
 
 class ExprError(Exception):
@@ -501,7 +505,7 @@ class Replay:
             if "run" in step:
                 ok, outputs, text = self._shell(step["run"], workspace, github, env)
             else:
-                ok, outputs, text = self._action(step, scope, workspace, github)
+                ok, outputs, text = self._action(step, scope, workspace, github, env)
             log.append(
                 f"{name}/{job_id}: {step.get('name') or step.get('run') or step['uses']}"
                 f" -> {'success' if ok else 'failure'}\n{text}"
@@ -558,14 +562,87 @@ class Replay:
         return done.returncode == 0, outputs, f"$ {script}\n{done.stdout}{done.stderr}"
 
     def _action(
-        self, step: dict, scope: Scope, workspace: Path, github: dict
+        self, step: dict, scope: Scope, workspace: Path, github: dict, env: dict[str, str]
     ) -> tuple[bool, dict[str, str], str]:
+        given = {k: scope.template(v) for k, v in (step.get("with") or {}).items()}
+        if step["uses"].startswith("./"):
+            return self._composite(step["uses"], given, scope, workspace, github, env)
         action = step["uses"].split("@")[0]
         handler = ACTIONS.get(action)
         if handler is None:
             raise ExprError(f"no local equivalent for action {action}")
-        given = {k: scope.template(v) for k, v in (step.get("with") or {}).items()}
         return handler(self, given, workspace, github)
+
+    def _composite(
+        self,
+        uses: str,
+        given: dict[str, Any],
+        outer: Scope,
+        workspace: Path,
+        github: dict,
+        env: dict[str, str],
+    ) -> tuple[bool, dict[str, str], str]:
+        """A local composite action, read from the job's checkout, its steps run in place."""
+        path = workspace / uses / "action.yml"
+        if not path.is_file():
+            return False, {}, f"{uses}: no action.yml in the job's workspace (checked out first?)"
+        action = yaml.safe_load(path.read_text())
+        runs = action.get("runs") or {}
+        if runs.get("using") != "composite" or set(runs) - {"using", "steps"}:
+            raise ExprError(f"{uses}: only composite actions with steps are replayed")
+        unknown = set(action) - {"name", "description", "inputs", "runs"}
+        if unknown:
+            raise ExprError(f"{uses}: keys not replayed: {sorted(unknown)}")
+        declared = action.get("inputs") or {}
+        if set(given) - set(declared):
+            raise ExprError(
+                f"{uses}: inputs not declared by the action: {sorted(set(given) - set(declared))}"
+            )
+        inputs: dict[str, str] = {}  # not Lenient: a misspelt input name raises
+        for key, spec in declared.items():
+            if key in given:
+                inputs[key] = _text(given[key])  # an action's inputs are always strings
+            elif (spec or {}).get("required"):
+                return False, {}, f"{uses}: required input {key!r} missing"
+            else:
+                inputs[key] = _text((spec or {}).get("default", ""))
+        steps: dict[str, Any] = {}
+        scope = Scope(
+            {
+                "github": outer.contexts["github"],
+                "inputs": inputs,
+                "runner": outer.contexts["runner"],
+                "env": Lenient(env),
+                "steps": steps,
+            },
+            status="success",
+            workspace=workspace,
+        )
+        log = [f"{uses}: composite action"]
+        for index, inner in enumerate(runs.get("steps") or []):
+            step_id = inner.get("id", f"step{index}")
+            steps[step_id] = {"outcome": "skipped", "conclusion": "skipped", "outputs": Lenient()}
+            if not scope.condition(inner.get("if")):
+                continue
+            step_env = {
+                **env,
+                **{k: _text(scope.template(v)) for k, v in (inner.get("env") or {}).items()},
+            }
+            if "run" in inner:
+                if inner.get("shell") != "bash":
+                    raise ExprError(f"{uses}: a run: step with shell {inner.get('shell')!r}")
+                ok, outputs, text = self._shell(inner["run"], workspace, github, step_env)
+            else:
+                ok, outputs, text = self._action(inner, scope, workspace, github, step_env)
+            log.append(
+                f"  {inner.get('name') or inner.get('run') or inner['uses']} -> "
+                f"{'success' if ok else 'failure'}\n{text}"
+            )
+            result = "success" if ok else "failure"
+            steps[step_id] = {"outcome": result, "conclusion": result, "outputs": Lenient(outputs)}
+            if not ok:
+                scope.status = "failure"
+        return scope.status == "success", {}, "\n".join(log)
 
 
 def _needs(job: dict) -> list[str]:

@@ -10,10 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from store.model_store import publish_atomically
 from tests.support.repo import copy_environments, update_overlay
 
 MODEL = "taxi_tips"
+
+
+def needs(backend: str) -> list[pytest.MarkDecorator]:
+    """The markers of what a serving backend needs from the machine, for its parametrized
+    tests: `pytest -m "not docker"` leaves out the real container where Docker exists."""
+    return [pytest.mark.docker] if backend == "docker" else []
 
 
 def free_port() -> int:
