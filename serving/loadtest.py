@@ -20,8 +20,9 @@ from pathlib import Path
 
 from core import step_summary
 from core.config import EnvironmentConfig, SloConfig
-from core.errors import ConfigError, GateError, MlopsError
-from core.uris import is_remote
+from core.errors import GateError, MlopsError
+from serving.eval_rows import eval_examples as eval_examples
+from serving.eval_rows import has_eval_split as has_eval_split
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 SUMMARY_FILE = "summary.json"
@@ -147,33 +148,6 @@ def _failure_samples(prefix: Path, limit: int = 5) -> list[str]:
         return []
     with path.open() as f:
         return [f"{r['Occurrences']}x {r['Error']}" for r in csv.DictReader(f)][:limit]
-
-
-def _eval_splits(cfg: EnvironmentConfig) -> list[Path]:
-    if is_remote(cfg.paths.pipeline_root):
-        return []
-    root = Path(cfg.paths.pipeline_root) / "CsvExampleGen" / "examples"
-    return sorted(root.glob("*/Split-eval"), key=lambda p: p.stat().st_mtime)
-
-
-def has_eval_split(cfg: EnvironmentConfig) -> bool:
-    return bool(_eval_splits(cfg))
-
-
-def eval_examples(cfg: EnvironmentConfig, limit: int) -> list[bytes]:
-    """Serialized tf.Examples from the newest evaluation split CsvExampleGen wrote."""
-    import tensorflow as tf
-
-    splits = _eval_splits(cfg)
-    if not splits:
-        raise ConfigError(
-            f"no evaluation split of {cfg.name}'s pipeline under "
-            f"{cfg.paths.pipeline_root}: run `mlops run --env {cfg.name}` first, "
-            f"pass --rows FILE.csv, or set loadtest.rows_file"
-        )
-    files = sorted(str(p) for p in splits[-1].glob("*.gz"))
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit)
-    return [bytes(x.numpy()) for x in dataset]
 
 
 def csv_examples(path: Path, limit: int) -> list[bytes]:

@@ -28,6 +28,10 @@ class RowError(ValueError):
     """A raw value that the schema cannot accept; the message names the row, field and value."""
 
 
+class NoDataRows(RowError):
+    """A CSV file with a header and no rows (a refused or not yet filled span looks like this)."""
+
+
 def serving_features(schema: schema_pb2.Schema) -> list[schema_pb2.Feature]:
     """Features a serving request may carry (the SERVING environment drops the label source)."""
     return [f for f in schema.feature if "SERVING" not in f.not_in_environment]
@@ -318,7 +322,7 @@ def read_csv(
         except csv.Error as exc:
             raise RowError(f"{path}:{reader.line_num}: not a readable CSV line: {exc}") from None
     if not rows:
-        raise RowError(f"{path}: no data rows")
+        raise NoDataRows(f"{path}: no data rows")
     return rows
 
 
