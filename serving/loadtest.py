@@ -244,13 +244,13 @@ def judge(
     unanswered = [(error, n) for error, n in failures if CONNECTION_ERROR in error]
     if unanswered:
         problems.append(
-            f"{sum(n for _, n in unanswered)} requests could not reach the server (e.g. "
+            f"{sum(n for _, n in unanswered)} request(s) could not reach the server (e.g. "
             f"{unanswered[0][0]}): it stopped or refused connections during the test; "
             f"check that it stays up for the whole run"
         )
     if exceptions:
         problems.append(
-            f"locust users crashed {sum(n for _, n in exceptions)} times (e.g. "
+            f"locust users crashed with {sum(n for _, n in exceptions)} exception(s) (e.g. "
             f"{exceptions[0][0]}): the requests they were making were never counted; see "
             f"locust_exceptions.csv and locust.log"
         )

@@ -83,7 +83,7 @@ def test_a_server_stopped_in_the_measured_window_fails_and_records_fail(tmp_path
     assert proc.returncode == 1, out + err
     assert "Traceback" not in err
     assert "Load test: FAIL" in out
-    assert "connection error" in err and "could not reach the server" in err, err
+    assert "request(s) could not reach the server (e.g. " in err and "connection error: " in err
     assert "crashed" not in err
     verdict = yaml.safe_load(record.read_text())["current"]["loadtest"]
     assert verdict["verdict"] == "FAIL", verdict
@@ -151,7 +151,7 @@ def test_a_server_that_is_not_there_is_a_connection_error_not_a_crash(tmp_path: 
     assert not result.passed
     assert not any("crashed" in p for p in result.problems), result.problems
     (unanswered,) = [p for p in result.problems if "could not reach the server" in p]
-    assert unanswered.startswith(f"{result.requests} requests could not reach the server (e.g. ")
+    assert unanswered.startswith(f"{result.requests} request(s) could not reach the server (e.g. ")
     assert "connection error: " in unanswered
 
 

@@ -246,7 +246,7 @@ def test_requests_that_never_reached_the_server_fail_the_run() -> None:
         failures=[(HTTP_500, 3), (REFUSED, 7), (RESET, 2)],
     )
     assert verdict.problems == [
-        f"9 requests could not reach the server (e.g. {REFUSED}): it stopped or refused "
+        f"9 request(s) could not reach the server (e.g. {REFUSED}): it stopped or refused "
         "connections during the test; check that it stays up for the whole run"
     ]
     assert all(c.ok for c in verdict.checks)
@@ -265,8 +265,9 @@ def test_a_crashed_user_fails_the_run() -> None:
         exceptions=[("'NoneType' object is not subscriptable", 7266), ("boom", 4)],
     )
     assert verdict.problems == [
-        "locust users crashed 7270 times (e.g. 'NoneType' object is not subscriptable): the "
-        "requests they were making were never counted; see locust_exceptions.csv and locust.log"
+        "locust users crashed with 7270 exception(s) (e.g. 'NoneType' object is not "
+        "subscriptable): the requests they were making were never counted; see "
+        "locust_exceptions.csv and locust.log"
     ]
 
 
@@ -278,7 +279,7 @@ def test_every_problem_is_reported_not_only_the_first() -> None:
     )
     assert [p.split(" ", 2)[:2] for p in verdict.problems] == [
         ["only", "100"],
-        ["100", "requests"],
+        ["100", "request(s)"],
         ["locust", "users"],
     ]
 
@@ -307,14 +308,14 @@ def test_a_problem_fails_the_gate_even_when_every_slo_holds(tmp_path: Path) -> N
     result = _result_of(verdict, tmp_path)
     assert all(c.ok for c in result.checks) and not result.passed
     assert "Load test: FAIL" in result.table()
-    assert f"  FAIL: 5 requests could not reach the server (e.g. {REFUSED})" in result.table()
+    assert f"  FAIL: 5 request(s) could not reach the server (e.g. {REFUSED})" in result.table()
     assert "### Load test (dev): FAIL" in result.markdown()
-    assert "**FAIL:** 5 requests could not reach the server" in result.markdown()
+    assert "**FAIL:** 5 request(s) could not reach the server" in result.markdown()
     with pytest.raises(loadtest.LoadTestFailed) as caught:
         loadtest.gate(result)
     assert str(caught.value) == (
         "load test failed for dev; the figures cannot be trusted:\n"
-        f"  5 requests could not reach the server (e.g. {REFUSED}): it stopped or refused "
+        f"  5 request(s) could not reach the server (e.g. {REFUSED}): it stopped or refused "
         "connections during the test; check that it stays up for the whole run\n"
         f"Reports: {tmp_path}"
     )
@@ -371,3 +372,101 @@ def test_a_missing_failure_or_exception_list_is_an_error_not_a_clean_run(
     assert str(caught.value) == (
         f"locust wrote no {what} list ({tmp_path / f'locust_{name}.csv'} is missing)"
     )
+
+
+def _shown(tmp_path: Path, verdict: loadtest.Verdict) -> loadtest.LoadTestResult:
+    figures = _figures()
+    return loadtest.LoadTestResult(
+        env="dev",
+        url="http://127.0.0.1:8501",
+        users=4,
+        seconds=10,
+        requests=int(figures["requests"]),
+        failures=0,
+        rps=verdict.rps,
+        p50_ms=figures["p50_ms"],
+        p95_ms=figures["p95_ms"],
+        p99_ms=figures["p99_ms"],
+        checks=verdict.checks,
+        reports_dir=str(tmp_path),
+        problems=verdict.problems,
+    )
+
+
+def test_the_table_and_job_summary_of_a_pass(tmp_path: Path) -> None:
+    result = _shown(tmp_path, _judge(SLO))
+    assert result.table() == (
+        "Load test of http://127.0.0.1:8501 (4 users, 10 s measured): 4000 requests, 0 failed, "
+        "400.0 req/s, p50 9 ms\n"
+        "  p95 latency: 20 ms (limit <= 100 ms, loadtest.slo.p95_ms) ok\n"
+        "  p99 latency: 30 ms (limit <= 200 ms, loadtest.slo.p99_ms) ok\n"
+        "  failure ratio: 0 (limit <= 0.01, loadtest.slo.max_failure_ratio) ok\n"
+        "  throughput: 400 req/s (limit >= 50 req/s, loadtest.slo.min_rps) ok\n"
+        f"Load test: PASS (reports: {tmp_path})"
+    )
+    assert result.markdown() == (
+        "### Load test (dev): PASS\n\n"
+        "4 users, 10 s after warm-up, 4000 requests, 0 failed.\n\n"
+        "| SLO | measured | limit | |\n|---|---|---|---|\n"
+        "| p95 latency | 20 ms | ≤ 100 ms | ✅ |\n"
+        "| p99 latency | 30 ms | ≤ 200 ms | ✅ |\n"
+        "| failure ratio | 0 | ≤ 0.01 | ✅ |\n"
+        "| throughput | 400 req/s | ≥ 50 req/s | ✅ |\n"
+    )
+
+
+def test_the_table_job_summary_and_gate_message_of_a_run_with_two_problems(
+    tmp_path: Path,
+) -> None:
+    slo = config.SloConfig(p95_ms=100, p99_ms=200, max_failure_ratio=0.01, min_rps=500)
+    result = _shown(tmp_path, _judge(slo, failures=[(REFUSED, 2)], exceptions=[("boom", 1)]))
+    unanswered = (
+        f"2 request(s) could not reach the server (e.g. {REFUSED}): it stopped or refused "
+        "connections during the test; check that it stays up for the whole run"
+    )
+    crashed = (
+        "locust users crashed with 1 exception(s) (e.g. boom): the requests they were making "
+        "were never counted; see locust_exceptions.csv and locust.log"
+    )
+    assert result.table().splitlines()[4:] == [
+        "  throughput: 400 req/s (limit >= 500 req/s, loadtest.slo.min_rps) BREACHED",
+        f"  FAIL: {unanswered}",
+        f"  FAIL: {crashed}",
+        f"Load test: FAIL (reports: {tmp_path})",
+    ]
+    assert result.markdown() == (
+        "### Load test (dev): FAIL\n\n"
+        "4 users, 10 s after warm-up, 4000 requests, 0 failed.\n"
+        f"\n**FAIL:** {unanswered}\n\n**FAIL:** {crashed}\n\n"
+        "| SLO | measured | limit | |\n|---|---|---|---|\n"
+        "| p95 latency | 20 ms | ≤ 100 ms | ✅ |\n"
+        "| p99 latency | 30 ms | ≤ 200 ms | ✅ |\n"
+        "| failure ratio | 0 | ≤ 0.01 | ✅ |\n"
+        "| throughput | 400 req/s | ≥ 500 req/s | ❌ |\n"
+    )
+    with pytest.raises(loadtest.LoadTestFailed) as caught:
+        loadtest.gate(result)
+    assert str(caught.value) == (
+        "load test failed for dev; the figures cannot be trusted:\n"
+        f"  {unanswered}\n  {crashed}\n"
+        "SLOs breached:\n"
+        "  throughput: 400 req/s (limit >= 500 req/s, loadtest.slo.min_rps) BREACHED\n"
+        f"Reports: {tmp_path}"
+    )
+
+
+def test_the_measured_window_is_read_from_what_locust_window_wrote(tmp_path: Path) -> None:
+    path, log = tmp_path / loadtest.WINDOW_FILE, tmp_path / "locust.log"
+    path.write_text('{"measured_seconds": 10.0004}')
+    assert loadtest.read_window(path, log) == 10.0004
+    for text in (None, "", "{}", '{"measured_seconds": "soon"}', "[1]"):
+        if text is None:
+            path.unlink()
+        else:
+            path.write_text(text)
+        with pytest.raises(MlopsError) as caught:
+            loadtest.read_window(path, log)
+        assert str(caught.value) == (
+            f"locust stopped before the measured window ended ({path} was not written), so its "
+            f"figures cover an unknown part of the window; see {log}"
+        )
