@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.config import EnvironmentConfig, show_path
 from core.errors import ConfigError
@@ -152,6 +153,25 @@ def eval_rows(cfg: EnvironmentConfig, data: ModelData, limit: int) -> list[R.Row
             f"with; {ROWS_HINT}"
         )
     return rows
+
+
+def available_versions(status: Mapping[str, Any]) -> set[int]:
+    """The versions a REST model-status answer reports AVAILABLE."""
+    return {
+        int(v["version"])
+        for v in status.get("model_version_status") or []
+        if v.get("state") == "AVAILABLE" and str(v.get("version", "")).isdigit()
+    }
+
+
+def served_versions(url: str, model_name: str) -> set[int] | None:
+    """What the server at `url` serves (for `served`); None when it does not answer."""
+    from serving.client import PredictionError, RestClient
+
+    try:
+        return available_versions(RestClient(url, model_name, timeout=10).status())
+    except PredictionError:
+        return None
 
 
 def has_eval_split(

@@ -31,6 +31,7 @@ from core.config import EnvironmentConfig, SloConfig
 from core.errors import ConfigError, GateError, MlopsError
 from serving.eval_rows import eval_examples as eval_examples
 from serving.eval_rows import has_eval_split as has_eval_split
+from serving.eval_rows import served_versions as served_versions
 from serving.responses import CONNECTION_ERROR
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")

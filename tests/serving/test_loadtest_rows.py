@@ -178,3 +178,17 @@ def test_an_unreadable_run_summary_is_named(world: World) -> None:
     with pytest.raises(ConfigError) as caught:
         eval_rows.model_data(world.cfg)
     assert "run_summary.json: not a readable run summary" in str(caught.value)
+
+
+def test_the_versions_a_server_serves_are_those_it_reports_available() -> None:
+    status = {
+        "model_version_status": [
+            {"version": "3", "state": "AVAILABLE"},
+            {"version": "4", "state": "LOADING"},
+            {"version": "2", "state": "AVAILABLE"},
+            {"version": "", "state": "AVAILABLE"},
+        ]
+    }
+    assert eval_rows.available_versions(status) == {2, 3}
+    assert eval_rows.available_versions({}) == set()
+    assert loadtest.served_versions(f"http://127.0.0.1:{free_port()}", "taxi_tips") is None
