@@ -1,8 +1,11 @@
 """Locust users for the load-test gate: real evaluation rows posted to TF Serving's `:predict`.
 
 Run by `mlops loadtest` (serving/loadtest.py), which prepares the request bodies and passes
-their file and the warm-up through environment variables. A response counts as a failure when
-its status is not 200 or its body is not one finite probability per instance.
+their file and the users' wait time through environment variables; serving/locust_window.py,
+loaded with this file, times the warm-up and the measured window. A response counts as a
+failure when its status is not 200 (no answer at all is a connection error) or its body is not
+one finite probability per instance. Nothing here may raise on a bad answer: an
+exception in a user drops its request from the figures, and the gate then fails on it.
 """
 
 from __future__ import annotations
@@ -11,11 +14,10 @@ import itertools
 import json
 import os
 
-import gevent
-from locust import FastHttpUser, events, task
-from locust.runners import MasterRunner
+from locust import FastHttpUser, constant, task
+from locust.exception import StopUser
 
-from serving.responses import check_predictions
+from serving.responses import check_predictions, failure_text
 
 
 def _set_by_mlops(name: str) -> str:
@@ -31,7 +33,7 @@ def _set_by_mlops(name: str) -> str:
 
 MODEL = _set_by_mlops("MLOPS_MODEL_NAME")  # the config's model_name
 BODIES_FILE = _set_by_mlops("MLOPS_REQUEST_BODIES")
-WARMUP_SECONDS = float(os.environ.get("MLOPS_WARMUP_SECONDS", "0"))
+WAIT_SECONDS = float(os.environ.get("MLOPS_WAIT_SECONDS", "0"))
 
 _bodies: list[bytes] = []
 
@@ -43,23 +45,22 @@ def _load_bodies() -> list[bytes]:
     return _bodies
 
 
-@events.test_start.add_listener
-def _reset_after_warmup(environment, **_kwargs) -> None:
-    """Drop the warm-up (ramp-up, first TF calls) from the figures the gate reads."""
-    if WARMUP_SECONDS <= 0 or isinstance(environment.runner, MasterRunner):
-        return
-
-    def reset() -> None:
-        gevent.sleep(WARMUP_SECONDS)
-        environment.runner.stats.reset_all()
-
-    gevent.spawn(reset)
-
-
 class PredictUser(FastHttpUser):
-    # Closed loop: each user sends its next request as soon as the last one is answered.
+    # Closed loop: each user sends its next request WAIT_SECONDS after the last one is answered.
+    wait_time = constant(WAIT_SECONDS)
+
     def on_start(self) -> None:
-        bodies = _load_bodies()
+        try:
+            bodies = _load_bodies()
+            if not bodies:
+                raise ValueError(f"no request bodies in {BODIES_FILE}")
+        except Exception as exc:
+            # Locust logs an exception in on_start but does not count it: report it as a user
+            # error, so the gate sees the crash, then stop this user.
+            self.environment.events.user_error.fire(
+                user_instance=self, exception=exc, tb=exc.__traceback__
+            )
+            raise StopUser() from exc
         start = (id(self) // 16) % len(bodies)
         self._bodies = itertools.islice(itertools.cycle(bodies), start, None)
 
@@ -74,7 +75,8 @@ class PredictUser(FastHttpUser):
             catch_response=True,
         ) as response:
             if response.status_code != 200:
-                response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
+                error = getattr(response, "error", None)  # set only when the request raised
+                response.failure(failure_text(response.status_code, response.text, error))
                 return
             problem = check_predictions(response.content, instances=1)
             if problem:

@@ -1,4 +1,5 @@
-"""What counts as a valid prediction response: shared by the locust users and the tests.
+"""What counts as a valid prediction response, and how a failed one is worded: shared by the
+locust users, the gate that reads their failures back, and the tests.
 
 Kept free of locust imports: locust patches the standard library with gevent when imported,
 which must not happen in a process that also runs TensorFlow.
@@ -8,6 +9,20 @@ from __future__ import annotations
 
 import json
 import math
+
+# A request that got no HTTP answer at all: the gate fails on any failure that starts with this.
+CONNECTION_ERROR = "connection error"
+
+
+def failure_text(status: int, body: str | None, error: BaseException | None = None) -> str:
+    """The failure a locust user reports for a response that is not a 200.
+
+    Status 0 means no HTTP answer (refused, reset, timed out): locust then has no body at all,
+    so the text names the connection error instead of reading one.
+    """
+    if status == 0:
+        return f"{CONNECTION_ERROR}: {error!r}"
+    return f"HTTP {status}: {(body or '')[:200]}"
 
 
 def check_predictions(raw: bytes, instances: int) -> str | None:

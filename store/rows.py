@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import difflib
 import math
+import struct
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,10 @@ Row = dict[str, list[Value]]
 
 class RowError(ValueError):
     """A raw value that the schema cannot accept; the message names the row, field and value."""
+
+
+class NoDataRows(RowError):
+    """A CSV file with a header and no rows (a refused or not yet filled span looks like this)."""
 
 
 def serving_features(schema: schema_pb2.Schema) -> list[schema_pb2.Feature]:
@@ -87,13 +93,117 @@ def check_presence(
     return row
 
 
-def _convert(feature: schema_pb2.Feature, raw: Any, where: str) -> list[Value]:
+@dataclass(frozen=True)
+class Domain:
+    """What the schema allows for one feature's values: a range, or a set of strings."""
+
+    source: str  # how the schema names it, for messages: "float_domain", "domain 'payment_type'"
+    low: float | None = None
+    high: float | None = None
+    values: frozenset[bytes] | None = None
+
+
+INT64 = (-(2**63), 2**63 - 1)
+FLOAT32_MAX = 3.4028234663852886e38
+_DOMAINS: dict[int, tuple[schema_pb2.Schema, dict[str, Domain]]] = {}
+
+
+def _range(name: str, d: schema_pb2.IntDomain | schema_pb2.FloatDomain) -> Domain:
+    return Domain(
+        name,
+        d.min if d.HasField("min") else None,
+        d.max if d.HasField("max") else None,
+    )
+
+
+def domains(schema: schema_pb2.Schema) -> dict[str, Domain]:
+    """Feature name -> its domain, for the features that have one (computed once per schema)."""
+    key = id(schema)
+    if key not in _DOMAINS or _DOMAINS[key][0] is not schema:
+        named = {d.name: d for d in schema.string_domain}
+        found: dict[str, Domain] = {}
+        for f in schema.feature:
+            kind = f.WhichOneof("domain_info")
+            if kind == "int_domain":
+                found[f.name] = _range("int_domain", f.int_domain)
+            elif kind == "float_domain":
+                found[f.name] = _range("float_domain", f.float_domain)
+            elif kind in ("domain", "string_domain"):
+                d = named[f.domain] if kind == "domain" else f.string_domain
+                label = f"domain {d.name!r}" if kind == "domain" else "string_domain"
+                found[f.name] = Domain(label, values=frozenset(v.encode() for v in d.value))
+        _DOMAINS[key] = (schema, found)
+    return _DOMAINS[key][1]
+
+
+def _as_float32(value: float) -> float:
+    """The value a tf.Example's float_list holds, which is what the data gate judges."""
+    rounded: float = struct.unpack("f", struct.pack("f", value))[0]
+    return rounded
+
+
+def _bound(limit: float) -> str:
+    return f"{limit:g}" if isinstance(limit, float) else str(limit)
+
+
+def check_value(
+    name: str, value: Value, domain: Domain | None, *, where: str, shown: Any = None
+) -> None:
+    """One typed value against the schema's domain, as ExampleValidator judges a span's values:
+    outside a string domain, below a minimum, above a maximum, or not finite is refused."""
+    shown = value if shown is None else shown
+    problem = ""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            problem = "is not finite"
+        elif abs(value) > FLOAT32_MAX:
+            problem = "does not fit the 32-bit float a tf.Example holds"
+        else:
+            value = _as_float32(value)
+    elif isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+        problem = "does not fit the 64-bit integer a tf.Example holds"
+    if not problem and domain is not None:
+        where_in = f"{domain.source} of {SCHEMA_FILE.name}"
+        if domain.values is not None:
+            if value not in domain.values:
+                allowed = ", ".join(sorted(v.decode() for v in domain.values))
+                problem = f"is not in {where_in} ({allowed})"
+        elif isinstance(value, bytes):
+            pass  # a range domain on a BYTES feature: the schema's reader refuses the type
+        elif domain.low is not None and value < domain.low:
+            problem = f"is below the minimum {_bound(domain.low)} ({where_in})"
+        elif domain.high is not None and value > domain.high:
+            problem = f"is above the maximum {_bound(domain.high)} ({where_in})"
+    if problem:
+        raise RowError(
+            f"{where}: field {name!r}: value {shown!r} {problem}; the data gate refuses it"
+        )
+
+
+def check_domains(row: Row, schema: schema_pb2.Schema, *, where: str = "row") -> Row:
+    """Every value of a typed row against the schema's domains (see `check_value`)."""
+    rules = domains(schema)
+    for name, values in row.items():
+        for value in values:
+            check_value(name, value, rules.get(name), where=where)
+    return row
+
+
+def _convert(
+    feature: schema_pb2.Feature, raw: Any, where: str, schema: schema_pb2.Schema
+) -> list[Value]:
     if raw is None or raw == "" or raw == []:
         return []
     if isinstance(raw, list | tuple):
         if len(raw) != 1:
             raise RowError(f"{where}: field {feature.name!r}: expected one value, got {raw!r}")
         raw = raw[0]
+    value = _typed(feature, raw, where)
+    check_value(feature.name, value, domains(schema).get(feature.name), where=where, shown=raw)
+    return [value]
+
+
+def _typed(feature: schema_pb2.Feature, raw: Any, where: str) -> Value:
     try:
         if feature.type == schema_pb2.INT:
             value = raw
@@ -101,13 +211,13 @@ def _convert(feature: schema_pb2.Feature, raw: Any, where: str) -> list[Value]:
                 value = float(value)  # "7.0" from a spreadsheet is fine, "7.5" is not
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
-            return [int(value)]
+            return int(value)
         if feature.type == schema_pb2.FLOAT:
             value = float(raw)
             if math.isnan(value):
                 raise ValueError
-            return [value]
-        return [raw if isinstance(raw, bytes) else str(raw).encode()]
+            return value
+        return raw if isinstance(raw, bytes) else str(raw).encode()
     except (TypeError, ValueError):
         kind = schema_pb2.FeatureType.Name(feature.type).lower()
         raise RowError(
@@ -118,7 +228,7 @@ def _convert(feature: schema_pb2.Feature, raw: Any, where: str) -> list[Value]:
 def typed_row(
     raw: Mapping[str, Any], schema: schema_pb2.Schema, *, where: str = "row", serving: bool = True
 ) -> Row:
-    """Typed values per schema feature, checked for presence and value counts.
+    """Typed values per schema feature, checked for domains, presence and value counts.
 
     An empty optional cell becomes no value (the Transform fills it); an empty required one is an
     error naming the field.
@@ -131,7 +241,7 @@ def typed_row(
             f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; the schema "
             f"({SCHEMA_FILE.name}) has no such feature"
         )
-    row = {f.name: _convert(f, raw.get(f.name), where) for f in features}
+    row = {f.name: _convert(f, raw.get(f.name), where, schema) for f in features}
     return check_presence(row, schema, where=where, serving=serving)
 
 
@@ -219,13 +329,17 @@ def read_csv(
         except csv.Error as exc:
             raise RowError(f"{path}:{reader.line_num}: not a readable CSV line: {exc}") from None
     if not rows:
-        raise RowError(f"{path}: no data rows")
+        raise NoDataRows(f"{path}: no data rows")
     return rows
 
 
 def examples(rows: Iterable[Row], schema: schema_pb2.Schema | None = None) -> list[bytes]:
-    """Serialized tf.Examples of serving rows, each checked for presence and value counts."""
+    """Serialized tf.Examples of serving rows, each checked for presence, value counts and
+    domains."""
     schema = schema or load_schema()
     return [
-        to_example(check_presence(r, schema, where=f"row {i}")) for i, r in enumerate(rows, start=1)
+        to_example(
+            check_domains(check_presence(r, schema, where=f"row {i}"), schema, where=f"row {i}")
+        )
+        for i, r in enumerate(rows, start=1)
     ]

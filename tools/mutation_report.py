@@ -18,7 +18,17 @@ RULES: dict[str, set[str] | None] = {
     "components.data_gate": None,
     "models.evaluation": None,
     "pipeline.summary": {"read_blessing_failures", "slice_name"},
-    "serving.loadtest": {"evaluate", "gate", "read_locust_stats", "SloCheck.line"},
+    "serving.loadtest": {
+        "evaluate",
+        "gate",
+        "judge",
+        "expected_requests",
+        "read_locust_stats",
+        "read_failures",
+        "read_exceptions",
+        "read_window",
+        "SloCheck.line",
+    },
     "delivery.rules": None,
     "delivery.promotion": {
         "Delivery.promote_from_pipeline",

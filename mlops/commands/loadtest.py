@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise ConfigError(f"{flag}: must be >= 1, got {value}")
     url = args.url or server_urls(cfg)[0]
-    source = loadtest.rows_source(cfg, args.rows)
+    served = loadtest.served_versions(url, cfg.model_name)
+    source = loadtest.rows_source(cfg, args.rows, environments_dir=args.environments, served=served)
     if source.note:
         print(source.note)
     examples = loadtest.request_examples(cfg, source)

@@ -155,3 +155,97 @@ def test_examples_round_trip_through_tf_parsing() -> None:
     assert parsed["trip_start_hour"].values.numpy().tolist() == [3]
     assert parsed["company"].values.numpy().tolist() == [b"Taxi Co"]
     assert parsed["trip_seconds"].values.numpy().tolist() == []
+
+
+# --- Domains: what the data gate (ExampleValidator on the curated schema) would refuse ---
+
+
+@pytest.mark.parametrize(
+    ("field", "cell", "problem"),
+    [
+        (
+            "payment_type",
+            "Bitcoin",
+            "is not in domain 'payment_type' of schema.pbtxt (Cash, Credit Card, Dispute, "
+            "No Charge, Pcard, Prcard, Unknown)",
+        ),
+        ("fare", "-50", "is below the minimum 0 (float_domain of schema.pbtxt)"),
+        ("fare", "10000.5", "is above the maximum 10000 (float_domain of schema.pbtxt)"),
+        ("fare", "1e309", "is not finite"),
+        ("fare", "-inf", "is not finite"),
+        ("fare", "1e39", "does not fit the 32-bit float a tf.Example holds"),
+        ("trip_start_hour", "24", "is above the maximum 23 (int_domain of schema.pbtxt)"),
+        ("trip_start_hour", "-1", "is below the minimum 0 (int_domain of schema.pbtxt)"),
+        (
+            "trip_start_timestamp",
+            "86400",
+            "is below the minimum 946684800 (int_domain of schema.pbtxt)",
+        ),
+        ("trip_miles", "-0.5", "is below the minimum 0 (float_domain of schema.pbtxt)"),
+        ("pickup_latitude", "40.9", "is below the minimum 41 (float_domain of schema.pbtxt)"),
+        ("dropoff_longitude", "-86.5", "is above the maximum -87 (float_domain of schema.pbtxt)"),
+        ("pickup_census_tract", str(2**63), "does not fit the 64-bit integer a tf.Example holds"),
+    ],
+)
+def test_values_the_data_gate_refuses_are_refused_naming_row_field_and_value(
+    field: str, cell: str, problem: str
+) -> None:
+    with pytest.raises(R.RowError) as caught:
+        R.typed_row({**COMPLETE, field: cell}, SCHEMA, where="rows.csv:7")
+    assert str(caught.value) == (
+        f"rows.csv:7: field {field!r}: value {cell!r} {problem}; the data gate refuses it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "cell"),
+    [
+        ("fare", "0"),
+        ("fare", "10000"),
+        ("fare", "10000.0000001"),  # 10000 as the float32 a tf.Example holds: the gate takes it
+        ("trip_start_hour", "0"),
+        ("trip_start_hour", "23"),
+        ("trip_start_timestamp", "946684800"),
+        ("payment_type", "No Charge"),
+        ("pickup_latitude", "43"),
+        ("company", "Any Cab Co"),  # no domain in the schema: any string
+        ("pickup_census_tract", str(2**63 - 1)),  # no domain: anything a tf.Example holds
+    ],
+)
+def test_values_on_the_edges_of_the_domains_are_accepted(field: str, cell: str) -> None:
+    row = R.typed_row({**COMPLETE, field: cell}, SCHEMA)
+    assert len(row[field]) == 1
+
+
+def test_a_csv_row_outside_a_domain_names_the_file_line_and_value(tmp_path: Path) -> None:
+    header = list(COMPLETE)
+    good = list(COMPLETE.values())
+    bad = [("-50" if c == "fare" else v) for c, v in COMPLETE.items()]
+    path = _write(tmp_path / "rows.csv", header, good, good, bad)
+    with pytest.raises(R.RowError) as caught:
+        R.read_csv(path, SCHEMA)
+    assert str(caught.value).startswith(f"{path}:4: field 'fare': value '-50' is below the minimum")
+
+
+def test_typed_rows_built_in_code_are_checked_before_they_become_examples() -> None:
+    """`predict` and the load test send R.examples(rows); a row typed elsewhere is held to the
+    same domains as a CSV cell."""
+    row = R.typed_row(COMPLETE, SCHEMA)
+    assert R.examples([row])
+    cases: list[tuple[str, R.Value, str]] = [
+        ("payment_type", b"Bitcoin", "is not in domain 'payment_type'"),
+        ("fare", -50.0, "is below the minimum 0"),
+        ("fare", float("inf"), "is not finite"),
+        ("trip_start_day", 8, "is above the maximum 7"),
+    ]
+    for field, value, problem in cases:
+        with pytest.raises(R.RowError) as caught:
+            R.examples([row, {**row, field: [value]}])
+        assert str(caught.value).startswith(f"row 2: field {field!r}: value {value!r} {problem}")
+
+
+def test_the_bundled_spans_are_inside_every_domain() -> None:
+    """The data gate passes both bundled spans, so the row reader must take every row of them."""
+    from tests.support.repo import BUNDLED_SPANS
+
+    assert [len(R.read_csv(p, SCHEMA, serving=False)) for p in BUNDLED_SPANS] == [7501, 7501]

@@ -102,6 +102,7 @@ def test_locust_csv_aggregated_row_is_read(tmp_path: Path) -> None:
         "requests": 10,
         "failures": 1,
         "rps": 2.5,
+        "avg_ms": 6.0,
         "p50_ms": 5.0,
         "p95_ms": 9.0,
         "p99_ms": 9.5,
