@@ -21,7 +21,7 @@ from core import config
 from core.config import EnvironmentConfig
 from core.errors import GateError
 from core.ports import GRPC_PORT, REST_PORT
-from core.uris import join_uri
+from core.uris import join_uri, repo_relative
 from serving import config_files as C
 from store import release as rel
 from store.model_store import OCI_SCHEME
@@ -161,10 +161,10 @@ def render(environments_dir: Path, envs: list[str], *, check: bool) -> list[Drif
         owned = {p for p in files if p.parent == manifests}
         for path, text in files.items():
             if not path.exists():
-                stale.append(Drift(_show(path), "missing"))
+                stale.append(Drift(repo_relative(str(path)), "missing"))
             elif path.read_text() != text:
-                stale.append(Drift(_show(path), "stale"))
-        stale += [Drift(_show(p), "unexpected") for p in sorted(present - owned)]
+                stale.append(Drift(repo_relative(str(path)), "stale"))
+        stale += [Drift(repo_relative(str(p)), "unexpected") for p in sorted(present - owned)]
         if not check:
             write_environment(
                 environments_dir, env, {p.name: t for p, t in files.items() if p in owned}
@@ -173,10 +173,3 @@ def render(environments_dir: Path, envs: list[str], *, check: bool) -> list[Drif
             argocd.parent.mkdir(parents=True, exist_ok=True)
             argocd.write_text(files[argocd])
     return stale
-
-
-def _show(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(config.REPO_ROOT))
-    except ValueError:
-        return str(path)
