@@ -142,8 +142,7 @@ def test_push_to_prod_and_back_replayed_from_the_workflow_files(
     try:
         tags = _flow(replay, remote, registry, tmp_path)
     finally:
-        api.server.shutdown()
-        api.server.server_close()
+        api.close()
     assert replay.unused_rewrites() == []
     _no_job_read_another_jobs_workspace(replay, remote)
     took = time.monotonic() - started
