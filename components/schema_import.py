@@ -17,6 +17,7 @@ from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGe
 from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_component_specs
 
+from core import uris
 from core.paths import MODELS_DIR, SCHEMA_DIR
 from core.uris import is_remote
 
@@ -37,15 +38,13 @@ def package_reference(schema_file: Path = SCHEMA_DIR / "schema.pbtxt") -> str:
 
 def resolve(reference: str) -> str:
     """Where a reference from `package_reference` is on this machine (or in this image)."""
-    if is_remote(reference) or Path(reference).is_absolute():
-        return reference
-    path = PACKAGE_ROOT / reference
-    if not path.is_file():
+    path = uris.resolve(reference, PACKAGE_ROOT)
+    if not is_remote(path) and not Path(path).is_file():
         raise ValueError(
             f"schema file {reference!r} not found at {path}: the image must "
             f"install the models package with its schema (package data)"
         )
-    return str(path)
+    return path
 
 
 class Executor(import_executor.Executor):

@@ -20,7 +20,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from core import verdicts
 from core.errors import ConfigError, GateError
 from core.paths import SCHEMA_DIR
-from core.uris import is_remote
+from core.uris import is_remote, repo_relative
 
 THRESHOLDS_FILE = SCHEMA_DIR / "drift.yaml"
 MEASURES = {"l_infinity": "categorical (BYTES)", "jensen_shannon": "numeric (INT or FLOAT)"}
@@ -166,13 +166,7 @@ def load_thresholds(
     schema: schema_pb2.Schema, path: Path = THRESHOLDS_FILE
 ) -> tuple[str, list[Threshold]]:
     text = Path(path).read_text()
-    return text, parse_thresholds(
-        text,
-        schema,
-        str(path.relative_to(SCHEMA_DIR.parent.parent))
-        if path.is_relative_to(SCHEMA_DIR.parent.parent)
-        else str(path),
-    )
+    return text, parse_thresholds(text, schema, repo_relative(str(path)))
 
 
 def _read_table(paths: list[str], schema: schema_pb2.Schema) -> Any:

@@ -27,16 +27,17 @@ def _glob(pattern: str) -> list[str]:
         raise InfraError(f"cannot list {pattern} (data.root): {exc.message}") from None
 
 
-def _pattern(cfg: EnvironmentConfig) -> str:
+def pattern(cfg: EnvironmentConfig) -> str:
+    """`data.root` joined with `data.input_pattern`: the files of every span, `{SPAN}` unfilled."""
     return join_uri(cfg.data.root, cfg.data.input_pattern)
 
 
 def available(cfg: EnvironmentConfig) -> dict[int, list[str]]:
     """Span number -> its files, for every span under the data root (numeric order)."""
-    pattern = _pattern(cfg)
-    as_regex = re.escape(pattern).replace(re.escape("{SPAN}"), r"(\d+)").replace(r"\*", "[^/]*")
+    every_span = pattern(cfg)
+    as_regex = re.escape(every_span).replace(re.escape("{SPAN}"), r"(\d+)").replace(r"\*", "[^/]*")
     found: dict[int, list[str]] = {}
-    for path in _glob(pattern.replace("{SPAN}", "*")):
+    for path in _glob(every_span.replace("{SPAN}", "*")):
         match = re.fullmatch(as_regex, path)
         if match:
             found.setdefault(int(match.group(1)), []).append(path)
@@ -46,7 +47,7 @@ def available(cfg: EnvironmentConfig) -> dict[int, list[str]]:
 def newest(cfg: EnvironmentConfig) -> int:
     spans = available(cfg)
     if not spans:
-        raise ConfigError(f"no data matches {_pattern(cfg)} (data.root + data.input_pattern)")
+        raise ConfigError(f"no data matches {pattern(cfg)} (data.root + data.input_pattern)")
     return max(spans)
 
 
@@ -57,7 +58,7 @@ def files(cfg: EnvironmentConfig, span_numbers: list[int]) -> list[str]:
     if missing:
         raise ConfigError(
             f"span(s) {', '.join(map(str, missing))} not found under "
-            f"{_pattern(cfg)} (available: {describe(list(spans)) or 'none'})"
+            f"{pattern(cfg)} (available: {describe(list(spans)) or 'none'})"
         )
     return [path for s in span_numbers for path in spans[s]]
 

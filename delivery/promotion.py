@@ -38,22 +38,12 @@ __all__ = [
     "Delivery",
     "PromotionRefused",
     "actor",
-    "display_uri",
     "git_commit",
 ]
 
 
-def display_uri(uri: str) -> str:
-    """Repository-relative for local paths, so committed records do not name one machine."""
-    return repo_relative(uri)
-
-
-def _resolve(uri: str) -> str:
-    return resolve(uri) if uri else uri
-
-
 def artifact_of(release: rel.Release) -> Artifact:
-    return Artifact(release.version, release.digest, _resolve(release.uri))
+    return Artifact(release.version, release.digest, resolve(release.uri))
 
 
 def _refusal(exc: StoreError) -> PromotionRefused:
@@ -121,7 +111,7 @@ class Delivery:
             artifact = Artifact(
                 int(summary["pushed_version"]),
                 str(summary["model_digest"]),
-                _resolve(str(summary["pushed_path"])),
+                resolve(str(summary["pushed_path"])),
             )
             return artifact, summary
         newest = self.store(env).newest()
@@ -129,7 +119,7 @@ class Delivery:
             raise PromotionRefused(
                 Rule.PIPELINE_OUTPUT,
                 f"no pushed model in "
-                f"{display_uri(cfg.model_store_dir)}: run `mlops run --env "
+                f"{repo_relative(cfg.model_store_dir)}: run `mlops run --env "
                 f"{env}` (it pushes only blessed models)",
             )
         if str(summary.get("pushed_version")) != str(newest.version):
@@ -137,7 +127,7 @@ class Delivery:
         elif summary.get("model_digest") and summary["model_digest"] != newest.tree_digest:
             raise PromotionRefused(
                 Rule.DIGEST_MATCHES,
-                f"{display_uri(newest.ref)} has digest "
+                f"{repo_relative(newest.ref)} has digest "
                 f"{newest.tree_digest} but the run that pushed it recorded "
                 f"{summary['model_digest']}: the model changed after the "
                 f"push; re-run the pipeline",
@@ -189,7 +179,7 @@ class Delivery:
             model_name=cfg.model_name,
             version=artifact.version,
             digest=artifact.tree_digest,
-            uri=display_uri(artifact.ref),
+            uri=repo_relative(artifact.ref),
             git_commit=summary.get("source_commit") or git_commit(),
             pipeline_run=summary.get("pipeline_run", ""),
             promoted_from=PIPELINE,
@@ -197,7 +187,7 @@ class Delivery:
             promoted_by=actor(),
             metrics={k: round(float(v), 6) for k, v in metrics.items() if v is not None},
             spans=summary.get("spans") or [],
-            data_root=display_uri(summary["data_root"]) if summary.get("data_root") else "",
+            data_root=repo_relative(summary["data_root"]) if summary.get("data_root") else "",
         )
         return self._install(env, new, artifact)
 
@@ -245,7 +235,7 @@ class Delivery:
         record.current.loadtest = rel.LoadTest(
             verdict,
             rel.now(),
-            display_uri(report),
+            repo_relative(report),
             round(p95_ms, 3),
             round(p99_ms, 3),
             round(rps, 3),
@@ -316,7 +306,7 @@ class Delivery:
         cfg = config.load(env, self.environments_dir)
         manifests.render_environment(cfg, record)  # fails here, before anything changes
         if defer_store:  # the digest-addressed source reference, until `sync` after merge
-            record.current.uri = display_uri(artifact.ref)
+            record.current.uri = repo_relative(artifact.ref)
             self._write(env, record)
             return record
         if expected is None and old is not None and old is not record:
@@ -325,9 +315,9 @@ class Delivery:
             adopted = self.store(env).adopt(artifact, env, expected)
         except StoreError as exc:
             raise _refusal(exc) from None
-        if record is old and display_uri(adopted.ref) == record.current.uri:
+        if record is old and repo_relative(adopted.ref) == record.current.uri:
             return record  # already in sync: nothing to write
-        record.current.uri = display_uri(adopted.ref)
+        record.current.uri = repo_relative(adopted.ref)
         self._write(env, record)
         return record
 

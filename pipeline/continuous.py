@@ -19,8 +19,7 @@ from pathlib import Path
 
 from core.config import EnvironmentConfig
 from core.errors import GateError
-from core.paths import REPO_ROOT
-from core.uris import is_remote
+from core.uris import is_remote, resolve
 from ct import spans as S
 from store import release as rel
 
@@ -32,14 +31,6 @@ class Baseline:
     spans: list[int]
     note: str = ""
     release: rel.Release | None = None
-
-
-def _absolute(uri: str) -> str:
-    return (
-        uri
-        if not uri or is_remote(uri) or Path(uri).is_absolute()
-        else str((REPO_ROOT / uri).resolve())
-    )
 
 
 def released_baseline(cfg: EnvironmentConfig, environments_dir: Path) -> Baseline:
@@ -54,7 +45,7 @@ def released_baseline(cfg: EnvironmentConfig, environments_dir: Path) -> Baselin
             f"(released before spans were recorded); drift was not measured",
             current,
         )
-    if current.data_root and _absolute(current.data_root) != _absolute(cfg.data.root):
+    if current.data_root and resolve(current.data_root) != resolve(cfg.data.root):
         return Baseline(
             [],
             f"{cfg.name}'s release was trained on data under "
@@ -164,7 +155,7 @@ def _decay(
     # By digest, from whatever store holds it; a missing or changed artifact stops here (exit 1),
     # an unreachable registry is an InfraError (exit 3).
     model_dir = materialize(
-        _absolute(release.uri),
+        resolve(release.uri),
         release.digest,
         Path(cfg.work_dir) / "ct" / "models",
         version=release.version,

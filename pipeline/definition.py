@@ -43,7 +43,7 @@ from components.schema_import import PackagedSchemaGen, package_reference
 from components.window import SpanWindowStrategy
 from core.config import EnvironmentConfig
 from core.paths import MODELS_DIR, SCHEMA_DIR
-from core.uris import join_uri
+from ct import spans
 from ct.drift import THRESHOLDS_FILE
 from models.evaluation import eval_config
 
@@ -92,7 +92,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         data_report=data_gate.outputs["report"],
-        data_pattern=join_uri(cfg.data.root, cfg.data.input_pattern),
+        data_pattern=spans.pattern(cfg),
         baseline_spans=json.dumps(sorted(drift_spans or [])),
         thresholds=(schema_dir / THRESHOLDS_FILE.name).read_text(),
         mode=cfg.drift.mode,
@@ -285,8 +285,6 @@ def _tfx_version() -> str:
 def window_spans(cfg: EnvironmentConfig) -> list[int]:
     """The newest data.window_spans span numbers under the data root (empty if there is none:
     then CsvExampleGen fails first, naming the pattern)."""
-    from ct import spans
-
     return spans.window(cfg) if spans.available(cfg) else []
 
 

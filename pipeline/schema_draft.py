@@ -7,27 +7,15 @@ starting point when the data legitimately changes; review its diff before copyin
 
 from __future__ import annotations
 
-import glob
-import os
-import re
 from pathlib import Path
 
 from core.config import EnvironmentConfig
-from core.errors import ConfigError
+from ct import spans
 
 
 def latest_span_pattern(cfg: EnvironmentConfig) -> str:
     """The file pattern of the newest span, as CsvExampleGen would resolve {SPAN}."""
-    pattern = os.path.join(cfg.data.root, cfg.data.input_pattern)
-    as_regex = re.escape(pattern).replace(re.escape("{SPAN}"), r"(\d+)").replace(r"\*", "[^/]*")
-    spans = {
-        int(m.group(1))
-        for path in glob.glob(pattern.replace("{SPAN}", "*"))
-        if (m := re.fullmatch(as_regex, path))
-    }
-    if not spans:
-        raise ConfigError(f"no data matches {pattern} (data.root + data.input_pattern)")
-    return pattern.replace("{SPAN}", str(max(spans)))
+    return spans.pattern(cfg).replace("{SPAN}", str(spans.newest(cfg)))
 
 
 def draft_schema(cfg: EnvironmentConfig, output: Path) -> Path:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from core.errors import GateError, MlopsError
+from core.uris import is_remote, join_uri
 from core.verdicts import Rule
 
 _CHUNK = 1 << 20
@@ -76,25 +77,29 @@ class Artifact:
 # --- the tree digest --------------------------------------------------------------------------
 
 
-def _local_files(root: str) -> Iterator[tuple[tuple[str, ...], str]]:
-    base = Path(root)
-    for path in base.rglob("*"):
-        if path.is_file():
-            yield path.relative_to(base).parts, str(path)
+def files_under(root: str | Path) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(path parts relative to `root`, full path) of every file below a folder or bucket URI.
 
-
-def _gfile_files(root: str) -> Iterator[tuple[tuple[str, ...], str]]:
+    The digest, the bucket upload and the bucket download all walk a model this one way.
+    """
+    text = str(root)
+    if not is_remote(text):
+        base = Path(text)
+        for path in base.rglob("*"):
+            if path.is_file():
+                yield path.relative_to(base).parts, str(path)
+        return
     import tensorflow as tf
 
-    root = root.rstrip("/")
-    for dirpath, _, names in tf.io.gfile.walk(root):
+    text = text.rstrip("/")
+    for dirpath, _, names in tf.io.gfile.walk(text):
         for name in names:
-            full = f"{dirpath.rstrip('/')}/{name}"
-            yield tuple(full[len(root) + 1 :].split("/")), full
+            full = join_uri(dirpath, name)
+            yield tuple(full[len(text) + 1 :].split("/")), full
 
 
-def _open(path: str, remote: bool) -> IO[bytes]:
-    if not remote:
+def _open(path: str) -> IO[bytes]:
+    if not is_remote(path):
         return open(path, "rb")
     import tensorflow as tf
 
@@ -103,12 +108,10 @@ def _open(path: str, remote: bool) -> IO[bytes]:
 
 
 def model_digest(model_dir: str | Path) -> str:
-    root = str(model_dir)
-    remote = "://" in root
     h = hashlib.sha256()
-    for parts, path in sorted(_gfile_files(root) if remote else _local_files(root)):
+    for parts, path in sorted(files_under(model_dir)):
         h.update("/".join(parts).encode() + b"\0")
-        with _open(path, remote) as f:
+        with _open(path) as f:
             for chunk in iter(functools.partial(f.read, _CHUNK), b""):
                 h.update(chunk)
         h.update(b"\0")
@@ -126,11 +129,11 @@ def verify_tree(path: str | Path, expected: str, what: str) -> None:
 
 
 def has_saved_model(model_dir: str) -> bool:
-    if "://" not in model_dir:
+    if not is_remote(model_dir):
         return Path(model_dir, "saved_model.pb").exists()
     import tensorflow as tf
 
-    return bool(tf.io.gfile.exists(f"{model_dir.rstrip('/')}/saved_model.pb"))
+    return bool(tf.io.gfile.exists(join_uri(model_dir, "saved_model.pb")))
 
 
 def versions(store_dir: str | Path) -> list[int]:

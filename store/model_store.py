@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 from core.errors import InfraError
-from core.uris import is_remote
+from core.uris import is_remote, join_uri
 from store.base import (
     OCI_SCHEME,
     Artifact,
@@ -23,6 +23,7 @@ from store.base import (
     ModelStore,
     StoreError,
     TagConflict,
+    files_under,
     has_saved_model,
     model_digest,
     publish_atomically,
@@ -87,11 +88,7 @@ class FolderStore(ModelStore):
         self.kind = "bucket" if is_remote(uri) else "filesystem"
 
     def _path(self, version: int) -> str:
-        return (
-            f"{self.uri.rstrip('/')}/{version}"
-            if self.kind == "bucket"
-            else str(Path(self.uri, str(version)))
-        )
+        return join_uri(self.uri, str(version))
 
     @_bucket_errors
     def versions(self) -> list[int]:
@@ -176,16 +173,9 @@ def _copy_to_bucket(src: str, target: str) -> str:
     """
     import tensorflow as tf
 
-    files: list[str] = []
-    if is_remote(src):
-        for dirpath, _, names in tf.io.gfile.walk(src):
-            files += [f"{dirpath.rstrip('/')}/{n}" for n in names]
-    else:
-        files = [str(p) for p in Path(src).rglob("*") if p.is_file()]
-    files.sort(key=lambda p: p.endswith("saved_model.pb"))
-    root = src.rstrip("/")
-    for path in files:
-        out = target + path[len(root) :].replace(os.sep, "/")
+    files = sorted(files_under(src), key=lambda file: file[0][-1] == "saved_model.pb")
+    for parts, path in files:
+        out = join_uri(target, *parts)
         tf.io.gfile.makedirs(out.rsplit("/", 1)[0])
         tf.io.gfile.copy(path, out, overwrite=True)
     return target
@@ -196,13 +186,10 @@ def _download_from_bucket(src: str, target: Path) -> None:
 
     partial = target.parent / f".{target.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    root = src.rstrip("/")
-    for dirpath, _, names in tf.io.gfile.walk(root):
-        for name in names:
-            path = f"{dirpath.rstrip('/')}/{name}"
-            out = partial / path[len(root) + 1 :]
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tf.io.gfile.copy(path, str(out), overwrite=True)
+    for parts, path in files_under(src):
+        out = partial.joinpath(*parts)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tf.io.gfile.copy(path, str(out), overwrite=True)
     os.rename(partial, target)
 
 

@@ -7,11 +7,13 @@ release.yaml by digest, exactly as `mlops promote` would; spans are planted from
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
 import yaml
 
+from core.paths import REPO_ROOT
 from core.verdicts import Verdict
 from ct import drift
 from mlops import cli
@@ -184,6 +186,22 @@ def test_no_new_span_no_drift_fresh_release_means_no_retrain(
     assert "released model's auc on span 2" in stdout
     assert output == "retrain=false\nreasons=\n"
     assert "no retrain needed" in summary
+
+
+def test_paths_recorded_relative_to_the_repository_are_read_from_it(
+    released, tmp_path, monkeypatch, capsys, trained
+) -> None:
+    """Promotion records local paths relative to the repository; the check resolves them there,
+    so the same data root written two ways is still the same data root."""
+    environments, data = released
+    record = environments / "dev" / "release.yaml"
+    written = yaml.safe_load(record.read_text())
+    written["current"]["uri"] = os.path.relpath(trained.export_dir, REPO_ROOT)
+    written["current"]["data_root"] = os.path.relpath(data, REPO_ROOT)
+    record.write_text(yaml.safe_dump(written))
+    code, stdout, _, _ = _check(environments, data, tmp_path, monkeypatch, capsys)
+    assert code == cli.NO_RETRAIN, stdout
+    assert "released model's auc on span 2" in stdout
 
 
 def test_a_new_benign_span_is_one_reason(released, tmp_path, monkeypatch, capsys) -> None:

@@ -92,3 +92,15 @@ def test_a_model_that_is_not_blessed_writes_nothing(tmp_path: Path, store_uri: s
     pushed, _ = _push(tmp_path, store_uri, seed=4, blessed=False)
     assert pushed.get_int_custom_property("pushed") == 0
     assert store.versions() == [FUTURE]
+
+
+def test_the_pushed_model_reads_back_whole(tmp_path: Path, store_uri: str) -> None:
+    """What serving and promotion pull from the store is the tree the Pusher was given."""
+    pushed, model = _push(tmp_path, store_uri, seed=5)
+    store = open_store(store_uri)
+    artifact = store.resolve(int(pushed.get_string_custom_property("pushed_version")))
+    assert artifact is not None
+    local = store.materialize(artifact, tmp_path / "cache")
+    files = sorted(p.relative_to(local) for p in local.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(model) for p in model.rglob("*") if p.is_file())
+    assert model_digest(local) == model_digest(model) == artifact.tree_digest

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from core.errors import ConfigError, GateError, InfraError
 from delivery import argocd
+from tests.support.fake_http import FakeHttp, Request
 
 OLD, NEW = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 TARGET = argocd.Target(
@@ -24,73 +23,41 @@ TARGET = argocd.Target(
 )
 
 
-class FakeArgoCD:
+class FakeArgoCD(FakeHttp):
     """Serves a script of (sync, health, live digest) states, one per application read."""
 
     def __init__(self, states: list[tuple[str, str, str]], token: str = "t0ken") -> None:
-        self.states, self.token = states, token
-        self.requests: list[tuple[str, dict[str, list[str]]]] = []  # (path, query) per read
-        fake = self
+        app = f"/api/v1/applications/{TARGET.app}"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                url = urlparse(self.path)
-                fake.requests.append((url.path, parse_qs(url.query)))
-                if self.headers.get("Authorization") != f"Bearer {fake.token}":
-                    return self._send(401, {"error": "invalid session"})
-                base = f"/api/v1/applications/{TARGET.app}"
-                index = min(sum(p == base for p, _ in fake.requests) - 1, len(fake.states) - 1)
-                sync, health, digest = fake.states[index]
-                if url.path == base:
-                    return self._send(
-                        200,
-                        {
-                            "metadata": {"name": TARGET.app},
-                            "status": {
-                                "sync": {"status": sync, "revision": "f" * 40},
-                                "health": {"status": health},
-                            },
-                        },
-                    )
-                if url.path == base + "/resource":
-                    live = {
-                        "kind": "Deployment",
-                        "metadata": {
-                            "name": TARGET.deployment,
-                            "annotations": {argocd.DIGEST_ANNOTATION: digest},
-                        },
-                    }
-                    return self._send(200, {"manifest": json.dumps(live)})
-                return self._send(404, {"error": "not found"})
+        def answer(request: Request) -> tuple[int, dict]:
+            reads = sum(r.path == app for r in self.requests)
+            sync, health, digest = states[min(reads - 1, len(states) - 1)]
+            if request.path == app:
+                return 200, {
+                    "metadata": {"name": TARGET.app},
+                    "status": {
+                        "sync": {"status": sync, "revision": "f" * 40},
+                        "health": {"status": health},
+                    },
+                }
+            if request.path == app + "/resource":
+                live = {
+                    "kind": "Deployment",
+                    "metadata": {
+                        "name": TARGET.deployment,
+                        "annotations": {argocd.DIGEST_ANNOTATION: digest},
+                    },
+                }
+                return 200, {"manifest": json.dumps(live)}
+            return 404, {"error": "not found"}
 
-            def _send(self, code: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(answer, token=token, refused={"error": "invalid session"})
 
 
 @pytest.fixture
 def argo() -> Iterator[Callable[..., FakeArgoCD]]:
-    servers: list[FakeArgoCD] = []
-
-    def start(states, token="t0ken") -> FakeArgoCD:
-        servers.append(FakeArgoCD(states, token))
-        return servers[-1]
-
-    yield start
-    for fake in servers:
-        fake.server.shutdown()
-        fake.server.server_close()
+    with ExitStack() as started:
+        yield lambda states, token="t0ken": started.enter_context(FakeArgoCD(states, token))
 
 
 def test_waits_through_sync_and_rollout_until_the_release_is_live(argo) -> None:
@@ -108,9 +75,9 @@ def test_waits_through_sync_and_rollout_until_the_release_is_live(argo) -> None:
     )
     assert seen == argocd.Observed("Synced", "Healthy", NEW)
     assert len(lines) == 4 and "sync OutOfSync, health Healthy" in lines[0]
-    reads = [q for p, q in fake.requests if p.endswith(TARGET.app)]
+    reads = [r.query for r in fake.requests if r.path.endswith(TARGET.app)]
     assert reads[0]["refresh"] == ["normal"] and "refresh" not in reads[1]
-    resource = next(q for p, q in fake.requests if p.endswith("/resource"))
+    resource = next(r.query for r in fake.requests if r.path.endswith("/resource"))
     assert resource["resourceName"] == [TARGET.deployment]
     assert resource["namespace"] == [TARGET.namespace] and resource["kind"] == ["Deployment"]
 
@@ -139,8 +106,7 @@ def test_refused_credentials_and_an_unreachable_server_are_infrastructure_errors
     fake = argo([("Synced", "Healthy", NEW)], token="right")
     with pytest.raises(InfraError, match=r"refused the credentials .HTTP 401.*ARGOCD_AUTH_TOKEN"):
         argocd.wait(argocd.Client(fake.url, "wrong"), TARGET, timeout=1, say=lambda _: None)
-    fake.server.shutdown()
-    fake.server.server_close()
+    fake.close()
     with pytest.raises(InfraError, match="unreachable"):
         argocd.wait(
             argocd.Client(fake.url, "right", timeout=1), TARGET, timeout=1, say=lambda _: None

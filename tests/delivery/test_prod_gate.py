@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -17,16 +18,8 @@ from tests.support.github import REVIEWED, FakeGitHub
 
 @pytest.fixture
 def github() -> Iterator[Callable[[dict | None], FakeGitHub]]:
-    started: list[FakeGitHub] = []
-
-    def start(environment: dict | None) -> FakeGitHub:
-        started.append(FakeGitHub(environment))
-        return started[-1]
-
-    yield start
-    for fake in started:
-        fake.server.shutdown()
-        fake.server.server_close()
+    with ExitStack() as started:
+        yield lambda environment: started.enter_context(FakeGitHub(environment))
 
 
 def test_an_environment_with_required_reviewers_passes(github) -> None:
@@ -36,7 +29,7 @@ def test_an_environment_with_required_reviewers_passes(github) -> None:
         "ref: refs/heads/main",
         "'production' requires a review by ml-release-approvers, octocat",
     ]
-    assert fake.paths == ["/repos/acme/taxi/environments/production"]
+    assert [r.target for r in fake.requests] == ["/repos/acme/taxi/environments/production"]
 
 
 def test_a_missing_environment_is_refused_because_github_would_create_it_open(github) -> None:
@@ -66,7 +59,7 @@ def test_a_dispatch_from_another_ref_is_refused_before_any_api_call(github, ref:
     fake = github(REVIEWED)
     with pytest.raises(prod_gate.Refused, match="runs only from main"):
         prod_gate.preflight(fake.env(GITHUB_REF=ref))
-    assert fake.paths == []
+    assert fake.requests == []
 
 
 def test_bad_credentials_are_an_infrastructure_error(github) -> None:

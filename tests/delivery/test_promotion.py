@@ -165,11 +165,11 @@ def test_a_hand_broken_record_is_named(any_repo: Repo) -> None:
 
 def test_record_paths_inside_the_repository_are_relative() -> None:
     from core.paths import REPO_ROOT
-    from delivery.promotion import display_uri
+    from core.uris import repo_relative
 
     inside = REPO_ROOT / "build" / "dev" / "model_store" / "taxi_tips" / "7"
-    assert display_uri(str(inside)) == "build/dev/model_store/taxi_tips/7"
-    assert display_uri("gs://bucket/m/7") == "gs://bucket/m/7"
+    assert repo_relative(str(inside)) == "build/dev/model_store/taxi_tips/7"
+    assert repo_relative("gs://bucket/m/7") == "gs://bucket/m/7"
 
 
 def test_an_unusable_bucket_store_is_an_infrastructure_error(repo: Repo, capsys) -> None:

@@ -27,9 +27,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from core.uris import resolve as _resolve
 from core.verdicts import Rule, Verdict
 from delivery import rules
-from delivery.promotion import PromotionRefused, _resolve
+from delivery.promotion import PromotionRefused
 from store import model_store
 from store import release as rel
 from store.model_store import model_digest

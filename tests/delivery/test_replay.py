@@ -417,13 +417,9 @@ def test_rollback_replayed_end_to_end_through_the_commit_job(
     git(work, "add", "-A")
     git(work, "commit", "--quiet", "-m", "release(dev): version 1795000202")
     git(work, "push", "--quiet", "origin", "HEAD:main")
-    api = FakeGitHub(REVIEWED, token="ghs_replay", repository=replay.repository)
-    try:
+    with FakeGitHub(REVIEWED, token="ghs_replay", repository=replay.repository) as api:
         replay.env["GITHUB_API_URL"] = api.url
         results = replay.run("rollback.yml", "workflow_dispatch", inputs={"environment": "dev"})
-    finally:
-        api.server.shutdown()
-        api.server.server_close()
     assert {job: r.result for job, r in results.items()} == {
         "preflight": "success",
         "rollback": "success",

@@ -35,7 +35,9 @@ import pytest
 import yaml
 
 from core.paths import REPO_ROOT
+from store.model_store import Artifact
 from tests.support import replay as rp
+from tests.support.candidates import publish_second_candidate
 from tests.support.git_remote import Remote, git
 from tests.support.github import REVIEWED, FakeGitHub
 from tests.support.repo import write_sample
@@ -142,8 +144,7 @@ def test_push_to_prod_and_back_replayed_from_the_workflow_files(
     try:
         tags = _flow(replay, remote, registry, tmp_path)
     finally:
-        api.server.shutdown()
-        api.server.server_close()
+        api.close()
     assert replay.unused_rewrites() == []
     _no_job_read_another_jobs_workspace(replay, remote)
     took = time.monotonic() - started
@@ -325,42 +326,21 @@ def _cd_dev(replay: rp.Replay, run_id: str, tested: str) -> dict[str, rp.JobResu
 
 
 def _second_candidate(replay: rp.Replay, summary: dict) -> str:
-    """A stand-in training run: publish a second model through the store API, in a fresh
-    clone, and upload the run summary that names it under a new run id."""
+    """A stand-in training run under a new run id, in a fresh clone: the second candidate and the
+    run summary that names it, uploaded as the run's artifact."""
     replay.runs += 1
     run_id = replay.last_run_id
     clone = replay.root / f"run-{run_id}" / "train"
     subprocess.run(["git", "clone", "--quiet", str(replay.origin), str(clone)], check=True)
-    script = f"""
-import json, shutil
-from pathlib import Path
-from store.model_store import open_store, store_of, Artifact
-from core import config
-first = Artifact({int(summary["pushed_version"])}, {summary["model_digest"]!r},
-                 {summary["pushed_path"]!r})
-pulled = store_of(first.ref).materialize(first, Path('build/pull'))
-model = Path('build/second')
-shutil.copytree(pulled, model)
-(model / 'assets.extra').mkdir(exist_ok=True)
-(model / 'assets.extra' / 'note.txt').write_text('second candidate')
-store = open_store(config.load('dev').model_store_dir)
-art = store.publish(model, first.version + 1, {{'mlops.template.model.name': 'taxi_tips'}})
-print(json.dumps({{'pushed': True, 'pushed_version': str(art.version), 'pushed_path': art.ref,
-                  'model_digest': art.tree_digest, 'overall': {{'metrics': {{}}}}}}))
-"""
-    env = {**replay.env, "GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": REPOSITORY}
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=clone,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    first = Artifact(
+        int(summary["pushed_version"]), summary["model_digest"], summary["pushed_path"]
     )
-    assert out.returncode == 0, out.stderr[-3000:]
-    upload = replay.root / "artifacts" / run_id / "run-summary" / "run_summary.json"
-    upload.parent.mkdir(parents=True)
-    upload.write_text(out.stdout.strip().splitlines()[-1])
+    publish_second_candidate(
+        clone,
+        {**replay.env, "GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": REPOSITORY},
+        first,
+        replay.root / "artifacts" / run_id / "run-summary" / "run_summary.json",
+    )
     shutil.rmtree(clone)
     return run_id
 

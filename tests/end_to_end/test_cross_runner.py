@@ -24,6 +24,8 @@ import pytest
 import yaml
 
 from core.paths import REPO_ROOT
+from store.model_store import Artifact
+from tests.support.candidates import publish_second_candidate
 from tests.support.repo import write_sample
 from tools.local_registry import Registry
 
@@ -232,34 +234,8 @@ def _flow(flow: Flow, registry: Registry, tmp_path: Path) -> None:
 
 
 def _second_candidate(flow: Flow, clone: Path, first: dict) -> Path:
-    """A different model in the registry (one extra asset), published through the store API
-    exactly as the Pusher publishes, with a run summary naming it."""
-    script = f"""
-import json, shutil, sys
-from pathlib import Path
-from store.model_store import open_store, store_of, Artifact
-from core import config
-first = Artifact({first["version"]}, {first["digest"]!r}, {first["uri"]!r})
-pulled = store_of(first.ref).materialize(first, Path('build/pull'))
-model = Path('build/second')
-shutil.copytree(pulled, model)
-(model / 'assets.extra').mkdir(exist_ok=True)
-(model / 'assets.extra' / 'note.txt').write_text('second candidate')
-store = open_store(config.load('dev').model_store_dir)
-art = store.publish(model, first.version + 1, {{'mlops.template.model.name': 'taxi_tips'}})
-print(json.dumps({{'pushed': True, 'pushed_version': str(art.version), 'pushed_path': art.ref,
-                  'model_digest': art.tree_digest, 'overall': {{'metrics': {{}}}}}}))
-"""
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=clone,
-        env=flow.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    """A different model in the registry (one extra asset) and a run summary naming it."""
+    artifact = Artifact(int(first["version"]), first["digest"], first["uri"])
+    return publish_second_candidate(
+        clone, flow.env, artifact, flow.artifacts / "run-2" / "run_summary.json"
     )
-    assert out.returncode == 0, out.stderr[-3000:]
-    upload = flow.artifacts / "run-2" / "run_summary.json"
-    upload.parent.mkdir(parents=True)
-    upload.write_text(out.stdout.strip().splitlines()[-1])
-    return upload

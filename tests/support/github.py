@@ -3,9 +3,7 @@ policies as a repository's settings would answer them."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from tests.support.fake_http import FakeHttp, Request
 
 REVIEWED = {
     "name": "production",
@@ -23,37 +21,19 @@ REVIEWED = {
 }
 
 
-class FakeGitHub:
+class FakeGitHub(FakeHttp):
+    """`GET /repos/<repository>/environments/production` answers `environment` (None: 404)."""
+
     def __init__(
         self, environment: dict | None, token: str = "ghs_x", repository: str = "acme/taxi"
     ) -> None:
-        self.paths: list[str] = []
-        fake = self
+        def answer(request: Request) -> tuple[int, dict]:
+            wanted = request.target == f"/repos/{repository}/environments/production"
+            if wanted and environment is not None:
+                return 200, environment
+            return 404, {"message": "Not Found"}
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                fake.paths.append(self.path)
-                if self.headers.get("Authorization") != f"Bearer {token}":
-                    code, body = 401, {"message": "Bad credentials"}
-                elif (
-                    self.path == f"/repos/{repository}/environments/production"
-                    and environment is not None
-                ):
-                    code, body = 200, environment
-                else:
-                    code, body = 404, {"message": "Not Found"}
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(answer, token=token, refused={"message": "Bad credentials"})
 
     def env(self, **extra: str) -> dict[str, str]:
         return {
