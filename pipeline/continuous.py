@@ -51,7 +51,11 @@ def _absolute(uri: str) -> str:
     )
 
 
-def released_baseline(cfg: EnvironmentConfig, environments_dir: Path) -> Baseline:
+def released_baseline(
+    cfg: EnvironmentConfig, environments_dir: Path, read_data: bool = True
+) -> Baseline:
+    """`read_data=False` (compiling offline, where the data root may be an unreachable bucket):
+    spans are matched by number under the same root, and another root is not read."""
     record = rel.read(environments_dir, cfg.name)
     if record is None:
         return Baseline([], f"no released model for {cfg.name} yet; drift was not measured")
@@ -63,12 +67,20 @@ def released_baseline(cfg: EnvironmentConfig, environments_dir: Path) -> Baselin
             f"(released before spans were recorded); drift was not measured",
             current,
         )
-    here = S.available(cfg)
     trained_root = current.data_root or cfg.data.root
+    same_root = _absolute(trained_root) == _absolute(cfg.data.root)
+    if not read_data:
+        if same_root:
+            return Baseline(sorted(current.spans), "", current)
+        return Baseline(
+            [],
+            f"{cfg.name}'s release was trained on data under {trained_root}, this pipeline "
+            f"reads {cfg.data.root}; drift was not measured",
+            current,
+        )
+    here = S.available(cfg)
     trained = (
-        here
-        if _absolute(trained_root) == _absolute(cfg.data.root)
-        else S.available_under(_absolute(trained_root), cfg.data.input_pattern)
+        here if same_root else S.available_under(_absolute(trained_root), cfg.data.input_pattern)
     )
     gone = [s for s in current.spans if s not in trained]
     if gone:

@@ -215,6 +215,44 @@ def test_a_bad_thresholds_file_names_feature_and_field(text, message) -> None:
     assert message in str(info.value)
 
 
+def test_a_run_stopped_by_the_drift_gate_prints_the_summary_with_the_drift_table(
+    tmp_path, thresholds, monkeypatch
+) -> None:
+    """The runner's stop path: report kept, summary printed with every measure, error raised."""
+    import io
+
+    from core import config
+    from pipeline import runner
+    from pipeline.reports import drift_report_dir
+    from pipeline.summary import RunSummary
+
+    verdict = _judge(tmp_path, D.drifted(D.read(), 2000), thresholds)
+    cfg = config.load("dev", output_root=str(tmp_path / "out"))
+    summary = RunSummary(cfg.name, cfg.pipeline_name, [], "PASS", [])
+    step = tmp_path / "step_summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
+    out = io.StringIO()
+    with pytest.raises(drift.DriftError) as caught:
+        runner._stop(
+            cfg, drift.DriftError("drift gate (drift.mode=stop): ...", verdict), summary, out
+        )
+    shown = out.getvalue()
+    assert "== Run summary: taxi-tips-dev (dev) ==" in shown
+    assert "Drift: FAIL (span 9 against span(s) 1-2, mode stop, 2000 examples)" in shown
+    measures = {"jensen_shannon", "l_infinity", drift.ZERO_SHARE}
+    rows = [line.split() for line in shown.splitlines() if line.startswith("  ")]
+    table = {(r[0], r[1]): r for r in rows if len(r) >= 4 and r[1] in measures}
+    assert len(table) == len(verdict.measures), shown  # every measure, not only the drifted
+    assert {k[0] for k, r in table.items() if r[-1] == "DRIFTED"} == {
+        "fare",
+        "trip_start_hour",
+        "company",
+    }
+    assert "Drift: FAIL" in step.read_text()
+    assert f"Report: {drift_report_dir(cfg)}" in str(caught.value)
+    assert drift.read_report(drift_report_dir(cfg))["verdict"] == "FAIL"
+
+
 # --- mlops ct check -------------------------------------------------------------------------
 
 
@@ -471,6 +509,31 @@ def test_a_tampered_release_is_a_gate_error(
     code, _, err, _, _ = _run_check(environments, data, tmp_path, monkeypatch, capsys)
     assert code == 1
     assert "mlops ct: stopped:" in err and "changed after" in err
+
+
+def test_compiling_offline_reads_no_data(tmp_path, environments, monkeypatch) -> None:
+    """`mlops compile` runs offline: a bucket data root is not listed to match spans."""
+    from core import config
+    from ct import spans
+    from pipeline.continuous import released_baseline
+
+    data, model = tmp_path / "data", tmp_path / "model"
+    model.mkdir()
+    (model / "saved_model.pb").write_bytes(b"not read here")
+    _release(environments, model, data, spans=[1, 2])
+
+    def no_listing(pattern: str) -> list[str]:
+        raise AssertionError(f"listed {pattern}")
+
+    monkeypatch.setattr(spans, "_glob", no_listing)
+    cfg = config.load("dev", environments, data_root="gs://unreachable-bucket/data")
+    baseline = released_baseline(cfg, environments, read_data=False)
+    assert baseline.spans == [] and baseline.unseen is None
+    assert "this pipeline reads gs://unreachable-bucket/data; drift was not measured" in (
+        baseline.note
+    )
+    same = config.load("dev", environments, data_root=str(data))
+    assert released_baseline(same, environments, read_data=False).spans == [1, 2]
 
 
 # --- the window and its config ----------------------------------------------------------------
