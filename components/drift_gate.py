@@ -3,7 +3,8 @@
 Two checks on the newest span (the one CsvExampleGen ingested in this run):
 - it holds at least `data.min_examples` rows, so an empty or tiny span stops here with "no
   examples" instead of reaching the Trainer;
-- its distribution has not moved past the per-feature thresholds of models/schema/drift.yaml
+- its distribution, per feature and for the label (computed here from tips and fare, as the
+  Transform computes it), has not moved past the thresholds of models/schema/drift.yaml
   against the spans the environment's released model was trained on. With `drift.mode: stop` the
   run ends here (nothing is trained or pushed); with `warn` it goes on and the summary says so.
 The report (drift.json, drift.md) names each feature, measure, value and threshold.
@@ -11,7 +12,9 @@ The report (drift.json, drift.md) names each feature, measure, value and thresho
 
 # No `from __future__ import annotations`: the @component decorator reads real type objects.
 import json
+from typing import Any
 
+import numpy as np
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
@@ -21,12 +24,32 @@ from tfx.types import artifact, standard_artifacts
 from components.data_gate import DataValidationReport
 from core.verdicts import Verdict
 from ct import drift
+from models import features as F
 
 
 class DriftReport(artifact.Artifact):
     """The drift gate's verdict and report; its presence means the run went on."""
 
     TYPE_NAME = "tfx_template.DriftReport"
+
+
+def label_values(table: Any) -> np.ndarray:
+    """The Transform's label per row (models/preprocessing.py: tips above TIP_FRACTION of the
+    fare), 1.0 or 0.0; NaN where tips or fare is missing, so drift compares labelled rows only."""
+
+    def column(name: str) -> np.ndarray:
+        if name not in table.column_names:
+            return np.full(table.num_rows, np.nan)
+        return table.column(name).to_numpy().astype(np.float64)
+
+    tips, fare = column("tips"), column("fare")
+    labelled = ~(np.isnan(tips) | np.isnan(fare))
+    return np.where(labelled, (tips > fare * F.TIP_FRACTION).astype(np.float64), np.nan)
+
+
+def load_thresholds(schema: schema_pb2.Schema) -> list[drift.Threshold]:
+    """models/schema/drift.yaml, checked against the schema and the model's label."""
+    return drift.load_thresholds(schema, label=F.LABEL_KEY)[1]
 
 
 def _span_files(pattern: str, span: int) -> list[str]:
@@ -52,7 +75,7 @@ def DriftGate(
     del data_report  # an input only so that this gate runs after the data gate passed
     with open(f"{schema.uri}/schema.pbtxt") as f:
         parsed = text_format.Parse(f.read(), schema_pb2.Schema())
-    limits = drift.parse_thresholds(thresholds, parsed)
+    limits = drift.parse_thresholds(thresholds, parsed, label=F.LABEL_KEY)
     span = examples.get_int_custom_property("span")
     baseline = [int(s) for s in json.loads(baseline_spans or "[]")]
     baseline_paths = [p for s in baseline for p in _span_files(data_pattern, s)]
@@ -74,6 +97,7 @@ def DriftGate(
         baseline_spans=baseline,
         min_examples=min_examples,
         note=note,
+        label=label_values,
     )
     drift.write_report(verdict, report.uri)
     report.set_string_custom_property("verdict", verdict.verdict)

@@ -9,6 +9,7 @@ without TFX, for local paths and bucket URIs alike.
 from __future__ import annotations
 
 import glob
+import hashlib
 import re
 
 from core.config import EnvironmentConfig
@@ -34,7 +35,12 @@ def pattern(cfg: EnvironmentConfig) -> str:
 
 def available(cfg: EnvironmentConfig) -> dict[int, list[str]]:
     """Span number -> its files, for every span under the data root (numeric order)."""
-    every_span = pattern(cfg)
+    return available_under(cfg.data.root, cfg.data.input_pattern)
+
+
+def available_under(root: str, input_pattern: str) -> dict[int, list[str]]:
+    """As `available`, for any data root (a release's, which may not be this run's)."""
+    every_span = join_uri(root, input_pattern)
     as_regex = re.escape(every_span).replace(re.escape("{SPAN}"), r"(\d+)").replace(r"\*", "[^/]*")
     found: dict[int, list[str]] = {}
     for path in _glob(every_span.replace("{SPAN}", "*")):
@@ -74,3 +80,28 @@ def describe(span_numbers: list[int]) -> str:
     if len(s) > 1 and s == list(range(s[0], s[-1] + 1)):
         return f"{s[0]}-{s[-1]}"
     return ", ".join(map(str, s))
+
+
+def digest(paths: list[str]) -> str:
+    """A span's identity by content: sha256 over its files' digests, whatever their paths.
+
+    Two copies of the same span (another data root, another folder) have the same digest, so
+    `ct check --data COPY` knows which of COPY's spans the released model was trained on.
+    """
+    files = []
+    for path in paths:
+        content = hashlib.sha256()
+        if is_remote(path):
+            import tensorflow as tf
+
+            try:
+                with tf.io.gfile.GFile(path, "rb") as f:
+                    content.update(f.read())
+            except tf.errors.OpError as exc:
+                raise InfraError(f"cannot read {path}: {exc.message}") from None
+        else:
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    content.update(block)
+        files.append(content.hexdigest())
+    return "sha256:" + hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()

@@ -2,12 +2,15 @@
 
 `mlops ct check` asks four questions of the environment's released model (its release record
 carries the spans it was trained on and where they live):
-- new data: a span newer than the release's training spans;
+- new data: a span the release was not trained on; spans are compared by content (span digests),
+  so a copy of the data under another root (`--data DIR`) is judged like the original;
 - drift: the newest span against those spans, with the drift gate's thresholds;
 - decay: the released model, read by digest through the model store, scores below
-  `continuous_training.decay_floor` on the newest labelled span;
+  `continuous_training.decay_floor` on the newest labelled span it was not trained on;
 - age: the release is older than `continuous_training.max_release_age_days`.
-Every "yes" is one reason; no reason means no retrain.
+Every "yes" is one reason; no reason means no retrain. A span a retrain would ingest first goes
+through the pipeline's own gates (the curated schema, `data.min_examples`): a span they refuse is
+no reason to retrain, it is a stop (exit 1), because the retrain would stop at the same gate.
 """
 
 from __future__ import annotations
@@ -26,14 +29,24 @@ from store import release as rel
 
 @dataclass
 class Baseline:
-    """The released model's training spans under this run's data root, or why there are none."""
+    """The released model's training spans under this run's data root, or why there are none.
+
+    `spans`: the numbers, under this run's root, of every span the release was trained on (found
+    by content), the drift gate's baseline; empty when any of them is missing. `unseen`: the spans
+    under this run's root the release was not trained on; None when that cannot be told.
+    """
 
     spans: list[int]
     note: str = ""
     release: rel.Release | None = None
+    unseen: list[int] | None = None
 
 
-def released_baseline(cfg: EnvironmentConfig, environments_dir: Path) -> Baseline:
+def released_baseline(
+    cfg: EnvironmentConfig, environments_dir: Path, read_data: bool = True
+) -> Baseline:
+    """`read_data=False` (compiling offline, where the data root may be an unreachable bucket):
+    spans are matched by number under the same root, and another root is not read."""
     record = rel.read(environments_dir, cfg.name)
     if record is None:
         return Baseline([], f"no released model for {cfg.name} yet; drift was not measured")
@@ -45,15 +58,76 @@ def released_baseline(cfg: EnvironmentConfig, environments_dir: Path) -> Baselin
             f"(released before spans were recorded); drift was not measured",
             current,
         )
-    if current.data_root and resolve(current.data_root) != resolve(cfg.data.root):
+    trained_root = current.data_root or cfg.data.root
+    same_root = resolve(trained_root) == resolve(cfg.data.root)
+    if not read_data:
+        if same_root:
+            return Baseline(sorted(current.spans), "", current)
         return Baseline(
             [],
-            f"{cfg.name}'s release was trained on data under "
-            f"{current.data_root}, this run reads {cfg.data.root}; drift was "
-            f"not measured",
+            f"{cfg.name}'s release was trained on data under {trained_root}, this pipeline "
+            f"reads {cfg.data.root}; drift was not measured",
             current,
         )
-    return Baseline(sorted(current.spans), "", current)
+    here = S.available(cfg)
+    trained = (
+        here if same_root else S.available_under(resolve(trained_root), cfg.data.input_pattern)
+    )
+    gone = [s for s in current.spans if s not in trained]
+    if gone:
+        return Baseline(
+            [],
+            f"{cfg.name}'s release was trained on span(s) {S.describe(current.spans)} under "
+            f"{trained_root}, and span(s) {S.describe(gone)} cannot be read there, so which "
+            f"spans under {cfg.data.root} are new cannot be told; drift was not measured",
+            current,
+        )
+    by_digest = {S.digest(trained[s]): s for s in current.spans}
+    digests = {number: S.digest(files) for number, files in here.items()}
+    unseen = [number for number, d in digests.items() if d not in by_digest]
+    found = {by_digest[d]: number for number, d in digests.items() if d in by_digest}
+    missing = [s for s in current.spans if s not in found]
+    if missing:
+        return Baseline(
+            [],
+            f"{cfg.name}'s release was trained on span(s) {S.describe(current.spans)} under "
+            f"{trained_root}; span(s) {S.describe(missing)} of them are not under "
+            f"{cfg.data.root} (compared by content); drift was not measured",
+            current,
+            unseen,
+        )
+    return Baseline(sorted(found.values()), "", current, unseen)
+
+
+class SpanRefused(GateError):
+    """The span a retrain would ingest fails the pipeline's data gate (schema or minimum count).
+
+    Not a reason to retrain: the run would stop at the same gate. Exit 1, as that run would.
+    """
+
+
+def gate_span(cfg: EnvironmentConfig, span: int, paths: list[str], new: bool = True) -> None:
+    """The pipeline's gates on the newest span, before any model runs: the curated schema (as
+    ExampleValidator and the data gate judge it), then `data.min_examples` (the drift gate's
+    count). Raises SpanRefused with the first gate's reasons, as the run would stop there."""
+    from components.data_gate import validate_span
+    from ct.drift import count_note
+    from store.rows import load_schema
+
+    anomalies, rows = validate_span(paths, load_schema())
+    reasons = [f"{a.feature}: {a.description}" for a in anomalies]
+    if not reasons and count_note(span, rows, cfg.data.min_examples):
+        reasons = [count_note(span, rows, cfg.data.min_examples)]
+    if not reasons:
+        return
+    folder = str(Path(paths[0]).parent) if paths else f"span {span}"
+    shown = reasons[0] if len(reasons) == 1 else "".join(f"\n  - {r}" for r in reasons)
+    raise SpanRefused(
+        f"{'new ' if new else ''}span {span} refused by the data gate: {shown}\n"
+        f"A retrain would stop at the same gate, so this is not a reason to retrain: fix or "
+        f"remove {folder}, or, if the change is intended, update models/schema/schema.pbtxt "
+        f"(or data.min_examples)."
+    )
 
 
 @dataclass
@@ -78,6 +152,8 @@ class CheckResult:
 def check(
     cfg: EnvironmentConfig, environments_dir: Path, now: dt.datetime | None = None
 ) -> CheckResult:
+    """Raises SpanRefused when the span a retrain would ingest fails the pipeline's gates."""
+    from components.drift_gate import label_values, load_thresholds
     from ct import drift
     from store.rows import load_schema
 
@@ -86,36 +162,43 @@ def check(
     newest = S.newest(cfg)
     available = S.available(cfg)
     release = baseline.release
+    unseen = baseline.unseen
+    if release is None or unseen is None or newest in unseen:
+        gate_span(cfg, newest, available[newest], new=release is not None)
     if release is None:
         result.reasons.append(f"no release in {cfg.name} yet: train the first model")
         return result
-    if not baseline.spans:
+    if unseen is None:
         result.reasons.append(f"unknown training data: {baseline.note.split('; ')[0]}")
-    elif newest > max(baseline.spans):
+    elif newest in unseen:
+        trained_on = S.describe(baseline.spans or release.spans)
         result.reasons.append(
-            f"new span {newest} since the released model's training spans "
-            f"{S.describe(baseline.spans)}"
+            f"new span {newest} since the released model's training spans {trained_on}"
+            if newest > max(baseline.spans or release.spans)
+            else f"new span {newest}: not among the released model's training spans "
+            f"{trained_on} (compared by content)"
         )
-    schema = load_schema()
-    _, thresholds = drift.load_thresholds(schema)
-    if baseline.spans:
-        verdict = drift.judge(
-            available[newest],
-            S.files(cfg, baseline.spans),
-            schema,
-            thresholds,
-            mode="stop",
-            span=newest,
-            baseline_spans=baseline.spans,
-            min_examples=cfg.data.min_examples,
-        )
-        if verdict.examples < cfg.data.min_examples:
-            result.notes.append(f"drift not measured: {verdict.note}")
-        for d in verdict.drifted:
-            result.reasons.append(
-                f"drift in span {newest} against spans {S.describe(baseline.spans)}: {d.line()}"
+    if unseen and newest in unseen:
+        if baseline.spans:
+            schema = load_schema()
+            verdict = drift.judge(
+                available[newest],
+                S.files(cfg, baseline.spans),
+                schema,
+                load_thresholds(schema),
+                mode="stop",
+                span=newest,
+                baseline_spans=baseline.spans,
+                min_examples=cfg.data.min_examples,
+                label=label_values,
             )
-    _decay(cfg, release, available, result)
+            for d in verdict.drifted:
+                result.reasons.append(
+                    f"drift in span {newest} against spans {S.describe(baseline.spans)}: {d.line()}"
+                )
+        else:
+            result.notes.append(f"drift not measured: {baseline.note}")
+    _decay(cfg, release, available, baseline, result)
     age = (now or dt.datetime.now(dt.timezone.utc)) - _parse_time(release.promoted_at)
     limit = cfg.continuous_training.max_release_age_days
     if age > dt.timedelta(days=limit):
@@ -142,16 +225,45 @@ def _decay(
     cfg: EnvironmentConfig,
     release: rel.Release,
     available: dict[int, list[str]],
+    baseline: Baseline,
     result: CheckResult,
 ) -> None:
-    """The released model's evaluation.metric on the newest labelled span, against the floor."""
+    """The released model's evaluation.metric on the newest labelled span it was not trained on
+    (a score on its own training data says nothing about decay), against the floor."""
     from store.model_store import materialize
 
-    labelled = [s for s in sorted(available, reverse=True) if _labelled_rows(available[s])]
-    if not labelled:
-        result.notes.append("decay not measured: no span has labels (tips)")
+    if baseline.unseen is None:
+        result.notes.append(
+            f"decay not measured: which spans the released model was trained on cannot be "
+            f"told ({baseline.note.split('; ')[0]}), and a score on its own training data "
+            f"would say nothing"
+        )
         return
-    span = labelled[0]
+    trained = S.describe(baseline.spans or release.spans)
+    # Newer than the training window: a span left out of the window is older data, not decay.
+    after = max(baseline.spans, default=0)
+    span, rows = next(
+        (
+            (s, labelled)
+            for s in sorted(baseline.unseen, reverse=True)
+            if s > after and (labelled := _labelled_rows(available[s]))
+        ),
+        (None, []),
+    )
+    if span is None:
+        result.notes.append(
+            f"decay not measured: no labelled span under {cfg.data.root} that is newer than "
+            f"the released model's training spans {trained}; decay is scored on spans the "
+            f"model has not seen only"
+        )
+        return
+    metric = cfg.evaluation.metric
+    if len(rows) < cfg.data.min_examples:
+        result.notes.append(
+            f"decay not measured: span {span} has {len(rows)} labelled rows, below "
+            f"data.min_examples {cfg.data.min_examples}"
+        )
+        return
     # By digest, from whatever store holds it; a missing or changed artifact stops here (exit 1),
     # an unreachable registry is an InfraError (exit 3).
     model_dir = materialize(
@@ -160,10 +272,13 @@ def _decay(
         Path(cfg.work_dir) / "ct" / "models",
         version=release.version,
     )
-    value, count = score(model_dir, _labelled_rows(available[span]), cfg.evaluation.metric)
+    value, count = score(model_dir, rows, metric)
     floor = cfg.continuous_training.decay_floor
-    metric = cfg.evaluation.metric
-    if math.isnan(value) or value < floor:
+    if value is None:
+        result.notes.append(
+            f"decay not measured: span {span}'s labels have one class, so {metric} is undefined"
+        )
+    elif math.isnan(value) or value < floor:
         result.reasons.append(
             f"decay: the released model's {metric} on span {span} is "
             f"{value:.4f} < floor {floor} (continuous_training.decay_floor; "
@@ -200,8 +315,10 @@ def _labelled_rows(paths: list[str]) -> list:
     return out
 
 
-def score(model_dir: Path, rows: list, metric: str) -> tuple[float, int]:
-    """`metric` of the SavedModel's serving signature on raw rows (label as in the Transform)."""
+def score(model_dir: Path, rows: list, metric: str) -> tuple[float | None, int]:
+    """`metric` of the SavedModel's serving signature on raw rows (label as in the Transform);
+    None when the labels have one class and the metric is undefined there (auc, precision,
+    recall), rather than a 0 that would read as decay."""
     import numpy as np
     import tensorflow as tf
 
@@ -209,6 +326,8 @@ def score(model_dir: Path, rows: list, metric: str) -> tuple[float, int]:
     from store import rows as R
 
     labels = np.array([float(r["tips"][0] > r["fare"][0] * F.TIP_FRACTION) for r in rows])
+    if metric != "binary_accuracy" and len(set(labels.tolist())) < 2:
+        return None, len(rows)
     serving = [{k: v for k, v in r.items() if k not in ("tips",)} for r in rows]
     signature = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
     batches = [R.examples(serving[i : i + 1024]) for i in range(0, len(serving), 1024)]

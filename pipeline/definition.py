@@ -87,7 +87,11 @@ def create_pipeline(
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
+    data_gate = DataGate(
+        anomalies=example_validator.outputs["anomalies"],
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+    )
     drift_gate = DriftGate(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],

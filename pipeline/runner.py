@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from components.baseline import ReleasedBaseline
+from core import step_summary
 from core.config import EnvironmentConfig, source_of
 from core.errors import ConfigError, GateError, MlopsError
 from core.paths import ENVIRONMENTS_DIR
@@ -45,6 +46,47 @@ def _keep_report(cfg: EnvironmentConfig, anomalies: list) -> None:
     from components.data_gate import write_report
 
     write_report(anomalies, str(report_dir(cfg)))
+
+
+def _partial_summary(cfg: EnvironmentConfig, nodes: dict) -> RunSummary | str:
+    """The summary of a stopped run, as far as it got (or why there is none); not written over
+    run_summary.json, which keeps describing the last finished run (whose pushed model `mlops
+    promote` may take)."""
+    try:
+        return summarize(cfg, nodes, write=False)
+    except Exception as exc:  # said, but the gate's own message is what the user needs
+        return f"Run summary unavailable ({type(exc).__name__}: {exc}); see {log_file(cfg)}"
+
+
+def _stop(
+    cfg: EnvironmentConfig, gate: GateError, summary: RunSummary | str, out: TextIO
+) -> NoReturn:
+    """A gate stopped the run: keep its report, print the run summary as far as it got (with
+    the gate's table, as a finished run prints it), and raise the gate's error."""
+    anomalies = getattr(gate, "anomalies", None)
+    if anomalies is not None:
+        from dataclasses import asdict
+
+        _keep_report(cfg, anomalies)
+        if isinstance(summary, RunSummary):
+            summary.data_validation = "FAIL"
+            summary.anomalies = [asdict(a) for a in anomalies]
+        gate.args = (f"{gate}\nReport: {report_dir(cfg)}",)
+    verdict = getattr(gate, "verdict", None)
+    if verdict is not None:
+        from ct.drift import write_report
+
+        write_report(verdict, drift_report_dir(cfg))
+        if isinstance(summary, RunSummary):
+            summary.drift = json.loads(verdict.to_json())
+        gate.args = (f"{gate}\nReport: {drift_report_dir(cfg)}",)
+    if isinstance(summary, RunSummary):
+        out.write(summary.render() + "\n")
+        step_summary.append(summary.markdown())
+    else:
+        out.write(f"\n{summary}\n")
+    out.flush()
+    raise gate from None
 
 
 def _ingest_window(cfg: EnvironmentConfig, out: TextIO) -> None:
@@ -105,6 +147,7 @@ def run_local(
         f"Running pipeline {cfg.pipeline_name} for {cfg.name} (full log: {logs})\n"
     )
     (out or sys.stdout).flush()
+    stopped: GateError | None = None
     with capture_logs(logs, out) as progress:
         try:
             _ingest_window(cfg, out or sys.stdout)
@@ -119,22 +162,17 @@ def run_local(
         except Exception as exc:
             failed = progress.current or "the pipeline"
             gate = _find_gate_error(exc)
-            if gate is not None:
-                anomalies = getattr(gate, "anomalies", None)
-                if anomalies is not None:
-                    _keep_report(cfg, anomalies)
-                    gate.args = (f"{gate}\nReport: {report_dir(cfg)}",)
-                verdict = getattr(gate, "verdict", None)
-                if verdict is not None:
-                    from ct.drift import write_report
-
-                    write_report(verdict, drift_report_dir(cfg))
-                    gate.args = (f"{gate}\nReport: {drift_report_dir(cfg)}",)
-                raise gate from None
-            raise PipelineFailed(
-                f"{failed} failed: {type(exc).__name__}: {exc}\nSee the full log: {logs}"
-            ) from exc
-        summary = summarize(cfg, progress.nodes)
+            if gate is None:
+                raise PipelineFailed(
+                    f"{failed} failed: {type(exc).__name__}: {exc}\nSee the full log: {logs}"
+                ) from exc
+            stopped = gate
+        if stopped is None:
+            summary = summarize(cfg, progress.nodes)
+        else:
+            partial = _partial_summary(cfg, progress.nodes)
+    if stopped is not None:  # printed once the terminal is back (inside, stdout is the log)
+        _stop(cfg, stopped, partial, out or sys.stdout)
     summary.baseline_release = baseline.describe() if baseline else ""
     summary.baseline_note = baseline_note
     summary.write(cfg)
@@ -173,7 +211,7 @@ def compile_kubeflow(cfg: EnvironmentConfig, environments_dir: Path = ENVIRONMEN
     )
     from pipeline.continuous import released_baseline
 
-    drift_baseline = released_baseline(cfg, environments_dir)
+    drift_baseline = released_baseline(cfg, environments_dir, read_data=False)  # offline
     runner.run(
         create_pipeline(cfg, drift_spans=drift_baseline.spans, drift_note=drift_baseline.note),
         write_out=True,

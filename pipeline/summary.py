@@ -136,10 +136,14 @@ class RunSummary:
         ]
         if d.get("note"):
             out.append(f"  {d['note']}")
-        for m in d.get("drifted", []):
-            out.append(
-                f"  {m['feature']}: {m['measure']} {m['value']:.4f} > threshold {m['threshold']}"
-            )
+        if d.get("drifted"):  # the whole table, so the drifted rows read against the others
+            out.append(f"  {'feature':<26}{'measure':<16}{'value':>8}  threshold")
+            for m in d.get("measures", []):
+                drifted = m["value"] > m["threshold"]
+                out.append(
+                    f"  {m['feature']:<26}{m['measure']:<16}{m['value']:>8.4f}  "
+                    f"{'>' if drifted else '<='} {m['threshold']}{'  DRIFTED' if drifted else ''}"
+                )
         if d["verdict"] == Verdict.WARN:
             out.append("  drift.mode is warn: the run went on")
         return out
@@ -348,7 +352,8 @@ def _read_spans_and_drift(
     window = inputs.get("Transform", {}).get("examples", [])
     summary.spans = sorted({int(_prop(a, "span")) for a in window})
     report = outputs.get("DriftGate", {}).get("report", [])
-    if report:
+    # A gate that stopped the run has its output registered but its files removed by TFX.
+    if report and drift.read_report(report[0].uri) is not None:
         summary.drift = drift.read_report(report[0].uri)
         kept = drift_report_dir(cfg)
         kept.mkdir(parents=True, exist_ok=True)
@@ -367,7 +372,11 @@ def _finite_or_null(value: Any) -> Any:
     return value
 
 
-def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSummary:
+def summarize(
+    cfg: EnvironmentConfig, nodes: dict[str, NodeProgress], write: bool = True
+) -> RunSummary:
+    """`write=False` for a run a gate stopped: run_summary.json keeps describing the last run
+    that finished, whose pushed model `mlops promote` may still take."""
     from components.data_gate import REPORT_JSON
 
     run_name, outputs = _outputs_of_latest_run(cfg)
@@ -386,7 +395,7 @@ def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSumm
     )
     _read_spans_and_drift(cfg, summary, outputs)
     report = outputs.get("DataGate", {}).get("report", [])
-    if report:
+    if report and Path(report[0].uri, REPORT_JSON).exists():  # absent when the gate stopped
         data = json.loads(Path(report[0].uri, REPORT_JSON).read_text())
         summary.data_validation, summary.anomalies = data["verdict"], data["anomalies"]
     evaluation = outputs.get("Evaluator", {}).get("evaluation", [])
@@ -407,5 +416,6 @@ def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSumm
         summary.new_version = bool(
             pusher_node and not pusher_node.cached and _prop(pushed[0], "reused_version") != 1
         )
-    summary.write(cfg)
+    if write:
+        summary.write(cfg)
     return summary

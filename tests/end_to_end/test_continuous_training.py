@@ -2,8 +2,8 @@
 
 One released model (spans 1-2, promoted to dev in a copy of environments/) is the baseline; the
 tests plant a third span next to it: a benign resample must retrain on the newest two spans and
-push; a drifted one must stop at the drift gate (mode stop) with the features named and nothing
-pushed. An empty span stops at the same gate before Transform.
+push; a drifted one must stop at the drift gate (mode stop) with the features named, the run
+summary printed and nothing pushed. An empty span stops at the same gate before Transform.
 """
 
 from __future__ import annotations
@@ -143,6 +143,12 @@ def test_a_drifted_span_stops_at_the_drift_gate_and_pushes_nothing(released, tmp
         assert f"  {feature}: {measure} " in result.stderr
     assert "nothing was pushed" in result.stderr
     assert "Transform (" not in result.stdout  # stopped before Transform started
+    # The run summary, as every stop prints it, with the whole drift table.
+    assert "== Run summary: taxi-tips-dev (dev) ==" in result.stdout
+    assert "Drift: FAIL (span 3 against span(s) 1-2, mode stop" in result.stdout
+    table = [line.split() for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert {r[0] for r in table if r[-1] == "DRIFTED"} == {"fare", "trip_start_hour", "company"}
+    assert any(r[:2] == ["big_tipper", "l_infinity"] for r in table), result.stdout
     assert versions(out / MODEL_STORE) == before
     report = json.loads((out / "drift" / "drift.json").read_text())
     assert report["verdict"] == "FAIL"

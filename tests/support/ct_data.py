@@ -2,17 +2,22 @@
 
 benign: rows resampled (with replacement) from the same data; drifted: values that all stay inside
 the schema's domains but move the distribution (fares x1.5, every hour shifted by 6, half of the
-companies renamed, most popular first); flipped: labels inverted (tips moved across the 20%-of-fare
-line), which a released model cannot score well on.
+companies renamed, most popular first); scaled: one numeric feature x1.5, inside its domain;
+tippers: the label's base rate moved, nothing else; flipped: labels inverted (tips moved across
+the 20%-of-fare line), which a released model cannot score well on.
 """
 
 from __future__ import annotations
 
 import csv
 import random
+import statistics
 from collections import Counter
 from pathlib import Path
 
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from store.rows import load_schema
 from tests.support.repo import BUNDLED_SPANS, FULL_DATA
 
 Rows = list[dict[str, str]]
@@ -65,3 +70,40 @@ def flipped(rows: Rows, n: int, seed: int = 2) -> Rows:
         row["tips"] = "0.0" if float(row["tips"]) > 0.2 * fare else f"{fare * 0.5:.2f}"
         out.append(row)
     return out
+
+
+def scaled(rows: Rows, feature: str, factor: float = 1.5, seed: int = 4) -> Rows:
+    """`feature` scaled by `factor`, every value kept inside the schema's domain.
+
+    Amounts, durations and hours (domain starting at 0) are multiplied; coordinates, area codes,
+    days and months are stretched by `factor` around their median, as a multiplication would
+    leave their domain. Values are clamped to the domain and rounded for INT features.
+    """
+    spec = next(f for f in load_schema().feature if f.name == feature)
+    domain = spec.int_domain if spec.type == schema_pb2.INT else spec.float_domain
+    low = domain.min if domain.HasField("min") else float("-inf")
+    high = domain.max if domain.HasField("max") else float("inf")
+    present = [float(r[feature]) for r in rows if r[feature]]
+    origin = 0.0 if low == 0 else statistics.median(present)
+    out = []
+    for row in benign(rows, len(rows), seed):
+        if row[feature]:
+            value = min(high, max(low, origin + factor * (float(row[feature]) - origin)))
+            row[feature] = str(round(value)) if spec.type == schema_pb2.INT else f"{value:.6g}"
+        out.append(row)
+    return out
+
+
+def big_tipper(row: dict[str, str]) -> bool:
+    return float(row["tips"]) > 0.2 * float(row["fare"])
+
+
+def tippers(rows: Rows, rate: float, n: int, seed: int = 5) -> Rows:
+    """`rate` of the rows tip more than 20% of the fare; every other column unchanged."""
+    rng = random.Random(seed)
+    sample = benign([r for r in rows if r["fare"] and r["tips"] and float(r["fare"]) > 0], n, seed)
+    small = [r for r in sample if not big_tipper(r)]
+    wanted = round(rate * n) - (n - len(small))
+    for row in rng.sample(small, max(0, wanted)):
+        row["tips"] = f"{float(row['fare']) * 0.3 + 0.01:.2f}"
+    return sample
