@@ -23,7 +23,7 @@ from core.config import EnvironmentConfig, SloConfig
 from core.errors import ConfigError, GateError, MlopsError
 from core.uris import is_remote
 from core.verdicts import Verdict
-from serving.client import PredictionError, RestClient
+from serving.client import PredictionError, RestClient, ServerUnreachable
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 SUMMARY_FILE = "summary.json"
@@ -227,7 +227,8 @@ def answering_client(url: str, model: str) -> RestClient:
     try:
         client.status()
     except PredictionError as exc:
-        raise MlopsError(f"no model server answers: {exc}") from None
+        kind = ServerUnreachable if isinstance(exc, ServerUnreachable) else MlopsError
+        raise kind(f"no model server answers: {exc}") from None
     return client
 
 
