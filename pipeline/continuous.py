@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import EnvironmentConfig
-from core.errors import GateError
+from core.errors import ConfigError, GateError
 from core.paths import REPO_ROOT
 from core.uris import is_remote
 from ct import spans as S
@@ -204,7 +204,7 @@ def _labelled_rows(paths: list[str]) -> list:
         except R.RowError as exc:
             if "no data rows" in str(exc):
                 continue
-            raise GateError(f"cannot score the released model on {path}: {exc}") from None
+            raise ConfigError(f"cannot score the released model on {path}: {exc}") from None
         out += [r for r in rows if r.get("tips") and r.get("fare")]
     return out
 
