@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.stop:
         return _stop(cfg)
     chosen = serve_release.plan(args.environments, cfg, args.version)
+    for note in serve_release.check_digests(args.environments, cfg, chosen):
+        print(f"Note: {note}")
     backend = backends.choose_backend(args.backend)
     store_dir = serve_release.pulled_store(cfg, chosen)
     handle = backends.start(
