@@ -236,7 +236,7 @@ def read_table(paths: list[str], schema: schema_pb2.Schema) -> Any:
         try:
             tables.append(pacsv.read_csv(source, convert_options=options))
         except pa.ArrowInvalid as exc:
-            raise GateError(f"cannot read {path} as CSV with the schema's types: {exc}") from None
+            raise _unreadable(path, schema, exc) from None
     return pa.concat_tables(tables, promote=True) if tables else None
 
 
@@ -246,6 +246,20 @@ def numbers(table: Any, name: str) -> np.ndarray:
         return np.zeros(0)
     values = table.column(name).to_numpy().astype(np.float64)
     return values[~np.isnan(values)]
+
+
+def _unreadable(path: str, schema: schema_pb2.Schema, exc: Exception) -> ConfigError:
+    """A data file Arrow cannot type, told as file, line, field and value (exit 2): Arrow names
+    only a column number. The row reader finds the first bad cell; remote files keep Arrow's
+    words."""
+    from store import rows as R
+
+    if not is_remote(path):
+        try:
+            R.read_csv(Path(path), schema, serving=False)
+        except (R.RowError, OSError) as found:
+            return ConfigError(f"data file {found}")
+    return ConfigError(f"data file {path}: not CSV with the schema's types: {exc}")
 
 
 def _strings(table: Any, name: str) -> list[bytes]:

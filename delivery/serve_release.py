@@ -3,22 +3,29 @@
 Under a `specific` version policy the release record names the version (labelled `stable`),
 so a local server runs what the environment runs. A registry store is pulled, both digests
 checked, into a local folder TF Serving can poll, since it cannot read a registry itself.
+Whatever the store kind, each version about to be served is held to the tree digest a release
+record or the run summary recorded for it (`digest-matches`), before any server starts.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import config
 from core.config import EnvironmentConfig
 from core.errors import MlopsError
 from core.uris import display
+from core.verdicts import Rule
 from delivery.promotion import artifact_of
+from delivery.rules import PromotionRefused
+from pipeline.summary import SUMMARY_FILE
 from serving import backends
 from store import release as rel
-from store.model_store import Artifact, ArtifactMissing, open_store
+from store.model_store import Artifact, ArtifactMissing, ModelStore, open_store
 
 
 @dataclass
@@ -91,3 +98,65 @@ def pulled_store(cfg: EnvironmentConfig, chosen: ServePlan) -> str | None:
             shutil.copytree(pulled, partial, copy_function=os.link)
             partial.rename(target)
     return str(served)
+
+
+def recorded_digests(environments_dir: Path, cfg: EnvironmentConfig) -> dict[int, tuple[str, str]]:
+    """Version -> (tree digest, the file that recorded it): every environment's release record
+    (current and history) and this environment's run summary. A version number names one
+    artifact in every store (promotion copies it unchanged), so any record of it will do;
+    `cfg`'s own record is read last and wins."""
+    found: dict[int, tuple[str, str]] = {}
+    summary_path = Path(cfg.paths.pipeline_root).parent / SUMMARY_FILE
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, ValueError):
+        summary = {}
+    version, digest = str(summary.get("pushed_version") or ""), summary.get("model_digest")
+    if summary.get("pushed") and version.isdigit() and digest:
+        found[int(version)] = (str(digest), display(summary_path))
+    names = [n for n in config.available_environments(environments_dir) if n != cfg.name]
+    for name in [*names, cfg.name]:
+        record = rel.read(environments_dir, name)
+        if record is None:
+            continue
+        where = display(rel.record_path(environments_dir, name))
+        for release in [*reversed(record.history), record.current]:
+            found[release.version] = (release.digest, where)
+    return found
+
+
+def served_versions(cfg: EnvironmentConfig, chosen: ServePlan, store: ModelStore) -> list[int]:
+    """The versions a server started now loads: those named, else the policy's newest."""
+    if chosen.versions:
+        return list(chosen.versions)
+    held = store.versions()
+    return held[-max(1, cfg.serving.num_versions) :] if held else []
+
+
+def check_digests(environments_dir: Path, cfg: EnvironmentConfig, chosen: ServePlan) -> list[str]:
+    """Refuse (`digest-matches`) a version whose tree digest differs from the one recorded for
+    it, in any kind of store; return a note for each version no record names, served unchecked
+    because nothing says what it should hold."""
+    store = open_store(cfg.model_store_dir)
+    recorded = recorded_digests(environments_dir, cfg)
+    notes = []
+    for version in served_versions(cfg, chosen, store):
+        if version not in recorded:
+            notes.append(
+                f"version {version}: no release record or run summary names its digest, so it "
+                f"is served unchecked"
+            )
+            continue
+        expected, where = recorded[version]
+        artifact = store.resolve(version)
+        if artifact is None:
+            continue  # removed since it was listed; the server reports it missing
+        if artifact.tree_digest != expected:
+            raise PromotionRefused(
+                Rule.DIGEST_MATCHES,
+                f"version {version} in {display(store.uri)} has digest {artifact.tree_digest}, "
+                f"but {where} records {expected}: it changed after it was pushed (tampering or "
+                f"a broken copy); nothing was served. Restore it from another store or "
+                f"re-run the pipeline",
+            )
+    return notes

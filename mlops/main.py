@@ -1,12 +1,9 @@
 """`mlops`: the one entry point that CI workflows and people both call.
 
 This module builds the parser from the command modules (`mlops.commands`), runs the chosen
-command and turns its errors into one message and an exit status, never a traceback.
-
-Exit status (EXIT_CODES, documented in README.md): 0 success; 1 a gate stopped the run (data
-validation, NaN, model not blessed, a promotion rule) or a component failed; 2 the command line or
-an environment overlay is invalid; 3 infrastructure: a store, registry or server could not be
-reached or refused the credentials; 4 (`mlops ct check` only) no retrain needed.
+command and turns its errors into one message and an exit status, never a traceback. The
+statuses and what they mean are listed in `mlops.exit_status`, from the error classes' own
+attributes; README.md's table is rendered from it.
 """
 
 from __future__ import annotations
@@ -18,20 +15,13 @@ from importlib import metadata
 from pathlib import Path
 
 from core import config
-from core.errors import ConfigError, GateError, InfraError, MlopsError
+from core.errors import GateError, MlopsError
 from mlops.arguments import check_environment_args, resolve_root
 from mlops.commands import COMMANDS
-from mlops.commands.ct import NO_RETRAIN
+from mlops.exit_status import INTERRUPTED, statuses
 
-# Every status `main` returns besides 130 (Ctrl-C); a test holds README.md to this list.
-EXIT_CODES = {
-    0: "success",
-    GateError.exit_code: "a gate stopped the run or a rule refused",
-    ConfigError.exit_code: "bad command line or configuration",
-    InfraError.exit_code: "infrastructure: store, registry or server unreachable or "
-    "credentials refused",
-    NO_RETRAIN: "no retrain needed (`mlops ct check` only)",
-}
+# Every status `main` returns, with its meaning; README.md's table is rendered from the same rows.
+EXIT_CODES = {s.code: s.meaning for s in statuses()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"\nmlops {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED.code
     except Exception as exc:
         if args.debug:
             traceback.print_exc()
@@ -99,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             f"(run again with `mlops --debug {args.command} ...` for the traceback)",
             file=sys.stderr,
         )
-        return 1
+        return MlopsError.exit_code
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import EnvironmentConfig
-from core.errors import GateError
+from core.errors import ConfigError, GateError
 from core.uris import is_remote, resolve
 from ct import spans as S
 from store import release as rel
@@ -310,7 +310,7 @@ def _labelled_rows(paths: list[str]) -> list:
         except R.RowError as exc:
             if "no data rows" in str(exc):
                 continue
-            raise GateError(f"cannot score the released model on {path}: {exc}") from None
+            raise ConfigError(f"cannot score the released model on {path}: {exc}") from None
         out += [r for r in rows if r.get("tips") and r.get("fare")]
     return out
 

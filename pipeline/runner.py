@@ -135,6 +135,14 @@ def run_local(
             f"data.root {cfg.data.root} is not a directory "
             f"(set by {source_of(cfg, 'data.root')} or --data)"
         )
+    from ct import spans
+
+    if not spans.available(cfg):  # else CsvExampleGen fails with a raw ValueError
+        raise ConfigError(
+            f"data.root {cfg.data.root} holds no span: nothing matches data.input_pattern "
+            f"{cfg.data.input_pattern!r} (data.root set by {source_of(cfg, 'data.root')} or "
+            f"--data); each span is a numbered folder of CSV files"
+        )
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from pipeline.continuous import released_baseline

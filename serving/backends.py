@@ -288,23 +288,75 @@ def log_tail(handle: ServerHandle, lines: int = 30) -> str:
     return "\n".join(text.strip().splitlines()[-lines:]) or "(the log is empty)"
 
 
-def model_states(handle: ServerHandle, timeout: float = 2.0) -> dict[str, str]:
-    """Version -> state from the REST status route; {} if the server does not answer yet."""
+@dataclass(frozen=True)
+class VersionStatus:
+    """One entry of TF Serving's model_version_status: the state and, after a failed load, the
+    error (upstream reports a version that could not load as END with a non-OK status)."""
+
+    state: str
+    error_code: str = "OK"
+    error_message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.state == "END" and (
+            self.error_code not in ("OK", "") or bool(self.error_message)
+        )
+
+    def describe(self) -> str:
+        return f"{self.error_code}: {self.error_message}" if self.failed else self.state
+
+
+def version_statuses(handle: ServerHandle, timeout: float = 2.0) -> dict[str, VersionStatus]:
+    """Version -> status from the REST status route; {} if the server does not answer yet."""
     url = f"{handle.rest_url}/v1/models/{handle.model_name}"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             body = json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return {}
-    return {s["version"]: s["state"] for s in body.get("model_version_status", [])}
+    out = {}
+    for entry in body.get("model_version_status", []):
+        status = entry.get("status") or {}
+        out[str(entry["version"])] = VersionStatus(
+            entry["state"],
+            str(status.get("error_code") or "OK"),
+            str(status.get("error_message") or ""),
+        )
+    return out
 
 
-def wait_ready(handle: ServerHandle, timeout: float) -> dict[str, str]:
-    """Block until a version is AVAILABLE (a 200 on the status route alone is not enough)."""
+def model_states(handle: ServerHandle, timeout: float = 2.0) -> dict[str, str]:
+    """Version -> state from the REST status route; {} if the server does not answer yet."""
+    return {v: s.state for v, s in version_statuses(handle, timeout).items()}
+
+
+def wait_ready(
+    handle: ServerHandle, timeout: float, versions: list[int] | None = None
+) -> dict[str, str]:
+    """Block until a version is AVAILABLE (a 200 on the status route alone is not enough).
+
+    A version that the server reports END with an error failed to load, and the server will not
+    retry it until it changes: stop at once with that error rather than wait out `timeout`.
+    `versions` limits that to the versions asked for (None: any version the server reports).
+    """
     deadline = time.monotonic() + timeout
     states: dict[str, str] = {}
     while time.monotonic() < deadline:
-        states = model_states(handle)
+        statuses = version_statuses(handle)
+        failed = {
+            v: s
+            for v, s in statuses.items()
+            if s.failed and (not versions or (v.isdigit() and int(v) in versions))
+        }
+        if failed:
+            shown = "; ".join(f"version {v}: {s.describe()}" for v, s in sorted(failed.items()))
+            raise ServerNotReady(
+                f"the server could not load model {handle.model_name} ({shown}); it reports "
+                f"the version END and will not retry it until it changes. Its log "
+                f"({handle.log_file}) ends with:\n{log_tail(handle)}"
+            )
+        states = {v: s.state for v, s in statuses.items()}
         if "AVAILABLE" in states.values():
             return states
         if not is_running(handle):

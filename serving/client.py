@@ -11,6 +11,7 @@ import base64
 import contextlib
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from typing import Any
@@ -18,14 +19,53 @@ from typing import Any
 import numpy as np
 
 from core.config import BatchingConfig
-from core.errors import MlopsError
+from core.errors import ConfigError, InfraError, MlopsError
 
 INPUT_NAME = "examples"
 OUTPUT_NAME = "outputs"
 
 
 class PredictionError(MlopsError):
-    """The server refused or failed a request; the message carries its status and error text."""
+    """The server refused or failed a request; the message carries its status and error text.
+
+    `not_found` is set when the server does not know the model or version asked for (HTTP 404,
+    gRPC NOT_FOUND), which the caller may report as a wrong option rather than a failure.
+    """
+
+    def __init__(self, message: str, *, not_found: bool = False) -> None:
+        super().__init__(message)
+        self.not_found = not_found
+
+
+class ServerUnreachable(InfraError, PredictionError):
+    """No server answers at the address: infrastructure (exit 3), nothing was judged."""
+
+
+def check_rest_url(url: str, source: str = "the REST URL") -> str:
+    """`url` if it is an http(s) base URL; else a ConfigError naming `source` and an example.
+
+    Without a scheme urllib reads `localhost:8501` as scheme `localhost` and answers "unknown
+    url type", which names neither the option nor the fix.
+    """
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        example = "http://" + url.split("://", 1)[-1].strip("/") if url.strip("/") else ""
+        raise ConfigError(
+            f"{source} {url!r}: a REST URL starts with http:// or https:// and names a host"
+            + (f", e.g. {example!r}" if example else ", e.g. 'http://localhost:8501'")
+        )
+    return url
+
+
+def check_grpc_target(target: str, source: str = "the gRPC target") -> str:
+    """`target` unless it is an http(s) URL, the REST address given where gRPC's host:port
+    belongs (grpc would only report a failed DNS lookup)."""
+    if target.startswith(("http://", "https://")):
+        host = urllib.parse.urlsplit(target).hostname or "127.0.0.1"
+        raise ConfigError(
+            f"{source} {target!r}: gRPC takes host:port without a scheme, e.g. '{host}:8500'"
+        )
+    return target
 
 
 def _route(model: str, version: int | None, label: str | None) -> str:
@@ -46,7 +86,7 @@ def predict_body(examples: Sequence[bytes], columnar: bool = False) -> dict[str,
 
 class RestClient:
     def __init__(self, base_url: str, model: str, timeout: float = 30.0) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_rest_url(base_url).rstrip("/")
         self.model = model
         self.timeout = timeout
 
@@ -62,9 +102,11 @@ class RestClient:
             text = exc.read().decode(errors="replace")
             with contextlib.suppress(ValueError, AttributeError):
                 text = json.loads(text).get("error", text)
-            raise PredictionError(f"{self.base_url}{path}: HTTP {exc.code}: {text}") from None
-        except (urllib.error.URLError, OSError) as exc:
             raise PredictionError(
+                f"{self.base_url}{path}: HTTP {exc.code}: {text}", not_found=exc.code == 404
+            ) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ServerUnreachable(
                 f"{self.base_url}{path}: cannot reach the server "
                 f"({getattr(exc, 'reason', exc)}); is it running? "
                 f"(`mlops serve --env ...`)"
@@ -98,7 +140,7 @@ class GrpcClient:
         import grpc
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-        self.target, self.model, self.timeout = target, model, timeout
+        self.target, self.model, self.timeout = check_grpc_target(target), model, timeout
         self.channel = grpc.insecure_channel(target)
         self.prediction = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
         self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
@@ -116,8 +158,13 @@ class GrpcClient:
         try:
             return method(request, timeout=self.timeout)
         except grpc.RpcError as exc:
+            message = f"{self.target}: gRPC {exc.code().name}: {exc.details()}"
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                raise ServerUnreachable(
+                    f"{message}; is the server running? (`mlops serve --env ...`)"
+                ) from None
             raise PredictionError(
-                f"{self.target}: gRPC {exc.code().name}: {exc.details()}"
+                message, not_found=exc.code() == grpc.StatusCode.NOT_FOUND
             ) from None
 
     def predict(

@@ -30,7 +30,7 @@ from core import step_summary
 from core.config import EnvironmentConfig, SloConfig
 from core.errors import ConfigError, GateError, MlopsError
 from core.verdicts import Verdict
-from serving.client import PredictionError, RestClient
+from serving.client import PredictionError, RestClient, ServerUnreachable
 from serving.eval_rows import eval_examples as eval_examples
 from serving.eval_rows import has_eval_split as has_eval_split
 from serving.eval_rows import served_versions as served_versions
@@ -325,7 +325,8 @@ def answering_client(url: str, model: str) -> RestClient:
     try:
         client.status()
     except PredictionError as exc:
-        raise MlopsError(f"no model server answers: {exc}") from None
+        kind = ServerUnreachable if isinstance(exc, ServerUnreachable) else MlopsError
+        raise kind(f"no model server answers: {exc}") from None
     return client
 
 

@@ -7,10 +7,16 @@ import os
 import time
 
 from core import config, step_summary
+from core.errors import ExitStatus
 from mlops.arguments import Subparsers, add_env
 from pipeline.continuous import check
 
-NO_RETRAIN = 4  # `mlops ct check`: nothing to do (0 means: retrain); in EXIT_CODES
+NO_RETRAIN = 4  # `mlops ct check`: nothing to do (0 means: retrain)
+NO_RETRAIN_STATUS = ExitStatus(
+    NO_RETRAIN,
+    "no retrain needed; returned only by `mlops ct check`, whose 0 means retrain",
+    "`make ct-check` treats it as success",
+)
 
 
 def add_parser(sub: Subparsers) -> None:

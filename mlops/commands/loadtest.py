@@ -12,6 +12,7 @@ from delivery import loadtest_record
 from mlops.arguments import Subparsers, add_env
 from serving import loadtest
 from serving.backends import server_urls
+from serving.client import check_rest_url
 from store import release as rel
 
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--seconds", args.seconds), ("--users", args.users)):
         if value is not None and value < 1:
             raise ConfigError(f"{flag}: must be >= 1, got {value}")
-    url = args.url or server_urls(cfg)[0]
+    url = server_urls(cfg)[0] if args.url is None else check_rest_url(args.url, "--url")
     served = loadtest.served_versions(url, cfg.model_name)
     source = loadtest.rows_source(cfg, args.rows, environments_dir=args.environments, served=served)
     if source.note:

@@ -9,9 +9,17 @@ from core import config
 from core.errors import ConfigError
 from mlops.arguments import Subparsers, add_env
 from models import features
-from serving.backends import server_urls
-from serving.client import GrpcClient, RestClient, predict_in_batches
+from serving.backends import check_versions, server_urls
+from serving.client import (
+    GrpcClient,
+    PredictionError,
+    RestClient,
+    check_grpc_target,
+    check_rest_url,
+    predict_in_batches,
+)
 from store import rows as R
+from store.model_store import open_store
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -58,12 +66,26 @@ def run(args: argparse.Namespace) -> int:
     rest, grpc_target = server_urls(cfg)
     client: RestClient | GrpcClient
     if args.protocol == "rest":
-        client = RestClient(args.url or rest, cfg.model_name)
+        url = rest if args.url is None else check_rest_url(args.url, "--url")
+        client = RestClient(url, cfg.model_name)
     else:
-        client = GrpcClient(args.url or grpc_target, cfg.model_name)
-    probabilities = predict_in_batches(
-        client, R.examples(rows), cfg.serving.batching, version=args.model_version
-    )
+        target = grpc_target if args.url is None else check_grpc_target(args.url, "--url")
+        client = GrpcClient(target, cfg.model_name)
+    version = args.model_version
+    if version is not None and args.url is None:  # the environment's server serves its store
+        store = open_store(cfg.model_store_dir)
+        check_versions([version], store.versions(), store.uri, "--model-version")
+    try:
+        probabilities = predict_in_batches(
+            client, R.examples(rows), cfg.serving.batching, version=version
+        )
+    except PredictionError as exc:
+        if version is None or not exc.not_found:
+            raise
+        raise ConfigError(
+            f"--model-version {version}: the server does not serve that version ({exc}); "
+            f"serve it with `mlops serve --env {cfg.name} --version {version}`"
+        ) from None
     print(f"row  probability({features.LABEL_KEY})")
     for i, p in enumerate(probabilities[:, 0], start=1):
         print(f"{i:>3}  {p:.4f}")

@@ -19,7 +19,8 @@ def add_parser(sub: Subparsers) -> None:
         description="Render the TF Serving config files from the environment and start a "
         "server: tensorflow_model_server if on PATH, else Docker "
         "(tensorflow/serving), else the local stand-in. Returns when a version is "
-        "AVAILABLE with --detach; otherwise serves until Ctrl-C.",
+        "AVAILABLE with --detach; otherwise serves until Ctrl-C. Stops at once when a version "
+        "fails to load; refuses a version whose digest differs from its release record.",
     )
     add_env(parser, "environment to serve")
     parser.add_argument(
@@ -49,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if args.stop:
         return _stop(cfg)
     chosen = serve_release.plan(args.environments, cfg, args.version)
+    for note in serve_release.check_digests(args.environments, cfg, chosen):
+        print(f"Note: {note}")
     backend = backends.choose_backend(args.backend)
     store_dir = serve_release.pulled_store(cfg, chosen)
     handle = backends.start(
@@ -56,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"Starting {handle.describe()} (log: {handle.log_file})", flush=True)
     try:
-        states = backends.wait_ready(handle, cfg.serving.readiness_timeout_seconds)
+        states = backends.wait_ready(
+            handle, cfg.serving.readiness_timeout_seconds, versions=chosen.versions
+        )
     except BaseException:
         backends.stop(handle, cfg)
         raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tempfile
 from pathlib import Path
 
@@ -260,3 +261,35 @@ def test_the_untouched_rows_are_accepted() -> None:
         path = Path(tmp) / "rows.csv"
         path.write_text(_csv(HEADER, BODY))
         assert len(R.read_csv(path, SCHEMA)) == len(BODY)
+
+
+# --- server URLs --------------------------------------------------------------------------------
+
+urls = st.one_of(
+    st.sampled_from(
+        [
+            "localhost:8501",
+            "127.0.0.1:8501",
+            "ftp://localhost:8501",
+            "htp://localhost:8501",
+            "http:/localhost:8501",
+            "//localhost:8501",
+            "http://",
+            "https:///v1",
+            "",
+        ]
+    ),
+    st.text(max_size=24).filter(lambda t: "\x00" not in t),
+).filter(lambda u: not re.match(r"https?://[^/?#]", u))
+
+
+@SETTINGS
+@given(url=urls, command=st.sampled_from(["predict", "loadtest"]))
+def test_rest_urls_without_http_ask_for_it(capsys, url: str, command: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = Path(tmp) / "rows.csv"
+        rows.write_text(_csv(HEADER, BODY))
+        line = one_line_error(
+            capsys, [command, "--env", "dev", "--rows", str(rows), f"--url={url}"]
+        )
+    assert f"--url {url!r}: a REST URL starts with http:// or https:// and names a host" in line

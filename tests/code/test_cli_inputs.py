@@ -9,12 +9,9 @@ import pytest
 import yaml
 
 from core import config
-from core.errors import ConfigError, GateError, InfraError, MlopsError
 from core.paths import REPO_ROOT
 from mlops import cli
 from tests.support.repo import update_overlay
-
-README = REPO_ROOT / "README.md"
 
 
 def run(environments: Path, *args: str) -> int:
@@ -25,33 +22,7 @@ def files_under(root: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-# --- exit codes ---------------------------------------------------------------------------------
-
-
-def _documented_exit_codes() -> dict[int, str]:
-    text = " ".join(README.read_text().split())
-    found = re.search(r"Exit status of `mlops`: (.*?)(?: Every error| \n|$)", text)
-    assert found, "the README has no 'Exit status of `mlops`:' paragraph"
-    paragraph = found.group(1)
-    return {int(code): what for code, what in re.findall(r"(?:^|; )(\d) ([^;]+)", paragraph)}
-
-
-def _error_classes(cls: type[MlopsError] = MlopsError) -> list[type[MlopsError]]:
-    # Import every module that defines an MlopsError subclass the CLI can raise.
-    import delivery.manifests
-    import delivery.promotion  # noqa: F401
-    import pipeline.runner  # noqa: F401
-
-    return [cls, *(c for sub in cls.__subclasses__() for c in _error_classes(sub))]
-
-
-def test_readme_documents_exactly_the_exit_codes_the_cli_uses() -> None:
-    documented = _documented_exit_codes()
-    assert set(documented) == set(cli.EXIT_CODES) == {0, 1, 2, 3, 4}
-    assert "no retrain" in documented[4] and cli.NO_RETRAIN == 4
-    assert "infrastructure" in documented[3] and "gate" in documented[1]
-    assert {c.exit_code for c in _error_classes()} <= set(cli.EXIT_CODES) - {0}
-    assert (GateError.exit_code, ConfigError.exit_code, InfraError.exit_code) == (1, 2, 3)
+# --- exit codes (the table and one real command per row: tests/code/test_exit_status.py) ------
 
 
 def test_argparse_usage_errors_exit_2(capsys: pytest.CaptureFixture) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mlops import cli
@@ -103,3 +105,66 @@ def test_messages_name_the_files_of_the_copy_in_use(repo: Repo, capsys) -> None:
     dev = repo.environments / "dev"
     assert f"Changed: {dev / 'release.yaml'} and {dev / 'manifests'}/; commit them" in out
     assert f"repository root {repo.environments.parent}" in err
+
+
+# --- serving checks the tree digest first, whatever the store ------------------------------------
+
+
+def _served_anything(repo: Repo) -> bool:
+    return any(repo.root.rglob("models.config")) or any(repo.root.rglob("server.json"))
+
+
+@pytest.mark.parametrize("how", [("--detach",), ("--version", "{version}", "--detach")])
+def test_serving_a_tampered_version_from_a_folder_store_is_refused(
+    repo: Repo, capsys, how: tuple[str, ...]
+) -> None:
+    """A byte of saved_model.pb changed after the release: refused before any server starts."""
+    version = repo.push()
+    assert run(repo, "promote", "--to", "dev") == 0
+    pb = repo.store("dev") / str(version) / "saved_model.pb"
+    pb.write_bytes(pb.read_bytes() + b"!")
+    capsys.readouterr()
+    args = [a.format(version=version) for a in how]
+    assert run(repo, "serve", "--env", "dev", "--backend", "local", *args) == 1
+    err = capsys.readouterr().err
+    record = repo.environments / "dev" / "release.yaml"
+    assert (
+        f"mlops serve: stopped: refused (digest-matches): version {version} in "
+        f"{repo.store('dev')} has digest sha256:"
+    ) in err
+    assert f"but {record} records {repo.current('dev').digest}" in err
+    assert not _served_anything(repo)
+
+
+def test_every_store_kind_is_held_to_the_recorded_digest(any_repo: Repo, capsys) -> None:
+    """The record and the store disagree (folder or registry): `serve` refuses by the rule."""
+    version = any_repo.push()
+    assert run(any_repo, "promote", "--to", "dev") == 0
+    record = any_repo.environments / "dev" / "release.yaml"
+    record.write_text(record.read_text().replace("digest: sha256:", "digest: sha256:0"))
+    capsys.readouterr()
+    code = run(any_repo, "serve", "--env", "dev", "--backend", "local", "--version", str(version))
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"refused (digest-matches): version {version} in " in err
+    assert "changed after it was pushed" in err
+    assert not _served_anything(any_repo)
+
+
+def test_a_pushed_version_is_held_to_its_run_summary(repo: Repo, capsys) -> None:
+    """No release names the version yet, but the run that pushed it recorded its digest."""
+    import json
+
+    version = repo.push()
+    cfg = repo.delivery.cfg("dev")
+    summary = repo.root / "out" / "dev" / "run_summary.json"
+    assert summary.parent == Path(cfg.paths.pipeline_root).parent
+    summary.parent.mkdir(parents=True)
+    summary.write_text(
+        json.dumps({"pushed": True, "pushed_version": str(version), "model_digest": "sha256:00"})
+    )
+    assert run(repo, "serve", "--env", "dev", "--backend", "local", "--detach") == 1
+    err = capsys.readouterr().err
+    assert f"refused (digest-matches): version {version} in " in err
+    assert f"but {summary} records sha256:00" in err
+    assert not _served_anything(repo)

@@ -160,3 +160,114 @@ def test_serving_a_version_the_store_lacks_fails_at_once(tmp_path, capsys) -> No
         f"{out / 'model_store' / 'taxi_tips'} (versions there: 1001)"
     ) in err
     assert sorted(p.name for p in out.iterdir()) == ["model_store"]  # nothing rendered, no server
+
+
+# --- a version the server cannot load ------------------------------------------------------------
+
+
+class _StatusRoute:
+    """A REST status route answering `body` for every request, on a free port."""
+
+    def __init__(self, body: dict) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        payload = json.dumps(body).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _status(*entries: tuple[str, str, str, str]) -> dict:
+    return {
+        "model_version_status": [
+            {"version": v, "state": s, "status": {"error_code": c, "error_message": m}}
+            for v, s, c, m in entries
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("entries", "versions", "fails"),
+    [
+        ([("7", "END", "NOT_FOUND", "Could not find SavedModel .pb")], None, True),
+        ([("7", "END", "NOT_FOUND", "Could not find SavedModel .pb")], [7], True),
+        # a failed version nobody asked for, and a version unloaded cleanly (END, OK)
+        ([("7", "END", "UNKNOWN", "bad"), ("8", "LOADING", "OK", "")], [8], False),
+        ([("6", "END", "OK", ""), ("8", "LOADING", "OK", "")], None, False),
+    ],
+)
+def test_a_version_reported_end_with_an_error_stops_the_wait(
+    tmp_path, entries, versions, fails
+) -> None:
+    """As upstream reports a failed load: END with a non-OK status, which it does not retry."""
+    import time
+
+    route = _StatusRoute(_status(*entries))
+    proc = subprocess.Popen(["sleep", "60"])
+    handle = _handle(tmp_path, proc.pid, route.port)
+    (tmp_path / "server.log").write_text("E could not load taxi_tips version 7\n")
+    started = time.monotonic()
+    try:
+        if fails:
+            with pytest.raises(
+                backends.ServerNotReady,
+                match=r"(?s)could not load model taxi_tips \(version 7: NOT_FOUND: Could not "
+                r"find SavedModel \.pb\).*will not retry.*E could not load taxi_tips version 7",
+            ):
+                backends.wait_ready(handle, timeout=60, versions=versions)
+            assert time.monotonic() - started < 10
+        else:
+            with pytest.raises(backends.ServerNotReady, match="not AVAILABLE after 2 s"):
+                backends.wait_ready(handle, timeout=2, versions=versions)
+    finally:
+        route.close()
+        proc.kill()
+        proc.wait()
+
+
+def test_serving_a_corrupted_version_fails_within_seconds_with_the_load_error(tmp_path) -> None:
+    """A folder store whose saved_model.pb is cut in half: the server reports the version END
+    within a second, and `serve` says so, instead of waiting out readiness_timeout_seconds."""
+    import time
+
+    from tests.support.stores import constant_saved_model
+
+    environments = make_environment(
+        tmp_path, serving={"rest_port": free_port(), "grpc_port": free_port()}
+    )
+    timeout = config.load("dev", environments).serving.readiness_timeout_seconds
+    assert timeout >= 120
+    out = tmp_path / "out"
+    model = constant_saved_model(out / "model_store" / "taxi_tips" / "1001")
+    pb = model / "saved_model.pb"
+    pb.write_bytes(pb.read_bytes()[: pb.stat().st_size // 2])
+    args = ("--environments", str(environments), "serve", "--env", "dev", "--output", str(out))
+    started = time.monotonic()
+    result = mlops(*args, "--backend", "local", "--version", "1001", "--detach", timeout=300)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert elapsed < 30, f"took {elapsed:.1f} s (readiness timeout {timeout} s)"
+    assert "mlops serve: error: the server could not load model taxi_tips (version 1001: " in (
+        result.stderr
+    )
+    assert "DecodeError" in result.stderr and "Traceback" not in result.stderr
+    assert "version 1001: no release record or run summary names its digest" in result.stdout
+    stop = mlops(*args, "--stop")
+    assert "No server is running for dev" in stop.stdout  # it was stopped on the way out

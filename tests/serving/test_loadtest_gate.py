@@ -209,7 +209,7 @@ def test_loadtest_without_a_server_says_so(tmp_path) -> None:
         "--rows",
         str(rows),
     )
-    assert result.returncode == 1
+    assert result.returncode == 3  # infrastructure: nothing was judged
     assert "no model server answers" in result.stderr and "cannot reach the server" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -243,7 +243,7 @@ def test_an_environment_without_a_local_eval_split_sends_its_rows_file(tmp_path)
     result = mlops(
         "--environments", str(environments), "loadtest", "--env", "staging", "--url", url
     )
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 3, result.stdout + result.stderr
     assert (
         "No evaluation split of staging's pipeline on this machine; sending rows from"
         in result.stdout

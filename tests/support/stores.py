@@ -26,6 +26,21 @@ def fake_model(root: Path, seed: int) -> Path:
     return root
 
 
+def constant_saved_model(root: Path, probability: float = 0.5) -> Path:
+    """A real, tiny SavedModel with the served signature (`examples` -> `outputs`): one constant
+    probability per serialized example. TF Serving, the stand-in and the decay check load it."""
+    import tensorflow as tf
+
+    class Constant(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        def serve(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+            return {"outputs": tf.fill([tf.shape(examples)[0], 1], probability)}
+
+    module = Constant()
+    tf.saved_model.save(module, str(root), signatures={"serving_default": module.serve})
+    return root
+
+
 class Repo:
     def __init__(self, root: Path, store_uri: str = "") -> None:
         """`store_uri`: every environment shares this registry store; else a folder each."""
