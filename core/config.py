@@ -240,6 +240,8 @@ def _relocate(
             model_store=join_uri(out, "model_store"),
             metadata=join_uri(out, "metadata.sqlite"),
         )
+    work_dir = absolute(output_root) if output_root else str(repo_root / "build" / cfg.name)
+    paths = _local_defaults(paths, cfg.orchestration.runner, work_dir)
     paths = PathsConfig(
         pipeline_root=absolute(paths.pipeline_root),
         model_store=absolute(paths.model_store),
@@ -248,7 +250,6 @@ def _relocate(
     )
     compiled = cfg.orchestration.compiled_pipeline
     orchestration = dataclasses.replace(cfg.orchestration, compiled_pipeline=absolute(compiled))
-    work_dir = absolute(output_root) if output_root else str(repo_root / "build" / cfg.name)
     loadtest = dataclasses.replace(cfg.loadtest, rows_file=absolute(cfg.loadtest.rows_file))
     return dataclasses.replace(
         cfg,
@@ -258,6 +259,27 @@ def _relocate(
         work_dir=work_dir,
         loadtest=loadtest,
     )
+
+
+# What a local-runner environment gets for each paths.* key it leaves out, under build/<env>/.
+LOCAL_PATHS = {
+    "pipeline_root": "pipeline",
+    "model_store": "model_store",
+    "metadata": "metadata.sqlite",
+}
+
+
+def _local_defaults(paths: PathsConfig, runner: str, work_dir: str) -> PathsConfig:
+    """A local run's paths that no file set, under build/<env>/; kubeflow_v2 runs write to
+    buckets this machine cannot guess, so they keep the gap and `_check_cross_fields` names it."""
+    if runner != "local":
+        return paths
+    derived = {
+        key: join_uri(work_dir, leaf)
+        for key, leaf in LOCAL_PATHS.items()
+        if not getattr(paths, key)
+    }
+    return dataclasses.replace(paths, **derived)
 
 
 def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay: Path) -> None:
@@ -305,8 +327,16 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
     if d.promote_from == cfg.name:
         fail("deploy.promote_from", f"an environment cannot promote from itself ({cfg.name!r})")
     orch = cfg.orchestration
-    if orch.runner == "local" and not cfg.paths.metadata:
-        fail("paths.metadata", "the local runner needs a SQLite file for ML Metadata")
+    if orch.runner == "kubeflow_v2":
+        for key, what in (
+            ("pipeline_root", "a bucket URI for the pipeline's artifacts (gs://BUCKET/...)"),
+            ("model_store", "where the Pusher publishes (oci://REGISTRY/NAMESPACE or gs://...)"),
+        ):
+            if not getattr(cfg.paths, key):  # unset anywhere: the overlay is where it belongs
+                raise ConfigError(
+                    f"{_show(overlay)}: paths.{key}: required value is missing: the "
+                    f"kubeflow_v2 runner needs {what}"
+                )
     if orch.runner == "kubeflow_v2" and cfg.data.window_spans != 1:
         fail(
             "data.window_spans",

@@ -46,6 +46,64 @@ def test_output_and_data_relocate_a_run(tmp_path: Path) -> None:
     assert cfg.model_store_dir == str(tmp_path / "o" / "model_store" / "taxi_tips")
 
 
+def _new_environment(environments: Path, text: str) -> Path:
+    """environments/qa/ with an overlay that sets little, as a person starts a new one."""
+    (environments / "qa").mkdir()
+    (environments / "qa" / "config.yaml").write_text(text)
+    return environments / "qa" / "config.yaml"
+
+
+QA = "pipeline_name: taxi-tips-qa\ndeploy:\n  promote_from: staging\n"
+
+
+def test_a_new_local_environment_gets_its_paths_under_build(
+    environments: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _new_environment(environments, QA)
+    cfg = config.load("qa", environments)
+    build = environments.parent / "build" / "qa"
+    assert cfg.paths.pipeline_root == str(build / "pipeline")
+    assert cfg.paths.metadata == str(build / "metadata.sqlite")
+    assert cfg.model_store_dir == str(build / "model_store" / "taxi_tips")
+    for args in (["config", "--env", "qa"], ["status"]):
+        assert cli.main(["--environments", str(environments), *args]) == 0, args
+    out, err = capsys.readouterr()
+    assert f"pipeline_root: {build / 'pipeline'}" in out
+    assert "qa: ok" in err and "Traceback" not in err
+    assert [line.split()[0] for line in out.splitlines() if line.startswith("qa ")] == ["qa"]
+
+
+def test_what_an_environment_sets_is_not_replaced_by_the_default(environments: Path) -> None:
+    _new_environment(environments, QA + "paths:\n  pipeline_root: elsewhere/qa\n")
+    cfg = config.load("qa", environments)
+    assert cfg.paths.pipeline_root == str(environments.parent / "elsewhere" / "qa")
+    assert cfg.paths.metadata == str(environments.parent / "build" / "qa" / "metadata.sqlite")
+
+
+@pytest.mark.parametrize("key", ["pipeline_root", "model_store"])
+def test_a_new_cloud_environment_is_told_which_path_to_set(environments: Path, key: str) -> None:
+    """kubeflow_v2 runs write to buckets: no default fits, so the error names the key."""
+    paths = {"pipeline_root": "gs://b/qa/pipeline", "model_store": "gs://b/qa/models"}
+    del paths[key]
+    overlay = _new_environment(
+        environments,
+        "extends: cloud\n" + QA + yaml.safe_dump({"paths": paths}),
+    )
+    (environments / "cloud.yaml").write_text(
+        "\n".join(
+            line
+            for line in (environments / "cloud.yaml").read_text().splitlines()
+            if "model_store:" not in line
+        )
+    )
+    with pytest.raises(ConfigError) as err:
+        config.load("qa", environments)
+    assert str(err.value).startswith(
+        f"{config.show_path(overlay)}: paths.{key}: required value is missing: "
+        f"the kubeflow_v2 runner needs "
+    )
+
+
 # --- bad overlays, generated ---------------------------------------------------------------
 
 # (key path, a value of the wrong type or out of range, what the message must mention)
