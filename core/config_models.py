@@ -264,7 +264,8 @@ class DeployConfig:
     )
 
 
-@dataclass(frozen=True, config=STRICT)
+# Keyword-only: sections with defaults (paths) sit among required ones, in the files' order.
+@dataclass(frozen=True, config=STRICT, kw_only=True)
 class EnvironmentValues:
     """Everything the files set: base, then the shared layers named by `extends`, then the
     environment's own overlay, merged key by key."""
