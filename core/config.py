@@ -12,6 +12,7 @@ Editors check the same rules as you type, from `environments/config.schema.json`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import typing
@@ -64,6 +65,7 @@ __all__ = [
     "SloConfig",
     "TrainingConfig",
     "available_environments",
+    "defaulted_variables",
     "expand_variables",
     "load",
     "on_github_actions",
@@ -85,6 +87,9 @@ class EnvironmentConfig(EnvironmentValues):
     # Local folder for this environment's rendered serving files, server state and reports:
     # build/<env>, or the --output folder.
     work_dir: str = ""
+    # The variables of paths.model_store that took their `:-default` here (core.registry_setup
+    # tells a placeholder namespace from a configured one by them).
+    store_defaults: tuple[str, ...] = ()
 
     @property
     def model_store_dir(self) -> str:
@@ -96,11 +101,15 @@ class EnvironmentConfig(EnvironmentValues):
                 if on_github_actions() and self.paths.ci_model_store
                 else "paths.model_store"
             )
+            hint = (
+                " (GitHub Actions sets GITHUB_REPOSITORY; locally `export "
+                "GITHUB_REPOSITORY=owner/repo`, or point MODEL_REGISTRY at another registry)"
+                if "GITHUB_REPOSITORY" in unset
+                else ""
+            )
             raise ConfigError(
                 f"{source_of(self, key)}: {key} "
-                f"{self.paths.model_store!r} needs {', '.join(unset)} set in the environment "
-                f"(GitHub Actions sets GITHUB_REPOSITORY; locally `export "
-                f"GITHUB_REPOSITORY=owner/repo`, or point MODEL_REGISTRY at another registry)"
+                f"{self.paths.model_store!r} needs {', '.join(unset)} set in the environment" + hint
             )
         return join_uri(self.paths.model_store, self.model_name)
 
@@ -129,9 +138,7 @@ def expand_variables(value: str) -> str:
 
     def one(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        found = os.environ.get(name, "") or (
-            _origin_repository() if name == "GITHUB_REPOSITORY" else ""
-        )
+        found = _lookup(name)
         if found:
             return found
         return default if default is not None else match.group(0)
@@ -139,9 +146,25 @@ def expand_variables(value: str) -> str:
     return _VAR.sub(one, value)
 
 
+def defaulted_variables(value: str) -> tuple[str, ...]:
+    """The `${NAME:-default}` variables of `value` that this machine leaves to their default."""
+    return tuple(
+        m.group(1)
+        for m in _VAR.finditer(value)
+        if m.group(2) is not None and not _lookup(m.group(1))
+    )
+
+
+def _lookup(name: str) -> str:
+    """A variable's value here; GITHUB_REPOSITORY also from a GitHub `origin` remote."""
+    return os.environ.get(name, "") or (_origin_repository() if name == "GITHUB_REPOSITORY" else "")
+
+
+@functools.lru_cache(maxsize=1)
 def _origin_repository() -> str:
     """owner/repo of a GitHub `origin` remote, so a laptop clone resolves the same registry
-    namespace its repository's workflows use; empty when there is none."""
+    namespace its repository's workflows use; empty when there is none. Asked once per
+    process: every command loads several environments."""
     import subprocess
 
     try:
@@ -233,6 +256,7 @@ def _relocate(
         else cfg.paths.model_store
     )
     paths = dataclasses.replace(cfg.paths, model_store=expand_variables(store))
+    store_defaults = defaulted_variables(store)
     if output_root:
         out = absolute(output_root)
         paths = PathsConfig(
@@ -258,6 +282,7 @@ def _relocate(
         orchestration=orchestration,
         work_dir=work_dir,
         loadtest=loadtest,
+        store_defaults=() if output_root else store_defaults,
     )
 
 

@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import registry_setup
 from core.config import EnvironmentConfig
 from core.errors import MlopsError
 from core.uris import display
@@ -35,6 +36,7 @@ class ServePlan:
 def plan(environments_dir: Path, cfg: EnvironmentConfig, requested: list[int] | None) -> ServePlan:
     """`requested` (--version), else the release record's version under a `specific` policy;
     versions the store does not hold are refused before any server starts."""
+    registry_setup.require_usable(cfg)
     record = rel.read(environments_dir, cfg.name)
     chosen = ServePlan(requested, None, "--version", record)
     if not requested and cfg.serving.version_policy == "specific" and record is not None:

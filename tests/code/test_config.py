@@ -9,7 +9,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import config, config_schema
+from core import config, config_schema, registry_setup
 from core.errors import ConfigError
 from core.paths import ENVIRONMENTS_DIR
 from mlops import cli
@@ -501,11 +501,49 @@ def test_a_release_path_set_in_a_layer_counts(environments: Path) -> None:
 
 
 def test_the_file_that_set_an_unusable_store_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GHCR under the placeholder namespace: say which file set it and how to get a registry."""
     monkeypatch.setattr(config, "_origin_repository", lambda: "")
-    with pytest.raises(
-        ConfigError, match=r"environments/cloud.yaml: paths.model_store .* needs GITHUB_REPOSITORY"
-    ):
-        _ = config.load("prod").model_store_dir
+    cfg = config.load("prod")
+    assert cfg.model_store_dir == "oci://ghcr.io/local/taxi-tips/models/taxi_tips"
+    with pytest.raises(ConfigError) as err:
+        registry_setup.require_usable(cfg)
+    assert str(err.value) == (
+        "environments/cloud.yaml: paths.model_store: prod's model store "
+        "oci://ghcr.io/local/taxi-tips/models is GHCR under a placeholder namespace "
+        "(GITHUB_REPOSITORY is unset and origin is not a GitHub remote): start a registry with "
+        "`make registry` and `export MODEL_REGISTRY=127.0.0.1:5001`, or "
+        "`export GITHUB_REPOSITORY=owner/repo` to use GHCR"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "store"),
+    [
+        ({"MODEL_REGISTRY": "127.0.0.1:5001"}, "oci://127.0.0.1:5001/local/taxi-tips/models"),
+        ({"GITHUB_REPOSITORY": "Acme/Taxi"}, "oci://ghcr.io/Acme/Taxi/models"),
+    ],
+)
+def test_one_variable_makes_the_registry_store_usable(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], store: str
+) -> None:
+    monkeypatch.setattr(config, "_origin_repository", lambda: "")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    for env in ("staging", "prod"):
+        cfg = config.load(env)
+        assert cfg.paths.model_store == store
+        registry_setup.require_usable(cfg)  # no error
+
+
+def test_a_variable_without_a_default_is_named_where_the_store_is_used(
+    environments: Path,
+) -> None:
+    _edit(
+        environments / "dev" / "config.yaml",
+        lambda d: _set(d, "paths.model_store", "oci://${NO_SUCH_REGISTRY}/models"),
+    )
+    with pytest.raises(ConfigError, match=r"paths.model_store .* needs NO_SUCH_REGISTRY set"):
+        _ = config.load("dev", environments).model_store_dir
 
 
 @pytest.mark.parametrize(
