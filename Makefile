@@ -38,7 +38,7 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 .PHONY: registry-tools help setup lock demo test test-fast lint run serve-and-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
 	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows \
-	test-serving-contract mutate ct-check
+	test-serving-contract mutate ct-check registry registry-stop
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -128,6 +128,16 @@ test-fast: setup registry-tools ## Unit, data, property, convergence, NaN and sk
 test-serving-contract: setup ## TF Serving contract cases on every backend here (Docker: real).
 	$(BIN)/python -m pytest tests/serving/test_contract_corpus.py tests/serving/test_contract.py \
 	  tests/serving/test_labels.py
+
+# A laptop's registry for staging and prod (their store reads MODEL_REGISTRY): the CNCF
+# Distribution registry the tests use, detached, its data and pid under REGISTRY_ROOT.
+REGISTRY_PORT ?= 5001
+REGISTRY_ROOT ?= build/registry
+registry: setup ## Start a local OCI registry on 127.0.0.1:5001 for staging and prod; then export MODEL_REGISTRY.
+	$(BIN)/python -m tools.local_registry start --port $(call q,$(REGISTRY_PORT)) --root $(call q,$(REGISTRY_ROOT))
+
+registry-stop: setup ## Stop the registry `make registry` started (its data stays in build/registry).
+	$(BIN)/python -m tools.local_registry stop --root $(call q,$(REGISTRY_ROOT))
 
 # Mutation testing ([tool.mutmut] in pyproject.toml): every mutant of the rule code must make one
 # of the fast unit tests fail. A fresh copy each time, so no result comes from an older tree.

@@ -9,17 +9,22 @@ works end to end.
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from core import config
+from core.paths import REPO_ROOT
 from core.verdicts import Verdict
 from delivery.promotion import Delivery
 from mlops import cli
 from store import release as rel
 from tests.support.repo import copy_environments
-from tests.support.stores import fake_model
+from tests.support.servers import free_port
+from tests.support.stores import MODEL, fake_model
 
 
 class Laptop:
@@ -67,3 +72,68 @@ def test_without_a_registry_promotion_says_how_to_start_one(
     assert "start a registry with `make registry` and `export MODEL_REGISTRY=127.0.0.1:5001`" in err
     assert "Traceback" not in err
     assert rel.read(laptop.environments, "staging") is None  # nothing written
+
+
+def _make(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO_ROOT), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def make_registry(tmp_path: Path) -> Iterator[str]:
+    """`make registry` as a person runs it (state in a temporary folder); its address."""
+    port, root = free_port(), tmp_path / "registry"
+    started = _make("registry", f"REGISTRY_PORT={port}", f"REGISTRY_ROOT={root}")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert f"export MODEL_REGISTRY=127.0.0.1:{port}" in started.stdout
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        stopped = _make("registry-stop", f"REGISTRY_ROOT={root}")
+        assert stopped.returncode == 0 and "Stopped the local registry" in stopped.stdout
+
+
+def test_with_make_registry_a_release_goes_dev_staging_prod(
+    laptop: Laptop,
+    make_registry: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    monkeypatch.setenv("MODEL_REGISTRY", make_registry)
+    dev = laptop.released_in_dev(1001)
+    assert laptop.cli("promote", "--from", "dev", "--to", "staging") == 0, capsys.readouterr()
+    staging = rel.read(laptop.environments, "staging")
+    assert staging is not None
+    repository = f"{make_registry}/local/taxi-tips/models/{MODEL}"
+    assert staging.current.uri.startswith(f"oci://{repository}@sha256:")
+    assert (staging.current.version, staging.current.digest) == (dev.version, dev.digest)
+    digest = staging.current.uri.partition("@")[2]
+    assert _tag(repository, "staging") == _tag(repository, "1001") == digest
+
+    laptop.delivery.record_loadtest(
+        "staging", Verdict.PASS, "reports", p95_ms=9, p99_ms=12, rps=300, failure_ratio=0.0
+    )
+    assert laptop.cli("promote", "--from", "staging", "--to", "prod") == 0
+    prod = rel.read(laptop.environments, "prod")
+    assert prod is not None and prod.current.uri == staging.current.uri  # one artifact, tagged
+    assert _tag(repository, "prod") == digest
+    capsys.readouterr()
+    assert laptop.cli("status") == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:4]}
+    assert [rows[env][1] for env in ("dev", "staging", "prod")] == ["1001"] * 3
+
+
+def _tag(repository: str, tag: str) -> str:
+    """The manifest digest a tag points at, as the registry itself answers."""
+    host, _, name = repository.partition("/")
+    response = requests.head(
+        f"http://{host}/v2/{name}/manifests/{tag}",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        timeout=10,
+    )
+    assert response.status_code == 200, (tag, response.status_code)
+    return response.headers["Docker-Content-Digest"]
