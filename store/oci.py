@@ -110,6 +110,22 @@ def unpack(blob: bytes, into: Path) -> None:
         tar.extractall(into, filter="data")
 
 
+def answers(registry: str, timeout: float = 2.0) -> bool:
+    """Whether anything answers the registry API at `registry` (HOST[:PORT]): any HTTP status
+    counts, since 401 only means credentials are wanted. For advice, not for a gate."""
+    import urllib.error
+    import urllib.request
+
+    scheme = "http" if registry.startswith(_LOOPBACK) else "https"
+    try:
+        urllib.request.urlopen(f"{scheme}://{registry}/v2/", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 class OciStore(ModelStore):
     """`oci://registry/namespace/<model_name>`: one repository, a manifest per version."""
 

@@ -47,12 +47,13 @@ class Laptop:
         """`make demo`'s end: pushed, promoted to dev, load test recorded as passed."""
         self.push(version)
         assert self.cli("promote", "--to", "dev") == 0
-        self.delivery.record_loadtest(
-            "dev", Verdict.PASS, "reports", p95_ms=9, p99_ms=12, rps=300, failure_ratio=0.0
-        )
-        record = rel.read(self.environments, "dev")
-        assert record is not None
-        return record.current
+        return self.pass_loadtest("dev")
+
+    def pass_loadtest(self, env: str) -> rel.Release:
+        """What a passing `mlops loadtest --record` writes into `env`'s release record."""
+        return self.delivery.record_loadtest(
+            env, Verdict.PASS, "reports", p95_ms=9, p99_ms=12, rps=300, failure_ratio=0.0
+        ).current
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def laptop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Laptop:
 def test_without_a_registry_promotion_says_how_to_start_one(
     laptop: Laptop, capsys: pytest.CaptureFixture
 ) -> None:
-    laptop.released_in_dev(1001)
+    dev = laptop.released_in_dev(1001)
     capsys.readouterr()
     assert laptop.cli("promote", "--from", "dev", "--to", "staging") == 2
     err = capsys.readouterr().err
@@ -72,6 +73,32 @@ def test_without_a_registry_promotion_says_how_to_start_one(
     assert "start a registry with `make registry` and `export MODEL_REGISTRY=127.0.0.1:5001`" in err
     assert "Traceback" not in err
     assert rel.read(laptop.environments, "staging") is None  # nothing written
+    # status suggests the setup first, not a promote that cannot work here.
+    assert laptop.cli("status") == 0
+    out = capsys.readouterr().out
+    assert (
+        f"pending: {dev.short()} can be promoted dev -> staging, but not from here yet:\n"
+        "  staging's model store oci://ghcr.io/local/taxi-tips/models is GHCR under a placeholder "
+        "namespace (GITHUB_REPOSITORY is unset and origin is not a GitHub remote); start a "
+        "registry with `make registry` and `export MODEL_REGISTRY=127.0.0.1:5001`, then "
+        "`mlops promote --from dev --to staging`"
+    ) in out
+
+
+def test_status_names_a_registry_that_does_not_answer(
+    laptop: Laptop, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    down = f"127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setenv("MODEL_REGISTRY", down)
+    laptop.released_in_dev(1001)
+    capsys.readouterr()
+    assert laptop.cli("status") == 0
+    out = capsys.readouterr().out
+    assert (
+        f"can be promoted dev -> staging, but not from here yet:\n  staging's registry {down} "
+        f"(paths.model_store) does not answer; start it with `make registry`, then "
+        f"`mlops promote --from dev --to staging`"
+    ) in out
 
 
 def _make(*args: str) -> subprocess.CompletedProcess[str]:
@@ -104,7 +131,20 @@ def test_with_make_registry_a_release_goes_dev_staging_prod(
     capsys: pytest.CaptureFixture,
 ) -> None:
     monkeypatch.setenv("MODEL_REGISTRY", make_registry)
-    dev = laptop.released_in_dev(1001)
+    laptop.push(1001)
+    assert laptop.cli("promote", "--to", "dev") == 0
+    capsys.readouterr()
+    assert laptop.cli("status") == 0
+    assert (
+        "waits for a passing load test in dev before it can go to staging (now NONE); "
+        "`make serve-loadtest-record ENV=dev` records one"
+    ) in capsys.readouterr().out
+    dev = laptop.pass_loadtest("dev")
+    assert laptop.cli("status") == 0
+    assert (
+        "can be promoted dev -> staging (`mlops promote --from dev --to staging`)"
+        in capsys.readouterr().out
+    )
     assert laptop.cli("promote", "--from", "dev", "--to", "staging") == 0, capsys.readouterr()
     staging = rel.read(laptop.environments, "staging")
     assert staging is not None
@@ -114,9 +154,7 @@ def test_with_make_registry_a_release_goes_dev_staging_prod(
     digest = staging.current.uri.partition("@")[2]
     assert _tag(repository, "staging") == _tag(repository, "1001") == digest
 
-    laptop.delivery.record_loadtest(
-        "staging", Verdict.PASS, "reports", p95_ms=9, p99_ms=12, rps=300, failure_ratio=0.0
-    )
+    laptop.pass_loadtest("staging")
     assert laptop.cli("promote", "--from", "staging", "--to", "prod") == 0
     prod = rel.read(laptop.environments, "prod")
     assert prod is not None and prod.current.uri == staging.current.uri  # one artifact, tagged
