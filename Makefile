@@ -35,7 +35,7 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 
 
 
-.PHONY: registry-tools help setup lock demo test test-fast lint run serve-and-loadtest serve loadtest compile \
+.PHONY: registry-tools help setup lock demo test test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
 	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows \
 	test-serving-contract mutate ct-check registry registry-stop
@@ -71,7 +71,7 @@ lock: ## Re-resolve requirements.in into requirements.lock (Python 3.10, manylin
 	  --python-version 3.10 --python-platform x86_64-manylinux_2_28 --generate-hashes \
 	  -o requirements.lock
 
-demo: setup ## Pipeline, promote the pushed model to dev, serve and load-test it, show status.
+demo: setup ## Pipeline, promote the pushed model to dev, serve that release and load-test it, show status.
 	$(MLOPS) run --env dev
 	$(MLOPS) promote --to dev --ok-if-current
 	$(MAKE) --no-print-directory serve-loadtest-record ENV=dev
@@ -80,12 +80,22 @@ demo: setup ## Pipeline, promote the pushed model to dev, serve and load-test it
 run: setup ## Only the pipeline for ENV [OUTPUT=DIR: a runner-local store, nothing published].
 	$(MLOPS) run --env $(ENV) $(OUT)
 
-serve-and-loadtest: setup ## Serve ENV's release (BACKEND=auto|docker|...), load-test it, stop.
-	$(MLOPS) serve --env $(ENV) --backend $(BACKEND) --detach $(OUT)
+# Serve (the model $(1) chooses), load-test with LOADTEST_ARGS, and stop the server whatever
+# the verdict, exiting with the load test's status.
+define serve_loadtest
+	$(MLOPS) serve --env $(ENV) --backend $(BACKEND) --detach $(1) $(OUT)
 	rc=0; $(MLOPS) loadtest --env $(ENV) $(LOADTEST_ARGS) $(OUT) || rc=$$?; \
 	  $(MLOPS) serve --env $(ENV) --stop $(OUT); exit $$rc
+endef
 
-serve: setup ## Serve ENV's newest pushed model in the foreground (Ctrl-C stops it).
+serve-and-loadtest: setup ## Serve ENV's release (the version environments/ENV/release.yaml names), load-test it, stop.
+	$(if $(OUTPUT),$(error OUTPUT=DIR holds a run, not a release: use make candidate-loadtest))
+	$(call serve_loadtest,--release)
+
+candidate-loadtest: setup ## Serve the newest model pushed for ENV [OUTPUT=DIR], load-test it, stop (nothing recorded).
+	$(call serve_loadtest,)
+
+serve: setup ## Serve ENV in the foreground, as its serving.version_policy says (dev: newest pushed; staging, prod: the release).
 	$(MLOPS) serve --env $(ENV)
 
 loadtest: setup ## The load-test gate against ENV's running server.
@@ -184,7 +194,7 @@ render-check: setup ## Fail when committed manifests are stale.
 loadtest-record: setup ## Load-test ENV (URL=... or its running server) and record the verdict.
 	$(MLOPS) loadtest --env $(ENV) $(if $(URL),--url $(URL)) --record
 
-serve-loadtest-record: setup ## Serve ENV's release, load-test it, record the verdict, stop.
+serve-loadtest-record: setup ## Serve ENV's release, load-test it, record the verdict in its release.yaml, stop.
 	$(MAKE) --no-print-directory serve-and-loadtest ENV=$(ENV) LOADTEST_ARGS=--record
 
 gate-loadtest: setup ## ENV's recorded load-test gate: against URL when given, else TF Serving started here.
