@@ -35,10 +35,10 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 
 
 
-.PHONY: registry-tools help setup lock demo test test-fast lint run serve-and-loadtest serve loadtest compile \
+.PHONY: registry-tools help setup lock demo test test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
 	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows \
-	test-serving-contract mutate ct-check
+	test-serving-contract mutate ct-check registry registry-stop
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -71,7 +71,7 @@ lock: ## Re-resolve requirements.in into requirements.lock (Python 3.10, manylin
 	  --python-version 3.10 --python-platform x86_64-manylinux_2_28 --generate-hashes \
 	  -o requirements.lock
 
-demo: setup ## Pipeline, promote the pushed model to dev, serve and load-test it, show status.
+demo: setup ## Pipeline, promote the pushed model to dev, serve that release and load-test it, show status.
 	$(MLOPS) run --env dev
 	$(MLOPS) promote --to dev --ok-if-current
 	$(MAKE) --no-print-directory serve-loadtest-record ENV=dev
@@ -80,12 +80,22 @@ demo: setup ## Pipeline, promote the pushed model to dev, serve and load-test it
 run: setup ## Only the pipeline for ENV [OUTPUT=DIR: a runner-local store, nothing published].
 	$(MLOPS) run --env $(ENV) $(OUT)
 
-serve-and-loadtest: setup ## Serve ENV's release (BACKEND=auto|docker|...), load-test it, stop.
-	$(MLOPS) serve --env $(ENV) --backend $(BACKEND) --detach $(OUT)
+# Serve (the model $(1) chooses), load-test with LOADTEST_ARGS, and stop the server whatever
+# the verdict, exiting with the load test's status.
+define serve_loadtest
+	$(MLOPS) serve --env $(ENV) --backend $(BACKEND) --detach $(1) $(OUT)
 	rc=0; $(MLOPS) loadtest --env $(ENV) $(LOADTEST_ARGS) $(OUT) || rc=$$?; \
 	  $(MLOPS) serve --env $(ENV) --stop $(OUT); exit $$rc
+endef
 
-serve: setup ## Serve ENV's newest pushed model in the foreground (Ctrl-C stops it).
+serve-and-loadtest: setup ## Serve ENV's release (the version environments/ENV/release.yaml names), load-test it, stop.
+	$(if $(OUTPUT),$(error OUTPUT=DIR holds a run, not a release: use make candidate-loadtest))
+	$(call serve_loadtest,--release)
+
+candidate-loadtest: setup ## Serve the newest model pushed for ENV [OUTPUT=DIR], load-test it, stop (nothing recorded).
+	$(call serve_loadtest,)
+
+serve: setup ## Serve ENV in the foreground, as its serving.version_policy says (dev: newest pushed; staging, prod: the release).
 	$(MLOPS) serve --env $(ENV)
 
 loadtest: setup ## The load-test gate against ENV's running server.
@@ -128,6 +138,16 @@ test-fast: setup registry-tools ## Unit, data, property, convergence, NaN and sk
 test-serving-contract: setup ## TF Serving contract cases on every backend here (Docker: real).
 	$(BIN)/python -m pytest tests/serving/test_contract_corpus.py tests/serving/test_contract.py \
 	  tests/serving/test_labels.py
+
+# A laptop's registry for staging and prod (their store reads MODEL_REGISTRY): the CNCF
+# Distribution registry the tests use, detached, its data and pid under REGISTRY_ROOT.
+REGISTRY_PORT ?= 5001
+REGISTRY_ROOT ?= build/registry
+registry: setup ## Start a local OCI registry on 127.0.0.1:5001 for staging and prod; then export MODEL_REGISTRY.
+	$(BIN)/python -m tools.local_registry start --port $(call q,$(REGISTRY_PORT)) --root $(call q,$(REGISTRY_ROOT))
+
+registry-stop: setup ## Stop the registry `make registry` started (its data stays in build/registry).
+	$(BIN)/python -m tools.local_registry stop --root $(call q,$(REGISTRY_ROOT))
 
 # Mutation testing ([tool.mutmut] in pyproject.toml): every mutant of the rule code must make one
 # of the fast unit tests fail. A fresh copy each time, so no result comes from an older tree.
@@ -174,7 +194,7 @@ render-check: setup ## Fail when committed manifests are stale.
 loadtest-record: setup ## Load-test ENV (URL=... or its running server) and record the verdict.
 	$(MLOPS) loadtest --env $(ENV) $(if $(URL),--url $(URL)) --record
 
-serve-loadtest-record: setup ## Serve ENV's release, load-test it, record the verdict, stop.
+serve-loadtest-record: setup ## Serve ENV's release, load-test it, record the verdict in its release.yaml, stop.
 	$(MAKE) --no-print-directory serve-and-loadtest ENV=$(ENV) LOADTEST_ARGS=--record
 
 gate-loadtest: setup ## ENV's recorded load-test gate: against URL when given, else TF Serving started here.

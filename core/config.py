@@ -12,6 +12,7 @@ Editors check the same rules as you type, from `environments/config.schema.json`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import typing
@@ -64,6 +65,7 @@ __all__ = [
     "SloConfig",
     "TrainingConfig",
     "available_environments",
+    "defaulted_variables",
     "expand_variables",
     "load",
     "on_github_actions",
@@ -85,6 +87,9 @@ class EnvironmentConfig(EnvironmentValues):
     # Local folder for this environment's rendered serving files, server state and reports:
     # build/<env>, or the --output folder.
     work_dir: str = ""
+    # The variables of paths.model_store that took their `:-default` here (core.registry_setup
+    # tells a placeholder namespace from a configured one by them).
+    store_defaults: tuple[str, ...] = ()
 
     @property
     def model_store_dir(self) -> str:
@@ -96,11 +101,15 @@ class EnvironmentConfig(EnvironmentValues):
                 if on_github_actions() and self.paths.ci_model_store
                 else "paths.model_store"
             )
+            hint = (
+                " (GitHub Actions sets GITHUB_REPOSITORY; locally `export "
+                "GITHUB_REPOSITORY=owner/repo`, or point MODEL_REGISTRY at another registry)"
+                if "GITHUB_REPOSITORY" in unset
+                else ""
+            )
             raise ConfigError(
                 f"{source_of(self, key)}: {key} "
-                f"{self.paths.model_store!r} needs {', '.join(unset)} set in the environment "
-                f"(GitHub Actions sets GITHUB_REPOSITORY; locally `export "
-                f"GITHUB_REPOSITORY=owner/repo`, or point MODEL_REGISTRY at another registry)"
+                f"{self.paths.model_store!r} needs {', '.join(unset)} set in the environment" + hint
             )
         return join_uri(self.paths.model_store, self.model_name)
 
@@ -129,9 +138,7 @@ def expand_variables(value: str) -> str:
 
     def one(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        found = os.environ.get(name, "") or (
-            _origin_repository() if name == "GITHUB_REPOSITORY" else ""
-        )
+        found = _lookup(name)
         if found:
             return found
         return default if default is not None else match.group(0)
@@ -139,9 +146,25 @@ def expand_variables(value: str) -> str:
     return _VAR.sub(one, value)
 
 
+def defaulted_variables(value: str) -> tuple[str, ...]:
+    """The `${NAME:-default}` variables of `value` that this machine leaves to their default."""
+    return tuple(
+        m.group(1)
+        for m in _VAR.finditer(value)
+        if m.group(2) is not None and not _lookup(m.group(1))
+    )
+
+
+def _lookup(name: str) -> str:
+    """A variable's value here; GITHUB_REPOSITORY also from a GitHub `origin` remote."""
+    return os.environ.get(name, "") or (_origin_repository() if name == "GITHUB_REPOSITORY" else "")
+
+
+@functools.lru_cache(maxsize=1)
 def _origin_repository() -> str:
     """owner/repo of a GitHub `origin` remote, so a laptop clone resolves the same registry
-    namespace its repository's workflows use; empty when there is none."""
+    namespace its repository's workflows use; empty when there is none. Asked once per
+    process: every command loads several environments."""
     import subprocess
 
     try:
@@ -233,6 +256,7 @@ def _relocate(
         else cfg.paths.model_store
     )
     paths = dataclasses.replace(cfg.paths, model_store=expand_variables(store))
+    store_defaults = defaulted_variables(store)
     if output_root:
         out = absolute(output_root)
         paths = PathsConfig(
@@ -240,6 +264,8 @@ def _relocate(
             model_store=join_uri(out, "model_store"),
             metadata=join_uri(out, "metadata.sqlite"),
         )
+    work_dir = absolute(output_root) if output_root else str(repo_root / "build" / cfg.name)
+    paths = _local_defaults(paths, cfg.orchestration.runner, work_dir)
     paths = PathsConfig(
         pipeline_root=absolute(paths.pipeline_root),
         model_store=absolute(paths.model_store),
@@ -248,7 +274,6 @@ def _relocate(
     )
     compiled = cfg.orchestration.compiled_pipeline
     orchestration = dataclasses.replace(cfg.orchestration, compiled_pipeline=absolute(compiled))
-    work_dir = absolute(output_root) if output_root else str(repo_root / "build" / cfg.name)
     loadtest = dataclasses.replace(cfg.loadtest, rows_file=absolute(cfg.loadtest.rows_file))
     return dataclasses.replace(
         cfg,
@@ -257,7 +282,29 @@ def _relocate(
         orchestration=orchestration,
         work_dir=work_dir,
         loadtest=loadtest,
+        store_defaults=() if output_root else store_defaults,
     )
+
+
+# What a local-runner environment gets for each paths.* key it leaves out, under build/<env>/.
+LOCAL_PATHS = {
+    "pipeline_root": "pipeline",
+    "model_store": "model_store",
+    "metadata": "metadata.sqlite",
+}
+
+
+def _local_defaults(paths: PathsConfig, runner: str, work_dir: str) -> PathsConfig:
+    """A local run's paths that no file set, under build/<env>/; kubeflow_v2 runs write to
+    buckets this machine cannot guess, so they keep the gap and `_check_cross_fields` names it."""
+    if runner != "local":
+        return paths
+    derived = {
+        key: join_uri(work_dir, leaf)
+        for key, leaf in LOCAL_PATHS.items()
+        if not getattr(paths, key)
+    }
+    return dataclasses.replace(paths, **derived)
 
 
 def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay: Path) -> None:
@@ -305,8 +352,16 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
     if d.promote_from == cfg.name:
         fail("deploy.promote_from", f"an environment cannot promote from itself ({cfg.name!r})")
     orch = cfg.orchestration
-    if orch.runner == "local" and not cfg.paths.metadata:
-        fail("paths.metadata", "the local runner needs a SQLite file for ML Metadata")
+    if orch.runner == "kubeflow_v2":
+        for key, what in (
+            ("pipeline_root", "a bucket URI for the pipeline's artifacts (gs://BUCKET/...)"),
+            ("model_store", "where the Pusher publishes (oci://REGISTRY/NAMESPACE or gs://...)"),
+        ):
+            if not getattr(cfg.paths, key):  # unset anywhere: the overlay is where it belongs
+                raise ConfigError(
+                    f"{_show(overlay)}: paths.{key}: required value is missing: the "
+                    f"kubeflow_v2 runner needs {what}"
+                )
     if orch.runner == "kubeflow_v2" and cfg.data.window_spans != 1:
         fail(
             "data.window_spans",

@@ -50,14 +50,27 @@ class DataConfig:
 
 @dataclass(frozen=True, config=STRICT)
 class PathsConfig:
-    """Where a run writes: pipeline artifacts, ML Metadata, and the model store serving reads."""
+    """Where a run writes: pipeline artifacts, ML Metadata, and the model store serving reads.
 
-    pipeline_root: StrictStr = Field(description="pipeline artifacts: a folder or bucket URI")
-    model_store: StrictStr = Field(
-        description="models are pushed to <model_store>/<model_name>: a folder, "
-        "gs:// or s3:// bucket, or oci://REGISTRY/NAMESPACE"
+    A local-runner environment may leave all three out: they default to folders under
+    build/<env>/, so a new environment works before anyone decides where its files go.
+    """
+
+    pipeline_root: StrictStr = Field(
+        default="",
+        description="pipeline artifacts: a folder or bucket URI; default build/<env>/pipeline "
+        "(local runner; kubeflow_v2 must set a bucket URI)",
     )
-    metadata: StrictStr = Field(default="", description="SQLite ML Metadata file for local runs")
+    model_store: StrictStr = Field(
+        default="",
+        description="models are pushed to <model_store>/<model_name>: a folder, "
+        "gs:// or s3:// bucket, or oci://REGISTRY/NAMESPACE; default build/<env>/model_store "
+        "(local runner; kubeflow_v2 must set one)",
+    )
+    metadata: StrictStr = Field(
+        default="",
+        description="SQLite ML Metadata file for local runs; default build/<env>/metadata.sqlite",
+    )
     ci_model_store: StrictStr = Field(
         default="",
         description="used instead of model_store on GitHub Actions runners "
@@ -251,7 +264,8 @@ class DeployConfig:
     )
 
 
-@dataclass(frozen=True, config=STRICT)
+# Keyword-only: sections with defaults (paths) sit among required ones, in the files' order.
+@dataclass(frozen=True, config=STRICT, kw_only=True)
 class EnvironmentValues:
     """Everything the files set: base, then the shared layers named by `extends`, then the
     environment's own overlay, merged key by key."""
@@ -259,7 +273,7 @@ class EnvironmentValues:
     model_name: StrictStr = Field(pattern=MODEL_NAME_PATTERN)
     pipeline_name: StrictStr = Field(pattern=NAME_PATTERN)
     data: DataConfig = Field(description=DataConfig.__doc__)
-    paths: PathsConfig = Field(description=PathsConfig.__doc__)
+    paths: PathsConfig = Field(default_factory=PathsConfig, description=PathsConfig.__doc__)
     training: TrainingConfig = Field(description=TrainingConfig.__doc__)
     evaluation: EvaluationConfig = Field(description=EvaluationConfig.__doc__)
     drift: DriftConfig = Field(description=DriftConfig.__doc__)

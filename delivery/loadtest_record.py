@@ -46,7 +46,9 @@ def check_serves_the_release(environments_dir: Path, env: str, client: StatusSou
             Rule.SERVES_THE_RELEASE,
             f"the server at {client.base_url} does not "
             f"serve {env}'s release version {version}; a verdict "
-            f"recorded now would describe another model",
+            f"recorded now would describe another model. Serve the release with "
+            f"`mlops serve --env {env} --release`, or serve, test and record in one step "
+            f"with `make serve-loadtest-record ENV={env}`",
         )
 
 

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import config
+from core import config, registry_setup
 from core.config import EnvironmentConfig
 from core.errors import ConfigError
 from core.paths import ENVIRONMENTS_DIR
@@ -81,7 +81,9 @@ class Delivery:
         return rel.read(self.environments_dir, env)
 
     def store(self, env: str) -> ModelStore:
-        return open_store(self.cfg(env).model_store_dir)
+        cfg = self.cfg(env)
+        registry_setup.require_usable(cfg)
+        return open_store(cfg.model_store_dir)
 
     def cache_dir(self, env: str) -> Path:
         """Where models pulled for checks are kept: build/<env>/models."""

@@ -1,10 +1,12 @@
 """What `mlops serve` serves: the versions asked for, else the environment's release.
 
-Under a `specific` version policy the release record names the version (labelled `stable`),
-so a local server runs what the environment runs. A registry store is pulled, both digests
-checked, into a local folder TF Serving can poll, since it cannot read a registry itself.
-Whatever the store kind, each version about to be served is held to the tree digest a release
-record or the run summary recorded for it (`digest-matches`), before any server starts.
+With `--release`, or under a `specific` version policy, the release record names the version
+(labelled `stable`), so a local server runs what the environment runs and a load test of it may
+be recorded; a `latest` policy alone serves the newest pushed model. A registry store is
+pulled, both digests checked, into a local folder TF Serving can poll, since it cannot read a
+registry itself. Whatever the store kind, each version about to be served is held to the tree
+digest a release record or the run summary recorded for it (`digest-matches`), before any
+server starts.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import config
+from core import config, registry_setup
 from core.config import EnvironmentConfig
-from core.errors import MlopsError
+from core.errors import ConfigError, MlopsError
 from core.uris import display
 from core.verdicts import Rule
 from delivery.promotion import artifact_of
@@ -39,19 +41,30 @@ class ServePlan:
     record: rel.Record | None
 
 
-def plan(environments_dir: Path, cfg: EnvironmentConfig, requested: list[int] | None) -> ServePlan:
-    """`requested` (--version), else the release record's version under a `specific` policy;
-    versions the store does not hold are refused before any server starts."""
+def plan(
+    environments_dir: Path,
+    cfg: EnvironmentConfig,
+    requested: list[int] | None,
+    release: bool = False,
+) -> ServePlan:
+    """`requested` (--version); else the release record's version with `release` (--release)
+    or under a `specific` policy; else the policy's newest. Versions the store does not hold
+    are refused before any server starts."""
+    registry_setup.require_usable(cfg)
     record = rel.read(environments_dir, cfg.name)
-    chosen = ServePlan(requested, None, "--version", record)
-    if not requested and cfg.serving.version_policy == "specific" and record is not None:
-        version = record.current.version
-        chosen = ServePlan(
-            [version],
-            {"stable": version},
-            display(rel.record_path(environments_dir, cfg.name)),
-            record,
+    path = rel.record_path(environments_dir, cfg.name)
+    if release and record is None:
+        source = cfg.deploy.promote_from
+        promote = f"--from {source} --to {cfg.name}" if source else f"--to {cfg.name}"
+        raise ConfigError(
+            f"--release: {cfg.name} has no release ({display(path)} does not exist): promote "
+            f"one first (`mlops promote {promote}`), or serve without --release"
         )
+    chosen = ServePlan(requested, None, "--version", record)
+    wants_release = release or cfg.serving.version_policy == "specific"
+    if not requested and wants_release and record is not None:
+        version = record.current.version
+        chosen = ServePlan([version], {"stable": version}, display(path), record)
     if chosen.versions:  # every store kind lists its versions at once; a server would wait
         backends.check_versions(
             chosen.versions,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from core import registry_setup
 from core.verdicts import Verdict
 from delivery.promotion import Delivery
 from store import release as rel
+from store.oci import answers
 
 
 def _age(stamp: str) -> str:
@@ -54,10 +56,39 @@ def table(delivery: Delivery) -> str:
     return "\n".join(lines)
 
 
+def store_hint(delivery: Delivery, env: str) -> str | None:
+    """What this machine lacks before a command can use `env`'s model store; None when it may.
+
+    Only registry stores can lack anything: the placeholder namespace on GHCR, or a registry
+    that does not answer (the local one not started, or no network).
+    """
+    cfg = delivery.cfg(env)
+    problem = registry_setup.placeholder_problem(cfg)
+    if problem is not None:
+        return f"{problem}; {registry_setup.start_local()}"
+    host = registry_setup.registry_host(cfg)
+    if not host or answers(host):
+        return None
+    fix = (
+        "start it with `make registry`"
+        if host.startswith(("127.", "localhost"))
+        else f"check the network, or {registry_setup.start_local()}"
+    )
+    return f"{env}'s registry {host} (paths.model_store) does not answer; {fix}"
+
+
 def pending(
     delivery: Delivery, envs: list[str], records: dict[str, rel.Record | None]
 ) -> list[str]:
+    """One line per promotion waiting, with the command that moves it on, if it can work here."""
     out = []
+    hints: dict[str, str | None] = {}
+
+    def hint(env: str) -> str | None:
+        if env not in hints:
+            hints[env] = store_hint(delivery, env)
+        return hints[env]
+
     for env in envs:
         src = delivery.cfg(env).deploy.promote_from
         released = records.get(src) if src else None
@@ -66,14 +97,21 @@ def pending(
         source, target = released.current, records[env]
         if target is not None and target.current.same_artifact(source):
             continue
+        promote = f"`mlops promote --from {src} --to {env}`"
         if source.loadtest.verdict == Verdict.PASS:
+            missing = hint(env)
             out.append(
-                f"pending: {source.short()} can be promoted {src} -> {env} "
-                f"(`mlops promote --from {src} --to {env}`)"
+                f"pending: {source.short()} can be promoted {src} -> {env} ({promote})"
+                if missing is None
+                else f"pending: {source.short()} can be promoted {src} -> {env}, but not from "
+                f"here yet:\n  {missing}, then {promote}"
             )
         else:
+            missing = hint(src)
+            record = f"`make serve-loadtest-record ENV={src}` records one"
             out.append(
                 f"pending: {source.short()} waits for a passing load test in {src} "
-                f"before it can go to {env} (now {source.loadtest.verdict})"
+                f"before it can go to {env} (now {source.loadtest.verdict}); "
+                + (record if missing is None else f"to record one here:\n  {missing}")
             )
     return out or ["nothing pending: every environment runs what its source runs"]

@@ -2,7 +2,9 @@
 
 Why a registry: every GitHub repository has one (GHCR, with GITHUB_TOKEN), it outlives the
 runner, and it addresses content by digest, so one artifact moves dev -> staging -> prod by
-tagging (or copying byte for byte to another registry), never by a rebuild.
+tagging (or copying byte for byte to another registry), never by a rebuild. A laptop's dev keeps
+a folder store; its version folder enters the registry once, published as the Pusher would,
+after its tree digest is checked.
 
 Layout, following the CNCF ModelPack specification so other tools (modctl, KitOps) can read it:
 - one manifest per model version, `artifactType` application/vnd.cncf.model.manifest.v1+json;
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, InfraError
+from core.uris import is_remote
 from core.verdicts import Rule
 from store import base as model_store
 from store.base import (
@@ -105,6 +108,22 @@ def unpack(blob: bytes, into: Path) -> None:
                     f"the model folder; refusing to unpack it"
                 )
         tar.extractall(into, filter="data")
+
+
+def answers(registry: str, timeout: float = 2.0) -> bool:
+    """Whether anything answers the registry API at `registry` (HOST[:PORT]): any HTTP status
+    counts, since 401 only means credentials are wanted. For advice, not for a gate."""
+    import urllib.error
+    import urllib.request
+
+    scheme = "http" if registry.startswith(_LOOPBACK) else "https"
+    try:
+        urllib.request.urlopen(f"{scheme}://{registry}/v2/", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 class OciStore(ModelStore):
@@ -407,11 +426,13 @@ class OciStore(ModelStore):
         return Artifact(version, tree, self.ref(digest))
 
     def adopt(self, artifact: Artifact, env: str, expected_current: Artifact | None) -> Artifact:
+        if not artifact.ref.startswith(OCI_SCHEME):
+            artifact = self._publish_folder(artifact)
         digest = artifact.manifest_digest
-        if not artifact.ref.startswith(OCI_SCHEME) or not digest:
+        if not digest:
             raise StoreError(
-                f"{artifact.ref} is not in a registry; only registry artifacts can "
-                f"be promoted into the registry store {self.uri}"
+                f"{artifact.ref} names no manifest digest (oci://REGISTRY/REPOSITORY@sha256:...);"
+                f" a registry artifact is promoted by digest"
             )
         source = OciStore(artifact.ref)
         if source.name != self.name:
@@ -435,6 +456,22 @@ class OciStore(ModelStore):
         body, _ = self._manifest(digest) or (b"", "")
         self._put_manifest(env, body)
         return Artifact(artifact.version, artifact.tree_digest, self.ref(digest))
+
+    def _publish_folder(self, artifact: Artifact) -> Artifact:
+        """A version folder from a folder store (a laptop's dev), published here as the Pusher
+        would: the same files, checked against the tree digest before anything is pushed."""
+        if is_remote(artifact.ref):
+            raise StoreError(
+                f"{artifact.ref} is in a bucket; a registry store {self.uri} takes registry "
+                f"artifacts or local version folders"
+            )
+        model_store.verify_tree(artifact.ref, artifact.tree_digest, f"the model at {artifact.ref}")
+        name = self.repository.rsplit("/", 1)[-1]
+        return self.publish(
+            Path(artifact.ref),
+            artifact.version,
+            {PREFIX + "name": name, "org.opencontainers.image.version": str(artifact.version)},
+        )
 
     def _copy_from(self, source: OciStore, digest: str, version: int) -> None:
         """Byte-for-byte: blobs, then the same manifest bytes, so the digest is unchanged."""

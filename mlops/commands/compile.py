@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from core import config
+from core import config, registry_setup
 from mlops.arguments import Subparsers, add_env
 from pipeline.runner import compile_kubeflow
 
@@ -25,4 +26,12 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"Compiled {cfg.pipeline_name} for {cfg.name}: {compile_kubeflow(cfg, args.environments)}"
     )
+    placeholder = registry_setup.placeholder_problem(cfg)
+    if placeholder is not None:  # offline compiles are fine; running this JSON is not
+        print(
+            f"note: {placeholder}, so the compiled Pusher publishes to "
+            f"{cfg.model_store_dir}; export {registry_setup.NAMESPACE_VARIABLE}=owner/repo "
+            f"(or MODEL_REGISTRY) and compile again before you run it",
+            file=sys.stderr,
+        )
     return 0

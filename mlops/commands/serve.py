@@ -29,13 +29,21 @@ def add_parser(sub: Subparsers) -> None:
         choices=["auto", "binary", "docker", "local"],
         help="force a backend (default: the first available, in that order)",
     )
-    parser.add_argument(
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
         "--version",
         type=int,
         action="append",
         metavar="N",
         help="serve version N (repeatable); required by a `specific` policy "
         "until a release record names it",
+    )
+    which.add_argument(
+        "--release",
+        action="store_true",
+        help="serve the version the environment's release record names, whatever the "
+        "version policy (what `loadtest --record` needs; default under `latest`: the newest "
+        "pushed model)",
     )
     parser.add_argument("--output", metavar="DIR", help="the --output folder of `mlops run`")
     mode = parser.add_mutually_exclusive_group()
@@ -49,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config.load(args.env, args.environments, output_root=args.output)
     if args.stop:
         return _stop(cfg)
-    chosen = serve_release.plan(args.environments, cfg, args.version)
+    chosen = serve_release.plan(args.environments, cfg, args.version, release=args.release)
     for note in serve_release.check_digests(args.environments, cfg, chosen):
         print(f"Note: {note}")
     backend = backends.choose_backend(args.backend)

@@ -22,14 +22,23 @@ def _repository(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_REPOSITORY", "Acme/Taxi")
 
 
-def test_a_registry_store_without_its_repository_says_what_to_set(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+def test_compile_needs_no_github_repository(
+    environments: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
+    """Offline, in a clone whose origin is not GitHub: the placeholder namespace, and a note."""
     monkeypatch.delenv("GITHUB_REPOSITORY")
     monkeypatch.setattr(config, "_origin_repository", lambda: "")
-    assert cli.main(["compile", "--env", "staging"]) == 2
-    err = capsys.readouterr().err
-    assert "paths.model_store" in err and "GITHUB_REPOSITORY" in err and "Traceback" not in err
+    assert cli.main(["--environments", str(environments), "compile", "--env", "staging"]) == 0
+    out, err = capsys.readouterr()
+    output = environments.parent / "build" / "staging" / "pipeline.json"
+    assert f"Compiled taxi-tips-staging for staging: {output}" in out
+    tasks = json.loads(output.read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert "oci://ghcr.io/local/taxi-tips/models/taxi_tips" in json.dumps(tasks["Pusher"])
+    assert (
+        "note: staging's model store oci://ghcr.io/local/taxi-tips/models is GHCR under a "
+        "placeholder namespace (GITHUB_REPOSITORY is unset and origin is not a GitHub remote)"
+    ) in err
+    assert "export GITHUB_REPOSITORY=owner/repo" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
@@ -72,7 +81,8 @@ def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) ->
     """Compile from a copy of the repository: the JSON must not name the copy's folder.
 
     The curated schema's absolute path used to be embedded; on Vertex AI that path does not
-    exist inside the pipeline image.
+    exist inside the pipeline image. The copy is a clone whose origin is not on GitHub, with no
+    GITHUB_REPOSITORY or MODEL_REGISTRY, as `make compile` meets it on a laptop.
     """
     import shutil
     import subprocess
@@ -85,21 +95,27 @@ def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) ->
             copy / folder,
             ignore=shutil.ignore_patterns("__pycache__", "manifests", "release.yaml"),
         )
+    subprocess.run(["git", "init", "-q", str(copy)], check=True)
+    origin = "https://gitlab.example.com/acme/taxi.git"
+    subprocess.run(["git", "-C", str(copy), "remote", "add", "origin", origin], check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_REPOSITORY", "MODEL_REGISTRY")}
     result = subprocess.run(
         [sys.executable, "-m", "mlops.cli", "compile", "--env", "staging"],
         cwd=copy,
-        env={**os.environ, "PYTHONPATH": str(copy), "GITHUB_REPOSITORY": "owner/repo"},
+        env={**env, "PYTHONPATH": str(copy)},
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "placeholder namespace (GITHUB_REPOSITORY is unset" in result.stderr
     output = copy / "build" / "staging" / "pipeline.json"
     assert f"Compiled taxi-tips-staging for staging: {output}" in result.stdout  # the copy ran
     text = output.read_text()
     for machine_path in {str(copy), str(copy.resolve()), str(tmp_path), str(REPO_ROOT)}:
         assert machine_path not in text
     assert '"stringValue": "models/schema/schema.pbtxt"' in text
+    assert "oci://ghcr.io/local/taxi-tips/models/taxi_tips" in text  # the documented placeholder
     assert "components.schema_import.Executor" in text
     # The user code is referenced by import path, from the package the image installs.
     assert "models.preprocessing.preprocessing_fn" in text

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import config, config_schema
+from core import config, config_schema, registry_setup
 from core.errors import ConfigError
 from core.paths import ENVIRONMENTS_DIR
 from mlops import cli
@@ -44,6 +44,64 @@ def test_output_and_data_relocate_a_run(tmp_path: Path) -> None:
     assert cfg.data.root == str(tmp_path / "d")
     assert cfg.paths.metadata == str(tmp_path / "o" / "metadata.sqlite")
     assert cfg.model_store_dir == str(tmp_path / "o" / "model_store" / "taxi_tips")
+
+
+def _new_environment(environments: Path, text: str) -> Path:
+    """environments/qa/ with an overlay that sets little, as a person starts a new one."""
+    (environments / "qa").mkdir()
+    (environments / "qa" / "config.yaml").write_text(text)
+    return environments / "qa" / "config.yaml"
+
+
+QA = "pipeline_name: taxi-tips-qa\ndeploy:\n  promote_from: staging\n"
+
+
+def test_a_new_local_environment_gets_its_paths_under_build(
+    environments: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _new_environment(environments, QA)
+    cfg = config.load("qa", environments)
+    build = environments.parent / "build" / "qa"
+    assert cfg.paths.pipeline_root == str(build / "pipeline")
+    assert cfg.paths.metadata == str(build / "metadata.sqlite")
+    assert cfg.model_store_dir == str(build / "model_store" / "taxi_tips")
+    for args in (["config", "--env", "qa"], ["status"]):
+        assert cli.main(["--environments", str(environments), *args]) == 0, args
+    out, err = capsys.readouterr()
+    assert f"pipeline_root: {build / 'pipeline'}" in out
+    assert "qa: ok" in err and "Traceback" not in err
+    assert [line.split()[0] for line in out.splitlines() if line.startswith("qa ")] == ["qa"]
+
+
+def test_what_an_environment_sets_is_not_replaced_by_the_default(environments: Path) -> None:
+    _new_environment(environments, QA + "paths:\n  pipeline_root: elsewhere/qa\n")
+    cfg = config.load("qa", environments)
+    assert cfg.paths.pipeline_root == str(environments.parent / "elsewhere" / "qa")
+    assert cfg.paths.metadata == str(environments.parent / "build" / "qa" / "metadata.sqlite")
+
+
+@pytest.mark.parametrize("key", ["pipeline_root", "model_store"])
+def test_a_new_cloud_environment_is_told_which_path_to_set(environments: Path, key: str) -> None:
+    """kubeflow_v2 runs write to buckets: no default fits, so the error names the key."""
+    paths = {"pipeline_root": "gs://b/qa/pipeline", "model_store": "gs://b/qa/models"}
+    del paths[key]
+    overlay = _new_environment(
+        environments,
+        "extends: cloud\n" + QA + yaml.safe_dump({"paths": paths}),
+    )
+    (environments / "cloud.yaml").write_text(
+        "\n".join(
+            line
+            for line in (environments / "cloud.yaml").read_text().splitlines()
+            if "model_store:" not in line
+        )
+    )
+    with pytest.raises(ConfigError) as err:
+        config.load("qa", environments)
+    assert str(err.value).startswith(
+        f"{config.show_path(overlay)}: paths.{key}: required value is missing: "
+        f"the kubeflow_v2 runner needs "
+    )
 
 
 # --- bad overlays, generated ---------------------------------------------------------------
@@ -443,11 +501,49 @@ def test_a_release_path_set_in_a_layer_counts(environments: Path) -> None:
 
 
 def test_the_file_that_set_an_unusable_store_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GHCR under the placeholder namespace: say which file set it and how to get a registry."""
     monkeypatch.setattr(config, "_origin_repository", lambda: "")
-    with pytest.raises(
-        ConfigError, match=r"environments/cloud.yaml: paths.model_store .* needs GITHUB_REPOSITORY"
-    ):
-        _ = config.load("prod").model_store_dir
+    cfg = config.load("prod")
+    assert cfg.model_store_dir == "oci://ghcr.io/local/taxi-tips/models/taxi_tips"
+    with pytest.raises(ConfigError) as err:
+        registry_setup.require_usable(cfg)
+    assert str(err.value) == (
+        "environments/cloud.yaml: paths.model_store: prod's model store "
+        "oci://ghcr.io/local/taxi-tips/models is GHCR under a placeholder namespace "
+        "(GITHUB_REPOSITORY is unset and origin is not a GitHub remote): start a registry with "
+        "`make registry` and `export MODEL_REGISTRY=127.0.0.1:5001`, or "
+        "`export GITHUB_REPOSITORY=owner/repo` to use GHCR"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "store"),
+    [
+        ({"MODEL_REGISTRY": "127.0.0.1:5001"}, "oci://127.0.0.1:5001/local/taxi-tips/models"),
+        ({"GITHUB_REPOSITORY": "Acme/Taxi"}, "oci://ghcr.io/Acme/Taxi/models"),
+    ],
+)
+def test_one_variable_makes_the_registry_store_usable(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], store: str
+) -> None:
+    monkeypatch.setattr(config, "_origin_repository", lambda: "")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    for env in ("staging", "prod"):
+        cfg = config.load(env)
+        assert cfg.paths.model_store == store
+        registry_setup.require_usable(cfg)  # no error
+
+
+def test_a_variable_without_a_default_is_named_where_the_store_is_used(
+    environments: Path,
+) -> None:
+    _edit(
+        environments / "dev" / "config.yaml",
+        lambda d: _set(d, "paths.model_store", "oci://${NO_SUCH_REGISTRY}/models"),
+    )
+    with pytest.raises(ConfigError, match=r"paths.model_store .* needs NO_SUCH_REGISTRY set"):
+        _ = config.load("dev", environments).model_store_dir
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from core.errors import InfraError
 from delivery.promotion import PromotionRefused
 from mlops import cli
 from store import release as rel
-from store.model_store import model_digest, open_store
+from store.model_store import Artifact, DigestMismatch, model_digest, open_store
 from store.oci import ARTIFACT_TYPE, LAYER_MEDIA_TYPE, TREE_DIGEST
 from tests.support.repo import update_overlay
 from tests.support.stores import MODEL, Repo, fake_model
@@ -117,6 +117,26 @@ def test_a_copy_to_another_registry_keeps_the_digest(registry: Registry, tmp_pat
         assert other.raw_manifest(f"{other.host}/mirror/models/{MODEL}:staging")[1] == digest
     finally:
         other.stop()
+
+
+def test_a_folder_version_is_published_into_a_registry_store(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """A laptop's dev keeps a folder store; staging's registry takes the same files, checked."""
+    model = fake_model(tmp_path / "build" / MODEL / "7", 7)
+    tree = model_digest(model)
+    store = open_store(registry.store_uri(f"laptop/{tmp_path.name.lower()}") + f"/{MODEL}")
+    adopted = store.adopt(Artifact(7, tree, str(model)), "staging", None)
+    name, _, digest = adopted.ref.removeprefix("oci://").partition("@")
+    assert (adopted.version, adopted.tree_digest) == (7, tree)
+    assert registry.raw_manifest(f"{name}:staging")[1] == digest
+    assert registry.raw_manifest(f"{name}:7")[1] == digest
+    assert model_digest(store.materialize(adopted, tmp_path / "cache")) == tree
+    # Files changed since their digest was recorded: refused, and no tag moves.
+    (model / "saved_model.pb").write_bytes(b"tampered")
+    with pytest.raises(DigestMismatch, match=r"the model at .*/7"):
+        store.adopt(Artifact(7, tree, str(model)), "prod", None)
+    assert registry.tags(name.split("/", 1)[1]) == ["7", "staging"]
 
 
 def test_a_tag_moved_outside_promote_is_refused(oci: Repo, registry: Registry) -> None:

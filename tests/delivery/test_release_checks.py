@@ -110,6 +110,7 @@ def test_a_verdict_is_recorded_only_against_the_served_release(repo: Repo) -> No
     with pytest.raises(PromotionRefused, match="serves-the-release") as refused:
         loadtest_record.check_serves_the_release(repo.environments, "dev", _Server(version - 1))
     assert f"release version {version}; a verdict recorded now" in str(refused.value)
+    assert "Serve the release with `mlops serve --env dev --release`" in str(refused.value)
     loadtest_record.check_serves_the_release(repo.environments, "dev", _Server(version))
 
 
@@ -160,6 +161,20 @@ def test_a_specific_policy_serves_the_release_the_record_names(any_repo: Repo) -
         assert served is not None
         assert sorted(p.name for p in Path(served).iterdir()) == [str(first)]
         assert (Path(served) / str(first) / "saved_model.pb").exists()
+
+
+def test_release_serves_the_record_whatever_the_policy(repo: Repo) -> None:
+    """`serve --release` (what `make serve-and-loadtest` runs): the released version, although
+    dev's `latest` policy alone would serve the newer push."""
+    with pytest.raises(ConfigError, match=r"--release: dev has no release \(.*release.yaml does"):
+        serve_release.plan(repo.environments, repo.delivery.cfg("dev"), None, release=True)
+    first = repo.push()
+    repo.delivery.promote_to("dev")
+    repo.push()  # newer, not released
+    cfg = repo.delivery.cfg("dev")
+    chosen = serve_release.plan(repo.environments, cfg, None, release=True)
+    assert (chosen.versions, chosen.labels) == ([first], {"stable": first})
+    assert chosen.source.endswith("dev/release.yaml")
 
 
 def test_a_latest_policy_leaves_the_choice_to_the_server(repo: Repo) -> None:

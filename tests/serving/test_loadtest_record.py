@@ -9,13 +9,18 @@ then blocks the promotion to staging.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
 from core import config
+from core.paths import REPO_ROOT
+from store.model_store import publish_atomically
 from tests.support.repo import FULL_DATA, update_overlay
-from tests.support.servers import mlops, start_server, stop_server
+from tests.support.servers import free_port, make_environment, mlops, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -103,3 +108,48 @@ def test_record_writes_pass_then_fail_into_the_release(tmp_path, trained) -> Non
         assert not (server.environments / "staging" / "release.yaml").exists()
     finally:
         stop_server(server)
+
+
+def test_make_serve_loadtest_record_attaches_the_verdict_to_the_release(
+    tmp_path, trained, second_version
+) -> None:
+    """`make demo`'s last step serves dev's release, not the newest pushed model, so the
+    recorded load test is about the release (issue 17: it served the newest and then refused
+    with serves-the-release)."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text("\n".join(FULL_DATA.read_text().splitlines()[:201]) + "\n")
+    environments = make_environment(
+        tmp_path / "repo",
+        serving={"rest_port": free_port(), "grpc_port": free_port(), "file_system_poll_seconds": 1},
+        loadtest={
+            "warmup_seconds": 1,
+            "run_seconds": 4,
+            "users": 2,
+            "spawn_rate": 2,
+            "rows_file": str(rows),
+            "slo": {"p95_ms": 10000, "p99_ms": 10000, "min_rps": 0.1},
+        },
+    )
+    envs = str(environments)
+    store = Path(config.load("dev", environments).model_store_dir)
+    store.mkdir(parents=True)
+    publish_atomically(trained.export_dir, store, 1)
+    promoted = mlops("--environments", envs, "promote", "--to", "dev")
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    publish_atomically(second_version, store, 2)  # pushed after the release: newer, unreleased
+
+    mlops_command = f"{Path(sys.executable).parent / 'mlops'} --environments {envs}"
+    target = ["serve-loadtest-record", "ENV=dev", "BACKEND=local", f"MLOPS={mlops_command}"]
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO_ROOT), *target],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-3000:]
+    assert "Serving taxi_tips (version 1 AVAILABLE)" in out and "version 2" not in out
+    record = yaml.safe_load((environments / "dev" / "release.yaml").read_text())["current"]
+    assert record["version"] == 1 and record["loadtest"]["verdict"] == "PASS"
+    assert f"Recorded PASS for dev's version 1 ({record['digest'][7:19]})" in out
+    assert "Stopped" in out  # the server does not outlive the target
