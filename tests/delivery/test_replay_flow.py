@@ -297,6 +297,10 @@ def _flow(
         assert f"{registry.host}/{MODEL_REPO}@{digest}" in deployment
     before_rollback = yaml.safe_load(remote.show("environments/dev/release.yaml", "main~1"))
     assert before_rollback["current"]["version"] == version + 1
+    # The rolled-back release stays on record, marked as rolled back.
+    (rolled_back,) = _record(remote, "dev")["history"]
+    assert rolled_back["version"] == version + 1
+    assert rolled_back["rolled_back_at"] and rolled_back["rolled_back_by"]
     assert set(registry.tags(MODEL_REPO)) >= {
         str(version),
         str(version + 1),
