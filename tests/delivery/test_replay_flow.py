@@ -39,6 +39,7 @@ from tests.support import replay as rp
 from tests.support.git_remote import Remote, git
 from tests.support.github import REVIEWED, FakeGitHub
 from tests.support.repo import write_sample
+from tests.support.seed import write_committed_tree
 
 pytestmark = pytest.mark.slow
 
@@ -55,14 +56,11 @@ def _free_port() -> int:
 
 
 def _seed(remote: Remote) -> None:
-    """The template as committed (no releases), plus test-sized overlays and the sample."""
+    """The template as committed (HEAD, no releases), plus test-sized overlays and the sample."""
     seed = remote.clone("person")
-    files = git(REPO, "ls-files", "-co", "--exclude-standard").splitlines()
-    for name in files:
-        if name.startswith(("tests/", "build/")) or not (REPO / name).is_file():
-            continue
-        (seed / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, seed / name)
+    # Committed files only: a `make demo` in this checkout leaves an untracked dev release whose
+    # model is in this machine's build/, which would become the flow's baseline.
+    write_committed_tree(REPO, seed)
     write_sample(seed / "data" / "replay", rows=3000)
     git(seed, "add", "-A")
     git(seed, "commit", "--quiet", "-m", "The template, with a 3000-row sample")
