@@ -24,9 +24,13 @@ SUMMARY_FILE = "run_summary.json"
 
 @dataclass
 class MetricRow:
+    """One slice's metrics. A metric TFMA could not define there is None, with the reason in
+    `undefined` (AUC on a slice with one class), never a number."""
+
     slice: str
-    metrics: dict[str, float]
-    baseline: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float | None]
+    baseline: dict[str, float | None] = field(default_factory=dict)
+    undefined: dict[str, str] = field(default_factory=dict)  # metric -> why it has no value
 
     @property
     def sort_key(self) -> tuple[str, float, str]:
@@ -64,6 +68,8 @@ class RunSummary:
     source_commit: str = ""
     baseline_release: str = ""  # which release the regression gate compared against
     baseline_note: str = ""  # or why there was none
+    # Slice thresholds skipped because the slice's metric is undefined (components.evaluator).
+    skipped_thresholds: list[dict[str, str]] = field(default_factory=list)
 
     def write(self, cfg: EnvironmentConfig) -> Path:
         out = Path(cfg.paths.pipeline_root).parent / SUMMARY_FILE
@@ -103,9 +109,14 @@ class RunSummary:
             if self.slices:
                 out.append(f"  {self.gated_metric} by slice:")
                 for row in self.slices:
-                    value = row.metrics.get(self.gated_metric)
-                    count = row.metrics.get("example_count", 0)
-                    out.append(f"    {row.slice:<34} {_fmt(value):>8}  (n={int(count)})")
+                    shown = _shown(row, self.gated_metric)
+                    count = row.metrics.get("example_count") or 0
+                    out.append(f"    {row.slice:<34} {shown:>8}  (n={int(count)})")
+            for note in self.skipped_thresholds:
+                out.append(
+                    f"  threshold skipped: {note['metric']} on {note['slice']} is undefined "
+                    f"({note['reason']}), so that slice's threshold was not checked"
+                )
         if self.blessed is True:
             out.append("Model validation: BLESSED")
         elif self.blessed is False:
@@ -164,11 +175,10 @@ class RunSummary:
             out.append(f"- Pushed: version {self.pushed_version} (`{self.model_digest}`)")
         if self.overall is not None:
             out += ["", "| metric | candidate | baseline |", "|---|---|---|"]
-            for name, value in sorted(self.overall.metrics.items()):
+            for name in sorted(self.overall.metrics):
                 mark = " (gated)" if name == self.gated_metric else ""
-                out.append(
-                    f"| {name}{mark} | {_fmt(value)} | {_fmt(self.overall.baseline.get(name))} |"
-                )
+                base = self.overall.baseline.get(name)
+                out.append(f"| {name}{mark} | {_shown(self.overall, name)} | {_fmt(base)} |")
         return "\n".join(out) + "\n"
 
 
@@ -184,6 +194,13 @@ def _fmt(value: float | None) -> str:
     return "nan" if math.isnan(value) else f"{value:.4f}"
 
 
+def _shown(row: MetricRow, name: str) -> str:
+    """The value, or `undefined (one class)`: a metric without a value is never shown as 0."""
+    if name in row.undefined:
+        return f"undefined ({row.undefined[name]})"
+    return _fmt(row.metrics.get(name))
+
+
 def _metric_table(row: MetricRow, gated: str, has_baseline: bool) -> list[str]:
     from models.evaluation import METRIC_CLASSES
 
@@ -194,10 +211,14 @@ def _metric_table(row: MetricRow, gated: str, has_baseline: bool) -> list[str]:
     ]
     for name in names:
         value = row.metrics[name]
-        shown = f"{int(value)}" if name == "example_count" else _fmt(value)
-        line = f"  {name + (' *' if name == gated else ''):<18}{shown:>10}"
-        if has_baseline and name in row.baseline and name != "example_count":
-            base = row.baseline[name]
+        label = f"  {name + (' *' if name == gated else ''):<18}"
+        if name in row.undefined:
+            lines.append(f"{label}{_shown(row, name)}")
+            continue
+        shown = f"{int(value or 0)}" if name == "example_count" else _fmt(value)
+        line = f"{label}{shown:>10}"
+        base = row.baseline.get(name)
+        if has_baseline and name != "example_count" and value is not None and base is not None:
             line += f"{_fmt(base):>10}{value - base:>+10.4f}"
         lines.append(line)
     lines.append("  (* gated metric)")
@@ -213,6 +234,28 @@ def slice_name(slice_key: Any) -> str:
     return ", ".join(parts) or "overall"
 
 
+def why_undefined(metric: str) -> str:
+    """Why TFMA left `metric` without a value (NaN) on a slice."""
+    from models.evaluation import WHY_UNDEFINED
+
+    return WHY_UNDEFINED.get(metric, "not computable")
+
+
+def read_skipped_thresholds(uri: str) -> list[dict[str, str]]:
+    """The slice thresholds the Evaluator skipped because the slice's metric is undefined."""
+    from components.evaluator import read_skipped
+
+    return [
+        {
+            "slice": slice_name(per_slice.slice_key),
+            "metric": failure.metric_key.name,
+            "reason": why_undefined(failure.metric_key.name),
+        }
+        for per_slice in read_skipped(uri).metric_validations_per_slice
+        for failure in per_slice.failures
+    ]
+
+
 def read_evaluation(uri: str) -> tuple[MetricRow | None, list[MetricRow], bool]:
     """Overall and per-slice metrics of the candidate, with the baseline's where present."""
     import tensorflow_model_analysis as tfma
@@ -226,11 +269,14 @@ def read_evaluation(uri: str) -> tuple[MetricRow | None, list[MetricRow], bool]:
             value = kv.value.double_value.value if kv.value.HasField("double_value") else None
             if value is None:
                 continue
+            defined = value if math.isfinite(value) else None
             if kv.key.model_name == "baseline":
-                row.baseline[kv.key.name] = value
+                row.baseline[kv.key.name] = defined
                 has_baseline = True
             else:
-                row.metrics[kv.key.name] = value
+                row.metrics[kv.key.name] = defined
+                if defined is None:
+                    row.undefined[kv.key.name] = why_undefined(kv.key.name)
         if row.slice == "overall":
             overall = row
         else:
@@ -259,6 +305,20 @@ def read_blessing_failures(uri: str) -> list[str]:
                 )
                 continue
             value = failure.metric_value.double_value.value
+            if not math.isfinite(value):
+                # Undefined (NaN): no number was compared; the threshold failed closed.
+                rule = (
+                    "its change against the baseline cannot be checked (evaluation.max_regression)"
+                    if failure.metric_key.is_diff
+                    else f"it cannot clear the floor "
+                    f"{threshold.value_threshold.lower_bound.value} (evaluation.lower_bound)"
+                )
+                why = why_undefined(name)
+                hint = (
+                    "; the eval split needs examples of both classes" if why == "one class" else ""
+                )
+                reasons.append(f"{name} on {where} is undefined ({why}), so {rule}{hint}")
+                continue
             if failure.metric_key.is_diff:
                 allowed = threshold.change_threshold.absolute.value
                 reasons.append(
@@ -391,6 +451,7 @@ def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSumm
     evaluation = outputs.get("Evaluator", {}).get("evaluation", [])
     if evaluation:
         summary.overall, summary.slices, summary.has_baseline = read_evaluation(evaluation[0].uri)
+        summary.skipped_thresholds = read_skipped_thresholds(evaluation[0].uri)
     blessing = outputs.get("Evaluator", {}).get("blessing", [])
     if blessing:
         summary.blessed = _prop(blessing[0], "blessed") == 1
