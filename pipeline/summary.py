@@ -68,6 +68,7 @@ class RunSummary:
     source_commit: str = ""
     baseline_release: str = ""  # which release the regression gate compared against
     baseline_note: str = ""  # or why there was none
+    warnings: list[str] = field(default_factory=list)  # about the input, e.g. empty span folders
     # Slice thresholds skipped because the slice's metric is undefined (components.evaluator).
     skipped_thresholds: list[dict[str, str]] = field(default_factory=list)
 
@@ -82,10 +83,13 @@ class RunSummary:
 
     def render(self) -> str:
         out = [f"\n== Run summary: {self.pipeline_name} ({self.environment}) =="]
+        out.extend(f"Warning: {warning}" for warning in self.warnings)
         ran = [c["id"] for c in self.components if c["status"] == "ran"]
         cached = [c["id"] for c in self.components if c["status"] == "cached"]
+        resolved = [c["id"] for c in self.components if c["status"] == "resolved"]
         out.append(
             f"Components: {len(ran)} ran, {len(cached)} cached"
+            + (f", {len(resolved)} resolved" if resolved else "")
             + (f"; ran: {', '.join(ran)}" if ran and cached else "")
         )
         out.append(
@@ -110,6 +114,8 @@ class RunSummary:
                 out.append(f"  {self.gated_metric} by slice:")
                 for row in self.slices:
                     shown = _shown(row, self.gated_metric)
+                    if self.gated_metric in row.undefined:
+                        shown = f"  {shown}"  # starts where the digits of a value start
                     count = row.metrics.get("example_count") or 0
                     out.append(f"    {row.slice:<34} {shown:>8}  (n={int(count)})")
             for note in self.skipped_thresholds:
@@ -349,14 +355,20 @@ def read_blessing_failures(uri: str) -> list[str]:
     return reasons
 
 
+def _metadata_store(cfg: EnvironmentConfig) -> Any:
+    import ml_metadata as mlmd
+    from tfx.orchestration import metadata
+
+    return mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(cfg.paths.metadata))
+
+
 def _outputs_of_latest_run(
     cfg: EnvironmentConfig, inputs: bool = False
 ) -> tuple[str, dict[str, dict[str, list[Any]]]]:
     """The newest run's id, and node id -> output key -> artifacts for that run (or inputs)."""
     import ml_metadata as mlmd
-    from tfx.orchestration import metadata
 
-    store = mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(cfg.paths.metadata))
+    store = _metadata_store(cfg)
     runs = store.get_contexts_by_type("pipeline_run")
     pipeline_ctx = store.get_context_by_type_and_name("pipeline", cfg.pipeline_name)
     if not runs or pipeline_ctx is None:
