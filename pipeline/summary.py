@@ -60,7 +60,11 @@ class RunSummary:
     pushed_path: str | None = None
     model_digest: str | None = None
     gated_metric: str = ""
-    pipeline_run: str = ""  # the ML Metadata pipeline_run context of this run
+    # The ML Metadata pipeline run that trained the model this summary names: an earlier run when
+    # this one reused the Trainer from cache; this run's own when nothing was trained. Release
+    # records copy it, so it must name where the model came from, not the re-run that found it.
+    pipeline_run: str = ""
+    current_run: str = ""  # this run's pipeline_run context
     spans: list[int] = field(default_factory=list)  # the training window (Transform's inputs)
     eval_span: int | None = None  # the newest span: data gate, drift gate, evaluation
     data_root: str = ""
@@ -362,6 +366,26 @@ def _metadata_store(cfg: EnvironmentConfig) -> Any:
     return mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(cfg.paths.metadata))
 
 
+def trained_in(store: Any, model_id: int) -> str:
+    """The pipeline run whose Trainer produced the model artifact `model_id`.
+
+    A run that reuses the Trainer from cache records a CACHED execution with the same artifact as
+    its output; the run that trained it is the one whose execution completed (not CACHED).
+    """
+    import ml_metadata as mlmd
+
+    output = mlmd.proto.Event.OUTPUT
+    producers = sorted(
+        e.execution_id for e in store.get_events_by_artifact_ids([model_id]) if e.type == output
+    )
+    for execution in sorted(store.get_executions_by_id(producers), key=lambda e: e.id):
+        if execution.last_known_state == mlmd.proto.Execution.COMPLETE:
+            for context in store.get_contexts_by_execution(execution.id):
+                if context.type == "pipeline_run":
+                    return context.name
+    return ""
+
+
 def _outputs_of_latest_run(
     cfg: EnvironmentConfig, inputs: bool = False
 ) -> tuple[str, dict[str, dict[str, list[Any]]]]:
@@ -453,8 +477,12 @@ def summarize(cfg: EnvironmentConfig, nodes: dict[str, NodeProgress]) -> RunSumm
         data_validation="not run",
         anomalies=[],
         pipeline_run=run_name,
+        current_run=run_name,
         source_commit=git_commit(),
     )
+    model = outputs.get("Trainer", {}).get("model", [])
+    if model:
+        summary.pipeline_run = trained_in(_metadata_store(cfg), model[0].id) or run_name
     _read_spans_and_drift(cfg, summary, outputs)
     report = outputs.get("DataGate", {}).get("report", [])
     if report:
