@@ -13,6 +13,7 @@ commit, pipeline run, tree digest and the Evaluator's overall metrics.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ DIGEST_PROPERTY = "model_digest"
 
 
 def overall_metrics(blessing_uri: str) -> dict[str, float]:
-    """The Evaluator's overall-slice metrics, found beside its blessing output."""
+    """The Evaluator's overall-slice metrics, found beside its blessing output; a metric TFMA
+    left undefined (NaN) is left out, so the annotation stays strict JSON."""
     import tensorflow_model_analysis as tfma
 
     blessing = Path(blessing_uri)
@@ -46,6 +48,7 @@ def overall_metrics(blessing_uri: str) -> dict[str, float]:
             if not kv.key.is_diff
             and kv.key.model_name != "baseline"
             and kv.value.HasField("double_value")
+            and math.isfinite(kv.value.double_value.value)
         }
     return {}
 

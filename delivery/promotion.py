@@ -210,10 +210,14 @@ class Delivery:
         return self._install(dst, new, artifact_of(current), check_env=src, defer_store=defer_store)
 
     def rollback(self, env: str) -> rel.Record:
+        """The previous release runs again; the one it replaces stays in history, marked."""
         record = self.record(env)
         previous = rules.previous_release(env, record)
         assert record is not None  # previous_release refuses an environment without a record
-        rolled = rel.Record(env, previous, record.history[1:])
+        left = copy.deepcopy(record.current)
+        left.rolled_back_at, left.rolled_back_by = rel.now(), actor()
+        earlier = [r for r in record.history if r is not previous]
+        rolled = rel.Record(env, previous, [left, *earlier])
         self._move(env, artifact_of(previous), record, rolled, check_env=env)
         return rolled
 

@@ -81,8 +81,16 @@ def expected_version(expected: int | None, actual: int, what: str) -> None:
 
 
 def previous_release(env: str, record: rel.Record | None) -> rel.Release:
-    if record is None or not record.history:
-        raise PromotionRefused(
-            Rule.PREVIOUS_RELEASE, f"{env} has no previous release to roll back to"
-        )
-    return record.history[0]
+    """The newest earlier release that was not itself rolled back."""
+    history = record.history if record is not None else []
+    for release in history:
+        if not release.rolled_back_at:
+            return release
+    why = (
+        f" (every earlier release in environments/{env}/release.yaml was rolled back)"
+        if history
+        else ""
+    )
+    raise PromotionRefused(
+        Rule.PREVIOUS_RELEASE, f"{env} has no previous release to roll back to{why}"
+    )

@@ -15,7 +15,6 @@ from pathlib import Path
 # extensions, about 12 s of start-up that a local run never uses.
 from tfx.components import (
     CsvExampleGen,
-    Evaluator,
     ExampleValidator,
     Pusher,
     StatisticsGen,
@@ -39,6 +38,7 @@ from components import pusher as atomic_pusher
 from components.baseline import ReleasedBaseline
 from components.data_gate import DataGate
 from components.drift_gate import DriftGate
+from components.evaluator import Evaluator
 from components.schema_import import PackagedSchemaGen, package_reference
 from components.window import SpanWindowStrategy
 from core.config import EnvironmentConfig

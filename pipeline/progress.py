@@ -30,19 +30,37 @@ class NodeProgress:
 
 
 class RunProgress(logging.Handler):
-    """A logging handler that follows LocalDagRunner's and the launcher's messages."""
+    """A logging handler that follows LocalDagRunner's and the launcher's messages.
+
+    `nodes` holds one entry per progress line printed: a node that runs twice in one command (the
+    window's older spans are ingested by CsvExampleGen in runs of their own, see `run_label`) is
+    two entries, so the summary's counts agree with the lines above it.
+    """
 
     def __init__(self, out: TextIO = sys.stdout) -> None:
         super().__init__(level=logging.INFO)
         self.out = out
         self.nodes: dict[str, NodeProgress] = {}
         self.current: str | None = None
+        self.run_label = ""  # appended to node ids while set: "CsvExampleGen (span 1)"
+
+    def _key(self, node_id: str) -> str:
+        return f"{node_id} ({self.run_label})" if self.run_label else node_id
 
     def emit(self, record: logging.LogRecord) -> None:
-        # The messages followed here carry positional arguments, never a mapping.
+        # Libraries log exception objects too (Beam logs the RuntimeError that wraps a Ctrl-C),
+        # and a handler that raised would replace the error being reported with its own.
+        try:
+            self._follow(record)
+        except Exception:
+            self.handleError(record)
+
+    def _follow(self, record: logging.LogRecord) -> None:
         msg, args = record.msg, record.args if isinstance(record.args, tuple) else ()
+        if not isinstance(msg, str):
+            return
         if msg == "Component %s is running." and args:
-            self.current = str(args[0])
+            self.current = self._key(str(args[0]))
             self.nodes[self.current] = NodeProgress(self.current, time.monotonic())
             self.out.write(f"  ... {self.current}\n")
             self.out.flush()
@@ -50,8 +68,8 @@ class RunProgress(logging.Handler):
             self.nodes[self.current].cached = True
         elif msg.startswith("Going to run a new execution") and self.current:
             self.nodes[self.current].executed = True
-        elif msg == "Component %s is finished." and args and str(args[0]) in self.nodes:
-            node = self.nodes[str(args[0])]
+        elif msg == "Component %s is finished." and args and self._key(str(args[0])) in self.nodes:
+            node = self.nodes[self._key(str(args[0]))]
             node.seconds = time.monotonic() - node.started
             self.out.write(
                 f"  {'[' + node.status + ']':<10} {node.node_id} ({node.seconds:.1f} s)\n"

@@ -17,7 +17,8 @@ from core.config import EnvironmentConfig, source_of
 from core.errors import ConfigError, GateError, MlopsError
 from core.paths import ENVIRONMENTS_DIR
 from core.verdicts import Verdict
-from pipeline.progress import capture_logs
+from pipeline import span_folders
+from pipeline.progress import RunProgress, capture_logs
 from pipeline.reports import drift_report_dir, report_dir
 from pipeline.summary import RunSummary, summarize
 
@@ -26,16 +27,29 @@ class PipelineFailed(MlopsError):
     """A component failed for a reason that is not one of our gates."""
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and the exceptions it was raised from or while handling, outermost first."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not e for e in seen):
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
 def _find_gate_error(exc: BaseException) -> GateError | None:
     """Our gates raise GateError inside a component; TFX may wrap it on the way out."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, GateError):
-            return current
-        current = current.__cause__ or current.__context__
-    return None
+    return next((e for e in _chain(exc) if isinstance(e, GateError)), None)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Ctrl-C, even when a library wrapped it: Beam re-raises a KeyboardInterrupt inside a
+    transform as `RuntimeError("KeyboardInterrupt [while running '<step>']")`."""
+    return any(
+        isinstance(e, KeyboardInterrupt)
+        or (isinstance(e, RuntimeError) and str(e).startswith("KeyboardInterrupt"))
+        for e in _chain(exc)
+    )
 
 
 def log_file(cfg: EnvironmentConfig) -> Path:
@@ -89,11 +103,12 @@ def _stop(
     raise gate from None
 
 
-def _ingest_window(cfg: EnvironmentConfig, out: TextIO) -> None:
+def _ingest_window(cfg: EnvironmentConfig, out: TextIO, progress: RunProgress) -> None:
     """Ingest the window's older spans that this pipeline's ML Metadata may not hold yet.
 
     CsvExampleGen takes one span per run; each older span gets its own one-node run (cached once
-    ingested), so a fresh machine trains on the same window as a long-lived one.
+    ingested), so a fresh machine trains on the same window as a long-lived one. Its progress
+    line names the span: `CsvExampleGen (span 1)`.
     """
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
@@ -108,7 +123,11 @@ def _ingest_window(cfg: EnvironmentConfig, out: TextIO) -> None:
             f"{spans.describe(older)}\n"
         )
     for span in older:
-        LocalDagRunner().run(ingest_pipeline(cfg, span))
+        progress.run_label = f"span {span}"
+        try:
+            LocalDagRunner().run(ingest_pipeline(cfg, span))
+        finally:
+            progress.run_label = ""
 
 
 def run_local(
@@ -151,14 +170,16 @@ def run_local(
     drift_baseline = released_baseline(cfg, environments_dir)
     Path(cfg.paths.metadata).parent.mkdir(parents=True, exist_ok=True)
     logs = log_file(cfg)
+    warnings = span_folders.warnings(cfg)
     (out or sys.stdout).write(
         f"Running pipeline {cfg.pipeline_name} for {cfg.name} (full log: {logs})\n"
+        + "".join(f"Warning: {warning}\n" for warning in warnings)
     )
     (out or sys.stdout).flush()
     stopped: GateError | None = None
     with capture_logs(logs, out) as progress:
         try:
-            _ingest_window(cfg, out or sys.stdout)
+            _ingest_window(cfg, out or sys.stdout, progress)
             LocalDagRunner().run(
                 create_pipeline(
                     cfg,
@@ -168,6 +189,8 @@ def run_local(
                 )
             )
         except Exception as exc:
+            if _interrupted(exc):
+                raise KeyboardInterrupt from None
             failed = progress.current or "the pipeline"
             gate = _find_gate_error(exc)
             if gate is None:
@@ -180,7 +203,10 @@ def run_local(
         else:
             partial = _partial_summary(cfg, progress.nodes)
     if stopped is not None:  # printed once the terminal is back (inside, stdout is the log)
+        if isinstance(partial, RunSummary):
+            partial.warnings = warnings
         _stop(cfg, stopped, partial, out or sys.stdout)
+    summary.warnings = warnings
     summary.baseline_release = baseline.describe() if baseline else ""
     summary.baseline_note = baseline_note
     summary.write(cfg)

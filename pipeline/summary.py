@@ -25,9 +25,13 @@ SUMMARY_FILE = "run_summary.json"
 
 @dataclass
 class MetricRow:
+    """One slice's metrics. A metric TFMA could not define there is None, with the reason in
+    `undefined` (AUC on a slice with one class), never a number."""
+
     slice: str
-    metrics: dict[str, float]
-    baseline: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float | None]
+    baseline: dict[str, float | None] = field(default_factory=dict)
+    undefined: dict[str, str] = field(default_factory=dict)  # metric -> why it has no value
 
     @property
     def sort_key(self) -> tuple[str, float, str]:
@@ -57,7 +61,11 @@ class RunSummary:
     pushed_path: str | None = None
     model_digest: str | None = None
     gated_metric: str = ""
-    pipeline_run: str = ""  # the ML Metadata pipeline_run context of this run
+    # The ML Metadata pipeline run that trained the model this summary names: an earlier run when
+    # this one reused the Trainer from cache; this run's own when nothing was trained. Release
+    # records copy it, so it must name where the model came from, not the re-run that found it.
+    pipeline_run: str = ""
+    current_run: str = ""  # this run's pipeline_run context
     spans: list[int] = field(default_factory=list)  # the training window (Transform's inputs)
     eval_span: int | None = None  # the newest span: data gate, drift gate, evaluation
     data_root: str = ""
@@ -65,6 +73,9 @@ class RunSummary:
     source_commit: str = ""
     baseline_release: str = ""  # which release the regression gate compared against
     baseline_note: str = ""  # or why there was none
+    warnings: list[str] = field(default_factory=list)  # about the input, e.g. empty span folders
+    # Slice thresholds skipped because the slice's metric is undefined (components.evaluator).
+    skipped_thresholds: list[dict[str, str]] = field(default_factory=list)
 
     def write(self, cfg: EnvironmentConfig) -> Path:
         out = Path(cfg.paths.pipeline_root).parent / SUMMARY_FILE
@@ -77,10 +88,13 @@ class RunSummary:
 
     def render(self) -> str:
         out = [f"\n== Run summary: {self.pipeline_name} ({self.environment}) =="]
+        out.extend(f"Warning: {warning}" for warning in self.warnings)
         ran = [c["id"] for c in self.components if c["status"] == "ran"]
         cached = [c["id"] for c in self.components if c["status"] == "cached"]
+        resolved = [c["id"] for c in self.components if c["status"] == "resolved"]
         out.append(
             f"Components: {len(ran)} ran, {len(cached)} cached"
+            + (f", {len(resolved)} resolved" if resolved else "")
             + (f"; ran: {', '.join(ran)}" if ran and cached else "")
         )
         out.append(
@@ -104,9 +118,16 @@ class RunSummary:
             if self.slices:
                 out.append(f"  {self.gated_metric} by slice:")
                 for row in self.slices:
-                    value = row.metrics.get(self.gated_metric)
-                    count = row.metrics.get("example_count", 0)
-                    out.append(f"    {row.slice:<34} {_fmt(value):>8}  (n={int(count)})")
+                    shown = _shown(row, self.gated_metric)
+                    if self.gated_metric in row.undefined:
+                        shown = f"  {shown}"  # starts where the digits of a value start
+                    count = row.metrics.get("example_count") or 0
+                    out.append(f"    {row.slice:<34} {shown:>8}  (n={int(count)})")
+            for note in self.skipped_thresholds:
+                out.append(
+                    f"  threshold skipped: {note['metric']} on {note['slice']} is undefined "
+                    f"({note['reason']}), so that slice's threshold was not checked"
+                )
         if self.blessed is True:
             out.append("Model validation: BLESSED")
         elif self.blessed is False:
@@ -169,11 +190,10 @@ class RunSummary:
             out.append(f"- Pushed: version {self.pushed_version} (`{self.model_digest}`)")
         if self.overall is not None:
             out += ["", "| metric | candidate | baseline |", "|---|---|---|"]
-            for name, value in sorted(self.overall.metrics.items()):
+            for name in sorted(self.overall.metrics):
                 mark = " (gated)" if name == self.gated_metric else ""
-                out.append(
-                    f"| {name}{mark} | {_fmt(value)} | {_fmt(self.overall.baseline.get(name))} |"
-                )
+                base = self.overall.baseline.get(name)
+                out.append(f"| {name}{mark} | {_shown(self.overall, name)} | {_fmt(base)} |")
         return "\n".join(out) + "\n"
 
 
@@ -189,6 +209,13 @@ def _fmt(value: float | None) -> str:
     return "nan" if math.isnan(value) else f"{value:.4f}"
 
 
+def _shown(row: MetricRow, name: str) -> str:
+    """The value, or `undefined (one class)`: a metric without a value is never shown as 0."""
+    if name in row.undefined:
+        return f"undefined ({row.undefined[name]})"
+    return _fmt(row.metrics.get(name))
+
+
 def _metric_table(row: MetricRow, gated: str, has_baseline: bool) -> list[str]:
     from models.evaluation import METRIC_CLASSES
 
@@ -199,10 +226,14 @@ def _metric_table(row: MetricRow, gated: str, has_baseline: bool) -> list[str]:
     ]
     for name in names:
         value = row.metrics[name]
-        shown = f"{int(value)}" if name == "example_count" else _fmt(value)
-        line = f"  {name + (' *' if name == gated else ''):<18}{shown:>10}"
-        if has_baseline and name in row.baseline and name != "example_count":
-            base = row.baseline[name]
+        label = f"  {name + (' *' if name == gated else ''):<18}"
+        if name in row.undefined:
+            lines.append(f"{label}{_shown(row, name)}")
+            continue
+        shown = f"{int(value or 0)}" if name == "example_count" else _fmt(value)
+        line = f"{label}{shown:>10}"
+        base = row.baseline.get(name)
+        if has_baseline and name != "example_count" and value is not None and base is not None:
             line += f"{_fmt(base):>10}{value - base:>+10.4f}"
         lines.append(line)
     lines.append("  (* gated metric)")
@@ -218,6 +249,28 @@ def slice_name(slice_key: Any) -> str:
     return ", ".join(parts) or "overall"
 
 
+def why_undefined(metric: str) -> str:
+    """Why TFMA left `metric` without a value (NaN) on a slice."""
+    from models.evaluation import WHY_UNDEFINED
+
+    return WHY_UNDEFINED.get(metric, "not computable")
+
+
+def read_skipped_thresholds(uri: str) -> list[dict[str, str]]:
+    """The slice thresholds the Evaluator skipped because the slice's metric is undefined."""
+    from components.evaluator import read_skipped
+
+    return [
+        {
+            "slice": slice_name(per_slice.slice_key),
+            "metric": failure.metric_key.name,
+            "reason": why_undefined(failure.metric_key.name),
+        }
+        for per_slice in read_skipped(uri).metric_validations_per_slice
+        for failure in per_slice.failures
+    ]
+
+
 def read_evaluation(uri: str) -> tuple[MetricRow | None, list[MetricRow], bool]:
     """Overall and per-slice metrics of the candidate, with the baseline's where present."""
     import tensorflow_model_analysis as tfma
@@ -231,11 +284,14 @@ def read_evaluation(uri: str) -> tuple[MetricRow | None, list[MetricRow], bool]:
             value = kv.value.double_value.value if kv.value.HasField("double_value") else None
             if value is None:
                 continue
+            defined = value if math.isfinite(value) else None
             if kv.key.model_name == "baseline":
-                row.baseline[kv.key.name] = value
+                row.baseline[kv.key.name] = defined
                 has_baseline = True
             else:
-                row.metrics[kv.key.name] = value
+                row.metrics[kv.key.name] = defined
+                if defined is None:
+                    row.undefined[kv.key.name] = why_undefined(kv.key.name)
         if row.slice == "overall":
             overall = row
         else:
@@ -264,6 +320,20 @@ def read_blessing_failures(uri: str) -> list[str]:
                 )
                 continue
             value = failure.metric_value.double_value.value
+            if not math.isfinite(value):
+                # Undefined (NaN): no number was compared; the threshold failed closed.
+                rule = (
+                    "its change against the baseline cannot be checked (evaluation.max_regression)"
+                    if failure.metric_key.is_diff
+                    else f"it cannot clear the floor "
+                    f"{threshold.value_threshold.lower_bound.value} (evaluation.lower_bound)"
+                )
+                why = why_undefined(name)
+                hint = (
+                    "; the eval split needs examples of both classes" if why == "one class" else ""
+                )
+                reasons.append(f"{name} on {where} is undefined ({why}), so {rule}{hint}")
+                continue
             if failure.metric_key.is_diff:
                 allowed = threshold.change_threshold.absolute.value
                 reasons.append(
@@ -294,14 +364,40 @@ def read_blessing_failures(uri: str) -> list[str]:
     return reasons
 
 
+def _metadata_store(cfg: EnvironmentConfig) -> Any:
+    import ml_metadata as mlmd
+    from tfx.orchestration import metadata
+
+    return mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(cfg.paths.metadata))
+
+
+def trained_in(store: Any, model_id: int) -> str:
+    """The pipeline run whose Trainer produced the model artifact `model_id`.
+
+    A run that reuses the Trainer from cache records a CACHED execution with the same artifact as
+    its output; the run that trained it is the one whose execution completed (not CACHED).
+    """
+    import ml_metadata as mlmd
+
+    output = mlmd.proto.Event.OUTPUT
+    producers = sorted(
+        e.execution_id for e in store.get_events_by_artifact_ids([model_id]) if e.type == output
+    )
+    for execution in sorted(store.get_executions_by_id(producers), key=lambda e: e.id):
+        if execution.last_known_state == mlmd.proto.Execution.COMPLETE:
+            for context in store.get_contexts_by_execution(execution.id):
+                if context.type == "pipeline_run":
+                    return context.name
+    return ""
+
+
 def _outputs_of_latest_run(
     cfg: EnvironmentConfig, inputs: bool = False
 ) -> tuple[str, dict[str, dict[str, list[Any]]]]:
     """The newest run's id, and node id -> output key -> artifacts for that run (or inputs)."""
     import ml_metadata as mlmd
-    from tfx.orchestration import metadata
 
-    store = mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(cfg.paths.metadata))
+    store = _metadata_store(cfg)
     runs = store.get_contexts_by_type("pipeline_run")
     pipeline_ctx = store.get_context_by_type_and_name("pipeline", cfg.pipeline_name)
     if not runs or pipeline_ctx is None:
@@ -391,8 +487,12 @@ def summarize(
         data_validation="not run",
         anomalies=[],
         pipeline_run=run_name,
+        current_run=run_name,
         source_commit=git_commit(),
     )
+    model = outputs.get("Trainer", {}).get("model", [])
+    if model:
+        summary.pipeline_run = trained_in(_metadata_store(cfg), model[0].id) or run_name
     _read_spans_and_drift(cfg, summary, outputs)
     report = outputs.get("DataGate", {}).get("report", [])
     if report and Path(report[0].uri, REPORT_JSON).exists():  # absent when the gate stopped
@@ -401,6 +501,7 @@ def summarize(
     evaluation = outputs.get("Evaluator", {}).get("evaluation", [])
     if evaluation:
         summary.overall, summary.slices, summary.has_baseline = read_evaluation(evaluation[0].uri)
+        summary.skipped_thresholds = read_skipped_thresholds(evaluation[0].uri)
     blessing = outputs.get("Evaluator", {}).get("blessing", [])
     if blessing:
         summary.blessed = _prop(blessing[0], "blessed") == 1

@@ -58,6 +58,10 @@ class Release:
     # The training data: spans of the run's window under data_root (drift baseline, new spans).
     spans: list[int] = field(default_factory=list)
     data_root: str = ""
+    # Set on a history entry that `mlops rollback` took out of service: it stays on record (what
+    # ran, and until when), and a later rollback never returns to it.
+    rolled_back_at: str = ""
+    rolled_back_by: str = ""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Release:
@@ -81,18 +85,26 @@ class Release:
     def short(self) -> str:
         return f"version {self.version} ({self.digest[7:19]})"
 
+    def to_dict(self) -> dict[str, Any]:
+        """As written to YAML: the rollback fields only on a release that was rolled back."""
+        data = asdict(self, dict_factory=_plain)
+        if not self.rolled_back_at:
+            del data["rolled_back_at"], data["rolled_back_by"]
+        return data
+
 
 @dataclass
 class Record:
     environment: str
     current: Release
-    history: list[Release] = field(default_factory=list)  # newest first, excluding current
+    # Newest first, excluding current; a rolled-back release stays here, marked as such.
+    history: list[Release] = field(default_factory=list)
 
     def to_yaml(self) -> str:
         body = {
             "environment": self.environment,
-            "current": asdict(self.current, dict_factory=_plain),
-            "history": [asdict(r, dict_factory=_plain) for r in self.history],
+            "current": self.current.to_dict(),
+            "history": [r.to_dict() for r in self.history],
         }
         return HEADER + yaml.safe_dump(body, sort_keys=False)
 

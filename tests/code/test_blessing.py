@@ -9,6 +9,7 @@ TFMA calls judge chosen figures, the result is written where the Evaluator write
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import pytest
@@ -77,13 +78,14 @@ def test_the_config_thresholds_only_the_gated_metric_on_the_overall_slice() -> N
     metrics = config.metrics_specs[0].metrics
     assert [m.class_name for m in metrics] == [
         "ExampleCount",
-        "AUC",
+        "TwoClassAUC",  # TFMA's AUC, NaN rather than 0.0 on a slice with one class
         "BinaryAccuracy",
         "Precision",
         "Recall",
     ]
+    assert [m.module for m in metrics] == ["", "models.evaluation", "", "", ""]
     gated = [m for m in metrics if m.per_slice_thresholds]
-    assert [m.class_name for m in gated] == ["AUC"]
+    assert [m.class_name for m in gated] == ["TwoClassAUC"]
     assert not any(m.HasField("threshold") for m in metrics)
     (per_slice,) = gated[0].per_slice_thresholds
     assert [list(s.feature_keys) for s in per_slice.slicing_specs] == [[]]
@@ -145,6 +147,27 @@ def test_a_small_slice_below_the_floor_does_not_block(tmp_path: Path) -> None:
     result = judge(CFG, {"auc": 0.5}, {"auc": 0.9}, slice_key=CASH)
     assert result.validation_ok
     assert reasons(result, tmp_path) == []
+
+
+def test_an_undefined_gated_metric_fails_both_rules_and_says_undefined(tmp_path: Path) -> None:
+    """NaN (AUC of an eval split with one class) clears no threshold, and no reason calls it a
+    number: neither the floor nor the change against the baseline can be checked."""
+    result = judge(CFG, {"auc": math.nan}, {"auc": 0.9})
+    assert not result.validation_ok
+    assert sorted(reasons(result, tmp_path)) == [
+        "auc on overall is undefined (one class), so it cannot clear the floor 0.8 "
+        "(evaluation.lower_bound); the eval split needs examples of both classes",
+        "auc on overall is undefined (one class), so its change against the baseline cannot "
+        "be checked (evaluation.max_regression); the eval split needs examples of both classes",
+    ]
+
+
+def test_an_undefined_precision_names_its_own_cause(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(CFG, metric="precision")
+    assert reasons(judge(cfg, {"precision": math.nan}), tmp_path) == [
+        "precision on overall is undefined (no positive predictions), so it cannot clear the "
+        "floor 0.8 (evaluation.lower_bound)"
+    ]
 
 
 def test_a_missing_gated_metric_is_a_reason_not_a_blessing(tmp_path: Path) -> None:

@@ -98,3 +98,11 @@ def test_local_baseline_is_the_released_model_imported() -> None:
     assert "module_file" in nodes["Trainer"].exec_properties
     first = _by_id(create_pipeline(config.load("dev")))  # no release yet: no baseline at all
     assert BASELINE_IMPORTER not in first and "baseline_model" not in first["Evaluator"].inputs
+
+
+def test_the_evaluator_runs_the_slice_rule_after_tfma(graph) -> None:
+    """An undefined metric on one slice is skipped, not compared (components/evaluator.py)."""
+    from components import evaluator
+
+    _, n = graph
+    assert n["Evaluator"].executor_spec.executor_class is evaluator.Executor

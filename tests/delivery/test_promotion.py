@@ -191,3 +191,45 @@ def test_an_unusable_bucket_store_is_an_infrastructure_error(repo: Repo, capsys)
     assert "paths.model_store" in err and "s3://no-such-scheme-here/models" in err
     assert "unexpected failure" not in err and "Traceback" not in err
     assert rel.read(repo.environments, "staging") is None
+
+
+def test_a_rollback_keeps_the_rolled_back_release_on_record(any_repo: Repo) -> None:
+    """The release taken out of service stays in history, marked, and the history behind it is
+    kept whole; a second rollback goes further back, never to the release just rolled back."""
+    repo = any_repo
+    versions = []
+    for _ in range(3):
+        versions.append(repo.push())
+        repo.delivery.promote_from_pipeline("dev")
+    before = rel.read(repo.environments, "dev")
+    assert before is not None
+    assert [r.version for r in before.history] == [versions[1], versions[0]]
+
+    repo.delivery.rollback("dev")
+    after = rel.read(repo.environments, "dev")
+    assert after is not None
+    assert after.current == before.history[0]
+    assert [r.version for r in after.history] == [versions[2], versions[0]]
+    left = after.history[0]
+    assert left.rolled_back_at and left.rolled_back_by
+    assert (left.digest, left.uri, left.promoted_at) == (
+        before.current.digest,
+        before.current.uri,
+        before.current.promoted_at,
+    )
+    assert after.history[1] == before.history[1]
+    text = (repo.environments / "dev" / "release.yaml").read_text()
+    assert text.count("rolled_back_at:") == 1  # only on the release that was rolled back
+
+    repo.delivery.rollback("dev")
+    again = rel.read(repo.environments, "dev")
+    assert again is not None
+    assert again.current == before.history[1]
+    assert [r.version for r in again.history] == [versions[1], versions[2]]
+    assert all(r.rolled_back_at for r in again.history)
+    with pytest.raises(
+        PromotionRefused,
+        match=r"refused \(previous-release\): dev has no previous release to roll back to "
+        r"\(every earlier release .* was rolled back\)",
+    ):
+        repo.delivery.rollback("dev")

@@ -10,6 +10,7 @@ switches each rule off in turn and expects this machine to catch it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections import Counter
@@ -201,22 +202,28 @@ class Promotions(RuleBasedStateMachine):
     @rule(env=st.sampled_from(ENVS))
     def rollback(self, env: str) -> None:
         record = self.d.record(env)
+        # The newest earlier release not rolled back itself: rollbacks never return to one.
+        target = next((r for r in record.history if not r.rolled_back_at), None) if record else None
         try:
             after = self.d.rollback(env)
         except PromotionRefused as exc:
             event(f"rollback refused: {exc.rule}")
             reasons = {
-                Rule.PREVIOUS_RELEASE: record is None or not record.history,
-                Rule.DIGEST_MATCHES: record is not None
-                and bool(record.history)
-                and not self.intact(record.history[0]),
+                Rule.PREVIOUS_RELEASE: target is None,
+                Rule.DIGEST_MATCHES: target is not None and not self.intact(target),
             }
             assert reasons.get(exc.rule), f"refused for {exc.rule} without cause: {exc}"
             assert self.d.record(env) == record
             return
-        assert record is not None and record.history
-        assert after.current == record.history[0]
-        assert after.history == record.history[1:]
+        assert record is not None and target is not None
+        assert after.current == target
+        # The release taken out of service stays on record, marked, ahead of the others.
+        left = after.history[0]
+        assert left.rolled_back_at and left.rolled_back_by
+        assert dataclasses.replace(left, rolled_back_at="", rolled_back_by="") == record.current
+        expected = [r for r in record.history if r is not target]
+        assert after.history[1:] == expected[: rel.HISTORY_LIMIT - 1]
+        assert self.d.record(env) == after
         assert self.intact(after.current)
 
     @precondition(lambda self: self.pushed)

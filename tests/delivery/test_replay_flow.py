@@ -41,6 +41,7 @@ from tests.support.candidates import publish_second_candidate
 from tests.support.git_remote import Remote, git
 from tests.support.github import REVIEWED, FakeGitHub
 from tests.support.repo import write_sample
+from tests.support.seed import write_committed_tree
 
 pytestmark = pytest.mark.slow
 
@@ -57,14 +58,11 @@ def _free_port() -> int:
 
 
 def _seed(remote: Remote) -> None:
-    """The template as committed (no releases), plus test-sized overlays and the sample."""
+    """The template as committed (HEAD, no releases), plus test-sized overlays and the sample."""
     seed = remote.clone("person")
-    files = git(REPO, "ls-files", "-co", "--exclude-standard").splitlines()
-    for name in files:
-        if name.startswith(("tests/", "build/")) or not (REPO / name).is_file():
-            continue
-        (seed / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, seed / name)
+    # Committed files only: a `make demo` in this checkout leaves an untracked dev release whose
+    # model is in this machine's build/, which would become the flow's baseline.
+    write_committed_tree(REPO, seed)
     write_sample(seed / "data" / "replay", rows=3000)
     git(seed, "add", "-A")
     git(seed, "commit", "--quiet", "-m", "The template, with a 3000-row sample")
@@ -298,6 +296,10 @@ def _flow(
         assert f"{registry.host}/{MODEL_REPO}@{digest}" in deployment
     before_rollback = yaml.safe_load(remote.show("environments/dev/release.yaml", "main~1"))
     assert before_rollback["current"]["version"] == version + 1
+    # The rolled-back release stays on record, marked as rolled back.
+    (rolled_back,) = _record(remote, "dev")["history"]
+    assert rolled_back["version"] == version + 1
+    assert rolled_back["rolled_back_at"] and rolled_back["rolled_back_by"]
     assert set(registry.tags(MODEL_REPO)) >= {
         str(version),
         str(version + 1),

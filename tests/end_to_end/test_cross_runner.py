@@ -27,6 +27,7 @@ from core.paths import REPO_ROOT
 from store.model_store import Artifact
 from tests.support.candidates import publish_second_candidate
 from tests.support.repo import write_sample
+from tests.support.seed import write_committed_tree
 from tools.local_registry import Registry
 
 pytestmark = pytest.mark.slow
@@ -66,12 +67,7 @@ class Flow:
         self.env.pop("PYTHONPATH", None)
         self.jobs: list[Path] = []
         seed = root / "seed"
-        files = _git(REPO, "ls-files", "-co", "--exclude-standard").splitlines()
-        for name in files:
-            if name.startswith(("tests/", "build/")) or not (REPO / name).is_file():
-                continue
-            (seed / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, seed / name)
+        write_committed_tree(REPO, seed)  # HEAD's files: no local release, no uncommitted edit
         for env in ("dev", "staging", "prod"):
             shutil.rmtree(seed / "environments" / env / "manifests", ignore_errors=True)
             (seed / "environments" / env / "release.yaml").unlink(missing_ok=True)

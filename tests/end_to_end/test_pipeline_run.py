@@ -132,6 +132,49 @@ def test_unchanged_rerun_is_cached_and_pushes_nothing(first_run, sample: Path) -
     assert "Pushed: nothing new" in result.stdout
 
 
+def test_a_refused_span_left_as_an_empty_folder_is_warned_about_and_publishes_nothing(
+    first_run, sample: Path
+) -> None:
+    """Planted: a header-only span 2 (refused), then its CSV removed and the empty span-2/ left
+    behind. The window is span 1 again, exactly the data the first run trained on: the run
+    warns about the folder, reuses Transform and Trainer from cache (span 1's re-ingestion in
+    the refused run is the same content), publishes no new version, and names the run that
+    trained the model. The cold run also shows one-class slices' AUC as undefined, not 0."""
+    out, first = first_run
+    assert first.returncode == 0
+    cold = strict_json(out / "run_summary.json")
+    undefined = [r for r in cold["slices"] if r["metrics"]["auc"] is None]
+    # The sample's No Charge trips (n=9) carry no tips: one class, so no AUC.
+    assert "payment_type=No Charge" in [r["slice"] for r in undefined]
+    for row in undefined:
+        assert row["undefined"]["auc"] == "one class"
+        shown = re.search(rf"{re.escape(row['slice'])}\s+(.+?)\s+\(n=\d+\)", first.stdout)
+        assert shown and shown.group(1) == "undefined (one class)", first.stdout
+    assert not any(r["metrics"]["auc"] == 0.0 for r in cold["slices"])
+    before = versions(out / MODEL_STORE)
+    span = sample / "span-2"
+    header = (sample / "span-1" / "data.csv").read_text().splitlines()[0]
+    try:
+        span.mkdir()
+        (span / "data.csv").write_text(header + "\n")
+        refused = mlops("run", "--env", "dev", "--data", str(sample), "--output", str(out))
+        assert refused.returncode == 1, refused.stdout[-3000:] + refused.stderr[-3000:]
+        assert "stopped" in refused.stderr and versions(out / MODEL_STORE) == before
+        (span / "data.csv").unlink()
+        result = mlops("run", "--env", "dev", "--data", str(sample), "--output", str(out))
+    finally:
+        shutil.rmtree(span, ignore_errors=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"Warning: span folder {span} holds no file matching" in result.stdout
+    summary = strict_json(out / "run_summary.json")
+    statuses = {c["id"]: c["status"] for c in summary["components"]}
+    assert statuses["Transform"] == statuses["Trainer"] == "cached", statuses
+    assert "Pushed: nothing new" in result.stdout
+    assert versions(out / MODEL_STORE) == before and summary["new_version"] is False
+    assert summary["pipeline_run"] == cold["pipeline_run"] != summary["current_run"]
+    assert summary["warnings"] and "span 2 is not part of this run" in summary["warnings"][0]
+
+
 def test_promote_to_dev_records_the_pushed_model(first_run, environments: Path) -> None:
     """What `make demo` ends with: the pushed model becomes dev's release, with its metrics."""
     import yaml
