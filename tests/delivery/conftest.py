@@ -24,3 +24,10 @@ def any_repo(request, tmp_path: Path) -> Repo:
         return Repo(tmp_path / "repo")
     registry = request.getfixturevalue("registry")
     return Repo(tmp_path / "repo", registry.store_uri(f"t{os.getpid()}/{tmp_path.name}".lower()))
+
+
+@pytest.fixture
+def registry_repo(registry, tmp_path: Path) -> Repo:
+    """Every environment in one repository of a real registry, each with its own tag. Not
+    named for the store kind, so `make mutate` (which skips the `oci` variants) runs it."""
+    return Repo(tmp_path / "repo", registry.store_uri(f"steps/{tmp_path.name}".lower()))
