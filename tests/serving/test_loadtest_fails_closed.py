@@ -19,7 +19,13 @@ from core import config
 from core.errors import ConfigError
 from serving import loadtest
 from tests.support.repo import FULL_DATA
-from tests.support.servers import free_port, make_environment, start_server, stop_server
+from tests.support.servers import (
+    free_port,
+    loadtest_args,
+    make_environment,
+    start_server,
+    stop_server,
+)
 
 LENIENT = {"p95_ms": 3.6e6, "p99_ms": 3.6e6, "max_failure_ratio": 1.0, "min_rps": 0}
 WARMUP = 2
@@ -55,17 +61,7 @@ def test_a_server_stopped_in_the_measured_window_fails_and_records_fail(tmp_path
         sys.executable,
         "-m",
         "mlops.cli",
-        "--environments",
-        str(server.environments),
-        "loadtest",
-        "--env",
-        "dev",
-        "--output",
-        str(server.output),
-        "--rows",
-        str(rows),
-        "--seconds",
-        str(MEASURED),
+        *loadtest_args(server, rows, str(MEASURED)),
         "--record",
     ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

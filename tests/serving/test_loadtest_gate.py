@@ -14,6 +14,7 @@ from serving.responses import check_predictions
 from tests.support.repo import FULL_DATA, REPO, update_overlay
 from tests.support.servers import (
     free_port,
+    loadtest_args,
     make_environment,
     mlops,
     start_server,
@@ -143,17 +144,7 @@ def test_loadtest_command_passes_then_fails_on_a_breached_slo(tmp_path, trained)
     try:
         env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary_file)}
         ok = mlops(
-            "--environments",
-            str(server.environments),
-            "loadtest",
-            "--env",
-            "dev",
-            "--output",
-            str(server.output),
-            "--rows",
-            str(rows),
-            "--seconds",
-            "4",
+            *loadtest_args(server, rows, "4"),
             env=env,
         )
         assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -167,17 +158,7 @@ def test_loadtest_command_passes_then_fails_on_a_breached_slo(tmp_path, trained)
 
         update_overlay(server.environments, "dev", {"loadtest": {"slo": {"p95_ms": 0.001}}})
         bad = mlops(
-            "--environments",
-            str(server.environments),
-            "loadtest",
-            "--env",
-            "dev",
-            "--output",
-            str(server.output),
-            "--rows",
-            str(rows),
-            "--seconds",
-            "3",
+            *loadtest_args(server, rows, "3"),
             env=env,
         )
         assert bad.returncode == 1, bad.stdout + bad.stderr

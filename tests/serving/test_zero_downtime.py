@@ -15,7 +15,7 @@ from serving.client import RestClient
 from store import rows as R
 from store.model_store import publish_atomically
 from tests.support.repo import FULL_DATA
-from tests.support.servers import MODEL, start_server, stop_server
+from tests.support.servers import MODEL, loadtest_args, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -59,17 +59,7 @@ def test_pushing_a_version_under_load_drops_nothing(
                 sys.executable,
                 "-m",
                 "mlops.cli",
-                "--environments",
-                str(server.environments),
-                "loadtest",
-                "--env",
-                "dev",
-                "--output",
-                str(server.output),
-                "--rows",
-                str(rows),
-                "--seconds",
-                "14",
+                *loadtest_args(server, rows, "14"),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

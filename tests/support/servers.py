@@ -123,3 +123,21 @@ BATCHING = {
     "batch_timeout_micros": 20000,
     "max_enqueued_batches": 100,
 }
+
+
+def loadtest_args(served: Served, rows: Path, seconds: int | str) -> list[str]:
+    """`mlops` arguments for a load test of `served`'s dev environment with these rows; a test
+    adds its own flags (`--record`, `--users`) after them."""
+    return [
+        "--environments",
+        str(served.environments),
+        "loadtest",
+        "--env",
+        "dev",
+        "--output",
+        str(served.output),
+        "--rows",
+        str(rows),
+        "--seconds",
+        str(seconds),
+    ]
