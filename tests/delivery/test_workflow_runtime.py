@@ -10,12 +10,16 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pytest
+import yaml
 
 from core.paths import REPO_ROOT
 from tests.delivery.test_workflows import ALL, REUSABLE, WORKFLOWS, called, load, steps_of
 from tests.support.replay import Scope
+from tools import workflow_lint
 
 # The first major of each action whose action.yml declares `runs.using: node24`, read from the
 # tags' action.yml in the action's repository. An action not listed here has not been checked.
@@ -216,3 +220,23 @@ def test_the_pin_check_refuses_a_major_tag_and_a_node20_release() -> None:
     assert not PINNED.search("uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1")
     old = PINNED.search("uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2")
     assert old and int(old["major"]) < NODE24_SINCE["actions/checkout"]
+
+
+# --- zizmor over the repository ---------------------------------------------------------------
+
+
+@pytest.mark.node
+def test_workflow_lint_audits_dependabot_config_not_only_workflows(tmp_path: Path) -> None:
+    github = tmp_path / ".github"
+    shutil.copytree(REPO_ROOT / ".github", github)
+    dependabot = github / "dependabot.yml"
+    ok, report = workflow_lint.lint(github / "workflows")
+    assert ok, report
+    config = yaml.safe_load(dependabot.read_text())
+    for update in config["updates"]:
+        days = (update.get("cooldown") or {}).get("default-days", 0)
+        assert days >= 7, f"{update['package-ecosystem']}: cooldown {days} days, want 7 or more"
+        update.pop("cooldown")
+    dependabot.write_text(yaml.safe_dump(config))
+    ok, report = workflow_lint.lint(github / "workflows")
+    assert not ok and "dependabot-cooldown" in report, report
