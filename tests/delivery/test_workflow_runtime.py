@@ -215,6 +215,11 @@ def test_every_job_names_its_runner_image(name: str) -> None:
             assert job["runs-on"] == RUNNER, f"{name}/{job_id}: runs-on {job['runs-on']}"
 
 
+def test_the_readme_says_which_runner_image_and_why() -> None:
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    assert f"Jobs run on `{RUNNER}`, pinned, not `ubuntu-latest`" in readme
+
+
 def test_the_pin_check_refuses_a_major_tag_and_a_node20_release() -> None:
     assert not PINNED.search("uses: actions/checkout@v7")
     assert not PINNED.search("uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1")
