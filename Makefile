@@ -37,7 +37,7 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 
 .PHONY: registry-tools help setup lock demo test test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
-	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows \
+	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows lock-check \
 	test-serving-contract mutate ct-check registry registry-stop
 
 help: ## List the targets.
@@ -70,6 +70,11 @@ lock: ## Re-resolve requirements.in into requirements.lock (Python 3.10, manylin
 	$(BIN)/uv pip compile requirements.in --override requirements.overrides \
 	  --python-version 3.10 --python-platform x86_64-manylinux_2_28 --generate-hashes \
 	  -o requirements.lock
+
+# Offline: reads requirements.in, requirements.overrides, the lock and the `lock` recipe above
+# (the installed lock runs it, so a bump of requirements.in alone fails here, not at setup).
+lock-check: setup ## Fail when requirements.lock no longer matches requirements.in (e.g. a Dependabot bump).
+	$(BIN)/python -m tools.lock_check
 
 demo: setup ## Pipeline, promote the pushed model to dev, serve that release and load-test it, show status.
 	$(MLOPS) run --env dev
@@ -128,6 +133,7 @@ registry-tools: ## Install the OCI registry and skopeo the tests use (apt), if m
 
 test: setup $(ACTIONLINT) registry-tools ## Lint, types, layers, workflow lint, manifests check, then every test (what CI runs).
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory lock-check
 	$(BIN)/python -m tools.workflow_lint
 	$(MLOPS) render --check
 	$(BIN)/python -m pytest

@@ -243,7 +243,11 @@ class DeployConfig:
     cpu_limit: StrictStr = Field(description="per pod")
     memory_limit: StrictStr = Field(description="per pod")
     sync: Literal["automated", "manual"] = Field(description="Argo CD sync policy")
-    repo_url: StrictStr = Field(description="the Git repository Argo CD reads")
+    repo_url: StrictStr = Field(
+        default="",
+        description="the https URL of the Git repository Argo CD reads; empty: the Git remote "
+        "origin's, normalised to https",
+    )
     target_revision: StrictStr = "main"
     model_base_path: StrictStr = Field(
         default="",

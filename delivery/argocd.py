@@ -31,6 +31,7 @@ import yaml
 
 from core.errors import ConfigError, GateError, InfraError, MlopsError
 from core.paths import REPO_ROOT
+from delivery.repo_url import WHAT_TO_SET
 
 DIGEST_ANNOTATION = "mlops.template/model-digest"
 
@@ -75,7 +76,13 @@ def _load(path: Path) -> dict:
 def target_for(env: str, root: Path = REPO_ROOT) -> Target:
     """From the committed files: environments/<env>/argocd/application.yaml and the rendered
     Deployment."""
-    app = _load(root / "environments" / env / "argocd" / "application.yaml")["metadata"]
+    application = root / "environments" / env / "argocd" / "application.yaml"
+    if not application.exists() and application.with_name("README.md").exists():
+        raise ConfigError(
+            f"{application}: not rendered, for want of the repository URL Argo CD reads: "
+            f"{WHAT_TO_SET}; then run `mlops render` and commit"
+        )
+    app = _load(application)["metadata"]
     deployment_file = root / "environments" / env / "manifests" / "deployment.yaml"
     meta = _load(deployment_file)["metadata"]
     digest = (meta.get("annotations") or {}).get(DIGEST_ANNOTATION, "")

@@ -3,7 +3,8 @@
 `infra/templates/` plus an environment's config and release record render
 `environments/<env>/manifests/` (TF Serving Deployment, its ConfigMap of TF Serving files,
 Service, HorizontalPodAutoscaler, PodDisruptionBudget) and
-`environments/<env>/argocd/application.yaml`. A promotion rewrites the record and the
+`environments/<env>/argocd/application.yaml` (its repoURL from delivery.repo_url; without one,
+a README there says what to set). A promotion rewrites the record and the
 manifests together, so its pull request shows reviewers exactly what the cluster will change;
 `mlops render --check` fails when they drift apart.
 """
@@ -23,6 +24,7 @@ from core.errors import GateError
 from core.paths import REPO_ROOT
 from core.ports import GRPC_PORT, REST_PORT
 from core.uris import join_uri, repo_relative
+from delivery import repo_url
 from serving import config_files as C
 from store import release as rel
 from store.model_store import OCI_SCHEME
@@ -38,6 +40,14 @@ NO_RELEASE = (
 
 _env = C.jinja_environment(TEMPLATES)
 _env.globals.update(grpc_port=GRPC_PORT, rest_port=REST_PORT)
+
+
+NO_REPO_URL = (
+    "# {env}: no Argo CD Application\n\nArgo CD needs the URL of this repository, and this "
+    "render had none: deploy.repo_url is empty and the checkout has no hosted Git remote "
+    "`origin`.\nTo render `application.yaml` here: {what}. Then run `mlops render` and "
+    "commit.\n"
+)
 
 
 class StaleManifests(GateError):
@@ -98,9 +108,10 @@ def render_environment(cfg: EnvironmentConfig, record: rel.Record | None) -> dic
     return {f"{kind}.yaml": _env.get_template(f"{kind}.yaml.j2").render(**values) for kind in KINDS}
 
 
-def render_argocd(cfg: EnvironmentConfig) -> str:
+def render_argocd(cfg: EnvironmentConfig, repo_url: str) -> str:
+    """The Application for `cfg`'s environment, reading `repo_url` (see delivery.repo_url)."""
     return _env.get_template("argocd-application.yaml.j2").render(
-        env=cfg.name, app=app_name(cfg), d=cfg.deploy
+        env=cfg.name, app=app_name(cfg), d=cfg.deploy, repo_url=repo_url
     )
 
 
@@ -112,7 +123,14 @@ def expected(environments_dir: Path, env: str) -> dict[Path, str]:
         Path(environments_dir) / env / MANIFESTS_DIR / name: text
         for name, text in render_environment(cfg, record).items()
     }
-    out[argocd_path(environments_dir, env)] = render_argocd(cfg)
+    where = repo_relative(str(Path(environments_dir) / env))
+    url = repo_url.resolve(cfg.deploy.repo_url, Path(environments_dir), f"{where} config")
+    argocd = argocd_path(environments_dir, env)
+    if url is None:
+        what = repo_url.WHAT_TO_SET
+        out[argocd.with_name("README.md")] = NO_REPO_URL.format(env=env, what=what)
+    else:
+        out[argocd] = render_argocd(cfg, url)
     return out
 
 
@@ -158,21 +176,27 @@ def render(environments_dir: Path, envs: list[str], *, check: bool) -> list[Drif
     for env in envs:
         files = expected(environments_dir, env)
         manifests = Path(environments_dir) / env / MANIFESTS_DIR
-        present = {p for p in manifests.glob("*") if p.is_file()} if manifests.exists() else set()
+        argocd = argocd_path(environments_dir, env).parent
+        present = {p for d in (manifests, argocd) if d.exists() for p in d.glob("*") if p.is_file()}
         owned = {p for p in files if p.parent == manifests}
         for path, text in files.items():
             if not path.exists():
                 stale.append(Drift(repo_relative(str(path)), "missing"))
             elif path.read_text() != text:
                 stale.append(Drift(repo_relative(str(path)), "stale"))
-        stale += [Drift(repo_relative(str(p)), "unexpected") for p in sorted(present - owned)]
+        extra = sorted(present - set(files))
+        stale += [Drift(repo_relative(str(p)), "unexpected") for p in extra]
         if not check:
             write_environment(
                 environments_dir, env, {p.name: t for p, t in files.items() if p in owned}
             )
-            argocd = argocd_path(environments_dir, env)
-            argocd.parent.mkdir(parents=True, exist_ok=True)
-            argocd.write_text(files[argocd])
+            argocd.mkdir(parents=True, exist_ok=True)
+            for path in extra:
+                if path.parent == argocd:  # application.yaml <-> README.md as the URL comes/goes
+                    path.unlink()
+            for path, text in files.items():
+                if path.parent == argocd:
+                    path.write_text(text)
     return stale
 
 

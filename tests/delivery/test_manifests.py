@@ -52,6 +52,9 @@ def test_deployment_carries_the_environment_and_the_release(repo: Repo) -> None:
     )
     pod = deployment["spec"]["template"]["spec"]["containers"][0]
     assert pod["image"] == cfg.serving.image == "tensorflow/serving:2.16.1"
+    # The tensorflow/serving image is amd64-only: its pods must never land on arm64 nodes.
+    node_selector = deployment["spec"]["template"]["spec"]["nodeSelector"]
+    assert node_selector == {"kubernetes.io/arch": "amd64"}
     # The HPA owns the replica count, so Argo CD's self-heal never fights it.
     assert "replicas" not in deployment["spec"]
     hpa = yaml.safe_load((repo.environments / "prod" / "manifests" / "hpa.yaml").read_text())
@@ -74,6 +77,7 @@ def test_deployment_carries_the_environment_and_the_release(repo: Repo) -> None:
 
 
 def test_argocd_syncs_dev_and_staging_automatically_and_prod_by_hand(repo: Repo) -> None:
+    update_overlay(repo.environments, "base", {"deploy": {"repo_url": "https://git.test/o/r"}})
     manifests.render(repo.environments, ["dev", "staging", "prod"], check=False)
     apps = {
         env: yaml.safe_load(manifests.argocd_path(repo.environments, env).read_text())
