@@ -350,6 +350,29 @@ class OciStore(ModelStore):
         found = self._manifest(tag)
         return found[1] if found else None
 
+    def delete(self, digest: str) -> bool:
+        """Delete manifest `digest`, and with it every tag on it, through the registry API
+        (`mlops gc`); False when it was already gone. Callers check that no release needs it."""
+        if not digest.startswith("sha256:"):
+            raise StoreError(f"delete takes a manifest digest (sha256:...), got {digest!r}")
+        with self._needs(Access.DELETE):
+            response = self._request("DELETE", self._url(f"manifests/{digest}"))
+        if response.status_code in (200, 202):
+            return True
+        if response.status_code == 404:
+            return False
+        if response.status_code == 405:
+            raise InfraError(
+                f"the registry {self.registry} does not allow deletes through the registry "
+                f"API (HTTP 405) for {self.name}@{digest}: a Distribution registry needs "
+                f"`storage: delete: enabled: true` in its config; on GHCR delete package "
+                f"versions in the package's settings or through GitHub's REST API"
+            )
+        raise StoreError(
+            f"{self.registry} answered HTTP {response.status_code} deleting "
+            f"{self.name}@{digest}: {response.text[:200]}"
+        )
+
     def versions(self) -> list[int]:
         return sorted(int(t) for t in self.tags() if t.isdigit())
 
