@@ -59,3 +59,19 @@ def test_a_job_touching_the_registry_declares_packages_and_passes_the_token(wher
         assert token.replace(" ", "") == "${{github.token}}", (
             f"{where}: `make {target}` must get GITHUB_TOKEN: ${{{{ github.token }}}} to log in"
         )
+
+
+def test_a_scheduled_workflow_deletes_what_no_release_needs() -> None:
+    """Retention runs by itself: a schedule, `make gc-apply` (mlops gc --apply), packages: write."""
+    scheduled = []
+    for name, job_id, job, step, target in _registry_steps():
+        data = yaml.safe_load((WORKFLOWS / name).read_text())
+        triggers = data.get("on", data.get(True)) or {}
+        if target == "gc-apply" and "schedule" in triggers:
+            scheduled.append(f"{name}/{job_id}")
+            assert (job.get("permissions") or {}).get("packages") == "write"
+            assert "schedule" in step.get("if", "")
+    assert scheduled, "no scheduled workflow runs `make gc-apply`"
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    rule = re.search(r"^gc-apply:.*\n\t(.*)$", makefile, re.M)
+    assert rule and rule.group(1).strip() == '$(MLOPS) gc --env "$$ENV" --apply'
