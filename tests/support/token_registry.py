@@ -100,11 +100,17 @@ class TokenService:
 
     def issue(self, packages: str, namespace: str, user: str = "x-access-token") -> str:
         """A new secret, as GitHub mints a job's GITHUB_TOKEN with `packages: <packages>`."""
+        secret = "ghs_" + secrets.token_hex(16)
+        self.grant(secret, packages, namespace, user)
+        return secret
+
+    def grant(
+        self, secret: str, packages: str, namespace: str, user: str = "x-access-token"
+    ) -> None:
+        """Let `secret` (minted elsewhere, e.g. a replayed job's token) use the packages."""
         if packages not in ACTIONS:
             raise ValueError(f"packages permission {packages!r}: expected read or write")
-        secret = "ghs_" + secrets.token_hex(16)
         self.grants[secret] = Grant(user, packages, namespace.lower().strip("/"))
-        return secret
 
     def revoke(self, secret: str) -> None:
         """A job ended: its token stops working, as GITHUB_TOKEN does."""
