@@ -13,6 +13,7 @@ import requests
 from delivery import retention
 from mlops import cli
 from store.model_store import open_store
+from store.oci import OciStore
 from tests.support.repo import update_overlay
 from tests.support.stores import Repo
 from tests.support.token_registry import TokenRegistry
@@ -61,6 +62,7 @@ def _populated(repo: Repo, registry_host: str) -> dict[int, str]:
     for _ in range(5):
         repo.push()
     store = open_store(repo.delivery.cfg("dev").model_store_dir)
+    assert isinstance(store, OciStore)
     digests = {v: store.tag_digest(str(v)) or "" for v in store.versions()}
     name = _repository(repo)
     url = f"http://{registry_host}/v2/{name}/manifests"
