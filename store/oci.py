@@ -361,17 +361,28 @@ class OciStore(ModelStore):
             return True
         if response.status_code == 404:
             return False
+        if response.status_code == 405 and self.registry == "ghcr.io":
+            return self._delete_through_github(digest)
         if response.status_code == 405:
             raise InfraError(
                 f"the registry {self.registry} does not allow deletes through the registry "
                 f"API (HTTP 405) for {self.name}@{digest}: a Distribution registry needs "
-                f"`storage: delete: enabled: true` in its config; on GHCR delete package "
-                f"versions in the package's settings or through GitHub's REST API"
+                f"`storage: delete: enabled: true` in its config; another registry deletes "
+                f"through its own API or console"
             )
         raise StoreError(
             f"{self.registry} answered HTTP {response.status_code} deleting "
             f"{self.name}@{digest}: {response.text[:200]}"
         )
+
+    def _delete_through_github(self, digest: str) -> bool:
+        """GHCR refuses the registry API's delete; GitHub's REST API deletes the version."""
+        from store.ghcr_versions import delete_version
+
+        if not self._basic:
+            raise InfraError(refusal(self.registry, self.repository, 401, Access.DELETE, "none"))
+        api = os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+        return delete_version(self.repository, digest, self._basic[1], api)
 
     def versions(self) -> list[int]:
         return sorted(int(t) for t in self.tags() if t.isdigit())
