@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import json
 import secrets
 import threading
@@ -198,6 +199,26 @@ class TokenRegistry:
 
     def store_uri(self, namespace: str) -> str:
         return self.registry.store_uri(namespace)
+
+    # What a test reads with skopeo, as the package's owner would (a read token of its own).
+
+    def _creds(self, repository: str) -> str:
+        return "owner:" + self.tokens.issue("read", repository.split("/", 1)[0])
+
+    def tags(self, repository: str) -> list[str]:
+        out = self.registry.skopeo(
+            "list-tags", f"docker://{self.host}/{repository}", creds=self._creds(repository)
+        )
+        return sorted(json.loads(out.stdout)["Tags"]) if out.returncode == 0 else []
+
+    def raw_manifest(self, ref: str) -> tuple[dict, str]:
+        """The manifest at `ref` (HOST/REPOSITORY:TAG or @DIGEST) and the sha256 of its bytes."""
+        repository = ref.split("/", 1)[1].split("@", 1)[0].rsplit(":", 1)[0]
+        raw = self.registry.skopeo(
+            "inspect", "--raw", f"docker://{ref}", creds=self._creds(repository)
+        )
+        assert raw.returncode == 0, raw.stderr
+        return json.loads(raw.stdout), "sha256:" + hashlib.sha256(raw.stdout.encode()).hexdigest()
 
     def stop(self) -> None:
         self.registry.stop()
