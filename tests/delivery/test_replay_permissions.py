@@ -33,7 +33,7 @@ from store.model_store import open_store
 from tests.support import replay as rp
 from tests.support.git_remote import Remote, git
 from tests.support.github import REVIEWED, FakeGitHub
-from tests.support.job_tokens import JobTokens
+from tests.support.job_tokens import JobTokens, bounded, effective
 from tests.support.seed import write_committed_tree
 from tests.support.stores import MODEL, fake_model
 from tests.support.token_registry import TokenRegistry
@@ -228,3 +228,16 @@ def test_serving_smoke_without_packages_read_is_refused_naming_the_fix(
     assert f"refused access to {PACKAGE}" in log and "to pull" in log
     assert "`permissions: packages: read`" in log and '"Manage Actions access"' in log
     assert "holds no span" not in log  # stopped at the pull, before the pipeline
+
+
+def test_a_called_workflows_job_never_holds_more_than_the_calling_job() -> None:
+    caller = effective({"contents": "read", "packages": "read"})
+    assert bounded(effective({"contents": "write", "packages": "write"}), caller) == caller
+    assert bounded(effective({"contents": "read", "actions": "write"}), caller) == {
+        "contents": "read"
+    }
+    assert effective(None) == {"contents": "read", "packages": "read"}  # restricted default
+    assert effective("read-all")["packages"] == "read"
+    assert effective({"packages": "none"}) == {}
+    with pytest.raises(ValueError, match="administration"):
+        effective({"administration": "read"})  # not a scope a GITHUB_TOKEN can hold
