@@ -207,7 +207,7 @@ gate-loadtest: setup ## ENV's recorded load-test gate: against URL when given, e
 	if [[ -n "$${URL:-}" ]]; then $(MLOPS) loadtest --env "$$ENV" --url "$$URL" --record; \
 	else $(MAKE) --no-print-directory serve-loadtest-record ENV="$$ENV" BACKEND="$$BACKEND"; fi
 
-.PHONY: store-sync release-bundle promotion-prepare check-version release-sync argocd-wait prod-preflight
+.PHONY: store-sync release-bundle promotion-prepare check-version release-sync argocd-wait prod-preflight gc gc-apply
 # The CD jobs split in two: a read-only job runs the project's code and bundles the release
 # folders (release-bundle); a small commit job with the write token and no third-party code
 # commits them from the bundle (SRC=build/release) with release-commit and promotion-pr.
@@ -228,6 +228,12 @@ promotion-prepare: setup ## Promote FROM's release to TO here and write the pull
 
 store-sync: setup ## After a promotion PR merged: move ENV's registry tag to its release record.
 	$(MLOPS) sync --env "$$ENV"
+
+gc: setup ## Dry run: which of ENV's registry versions no release record or tag names.
+	$(MLOPS) gc --env "$$ENV"
+
+gc-apply: setup ## Delete ENV's registry versions no release record or tag names (keeps the newest candidates).
+	$(MLOPS) gc --env "$$ENV" --apply
 
 release-sync: ## Take every environment's release record and manifests from SRC (a checkout of main).
 	tools/release-git.sh sync "$${SRC:?SRC is required: a checkout of main}"

@@ -268,6 +268,18 @@ class DeployConfig:
     )
 
 
+@dataclass(frozen=True, config=STRICT)
+class RetentionConfig:
+    """What `mlops gc` keeps in the registry store besides every version a release record names:
+    private GHCR packages are metered, and every push to main publishes a version."""
+
+    keep_candidates: StrictInt = Field(
+        default=5,
+        ge=0,
+        description="newest unreleased versions (candidates) `mlops gc` keeps; older ones go",
+    )
+
+
 # Keyword-only: sections with defaults (paths) sit among required ones, in the files' order.
 @dataclass(frozen=True, config=STRICT, kw_only=True)
 class EnvironmentValues:
@@ -288,3 +300,6 @@ class EnvironmentValues:
     serving: ServingConfig = Field(description=ServingConfig.__doc__)
     loadtest: LoadTestConfig = Field(description=LoadTestConfig.__doc__)
     deploy: DeployConfig = Field(description=DeployConfig.__doc__)
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description=RetentionConfig.__doc__
+    )

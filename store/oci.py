@@ -24,6 +24,7 @@ a timeout and no silent multi-minute retries, so an unreachable registry fails i
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -32,6 +33,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +51,7 @@ from store.base import (
     TagConflict,
     model_digest,
 )
+from store.registry_access import Access, access_for, refusal
 
 if TYPE_CHECKING:  # imported when a store is opened, so the CLI starts without it
     import requests
@@ -156,6 +159,7 @@ class OciStore(ModelStore):
         self._container = oras.container.Container(f"{self.registry}/{self.repository}")
         self._basic: tuple[str, str] | None = None
         self._credential_source = "none"
+        self._intent = Access.READ  # what the current operation needs; names a refusal's fix
         self._load_credentials()
 
     # --- credentials -------------------------------------------------------------------------
@@ -181,18 +185,6 @@ class OciStore(ModelStore):
             self._auth.load_configs(self._container, configs=configs)
             if getattr(self._auth, "_basic_auth", None):
                 self._credential_source = "the Docker credential file"
-
-    def _auth_hint(self) -> str:
-        tried = (
-            "no credentials were found"
-            if self._credential_source == "none"
-            else f"the credentials came from {self._credential_source}"
-        )
-        return (
-            f"{tried}. Set MODEL_REGISTRY_USERNAME and MODEL_REGISTRY_PASSWORD, or run "
-            f"`docker login {self.registry}`; in GitHub Actions give the job `packages: "
-            f"write` (GHCR uses GITHUB_TOKEN)"
-        )
 
     # --- HTTP --------------------------------------------------------------------------------
 
@@ -226,9 +218,13 @@ class OciStore(ModelStore):
             ) from None
         if response.status_code in (401, 403):
             raise InfraError(
-                f"the registry {self.registry} refused access to "
-                f"{self.repository} (HTTP {response.status_code}): "
-                f"{self._auth_hint()}"
+                refusal(
+                    self.registry,
+                    self.repository,
+                    response.status_code,
+                    access_for(method, self._intent),
+                    self._credential_source,
+                )
             )
         return response
 
@@ -354,6 +350,40 @@ class OciStore(ModelStore):
         found = self._manifest(tag)
         return found[1] if found else None
 
+    def delete(self, digest: str) -> bool:
+        """Delete manifest `digest`, and with it every tag on it, through the registry API
+        (`mlops gc`); False when it was already gone. Callers check that no release needs it."""
+        if not digest.startswith("sha256:"):
+            raise StoreError(f"delete takes a manifest digest (sha256:...), got {digest!r}")
+        with self._needs(Access.DELETE):
+            response = self._request("DELETE", self._url(f"manifests/{digest}"))
+        if response.status_code in (200, 202):
+            return True
+        if response.status_code == 404:
+            return False
+        if response.status_code == 405 and self.registry == "ghcr.io":
+            return self._delete_through_github(digest)
+        if response.status_code == 405:
+            raise InfraError(
+                f"the registry {self.registry} does not allow deletes through the registry "
+                f"API (HTTP 405) for {self.name}@{digest}: a Distribution registry needs "
+                f"`storage: delete: enabled: true` in its config; another registry deletes "
+                f"through its own API or console"
+            )
+        raise StoreError(
+            f"{self.registry} answered HTTP {response.status_code} deleting "
+            f"{self.name}@{digest}: {response.text[:200]}"
+        )
+
+    def _delete_through_github(self, digest: str) -> bool:
+        """GHCR refuses the registry API's delete; GitHub's REST API deletes the version."""
+        from store.ghcr_versions import delete_version
+
+        if not self._basic:
+            raise InfraError(refusal(self.registry, self.repository, 401, Access.DELETE, "none"))
+        api = os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+        return delete_version(self.repository, digest, self._basic[1], api)
+
     def versions(self) -> list[int]:
         return sorted(int(t) for t in self.tags() if t.isdigit())
 
@@ -374,7 +404,20 @@ class OciStore(ModelStore):
         found = self._manifest(str(version))
         return self._artifact(*found) if found else None
 
+    @contextlib.contextmanager
+    def _needs(self, access: Access) -> Iterator[None]:
+        """Within: a refusal of any request (reads included) names `access`'s fix."""
+        before, self._intent = self._intent, access
+        try:
+            yield
+        finally:
+            self._intent = before
+
     def publish(self, model_dir: Path, version: int, annotations: dict[str, str]) -> Artifact:
+        with self._needs(Access.WRITE):
+            return self._publish(model_dir, version, annotations)
+
+    def _publish(self, model_dir: Path, version: int, annotations: dict[str, str]) -> Artifact:
         tree = model_digest(model_dir)
         layer, diff_id = pack(Path(model_dir), version)
         layer_digest = _sha256(layer)
@@ -426,6 +469,10 @@ class OciStore(ModelStore):
         return Artifact(version, tree, self.ref(digest))
 
     def adopt(self, artifact: Artifact, env: str, expected_current: Artifact | None) -> Artifact:
+        with self._needs(Access.WRITE):
+            return self._adopt(artifact, env, expected_current)
+
+    def _adopt(self, artifact: Artifact, env: str, expected_current: Artifact | None) -> Artifact:
         if not artifact.ref.startswith(OCI_SCHEME):
             artifact = self._publish_folder(artifact)
         digest = artifact.manifest_digest

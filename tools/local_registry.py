@@ -55,7 +55,8 @@ class Registry:
     """One registry process with its own storage; `host` is 127.0.0.1:PORT.
 
     `port`: a fixed port (default: a free one); `detach`: the process outlives this one, in its
-    own session, as `make registry` leaves it; `require`: the programs that must be installed.
+    own session, as `make registry` leaves it; `require`: the programs that must be installed;
+    `auth_yaml`: an `auth:` config section instead of `users` (token auth, as GHCR has).
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class Registry:
         port: int | None = None,
         detach: bool = False,
         require: tuple[str, ...] = (BINARY, "skopeo"),
+        auth_yaml: str = "",
     ) -> None:
         for tool in require:
             if shutil.which(tool) is None:
@@ -74,7 +76,7 @@ class Registry:
         root.mkdir(parents=True, exist_ok=True)
         self.port = port or _free_port()
         self.host = f"127.0.0.1:{self.port}"
-        auth = ""
+        auth = auth_yaml
         if users:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)

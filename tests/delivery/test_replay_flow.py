@@ -3,7 +3,9 @@ promotion pull request -> cd-staging -> promote-prod with the version -> rollbac
 
 Every job runs the workflow's own `run:` steps in order (tests/support/replay.py), each in a
 fresh clone of a local bare `origin` whose workspace is deleted when the job ends; a real OCI
-registry on loopback stands in for GHCR (MODEL_REGISTRY), the recording `gh` stand-in opens and
+registry on loopback stands in for GHCR (MODEL_REGISTRY) with GHCR's token flow and a private
+package, each job's token holding exactly its `permissions:` (tests/support/job_tokens.py, the
+fake GitHub API checks them too); the recording `gh` stand-in opens and
 merges the promotion pull request against the bare repository, and a fake GitHub API answers the
 prod preflight. The seed commit carries test-sized overlays, as a person would commit them: dev
 reads a 3000-row sample committed under data/replay and trains 300 steps; load tests last seconds
@@ -40,8 +42,10 @@ from tests.support import replay as rp
 from tests.support.candidates import publish_second_candidate
 from tests.support.git_remote import Remote, git
 from tests.support.github import REVIEWED, FakeGitHub
+from tests.support.job_tokens import JobTokens
 from tests.support.repo import write_sample
 from tests.support.seed import write_committed_tree
+from tests.support.token_registry import TokenRegistry
 
 pytestmark = pytest.mark.slow
 
@@ -115,13 +119,15 @@ def _record(remote: Remote, env: str) -> dict:
     return yaml.safe_load(remote.show(f"environments/{env}/release.yaml"))
 
 
-def test_push_to_prod_and_back_replayed_from_the_workflow_files(
-    tmp_path: Path, registry, ci_report
-) -> None:
+def test_push_to_prod_and_back_replayed_from_the_workflow_files(tmp_path: Path, ci_report) -> None:
     started = time.monotonic()
     remote = Remote(tmp_path / "git")
     _seed(remote)
+    # A private package behind GHCR's token flow; each job's token holds its `permissions:`.
+    registry = TokenRegistry(tmp_path / "ghcr")
+    tokens = JobTokens(REPOSITORY, registry.tokens)
     api = FakeGitHub(REVIEWED, token="ghs_replay", repository=REPOSITORY)
+    tokens.guard(api)
     env = {
         **remote.env,
         "VENV": str(REPO / ".venv"),
@@ -138,11 +144,13 @@ def test_push_to_prod_and_back_replayed_from_the_workflow_files(
         rewrites={"BACKEND=docker": "BACKEND=local"},
         not_replayed={"ci.yml/test": "make test, the whole suite, which contains this replay"},
         fresh_runners=True,
+        job_tokens=tokens,
     )
     try:
         tags = _flow(replay, remote, registry, tmp_path)
     finally:
         api.close()
+        registry.stop()
     assert replay.unused_rewrites() == []
     _no_job_read_another_jobs_workspace(replay, remote)
     took = time.monotonic() - started
@@ -339,12 +347,25 @@ def _second_candidate(replay: rp.Replay, summary: dict) -> str:
     )
     publish_second_candidate(
         clone,
-        {**replay.env, "GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": REPOSITORY},
+        {
+            **replay.env,
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_REPOSITORY": REPOSITORY,
+            **_trainer(replay),
+        },
         first,
         replay.root / "artifacts" / run_id / "run-summary" / "run_summary.json",
     )
     shutil.rmtree(clone)
     return run_id
+
+
+def _trainer(replay: rp.Replay) -> dict[str, str]:
+    """The stand-in training job's login: train.yml's job holds `packages: write`."""
+    if replay.job_tokens is None or replay.job_tokens.registry is None:
+        return {}
+    token = replay.job_tokens.registry.issue("write", REPOSITORY)
+    return {"MODEL_REGISTRY_USERNAME": "x-access-token", "MODEL_REGISTRY_PASSWORD": token}
 
 
 def _no_job_read_another_jobs_workspace(replay: rp.Replay, remote: Remote) -> None:

@@ -35,6 +35,9 @@ class FakeHttp:
 
     def __init__(self, answer: Answer, token: str | None = None, refused: Any = None) -> None:
         self.requests: list[Request] = []
+        # Set to check each request's Authorization header itself (replayed job tokens): a
+        # refusal as (status, body), or None to pass; it replaces the single-token check.
+        self.authorize: Callable[[str, Request], tuple[int, Any] | None] | None = None
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,10 +45,13 @@ class FakeHttp:
                 url = urlparse(self.path)
                 request = Request(self.path, url.path, parse_qs(url.query))
                 fake.requests.append(request)
-                if token is not None and self.headers.get("Authorization") != f"Bearer {token}":
-                    code, body = 401, refused
-                else:
-                    code, body = answer(request)
+                header = self.headers.get("Authorization", "")
+                refusal: tuple[int, Any] | None = None
+                if fake.authorize is not None:
+                    refusal = fake.authorize(header, request)
+                elif token is not None and header != f"Bearer {token}":
+                    refusal = 401, refused
+                code, body = refusal if refusal is not None else answer(request)
                 data = json.dumps(body).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")

@@ -33,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from tests.support.job_tokens import JobTokens, bounded, effective
+
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
 LOCAL_ACTIONS = WORKFLOWS.parent / "actions"  # composite actions the workflows use as ./...
 
@@ -356,6 +358,9 @@ class Replay:
     logs: dict[str, list[str]] = field(default_factory=dict)  # the same keys: step logs
     seconds: dict[str, float] = field(default_factory=dict)  # the same keys: wall time
     used_rewrites: set[str] = field(default_factory=set)
+    # Set: every job gets its own GITHUB_TOKEN with exactly its `permissions:` (job_tokens.py).
+    job_tokens: JobTokens | None = None
+    permission_bounds: list[dict[str, str]] = field(default_factory=list)  # calling jobs'
 
     @property
     def last_run_id(self) -> str:
@@ -459,12 +464,16 @@ class Replay:
             declared = called["on"]["workflow_call"] or {}
             given = {k: scope.template(v) for k, v in (job.get("with") or {}).items()}
             passed = {k: scope.template(v) for k, v in (job.get("secrets") or {}).items()}
-            inner = self._workflow(
-                target.removeprefix("./.github/workflows/"),
-                github,
-                self._inputs(declared.get("inputs") or {}, given),
-                Lenient(passed),
-            )
+            self.permission_bounds.append(self._job_permissions(name, job))
+            try:
+                inner = self._workflow(
+                    target.removeprefix("./.github/workflows/"),
+                    github,
+                    self._inputs(declared.get("inputs") or {}, given),
+                    Lenient(passed),
+                )
+            finally:
+                self.permission_bounds.pop()
             failed = any(r.result == "failure" for r in inner.values())
             return JobResult(
                 "failure" if failed else "success",
@@ -477,7 +486,13 @@ class Replay:
                 log=[f"{name}/{job_id}: not replayed: {self.not_replayed[name + '/' + job_id]}"],
             )
         started = time.monotonic()
-        result = self._steps(name, job_id, job, scope, github)
+        github = self._with_job_token(name, job_id, job, github)
+        scope.contexts["github"] = github
+        try:
+            result = self._steps(name, job_id, job, scope, github)
+        finally:
+            if self.job_tokens is not None:
+                self.job_tokens.revoke(github["token"])
         self.seconds[f"{github['run_id']}/{name}-{job_id}"] = time.monotonic() - started
         if result.workspace is not None:
             self.workspaces[f"{github['run_id']}/{name}-{job_id}"] = result.workspace
@@ -521,6 +536,30 @@ class Replay:
         outputs = {k: _text(scope.template(v)) for k, v in (job.get("outputs") or {}).items()}
         return JobResult(status, outputs, workspace, log)
 
+    # --- job tokens: permissions as GitHub enforces them (tests/support/job_tokens.py) --------
+
+    def _job_permissions(self, name: str, job: dict) -> dict[str, str]:
+        """What the job's token may do: its own, else its workflow's, `permissions:`, never
+        more than the job that called this workflow holds."""
+        declared = job["permissions"] if "permissions" in job else load(name).get("permissions")
+        bound = self.permission_bounds[-1] if self.permission_bounds else None
+        return bounded(effective(declared), bound)
+
+    def _with_job_token(self, name: str, job_id: str, job: dict, github: dict) -> dict:
+        """The run's github context with this job's own token, when tokens are enforced."""
+        if self.job_tokens is None:
+            return github
+        token = self.job_tokens.mint(f"{name}/{job_id}", self._job_permissions(name, job))
+        return {**github, "token": token}
+
+    def _registry_login(self, env: dict[str, str]) -> dict[str, str]:
+        """The store logs in to ghcr.io with GITHUB_TOKEN; the replay's registry is a loopback
+        stand-in, so a step that was given GITHUB_TOKEN logs in with it there too."""
+        token = env.get("GITHUB_TOKEN", "")
+        if self.job_tokens is None or token not in self.job_tokens.issued:
+            return {}
+        return {"MODEL_REGISTRY_USERNAME": "x-access-token", "MODEL_REGISTRY_PASSWORD": token}
+
     def _github_env(self, github: dict, workspace: Path) -> dict[str, str]:
         return {
             "GITHUB_ACTIONS": "true",
@@ -545,6 +584,7 @@ class Replay:
             **self.env,
             **self._github_env(github, workspace),
             **env,
+            **self._registry_login(env),
             "GITHUB_OUTPUT": str(output),
             "GITHUB_STEP_SUMMARY": str(output) + ".md",
         }
