@@ -47,6 +47,7 @@ from ct import spans
 from ct.drift import THRESHOLDS_FILE
 from models.evaluation import eval_config
 from pipeline import user_code
+from pipeline.beam_args import pipeline_beam_args
 
 # The user code, by import path on every runner: nothing is packaged or installed at run time
 # (pipeline/user_code.py). On Vertex AI the code is baked into the pipeline image.
@@ -113,6 +114,9 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         custom_config=_fingerprinted(PREPROCESSING_FN, {}),
+        # TFDV statistics of the data before and after the transform: nothing reads them (the
+        # data gate has StatisticsGen's); TFDV passes over every span for nobody.
+        disable_statistics=True,
     )
     transform.add_upstream_node(drift_gate)
 
@@ -183,7 +187,7 @@ def create_pipeline(
         metadata_connection_config=(
             metadata.sqlite_metadata_connection_config(cfg.paths.metadata) if local else None
         ),
-        beam_pipeline_args=list(cfg.orchestration.beam_args),
+        beam_pipeline_args=list(pipeline_beam_args(cfg)),
     )
 
 
@@ -226,7 +230,7 @@ def ingest_pipeline(cfg: EnvironmentConfig, span: int) -> Pipeline:
         components=[_example_gen(cfg, span)],
         enable_cache=True,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(cfg.paths.metadata),
-        beam_pipeline_args=list(cfg.orchestration.beam_args),
+        beam_pipeline_args=list(pipeline_beam_args(cfg)),
     )
 
 
