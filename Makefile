@@ -35,7 +35,7 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 
 
 
-.PHONY: registry-tools help setup lock demo test test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
+.PHONY: registry-tools help setup lock demo test test-durations test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
 	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows lock-check \
 	test-serving-contract mutate ct-check registry registry-stop
@@ -136,7 +136,10 @@ test: setup $(ACTIONLINT) registry-tools ## Lint, types, layers, workflow lint, 
 	$(MAKE) --no-print-directory lock-check
 	$(BIN)/python -m tools.workflow_lint
 	$(MLOPS) render --check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(SHARD),-p tests.support.shard --shard $(call q,$(SHARD)))
+
+test-durations: setup registry-tools ## Run every test and record seconds per file in tests/durations.json (balances CI's shards).
+	$(BIN)/python -m pytest -p tests.support.shard --record-durations
 
 test-fast: setup registry-tools ## Unit, data, property, convergence, NaN and skew checks; no pipeline runs.
 	$(BIN)/python -m pytest -m "not slow"

@@ -42,13 +42,17 @@ from components.evaluator import Evaluator
 from components.schema_import import PackagedSchemaGen, package_reference
 from components.window import SpanWindowStrategy
 from core.config import EnvironmentConfig
-from core.paths import MODELS_DIR, SCHEMA_DIR
+from core.paths import SCHEMA_DIR
 from ct import spans
 from ct.drift import THRESHOLDS_FILE
 from models.evaluation import eval_config
+from pipeline import user_code
+from pipeline.beam_args import pipeline_beam_args
 
-PREPROCESSING_MODULE = str(MODELS_DIR / "preprocessing.py")
-TRAINER_MODULE = str(MODELS_DIR / "trainer.py")
+# The user code, by import path on every runner: nothing is packaged or installed at run time
+# (pipeline/user_code.py). On Vertex AI the code is baked into the pipeline image.
+PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+TRAINER_FN = "models.trainer.run_fn"
 
 # Node ids, in run order: the summary, the tests and the docs refer to these names. The
 # baseline node is BASELINE_IMPORTER locally (only when the environment has a release) and
@@ -105,33 +109,36 @@ def create_pipeline(
     )
     window = _span_window(cfg, example_gen)
 
-    module_file, preprocessing_fn = _user_code(cfg, PREPROCESSING_MODULE, "preprocessing_fn")
     transform = Transform(
         examples=window.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        module_file=module_file,
-        preprocessing_fn=preprocessing_fn,
+        preprocessing_fn=PREPROCESSING_FN,
+        custom_config=_fingerprinted(PREPROCESSING_FN, {}),
+        # TFDV statistics of the data before and after the transform: nothing reads them (the
+        # data gate has StatisticsGen's); TFDV passes over every span for nobody.
+        disable_statistics=True,
     )
     transform.add_upstream_node(drift_gate)
 
-    module_file, run_fn = _user_code(cfg, TRAINER_MODULE, "run_fn")
     trainer = Trainer(
-        module_file=module_file,
-        run_fn=run_fn,
+        run_fn=TRAINER_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(num_steps=cfg.training.train_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=cfg.training.eval_steps),
-        custom_config={
-            "training": {
-                "batch_size": cfg.training.batch_size,
-                "learning_rate": cfg.training.learning_rate,
-                "seed": cfg.training.seed,
-                "hidden_units": cfg.training.hidden_units,
-                "early_stopping_patience": cfg.training.early_stopping_patience,
-            }
-        },
+        custom_config=_fingerprinted(
+            TRAINER_FN,
+            {
+                "training": {
+                    "batch_size": cfg.training.batch_size,
+                    "learning_rate": cfg.training.learning_rate,
+                    "seed": cfg.training.seed,
+                    "hidden_units": cfg.training.hidden_units,
+                    "early_stopping_patience": cfg.training.early_stopping_patience,
+                }
+            },
+        ),
     )
 
     baseline_node = _baseline(cfg, baseline)
@@ -180,7 +187,7 @@ def create_pipeline(
         metadata_connection_config=(
             metadata.sqlite_metadata_connection_config(cfg.paths.metadata) if local else None
         ),
-        beam_pipeline_args=list(cfg.orchestration.beam_args),
+        beam_pipeline_args=list(pipeline_beam_args(cfg)),
     )
 
 
@@ -223,23 +230,14 @@ def ingest_pipeline(cfg: EnvironmentConfig, span: int) -> Pipeline:
         components=[_example_gen(cfg, span)],
         enable_cache=True,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(cfg.paths.metadata),
-        beam_pipeline_args=list(cfg.orchestration.beam_args),
+        beam_pipeline_args=list(pipeline_beam_args(cfg)),
     )
 
 
-def _user_code(
-    cfg: EnvironmentConfig, module_file: str, function: str
-) -> tuple[str, None] | tuple[None, str]:
-    """How Transform and Trainer find our code: a module file or a function's import path.
-
-    Locally, `module_file`: TFX packages models/ into a wheel whose name carries a content
-    hash, so editing any user-code file invalidates the cache of the steps that use it. On
-    Vertex AI the code is baked into the pipeline image (orchestration.image), so the function is
-    referenced by import path and nothing is uploaded at compile time.
-    """
-    if cfg.orchestration.runner == "local":
-        return module_file, None
-    return None, f"models.{Path(module_file).stem}.{function}"
+def _fingerprinted(function_path: str, custom_config: dict) -> dict:
+    """`custom_config` plus the fingerprint of the code behind `function_path`: TFX's cache keys
+    on it, so an edit to that code re-runs the component and everything after it."""
+    return {**custom_config, user_code.FINGERPRINT_KEY: user_code.fingerprint(function_path)}
 
 
 def _schema_importer(cfg: EnvironmentConfig, schema_file: Path) -> ImportSchemaGen:

@@ -47,6 +47,12 @@ class RunProgress(logging.Handler):
     def _key(self, node_id: str) -> str:
         return f"{node_id} ({self.run_label})" if self.run_label else node_id
 
+    def reused(self, label: str) -> None:
+        """A step the run skipped because ML Metadata already holds its result: a cached line."""
+        self.nodes[label] = NodeProgress(label, time.monotonic(), cached=True)
+        self.out.write(f"  {'[cached]':<10} {label} (0.0 s)\n")
+        self.out.flush()
+
     def emit(self, record: logging.LogRecord) -> None:
         # Libraries log exception objects too (Beam logs the RuntimeError that wraps a Ctrl-C),
         # and a handler that raised would replace the error being reported with its own.

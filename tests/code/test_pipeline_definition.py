@@ -95,7 +95,7 @@ def test_local_baseline_is_the_released_model_imported() -> None:
     importer = nodes[BASELINE_IMPORTER]
     assert importer.exec_properties["artifact_uri"] == RELEASED.model_uri
     assert _producer(nodes["Evaluator"], "baseline_model") == BASELINE_IMPORTER
-    assert "module_file" in nodes["Trainer"].exec_properties
+    assert nodes["Trainer"].exec_properties["run_fn"] == "models.trainer.run_fn"
     first = _by_id(create_pipeline(config.load("dev")))  # no release yet: no baseline at all
     assert BASELINE_IMPORTER not in first and "baseline_model" not in first["Evaluator"].inputs
 
