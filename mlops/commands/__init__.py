@@ -23,6 +23,7 @@ from mlops.commands import (
     schema,
     serve,
     status,
+    submit,
     sync,
 )
 
@@ -38,6 +39,7 @@ class Command(Protocol):
 COMMANDS: dict[str, Command] = {
     "run": run,
     "compile": compile,
+    "submit": submit,
     "schema": schema,
     "serve": serve,
     "predict": predict,
