@@ -158,11 +158,12 @@ mutate: setup ## Mutation-test the rules (gates, blessing reasons, load-test ver
 	$(BIN)/python tools/mutation_report.py
 
 # What `.pre-commit-config.yaml` runs too: style, format, the layer contracts and the types.
-lint: setup ## Ruff lint and format check, import-linter's layer contracts, mypy.
+lint: setup ## Ruff lint and format check, import-linter's layer contracts, mypy, hadolint.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	$(BIN)/hadolint infra/pipeline-image/Dockerfile
 
 # The version a person approved: digits only, checked before anything runs (also in the workflow).
 check-version: ## Fail unless VERSION is a version number (digits only).
