@@ -105,6 +105,20 @@ compile: setup ## Compile the staging and prod pipelines to Vertex AI / KFP v2 J
 	$(MLOPS) compile --env staging
 	$(MLOPS) compile --env prod
 
+.PHONY: submit pipeline-image-name vertex-notice
+submit: setup ## Submit ENV's compiled pipeline (make compile) to Vertex AI Pipelines.
+	$(MLOPS) submit --env "$$ENV"
+
+# The pipeline image's name in this repository's GHCR namespace, for a workflow step's output.
+pipeline-image-name: ## Print name=ghcr.io/<owner/repo, lower-case>/pipeline to GITHUB_OUTPUT.
+	@repo="$${GITHUB_REPOSITORY:?GITHUB_REPOSITORY is required (owner/repo)}"; \
+	  echo "name=ghcr.io/$${repo,,}/pipeline" | tee -a "$${GITHUB_OUTPUT:-/dev/null}"
+
+vertex-notice: ## The notice of a workflow run whose repository sets no Vertex AI variables.
+	@echo "::notice title=Vertex AI submission skipped::set the repository variables" \
+	  "GCP_PROJECT and GCP_WORKLOAD_IDENTITY_PROVIDER (and GCP_SERVICE_ACCOUNT) to submit" \
+	  "staging's pipeline after each image build; see docs/pipeline-image.md"
+
 schema-draft: setup ## Infer a draft schema from the bundled data for a human to review.
 	$(MLOPS) schema draft --env $(ENV)
 
