@@ -9,6 +9,7 @@ import yaml
 
 from core import beam_args, config
 from core.errors import ConfigError
+from core.paths import REPO_ROOT
 from mlops import cli
 
 DATAFLOW = [
@@ -84,4 +85,13 @@ def test_a_flag_and_its_value_may_be_two_items() -> None:
 def test_a_portable_runner_needs_no_dataflow_flags() -> None:
     args = ["--runner=PortableRunner", "--job_endpoint=localhost:8099"]
     args.append("--environment_type=LOOPBACK")
+    assert beam_args.parse(args)[1] == []
+
+
+def test_the_documented_flink_overlay_passes() -> None:
+    """docs/pipeline-image.md's Flink example is what config accepts."""
+    text = (REPO_ROOT / "docs" / "pipeline-image.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    args = yaml.safe_load(block)["orchestration"]["beam_args"]
+    assert args[0] == "--runner=FlinkRunner"
     assert beam_args.parse(args)[1] == []
