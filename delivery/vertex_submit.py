@@ -65,6 +65,12 @@ def plan(cfg: EnvironmentConfig, compiled: Path | None = None) -> Submission:
     root = _required(cfg, "paths.pipeline_root", cfg.paths.pipeline_root)
     if not root.startswith("gs://"):
         _refuse(cfg, "paths.pipeline_root", f"must be a bucket URI (gs://BUCKET/...), got {root!r}")
+    for i, arg in enumerate(cfg.orchestration.beam_args):
+        if _UNSET.search(arg):
+            raise ConfigError(
+                f"{source_of(cfg, 'orchestration.beam_args')}: orchestration.beam_args[{i}]: "
+                f"{arg!r} still holds a placeholder; Dataflow would reject the job"
+            )
     image = cfg.orchestration.image
     if image_ref.is_placeholder(image):
         _refuse(

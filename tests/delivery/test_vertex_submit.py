@@ -39,7 +39,17 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         for name, value in VARIABLES.items():
             mp.setenv(name, value)
         environments = copy_environments(tmp_path_factory.mktemp("submit"))
-        update_overlay(environments, "staging", {"paths": {"pipeline_root": ROOT}})
+        beam = [
+            "--runner=DataflowRunner",
+            "--project=acme-ml",
+            "--region=europe-west4",
+            "--temp_location=gs://acme-ml-pipelines/beam-tmp",
+        ]
+        update_overlay(
+            environments,
+            "staging",
+            {"paths": {"pipeline_root": ROOT}, "orchestration": {"beam_args": beam}},
+        )
         compile_kubeflow(config.load("staging", environments), environments)
         yield environments
 
@@ -187,3 +197,11 @@ def test_no_compiled_json_says_to_compile(environments: Path, tmp_path: Path) ->
 def test_dev_is_not_submitted(capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["submit", "--env", "dev"]) == 2
     assert "mlops run --env dev" in capsys.readouterr().err
+
+
+def test_a_placeholder_in_beam_args_is_refused(environments: Path) -> None:
+    cfg = config.load("staging", environments)
+    args = [*cfg.orchestration.beam_args[:1], "--project=YOUR_PROJECT"]
+    orchestration = dataclasses.replace(cfg.orchestration, beam_args=args)
+    with pytest.raises(ConfigError, match=re.escape("orchestration.beam_args[1]: '--project=YOU")):
+        vertex_submit.plan(dataclasses.replace(cfg, orchestration=orchestration))
