@@ -205,3 +205,33 @@ def test_a_placeholder_in_beam_args_is_refused(environments: Path) -> None:
     orchestration = dataclasses.replace(cfg.orchestration, beam_args=args)
     with pytest.raises(ConfigError, match=re.escape("orchestration.beam_args[1]: '--project=YOU")):
         vertex_submit.plan(dataclasses.replace(cfg, orchestration=orchestration))
+
+
+def test_dry_run_checks_and_prints_but_builds_no_job(
+    environments: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    def no_job(plan: vertex_submit.Submission) -> None:
+        raise AssertionError("a dry run built a PipelineJob")
+
+    monkeypatch.setattr(vertex_submit, "build_job", no_job)
+    args = ["--environments", str(environments), "submit", "--env", "staging", "--dry-run"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "on Vertex AI project acme-ml, region europe-west4" in out
+    assert f"pipeline root: {ROOT}" in out and "git-commit=a1b2c3d4" in out
+
+
+def test_a_refusal_by_vertex_is_an_infrastructure_error(
+    environments: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from google.api_core.exceptions import PermissionDenied
+
+    class Job:
+        def submit(self, service_account: str | None = None) -> None:
+            raise PermissionDenied("aiplatform.pipelineJobs.create denied")
+
+    monkeypatch.setattr(vertex_submit, "build_job", lambda plan: Job())
+    assert cli.main(["--environments", str(environments), "submit", "--env", "staging"]) == 3
+    err = capsys.readouterr().err
+    assert "Vertex AI refused the pipeline run in project 'acme-ml'" in err
+    assert "pipelineJobs.create denied" in err and "Traceback" not in err
