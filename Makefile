@@ -110,6 +110,20 @@ compile: setup ## Compile the staging and prod pipelines to Vertex AI / KFP v2 J
 	$(MLOPS) compile --env staging
 	$(MLOPS) compile --env prod
 
+.PHONY: submit pipeline-image-name vertex-notice
+submit: setup ## Submit ENV's compiled pipeline (make compile) to Vertex AI Pipelines.
+	$(MLOPS) submit --env "$$ENV"
+
+# The pipeline image's name in this repository's GHCR namespace, for a workflow step's output.
+pipeline-image-name: ## Print name=ghcr.io/<owner/repo, lower-case>/pipeline to GITHUB_OUTPUT.
+	@repo="$${GITHUB_REPOSITORY:?GITHUB_REPOSITORY is required (owner/repo)}"; \
+	  echo "name=ghcr.io/$${repo,,}/pipeline" | tee -a "$${GITHUB_OUTPUT:-/dev/null}"
+
+vertex-notice: ## The notice of a workflow run whose repository sets no Vertex AI variables.
+	@echo "::notice title=Vertex AI submission skipped::set the repository variables" \
+	  "GCP_PROJECT and GCP_WORKLOAD_IDENTITY_PROVIDER (and GCP_SERVICE_ACCOUNT) to submit" \
+	  "staging's pipeline after each image build; see docs/pipeline-image.md"
+
 schema-draft: setup ## Infer a draft schema from the bundled data for a human to review.
 	$(MLOPS) schema draft --env $(ENV)
 
@@ -167,11 +181,12 @@ mutate: setup ## Mutation-test the rules (gates, blessing reasons, load-test ver
 	$(BIN)/python tools/mutation_report.py
 
 # What `.pre-commit-config.yaml` runs too: style, format, the layer contracts and the types.
-lint: setup ## Ruff lint and format check, import-linter's layer contracts, mypy.
+lint: setup ## Ruff lint and format check, import-linter's layer contracts, mypy, hadolint.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	$(BIN)/hadolint infra/pipeline-image/Dockerfile
 
 # The version a person approved: digits only, checked before anything runs (also in the workflow).
 check-version: ## Fail unless VERSION is a version number (digits only).

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import Field, StrictStr, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
+from core import beam_args, image_ref
 from core.config_errors import config_error, where
 from core.config_layers import BASE_NAME, CONFIG_FILE, files_of, has_key, merge, read_yaml
 from core.config_models import (
@@ -273,7 +274,11 @@ def _relocate(
         ci_model_store=cfg.paths.ci_model_store,
     )
     compiled = cfg.orchestration.compiled_pipeline
-    orchestration = dataclasses.replace(cfg.orchestration, compiled_pipeline=absolute(compiled))
+    orchestration = dataclasses.replace(
+        cfg.orchestration,
+        compiled_pipeline=absolute(compiled),
+        image=expand_variables(cfg.orchestration.image),
+    )
     loadtest = dataclasses.replace(cfg.loadtest, rows_file=absolute(cfg.loadtest.rows_file))
     return dataclasses.replace(
         cfg,
@@ -369,9 +374,14 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
             f"compiles no span-window resolver in TFX 1.16), got "
             f"{cfg.data.window_spans}",
         )
+    for problem in beam_args.parse(orch.beam_args)[1]:
+        key = "orchestration.beam_args" + ("" if problem.index is None else f"[{problem.index}]")
+        fail(key, problem.message)
     if orch.runner == "kubeflow_v2":
         if not orch.image:
             fail("orchestration.image", "the kubeflow_v2 runner needs the pipeline's image")
+        if not image_ref.is_pinned(orch.image):
+            fail("orchestration.image", image_ref.unpinned_message(orch.image))
         if not orch.compiled_pipeline:
             fail("orchestration.compiled_pipeline", "the kubeflow_v2 runner needs an output file")
 

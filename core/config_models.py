@@ -138,12 +138,33 @@ class ContinuousTrainingConfig:
 
 
 @dataclass(frozen=True, config=STRICT)
+class VertexConfig:
+    """Where `mlops submit` runs a kubeflow_v2 pipeline on Vertex AI Pipelines (`${VAR}` works:
+    CI sets them from repository variables)."""
+
+    project: StrictStr = Field(default="", description="GCP project id")
+    region: StrictStr = Field(default="", description="Vertex AI region, e.g. us-central1")
+    service_account: StrictStr = Field(
+        default="", description="service account the pipeline's jobs run as (default: Compute's)"
+    )
+    parameters: dict[StrictStr, StrictStr | StrictInt | StrictFloat | StrictBool] = Field(
+        default_factory=dict, description="values for the compiled pipeline's parameters"
+    )
+
+
+@dataclass(frozen=True, config=STRICT)
 class OrchestrationConfig:
     """Which engine runs the pipeline and its Beam jobs."""
 
     runner: Literal["local", "kubeflow_v2"]
-    beam_args: list[StrictStr] = Field(default_factory=list)
-    image: StrictStr = Field(default="", description="container image for kubeflow_v2 runs")
+    beam_args: list[StrictStr] = Field(
+        default_factory=list,
+        description="Beam PipelineOptions flags (--name=value), checked against Beam's own",
+    )
+    image: StrictStr = Field(
+        default="", description="pipeline image for kubeflow_v2 runs, as IMAGE@sha256:<digest>"
+    )
+    vertex: VertexConfig = Field(default_factory=VertexConfig, description=VertexConfig.__doc__)
     compiled_pipeline: StrictStr = Field(
         default="", description="where `mlops compile` writes the JSON"
     )

@@ -24,6 +24,7 @@ from mlops.commands import (
     schema,
     serve,
     status,
+    submit,
     sync,
 )
 
@@ -39,6 +40,7 @@ class Command(Protocol):
 COMMANDS: dict[str, Command] = {
     "run": run,
     "compile": compile,
+    "submit": submit,
     "schema": schema,
     "serve": serve,
     "predict": predict,

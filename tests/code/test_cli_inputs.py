@@ -38,6 +38,7 @@ def test_argparse_usage_errors_exit_2(capsys: pytest.CaptureFixture) -> None:
 ENV_COMMANDS = [
     ("run", "--env"),
     ("compile", "--env"),
+    ("submit", "--env"),
     ("schema", "draft", "--env"),
     ("serve", "--env"),
     ("predict", "--rows", "rows.csv", "--env"),

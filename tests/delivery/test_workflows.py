@@ -31,6 +31,12 @@ REUSABLE = {"train.yml", "deploy-dev.yml", "release-commit.yml"}
 LEVEL = {"none": 0, "read": 1, "write": 2}
 ALL = sorted(p.name for p in WORKFLOWS.glob("*.yml"))
 MAIN_ONLY = "github.ref == 'refs/heads/main'"
+# The only jobs that may mint an OIDC token or write attestations: the pipeline image's build
+# (provenance) and its submission to Vertex AI (Workload Identity Federation).
+IDENTITY_JOBS = {
+    ("pipeline-image.yml", "image"): {"attestations", "id-token"},
+    ("pipeline-image.yml", "submit-staging"): {"id-token"},
+}
 
 
 def load(name: str) -> dict:
@@ -122,6 +128,7 @@ def test_least_privilege_pins_and_make_only_steps(name: str) -> None:
             assert persisted is wants_write, f"{name}/{job_id}"
     for job_id, job in data["jobs"].items():
         allowed = {"contents", "pull-requests", "actions", "packages"}
+        allowed |= IDENTITY_JOBS.get((name, job_id), set())
         assert set(job.get("permissions", {})) <= allowed, f"{name}/{job_id}"
         assert "permissions" in job, f"{name}/{job_id}: say what the job needs"
 
