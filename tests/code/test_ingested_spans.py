@@ -64,7 +64,7 @@ def _run_example_gen(cfg) -> None:
             metadata_connection_config=metadata.sqlite_metadata_connection_config(
                 cfg.paths.metadata
             ),
-            beam_pipeline_args=pipeline_beam_args(cfg),
+            beam_pipeline_args=list(pipeline_beam_args(cfg)),
         )
     )
 

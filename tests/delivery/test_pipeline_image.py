@@ -7,6 +7,7 @@ slow test runs the Dockerfile's own install script in a plain venv instead.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,12 +66,23 @@ def test_the_image_is_a_slim_python_311_with_exactly_the_lock() -> None:
     bases = [args for keyword, args in steps if keyword == "FROM"]
     assert len(bases) == 1 and bases[0].startswith("python:3.11-slim")
     runs = [args for keyword, args in steps if keyword == "RUN"]
-    assert runs[0] == "sh /app/install.sh lock /app"  # the lock before the source: cached layer
+    # The lock before the source: its layer is reused from the build cache.
+    assert runs[0] == "sh /app/infra/pipeline-image/install.sh lock /app"
     assert runs[1].startswith("sh /app/infra/pipeline-image/install.sh project /app")
     script = (IMAGE_DIR / "install.sh").read_text()
-    assert "--no-deps --require-hashes --ignore-requires-python" in script
+    assert "--no-deps --require-hashes --compile-bytecode" in script
     assert '-r "$src/requirements.lock"' in script
     assert "--no-deps --no-build-isolation --no-index -e" in script
+
+
+def test_the_image_installs_with_the_uv_that_make_setup_uses() -> None:
+    """One installer, one version, hash-checked: the image's uv is the Makefile's UV_VERSION."""
+    makefile = re.search(r"^UV_VERSION := (\S+)$", (REPO_ROOT / "Makefile").read_text(), re.M)
+    pin = re.search(
+        r"^uv==(\S+) --hash=sha256:[0-9a-f]{64}$", (IMAGE_DIR / "uv.txt").read_text(), re.M
+    )
+    assert makefile and pin, "UV_VERSION in the Makefile or the hashed uv pin is missing"
+    assert pin[1] == makefile[1]
 
 
 def _context(target: Path) -> Path:
