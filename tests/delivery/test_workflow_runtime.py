@@ -31,6 +31,12 @@ NODE24_SINCE = {
     "actions/upload-artifact": 6,
     "actions/download-artifact": 7,
     "actions/create-github-app-token": 3,
+    "docker/setup-buildx-action": 4,
+    "docker/login-action": 4,
+    "docker/build-push-action": 7,
+    "google-github-actions/auth": 3,
+    # Composite: v4.1.0 runs actions/attest v4.1.0, whose action.yml declares node24.
+    "actions/attest-build-provenance": 4,
 }
 PINNED = re.compile(
     r"uses:\s*(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<sha>[0-9a-f]{40})"
