@@ -179,8 +179,8 @@ promote: setup ## make promote TO=dev [SUMMARY=run_summary.json] | FROM=dev TO=s
 	if [[ -n "$${OK_IF_CURRENT:-}" ]]; then args+=(--ok-if-current); fi; \
 	$(MLOPS) promote "$${args[@]}"
 
-rollback: setup ## make rollback ENV=prod: back to the environment's previous release.
-	$(MLOPS) rollback --env "$$ENV"
+rollback: setup ## make rollback ENV=prod [DEFER_STORE=1]: back to the environment's previous release.
+	$(MLOPS) rollback --env "$$ENV" $${DEFER_STORE:+--defer-store}
 
 status: setup ## Every environment's release, load-test verdict, and what is pending.
 	$(MLOPS) status
@@ -201,7 +201,7 @@ gate-loadtest: setup ## ENV's recorded load-test gate: against URL when given, e
 	if [[ -n "$${URL:-}" ]]; then $(MLOPS) loadtest --env "$$ENV" --url "$$URL" --record; \
 	else $(MAKE) --no-print-directory serve-loadtest-record ENV="$$ENV" BACKEND="$$BACKEND"; fi
 
-.PHONY: store-sync release-bundle promotion-prepare check-version release-sync argocd-wait prod-preflight
+.PHONY: store-sync store-check release-bundle promotion-prepare check-version release-sync argocd-wait prod-preflight
 # The CD jobs split in two: a read-only job runs the project's code and bundles the release
 # folders (release-bundle); a small commit job with the write token and no third-party code
 # commits them from the bundle (SRC=build/release) with release-commit and promotion-pr.
@@ -212,8 +212,9 @@ release-commit: ## Commit ENV's release (from SRC, default here) onto origin/mai
 	tools/release-git.sh commit "$$ENV" "$${SRC:-.}"
 
 promotion-prepare: setup ## Promote FROM's release to TO here and write the pull request body.
+	@if [[ -n "$${VERSION:-}" ]]; then $(MAKE) --no-print-directory check-version; fi
 	$(MLOPS) promote --from "$${FROM:?FROM is required}" --to "$${TO:?TO is required}" \
-	  --defer-store
+	  --defer-store $${VERSION:+--expect-version "$$VERSION"}
 	mkdir -p build
 	{ echo "Promotes **version $$(tools/release-git.sh version "$$TO")** from \`$$FROM\` to \`$$TO\`" \
 	    "(same artifact and digest)."; echo; echo '```'; $(MLOPS) status; echo '```'; echo; \
@@ -222,6 +223,9 @@ promotion-prepare: setup ## Promote FROM's release to TO here and write the pull
 
 store-sync: setup ## After a promotion PR merged: move ENV's registry tag to its release record.
 	$(MLOPS) sync --env "$$ENV"
+
+store-check: setup ## Verify ENV's registry tag and artifact match its release record (moves nothing).
+	$(MLOPS) sync --env "$$ENV" --check
 
 release-sync: ## Take every environment's release record and manifests from SRC (a checkout of main).
 	tools/release-git.sh sync "$${SRC:?SRC is required: a checkout of main}"
