@@ -179,8 +179,8 @@ promote: setup ## make promote TO=dev [SUMMARY=run_summary.json] | FROM=dev TO=s
 	if [[ -n "$${OK_IF_CURRENT:-}" ]]; then args+=(--ok-if-current); fi; \
 	$(MLOPS) promote "$${args[@]}"
 
-rollback: setup ## make rollback ENV=prod [DEFER_STORE=1]: back to the environment's previous release.
-	$(MLOPS) rollback --env "$$ENV" $${DEFER_STORE:+--defer-store}
+rollback: setup ## make rollback ENV=prod: back to the environment's previous release.
+	$(MLOPS) rollback --env "$$ENV"
 
 status: setup ## Every environment's release, load-test verdict, and what is pending.
 	$(MLOPS) status
@@ -201,7 +201,7 @@ gate-loadtest: setup ## ENV's recorded load-test gate: against URL when given, e
 	if [[ -n "$${URL:-}" ]]; then $(MLOPS) loadtest --env "$$ENV" --url "$$URL" --record; \
 	else $(MAKE) --no-print-directory serve-loadtest-record ENV="$$ENV" BACKEND="$$BACKEND"; fi
 
-.PHONY: store-sync store-check release-bundle promotion-prepare check-version release-sync argocd-wait prod-preflight
+.PHONY: store-sync store-check rollback-prepare release-bundle promotion-prepare check-version release-sync argocd-wait prod-preflight
 # The CD jobs split in two: a read-only job runs the project's code and bundles the release
 # folders (release-bundle); a small commit job with the write token and no third-party code
 # commits them from the bundle (SRC=build/release) with release-commit and promotion-pr.
@@ -220,6 +220,14 @@ promotion-prepare: setup ## Promote FROM's release to TO here and write the pull
 	    "(same artifact and digest)."; echo; echo '```'; $(MLOPS) status; echo '```'; echo; \
 	  echo "Review \`environments/$$TO/release.yaml\` and the rendered manifests below it."; \
 	} > "build/promotion-$$TO.md"
+
+rollback-prepare: setup ## Roll ENV back here for a pull request (no tag moves) and write its body.
+	$(MLOPS) rollback --env "$${ENV:?ENV is required}" --defer-store
+	mkdir -p build
+	{ echo "Rolls \`$$ENV\` back to **version $$(tools/release-git.sh version "$$ENV")**, its" \
+	    "previous release (same artifact and digest it ran before)."; echo; \
+	  echo "Review \`environments/$$ENV/release.yaml\`; after the merge cd-$$ENV moves the registry tag."; \
+	} > "build/promotion-$$ENV.md"
 
 store-sync: setup ## After a promotion PR merged: move ENV's registry tag to its release record.
 	$(MLOPS) sync --env "$$ENV"
