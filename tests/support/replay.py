@@ -33,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from tests.support.replay_approvals import Approvals
+
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
 LOCAL_ACTIONS = WORKFLOWS.parent / "actions"  # composite actions the workflows use as ./...
 
@@ -356,6 +358,7 @@ class Replay:
     logs: dict[str, list[str]] = field(default_factory=dict)  # the same keys: step logs
     seconds: dict[str, float] = field(default_factory=dict)  # the same keys: wall time
     used_rewrites: set[str] = field(default_factory=set)
+    approvals: Approvals = field(default_factory=Approvals)  # reviewers, held runs
 
     @property
     def last_run_id(self) -> str:
@@ -372,6 +375,8 @@ class Replay:
         ref: str = "refs/heads/main",
         inputs: dict | None = None,
     ) -> dict[str, JobResult]:
+        if self.approvals.holds(name, event, ref, payload):
+            return {}  # waits for "Approve workflows to run": see approve_held_runs
         self.runs += 1
         run_id = str(1000 + self.runs)
         sha = subprocess.run(
@@ -392,6 +397,18 @@ class Replay:
         }
         declared = (load(name)["on"].get("workflow_dispatch") or {}).get("inputs") or {}
         return self._workflow(name, github, self._inputs(declared, inputs or {}), self.secrets)
+
+    def approve_held_runs(self) -> dict[str, dict[str, JobResult]]:
+        """A maintainer clicks "Approve workflows to run": the held runs start, in order."""
+        held, self.approvals.held = self.approvals.held, []
+        self.approvals.approving = True
+        try:
+            return {
+                h.workflow: self.run(h.workflow, "pull_request", payload=h.payload, ref=h.ref)
+                for h in held
+            }
+        finally:
+            self.approvals.approving = False
 
     @staticmethod
     def _inputs(declared: dict, given: dict) -> dict:
@@ -470,6 +487,9 @@ class Replay:
                 "failure" if failed else "success",
                 log=[line for r in inner.values() for line in r.log],
             )
+        rejected = self.approvals.environment_gate(name, job_id, job)
+        if rejected is not None:
+            return JobResult("failure", {k: "" for k in job.get("outputs") or {}}, log=[rejected])
         if f"{name}/{job_id}" in self.not_replayed:
             return JobResult(
                 "success",
