@@ -14,7 +14,11 @@ What differs from GitHub, and why:
   this machine has no Docker. The rewrite is the replay's only change to a step's text, and the
   test fails if no step needed it.
 - ci's `test` job (`make test`, the whole suite, which contains this test) is not replayed.
-- The CI run that cd-dev's commit job dispatches on promote/staging is not replayed.
+- The CI run of the bot's promote/staging pull request (held until approved, then the whole
+  suite and a training run) is not replayed; tests/delivery/test_replay_approval.py replays the
+  hold and the approval.
+- The `production` environment has required reviewers (the fake API's REVIEWED): the prod job
+  waits until this test approves it.
 - The rollback needs a previous release: a second candidate (the first model plus one asset) is
   published through the store API, as the Pusher publishes, in place of a second training run,
   and deployed to dev by a second replayed cd-dev run.
@@ -35,6 +39,7 @@ import pytest
 import yaml
 
 from core.paths import REPO_ROOT
+from delivery import prod_gate
 from store.model_store import Artifact
 from tests.support import replay as rp
 from tests.support.candidates import publish_second_candidate
@@ -139,11 +144,18 @@ def test_push_to_prod_and_back_replayed_from_the_workflow_files(
         not_replayed={"ci.yml/test": "make test, the whole suite, which contains this replay"},
         fresh_runners=True,
     )
+    replay.approvals.reviewers = {"production": prod_gate.reviewers_of(REVIEWED)}
+    replay.approvals.reviewer = lambda workflow, job, environment, names: True
     try:
         tags = _flow(replay, remote, registry, tmp_path)
     finally:
         api.close()
     assert replay.unused_rewrites() == []
+    assert [r[:2] for r in replay.approvals.reviewed] == [
+        ("promote-prod.yml", "promote-prod"),  # the refused version: approved, then refused
+        ("promote-prod.yml", "promote-prod"),
+        ("rollback.yml", "rollback"),
+    ]
     _no_job_read_another_jobs_workspace(replay, remote)
     took = time.monotonic() - started
     jobs = "\n".join(f"  {key}: {secs:.0f} s" for key, secs in replay.seconds.items())
@@ -206,9 +218,7 @@ def _flow(
     assert dev["loadtest"]["verdict"] == "PASS"
     gh = remote.gh()
     assert gh["prs"]["promote/staging"]["state"] == "OPEN"
-    assert ["workflow", "run", "ci.yml", "--ref", "promote/staging"] in [
-        c["argv"] for c in gh["calls"]
-    ]
+    assert not any(c["argv"][0] == "workflow" for c in gh["calls"])  # nothing dispatched
 
     # A reviewer merges the pull request: its merge commit changes staging's record, which is
     # what starts cd-staging (its `paths:` filter).
