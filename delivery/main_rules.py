@@ -31,6 +31,14 @@ PLAN_LIMIT = (
     "prod approval can be enforced on this repository."
 )
 
+# The bot force-pushes promote/prod when a promotion is re-run: an approval given to one version
+# must not carry over to another.
+STALE = (
+    "main requires a code owner's review, but an approval survives new commits: a re-run of "
+    "promote-prod rewrites promote/prod, and the old approval would merge the new version. Turn "
+    "on 'Dismiss stale pull request approvals when new commits are pushed' in {where}."
+)
+
 
 def _codeowner_rule(rules: Any) -> dict | None:
     for rule in rules if isinstance(rules, list) else []:
@@ -54,6 +62,8 @@ def check(api: str, repository: str, token: str) -> str:
     )
     found = _codeowner_rule(rules) if rules_status == 200 else None
     if found is not None:
+        if found["parameters"].get("dismiss_stale_reviews_on_push") is not True:
+            raise Refused(STALE.format(where="that ruleset's 'Require a pull request'"))
         source = found.get("ruleset_source") or repository
         return (
             f"main's ruleset (id {found.get('ruleset_id', '?')}, from {source}) requires a pull "
@@ -68,6 +78,8 @@ def check(api: str, repository: str, token: str) -> str:
         else None
     )
     if reviews and reviews.get("require_code_owner_reviews") is True:
+        if reviews.get("dismiss_stale_reviews") is not True:
+            raise Refused(STALE.format(where="main's branch protection rule"))
         return "main's branch protection requires a pull request with a code-owner review"
     if rules_status != 200:
         raise Refused(PLAN_LIMIT.format(status=rules_status))

@@ -198,3 +198,17 @@ def test_the_refusal_exits_1_with_the_reason_and_no_traceback(github, tmp_path: 
     assert out.returncode == 1, out.stderr
     assert out.stderr.startswith("prod preflight: refused: GitHub answered HTTP 403")
     assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+def test_an_approval_that_survives_new_commits_is_refused(github, tmp_path: Path) -> None:
+    """promote/prod is force-pushed on a re-run: a stale approval would merge another version."""
+    rule = plans.pull_request_rule(True)
+    rule["parameters"]["dismiss_stale_reviews_on_push"] = False
+    fake = github(None, plans.routes(rules=(200, [rule])))
+    with pytest.raises(prod_gate.Refused, match=r"'Dismiss stale pull request approvals"):
+        prod_gate.preflight(codeowners_env(fake), checkout(tmp_path))
+    protected = plans.protection(True)
+    protected["required_pull_request_reviews"]["dismiss_stale_reviews"] = False
+    fake = github(None, plans.routes(branch_protection=(200, protected)))
+    with pytest.raises(prod_gate.Refused, match=r"in main's branch protection rule"):
+        prod_gate.preflight(codeowners_env(fake), checkout(tmp_path))
