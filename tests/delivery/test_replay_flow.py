@@ -254,12 +254,25 @@ def _flow(
     refused = replay.run(
         "promote-prod.yml", "workflow_dispatch", inputs={"version": str(version + 1)}
     )
-    _ok(refused, {"preflight": "success", "promote-prod": "failure", "commit": "skipped"})
+    _ok(
+        refused,
+        {
+            "preflight": "success",
+            "promote-prod": "failure",
+            "propose-prod": "skipped",  # environment reviewers: no pull request
+            "commit": "skipped",
+        },
+    )
     assert "refused (expected-version)" in "\n".join(refused["promote-prod"].log)
     assert git(remote.bare, "rev-parse", "main") == before
     _ok(
         replay.run("promote-prod.yml", "workflow_dispatch", inputs={"version": str(version)}),
-        {"preflight": "success", "promote-prod": "success", "commit": "success"},
+        {
+            "preflight": "success",
+            "promote-prod": "success",
+            "propose-prod": "skipped",
+            "commit": "success",
+        },
     )
     assert remote.log()[0] == f"release(prod): version {version}"
     assert _record(remote, "prod")["current"]["promoted_from"] == "staging"
@@ -271,7 +284,12 @@ def _flow(
     assert _record(remote, "dev")["current"]["version"] == version + 1
     _ok(
         replay.run("rollback.yml", "workflow_dispatch", inputs={"environment": "dev"}),
-        {"preflight": "success", "rollback": "success", "commit": "success"},
+        {
+            "preflight": "success",
+            "rollback": "success",
+            "propose-rollback": "skipped",
+            "commit": "success",
+        },
     )
     assert _started(remote) == []
 
