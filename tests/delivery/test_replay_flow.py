@@ -276,7 +276,12 @@ def _flow(
     )
     assert remote.log()[0] == f"release(prod): version {version}"
     assert _record(remote, "prod")["current"]["promoted_from"] == "staging"
-    assert _started(remote) == []
+    # prod's record changed on main: cd-prod starts (with a GitHub App token; GITHUB_TOKEN's push
+    # starts nothing). promote-prod moved the tag already: the sync moves nothing and verifies.
+    assert _started(remote) == ["cd-prod.yml"]
+    synced = replay.run("cd-prod.yml", "push", payload={"head_commit": {"message": "release"}})
+    _ok(synced, {"sync-prod": "success"})
+    assert "as its record says" in "\n".join(synced["sync-prod"].log)
 
     # A second candidate reaches dev; rollback.yml then restores the first.
     second = _second_candidate(replay, summary)
