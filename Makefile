@@ -225,7 +225,7 @@ gate-loadtest: setup ## ENV's recorded load-test gate: against URL when given, e
 	if [[ -n "$${URL:-}" ]]; then $(MLOPS) loadtest --env "$$ENV" --url "$$URL" --record; \
 	else $(MAKE) --no-print-directory serve-loadtest-record ENV="$$ENV" BACKEND="$$BACKEND"; fi
 
-.PHONY: store-sync release-bundle promotion-prepare check-version release-sync argocd-wait prod-preflight gc gc-apply
+.PHONY: store-sync store-check rollback-prepare release-bundle promotion-prepare check-version release-sync argocd-wait prod-preflight gc gc-apply
 # The CD jobs split in two: a read-only job runs the project's code and bundles the release
 # folders (release-bundle); a small commit job with the write token and no third-party code
 # commits them from the bundle (SRC=build/release) with release-commit and promotion-pr.
@@ -236,16 +236,28 @@ release-commit: ## Commit ENV's release (from SRC, default here) onto origin/mai
 	tools/release-git.sh commit "$$ENV" "$${SRC:-.}"
 
 promotion-prepare: setup ## Promote FROM's release to TO here and write the pull request body.
+	@if [[ -n "$${VERSION:-}" ]]; then $(MAKE) --no-print-directory check-version; fi
 	$(MLOPS) promote --from "$${FROM:?FROM is required}" --to "$${TO:?TO is required}" \
-	  --defer-store
+	  --defer-store $${VERSION:+--expect-version "$$VERSION"}
 	mkdir -p build
 	{ echo "Promotes **version $$(tools/release-git.sh version "$$TO")** from \`$$FROM\` to \`$$TO\`" \
 	    "(same artifact and digest)."; echo; echo '```'; $(MLOPS) status; echo '```'; echo; \
 	  echo "Review \`environments/$$TO/release.yaml\` and the rendered manifests below it."; \
 	} > "build/promotion-$$TO.md"
 
+rollback-prepare: setup ## Roll ENV back here for a pull request (no tag moves) and write its body.
+	$(MLOPS) rollback --env "$${ENV:?ENV is required}" --defer-store
+	mkdir -p build
+	{ echo "Rolls \`$$ENV\` back to **version $$(tools/release-git.sh version "$$ENV")**, its" \
+	    "previous release (same artifact and digest it ran before)."; echo; \
+	  echo "Review \`environments/$$ENV/release.yaml\`; after the merge cd-$$ENV moves the registry tag."; \
+	} > "build/promotion-$$ENV.md"
+
 store-sync: setup ## After a promotion PR merged: move ENV's registry tag to its release record.
 	$(MLOPS) sync --env "$$ENV"
+
+store-check: setup ## Verify ENV's registry tag and artifact match its release record (moves nothing).
+	$(MLOPS) sync --env "$$ENV" --check
 
 gc: setup ## Dry run: which of ENV's registry versions no release record or tag names.
 	$(MLOPS) gc --env "$$ENV"

@@ -8,8 +8,10 @@ copy of the workflow. So before anything is promoted this checks, through GitHub
 - the run is for refs/heads/main;
 - the `production` environment exists and has required reviewers;
 - or the repository opted into the pull-request gate instead (repository variable
-  PROD_APPROVAL=codeowners): then .github/CODEOWNERS must name real owners for environments/prod/,
-  and the workflow opens a pull request instead of pushing to main.
+  PROD_APPROVAL=codeowners): then main's rules must require a pull request with a code-owner
+  review (delivery/main_rules.py; a plan without rules is refused), CODEOWNERS must name real
+  owners for every file a promotion changes (delivery/codeowners.py), and the workflow opens a
+  pull request instead of moving anything.
 
 Standard library only: it runs before any dependency is installed.
 
@@ -27,17 +29,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from delivery import codeowners, main_rules
+from delivery.gate_errors import Refused, Unreachable
+
+__all__ = ["Refused", "Unreachable", "preflight"]
+
 ENVIRONMENT = "production"
-CODEOWNERS = Path(".github") / "CODEOWNERS"
-PROD_PATHS = ("/environments/prod/", "/environments/prod", "environments/prod/")
-
-
-class Refused(Exception):
-    exit_code = 1
-
-
-class Unreachable(Exception):
-    exit_code = 3
 
 
 def check_ref(ref: str) -> str:
@@ -111,35 +108,25 @@ def check_reviewers(environment: dict | None) -> str:
     return f"'{ENVIRONMENT}' requires a review by {', '.join(reviewers)}{note}"
 
 
-def check_codeowners(root: Path) -> str:
-    path = root / CODEOWNERS
-    owners = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            fields = line.split("#", 1)[0].split()
-            if fields and fields[0] in PROD_PATHS:
-                owners = fields[1:]
-    if not owners:
-        raise Refused(
-            f"PROD_APPROVAL=codeowners, but {CODEOWNERS} names no owner for /environments/prod/"
-        )
-    if any("YOUR_ORG" in owner for owner in owners):
-        raise Refused(
-            f"PROD_APPROVAL=codeowners, but {CODEOWNERS} still names the template's "
-            f"placeholder {' '.join(owners)} for /environments/prod/; name your "
-            f"release approvers"
-        )
-    return (
-        f"pull-request gate: {CODEOWNERS} requires {' '.join(owners)} to review "
-        f"environments/prod/ (with 'Require review from Code Owners' on main)"
-    )
+def check_codeowners(env: dict[str, str], root: Path) -> list[str]:
+    """The pull-request gate holds: main requires a code owner's review, and CODEOWNERS names
+    real owners for every file a promotion changes (read locally and as GitHub reads it)."""
+    rel, deciding, owners = codeowners.check(root)
+    api = env.get("GITHUB_API_URL", "https://api.github.com")
+    repository, token = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_TOKEN", "")
+    rule = main_rules.check(api, repository, token)
+    codeowners.check_errors(api, repository, token, rel, deciding)
+    return [
+        f"pull-request gate: {rule}",
+        f"{rel} requires {' '.join(owners)} to review environments/prod/",
+    ]
 
 
 def preflight(env: dict[str, str], root: Path = Path(".")) -> list[str]:
     lines = [check_ref(env.get("GITHUB_REF", ""))]
     mode = env.get("PROD_APPROVAL", "")
     if mode == "codeowners":
-        lines.append(check_codeowners(root))
+        lines.extend(check_codeowners(env, root))
     elif mode:
         raise Refused(
             f"repository variable PROD_APPROVAL={mode!r}: the only setting is "

@@ -211,8 +211,9 @@ class Delivery:
         )
         return self._install(dst, new, artifact_of(current), check_env=src, defer_store=defer_store)
 
-    def rollback(self, env: str) -> rel.Record:
-        """The previous release runs again; the one it replaces stays in history, marked."""
+    def rollback(self, env: str, defer_store: bool = False) -> rel.Record:
+        """The previous release runs again; the one it replaces stays in history, marked.
+        `defer_store`: the record only, for a pull request; `sync` moves the tag after merge."""
         record = self.record(env)
         previous = rules.previous_release(env, record)
         assert record is not None  # previous_release refuses an environment without a record
@@ -220,7 +221,9 @@ class Delivery:
         left.rolled_back_at, left.rolled_back_by = rel.now(), actor()
         earlier = [r for r in record.history if r is not previous]
         rolled = rel.Record(env, previous, [left, *earlier])
-        self._move(env, artifact_of(previous), record, rolled, check_env=env)
+        self._move(
+            env, artifact_of(previous), record, rolled, check_env=env, defer_store=defer_store
+        )
         return rolled
 
     def record_loadtest(

@@ -19,8 +19,9 @@
 # a rebase of a commit that touches only that folder, with this release winning inside it.
 #
 # Settings (environment): REMOTE (origin), BASE (main), PUSH (true), RETRIES (6), BACKOFF_SECONDS
-# (1, doubled per retry, plus jitter), DISPATCH_CI (true: pull requests opened with GITHUB_TOKEN
-# start no workflow, so CI is dispatched on the branch; false with a GitHub App token), GH (gh).
+# (1, doubled per retry, plus jitter), APPROVE_CI (true: the pull request was opened with
+# GITHUB_TOKEN, so its CI waits for a maintainer to approve the run; false with a GitHub App
+# token), GH (gh).
 set -euo pipefail
 
 remote="${REMOTE:-origin}"
@@ -173,9 +174,12 @@ pull_request() {
     echo "opened a pull request from $branch: $title"
   fi
   rm -f "$body"
-  if [[ "${DISPATCH_CI:-true}" == "true" ]]; then
-    # A pull request opened with GITHUB_TOKEN starts no workflow by itself; dispatch CI on it.
-    "$gh" workflow run ci.yml --ref "$branch"
+  if [[ "${APPROVE_CI:-true}" == "true" ]]; then
+    # Since 2026-06-11 a pull request opened by github-actions[bot] runs its pull_request
+    # workflows once someone with write access approves them. Nothing is dispatched: a dispatched
+    # run is not attached to the pull request, and an approved one would then run CI twice.
+    echo "CI on $branch waits for approval: open the pull request and click" \
+      "'Approve workflows to run' (README, 'Set up on GitHub')"
   fi
 }
 

@@ -18,10 +18,16 @@ def add_parser(sub: Subparsers) -> None:
         "that artifact's digest; re-render the manifests.",
     )
     add_env(parser, "environment to roll back")
+    parser.add_argument(
+        "--defer-store",
+        action="store_true",
+        help="write the record and manifests only (for a pull request that needs approval); "
+        "`mlops sync` moves the registry tag after the merge",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    record = Delivery(args.environments).rollback(args.env)
+    record = Delivery(args.environments).rollback(args.env, defer_store=args.defer_store)
     print(
         f"Rolled {args.env} back to {record.current.short()} (released "
         f"{record.current.promoted_at}).\nChanged: {changed_files(args.environments, args.env)}; "

@@ -24,6 +24,7 @@ from core.paths import REPO_ROOT
 from tests.support import replay as rp
 from tests.support.git_remote import Remote, git, write_release
 from tests.support.repo import PACKAGES
+from tests.support.seed import write_tracked_files
 
 ALL = sorted(p.name for p in rp.WORKFLOWS.glob("*.yml"))
 ACTIONS = sorted(p.parent.name for p in rp.LOCAL_ACTIONS.glob("*/action.yml"))
@@ -243,32 +244,25 @@ def test_a_composite_action_missing_from_the_checkout_fails_the_step(tmp_path: P
 
 @pytest.fixture
 def machine(tmp_path: Path) -> tuple[rp.Replay, Remote]:
-    """origin holds this worktree's workflows, Makefile and tools (one commit)."""
+    """origin holds this worktree's workflows, Makefile and tools (one commit): the files
+    `git ls-files` lists there, never an untracked one."""
     remote = Remote(tmp_path / "git")
     seed = remote.clone("template")
-    for item in (
-        "Makefile",
-        "pyproject.toml",
-        "requirements.lock",
-        "requirements.overrides",
-        ".github",
-        "tools/release-git.sh",
-        *PACKAGES,  # all of them: `mlops` imports every stage its commands compose
-        "environments",
-        "infra",
-    ):
-        source = REPO_ROOT / item
-        target = seed / item
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(
-                source,
-                target,
-                dirs_exist_ok=True,
-                ignore=shutil.ignore_patterns("__pycache__", "node_modules"),
-            )
-        else:
-            target.write_bytes(source.read_bytes())
+    write_tracked_files(
+        REPO_ROOT,
+        seed,
+        (
+            "Makefile",
+            "pyproject.toml",
+            "requirements.lock",
+            "requirements.overrides",
+            ".github",
+            "tools/release-git.sh",
+            *PACKAGES,  # all of them: `mlops` imports every stage its commands compose
+            "environments",
+            "infra",
+        ),
+    )
     (seed / "tools" / "release-git.sh").chmod(0o755)
     git(seed, "add", "-A")
     git(seed, "commit", "--quiet", "-m", "the template")
@@ -382,7 +376,7 @@ def test_the_commit_job_lands_the_release_through_a_persons_push_and_opens_the_p
     assert "version: 1795000101" in remote.show("environments/dev/release.yaml")
     assert remote.log("promote/staging")[0] == "promote(staging): version 1795000101 from dev"
     calls = [c["argv"] for c in remote.gh()["calls"]]
-    assert ["workflow", "run", "ci.yml", "--ref", "promote/staging"] in calls  # no App token
+    assert not any(c[0] == "workflow" for c in calls)  # the PR's own CI, approved, not dispatched
     assert remote.gh()["prs"]["promote/staging"]["body"] == "Promotes version 1795000101\n"
     # The job read only its own workspace and the run's artifact folder.
     assert job.workspace and job.workspace.parent.name == "run-77"
@@ -423,6 +417,7 @@ def test_rollback_replayed_end_to_end_through_the_commit_job(
     assert {job: r.result for job, r in results.items()} == {
         "preflight": "success",
         "rollback": "success",
+        "propose-rollback": "skipped",  # environment reviewers: no pull request
         "commit": "success",
     }, "\n".join(line for r in results.values() for line in r.log)
     assert remote.log()[0] == "release(dev): version 1795000201"

@@ -16,7 +16,11 @@ What differs from GitHub, and why:
   this machine has no Docker. The rewrite is the replay's only change to a step's text, and the
   test fails if no step needed it.
 - ci's `test` job (`make test`, the whole suite, which contains this test) is not replayed.
-- The CI run that cd-dev's commit job dispatches on promote/staging is not replayed.
+- The CI run of the bot's promote/staging pull request (held until approved, then the whole
+  suite and a training run) is not replayed; tests/delivery/test_replay_approval.py replays the
+  hold and the approval.
+- The `production` environment has required reviewers (the fake API's REVIEWED): the prod job
+  waits until this test approves it.
 - The rollback needs a previous release: a second candidate (the first model plus one asset) is
   published through the store API, as the Pusher publishes, in place of a second training run,
   and deployed to dev by a second replayed cd-dev run.
@@ -37,6 +41,7 @@ import pytest
 import yaml
 
 from core.paths import REPO_ROOT
+from delivery import prod_gate
 from store.model_store import Artifact
 from tests.support import replay as rp
 from tests.support.candidates import publish_second_candidate
@@ -146,12 +151,19 @@ def test_push_to_prod_and_back_replayed_from_the_workflow_files(tmp_path: Path, 
         fresh_runners=True,
         job_tokens=tokens,
     )
+    replay.approvals.reviewers = {"production": prod_gate.reviewers_of(REVIEWED)}
+    replay.approvals.reviewer = lambda workflow, job, environment, names: True
     try:
         tags = _flow(replay, remote, registry, tmp_path)
     finally:
         api.close()
         registry.stop()
     assert replay.unused_rewrites() == []
+    assert [r[:2] for r in replay.approvals.reviewed] == [
+        ("promote-prod.yml", "promote-prod"),  # the refused version: approved, then refused
+        ("promote-prod.yml", "promote-prod"),
+        ("rollback.yml", "rollback"),
+    ]
     _no_job_read_another_jobs_workspace(replay, remote)
     took = time.monotonic() - started
     jobs = "\n".join(f"  {key}: {secs:.0f} s" for key, secs in replay.seconds.items())
@@ -214,9 +226,7 @@ def _flow(
     assert dev["loadtest"]["verdict"] == "PASS"
     gh = remote.gh()
     assert gh["prs"]["promote/staging"]["state"] == "OPEN"
-    assert ["workflow", "run", "ci.yml", "--ref", "promote/staging"] in [
-        c["argv"] for c in gh["calls"]
-    ]
+    assert not any(c["argv"][0] == "workflow" for c in gh["calls"])  # nothing dispatched
 
     # A reviewer merges the pull request: its merge commit changes staging's record, which is
     # what starts cd-staging (its `paths:` filter).
@@ -252,16 +262,34 @@ def _flow(
     refused = replay.run(
         "promote-prod.yml", "workflow_dispatch", inputs={"version": str(version + 1)}
     )
-    _ok(refused, {"preflight": "success", "promote-prod": "failure", "commit": "skipped"})
+    _ok(
+        refused,
+        {
+            "preflight": "success",
+            "promote-prod": "failure",
+            "propose-prod": "skipped",  # environment reviewers: no pull request
+            "commit": "skipped",
+        },
+    )
     assert "refused (expected-version)" in "\n".join(refused["promote-prod"].log)
     assert git(remote.bare, "rev-parse", "main") == before
     _ok(
         replay.run("promote-prod.yml", "workflow_dispatch", inputs={"version": str(version)}),
-        {"preflight": "success", "promote-prod": "success", "commit": "success"},
+        {
+            "preflight": "success",
+            "promote-prod": "success",
+            "propose-prod": "skipped",
+            "commit": "success",
+        },
     )
     assert remote.log()[0] == f"release(prod): version {version}"
     assert _record(remote, "prod")["current"]["promoted_from"] == "staging"
-    assert _started(remote) == []
+    # prod's record changed on main: cd-prod starts (with a GitHub App token; GITHUB_TOKEN's push
+    # starts nothing). promote-prod moved the tag already: the sync moves nothing and verifies.
+    assert _started(remote) == ["cd-prod.yml"]
+    synced = replay.run("cd-prod.yml", "push", payload={"head_commit": {"message": "release"}})
+    _ok(synced, {"sync-prod": "success"})
+    assert "as its record says" in "\n".join(synced["sync-prod"].log)
 
     # A second candidate reaches dev; rollback.yml then restores the first.
     second = _second_candidate(replay, summary)
@@ -269,7 +297,12 @@ def _flow(
     assert _record(remote, "dev")["current"]["version"] == version + 1
     _ok(
         replay.run("rollback.yml", "workflow_dispatch", inputs={"environment": "dev"}),
-        {"preflight": "success", "rollback": "success", "commit": "success"},
+        {
+            "preflight": "success",
+            "rollback": "success",
+            "propose-rollback": "skipped",
+            "commit": "success",
+        },
     )
     assert _started(remote) == []
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from core import config
-from tests.support.seed import write_committed_tree
+from tests.support.seed import tracked_files, write_committed_tree, write_tracked_files
 
 DEMO_RELEASE = """\
 environment: dev
@@ -80,3 +80,15 @@ def test_the_seed_keeps_committed_executable_bits(after_demo: Path, tmp_path: Pa
     assert executables, "the template commits executable scripts"
     for name in executables:
         assert (seed / name).stat().st_mode & 0o111, name
+
+
+def test_the_replays_seed_takes_tracked_files_only(after_demo: Path, tmp_path: Path) -> None:
+    """The `machine` seed of test_replay.py: what `git ls-files` lists, never the demo's
+    untracked release or manifests (which the replay used to copy with whole folders)."""
+    written = write_tracked_files(after_demo, tmp_path, ("environments", ".github"))
+    assert set(written) == set(tracked_files(after_demo, ("environments", ".github")))
+    assert "environments/dev/config.yaml" in written
+    assert not (tmp_path / "environments" / "dev" / "release.yaml").exists()
+    assert not (tmp_path / "environments" / "dev" / "manifests" / "local-only.yaml").exists()
+    listed = _git(after_demo, "ls-files", "environments", ".github").split()
+    assert sorted(written) == sorted(listed)

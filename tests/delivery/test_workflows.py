@@ -25,6 +25,7 @@ DEPLOYS = {
     "cd-dev.yml": "deploy-dev",
     "cd-staging.yml": "deploy-staging",
     "promote-prod.yml": "deploy-prod",
+    "cd-prod.yml": "deploy-prod",
     "rollback.yml": "deploy-${{ inputs.environment }}",
 }
 REUSABLE = {"train.yml", "deploy-dev.yml", "release-commit.yml"}
@@ -267,7 +268,8 @@ def test_the_commit_job_uses_a_github_app_token_when_one_is_configured() -> None
     assert checkout["with"]["token"] == token and checkout["with"]["ref"] == "main"
     pr = step(data["jobs"]["commit"], "make promotion-pr SRC=build/release")
     assert pr["env"]["GH_TOKEN"] == token
-    assert pr["env"]["DISPATCH_CI"] == "${{ steps.app.outputs.token == '' }}"
+    assert pr["env"]["APPROVE_CI"] == "${{ steps.app.outputs.token == '' }}"
+    assert "actions" not in data["jobs"]["commit"]["permissions"]  # it dispatches nothing
     assert data["on"]["workflow_call"]["secrets"]["RELEASE_APP_PRIVATE_KEY"]["required"] is False
 
 
@@ -277,7 +279,8 @@ def test_the_commit_job_uses_a_github_app_token_when_one_is_configured() -> None
 def test_ci_runs_the_tests_on_pushes_and_pull_requests() -> None:
     data = load("ci.yml")
     assert data["on"]["push"]["branches"] == ["main"]
-    assert "pull_request" in data["on"] and "workflow_dispatch" in data["on"]
+    # No dispatch: a dispatched run is not attached to a pull request (issue 18, finding 5).
+    assert set(data["on"]) == {"push", "pull_request"}
     all_runs = [s["run"] for _, _, s in all_steps(data) if "run" in s]
     assert "make test" in all_runs and "make compile" in all_runs
     assert "if" not in data["jobs"]["test"]
@@ -453,10 +456,16 @@ def test_prod_changes_run_from_main_after_a_preflight_and_the_production_approva
     changing = [job_id for job_id in jobs if job_id != "preflight"]
     assert changing
     for job_id in changing:
-        assert jobs[job_id]["if"] == MAIN_ONLY, f"{name}/{job_id}"
-    deciding = next(j for j in changing if "steps" in jobs[j])
-    assert jobs[deciding]["environment"] == "production"
-    assert jobs[deciding]["needs"] == "preflight"
+        assert jobs[job_id]["if"].startswith(MAIN_ONLY + " &&"), f"{name}/{job_id}"
+    deciding = [j for j in changing if "steps" in jobs[j]]
+    assert len(deciding) == 2 and all(jobs[j]["needs"] == "preflight" for j in deciding)
+    # One job moves tags, behind the environment's reviewers; the other (codeowners mode) only
+    # proposes, with a token that cannot move a tag.
+    moving, proposing = sorted(deciding, key=lambda j: j.startswith("propose"))
+    assert jobs[moving]["environment"] == "production"
+    assert jobs[moving]["permissions"]["packages"] == "write"
+    assert "environment" not in jobs[proposing]
+    assert jobs[proposing]["permissions"] == {"contents": "read", "packages": "read"}
 
 
 def test_prod_promotion_checks_the_version_in_the_workflow_and_in_make() -> None:
@@ -469,6 +478,63 @@ def test_prod_promotion_checks_the_version_in_the_workflow_and_in_make() -> None
     makefile = (REPO_ROOT / "Makefile").read_text()
     recipe = makefile.split("\npromote:", 1)[1].split("\n\n", 1)[0]
     assert "check-version" in recipe and "$(VERSION)" not in recipe
+
+
+def _when(job: dict, approval: str, environment: str = "prod") -> bool:
+    scope = Scope(
+        {
+            "github": {"ref": "refs/heads/main"},
+            "vars": {"PROD_APPROVAL": approval},
+            "inputs": {"environment": environment},
+        }
+    )
+    return scope.condition(job["if"])
+
+
+@pytest.mark.parametrize("approval", ["", "codeowners"])
+def test_in_codeowners_mode_no_tag_moves_before_the_review(approval: str) -> None:
+    """promote-prod: `make promote` (tag and record) only with environment reviewers; with the
+    pull-request gate only `make promotion-prepare` (record on the branch, no store change)."""
+    jobs = load("promote-prod.yml")["jobs"]
+    ran = {j for j in ("promote-prod", "propose-prod") if _when(jobs[j], approval)}
+    assert ran == ({"propose-prod"} if approval else {"promote-prod"})
+    propose = step(jobs["propose-prod"], "make promotion-prepare FROM=staging TO=prod")
+    assert propose["env"]["VERSION"] == "${{ inputs.version }}"
+    assert not any("make promote " in r for r in runs(jobs["propose-prod"]))
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    recipe = makefile.split("\npromotion-prepare:", 1)[1].split("\n\n", 1)[0]
+    assert "--defer-store" in recipe and "--expect-version" in recipe
+
+
+@pytest.mark.parametrize(
+    ("approval", "environment"), [("", "prod"), ("codeowners", "prod"), ("codeowners", "dev")]
+)
+def test_a_rollback_of_prod_follows_the_same_gate(approval: str, environment: str) -> None:
+    jobs = load("rollback.yml")["jobs"]
+    ran = {j for j in ("rollback", "propose-rollback") if _when(jobs[j], approval, environment)}
+    gated = approval == "codeowners" and environment == "prod"
+    assert ran == ({"propose-rollback"} if gated else {"rollback"})
+    assert "make rollback-prepare ENV=prod" in runs(jobs["propose-rollback"])
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "--defer-store" in makefile.split("\nrollback-prepare:", 1)[1].split("\n\n", 1)[0]
+    assert jobs["commit"]["with"]["pr-to"] == (
+        "${{ needs.propose-rollback.result == 'success' && 'prod' || '' }}"
+    )
+
+
+def test_a_merged_prod_record_moves_prods_tag_from_the_previous_release_and_verifies_it() -> None:
+    data = load("cd-prod.yml")
+    assert data["on"] == {
+        "push": {"branches": ["main"], "paths": ["environments/prod/release.yaml"]}
+    }
+    job = data["jobs"]["sync-prod"]
+    assert runs(job)[:3] == [
+        "make render-check",
+        "make store-sync ENV=prod",
+        "make store-check ENV=prod",
+    ]
+    assert job["permissions"] == {"contents": "read", "packages": "write"}
+    assert "if" not in job  # promote-prod's own commit is verified too (the sync is idempotent)
 
 
 def test_with_the_codeowners_opt_in_prod_goes_through_a_pull_request() -> None:

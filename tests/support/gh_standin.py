@@ -2,8 +2,8 @@
 
 Every call is appended to $GH_STANDIN_STATE (JSON: `calls`, and `prs` by head branch), with the
 body file's text read at call time, so a test sees exactly what a reviewer would. It implements
-`pr view BRANCH --json state --jq .state`, `pr create`, `pr edit`, `pr merge` and
-`workflow run`; anything else exits 2, so an unexpected call fails the test. With
+`pr view BRANCH --json state --jq .state`, `pr create`, `pr edit` and `pr merge`; anything
+else exits 2 (a `workflow run` dispatch too), so an unexpected call fails the test. With
 $GH_STANDIN_ORIGIN (a bare repository), `pr merge BRANCH` merges the branch into the pull
 request's base there, as the merge button does.
 """
@@ -68,8 +68,6 @@ def main(argv: list[str]) -> int:
                 if os.environ.get("GH_STANDIN_ORIGIN"):
                     _merge(os.environ["GH_STANDIN_ORIGIN"], argv[2], pr)
                 pr["state"] = "MERGED"
-        case ["workflow", "run"]:
-            pass
         case _:
             print(f"gh stand-in: unsupported command {argv}", file=sys.stderr)
             code = 2

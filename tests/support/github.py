@@ -22,15 +22,23 @@ REVIEWED = {
 
 
 class FakeGitHub(FakeHttp):
-    """`GET /repos/<repository>/environments/production` answers `environment` (None: 404)."""
+    """`GET /repos/<repository>/environments/production` answers `environment` (None: 404);
+    `routes` adds answers by path under /repos/<repository> (see tests/support/github_plans.py)."""
 
     def __init__(
-        self, environment: dict | None, token: str = "ghs_x", repository: str = "acme/taxi"
+        self,
+        environment: dict | None,
+        token: str = "ghs_x",
+        repository: str = "acme/taxi",
+        routes: dict[str, tuple[int, object]] | None = None,
     ) -> None:
-        def answer(request: Request) -> tuple[int, dict]:
+        def answer(request: Request) -> tuple[int, object]:
             wanted = request.target == f"/repos/{repository}/environments/production"
             if wanted and environment is not None:
                 return 200, environment
+            extra = (routes or {}).get(request.path.removeprefix(f"/repos/{repository}"))
+            if extra is not None:
+                return extra
             return 404, {"message": "Not Found"}
 
         super().__init__(answer, token=token, refused={"message": "Bad credentials"})

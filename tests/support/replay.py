@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from tests.support.job_tokens import JobTokens, bounded, effective
+from tests.support.replay_approvals import Approvals
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
 LOCAL_ACTIONS = WORKFLOWS.parent / "actions"  # composite actions the workflows use as ./...
@@ -361,6 +362,7 @@ class Replay:
     # Set: every job gets its own GITHUB_TOKEN with exactly its `permissions:` (job_tokens.py).
     job_tokens: JobTokens | None = None
     permission_bounds: list[dict[str, str]] = field(default_factory=list)  # calling jobs'
+    approvals: Approvals = field(default_factory=Approvals)  # reviewers, held runs
 
     @property
     def last_run_id(self) -> str:
@@ -377,6 +379,8 @@ class Replay:
         ref: str = "refs/heads/main",
         inputs: dict | None = None,
     ) -> dict[str, JobResult]:
+        if self.approvals.holds(name, event, ref, payload):
+            return {}  # waits for "Approve workflows to run": see approve_held_runs
         self.runs += 1
         run_id = str(1000 + self.runs)
         sha = subprocess.run(
@@ -397,6 +401,18 @@ class Replay:
         }
         declared = (load(name)["on"].get("workflow_dispatch") or {}).get("inputs") or {}
         return self._workflow(name, github, self._inputs(declared, inputs or {}), self.secrets)
+
+    def approve_held_runs(self) -> dict[str, dict[str, JobResult]]:
+        """A maintainer clicks "Approve workflows to run": the held runs start, in order."""
+        held, self.approvals.held = self.approvals.held, []
+        self.approvals.approving = True
+        try:
+            return {
+                h.workflow: self.run(h.workflow, "pull_request", payload=h.payload, ref=h.ref)
+                for h in held
+            }
+        finally:
+            self.approvals.approving = False
 
     @staticmethod
     def _inputs(declared: dict, given: dict) -> dict:
@@ -479,6 +495,9 @@ class Replay:
                 "failure" if failed else "success",
                 log=[line for r in inner.values() for line in r.log],
             )
+        rejected = self.approvals.environment_gate(name, job_id, job)
+        if rejected is not None:
+            return JobResult("failure", {k: "" for k in job.get("outputs") or {}}, log=[rejected])
         if f"{name}/{job_id}" in self.not_replayed:
             return JobResult(
                 "success",

@@ -9,6 +9,7 @@ working tree would start from that local state; these helpers copy HEAD's tree i
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -33,4 +34,23 @@ def write_committed_tree(repo: Path, dest: Path, skip: tuple[str, ...] = SKIPPED
                 continue
             tar.extract(member, dest, filter="data")
             written.append(member.name)
+    return written
+
+
+def tracked_files(repo: Path, items: tuple[str, ...]) -> list[str]:
+    """What `git ls-files` lists under `items` (files or folders): tracked files only, so a
+    file a person or `make demo` left untracked never reaches a seed."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--", *items], cwd=repo, check=True, capture_output=True
+    ).stdout.decode()
+    return [path for path in listed.split("\0") if path and (repo / path).is_file()]
+
+
+def write_tracked_files(repo: Path, dest: Path, items: tuple[str, ...]) -> list[str]:
+    """Copy the tracked files under `items` (as in the working tree, executable bit kept)."""
+    written = tracked_files(repo, items)
+    for path in written:
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / path, target)
     return written
