@@ -58,7 +58,7 @@ def test_the_evaluator_knows_every_expression_the_local_actions_use(
     "text",
     [
         "fromJSON(inputs.x)",
-        "matrix.os",
+        "strategy.job-total",
         "1 < 2",
         "format('{0}', 1)",
         "job.status",

@@ -50,7 +50,17 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'(?:[^']|'')*')|"
     r"(?P<op>==|!=|&&|\|\||[!().,\[\]])|(?P<name>[A-Za-z_][A-Za-z0-9_-]*))"
 )
-KNOWN_CONTEXTS = {"github", "inputs", "vars", "secrets", "steps", "needs", "runner", "env"}
+KNOWN_CONTEXTS = {
+    "github",
+    "inputs",
+    "vars",
+    "secrets",
+    "steps",
+    "needs",
+    "runner",
+    "env",
+    "matrix",
+}
 
 
 class Lenient(dict):
@@ -504,6 +514,9 @@ class Replay:
                 {k: "" for k in job.get("outputs") or {}},
                 log=[f"{name}/{job_id}: not replayed: {self.not_replayed[name + '/' + job_id]}"],
             )
+        if (job.get("strategy") or {}).get("matrix"):
+            # No matrix context is given, so a matrix job fails here rather than run one leg.
+            raise ExprError(f"{name}/{job_id}: a matrix job; the replay runs none (not_replayed)")
         started = time.monotonic()
         github = self._with_job_token(name, job_id, job, github)
         scope.contexts["github"] = github
