@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import tensorflow_data_validation as tfdv
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 from tfx.types import artifact_utils, standard_artifacts
@@ -92,7 +94,15 @@ def test_the_bound_named_is_the_end_of_the_domain_the_values_left() -> None:
     assert data_gate._bound(["INT_TYPE_BIG_INT"], no_max) == ""
 
 
-def test_an_anomaly_of_a_column_that_is_not_whole_numbers_is_left_as_tfdv_wrote_it() -> None:
+def test_an_anomaly_of_a_column_that_is_not_whole_numbers_is_left_as_tfdv_wrote_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without an anomaly on a whole-number column, the statistics are not validated again."""
+
+    def validated_again(*args: object) -> None:
+        raise AssertionError("validated again although no whole-number column has an anomaly")
+
+    monkeypatch.setattr(tfdv, "validate_statistics", validated_again)
     stats = _statistics(path_miles=statistics_pb2.FeatureNameStatistics.INT)
     found = [data_gate.Anomaly("train", "fare", ["FLOAT_TYPE_SMALL_FLOAT"], "too small")]
     assert data_gate.explain_whole_numbers(found, stats, _schema()) == found
@@ -160,3 +170,11 @@ def test_a_span_of_headers_only_has_no_rows_and_no_anomalies(tmp_path: Path) -> 
     assert data_gate.validate_span([str(csv)], load_schema()) == ([], 0)
     stats, rows = data_gate.span_statistics([str(csv)])
     assert (stats, rows) == (statistics_pb2.DatasetFeatureStatisticsList(), 0)
+
+
+def test_blank_lines_in_a_span_are_skipped_not_counted(tmp_path: Path) -> None:
+    csv = tmp_path / "data.csv"
+    csv.write_text("trip_miles,fare\n1.5,2.0\n\n2.5,3.0\n")
+    stats, rows = data_gate.span_statistics([str(csv)])
+    assert rows == 2
+    assert stats.datasets[0].num_examples == 2
