@@ -56,7 +56,7 @@ class DataValidationError(GateError):
         self.anomalies = anomalies
 
 
-def anomalies_of(proto: anomalies_pb2.Anomalies, split: str = "") -> list[Anomaly]:
+def anomalies_of(proto: anomalies_pb2.Anomalies, split: str) -> list[Anomaly]:
     """One Anomaly per feature (and one for the dataset) of TFDV's verdict on one split."""
     found: list[Anomaly] = []
     for feature, info in sorted(proto.anomaly_info.items()):
@@ -148,10 +148,9 @@ def explain_whole_numbers(
         return found
     import tensorflow_data_validation as tfdv
 
-    again = {
-        a.feature: a
-        for a in anomalies_of(tfdv.validate_statistics(statistics, _as_integers(schema, names)))
-    }
+    split = found[0].split  # the anomalies of one split (read_anomalies, validate_span)
+    integers = tfdv.validate_statistics(statistics, _as_integers(schema, names))
+    again = {a.feature: a for a in anomalies_of(integers, split)}
     domains = {f.name: f.float_domain for f in schema.feature if f.HasField("float_domain")}
     out = []
     for a in found:
@@ -159,7 +158,7 @@ def explain_whole_numbers(
             domain = again.get(a.feature)
             a = (
                 Anomaly(
-                    a.split,
+                    domain.split,
                     a.feature,
                     sorted({*domain.kinds, *a.kinds}),
                     f"{domain.description}{_bound(domain.kinds, domains.get(a.feature))}; "
