@@ -148,10 +148,9 @@ def explain_whole_numbers(
         return found
     import tensorflow_data_validation as tfdv
 
-    again = {
-        a.feature: a
-        for a in anomalies_of(tfdv.validate_statistics(statistics, _as_integers(schema, names)), "")
-    }
+    split = found[0].split  # the anomalies of one split (read_anomalies, validate_span)
+    integers = tfdv.validate_statistics(statistics, _as_integers(schema, names))
+    again = {a.feature: a for a in anomalies_of(integers, split)}
     domains = {f.name: f.float_domain for f in schema.feature if f.HasField("float_domain")}
     out = []
     for a in found:
@@ -159,7 +158,7 @@ def explain_whole_numbers(
             domain = again.get(a.feature)
             a = (
                 Anomaly(
-                    a.split,
+                    domain.split,
                     a.feature,
                     sorted({*domain.kinds, *a.kinds}),
                     f"{domain.description}{_bound(domain.kinds, domains.get(a.feature))}; "
@@ -187,7 +186,6 @@ def span_statistics(paths: list[str]) -> tuple[statistics_pb2.DatasetFeatureStat
     """StatisticsGen's statistics of the tf.Examples CsvExampleGen makes of a span's files, and
     the row count: its DoFns (header, CSV parsing, one type per column inferred over the whole
     span, Example building) called in-process, without a Beam pipeline."""
-    import tensorflow_data_validation as tfdv
     from tensorflow_data_validation.statistics import stats_impl
     from tfx.components.example_gen.csv_example_gen import executor as csv_gen
     from tfx.utils import io_utils
@@ -202,7 +200,8 @@ def span_statistics(paths: list[str]) -> tuple[statistics_pb2.DatasetFeatureStat
         for line in csv_gen._ReadCsvRecordsFromTextFile().process(path)
         for cells, _ in parser.process(line)
     ]
-    inferrer = csv_decoder.ColumnTypeInferrer(names, skip_blank_lines=True)
+    # The reader above already drops blank lines (a test holds it), so skip_blank_lines is moot.
+    inferrer = csv_decoder.ColumnTypeInferrer(names, skip_blank_lines=True)  # pragma: no mutate
     types = inferrer.create_accumulator()
     for cells in parsed:
         types = inferrer.add_input(types, cells)
@@ -216,7 +215,7 @@ def span_statistics(paths: list[str]) -> tuple[statistics_pb2.DatasetFeatureStat
     if not examples:
         return statistics_pb2.DatasetFeatureStatisticsList(), 0
     batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(examples)
-    stats = stats_impl.generate_statistics_in_memory(batch, tfdv.StatsOptions())
+    stats = stats_impl.generate_statistics_in_memory(batch)  # TFDV's default options
     return stats, len(examples)
 
 

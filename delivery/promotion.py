@@ -15,7 +15,6 @@ manifest, no tag.
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -217,8 +216,7 @@ class Delivery:
         record = self.record(env)
         previous = rules.previous_release(env, record)
         assert record is not None  # previous_release refuses an environment without a record
-        left = copy.deepcopy(record.current)
-        left.rolled_back_at, left.rolled_back_by = rel.now(), actor()
+        left = replace(record.current, rolled_back_at=rel.now(), rolled_back_by=actor())
         earlier = [r for r in record.history if r is not previous]
         rolled = rel.Record(env, previous, [left, *earlier])
         self._move(

@@ -30,7 +30,7 @@ def test_negative_whole_miles_are_below_the_domain_minimum(tmp_path: Path) -> No
     found, rows = data_gate.validate_span([str(_span(tmp_path, trip_miles="-3"))], load_schema())
     assert rows == 300
     (anomaly,) = found
-    assert anomaly.feature == "trip_miles"
+    assert (anomaly.split, anomaly.feature) == ("span", "trip_miles")
     assert anomaly.kinds == ["INT_TYPE_SMALL_INT", "UNEXPECTED_DATA_TYPE"]
     assert anomaly.description.startswith(
         "Out-of-range values: Unexpectedly small value: -3. (below the domain's minimum 0: "
@@ -42,6 +42,7 @@ def test_negative_whole_miles_are_below_the_domain_minimum(tmp_path: Path) -> No
 def test_whole_miles_inside_the_domain_still_stop_and_say_why(tmp_path: Path) -> None:
     found, _ = data_gate.validate_span([str(_span(tmp_path, trip_miles="2"))], load_schema())
     (anomaly,) = found
+    assert (anomaly.split, anomaly.feature) == ("span", "trip_miles")
     assert anomaly.kinds == ["UNEXPECTED_DATA_TYPE"]
     assert anomaly.description == (
         "Unexpected data type: Expected data of type: FLOAT but got INT: " + data_gate.WHOLE_NUMBERS

@@ -249,8 +249,14 @@ def test_a_specific_policy_serves_the_release_the_record_names(any_repo: Repo) -
 def test_release_serves_the_record_whatever_the_policy(repo: Repo) -> None:
     """`serve --release` (what `make serve-and-loadtest` runs): the released version, although
     dev's `latest` policy alone would serve the newer push."""
-    with pytest.raises(ConfigError, match=r"--release: dev has no release \(.*release.yaml does"):
-        serve_release.plan(repo.environments, repo.delivery.cfg("dev"), None, release=True)
+    for env, promote in (("dev", "--to dev"), ("staging", "--from dev --to staging")):
+        with pytest.raises(ConfigError) as unreleased:
+            serve_release.plan(repo.environments, repo.delivery.cfg(env), None, release=True)
+        path = display(rel.record_path(repo.environments, env))
+        assert str(unreleased.value) == (
+            f"--release: {env} has no release ({path} does not exist): promote one first "
+            f"(`mlops promote {promote}`), or serve without --release"
+        )
     first = repo.push()
     repo.delivery.promote_to("dev")
     repo.push()  # newer, not released
