@@ -14,6 +14,7 @@ from mlops.commands import (
     compile,
     config,
     ct,
+    init,
     loadtest,
     predict,
     promote,
@@ -49,4 +50,5 @@ COMMANDS: dict[str, Command] = {
     "render": render,
     "config": config,
     "ct": ct,
+    "init": init,
 }
