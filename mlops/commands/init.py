@@ -1,7 +1,8 @@
 """`mlops init`: a CSV and a label in, this project's decisions out (issue 19).
 
-Today it reads and checks the data and prints every decision with its review list; it writes
-nothing yet (the writers that lay the decisions out as files are the next step).
+It reads and checks the data, prints every decision with its review list, lays the data out as
+spans under data/<name>/ and writes the drafted task spec, drift thresholds and load-test rows
+to build/init/<name>/ for review. The user code and configuration are not rewritten yet.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from mlops.arguments import Subparsers
-from scaffold import plan, report, spans, task
+from scaffold import plan, render, report, spans, task, writer
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -21,7 +22,7 @@ def add_parser(sub: Subparsers) -> None:
         description="Read FILE.csv (or a folder of span-N/ folders), check it, and print what "
         "the project would become: the task, each column's role, the spans, the gated metric's "
         "floor beside the trivial baseline, slices, drift thresholds, and a review list. "
-        "Writes nothing yet.",
+        "Lays the data out as data/<name>/span-N/ and writes the drafts to build/init/<name>/.",
     )
     parser.add_argument(
         "--data",
@@ -41,6 +42,9 @@ def add_parser(sub: Subparsers) -> None:
     parser.add_argument("--name", help="model, pipeline and registry name (default: the file's)")
     parser.add_argument("--span-by", metavar="COLUMN", help="a date or timestamp column")
     parser.add_argument(
+        "--force", action="store_true", help="write even on a working tree with uncommitted changes"
+    )
+    parser.add_argument(
         "--period",
         default="month",
         choices=spans.PERIODS,
@@ -58,7 +62,22 @@ def run(args: argparse.Namespace) -> int:
         span_by=args.span_by,
         period=args.period,
     )
+    root = args.environments.resolve().parent
     decided = plan.decide(request)
+    files = {
+        f"data/{decided.name}/{path}": text for path, text in render.span_files(decided).items()
+    }
+    drafts = f"build/init/{decided.name}"
+    files[f"{drafts}/task.yaml"] = render.task_spec(decided)
+    files[f"{drafts}/drift.yaml"] = render.drift_yaml(decided)
+    files[f"{drafts}/loadtest_rows.csv"] = render.loadtest_csv(decided)
+    writer.check_clean(root, args.force)
     print(report.describe(decided))
-    print(f"\nName: {decided.name}. Nothing written: the writers are not built yet.")
+    changed = writer.write(root, files)
+    print(f"\nName: {decided.name}. Data under data/{decided.name}/, drafts under {drafts}/.")
+    print(f"Wrote {len(changed)} file(s): {', '.join(changed)}" if changed else "Nothing changed.")
+    print(
+        "Not yet written: models/features.py, models/preprocessing.py, the model head, the "
+        "schema and environments/*; copy the drafts over by hand for now."
+    )
     return 0
