@@ -1,17 +1,19 @@
 """`mlops init`: a CSV and a label in, this project's decisions out (issue 19).
 
 It reads and checks the data, prints every decision with its review list, lays the data out as
-spans under data/<name>/ and writes the drafted task spec, drift thresholds and load-test rows
-to build/init/<name>/ for review. The user code and configuration are not rewritten yet.
+spans under data/<name>/ and writes the drafted task spec, curated schema, drift thresholds and
+load-test rows to build/init/<name>/ for review. The user code and configuration are not
+rewritten yet.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 from mlops.arguments import Subparsers
-from scaffold import plan, render, report, spans, task, writer
+from scaffold import plan, render, report, schema_draft, spans, task, writer
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -52,6 +54,18 @@ def add_parser(sub: Subparsers) -> None:
     )
 
 
+def _schema(decided: plan.Plan, span_files: dict[str, str]) -> str:
+    """TFDV reads files: infer from the spans written to a scratch folder, not yet the tree."""
+    with tempfile.TemporaryDirectory(prefix="mlops-init-") as scratch:
+        paths = []
+        for name, text in span_files.items():
+            path = Path(scratch, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            paths.append(path)
+        return schema_draft.draft(decided, paths)
+
+
 def run(args: argparse.Namespace) -> int:
     request = plan.Request(
         data=args.data,
@@ -72,12 +86,13 @@ def run(args: argparse.Namespace) -> int:
     files[f"{drafts}/drift.yaml"] = render.drift_yaml(decided)
     files[f"{drafts}/loadtest_rows.csv"] = render.loadtest_csv(decided)
     writer.check_clean(root, args.force)
+    files[f"{drafts}/schema.pbtxt"] = _schema(decided, render.span_files(decided))
     print(report.describe(decided))
     changed = writer.write(root, files)
     print(f"\nName: {decided.name}. Data under data/{decided.name}/, drafts under {drafts}/.")
     print(f"Wrote {len(changed)} file(s): {', '.join(changed)}" if changed else "Nothing changed.")
     print(
-        "Not yet written: models/features.py, models/preprocessing.py, the model head, the "
-        "schema and environments/*; copy the drafts over by hand for now."
+        "Not yet written: models/features.py, models/preprocessing.py, the model head, "
+        "models/schema/ and environments/*; copy the drafts over by hand for now."
     )
     return 0

@@ -44,11 +44,17 @@ def test_init_prints_lays_out_and_is_a_no_op_the_second_time(tmp_path, checkout,
     assert "rmse (lower is better): at most" in out and "predict the training mean" in out
     assert "Spans: 4 (by day, one span per month)" in out
     assert "Review (drafted decisions, by file):" in out and "models/schema/drift.yaml" in out
-    assert "Wrote 7 file(s)" in out
+    assert "Wrote 8 file(s)" in out
     assert sorted(p.name for p in (checkout / "data" / "rooms").iterdir()) == [
         f"span-{n}" for n in range(1, 5)
     ]
-    assert (checkout / "build" / "init" / "rooms" / "drift.yaml").is_file()
+    drafts = checkout / "build" / "init" / "rooms"
+    assert sorted(p.name for p in drafts.iterdir()) == [
+        "drift.yaml",
+        "loadtest_rows.csv",
+        "schema.pbtxt",
+        "task.yaml",
+    ]
     git(checkout, "add", "-A")
     git(checkout, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
     stamps = {p: p.stat().st_mtime_ns for p in checkout.rglob("*") if ".git" not in p.parts}
