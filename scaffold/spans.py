@@ -58,7 +58,7 @@ def by_column(table: Table, column: str, period: str) -> Spans:
 
 
 def one_span(table: Table) -> Spans:
-    return Spans((1,) * table.rows, ("all rows",), "one span (no --span-by)")
+    return Spans((1,) * table.rows, ("all rows",), "no --span-by")
 
 
 def from_layout(table: Table) -> Spans:
