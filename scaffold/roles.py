@@ -25,6 +25,9 @@ FREE_TEXT_WORDS = 4
 VOCABULARY_SIZE = 100
 OOV_BUCKETS = 2
 _ID_NAME = re.compile(r"(^id$|_id$|^uuid|_uuid$|^key$)", re.IGNORECASE)
+# Integers named like a time and within 1973..2096 as Unix seconds are timestamps.
+_TIME_NAME = re.compile(r"(timestamp|_at$|_time$|^time$|epoch)", re.IGNORECASE)
+UNIX_SECONDS = (100_000_000, 4_000_000_000)
 
 ROLES = ("zscore", "one_hot", "vocabulary", "cyclical", "unused")
 
@@ -69,6 +72,16 @@ def decide_role(column: Column, rows: int) -> Role:
         )
     if column.kind == "int":
         ints = {int(v) for v in present}
+        if (
+            _TIME_NAME.search(column.name)
+            and UNIX_SECONDS[0] <= min(ints) <= max(ints) <= UNIX_SECONDS[1]
+        ):
+            return Role(
+                column.name,
+                "cyclical",
+                "Unix seconds: hour, weekday and month as sin/cos",
+                parts=("hour", "weekday", "month"),
+            )
         if _ID_NAME.search(column.name) or (
             len(ints) == len(present) and len(ints) >= MIN_ID_DISTINCT
         ):

@@ -178,6 +178,7 @@ def test_roles():
         "visitors": [str(rng.randint(0, 5000)) for _ in range(n)],
         "city": [rng.choice(["oslo", "rome", "lima"]) for _ in range(n)],
         "seen_at": [f"2025-03-0{1 + i % 9} 1{i % 10}:00:00" for i in range(n)],
+        "start_timestamp": [str(1_735_689_600 + 3600 * (i % 50)) for i in range(n)],
         "order_id": [str(i) for i in range(n)],
         "token": [f"tok{i}x" for i in range(n)],
         "comment": [f"a long remark about thing {i} that was bought" for i in range(n)],
@@ -191,6 +192,7 @@ def test_roles():
         "visitors": "zscore",
         "city": "vocabulary",
         "seen_at": "cyclical",
+        "start_timestamp": "cyclical",
         "order_id": "unused",
         "token": "unused",
         "comment": "unused",
@@ -199,6 +201,7 @@ def test_roles():
     }
     assert got["floor"].size == 10
     assert got["seen_at"].parts == ("hour", "weekday", "month")
+    assert "Unix seconds" in got["start_timestamp"].reason
     assert "id-like" in got["order_id"].reason and "id-like" in got["token"].reason
     assert "free text" in got["comment"].reason
     assert "near-empty" in got["fax"].reason and "90%" in got["fax"].reason
