@@ -278,3 +278,26 @@ def test_slices_drift_and_small_data_sizes(tmp_path):
     assert all(i % 4 == 3 for i in decided.loadtest_rows) and len(decided.loadtest_rows) == 100
     files = {f for f, _ in decided.review}
     assert {"models/features.py", "models/schema/drift.yaml", "models/task.yaml"} <= files
+
+
+def test_span_by_on_a_span_layout_is_refused(tmp_path):
+    (tmp_path / "span-1").mkdir()
+    dataset(tmp_path / "span-1" / "data.csv", n=300)
+    message = error(lambda: plan.decide(plan.Request(tmp_path, "y", span_by="day")))
+    assert "already laid out as span-N folders" in message
+
+
+def test_spans_with_different_headers_are_refused(tmp_path):
+    for n in (1, 2):
+        (tmp_path / f"span-{n}").mkdir()
+    dataset(tmp_path / "span-1" / "data.csv", n=150)
+    write(tmp_path / "span-2" / "data.csv", ["day", "size", "y"], [["2025-01-01", 1, "a"]] * 150)
+    message = error(lambda: plan.decide(plan.Request(tmp_path, "y")))
+    assert "span-2" in message and "same columns" in message
+
+
+def test_a_binary_label_given_as_strings_needs_no_numbers(tmp_path):
+    path = dataset(tmp_path / "d.csv", label=lambda i, r: "churned" if i % 3 == 0 else "stayed")
+    decided = plan.decide(plan.Request(path, "y", positive="churned"))
+    assert decided.task.kind == "binary" and decided.task.positive == "churned"
+    assert decided.baseline.metric == "auc" and decided.baseline.floor > decided.baseline.baseline
