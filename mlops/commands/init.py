@@ -1,9 +1,9 @@
 """`mlops init`: a CSV and a label in, this project's decisions out (issue 19).
 
 It reads and checks the data, prints every decision with its review list, lays the data out as
-spans under data/<name>/ and writes the drafted task spec, curated schema, drift thresholds and
-load-test rows to build/init/<name>/ for review. The user code and configuration are not
-rewritten yet.
+spans under data/<name>/ and writes the drafted task spec (models/task.yaml), curated schema and
+drift thresholds (models/schema/), load-test rows (data/<name>/) and the environments' names and
+gate in place, so every change is one `git diff` away. The user code is not rewritten yet.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from mlops.arguments import Subparsers
-from scaffold import plan, render, report, schema_draft, spans, task, writer
+from scaffold import config_edit, plan, render, report, schema_draft, spans, task, writer
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -81,18 +81,28 @@ def run(args: argparse.Namespace) -> int:
     files = {
         f"data/{decided.name}/{path}": text for path, text in render.span_files(decided).items()
     }
-    drafts = f"build/init/{decided.name}"
-    files[f"{drafts}/task.yaml"] = render.task_spec(decided)
-    files[f"{drafts}/drift.yaml"] = render.drift_yaml(decided)
-    files[f"{drafts}/loadtest_rows.csv"] = render.loadtest_csv(decided)
+    files["models/task.yaml"] = render.task_spec(decided)
+    files["models/schema/drift.yaml"] = render.drift_yaml(decided)
+    files[f"data/{decided.name}/loadtest_rows.csv"] = render.loadtest_csv(decided)
+    files.update(config_edit.environments(root, decided))
     writer.check_clean(root, args.force)
-    files[f"{drafts}/schema.pbtxt"] = _schema(decided, render.span_files(decided))
+    files["models/schema/schema.pbtxt"] = _schema(decided, render.span_files(decided))
     print(report.describe(decided))
     changed = writer.write(root, files)
-    print(f"\nName: {decided.name}. Data under data/{decided.name}/, drafts under {drafts}/.")
-    print(f"Wrote {len(changed)} file(s): {', '.join(changed)}" if changed else "Nothing changed.")
     print(
-        "Not yet written: models/features.py, models/preprocessing.py, the model head, "
-        "models/schema/ and environments/*; copy the drafts over by hand for now."
+        f"\nName: {decided.name}. Data under data/{decided.name}/; drafts in models/task.yaml, "
+        f"models/schema/ and environments/*/config.yaml (`git diff` shows them)."
+    )
+    print(f"Wrote {len(changed)} file(s): {', '.join(changed)}" if changed else "Nothing changed.")
+    if not config_edit.gated(decided):
+        print(
+            f"Not gated yet: evaluation.metric and lower_bound were left as they were; the gates "
+            f"take only {', '.join(config_edit.GATED_METRICS)} so far, not "
+            f"{decided.baseline.metric} (drafted bound: {decided.baseline.floor})."
+        )
+    print(
+        "Not yet written: models/features.py, models/preprocessing.py and the model head still "
+        "hold the taxi model; adapt them to models/task.yaml. Then run `mlops render` for the "
+        "manifests. Back to the taxi sample: `git checkout -- . && git clean -fd data`."
     )
     return 0

@@ -7,8 +7,6 @@ import random
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from mlops import cli
 from tests.scaffold.test_decisions import dataset
 
@@ -17,18 +15,6 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=root, check=True, capture_output=True, text=True
     ).stdout
-
-
-@pytest.fixture
-def checkout(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    (root / "environments").mkdir(parents=True)
-    (root / "environments" / "README").write_text("environments\n")
-    (root / ".gitignore").write_text("build/\n")
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
-    return root
 
 
 def init(root: Path, *args: str) -> int:
@@ -46,15 +32,14 @@ def test_init_prints_lays_out_and_is_a_no_op_the_second_time(tmp_path, checkout,
     assert "Review (drafted decisions, by file):" in out and "models/schema/drift.yaml" in out
     assert "Wrote 8 file(s)" in out
     assert sorted(p.name for p in (checkout / "data" / "rooms").iterdir()) == [
-        f"span-{n}" for n in range(1, 5)
-    ]
-    drafts = checkout / "build" / "init" / "rooms"
-    assert sorted(p.name for p in drafts.iterdir()) == [
-        "drift.yaml",
         "loadtest_rows.csv",
-        "schema.pbtxt",
-        "task.yaml",
+        *(f"span-{n}" for n in range(1, 5)),
     ]
+    for tracked in ("models/task.yaml", "models/schema/drift.yaml", "models/schema/schema.pbtxt"):
+        assert (checkout / tracked).is_file(), tracked
+    assert (checkout / "data" / "rooms" / "loadtest_rows.csv").is_file()
+    assert "Not gated yet: evaluation.metric and lower_bound were left" in out
+    assert not (checkout / "build").exists()
     git(checkout, "add", "-A")
     git(checkout, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
     stamps = {p: p.stat().st_mtime_ns for p in checkout.rglob("*") if ".git" not in p.parts}
