@@ -51,6 +51,11 @@ def test_a_binary_init_renames_and_gates_the_environments(
     assert cfg.evaluation.lower_bound != 0.80  # the taxi template's bound, replaced
     assert cfg.continuous_training.decay_floor < cfg.evaluation.lower_bound
     assert config.load("prod", checkout / "environments").deploy.namespace == "churn-prod"
+    git(checkout, "add", "-A")
+    git(checkout, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    assert init(checkout, "--data", str(path), "--label", "y", "--positive", "yes") == 0
+    assert "Nothing changed." in capsys.readouterr().out
+    assert git(checkout, "status", "--porcelain") == ""
 
 
 def test_a_key_not_where_the_template_has_it_is_named():
