@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         "Not yet written: models/features.py, models/preprocessing.py and the model head still "
         "hold the taxi model; adapt them to models/task.yaml. Then run `mlops render` for the "
-        "manifests. Back to the taxi sample: `git checkout -- . && git clean -fd data`."
+        "manifests. Back to the taxi sample: "
+        "`git checkout -- models environments && git clean -fd data models`."
     )
     return 0

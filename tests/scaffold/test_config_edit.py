@@ -4,6 +4,7 @@ change, every comment and other key stays, and the result still loads as config.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ def test_a_binary_init_renames_and_gates_the_environments(
 ):
     shutil.rmtree(checkout / "environments")
     shutil.copytree(REPO / "environments", checkout / "environments")
+    shutil.copytree(REPO / "models" / "schema", checkout / "models" / "schema")
     git(checkout, "add", "-A")
     git(checkout, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "envs")
     before = (checkout / "environments/base/config.yaml").read_text()
@@ -51,6 +53,12 @@ def test_a_binary_init_renames_and_gates_the_environments(
     assert cfg.evaluation.lower_bound != 0.80  # the taxi template's bound, replaced
     assert cfg.continuous_training.decay_floor < cfg.evaluation.lower_bound
     assert config.load("prod", checkout / "environments").deploy.namespace == "churn-prod"
+    # The way back the README and init print: git restores the taxi sample exactly.
+    restore = out[out.index("Back to the taxi sample: `") + 26 :].split("`")[0]
+    subprocess.run(restore, shell=True, cwd=checkout, check=True, capture_output=True)
+    assert git(checkout, "status", "--porcelain", "--untracked-files=all") == ""
+    assert init(checkout, "--data", str(path), "--label", "y", "--positive", "yes") == 0
+    capsys.readouterr()
     git(checkout, "add", "-A")
     git(checkout, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
     assert init(checkout, "--data", str(path), "--label", "y", "--positive", "yes") == 0
