@@ -15,6 +15,7 @@ from mlops.commands import (
     config,
     ct,
     gc,
+    init,
     loadtest,
     predict,
     promote,
@@ -53,4 +54,5 @@ COMMANDS: dict[str, Command] = {
     "render": render,
     "config": config,
     "ct": ct,
+    "init": init,
 }

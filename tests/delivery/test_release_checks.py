@@ -123,7 +123,7 @@ def test_a_run_compiled_for_another_runner_has_no_local_baseline(repo: Repo) -> 
         {
             "orchestration": {
                 "runner": "kubeflow_v2",
-                "image": "example.com/pipeline:1",
+                "image": "example.com/pipeline@sha256:" + "1" * 64,
                 "compiled_pipeline": "build/dev/pipeline.json",
             },
             "data": {"window_spans": 1},
