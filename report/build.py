@@ -1,0 +1,62 @@
+"""Gather a run's evidence and write `<work_dir>/report.html`, for finished and stopped runs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from core import config
+from core.config import EnvironmentConfig
+from core.paths import ENVIRONMENTS_DIR
+from pipeline.summary import RunSummary
+from report import inputs
+from report.page import Inputs, render
+
+REPORT_FILE = "report.html"
+
+
+def report_path(cfg: EnvironmentConfig) -> Path:
+    return Path(cfg.work_dir) / REPORT_FILE
+
+
+def gather(
+    cfg: EnvironmentConfig,
+    summary: RunSummary | None,
+    *,
+    stopped: str = "",
+    summary_note: str = "",
+    environments_dir: Path = ENVIRONMENTS_DIR,
+) -> Inputs:
+    run = summary.pipeline_run if summary is not None else ""
+    loadtest, note = inputs.loadtest(cfg, summary.pushed_version if summary else None)
+    return Inputs(
+        cfg=cfg,
+        summary=summary,
+        stopped=stopped,
+        summary_note=summary_note,
+        statistics=inputs.statistics_by_span(cfg),
+        history=inputs.training_history(cfg, run),
+        loadtest=loadtest,
+        loadtest_note=note,
+        releases=inputs.release_history(environments_dir, config.promotion_order(environments_dir)),
+    )
+
+
+def write(
+    cfg: EnvironmentConfig,
+    summary: RunSummary | None,
+    *,
+    stopped: str = "",
+    summary_note: str = "",
+    environments_dir: Path = ENVIRONMENTS_DIR,
+) -> tuple[Path, float, Inputs]:
+    """Write the report; return its path, the seconds it took (printed by `mlops run`) and
+    what it showed (for the job summary's charts)."""
+    started = time.monotonic()
+    shown = gather(
+        cfg, summary, stopped=stopped, summary_note=summary_note, environments_dir=environments_dir
+    )
+    out = report_path(cfg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(shown))
+    return out, time.monotonic() - started, shown
