@@ -60,3 +60,35 @@ def write(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(shown))
     return out, time.monotonic() - started, shown
+
+
+def load_summary(cfg: EnvironmentConfig) -> RunSummary | None:
+    """The last finished run's summary (run_summary.json), or None before the first."""
+    import json
+
+    from pipeline.summary import SUMMARY_FILE, MetricRow
+
+    path = Path(cfg.paths.pipeline_root).parent / SUMMARY_FILE
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    data["overall"] = MetricRow(**data["overall"]) if data.get("overall") else None
+    data["slices"] = [MetricRow(**row) for row in data.get("slices") or []]
+    return RunSummary(**data)
+
+
+def record_served(cfg: EnvironmentConfig, versions: set[int] | None) -> None:
+    """Note which model versions a load test measured, so the report shows it only for them."""
+    import json
+
+    folder = Path(cfg.work_dir) / inputs.LOADTEST_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / inputs.SERVED_FILE).write_text(json.dumps(sorted(versions or [])))
+
+
+def refresh(cfg: EnvironmentConfig, environments_dir: Path = ENVIRONMENTS_DIR) -> Path | None:
+    """Re-write the last finished run's report (after a load test); None when there is none."""
+    summary = load_summary(cfg)
+    if summary is None:
+        return None
+    return write(cfg, summary, environments_dir=environments_dir)[0]
