@@ -251,7 +251,7 @@ def _drift(inputs: Inputs) -> str:
                     [
                         e(m["feature"]),
                         e(m["measure"]),
-                        f'<span class="n">{m["value"]:.4f}</span>',
+                        f"{m['value']:.4f}",
                         e(m["threshold"]),
                         '<span class="FAIL">DRIFTED</span>'
                         if m["value"] > m["threshold"]
