@@ -245,3 +245,51 @@ def test_the_job_summary_chart_leaves_undefined_slices_out_and_names_them(cfg) -
     assert json.loads(bar.group(2)) == [0.88]
     assert "payment_type=Cash (one class)" in text
     assert "xychart-beta" in text and "line [0.5000, 0.3000]" in text
+
+
+def _released(environments: Path, report: str) -> None:
+    from store import release as rel
+
+    dev = rel.Release(
+        model_name="taxi_tips",
+        version=9,
+        digest="sha256:" + "b" * 64,
+        uri="x",
+        promoted_from="pipeline",
+        metrics={"auc": 0.9123, "binary_accuracy": 0.8},
+        loadtest=rel.LoadTest(verdict="PASS", p95_ms=41.0, p99_ms=80.0, rps=33.3),
+        spans=[1, 2],
+        pipeline_run="run-1",
+        git_commit="abcdef1234567890",
+        report=report,
+    )
+    rel.write(environments, rel.Record(environment="dev", current=dev))
+    staging = rel.Release(**{**dev.__dict__, "promoted_from": "dev", "loadtest": rel.LoadTest()})
+    rel.write(environments, rel.Record(environment="staging", current=staging))
+
+
+def test_the_promotion_figures_carry_the_metrics_load_test_and_report_link(
+    environments: Path,
+) -> None:
+    from report import releases
+
+    url = "https://github.com/acme/taxi/actions/runs/42"
+    _released(environments, url)
+    text = releases.headline(environments, "staging")
+    assert "| auc (gated) | 0.9123 |" in text and "| binary_accuracy | 0.8000 |" in text
+    assert "| load test in dev | PASS: p95 41 ms, p99 80 ms, 33.3 req/s |" in text
+    assert f"]({url})" in text
+    _released(environments, "")
+    assert "No run report is linked" in releases.headline(environments, "staging")
+    assert releases.headline(environments, "prod") == "`prod` has no release yet."
+
+
+def test_status_html_shows_every_environments_history(environments: Path, tmp_path: Path) -> None:
+    from mlops.cli import main
+
+    _released(environments, "")
+    out = tmp_path / "releases.html"
+    assert main(["--environments", str(environments), "status", "--html", str(out)]) == 0
+    page = out.read_text()
+    assert [h for h in re.findall(r"<h2>(\w+)</h2>", page)] == ["dev", "staging", "prod"]
+    assert page.count("<td>9</td>") == 2 and "No release yet." in page
