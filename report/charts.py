@@ -27,16 +27,22 @@ STYLE = {
 }
 
 
-def _figure(size: tuple[float, float]) -> tuple[Figure, Any]:
-    """A figure outside pyplot: no global state, no GUI backend."""
+def _figure(
+    size: tuple[float, float], margins: dict[str, float] | None = None
+) -> tuple[Figure, Any]:
+    """A figure outside pyplot: no global state, no GUI backend. Fixed `margins` (fractions)
+    spare the second layout pass a tight bounding box costs (a third of a second per chart on
+    a busy machine)."""
     fig = Figure(figsize=size)
+    if margins:
+        fig.subplots_adjust(**margins)
     return fig, fig.subplots()
 
 
-def to_svg(fig: Figure) -> str:
+def to_svg(fig: Figure, tight: bool = False) -> str:
     """The figure as an `<svg>` element (no XML prolog), scaled to its container's width."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    fig.savefig(buf, format="svg", bbox_inches="tight" if tight else None, metadata={"Date": None})
     text = buf.getvalue()
     text = text[text.index("<svg") :]
     # Let CSS size the chart: drop the fixed width/height, keep the viewBox.
@@ -81,7 +87,7 @@ def slice_chart(
             handles.append(Rectangle((0, 0), 1, 1, color=BASELINE))
             labels.append("baseline")
         ax.legend(handles, labels, loc="lower right", fontsize=8, frameon=False)
-        return to_svg(fig)
+        return to_svg(fig, tight=True)  # slice names are long: fit the margin to them
 
 
 def line_chart(
@@ -94,7 +100,7 @@ def line_chart(
 ) -> str:
     """One line per series over `x` (default 1..n), with dashed horizontal limit lines."""
     with matplotlib.rc_context(STYLE):
-        fig, ax = _figure((6.4, 2.6))
+        fig, ax = _figure((6.4, 2.6), {"left": 0.1, "right": 0.98, "top": 0.88, "bottom": 0.18})
         for name, values in series.items():
             xs = list(x) if x is not None else list(range(1, len(values) + 1))
             ax.plot(xs, list(values), marker="o" if len(values) < 30 else None, label=name)
@@ -112,7 +118,8 @@ def histogram_chart(
 ) -> str:
     """Per span, the share of examples in each bucket (bucket edges, counts), as step lines."""
     with matplotlib.rc_context(STYLE):
-        fig, ax = _figure((3.2, 1.8))
+        fig, ax = _figure((3.2, 1.8), {"left": 0.2, "right": 0.97, "top": 0.86, "bottom": 0.16})
+        ax.locator_params(nbins=4)
         for label, (edges, counts) in spans.items():
             total = sum(counts) or 1.0
             shares = [c / total for c in counts]
