@@ -71,7 +71,10 @@ def load_summary(cfg: EnvironmentConfig) -> RunSummary | None:
     path = Path(cfg.paths.pipeline_root).parent / SUMMARY_FILE
     if not path.exists():
         return None
-    data = json.loads(path.read_text())
+    from dataclasses import fields
+
+    known = {f.name for f in fields(RunSummary)}
+    data = {k: v for k, v in json.loads(path.read_text()).items() if k in known}
     data["overall"] = MetricRow(**data["overall"]) if data.get("overall") else None
     data["slices"] = [MetricRow(**row) for row in data.get("slices") or []]
     return RunSummary(**data)

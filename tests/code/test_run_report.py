@@ -293,3 +293,19 @@ def test_status_html_shows_every_environments_history(environments: Path, tmp_pa
     page = out.read_text()
     assert [h for h in re.findall(r"<h2>(\w+)</h2>", page)] == ["dev", "staging", "prod"]
     assert page.count("<td>9</td>") == 2 and "No release yet." in page
+
+
+def test_a_load_test_refreshes_the_last_runs_report(cfg, environments: Path) -> None:
+    """What `mlops loadtest` does: the report is re-written from run_summary.json, now with the
+    load test of the run's pushed model; a summary key this version does not know is ignored."""
+    assert build.refresh(cfg, environments) is None  # no finished run yet: nothing to refresh
+    summary = _summary()
+    Path(cfg.paths.pipeline_root).parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(summary.to_json()) | {"from_a_newer_version": 1}
+    (Path(cfg.paths.pipeline_root).parent / "run_summary.json").write_text(json.dumps(data))
+    _loadtest_folder(cfg, served=[7])
+    path = build.refresh(cfg, environments)
+    assert path is not None
+    section = _sections(path.read_text())["loadtest"]
+    assert '<span class="PASS">PASS</span>' in section and section.count("<svg") == 2
+    assert "undefined (one class)" in _sections(path.read_text())["evaluation"]
