@@ -75,7 +75,8 @@ def load_summary(cfg: EnvironmentConfig) -> RunSummary | None:
 
     known = {f.name for f in fields(RunSummary)}
     data = {k: v for k, v in json.loads(path.read_text()).items() if k in known}
-    data["overall"] = MetricRow(**data["overall"]) if data.get("overall") else None
+    overall = data.get("overall")
+    data["overall"] = MetricRow(**{"slice": "overall", **overall}) if overall else None
     data["slices"] = [MetricRow(**row) for row in data.get("slices") or []]
     return RunSummary(**data)
 
@@ -89,9 +90,16 @@ def record_served(cfg: EnvironmentConfig, versions: set[int] | None) -> None:
     (folder / inputs.SERVED_FILE).write_text(json.dumps(sorted(versions or [])))
 
 
-def refresh(cfg: EnvironmentConfig, environments_dir: Path = ENVIRONMENTS_DIR) -> Path | None:
-    """Re-write the last finished run's report (after a load test); None when there is none."""
-    summary = load_summary(cfg)
+def refresh(cfg: EnvironmentConfig, environments_dir: Path = ENVIRONMENTS_DIR) -> Path | str:
+    """Re-write the last finished run's report (after a load test), or say why it was not.
+
+    Never raises for a summary it cannot read (one written by another version, or by hand): the
+    report is evidence beside the load test, not part of its verdict.
+    """
+    try:
+        summary = load_summary(cfg)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        return f"run_summary.json could not be read for the report ({type(exc).__name__}: {exc})"
     if summary is None:
-        return None
+        return "no finished run here (run_summary.json), so no report to add the load test to"
     return write(cfg, summary, environments_dir=environments_dir)[0]

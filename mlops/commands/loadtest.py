@@ -68,8 +68,10 @@ def run(args: argparse.Namespace) -> int:
     print(result.table())
     build.record_served(cfg, served)
     report = build.refresh(cfg, args.environments)
-    if report is not None:
+    if isinstance(report, Path):
         print(f"Report: {display(report)} (with this load test when it measured the run's model)")
+    else:
+        print(f"Report not refreshed: {report}")
     if args.record:
         record = loadtest_record.record_result(args.environments, cfg.name, result)
         print(
