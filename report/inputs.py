@@ -63,13 +63,43 @@ def _prop(artifact: Any, name: str) -> Any:
 
 
 def statistics_by_span(cfg: EnvironmentConfig) -> dict[int, list[FeatureStats]]:
-    """The newest StatisticsGen output of each span this pipeline's ML Metadata holds."""
+    """The newest StatisticsGen output of each span this pipeline's ML Metadata holds.
+
+    The span comes from the examples StatisticsGen read (its lineage): the statistics artifact
+    itself carries none. Transform's statistics (one file, no split folders) are left out.
+    """
     if not Path(cfg.paths.metadata).exists():
         return {}
+    import ml_metadata as mlmd
+
+    store = _store(cfg)
+    stats = [
+        a
+        for a in store.get_artifacts_by_type("ExampleStatistics")
+        if any(Path(a.uri).glob("Split-*/FeatureStats.pb"))
+    ]
+    if not stats:
+        return {}
+    made_by = {
+        e.artifact_id: e.execution_id
+        for e in store.get_events_by_artifact_ids([a.id for a in stats])
+        if e.type == mlmd.proto.Event.OUTPUT
+    }
+    inputs = [
+        e
+        for e in store.get_events_by_execution_ids(sorted(set(made_by.values())))
+        if e.type == mlmd.proto.Event.INPUT
+    ]
+    examples = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in inputs])}
+    span_of_execution = {
+        e.execution_id: _prop(examples[e.artifact_id], "span")
+        for e in inputs
+        if e.artifact_id in examples and _prop(examples[e.artifact_id], "span") is not None
+    }
     newest: dict[int, Any] = {}
-    for artifact in _store(cfg).get_artifacts_by_type("ExampleStatistics"):
-        span = _prop(artifact, "span")
-        if span is None or not Path(artifact.uri).exists():
+    for artifact in stats:
+        span = span_of_execution.get(made_by.get(artifact.id, -1))
+        if span is None:
             continue
         if int(span) not in newest or artifact.id > newest[int(span)].id:
             newest[int(span)] = artifact
