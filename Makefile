@@ -35,7 +35,7 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 
 
 
-.PHONY: registry-tools help setup lock demo test test-durations test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
+.PHONY: registry-tools browser-tools help setup lock demo test test-durations test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
 	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows lock-check \
 	test-serving-contract mutate ct-check registry registry-stop
@@ -145,7 +145,19 @@ registry-tools: ## Install the OCI registry and skopeo the tests use (apt), if m
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo \
 	  >/dev/null
 
-test: setup $(ACTIONLINT) registry-tools ## Lint, types, layers, workflow lint, manifests check, then every test (what CI runs).
+# The browser test opens the run report in headless Chromium (Debian package `chromium`), driven
+# over its DevTools protocol; installed like registry-tools, and a no-op once it is there.
+browser-tools: ## Install headless Chromium for the report's browser test (apt), if missing.
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "The report's browser test needs Chromium: install it with your package manager" >&2; \
+	  exit 1; fi; \
+	sudo=""; if [ "$$(id -u)" != 0 ]; then sudo=sudo; fi; \
+	echo "Installing chromium (apt) for the report's browser test"; \
+	$$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+test: setup $(ACTIONLINT) registry-tools browser-tools ## Lint, types, layers, workflow lint, manifests check, then every test (what CI runs).
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory lock-check
 	$(BIN)/python -m tools.workflow_lint
@@ -241,7 +253,8 @@ promotion-prepare: setup ## Promote FROM's release to TO here and write the pull
 	  --defer-store $${VERSION:+--expect-version "$$VERSION"}
 	mkdir -p build
 	{ echo "Promotes **version $$(tools/release-git.sh version "$$TO")** from \`$$FROM\` to \`$$TO\`" \
-	    "(same artifact and digest)."; echo; echo '```'; $(MLOPS) status; echo '```'; echo; \
+	    "(same artifact and digest)."; echo; $(MLOPS) status --figures "$$TO"; echo; \
+	  echo '```'; $(MLOPS) status; echo '```'; echo; \
 	  echo "Review \`environments/$$TO/release.yaml\` and the rendered manifests below it."; \
 	} > "build/promotion-$$TO.md"
 

@@ -31,5 +31,15 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
+def run_url() -> str:
+    """The GitHub Actions run this process belongs to (its artifacts hold the run report), or ""
+    outside GitHub Actions."""
+    repository, run_id = os.environ.get("GITHUB_REPOSITORY"), os.environ.get("GITHUB_RUN_ID")
+    if not (os.environ.get("GITHUB_ACTIONS") and repository and run_id):
+        return ""
+    server = os.environ.get("GITHUB_SERVER_URL") or "https://github.com"
+    return f"{server}/{repository}/actions/runs/{run_id}"
+
+
 def actor() -> str:
     return os.environ.get("GITHUB_ACTOR") or getpass.getuser()

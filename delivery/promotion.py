@@ -189,6 +189,7 @@ class Delivery:
             metrics={k: round(float(v), 6) for k, v in metrics.items() if v is not None},
             spans=summary.get("spans") or [],
             data_root=repo_relative(summary["data_root"]) if summary.get("data_root") else "",
+            report=summary.get("run_url") or "",
         )
         return self._install(env, new, artifact)
 

@@ -100,6 +100,7 @@ def _stop(
     else:
         out.write(f"\n{summary}\n")
     out.flush()
+    gate.run_summary = summary  # type: ignore[attr-defined]  # for the run report (mlops run)
     raise gate from None
 
 

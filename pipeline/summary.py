@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import EnvironmentConfig
-from core.provenance import git_commit
+from core.provenance import git_commit, run_url
 from core.uris import repo_relative
 from core.verdicts import Verdict
 from pipeline.progress import NodeProgress
@@ -76,6 +76,7 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)  # about the input, e.g. empty span folders
     # Slice thresholds skipped because the slice's metric is undefined (components.evaluator).
     skipped_thresholds: list[dict[str, str]] = field(default_factory=list)
+    run_url: str = ""  # the CI run whose artifacts hold this run's report (report.html)
 
     def write(self, cfg: EnvironmentConfig) -> Path:
         out = Path(cfg.paths.pipeline_root).parent / SUMMARY_FILE
@@ -489,6 +490,7 @@ def summarize(
         pipeline_run=run_name,
         current_run=run_name,
         source_commit=git_commit(),
+        run_url=run_url(),
     )
     model = outputs.get("Trainer", {}).get("model", [])
     if model:

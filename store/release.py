@@ -62,6 +62,8 @@ class Release:
     # ran, and until when), and a later rollback never returns to it.
     rolled_back_at: str = ""
     rolled_back_by: str = ""
+    # The CI run of the pipeline run that trained it, whose artifacts hold its run report.
+    report: str = ""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Release:
@@ -90,6 +92,8 @@ class Release:
         data = asdict(self, dict_factory=_plain)
         if not self.rolled_back_at:
             del data["rolled_back_at"], data["rolled_back_by"]
+        if not self.report:  # records from before reports, and local runs, stay as they were
+            del data["report"]
         return data
 
 

@@ -10,6 +10,7 @@ from core.errors import ConfigError
 from core.uris import display
 from delivery import loadtest_record
 from mlops.arguments import Subparsers, add_env
+from report import build
 from serving import loadtest
 from serving.backends import server_urls
 from serving.client import check_rest_url
@@ -65,6 +66,12 @@ def run(args: argparse.Namespace) -> int:
         cfg, url, examples, Path(cfg.work_dir) / "loadtest", users=args.users, seconds=args.seconds
     )
     print(result.table())
+    build.record_served(cfg, served)
+    report = build.refresh(cfg, args.environments)
+    if isinstance(report, Path):
+        print(f"Report: {display(report)} (with this load test when it measured the run's model)")
+    else:
+        print(f"Report not refreshed: {report}")
     if args.record:
         record = loadtest_record.record_result(args.environments, cfg.name, result)
         print(

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from core import step_summary
+from core import config, step_summary
+from core.errors import ConfigError
+from core.uris import display
 from delivery import status
 from delivery.promotion import Delivery
 from mlops.arguments import Subparsers
+from report import releases
 
 
 def add_parser(sub: Subparsers) -> None:
-    sub.add_parser(
+    parser = sub.add_parser(
         "status",
         help="every environment's release, age, metrics, load test, and what is pending promotion",
         description="Show, per environment in release order (deploy.promote_from), "
@@ -20,9 +24,30 @@ def add_parser(sub: Subparsers) -> None:
         "then which promotions are pending and what they wait for. "
         "Changes nothing.",
     )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write every environment's release history to FILE as one HTML page",
+    )
+    parser.add_argument(
+        "--figures",
+        metavar="ENV",
+        help="print only ENV's release headline figures and run-report link (Markdown, for the "
+        "promotion pull request)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.figures:
+        if args.figures not in config.promotion_order(args.environments):
+            raise ConfigError(f"--figures: no environment {args.figures!r} in {args.environments}")
+        print(releases.headline(args.environments, args.figures))
+        return 0
+    if args.html:
+        out = Path(args.html)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(releases.history_page(args.environments))
+        print(f"Release history: {display(out)}")
     text = status.table(Delivery(args.environments))
     print(text)
     step_summary.append(f"### Releases\n\n```\n{text}\n```")

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
@@ -85,15 +86,27 @@ def test_the_image_installs_with_the_uv_that_make_setup_uses() -> None:
     assert pin[1] == makefile[1]
 
 
-def _context(target: Path) -> Path:
-    """The build context the Dockerfile sees: the repository minus Dockerfile.dockerignore
-    (its allow-list form: `*`, then `!path` lines)."""
-    allowed = [
+def _allowed() -> list[str]:
+    """What Dockerfile.dockerignore lets into the build context (its `!path` lines)."""
+    return [
         line[1:].rstrip("/")
         for line in (IMAGE_DIR / "Dockerfile.dockerignore").read_text().splitlines()
         if line.startswith("!")
     ]
-    for name in allowed:
+
+
+def test_the_build_context_holds_every_package_the_project_installs() -> None:
+    """A package left out of the context would install, then fail to import in the image."""
+    packaging = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    include = packaging["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.removesuffix("*") for pattern in include}
+    assert packages - set(_allowed()) == set()
+
+
+def _context(target: Path) -> Path:
+    """The build context the Dockerfile sees: the repository minus Dockerfile.dockerignore
+    (its allow-list form: `*`, then `!path` lines)."""
+    for name in _allowed():
         source = REPO_ROOT / name
         if source.is_dir():
             shutil.copytree(

@@ -228,6 +228,13 @@ def _flow(
     assert dev["loadtest"]["verdict"] == "PASS"
     gh = remote.gh()
     assert gh["prs"]["promote/staging"]["state"] == "OPEN"
+    # The pull request's body: the headline figures and the report of the run that trained it.
+    body = gh["prs"]["promote/staging"]["body"]
+    assert f"| auc (gated) | {dev['metrics']['auc']:.4f} |" in body, body
+    assert "| load test in dev | PASS: p95 " in body, body
+    assert f"(https://github.com/{REPOSITORY}/actions/runs/{ci_run})" in body, body
+    assert dev["report"] == f"https://github.com/{REPOSITORY}/actions/runs/{ci_run}"
+    assert (replay.root / "artifacts" / ci_run / "run-report" / "report.html").exists()
     assert not any(c["argv"][0] == "workflow" for c in gh["calls"])  # nothing dispatched
 
     # A reviewer merges the pull request: its merge commit changes staging's record, which is

@@ -9,6 +9,7 @@ summary printed and nothing pushed. An empty span stops at the same gate before 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -154,6 +155,12 @@ def test_a_drifted_span_stops_at_the_drift_gate_and_pushes_nothing(released, tmp
     assert report["verdict"] == "FAIL"
     assert {d["feature"] for d in report["drifted"]} == {"fare", "trip_start_hour", "company"}
     assert "| company | l_infinity |" in (out / "drift" / "drift.md").read_text()
+    # The run report shows the stop and the drifted features.
+    page = (out / "report.html").read_text()
+    assert "STOPPED" in page and "span 3 drifted from span(s) 1, 2" in page
+    drift = page.split('<section id="drift">', 1)[1].split("</section>", 1)[0]
+    for feature in ("fare", "trip_start_hour", "company"):
+        assert re.search(rf"<td>{feature}</td>(<td>[^<]*</td>){{3}}<td><span[^>]*>DRIFTED", drift)
 
 
 def test_an_empty_span_stops_before_transform(tmp_path) -> None:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from core import config
+from core.paths import REPO_ROOT
 from store.model_store import versions
 from tests.support.repo import copy_environments, strict_json, update_overlay, write_sample
 
@@ -362,3 +364,58 @@ def test_schema_violation_stops_at_the_data_gate(
     assert report["verdict"] == "FAIL"
     assert feature in {a["feature"] for a in report["anomalies"]}
     assert f"Report: {out / 'data_validation'}" in result.stderr
+    # The run report shows the stop and the feature.
+    page = (out / "report.html").read_text()
+    assert "STOPPED" in page and "data validation failed" in page
+    gate = page.split('<section id="data-gate">', 1)[1].split("</section>", 1)[0]
+    assert '<span class="FAIL">FAIL</span>' in gate and f"<td>{feature}</td>" in gate
+    assert kind in gate
+
+
+SCREENSHOT = REPO_ROOT / "build" / "test-reports" / "run-report.png"
+
+
+def test_the_run_report_opens_in_a_browser(first_run) -> None:
+    """The cold run's report in headless Chromium at a phone's width: it loads with no console
+    error and no request but its own file, every section is there, the evaluation chart shows
+    exactly the slices of the features evaluation.slices names, and a slice whose AUC is
+    undefined reads as undefined."""
+    from report.page import SECTIONS
+    from tests.support.browser import Browser, chromium
+
+    if chromium() is None:
+        pytest.fail("no Chromium on PATH: run `make browser-tools` (make test does)")
+    out, result = first_run
+    report = out / "report.html"
+    assert f"Report: {report}" in result.stdout
+    summary = strict_json(out / "run_summary.json")
+    with Browser() as browser:
+        page = browser.open(report.resolve().as_uri())
+        sections = page.evaluate("[...document.querySelectorAll('section')].map(s => s.id)")
+        labels = page.evaluate(
+            "[...document.querySelectorAll('#slice-chart svg text')].map(t => t.textContent)"
+        )
+        empty = page.evaluate(
+            "[...document.querySelectorAll('section')].filter(s => "
+            "s.innerText.replace(s.querySelector('h2').innerText, '').trim() === '').map(s => s.id)"
+        )
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        undefined_cells = page.evaluate(
+            "[...document.querySelectorAll('#evaluation tr')].map(r => [...r.cells].map("
+            "c => c.innerText)).filter(c => c.length && c[1] && c[1].startsWith('undefined'))"
+        )
+        page.screenshot(SCREENSHOT)
+    assert page.console_errors == []
+    assert page.requests == [report.resolve().as_uri()], page.requests
+    assert sections == list(SECTIONS) and empty == []
+    assert widths[0] <= widths[1], f"wider than a phone's screen: {widths}"
+    slices = [label for label in labels if "=" in label]
+    assert slices == [row["slice"] for row in summary["slices"]]
+    assert {s.split("=", 1)[0] for s in slices} == set(config.load("dev").evaluation.slices)
+    undefined = [row for row in summary["slices"] if row["undefined"].get("auc")]
+    assert undefined, "the sample has a one-class slice (payment_type=Cash or a rare value)"
+    assert labels.count("undefined (one class)") == len(undefined)
+    shown = {cells[0]: cells[1] for cells in undefined_cells}
+    for row in undefined:
+        assert shown[row["slice"]] == f"undefined ({row['undefined']['auc']})"
+    assert SCREENSHOT.stat().st_size > 10_000
