@@ -11,11 +11,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import venv
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from core.paths import REPO_ROOT
 
