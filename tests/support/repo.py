@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+import tomllib
 import yaml
 
 import core  # noqa: F401
@@ -91,15 +92,11 @@ def write_sample(dest: Path, rows: int, every: int = 5) -> Path:
     return dest
 
 
-# The packages the template installs (pyproject.toml), for tests that run a copy of the code.
-PACKAGES = (
-    "core",
-    "store",
-    "ct",
-    "models",
-    "components",
-    "pipeline",
-    "serving",
-    "delivery",
-    "mlops",
+# The packages the template installs, read from pyproject.toml (one list to keep), for tests
+# that run a copy of the code.
+PACKAGES = tuple(
+    pattern.removesuffix("*")
+    for pattern in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
 )
