@@ -127,6 +127,7 @@ def test_devs_release_names_every_field_of_the_run_summary(
         overall={"metrics": {"auc": 0.81234567, "accuracy": 1, "loss": None}},
         spans=[1, 2],
         data_root=str(repo.root / "data"),
+        run_url="https://github.com/acme/taxi/actions/runs/42",
     )
     record = _promote(repo, "dev", expect_version=7, summary_file=summary)
     digest = model_digest(repo.root / "run" / "pushed" / "7")
@@ -144,6 +145,7 @@ def test_devs_release_names_every_field_of_the_run_summary(
         loadtest=rel.LoadTest(),
         spans=[1, 2],
         data_root=str(repo.root / "data"),
+        report="https://github.com/acme/taxi/actions/runs/42",  # the run's report
     )
     assert record == rel.Record("dev", expected, [])
     assert rel.read(repo.environments, "dev") == record
@@ -157,7 +159,7 @@ def test_what_a_run_summary_leaves_out_is_recorded_empty(
     monkeypatch.setenv("MLOPS_SOURCE_COMMIT", "f00dfeed")
     current = _promote(repo, "dev", summary_file=_run_summary(repo, 7)).current
     assert (current.git_commit, current.pipeline_run, current.metrics) == ("f00dfeed", "", {})
-    assert (current.spans, current.data_root) == ([], "")
+    assert (current.spans, current.data_root, current.report) == ([], "", "")
 
 
 @pytest.mark.parametrize(
@@ -597,6 +599,23 @@ def test_a_registry_tag_waits_for_sync_after_a_deferred_promotion(
         synced = repo.delivery.sync("staging")
         assert synced is not None and synced.current.uri == dev.uri
         assert _tag(registry, repo, "staging") == _manifest_digest(dev)
+
+
+def test_a_deferred_rollback_moves_no_tag_until_sync(
+    registry_repo: Repo, registry: Registry
+) -> None:
+    """A prod rollback in codeowners mode is a pull request: its tag waits for the merge."""
+    repo = registry_repo
+    repo.push()
+    first = _promote(repo, "dev").current
+    repo.push()
+    second = _promote(repo, "dev").current
+    rolled = repo.delivery.rollback("dev", defer_store=True)
+    assert rolled.current == first and rel.read(repo.environments, "dev") == rolled
+    assert _tag(registry, repo, "dev") == _manifest_digest(second)  # not moved yet
+    synced = repo.delivery.sync("dev")
+    assert synced is not None and synced.current.uri == first.uri
+    assert _tag(registry, repo, "dev") == _manifest_digest(first)
 
 
 def test_verify_pulls_a_registry_artifact_into_the_environments_model_cache(
