@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from mlops.arguments import Subparsers
-from scaffold import config_edit, plan, render, report, schema_draft, spans, task, writer
+from scaffold import config_edit, plan, render, report, spans, task, writer
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -63,6 +63,10 @@ def _schema(decided: plan.Plan, span_files: dict[str, str]) -> str:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             paths.append(path)
+        # Imported here: TFDV and TFX take seconds to import, and every `mlops` command
+        # would pay for them at start-up.
+        from scaffold import schema_draft
+
         return schema_draft.draft(decided, paths)
 
 

@@ -10,7 +10,6 @@ from core.errors import ConfigError
 from core.uris import display
 from delivery import loadtest_record
 from mlops.arguments import Subparsers, add_env
-from report import build
 from serving import loadtest
 from serving.backends import server_urls
 from serving.client import check_rest_url
@@ -66,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
         cfg, url, examples, Path(cfg.work_dir) / "loadtest", users=args.users, seconds=args.seconds
     )
     print(result.table())
+    # Imported here: the report's charts (matplotlib) and the run summary (TFX) take seconds
+    # to import, and every `mlops` command would pay for them at start-up.
+    from report import build
+
     build.record_served(cfg, served)
     report = build.refresh(cfg, args.environments)
     if isinstance(report, Path):

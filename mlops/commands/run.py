@@ -12,7 +12,6 @@ from delivery.baseline import released_baseline
 from mlops.arguments import Subparsers, add_env
 from pipeline.runner import require_blessed, run_local
 from pipeline.summary import RunSummary
-from report import build, mermaid
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -68,6 +67,10 @@ def _report(
     summary_note: str = "",
 ) -> None:
     """Write build/<env>/report.html and put its key charts in the job summary."""
+    # Imported here: the report reads the trainer's modules (TensorFlow, TFX) and draws with
+    # matplotlib, seconds of imports that every other `mlops` command would pay at start-up.
+    from report import build, mermaid
+
     path, seconds, shown = build.write(
         cfg,
         summary,

@@ -11,7 +11,6 @@ from core.uris import display
 from delivery import status
 from delivery.promotion import Delivery
 from mlops.arguments import Subparsers
-from report import releases
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -38,6 +37,10 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported only for --figures and --html: the report's page module reads the trainer's
+    # modules (TensorFlow, TFX), seconds of imports that plain `mlops status` need not pay.
+    if args.figures or args.html:
+        from report import releases
     if args.figures:
         if args.figures not in config.promotion_order(args.environments):
             raise ConfigError(f"--figures: no environment {args.figures!r} in {args.environments}")
