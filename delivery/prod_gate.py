@@ -22,14 +22,11 @@ Exit status: 0 gate in place, 1 refused (the message says what to set), 3 API un
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from delivery import codeowners, main_rules
+from delivery import codeowners, github_api, main_rules
 from delivery.gate_errors import Refused, Unreachable
 
 __all__ = ["Refused", "Unreachable", "preflight"]
@@ -57,26 +54,17 @@ def reviewers_of(environment: dict) -> list[str]:
 
 
 def fetch_environment(api: str, repository: str, token: str) -> dict | None:
-    url = f"{api.rstrip('/')}/repos/{repository}/environments/{ENVIRONMENT}"
-    request = urllib.request.Request(
-        url,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return None
+    """The `production` environment as the API describes it; None when it does not exist."""
+    path = f"/repos/{repository}/environments/{ENVIRONMENT}"
+    status, body = github_api.get(api, path, token)
+    if status == 404:
+        return None
+    if status == 403:
         raise Unreachable(
-            f"GitHub API {url}: HTTP {exc.code}; the job needs `actions: read` to read environments"
-        ) from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise Unreachable(f"GitHub API {url} unreachable: {getattr(exc, 'reason', exc)}") from None
+            f"GitHub API {api.rstrip('/')}{path}: HTTP 403; the job needs `actions: read` to "
+            "read environments"
+        )
+    return body
 
 
 def check_reviewers(environment: dict | None) -> str:
