@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import Field, StrictStr, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from core import beam_args, image_ref
+from core import beam_args, image_ref, metrics
 from core.config_errors import config_error, where
 from core.config_layers import BASE_NAME, CONFIG_FILE, files_of, has_key, merge, read_yaml
 from core.config_models import (
@@ -356,6 +356,33 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
         )
     if d.promote_from == cfg.name:
         fail("deploy.promote_from", f"an environment cannot promote from itself ({cfg.name!r})")
+    ev = cfg.evaluation
+    if metrics.lower_is_better(ev.metric):
+        if ev.upper_bound is None:
+            fail("evaluation.upper_bound", f"required for {ev.metric} (lower is better)")
+        if ev.lower_bound is not None:
+            fail(
+                "evaluation.lower_bound",
+                f"not for {ev.metric}, where lower is better: set evaluation.upper_bound",
+            )
+    else:
+        if ev.lower_bound is None:
+            fail("evaluation.lower_bound", f"required for {ev.metric} (higher is better)")
+        if ev.upper_bound is not None:
+            fail(
+                "evaluation.upper_bound",
+                f"not for {ev.metric}, where higher is better: set evaluation.lower_bound",
+            )
+        # A classification metric is a fraction: a bound or a drop outside [0, 1] is a typo.
+        if ev.lower_bound < 0.0:
+            fail("evaluation.lower_bound", f"must be >= 0 for {ev.metric}, got {ev.lower_bound}")
+        if ev.lower_bound > 1.0:
+            fail("evaluation.lower_bound", f"must be <= 1 for {ev.metric}, got {ev.lower_bound}")
+        if ev.max_regression > 1.0:
+            fail(
+                "evaluation.max_regression",
+                f"must be <= 1 for {ev.metric}, got {ev.max_regression}",
+            )
     orch = cfg.orchestration
     if orch.runner == "kubeflow_v2":
         for key, what in (

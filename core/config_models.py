@@ -17,6 +17,8 @@ from typing import Literal
 from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from pydantic.dataclasses import dataclass
 
+from core import metrics
+
 # The ORAS CLI v1.3.0 image, by digest: the init container that pulls models in the cluster.
 ORAS_IMAGE = (
     "ghcr.io/oras-project/oras:v1.3.0@sha256:"
@@ -95,18 +97,33 @@ class TrainingConfig:
 
 @dataclass(frozen=True, config=STRICT)
 class EvaluationConfig:
-    """Model validation: an absolute floor and a maximum regression against the blessed baseline."""
+    """Model validation: an absolute bound and a maximum regression against the blessed baseline.
 
-    metric: Literal["auc", "binary_accuracy", "precision", "recall"]
-    lower_bound: StrictFloat = Field(
-        ge=0.0, le=1.0, description="value threshold on the overall slice"
-    )
+    A metric that rises as the model improves (see core.metrics) takes `lower_bound`; an error
+    such as RMSE takes `upper_bound`. `core.config` refuses the other one, or neither.
+    """
+
+    metric: Literal["auc", "binary_accuracy", "precision", "recall", "accuracy", "rmse"]
     max_regression: StrictFloat = Field(
-        ge=0.0, le=1.0, description="allowed drop vs the baseline model"
+        ge=0.0, description="allowed worsening vs the baseline model, in the metric's units"
+    )
+    lower_bound: StrictFloat | None = Field(
+        default=None, description="floor on the overall slice (metrics where higher is better)"
+    )
+    upper_bound: StrictFloat | None = Field(
+        default=None, ge=0.0, description="ceiling on the overall slice (errors such as rmse)"
     )
     slices: list[StrictStr] = Field(
         default_factory=list, description="raw features to slice metrics by"
     )
+
+    @property
+    def bound(self) -> float:
+        """The bound that applies to `metric` (checked present at config load)."""
+        value = self.upper_bound if metrics.lower_is_better(self.metric) else self.lower_bound
+        if value is None:
+            raise ValueError(f"evaluation: {self.metric} needs its bound")
+        return value
 
 
 @dataclass(frozen=True, config=STRICT)

@@ -21,7 +21,7 @@ def test_committed_environments_load(env: str) -> None:
     assert cfg.name == env
     assert cfg.pipeline_name.endswith(env)
     assert "{SPAN}" in cfg.data.input_pattern
-    assert 0 <= cfg.evaluation.lower_bound <= 1
+    assert cfg.evaluation.lower_bound is not None and 0 <= cfg.evaluation.lower_bound <= 1
 
 
 def test_dev_runs_locally_and_the_others_on_vertex() -> None:
@@ -605,3 +605,50 @@ def _deep_update(into: dict, new: dict) -> None:
             _deep_update(into[key], value)
         else:
             into[key] = value
+
+
+@pytest.mark.parametrize(
+    ("metric", "bounds", "key_path", "expected"),
+    [
+        ("rmse", {"lower_bound": 0.6}, "evaluation.upper_bound", "required for rmse"),
+        (
+            "rmse",
+            {"lower_bound": 0.6, "upper_bound": 3.0},
+            "evaluation.lower_bound",
+            "not for rmse",
+        ),
+        (
+            "accuracy",
+            {"lower_bound": None, "upper_bound": 0.4},
+            "evaluation.lower_bound",
+            "required",
+        ),
+        ("auc", {"upper_bound": 0.4}, "evaluation.upper_bound", "not for auc"),
+    ],
+)
+def test_the_bound_must_match_the_metrics_direction(
+    environments: Path, metric: str, bounds: dict[str, object], key_path: str, expected: str
+) -> None:
+    """RMSE is held under a ceiling, classification metrics over a floor: the other is refused."""
+
+    def change(d: dict) -> None:
+        _set(d, "evaluation.metric", metric)
+        for key, value in bounds.items():
+            _set(d, f"evaluation.{key}", value)
+
+    _edit(environments / "dev" / "config.yaml", change, start_from=_committed("dev"))
+    with pytest.raises(ConfigError) as err:
+        config.load("dev", environments)
+    assert key_path in str(err.value) and expected in str(err.value)
+
+
+def test_an_rmse_gate_loads_with_its_ceiling(environments: Path) -> None:
+    def change(d: dict) -> None:
+        _set(d, "evaluation.metric", "rmse")
+        _set(d, "evaluation.lower_bound", None)
+        _set(d, "evaluation.upper_bound", 34.9)
+        _set(d, "evaluation.max_regression", 2.5)
+
+    _edit(environments / "dev" / "config.yaml", change, start_from=_committed("dev"))
+    ev = config.load("dev", environments).evaluation
+    assert ev.bound == 34.9 and ev.max_regression == 2.5
