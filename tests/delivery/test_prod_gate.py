@@ -13,6 +13,7 @@ import pytest
 
 from core.paths import REPO_ROOT
 from delivery import prod_gate
+from tests.support.fake_http import FakeHttp
 from tests.support.github import REVIEWED, FakeGitHub
 
 
@@ -92,3 +93,12 @@ def test_it_runs_on_the_runners_python_without_the_project_environment(github) -
     )
     assert out.returncode == 1, out.stderr
     assert "prod preflight: refused: the 'production' environment does not exist" in out.stderr
+
+
+def test_a_403_on_the_environment_names_the_missing_permission() -> None:
+    """A token without `actions: read` cannot see the environment: that is named, never 'ok'."""
+    answer = (403, {"message": "Resource not accessible"})
+    with FakeHttp(lambda request: answer) as fake, pytest.raises(prod_gate.Unreachable) as err:
+        prod_gate.fetch_environment(fake.url, "acme/taxi", "a-token")
+    assert "HTTP 403" in str(err.value) and "`actions: read`" in str(err.value)
+    assert [r.path for r in fake.requests] == ["/repos/acme/taxi/environments/production"]
