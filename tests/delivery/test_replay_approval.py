@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,7 @@ from store.model_store import open_store
 from tests.delivery.test_replay import machine  # noqa: F401 (the fixture)
 from tests.support import github_plans as plans
 from tests.support import replay as rp
-from tests.support.git_remote import Remote, git
+from tests.support.git_remote import Remote, git, render_and_push
 from tests.support.github import REVIEWED, FakeGitHub
 from tests.support.replay_approvals import BOT, AwaitingReview
 from tests.support.stores import fake_model
@@ -72,18 +71,7 @@ def _setup(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> dict[
     rel.write(work / "environments", rel.Record("prod", releases[V1], []))
     rel.write(work / "environments", rel.Record("staging", releases[V2], [releases[V1]]))
     (work / ".github" / "CODEOWNERS").write_text(OWNERS)
-    rendered = subprocess.run(
-        [sys.executable, "-m", "mlops.cli", "render"],
-        cwd=work,
-        env={**replay.env, "PYTHONPATH": "."},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert rendered.returncode == 0, rendered.stderr
-    git(work, "add", "-A")
-    git(work, "commit", "--quiet", "-m", "prod runs V1, staging V2; release approvers named")
-    git(work, "push", "--quiet", "origin", "HEAD:main")
+    render_and_push(work, replay.env, "prod runs V1, staging V2; release approvers named")
     return digests
 
 

@@ -33,7 +33,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -45,7 +44,7 @@ from delivery import prod_gate
 from store.model_store import Artifact
 from tests.support import replay as rp
 from tests.support.candidates import publish_second_candidate
-from tests.support.git_remote import Remote, git
+from tests.support.git_remote import Remote, git, render_and_push
 from tests.support.github import REVIEWED, FakeGitHub
 from tests.support.job_tokens import JobTokens
 from tests.support.repo import write_sample
@@ -94,18 +93,7 @@ def _seed(remote: Remote) -> None:
             data["data"] = {"root": "data/replay"}
             data["training"] = {"train_steps": 300, "eval_steps": 50}
         path.write_text(yaml.safe_dump(data, sort_keys=False))
-    rendered = subprocess.run(
-        [sys.executable, "-m", "mlops.cli", "render"],
-        cwd=seed,
-        env={**remote.env, "PYTHONPATH": "."},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert rendered.returncode == 0, rendered.stderr
-    git(seed, "add", "-A")
-    git(seed, "commit", "--quiet", "-m", "Test-sized overlays")
-    git(seed, "push", "--quiet", "origin", "HEAD:main")
+    render_and_push(seed, remote.env, "Test-sized overlays")
     shutil.rmtree(seed)
 
 

@@ -101,6 +101,23 @@ class Remote:
         )
 
 
+def render_and_push(work: Path, env: dict[str, str], message: str) -> None:
+    """Re-render `work`'s manifests from its configs and records, commit everything and push it
+    to origin's main: how a test seeds the state a replayed workflow starts from."""
+    rendered = subprocess.run(
+        [sys.executable, "-m", "mlops.cli", "render"],
+        cwd=work,
+        env={**env, "PYTHONPATH": "."},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", message)
+    git(work, "push", "--quiet", "origin", "HEAD:main")
+
+
 def write_release(root: Path, env: str, version: int, previous: int | None = None) -> None:
     """A real release record (store.release writes it) plus one rendered manifest."""
 
