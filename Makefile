@@ -110,9 +110,16 @@ compile: setup ## Compile the staging and prod pipelines to Vertex AI / KFP v2 J
 	$(MLOPS) compile --env staging
 	$(MLOPS) compile --env prod
 
-.PHONY: submit pipeline-image-name vertex-notice
+.PHONY: submit pipeline-image pipeline-image-name vertex-notice
 submit: setup ## Submit ENV's compiled pipeline (make compile) to Vertex AI Pipelines.
 	$(MLOPS) submit --env "$$ENV"
+
+# The same Dockerfile and context that pipeline-image.yml gives Buildx, for a person with Docker.
+pipeline-image: ## Build the pipeline image here with Docker [TAG=pipeline:dev] (CI builds and pushes it).
+	@command -v docker >/dev/null 2>&1 || { echo "pipeline-image: no docker command here;" \
+	  "install Docker, or let pipeline-image.yml build it on main (see docs/pipeline-image.md)" >&2; \
+	  exit 3; }
+	docker buildx build -f infra/pipeline-image/Dockerfile -t "$(or $(TAG),pipeline:dev)" .
 
 # The pipeline image's name in this repository's GHCR namespace, for a workflow step's output.
 pipeline-image-name: ## Print name=ghcr.io/<owner/repo, lower-case>/pipeline to GITHUB_OUTPUT.

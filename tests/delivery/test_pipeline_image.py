@@ -153,3 +153,24 @@ def test_the_install_script_works_in_a_plain_venv(tmp_path: Path) -> None:
     )
     assert check.returncode == 0, check.stderr[-3000:]
     assert (src / "build" / "staging" / "pipeline.json").is_file()
+
+
+def test_make_pipeline_image_without_docker_says_where_the_image_is_built(tmp_path: Path) -> None:
+    """A laptop without Docker gets an answer it can act on (exit 3), not make's 'not found'."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("make", "sh", "bash"):
+        found = shutil.which(tool)
+        assert found is not None
+        (bin_dir / tool).symlink_to(found)
+    done = subprocess.run(
+        ["make", "--no-print-directory", "pipeline-image"],
+        cwd=REPO_ROOT,
+        env={"PATH": str(bin_dir), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr  # make's own status when a recipe fails
+    assert "exit 3" not in done.stderr and "Error 3" in done.stderr
+    assert "no docker command here" in done.stderr and "pipeline-image.yml" in done.stderr
