@@ -1,0 +1,157 @@
+"""`mlops init` gates a regression (rmse under a ceiling) and a multiclass task (accuracy over a
+floor) in every layer, keeps the layers' relative strictness, re-renders the manifests itself,
+and a second init changes nothing."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core import config, schema
+from mlops import cli
+from scaffold import gates
+from scaffold.baseline import Baseline
+from tests.scaffold.test_decisions import dataset
+from tests.scaffold.test_init_command import git, init
+
+REPO = Path(__file__).resolve().parents[2]
+URL = "https://github.com/example/rooms"
+
+
+@pytest.fixture
+def project(checkout: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The template's environments, with a repository URL so Argo CD Applications render, and
+    their manifests committed; config checks slices against the checkout's curated schema."""
+    shutil.rmtree(checkout / "environments")
+    shutil.copytree(REPO / "environments", checkout / "environments")
+    shutil.copytree(REPO / "models" / "schema", checkout / "models" / "schema")
+    base = checkout / "environments" / "base" / "config.yaml"
+    base.write_text(base.read_text().replace('  repo_url: ""', f"  repo_url: {URL}"))
+    drafted = checkout / "models" / "schema" / "schema.pbtxt"
+    load = schema.load_schema.__wrapped__
+    monkeypatch.setattr(schema, "load_schema", functools.cache(lambda path=drafted: load(path)))
+    assert cli.main(["--root", str(checkout), "render"]) == 0
+    git(checkout, "add", "-A")
+    git(checkout, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "template")
+    return checkout
+
+
+def _yaml(root: Path, path: str) -> dict:
+    return yaml.safe_load((root / path).read_text())
+
+
+def _commit(root: Path) -> None:
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+
+
+def test_a_regression_init_gates_rmse_under_ceilings_in_every_layer(tmp_path, project, capsys):
+    path = dataset(tmp_path / "rooms.csv", label=lambda i, r: f"{r.gauss(50, 9):.2f}")
+    args = ("--data", str(path), "--label", "y")
+    assert init(project, *args) == 0
+    out = capsys.readouterr().out
+    assert "Not gated yet" not in out
+    base, cloud = (
+        _yaml(project, "environments/base/config.yaml"),
+        _yaml(project, "environments/cloud.yaml"),
+    )
+    ceiling = base["evaluation"]["upper_bound"]
+    assert base["evaluation"]["metric"] == "rmse" and "lower_bound" not in base["evaluation"]
+    assert "lower_bound" not in cloud["evaluation"]
+    # The cloud layer is stricter: a lower ceiling. ct retrains only past a looser ceiling.
+    assert cloud["evaluation"]["upper_bound"] < ceiling
+    assert base["continuous_training"]["decay_ceiling"] > ceiling
+    assert "decay_floor" not in base["continuous_training"]
+    assert "decay_floor" not in cloud["continuous_training"]
+    # max_regression in rmse units (a share of the mean's rmse, ~9), prod twice as strict.
+    regression = base["evaluation"]["max_regression"]
+    assert 0.01 < regression < 1.0
+    prod = _yaml(project, "environments/prod/config.yaml")["evaluation"]["max_regression"]
+    assert prod == pytest.approx(regression / 2, abs=1e-4)
+    assert f"Gates: rmse <= {ceiling} (evaluation.upper_bound;" in out
+    # The review list names each layer's gate in the file that holds it.
+    assert f"    - staging and prod: rmse at most {cloud['evaluation']['upper_bound']}" in out
+    assert f"    - evaluation.max_regression {prod}" in out
+    for env in ("dev", "staging", "prod"):
+        cfg = config.load(env, project / "environments")
+        assert cfg.evaluation.bound == (
+            ceiling if env == "dev" else cloud["evaluation"]["upper_bound"]
+        )
+        assert cfg.continuous_training.decay_bound("rmse") > cfg.evaluation.bound
+    # The manifests follow the renamed config without a separate `mlops render`.
+    assert "Manifests rendered for dev, prod, staging: changed " in out
+    app = (project / "environments/dev/argocd/application.yaml").read_text()
+    assert "namespace: rooms-dev" in app
+    assert cli.main(["--root", str(project), "render", "--check"]) == 0
+    _commit(project)
+    assert init(project, *args) == 0
+    second = capsys.readouterr().out
+    assert (
+        "Nothing changed." in second
+        and "Manifests rendered for dev, prod, staging: up to date." in second
+    )
+    assert git(project, "status", "--porcelain") == ""
+    # The way back restores the taxi sample, manifests included.
+    subprocess.run(
+        "git checkout HEAD~1 -- models environments && git clean -fdq data models",
+        shell=True,
+        cwd=project,
+        check=True,
+    )
+    assert _yaml(project, "environments/base/config.yaml")["evaluation"]["lower_bound"] == 0.80
+
+
+def test_a_multiclass_init_gates_accuracy_over_floors(tmp_path, project, capsys):
+    path = dataset(tmp_path / "hue.csv", label=lambda i, r: r.choice("xyz"))
+    assert init(project, "--data", str(path), "--label", "y") == 0
+    out = capsys.readouterr().out
+    base, cloud = (
+        _yaml(project, "environments/base/config.yaml"),
+        _yaml(project, "environments/cloud.yaml"),
+    )
+    floor = base["evaluation"]["lower_bound"]
+    assert base["evaluation"]["metric"] == "accuracy" and 0.3 < floor < 0.6
+    assert floor < cloud["evaluation"]["lower_bound"] < 1
+    assert base["continuous_training"]["decay_floor"] == round(floor - 0.02, 4)
+    assert base["evaluation"]["max_regression"] == 0.01  # a fraction: the template's figure
+    assert f"Gates: accuracy >= {floor} (evaluation.lower_bound;" in out
+    assert config.load("staging", project / "environments").evaluation.metric == "accuracy"
+    _commit(project)
+    assert init(project, "--data", str(path), "--label", "y") == 0
+    assert "Nothing changed." in capsys.readouterr().out
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_a_config_that_does_not_load_says_why_the_manifests_were_not_rendered(
+    tmp_path, project, capsys
+):
+    """A config error init does not touch stops the render: init names it and the command to
+    run after the fix, instead of leaving stale manifests unmentioned."""
+    dev = project / "environments" / "dev" / "config.yaml"
+    dev.write_text(dev.read_text().replace("  run_seconds: 15\n", "  slo:\n    p99_ms: 1\n"))
+    _commit(project)
+    path = dataset(tmp_path / "hue.csv", label=lambda i, r: r.choice("xyz"))
+    assert init(project, "--data", str(path), "--label", "y") == 0
+    out = capsys.readouterr().out
+    (line,) = [x for x in out.splitlines() if x.startswith("Manifests")]
+    assert line.startswith("Manifests not re-rendered: ") and "loadtest.slo.p99_ms" in line
+    assert line.endswith("Fix that, then run `mlops render`.")
+
+
+@pytest.mark.parametrize(
+    ("baseline", "expected"),
+    [
+        # The taxi template's own figures come back for its bound.
+        (Baseline("auc", 0.5, 0.80, False, ""), (0.80, 0.82, 0.78, 0.80, 0.01, 0.005)),
+        (Baseline("rmse", 10.0, 9.5, True, ""), (9.5, 8.55, 9.7, 8.75, 0.1, 0.05)),
+    ],
+)
+def test_the_layers_keep_the_templates_relative_strictness(baseline, expected) -> None:
+    g = gates.draft(baseline)
+    got = (g.base_bound, g.cloud_bound, g.base_decay, g.cloud_decay)
+    assert (*got, g.max_regression, g.prod_max_regression) == pytest.approx(expected)
