@@ -148,6 +148,9 @@ class ContinuousTrainingConfig:
     load refuses the other one, or neither.
     """
 
+    max_release_age_days: StrictFloat = Field(
+        gt=0.0, description="retrain when the release is older than this"
+    )
     decay_floor: StrictFloat | None = Field(
         default=None,
         description="retrain when the released model's evaluation.metric on the newest "
@@ -158,9 +161,6 @@ class ContinuousTrainingConfig:
         ge=0.0,
         description="retrain when the released model's evaluation.metric on the newest "
         "labelled span is above this (errors such as rmse)",
-    )
-    max_release_age_days: StrictFloat = Field(
-        gt=0.0, description="retrain when the release is older than this"
     )
 
     def decay_bound(self, metric: str) -> float:

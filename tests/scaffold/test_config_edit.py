@@ -52,7 +52,7 @@ def test_a_binary_init_renames_and_gates_the_environments(
     assert cfg.evaluation.metric == "auc"
     assert f"auc (higher is better): at least {cfg.evaluation.lower_bound}" in out
     assert cfg.evaluation.lower_bound != 0.80  # the taxi template's bound, replaced
-    assert cfg.continuous_training.decay_floor < cfg.evaluation.lower_bound
+    assert cfg.continuous_training.decay_bound("auc") < cfg.evaluation.bound
     assert config.load("prod", checkout / "environments").deploy.namespace == "churn-prod"
     # The way back the README and init print: git restores the taxi sample exactly.
     restore = out[out.index("Back to the taxi sample: `") + 26 :].split("`")[0]
