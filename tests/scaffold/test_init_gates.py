@@ -147,8 +147,8 @@ def test_a_config_that_does_not_load_says_why_the_manifests_were_not_rendered(
     ("baseline", "expected"),
     [
         # The taxi template's own figures come back for its bound.
-        (Baseline("auc", 0.5, 0.80, False, ""), (0.80, 0.82, 0.78, 0.80, 0.01, 0.005)),
-        (Baseline("rmse", 10.0, 9.5, True, ""), (9.5, 8.55, 9.7, 8.75, 0.1, 0.05)),
+        (Baseline("auc", 0.5, 0.80, ""), (0.80, 0.82, 0.78, 0.80, 0.01, 0.005)),
+        (Baseline("rmse", 10.0, 9.5, ""), (9.5, 8.55, 9.7, 8.75, 0.1, 0.05)),
     ],
 )
 def test_the_layers_keep_the_templates_relative_strictness(baseline, expected) -> None:
