@@ -45,7 +45,7 @@ def draft(b: Baseline) -> Gates:
     scale = b.baseline if lower and b.baseline > 0 else 1.0
     perfect = 0.0 if lower else 1.0
     cloud = b.floor + (perfect - b.floor) * CLOUD_GAIN
-    lenient = DECAY_MARGIN * scale if lower else -DECAY_MARGIN * scale
+    lenient = (DECAY_MARGIN if lower else -DECAY_MARGIN) * scale
     return Gates(
         metric=b.metric,
         bound_key="upper_bound" if lower else "lower_bound",

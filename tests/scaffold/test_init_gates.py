@@ -14,8 +14,6 @@ import yaml
 
 from core import config, schema
 from mlops import cli
-from scaffold import gates
-from scaffold.baseline import Baseline
 from tests.scaffold.test_decisions import dataset
 from tests.scaffold.test_init_command import git, init
 
@@ -143,15 +141,20 @@ def test_a_config_that_does_not_load_says_why_the_manifests_were_not_rendered(
     assert line.endswith("Fix that, then run `mlops render`.")
 
 
-@pytest.mark.parametrize(
-    ("baseline", "expected"),
-    [
-        # The taxi template's own figures come back for its bound.
-        (Baseline("auc", 0.5, 0.80, ""), (0.80, 0.82, 0.78, 0.80, 0.01, 0.005)),
-        (Baseline("rmse", 10.0, 9.5, ""), (9.5, 8.55, 9.7, 8.75, 0.1, 0.05)),
-    ],
-)
-def test_the_layers_keep_the_templates_relative_strictness(baseline, expected) -> None:
-    g = gates.draft(baseline)
-    got = (g.base_bound, g.cloud_bound, g.base_decay, g.cloud_decay)
-    assert (*got, g.max_regression, g.prod_max_regression) == pytest.approx(expected)
+def test_a_classification_init_after_a_regression_one_swaps_the_ceilings_back(
+    tmp_path, project, capsys
+):
+    """init on a project that init made a regression: upper_bound and decay_ceiling become a
+    floor again on the same lines, and the config loads."""
+    rooms = dataset(tmp_path / "rooms.csv", label=lambda i, r: f"{r.gauss(50, 9):.2f}")
+    assert init(project, "--data", str(rooms), "--label", "y") == 0
+    _commit(project)
+    hue = dataset(tmp_path / "hue.csv", label=lambda i, r: r.choice("xyz"))
+    assert init(project, "--data", str(hue), "--label", "y", "--force") == 0
+    capsys.readouterr()
+    for path in ("environments/base/config.yaml", "environments/cloud.yaml"):
+        data = _yaml(project, path)
+        assert "upper_bound" not in data["evaluation"] and "lower_bound" in data["evaluation"]
+        ct = data["continuous_training"]
+        assert "decay_ceiling" not in ct and "decay_floor" in ct
+    assert config.load("prod", project / "environments").evaluation.metric == "accuracy"
