@@ -39,4 +39,5 @@ def test_the_layers_keep_the_templates_relative_strictness(baseline, expected) -
 )
 def test_the_keys_follow_the_metrics_direction(metric: str, keys: tuple[str, ...]) -> None:
     g = gates.draft(Baseline(metric, 0.5, 0.6, ""))
+    assert g.metric == metric
     assert (g.bound_key, g.bound_other, g.decay_key, g.decay_other) == keys
