@@ -392,8 +392,8 @@ def _cleared(cfg: EnvironmentConfig, s: RunSummary) -> str:
     ev = cfg.evaluation
     if metrics.lower_is_better(ev.metric):
         return (
-            f"<p>{e(s.gated_metric)} stayed at or under the ceiling {ev.bound} "
-            + (f"and worsened by at most {ev.max_regression}" if s.has_baseline else "")
+            f"<p>{e(s.gated_metric)} stayed at or under the ceiling {ev.bound}"
+            + (f" and worsened by at most {ev.max_regression}" if s.has_baseline else "")
             + ".</p>"
         )
     return (

@@ -49,6 +49,17 @@ def test_the_direction_comes_from_the_metric_not_from_which_bound_is_set(tmp_pat
 def test_a_metric_the_gates_do_not_know_keeps_the_bound_tfma_held() -> None:
     assert summary.bound_of("mean_label", _threshold(upper_bound=2.0)) == (True, 2.0)
     assert summary.bound_of("mean_label", _threshold(lower_bound=0.1)) == (False, 0.1)
+    assert summary.bound_of("mean_label", _threshold()) == (False, 0.0)
+
+
+def test_an_rmse_threshold_with_a_zero_floor_too_still_reads_as_its_ceiling(
+    tmp_path: Path,
+) -> None:
+    assert _reasons(tmp_path, "rmse", 4.2, lower_bound=0.0, upper_bound=3.5) == [
+        "rmse on overall is 4.2000, above the ceiling 3.5 (evaluation.upper_bound)"
+    ]
+    (reason,) = _reasons(tmp_path, "rmse", math.nan, lower_bound=0.0, upper_bound=3.5)
+    assert reason.endswith("so it cannot be held under the ceiling 3.5 (evaluation.upper_bound)")
 
 
 def test_an_auc_keeps_its_floor_wording(tmp_path: Path) -> None:

@@ -61,8 +61,12 @@ def test_an_rmse_chart_draws_its_ceiling_on_an_axis_past_the_values(rmse_cfg) ->
 
 def test_a_blessed_rmse_stayed_under_its_ceiling(rmse_cfg) -> None:
     page = render(Inputs(cfg=rmse_cfg, summary=_summary("rmse", {"a": 2.9})))
-    assert "rmse stayed at or under the ceiling 3.5 and worsened by at most 0.01." in page
+    assert "<p>rmse stayed at or under the ceiling 3.5 and worsened by at most 0.01.</p>" in page
     assert "cleared the floor" not in page
+    first = _summary("rmse", {"a": 2.9})
+    first.has_baseline = False  # nothing released yet: no regression was checked
+    page = render(Inputs(cfg=rmse_cfg, summary=first))
+    assert "<p>rmse stayed at or under the ceiling 3.5.</p>" in page
 
 
 def test_an_auc_chart_keeps_its_floor(environments: Path, tmp_path: Path) -> None:
@@ -70,11 +74,18 @@ def test_an_auc_chart_keeps_its_floor(environments: Path, tmp_path: Path) -> Non
     page = render(Inputs(cfg=cfg, summary=_summary("auc", {"a": 0.9})))
     texts = _texts(page)
     assert "floor 0.8" in texts and not any(t.startswith("ceiling") for t in texts)
-    assert "auc cleared the floor 0.8 and regressed by at most 0.01." in page
+    assert "<p>auc cleared the floor 0.8 and regressed by at most 0.01.</p>" in page
+    first = _summary("auc", {"a": 0.9})
+    first.has_baseline = False
+    assert "<p>auc cleared the floor 0.8 .</p>" in render(Inputs(cfg=cfg, summary=first))
 
 
 def test_the_job_summary_chart_of_an_rmse_reaches_past_its_largest_value(rmse_cfg) -> None:
     text = mermaid.charts(Inputs(cfg=rmse_cfg, summary=_summary("rmse", {"a": 2.9, "b": 5.6})))
     assert '  y-axis "rmse" 0 --> 6.1600' in text.splitlines()
+    undefined = _summary("rmse", {})
+    undefined.slices = [MetricRow("kind=a", {"rmse": None}, undefined={"rmse": "no examples"})]
+    text = mermaid.charts(Inputs(cfg=rmse_cfg, summary=undefined))
+    assert '  y-axis "rmse" 0 --> 1.1000' in text.splitlines()  # nothing drawn: a unit axis
     auc = mermaid.charts(Inputs(cfg=rmse_cfg, summary=_summary("auc", {"a": 0.9})))
     assert '  y-axis "auc" 0 --> 1' in auc.splitlines()
