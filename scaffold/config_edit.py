@@ -100,7 +100,10 @@ def environments(root: Path, plan: Plan) -> dict[str, str]:
     cloud = Path("environments/cloud.yaml")
     if (root / cloud).is_file():
         text = (root / cloud).read_text(encoding="utf-8")
-        files[str(cloud)] = _gate(text, str(cloud), g, g.cloud_bound, g.cloud_decay)
+        text = _gate(text, str(cloud), g, g.cloud_bound, g.cloud_decay)
+        # Staging and prod load-test the new model with its own held-out rows, not the taxi's.
+        rows = f"data/{plan.name}/loadtest_rows.csv"
+        files[str(cloud)] = set_value(text, str(cloud), "loadtest.rows_file", rows)
     for env in ("dev", "staging", "prod"):
         path = Path("environments", env, "config.yaml")
         if not (root / path).is_file():

@@ -61,6 +61,7 @@ def test_a_regression_init_gates_rmse_under_ceilings_in_every_layer(tmp_path, pr
     ceiling = base["evaluation"]["upper_bound"]
     assert base["evaluation"]["metric"] == "rmse" and "lower_bound" not in base["evaluation"]
     assert "lower_bound" not in cloud["evaluation"]
+    assert cloud["loadtest"]["rows_file"] == "data/rooms/loadtest_rows.csv"  # not the taxi rows
     # The cloud layer is stricter: a lower ceiling. ct retrains only past a looser ceiling.
     assert cloud["evaluation"]["upper_bound"] < ceiling
     assert base["continuous_training"]["decay_ceiling"] > ceiling
