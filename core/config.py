@@ -383,6 +383,33 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
                 "evaluation.max_regression",
                 f"must be <= 1 for {ev.metric}, got {ev.max_regression}",
             )
+    ct = cfg.continuous_training
+    if metrics.lower_is_better(ev.metric):
+        if ct.decay_ceiling is None:
+            fail(
+                "continuous_training.decay_ceiling",
+                f"required for {ev.metric} (lower is better): retrain when the released "
+                f"model's {ev.metric} rises above it",
+            )
+        if ct.decay_floor is not None:
+            fail(
+                "continuous_training.decay_floor",
+                f"not for {ev.metric}, where lower is better: set "
+                f"continuous_training.decay_ceiling",
+            )
+    else:
+        if ct.decay_floor is None:
+            fail("continuous_training.decay_floor", f"required for {ev.metric} (higher is better)")
+        if ct.decay_ceiling is not None:
+            fail(
+                "continuous_training.decay_ceiling",
+                f"not for {ev.metric}, where higher is better: set continuous_training.decay_floor",
+            )
+        if not 0.0 <= ct.decay_floor <= 1.0:
+            fail(
+                "continuous_training.decay_floor",
+                f"must be between 0 and 1 for {ev.metric}, got {ct.decay_floor}",
+            )
     orch = cfg.orchestration
     if orch.runner == "kubeflow_v2":
         for key, what in (

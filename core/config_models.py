@@ -141,17 +141,35 @@ class DriftConfig:
 
 @dataclass(frozen=True, config=STRICT)
 class ContinuousTrainingConfig:
-    """What `mlops ct check` weighs besides new spans and drift."""
+    """What `mlops ct check` weighs besides new spans and drift.
 
-    decay_floor: StrictFloat = Field(
-        ge=0.0,
-        le=1.0,
-        description="retrain when the released model's evaluation.metric on the newest "
-        "labelled span is below this",
-    )
+    Like evaluation's bound, decay's follows evaluation.metric (core.metrics): `decay_floor` for a
+    metric that rises as the model improves, `decay_ceiling` for an error such as rmse; config
+    load refuses the other one, or neither.
+    """
+
     max_release_age_days: StrictFloat = Field(
         gt=0.0, description="retrain when the release is older than this"
     )
+    decay_floor: StrictFloat | None = Field(
+        default=None,
+        description="retrain when the released model's evaluation.metric on the newest "
+        "labelled span is below this (metrics where higher is better)",
+    )
+    decay_ceiling: StrictFloat | None = Field(
+        default=None,
+        ge=0.0,
+        description="retrain when the released model's evaluation.metric on the newest "
+        "labelled span is above this (errors such as rmse)",
+    )
+
+    def decay_bound(self, metric: str) -> float:
+        """The bound that applies to `metric`: a floor, or a ceiling for an error such as rmse
+        (checked present at config load)."""
+        value = self.decay_ceiling if metrics.lower_is_better(metric) else self.decay_floor
+        if value is None:
+            raise ValueError(f"continuous_training: {metric} needs its decay bound")
+        return value
 
 
 @dataclass(frozen=True, config=STRICT)

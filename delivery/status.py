@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core import registry_setup
+from core import metrics, registry_setup
 from core.verdicts import Verdict
 from delivery.promotion import Delivery
 from store import release as rel
@@ -21,6 +21,15 @@ def _age(stamp: str) -> str:
         if seconds >= size:
             return f"{int(seconds // size)}{unit}"
     return f"{int(seconds)}s"
+
+
+def figure(metric: str, value: float | None) -> str:
+    """`auc 0.9123`; an error such as rmse says that lower is better, so 3.1 reads right."""
+    if value is None:
+        return "-"
+    return f"{metric} {value:.4f}" + (
+        " (lower is better)" if metrics.lower_is_better(metric) else ""
+    )
 
 
 def table(delivery: Delivery) -> str:
@@ -41,7 +50,7 @@ def table(delivery: Delivery) -> str:
                 str(c.version),
                 c.digest[7:19],
                 _age(c.promoted_at),
-                f"{metric} {value:.4f}" if value is not None else "-",
+                figure(metric, value),
                 c.loadtest.verdict,
                 c.promoted_from,
             )

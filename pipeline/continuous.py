@@ -6,7 +6,8 @@ carries the spans it was trained on and where they live):
   so a copy of the data under another root (`--data DIR`) is judged like the original;
 - drift: the newest span against those spans, with the drift gate's thresholds;
 - decay: the released model, read by digest through the model store, scores below
-  `continuous_training.decay_floor` on the newest labelled span it was not trained on;
+  `continuous_training.decay_floor` (above `decay_ceiling` for an error such as rmse) on the
+  newest labelled span it was not trained on;
 - age: the release is older than `continuous_training.max_release_age_days`.
 Every "yes" is one reason; no reason means no retrain. A span a retrain would ingest first goes
 through the pipeline's own gates (the curated schema, `data.min_examples`): a span they refuse is
@@ -16,13 +17,13 @@ no reason to retrain, it is a stop (exit 1), because the retrain would stop at t
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import EnvironmentConfig
 from core.errors import ConfigError, GateError
 from core.uris import is_remote, resolve
+from ct import decay
 from ct import spans as S
 from store import release as rel
 
@@ -258,6 +259,12 @@ def _decay(
         )
         return
     metric = cfg.evaluation.metric
+    if metric not in SCORED_METRICS:
+        result.notes.append(
+            f"decay not measured: `mlops ct check` scores {', '.join(SCORED_METRICS)} on raw "
+            f"rows so far, not {metric} (evaluation.metric)"
+        )
+        return
     if len(rows) < cfg.data.min_examples:
         result.notes.append(
             f"decay not measured: span {span} has {len(rows)} labelled rows, below "
@@ -273,20 +280,27 @@ def _decay(
         version=release.version,
     )
     value, count = score(model_dir, rows, metric)
-    floor = cfg.continuous_training.decay_floor
+    judge_decay(result, metric, span, value, count, cfg.continuous_training.decay_bound(metric))
+
+
+def judge_decay(
+    result: CheckResult, metric: str, span: int, value: float | None, count: int, bound: float
+) -> None:
+    """The released model's score on `span` against the decay bound, in the metric's direction:
+    a reason to retrain, or a note."""
     if value is None:
         result.notes.append(
             f"decay not measured: span {span}'s labels have one class, so {metric} is undefined"
         )
-    elif math.isnan(value) or value < floor:
+    elif decay.decayed(value, bound, metric):
         result.reasons.append(
             f"decay: the released model's {metric} on span {span} is "
-            f"{value:.4f} < floor {floor} (continuous_training.decay_floor; "
-            f"{count} labelled rows)"
+            f"{decay.reason(value, bound, metric)}; {count} labelled rows)"
         )
     else:
         result.notes.append(
-            f"released model's {metric} on span {span}: {value:.4f} (floor {floor})"
+            f"released model's {metric} on span {span}: {value:.4f} "
+            f"({decay.bound_name(metric)} {bound})"
         )
 
 
@@ -313,6 +327,10 @@ def _labelled_rows(paths: list[str]) -> list:
             raise ConfigError(f"cannot score the released model on {path}: {exc}") from None
         out += [r for r in rows if r.get("tips") and r.get("fare")]
     return out
+
+
+# The metrics `score` computes on raw rows: the binary label of the serving signature's output.
+SCORED_METRICS = ("auc", "binary_accuracy", "precision", "recall")
 
 
 def score(model_dir: Path, rows: list, metric: str) -> tuple[float | None, int]:

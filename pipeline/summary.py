@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core import metrics
 from core.config import EnvironmentConfig
 from core.provenance import git_commit, run_url
 from core.uris import repo_relative
@@ -237,8 +238,13 @@ def _metric_table(row: MetricRow, gated: str, has_baseline: bool) -> list[str]:
         if has_baseline and name != "example_count" and value is not None and base is not None:
             line += f"{_fmt(base):>10}{value - base:>+10.4f}"
         lines.append(line)
-    lines.append("  (* gated metric)")
+    # An error such as rmse improves downwards: its change column reads the other way round.
+    lines.append("  (* gated metric, lower is better)" if _lower(gated) else "  (* gated metric)")
     return lines
+
+
+def _lower(metric: str) -> bool:
+    return metric in metrics.GATED_METRICS and metrics.lower_is_better(metric)
 
 
 def slice_name(slice_key: Any) -> str:
@@ -301,6 +307,35 @@ def read_evaluation(uri: str) -> tuple[MetricRow | None, list[MetricRow], bool]:
     return overall, slices, has_baseline
 
 
+def bound_of(name: str, threshold: Any) -> tuple[bool, float]:
+    """Whether a value threshold on `name` is a ceiling (an error such as rmse), and its value.
+
+    core.metrics decides for a metric the gates know; for any other metric (a team's own
+    threshold), the bound TFMA's threshold holds.
+    """
+    values = threshold.value_threshold
+    if name in metrics.GATED_METRICS:
+        ceiling = metrics.lower_is_better(name)
+    else:
+        ceiling = values.HasField("upper_bound") and not values.HasField("lower_bound")
+    return ceiling, (values.upper_bound.value if ceiling else values.lower_bound.value)
+
+
+def _missed(name: str, threshold: Any) -> str:
+    """How a value missed its bound: below a floor, or above a ceiling."""
+    ceiling, bound = bound_of(name, threshold)
+    if ceiling:
+        return f"above the ceiling {bound} (evaluation.upper_bound)"
+    return f"below the floor {bound} (evaluation.lower_bound)"
+
+
+def _cannot_clear(name: str, threshold: Any) -> str:
+    ceiling, bound = bound_of(name, threshold)
+    if ceiling:
+        return f"it cannot be held under the ceiling {bound} (evaluation.upper_bound)"
+    return f"it cannot clear the floor {bound} (evaluation.lower_bound)"
+
+
 def read_blessing_failures(uri: str) -> list[str]:
     """One line per failed threshold: metric, slice, value and the rule it broke."""
     import tensorflow_model_analysis as tfma
@@ -326,8 +361,7 @@ def read_blessing_failures(uri: str) -> list[str]:
                 rule = (
                     "its change against the baseline cannot be checked (evaluation.max_regression)"
                     if failure.metric_key.is_diff
-                    else f"it cannot clear the floor "
-                    f"{threshold.value_threshold.lower_bound.value} (evaluation.lower_bound)"
+                    else _cannot_clear(name, threshold)
                 )
                 why = why_undefined(name)
                 hint = (
@@ -343,11 +377,7 @@ def read_blessing_failures(uri: str) -> list[str]:
                     f"(evaluation.max_regression)"
                 )
             else:
-                bound = threshold.value_threshold.lower_bound.value
-                reasons.append(
-                    f"{name} on {where} is {_fmt(value)}, below the floor {bound} "
-                    f"(evaluation.lower_bound)"
-                )
+                reasons.append(f"{name} on {where} is {_fmt(value)}, {_missed(name, threshold)}")
     if result.missing_thresholds:
         reasons.append(
             "TFMA found no threshold to validate against; check the evaluation "

@@ -57,11 +57,14 @@ def slice_chart(
     candidate: Sequence[float | None],
     baseline: Sequence[float | None],
     undefined: dict[str, str],
-    floor: float | None = None,
+    bound: float | None = None,
+    ceiling: bool = False,
 ) -> str:
     """Horizontal bars, one row per slice: the candidate, and the baseline where there is one.
 
     A slice whose metric is undefined gets no bar but the words `undefined (<why>)`, never 0.
+    The gate's `bound` is a dashed line labelled `floor` or, for an error such as rmse whose
+    axis has no fixed end, `ceiling`.
     """
     with matplotlib.rc_context(STYLE):
         fig, ax = _figure((6.4, 0.9 + 0.28 * max(len(slices), 1)))
@@ -77,17 +80,26 @@ def slice_chart(
             if base is not None and math.isfinite(base):
                 ax.barh(y - height / 2, base, height, color=BASELINE)
         ax.set_yticks(rows, list(slices))
-        ax.set_xlim(0, 1)
+        ax.set_xlim(0, _axis_end(ceiling, [*candidate, *baseline, bound]))
         ax.set_xlabel(metric)
-        if floor is not None:
-            ax.axvline(floor, color=BAD, linestyle="--", linewidth=1)
-        handles = [Rectangle((0, 0), 1, 1, color=CANDIDATE)]
+        handles: list[Any] = [Rectangle((0, 0), 1, 1, color=CANDIDATE)]
         labels = ["candidate"]
         if have_base:
             handles.append(Rectangle((0, 0), 1, 1, color=BASELINE))
             labels.append("baseline")
+        if bound is not None:
+            handles.append(ax.axvline(bound, color=BAD, linestyle="--", linewidth=1))
+            labels.append(f"{'ceiling' if ceiling else 'floor'} {bound:g}")
         ax.legend(handles, labels, loc="lower right", fontsize=8, frameon=False)
         return to_svg(fig, tight=True)  # slice names are long: fit the margin to them
+
+
+def _axis_end(ceiling: bool, values: Sequence[float | None]) -> float:
+    """1 for a fraction (classification metrics); for an error, a little past the largest value."""
+    if not ceiling:
+        return 1.0
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return max(finite, default=1.0) * 1.1 or 1.0
 
 
 def line_chart(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 
+from core import metrics
 from report.page import Inputs
 
 
@@ -18,6 +19,13 @@ def _values(values: list[float]) -> str:
 
 def _labels(labels: list[str]) -> str:
     return "[" + ", ".join(json.dumps(label) for label in labels) + "]"
+
+
+def _axis_end(metric: str, values: list[float]) -> str:
+    """1 for a fraction; for an error such as rmse, a little past the largest value."""
+    if metric in metrics.GATED_METRICS and metrics.lower_is_better(metric):
+        return f"{max(values, default=1.0) * 1.1:.4f}"
+    return "1"
 
 
 def slice_chart(inputs: Inputs) -> str:
@@ -37,7 +45,7 @@ def slice_chart(inputs: Inputs) -> str:
         "xychart-beta",
         f'  title "{metric} by slice"',
         f"  x-axis {_labels([r.slice for r in shown])}",
-        f'  y-axis "{metric}" 0 --> 1',
+        f'  y-axis "{metric}" 0 --> {_axis_end(metric, [r.metrics[metric] or 0.0 for r in shown])}',
         f"  bar {_values([r.metrics[metric] or 0.0 for r in shown])}",
         "```",
     ]

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import metrics
 from core.config import EnvironmentConfig
 from pipeline.summary import MetricRow, RunSummary
 from report import charts
@@ -304,7 +305,8 @@ def _evaluation(inputs: Inputs) -> str:
                 [r.metrics.get(metric) for r in s.slices],
                 [r.baseline.get(metric) for r in s.slices],
                 {r.slice: r.undefined[metric] for r in s.slices if metric in r.undefined},
-                floor=inputs.cfg.evaluation.lower_bound,
+                bound=inputs.cfg.evaluation.bound,
+                ceiling=metrics.lower_is_better(inputs.cfg.evaluation.metric),
             )
             + "</figure>"
         )
@@ -375,12 +377,7 @@ def _blessing(inputs: Inputs) -> str:
     if s.blessing_failures:
         out.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in s.blessing_failures) + "</ul>")
     if s.blessed:
-        cfg = inputs.cfg.evaluation
-        out.append(
-            f"<p>{e(s.gated_metric)} cleared the floor {cfg.lower_bound} "
-            + (f"and regressed by at most {cfg.max_regression}" if s.has_baseline else "")
-            + ".</p>"
-        )
+        out.append(_cleared(inputs.cfg, s))
     if s.pushed_version:
         out.append(
             f"<p>Pushed version {e(s.pushed_version)} (<code>{e(s.model_digest or '')}</code>)"
@@ -388,6 +385,22 @@ def _blessing(inputs: Inputs) -> str:
             + ".</p>"
         )
     return "".join(out)
+
+
+def _cleared(cfg: EnvironmentConfig, s: RunSummary) -> str:
+    """What a blessed model cleared: a floor (<= its value), or a ceiling (>= it) for rmse."""
+    ev = cfg.evaluation
+    if metrics.lower_is_better(ev.metric):
+        return (
+            f"<p>{e(s.gated_metric)} stayed at or under the ceiling {ev.bound}"
+            + (f" and worsened by at most {ev.max_regression}" if s.has_baseline else "")
+            + ".</p>"
+        )
+    return (
+        f"<p>{e(s.gated_metric)} cleared the floor {ev.bound} "
+        + (f"and regressed by at most {ev.max_regression}" if s.has_baseline else "")
+        + ".</p>"
+    )
 
 
 def _loadtest(inputs: Inputs) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core import config
+from core import config, metrics
 from report.page import CSS, e, missing, release_table
 from store import release as rel
 
@@ -17,11 +17,12 @@ def headline(environments_dir: Path, env: str) -> str:
         return f"`{env}` has no release yet."
     r = record.current
     gated = config.load(env, environments_dir).evaluation.metric
+    mark = " (gated, lower is better)" if metrics.lower_is_better(gated) else " (gated)"
     lines = [
         f"| version {r.version} | `{r.digest[:19]}` |",
         "|---|---|",
         *[
-            f"| {name}{' (gated)' if name == gated else ''} | {value:.4f} |"
+            f"| {name}{mark if name == gated else ''} | {value:.4f} |"
             for name, value in sorted(r.metrics.items())
             if name != "example_count"
         ],

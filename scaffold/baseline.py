@@ -11,6 +11,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
+from core import metrics
 from scaffold.task import Task
 
 HELD_OUT_EVERY = 4
@@ -29,8 +30,12 @@ class Baseline:
     metric: str
     baseline: float
     floor: float
-    lower_is_better: bool
     how: str
+
+    @property
+    def lower_is_better(self) -> bool:
+        """Whether `floor` is a ceiling (rmse): core.metrics says, not a second list here."""
+        return metrics.lower_is_better(self.metric)
 
     def beaten_by(self, value: float) -> bool:
         return value < self.floor if self.lower_is_better else value > self.floor
@@ -55,11 +60,10 @@ def measure(task: Task, labels: list[str]) -> Baseline:
             "rmse",
             round(rmse, 4),
             round(rmse * (1 - REGRESSION_GAIN), 4),
-            True,
             f"predict the training mean {mean:.4g}",
         )
     if task.kind == "binary":
-        return Baseline("auc", 0.5, BINARY_FLOOR, False, "a constant score")
+        return Baseline("auc", 0.5, BINARY_FLOOR, "a constant score")
     counts = Counter(train)
     majority = counts.most_common(1)[0][0]
     share = sum(1 for v in test if v == majority) / len(test)
@@ -68,6 +72,5 @@ def measure(task: Task, labels: list[str]) -> Baseline:
         "accuracy",
         round(share, 4),
         round(math.floor(floor * 100) / 100 if floor > share + 0.01 else floor, 4),
-        False,
         f"always predict the majority class {majority!r}",
     )

@@ -1,5 +1,8 @@
 """The environments' config renamed and re-gated by `mlops init`, comments and layout kept.
 
+The gate of every layer comes from scaffold.gates: a floor for a classification metric, a
+ceiling for rmse, the counterpart key replaced on its own line.
+
 A person reviews these files as a `git diff`, so init changes only the values it decided, each
 in place on its own line, and leaves every comment and every other key as it was. A key that is
 not where the template has it is an error naming the file and key, never a silent skip.
@@ -11,10 +14,8 @@ import re
 from pathlib import Path
 
 from core.errors import ConfigError
+from scaffold import gates
 from scaffold.plan import Plan
-
-# The metrics the gates take today: higher is better, a bound in [0, 1].
-GATED_METRICS = ("auc", "binary_accuracy", "precision", "recall")
 
 
 def _scalar(value: object) -> str:
@@ -23,8 +24,9 @@ def _scalar(value: object) -> str:
     return str(value)
 
 
-def set_value(text: str, path: str, key: str, value: object) -> str:
-    """`key` under its section (`a.b`: `b:` indented under `a:`) set to `value`, in place."""
+def _locate(text: str, path: str, key: str) -> tuple[list[str], int, re.Match[str]] | None:
+    """The lines of `text`, and where `key` (`a.b`: `b:` indented under `a:`) is; None when its
+    section is there but the key is not. A missing section is an error naming it."""
     *sections, leaf = key.split(".")
     lines = text.splitlines(keepends=True)
     start, indent = 0, ""
@@ -41,20 +43,45 @@ def set_value(text: str, path: str, key: str, value: object) -> str:
             break
         match = pattern.match(line)
         if match:
-            comment = match.group(3) or ""
-            lines[i] = f"{match.group(1)}{_scalar(value)}{comment}\n"
-            return "".join(lines)
-    raise ConfigError(f"{path}: no key {key} to set to {_scalar(value)}")
+            return lines, i, match
+    return None
 
 
-def gated(plan: Plan) -> bool:
-    """Whether the plan's metric is one the gates can hold yet (see GATED_METRICS)."""
-    return plan.baseline.metric in GATED_METRICS and not plan.baseline.lower_is_better
+def set_value(text: str, path: str, key: str, value: object) -> str:
+    """`key` under its section (`a.b`: `b:` indented under `a:`) set to `value`, in place."""
+    found = _locate(text, path, key)
+    if found is None:
+        raise ConfigError(f"{path}: no key {key} to set to {_scalar(value)}")
+    lines, i, match = found
+    lines[i] = f"{match.group(1)}{_scalar(value)}{match.group(3) or ''}\n"
+    return "".join(lines)
+
+
+def set_either(text: str, path: str, key: str, other: str, value: object) -> str:
+    """`key` set to `value` where the template has `key` or its counterpart `other` (same
+    section): a floor becomes a ceiling on the same line, so the diff shows the swap. A
+    renamed line loses its comment, which spoke of the other key."""
+    if _locate(text, path, key) is not None:
+        return set_value(text, path, key, value)
+    found = _locate(text, path, other)
+    if found is None:
+        raise ConfigError(f"{path}: no key {key} (or {other}) to set to {_scalar(value)}")
+    lines, i, match = found
+    indent = match.group(1)[: len(match.group(1)) - len(match.group(1).lstrip())]
+    lines[i] = f"{indent}{key.rsplit('.', 1)[-1]}: {_scalar(value)}\n"
+    return "".join(lines)
+
+
+def _gate(text: str, path: str, g: gates.Gates, bound: float, decay: float) -> str:
+    text = set_either(text, path, f"evaluation.{g.bound_key}", f"evaluation.{g.bound_other}", bound)
+    ct = "continuous_training"
+    return set_either(text, path, f"{ct}.{g.decay_key}", f"{ct}.{g.decay_other}", decay)
 
 
 def environments(root: Path, plan: Plan) -> dict[str, str]:
     """environments/*/config.yaml with the plan's names, data, gate and slices."""
     files: dict[str, str] = {}
+    g = gates.draft(plan.baseline)
     base = Path("environments/base/config.yaml")
     if (root / base).is_file():
         text = (root / base).read_text(encoding="utf-8")
@@ -64,16 +91,19 @@ def environments(root: Path, plan: Plan) -> dict[str, str]:
         text = set_value(text, str(base), "data.min_examples", plan.min_examples)
         text = set_value(text, str(base), "training.batch_size", plan.batch_size)
         text = set_value(text, str(base), "training.train_steps", plan.train_steps)
-        if gated(plan):
-            floor = plan.baseline.floor
-            text = set_value(text, str(base), "evaluation.metric", plan.baseline.metric)
-            text = set_value(text, str(base), "evaluation.lower_bound", floor)
-            text = set_value(
-                text, str(base), "continuous_training.decay_floor", round(floor - 0.02, 4)
-            )
+        text = set_value(text, str(base), "evaluation.metric", g.metric)
+        text = _gate(text, str(base), g, g.base_bound, g.base_decay)
+        text = set_value(text, str(base), "evaluation.max_regression", g.max_regression)
         text = set_value(text, str(base), "evaluation.slices", plan.slices)
         text = set_value(text, str(base), "deploy.namespace", plan.name.replace("_", "-"))
         files[str(base)] = text
+    cloud = Path("environments/cloud.yaml")
+    if (root / cloud).is_file():
+        text = (root / cloud).read_text(encoding="utf-8")
+        text = _gate(text, str(cloud), g, g.cloud_bound, g.cloud_decay)
+        # Staging and prod load-test the new model with its own held-out rows, not the taxi's.
+        rows = f"data/{plan.name}/loadtest_rows.csv"
+        files[str(cloud)] = set_value(text, str(cloud), "loadtest.rows_file", rows)
     for env in ("dev", "staging", "prod"):
         path = Path("environments", env, "config.yaml")
         if not (root / path).is_file():
@@ -83,5 +113,7 @@ def environments(root: Path, plan: Plan) -> dict[str, str]:
         text = set_value(text, str(path), "pipeline_name", f"{dashed}-{env}")
         if re.search(r"^deploy:\s*$", text, re.M) and re.search(r"^  namespace:", text, re.M):
             text = set_value(text, str(path), "deploy.namespace", f"{dashed}-{env}")
+        if env == "prod":
+            text = set_value(text, str(path), "evaluation.max_regression", g.prod_max_regression)
         files[str(path)] = text
     return files

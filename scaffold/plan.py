@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import ConfigError
-from scaffold import baseline, drift, roles, slices, spans, table, task
+from scaffold import baseline, drift, gates, roles, slices, spans, table, task
 
 # Below this, a split leaves too few rows to train on and to judge a model by.
 MIN_ROWS = 200
@@ -151,6 +151,24 @@ def review_list(plan: Plan) -> list[tuple[str, str]]:
             "environments/base/config.yaml",
             f"evaluation: {b.metric} {direction} {b.floor} (baseline {b.baseline}: {b.how})",
         )
+    )
+    g = gates.draft(b)
+    items.append(
+        (
+            "environments/base/config.yaml",
+            f"evaluation.max_regression {g.max_regression} ({b.metric} units); "
+            f"continuous_training.{g.decay_key} {g.base_decay}",
+        )
+    )
+    items.append(
+        (
+            "environments/cloud.yaml",
+            f"staging and prod: {b.metric} {direction} {g.cloud_bound}; "
+            f"continuous_training.{g.decay_key} {g.cloud_decay}",
+        )
+    )
+    items.append(
+        ("environments/prod/config.yaml", f"evaluation.max_regression {g.prod_max_regression}")
     )
     items.append(("environments/base/config.yaml", f"evaluation.slices: {plan.slices or 'none'}"))
     items.append(

@@ -33,7 +33,8 @@ def add_parser(sub: Subparsers) -> None:
         help="whether ENV should retrain now, and why",
         description="One line per reason to retrain ENV's released model: a new span, drift "
         "above models/schema/drift.yaml, decay below "
-        "continuous_training.decay_floor on the newest labelled span, or a release "
+        "continuous_training.decay_floor (above decay_ceiling for rmse) on the newest "
+        "labelled span, or a release "
         "older than continuous_training.max_release_age_days. Exit 0: retrain; "
         "exit 4: no retrain needed. Appends retrain=/reasons= to $GITHUB_OUTPUT.",
     )

@@ -3,7 +3,8 @@
 It reads and checks the data, prints every decision with its review list, lays the data out as
 spans under data/<name>/ and writes the drafted task spec (models/task.yaml), curated schema and
 drift thresholds (models/schema/), load-test rows (data/<name>/) and the environments' names and
-gate in place, so every change is one `git diff` away. The user code is not rewritten yet.
+gate in place (a floor, or a ceiling for rmse), and re-renders the manifests as `mlops render`
+would, so every change is one `git diff` away. The user code is not rewritten yet.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from mlops.arguments import Subparsers
-from scaffold import config_edit, plan, render, report, spans, task, writer
+from scaffold import config_edit, gates, plan, render, report, spans, task, writer
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -98,16 +99,46 @@ def run(args: argparse.Namespace) -> int:
         f"models/schema/ and environments/*/config.yaml (`git diff` shows them)."
     )
     print(f"Wrote {len(changed)} file(s): {', '.join(changed)}" if changed else "Nothing changed.")
-    if not config_edit.gated(decided):
-        print(
-            f"Not gated yet: evaluation.metric and lower_bound were left as they were; the gates "
-            f"take only {', '.join(config_edit.GATED_METRICS)} so far, not "
-            f"{decided.baseline.metric} (drafted bound: {decided.baseline.floor})."
-        )
+    if any(path.startswith("environments/") for path in files):
+        print(_gates_line(gates.draft(decided.baseline)))
+    print(_rerender(args.environments))
     print(
         "Not yet written: models/features.py, models/preprocessing.py and the model head still "
-        "hold the taxi model; adapt them to models/task.yaml. Then run `mlops render` for the "
-        "manifests. Back to the taxi sample: "
+        "hold the taxi model; adapt them to models/task.yaml. Back to the taxi sample: "
         "`git checkout -- models environments && git clean -fd data models`."
     )
     return 0
+
+
+def _gates_line(g: gates.Gates) -> str:
+    """The gate written per layer, in the metric's direction (`>=` floor, `<=` ceiling)."""
+    sign = "<=" if g.bound_key == "upper_bound" else ">="
+    return (
+        f"Gates: {g.metric} {sign} {g.base_bound} (evaluation.{g.bound_key}; cloud layer "
+        f"{g.cloud_bound}), at most {g.max_regression} worse than the released model "
+        f"(evaluation.max_regression; prod {g.prod_max_regression}), retrain past "
+        f"{g.base_decay} (continuous_training.{g.decay_key}; cloud layer {g.cloud_decay})."
+    )
+
+
+def _rerender(environments: Path) -> str:
+    """What `mlops render` does, done here so the manifests follow the renamed config; or
+    precisely why not (the error that stopped it), and the command to run after fixing it."""
+    from core import config, schema
+    from core.errors import MlopsError
+    from delivery import manifests
+
+    schema.load_schema.cache_clear()  # init may just have rewritten the curated schema
+    envs = config.available_environments(environments)
+    if not envs:
+        return f"Manifests: no environment under {environments} to render."
+    try:
+        stale = manifests.render(environments, envs, check=True)
+        if stale:  # rendering an up-to-date tree would still touch its files
+            manifests.render(environments, envs, check=False)
+    except MlopsError as exc:
+        return f"Manifests not re-rendered: {exc}. Fix that, then run `mlops render`."
+    changed = ", ".join(d.path for d in stale)
+    return f"Manifests rendered for {', '.join(envs)}: " + (
+        f"changed {changed}." if changed else "up to date."
+    )

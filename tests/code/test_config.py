@@ -648,7 +648,49 @@ def test_an_rmse_gate_loads_with_its_ceiling(environments: Path) -> None:
         _set(d, "evaluation.lower_bound", None)
         _set(d, "evaluation.upper_bound", 34.9)
         _set(d, "evaluation.max_regression", 2.5)
+        _set(d, "continuous_training.decay_floor", None)
+        _set(d, "continuous_training.decay_ceiling", 36.0)
 
     _edit(environments / "dev" / "config.yaml", change, start_from=_committed("dev"))
-    ev = config.load("dev", environments).evaluation
-    assert ev.bound == 34.9 and ev.max_regression == 2.5
+    cfg = config.load("dev", environments)
+    assert cfg.evaluation.bound == 34.9 and cfg.evaluation.max_regression == 2.5
+    assert cfg.continuous_training.decay_bound("rmse") == 36.0
+
+
+@pytest.mark.parametrize(
+    ("metric", "decay", "key_path", "expected"),
+    [
+        ("rmse", {}, "continuous_training.decay_ceiling", "required for rmse"),
+        (
+            "rmse",
+            {"decay_ceiling": 36.0},
+            "continuous_training.decay_floor",
+            "not for rmse, where lower is better: set continuous_training.decay_ceiling",
+        ),
+        (
+            "auc",
+            {"decay_ceiling": 0.9},
+            "continuous_training.decay_ceiling",
+            "not for auc, where higher is better: set continuous_training.decay_floor",
+        ),
+        ("auc", {"decay_floor": None}, "continuous_training.decay_floor", "required for auc"),
+        ("auc", {"decay_floor": 1.5}, "continuous_training.decay_floor", "between 0 and 1"),
+    ],
+)
+def test_the_decay_bound_must_match_the_metrics_direction(
+    environments: Path, metric: str, decay: dict[str, object], key_path: str, expected: str
+) -> None:
+    """ct's decay bound is a floor for auc and a ceiling for rmse; a mismatch names its key."""
+
+    def change(d: dict) -> None:
+        _set(d, "evaluation.metric", metric)
+        if metric == "rmse":
+            _set(d, "evaluation.lower_bound", None)
+            _set(d, "evaluation.upper_bound", 34.9)
+        for key, value in decay.items():
+            _set(d, f"continuous_training.{key}", value)
+
+    _edit(environments / "dev" / "config.yaml", change, start_from=_committed("dev"))
+    with pytest.raises(ConfigError) as err:
+        config.load("dev", environments)
+    assert key_path in str(err.value) and expected in str(err.value)

@@ -3,6 +3,7 @@ change, every comment and other key stays, and the result still loads as config.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -43,7 +44,7 @@ def test_a_binary_init_renames_and_gates_the_environments(
     # Config checks the slices against the curated schema: the one init drafted here.
     drafted = checkout / "models" / "schema" / "schema.pbtxt"
     load = schema.load_schema.__wrapped__
-    monkeypatch.setattr(schema, "load_schema", lambda path=drafted: load(path))
+    monkeypatch.setattr(schema, "load_schema", functools.cache(lambda path=drafted: load(path)))
     cfg = config.load("dev", checkout / "environments")
     assert cfg.model_name == "churn"
     assert cfg.pipeline_name == "churn-dev"
@@ -51,7 +52,7 @@ def test_a_binary_init_renames_and_gates_the_environments(
     assert cfg.evaluation.metric == "auc"
     assert f"auc (higher is better): at least {cfg.evaluation.lower_bound}" in out
     assert cfg.evaluation.lower_bound != 0.80  # the taxi template's bound, replaced
-    assert cfg.continuous_training.decay_floor < cfg.evaluation.bound
+    assert cfg.continuous_training.decay_bound("auc") < cfg.evaluation.bound
     assert config.load("prod", checkout / "environments").deploy.namespace == "churn-prod"
     # The way back the README and init print: git restores the taxi sample exactly.
     restore = out[out.index("Back to the taxi sample: `") + 26 :].split("`")[0]

@@ -38,7 +38,7 @@ def test_init_prints_lays_out_and_is_a_no_op_the_second_time(tmp_path, checkout,
     for tracked in ("models/task.yaml", "models/schema/drift.yaml", "models/schema/schema.pbtxt"):
         assert (checkout / tracked).is_file(), tracked
     assert (checkout / "data" / "rooms" / "loadtest_rows.csv").is_file()
-    assert "Not gated yet: evaluation.metric and lower_bound were left" in out
+    assert "Not gated yet" not in out
     assert not (checkout / "build").exists()
     git(checkout, "add", "-A")
     git(checkout, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
