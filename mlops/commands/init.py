@@ -1,9 +1,10 @@
 """`mlops init`: a CSV and a label in, this project's decisions out (issue 19).
 
 It reads and checks the data, prints every decision with its review list, lays the data out as
-spans under data/<name>/ and writes the drafted task spec (models/task.yaml), curated schema and
-drift thresholds (models/schema/), load-test rows (data/<name>/) and the environments' names and
-gate in place, so every change is one `git diff` away. The user code is not rewritten yet.
+spans under data/<name>/ and writes the drafted task spec (models/task.yaml), the feature roles,
+label rule and task the user code follows (models/features.py), curated schema and drift
+thresholds (models/schema/), load-test rows (data/<name>/) and the environments' names and gate in
+place, so every change is one `git diff` away.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from mlops.arguments import Subparsers
-from scaffold import config_edit, plan, render, report, spans, task, writer
+from scaffold import config_edit, features_module, plan, render, report, spans, task, writer
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         f"data/{decided.name}/{path}": text for path, text in render.span_files(decided).items()
     }
     files["models/task.yaml"] = render.task_spec(decided)
+    files["models/features.py"] = features_module.features_py(decided)
     files["models/schema/drift.yaml"] = render.drift_yaml(decided)
     files[f"data/{decided.name}/loadtest_rows.csv"] = render.loadtest_csv(decided)
     files.update(config_edit.environments(root, decided))
@@ -95,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
     changed = writer.write(root, files)
     print(
         f"\nName: {decided.name}. Data under data/{decided.name}/; drafts in models/task.yaml, "
-        f"models/schema/ and environments/*/config.yaml (`git diff` shows them)."
+        f"models/features.py (the task, label rule and roles the Transform, model head and "
+        f"Evaluator follow), models/schema/ and environments/*/config.yaml (`git diff` shows "
+        f"them)."
     )
     print(f"Wrote {len(changed)} file(s): {', '.join(changed)}" if changed else "Nothing changed.")
     if not config_edit.gated(decided):
@@ -105,9 +109,7 @@ def run(args: argparse.Namespace) -> int:
             f"{decided.baseline.metric} (drafted bound: {decided.baseline.floor})."
         )
     print(
-        "Not yet written: models/features.py, models/preprocessing.py and the model head still "
-        "hold the taxi model; adapt them to models/task.yaml. Then run `mlops render` for the "
-        "manifests. Back to the taxi sample: "
+        "Then run `mlops render` for the manifests. Back to the taxi sample: "
         "`git checkout -- models environments && git clean -fd data models`."
     )
     return 0
