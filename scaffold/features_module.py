@@ -7,14 +7,34 @@ plan without a second source of truth. Roles the plan does not use are written e
 
 from __future__ import annotations
 
+import json
+import textwrap
+
 from scaffold.plan import Plan
 from scaffold.render import DRAFT
 
 
-def _tuple(values: list[str]) -> str:
+def _q(value: str | None) -> str:
+    """A Python literal in the double quotes ruff's formatter keeps."""
+    return "None" if value is None else json.dumps(value)
+
+
+def _tuple(values: list[str], indent: str = "") -> str:
+    """One value a line, with the trailing comma that keeps ruff's formatter from joining them."""
     if not values:
         return "()"
-    return "(" + ", ".join(repr(v) for v in values) + ("," if len(values) == 1 else "") + ")"
+    return "(\n" + "".join(f"{indent}    {_q(v)},\n" for v in values) + f"{indent})"
+
+
+def _dict(items: dict[str, str]) -> str:
+    if not items:
+        return "{}"
+    return "{\n" + "".join(f"    {_q(k)}: {v},\n" for k, v in items.items()) + "}"
+
+
+def _comment(text: str) -> list[str]:
+    """`# text`, wrapped to the project's 100 columns."""
+    return textwrap.wrap(text, 98, initial_indent="# ", subsequent_indent="#   ")
 
 
 def _label_lines(plan: Plan) -> list[str]:
@@ -30,18 +50,19 @@ def _label_lines(plan: Plan) -> list[str]:
         "# The task: binary, multiclass or regression. It picks the label logic "
         "(models/preprocessing.py),",
         "# the head and loss (models/model.py) and the gated metric (models/evaluation.py).",
-        f'TASK = "{t.kind}"  {DRAFT} ({t.reason})',
+        *_comment(f"{DRAFT[2:]}: decided from the label ({t.reason})"),
+        f'TASK = "{t.kind}"',
         "",
-        f"# The model's target, as the Transform outputs it: {rule}.",
-        f"LABEL_KEY = {t.label!r}",
+        *_comment(f"The model's target, as the Transform outputs it: {rule}."),
+        f"LABEL_KEY = {_q(t.label)}",
         "# The raw column the label is computed from.",
-        f"LABEL_COLUMN = {t.label!r}",
+        f"LABEL_COLUMN = {_q(t.label)}",
         "# Binary by threshold: 1 where LABEL_COLUMN > LABEL_THRESHOLD, times LABEL_THRESHOLD_OF "
         "when set.",
         "LABEL_THRESHOLD: float | None = None",
         "LABEL_THRESHOLD_OF: str | None = None",
         "# Binary by class: the raw value that means 1 (instead of a threshold).",
-        f"POSITIVE_CLASS: str | None = {positive!r}"
+        f"POSITIVE_CLASS: str | None = {_q(positive)}"
         + (f"  {DRAFT}" if positive is not None else ""),
         "# Multiclass: the raw label values in id order (the model's output i is CLASSES[i]).",
         f"CLASSES: tuple[str, ...] = {_tuple(classes)}",
@@ -85,11 +106,9 @@ def features_py(plan: Plan) -> str:
         "HOUR_KEY: str | None = None",
         "HOUR_BOUNDARIES = (6, 10, 16, 20)",
         "",
-        "# Integer categoricals with a known range: one-hot over [0, size); missing or out of "
-        "range reads as 0.",
-        "INTEGER_CATEGORICAL_SIZES: dict[str, int] = {"
-        + ", ".join(f"{k!r}: {v}" for k, v in sizes.items())
-        + "}",
+        "# Integer categoricals with a known range: one-hot over [0, size); missing reads as 0.",
+        "INTEGER_CATEGORICAL_SIZES: dict[str, int] = "
+        + _dict({k: str(v) for k, v in sizes.items()}),
         "",
         "# String categoricals mapped through a vocabulary learned on training data.",
         f"VOCABULARY_KEYS: tuple[str, ...] = {_tuple(by_role.get('vocabulary', []))}",
@@ -98,12 +117,11 @@ def features_py(plan: Plan) -> str:
         "",
         "# Dates and timestamps (ISO text, or Unix seconds) as sin/cos of their hour, weekday and "
         "month.",
-        "CYCLICAL_PARTS: dict[str, tuple[str, ...]] = {"
-        + ", ".join(f"{k!r}: {_tuple(list(v))}" for k, v in parts.items())
-        + "}",
+        "CYCLICAL_PARTS: dict[str, tuple[str, ...]] = "
+        + _dict({k: _tuple(list(v), "    ") for k, v in parts.items()}),
         "",
         "# Present in the data and the schema, deliberately not used by the model:",
-        *[f"# - {column}: {reason}" for column, reason in unused],
+        *[line for column, reason in unused for line in _comment(f"- {column}: {reason}")],
         f"UNUSED_KEYS: tuple[str, ...] = {_tuple([c for c, _ in unused])}",
     ]
     return "\n".join(lines) + "\n" + _SHARED
