@@ -23,6 +23,8 @@ def _tuple(values: list[str], indent: str = "") -> str:
     """One value a line, with the trailing comma that keeps ruff's formatter from joining them."""
     if not values:
         return "()"
+    if len(values) == 1:  # the comma makes it a tuple, so the formatter keeps it on one line
+        return f"({_q(values[0])},)"
     return "(\n" + "".join(f"{indent}    {_q(v)},\n" for v in values) + f"{indent})"
 
 
