@@ -60,7 +60,7 @@ def rentals(path: Path, rows: int = 2400, seed: int = 11) -> Path:
         district = r.choice(list(districts))
         area = max(18.0, r.gauss(70, 25))
         rooms = max(1, min(6, int(area // 25) + r.choice([0, 0, 1])))
-        hour = r.randint(0, 23)
+        day, hour, minute = r.randint(1, 28), r.randint(0, 23), r.randint(0, 59)
         rent = 8.0 + 0.35 * area + districts[district] + 2.0 * rooms + r.gauss(0, 3)
         out.append(
             [
@@ -68,7 +68,7 @@ def rentals(path: Path, rows: int = 2400, seed: int = 11) -> Path:
                 rooms,
                 district,
                 None if r.random() < 0.1 else r.randint(0, 12),
-                f"2024-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}T{hour:02d}:{r.randint(0, 59):02d}:00",
+                f"2024-{r.randint(1, 12):02d}-{day:02d}T{hour:02d}:{minute:02d}:00",
                 round(rent, 2),
             ]
         )
