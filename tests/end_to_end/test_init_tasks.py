@@ -28,7 +28,9 @@ from tests.support.servers import free_port
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-VENV = Path(sys.executable).resolve().parent.parent
+# This test's virtualenv (sys.prefix, not the interpreter's resolved path, which may be the base
+# Python): `make` must find it set up, never install into it.
+VENV = Path(sys.prefix)
 # What the make targets' `setup` prerequisite compares with the venv's stamp.
 SETUP_INPUTS = ("requirements.lock", "requirements.overrides", "pyproject.toml")
 
@@ -54,6 +56,8 @@ GATED = re.compile(
 def scratch(dest: Path) -> Path:
     """The committed tree as a fresh git checkout whose `make setup` is already satisfied by
     this test's virtualenv (its inputs dated before the venv's stamp)."""
+    if not (VENV / ".installed").is_file() or sys.prefix == sys.base_prefix:
+        pytest.fail(f"{VENV} is not this project's set-up virtualenv: run `make setup`")
     write_committed_tree(REPO, dest)
     old = time.time() - 10 * 365 * 86400
     for name in SETUP_INPUTS:
@@ -84,7 +88,7 @@ def run(root: Path, *cmd: str, timeout: float = 1500) -> subprocess.CompletedPro
 
 
 def mlops(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run(root, sys.executable, "-m", "mlops.cli", *args)
+    return run(root, str(VENV / "bin" / "python"), "-m", "mlops.cli", *args)
 
 
 def gate_the_task_metric(root: Path, metric: str, bound: str, lower_is_better: bool) -> None:
