@@ -88,8 +88,13 @@ def features_py(plan: Plan) -> str:
         "Evaluator",
         "and the tests all read from here, so a column is either engineered in a stated way or "
         "listed as",
-        f"deliberately unused. Drafted by `mlops init` from {plan.table.source}: review each "
-        "`draft` line.",
+        "deliberately unused.",
+        "",
+        *textwrap.wrap(
+            f"Drafted by `mlops init` from {plan.table.source}: review each `draft` line.",
+            100,
+            break_long_words=False,
+        ),
         '"""',
         "",
         "from __future__ import annotations",

@@ -93,14 +93,18 @@ def mlops(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def gate_the_task_metric(root: Path, metric: str, bound: str, lower_is_better: bool) -> None:
     """Until init writes a multiclass or regression gate itself (issue 19, part 2), a person
-    sets the drafted bound it printed: done here only where init left the taxi metric."""
+    sets the drafted bound it printed, in every layer that sets one: done here only where init
+    left the taxi metric."""
     base = root / "environments" / "base" / "config.yaml"
-    text = base.read_text()
-    if re.search(rf"^  metric: {metric}\b", text, re.M):
+    if re.search(rf"^  metric: {metric}\b", base.read_text(), re.M):
         return
-    text = re.sub(r"^  metric: \w+", f"  metric: {metric}", text, flags=re.M)
+    base.write_text(re.sub(r"^  metric: \w+", f"  metric: {metric}", base.read_text(), flags=re.M))
     key = "upper_bound" if lower_is_better else "lower_bound"
-    base.write_text(re.sub(r"^  lower_bound: [\d.]+", f"  {key}: {bound}", text, flags=re.M))
+    for path in (root / "environments").rglob("*.yaml"):
+        text = path.read_text()
+        changed = re.sub(r"^  lower_bound: [\d.]+", f"  {key}: {bound}", text, flags=re.M)
+        if changed != text:
+            path.write_text(changed)
     commit(root, f"gate {metric}")
 
 
