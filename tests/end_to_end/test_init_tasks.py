@@ -183,3 +183,39 @@ def test_init_then_demo_ends_blessed_released_and_served(task: str, tmp_path: Pa
         drafted_bound=float(bound),
         baseline=float(baseline),
     )
+
+
+def test_a_corrupt_span_of_the_new_data_is_stopped_by_the_drafted_schema(tmp_path: Path) -> None:
+    """A species the schema never saw, and words in a measure column: the data gate stops the
+    run before Transform, naming both columns; nothing is trained or pushed."""
+    root = scratch(tmp_path / "repo")
+    data = task_data.specimens(tmp_path / "specimens.csv")
+    init = mlops(root, "init", "--data", str(data), "--label", "species")
+    assert init.returncode == 0, init.stdout + init.stderr
+    commit(root, "mlops init")
+    lines = data.read_text().splitlines()
+    header = lines[0].split(",")
+    species, bill = header.index("species"), header.index("bill_mm")
+    corrupt = [lines[0]]
+    for i, line in enumerate(lines[1:]):
+        cells = line.split(",")
+        if i % 10 == 0:
+            cells[species] = "emperor"
+        if i % 10 == 5:
+            cells[bill] = "long"
+        corrupt.append(",".join(cells))
+    span = tmp_path / "corrupt" / "span-1" / "data.csv"
+    span.parent.mkdir(parents=True)
+    span.write_text("\n".join(corrupt) + "\n")
+    out = tmp_path / "out"
+    result = mlops(
+        root, "run", "--env", "dev", "--data", str(span.parent.parent), "--output", str(out)
+    )
+    err = result.stdout + result.stderr
+    assert result.returncode == 1, err[-4000:]
+    assert "Traceback" not in err
+    assert "data validation failed" in result.stderr
+    assert "species" in result.stderr and "bill_mm" in result.stderr
+    assert "nothing was pushed" in result.stderr
+    assert not (out / "pipeline" / "Transform").exists()
+    assert not (out / "pipeline" / "Trainer").exists()
