@@ -88,7 +88,7 @@ def test_accuracy_and_per_class_recall_are_counted_and_undefined_without_example
     tmp_path, monkeypatch
 ) -> None:
     monkeypatch.setattr(F, "CLASSES", ("a", "b", "c"))
-    rows = {
+    rows: dict[str, list[Any]] = {
         # g=x: labels a, a, b, c; g=y: only class a (b and c undefined there).
         "g": ["x", "x", "x", "x", "y", "y"],
         "label": [0, 0, 1, 2, 0, 0],
@@ -112,7 +112,7 @@ def test_accuracy_and_per_class_recall_are_counted_and_undefined_without_example
 
 
 def test_rmse_is_the_root_mean_squared_error_per_slice(tmp_path) -> None:
-    rows = {
+    rows: dict[str, list[Any]] = {
         "g": ["x", "x", "y", "y"],
         "label": [10.0, 20.0, 0.0, 0.0],
         "prediction": [13.0, 16.0, 1.0, -1.0],
