@@ -138,3 +138,15 @@ def test_an_unknown_task_or_too_few_classes_is_refused_by_name(monkeypatch) -> N
         _tiny_model(monkeypatch, "ranking")
     with pytest.raises(ValueError, match="2\\+ CLASSES"):
         _tiny_model(monkeypatch, "multiclass", ("only",))
+
+
+def test_a_regression_heads_scale_is_the_training_labels_mean_and_spread(monkeypatch) -> None:
+    from models.trainer import target_scale
+
+    labels = tf.constant([10.0, 20.0, 30.0, 40.0])
+    ds = tf.data.Dataset.from_tensor_slices(({"x": tf.zeros(4)}, labels)).batch(2).repeat()
+    monkeypatch.setattr(F, "TASK", "regression")
+    mean, std = target_scale(ds, batches=2)
+    assert mean == pytest.approx(25.0) and std == pytest.approx(float(np.std([10, 20, 30, 40])))
+    monkeypatch.setattr(F, "TASK", "multiclass")
+    assert target_scale(ds) == (0.0, 1.0)
