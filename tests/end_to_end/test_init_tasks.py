@@ -193,6 +193,14 @@ def test_a_corrupt_span_of_the_new_data_is_stopped_by_the_drafted_schema(tmp_pat
     init = mlops(root, "init", "--data", str(data), "--label", "species")
     assert init.returncode == 0, init.stdout + init.stderr
     commit(root, "mlops init")
+    # Without the task's metric, the run refuses to build: a config error (exit 2), no traceback.
+    refused = mlops(root, "run", "--env", "dev", "--output", str(tmp_path / "refused"))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "evaluation.metric 'auc' is not computed for a multiclass model" in refused.stderr
+    assert "Traceback" not in refused.stdout + refused.stderr
+    gated = GATED.search(init.stdout)
+    assert gated
+    gate_the_task_metric(root, "accuracy", gated.group(3), lower_is_better=False)
     lines = data.read_text().splitlines()
     header = lines[0].split(",")
     species, bill = header.index("species"), header.index("bill_mm")
