@@ -3,8 +3,8 @@
 Two checks on the newest span (the one CsvExampleGen ingested in this run):
 - it holds at least `data.min_examples` rows, so an empty or tiny span stops here with "no
   examples" instead of reaching the Trainer;
-- its distribution, per feature and for the label (computed here from tips and fare, as the
-  Transform computes it), has not moved past the thresholds of models/schema/drift.yaml
+- its distribution, per feature and for the label (computed here as models/features.py defines
+  it, as the Transform computes it), has not moved past the thresholds of models/schema/drift.yaml
   against the spans the environment's released model was trained on. With `drift.mode: stop` the
   run ends here (nothing is trained or pushed); with `warn` it goes on and the summary says so.
 The report (drift.json, drift.md) names each feature, measure, value and threshold.
@@ -34,17 +34,34 @@ class DriftReport(artifact.Artifact):
 
 
 def label_values(table: Any) -> np.ndarray:
-    """The Transform's label per row (models/preprocessing.py: tips above TIP_FRACTION of the
-    fare), 1.0 or 0.0; NaN where tips or fare is missing, so drift compares labelled rows only."""
+    """The Transform's label per row, as models/features.py defines it (taxi: tips above
+    TIP_FRACTION of the fare, 1.0 or 0.0; multiclass: the class id; regression: the value); NaN
+    where it cannot be computed, so drift compares labelled rows only."""
 
     def column(name: str) -> np.ndarray:
         if name not in table.column_names:
             return np.full(table.num_rows, np.nan)
         return table.column(name).to_numpy().astype(np.float64)
 
-    tips, fare = column("tips"), column("fare")
-    labelled = ~(np.isnan(tips) | np.isnan(fare))
-    return np.where(labelled, (tips > fare * F.TIP_FRACTION).astype(np.float64), np.nan)
+    def texts() -> list[str | None]:
+        if F.LABEL_COLUMN not in table.column_names:
+            return [None] * table.num_rows
+        return [None if v is None else str(v) for v in table.column(F.LABEL_COLUMN).to_pylist()]
+
+    if F.TASK == "regression":
+        return column(F.LABEL_COLUMN)
+    if F.TASK == "multiclass":
+        ids = {c: float(i) for i, c in enumerate(F.CLASSES)}
+        # A value outside the classes is drift too: it counts as its own id, -1.
+        return np.array([np.nan if v is None else ids.get(v, -1.0) for v in texts()])
+    if F.POSITIVE_CLASS is not None:
+        return np.array([np.nan if v is None else float(v == F.POSITIVE_CLASS) for v in texts()])
+    raw = column(F.LABEL_COLUMN)
+    bound = np.full(table.num_rows, F.LABEL_THRESHOLD or 0.0)
+    if F.LABEL_THRESHOLD_OF is not None:
+        bound = bound * column(F.LABEL_THRESHOLD_OF)
+    labelled = ~(np.isnan(raw) | np.isnan(bound))
+    return np.where(labelled, (raw > bound).astype(np.float64), np.nan)
 
 
 def load_thresholds(schema: schema_pb2.Schema) -> list[drift.Threshold]:

@@ -1,9 +1,11 @@
 """The Evaluator's configuration, built from the environment's `evaluation` section.
 
-A model is blessed only if, on the overall eval slice, its metric clears the environment's floor
-and does not fall more than `max_regression` below the latest blessed model (when there is one).
-A metric that a slice cannot define (AUC with one class) is NaN, never a number a gate could
-compare: see TwoClassAUC.
+A model is blessed only if, on the overall eval slice, its metric clears the environment's bound
+(a floor for AUC or accuracy, a ceiling for RMSE: core.metrics says which) and does not worsen by
+more than `max_regression` against the latest blessed model (when there is one). The metrics follow
+models/features.py's TASK: AUC and friends for binary, accuracy with per-class recall for
+multiclass, RMSE for regression. A metric that a slice cannot define (AUC with one class, any
+metric on no examples) is NaN, never a number a gate could compare.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import binary_confusion_matrices, metric_types
 
+from core import metrics as M
 from core.config import EvaluationConfig
+from core.errors import ConfigError
 from models import features as F
+from models import task_metrics
 
 
 class TwoClassAUC(tfma.metrics.AUC):
@@ -42,14 +47,25 @@ class TwoClassAUC(tfma.metrics.AUC):
         return super()._metric_value(curve, summation_method, key, matrices)  # pragma: no mutate
 
 
-# Metric names in the config map to the metric classes TFMA computes (its own, or ours above).
-METRIC_CLASSES = {
+# Metric names in the config map to the metric classes TFMA computes (its own, or ours), per task.
+BINARY_METRIC_CLASSES = {
     "auc": TwoClassAUC.__name__,
     "binary_accuracy": "BinaryAccuracy",
     "precision": "Precision",
     "recall": "Recall",
 }
-_OURS = {TwoClassAUC.__name__}
+TASK_METRIC_CLASSES = {
+    "binary": BINARY_METRIC_CLASSES,
+    "multiclass": {task_metrics.ACCURACY: task_metrics.ClassAccuracy.__name__},
+    "regression": {task_metrics.RMSE: task_metrics.RootMeanSquaredError.__name__},
+}
+# What this project's model computes (the run summary lists these).
+METRIC_CLASSES = TASK_METRIC_CLASSES.get(F.TASK, BINARY_METRIC_CLASSES)
+_MODULES = {
+    TwoClassAUC.__name__: __name__,
+    task_metrics.ClassAccuracy.__name__: task_metrics.__name__,
+    task_metrics.RootMeanSquaredError.__name__: task_metrics.__name__,
+}
 
 # Why TFMA leaves a metric undefined (NaN) on a slice; the run summary shows the reason.
 WHY_UNDEFINED = {
@@ -57,25 +73,58 @@ WHY_UNDEFINED = {
     "recall": "one class",
     "precision": "no positive predictions",
     "binary_accuracy": "no examples",
+    "accuracy": "no examples",
+    "rmse": "no examples",
 }
 
 
-def eval_config(cfg: EvaluationConfig) -> tfma.EvalConfig:
-    threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": cfg.lower_bound}),
+def why_undefined(name: str) -> str:
+    """Why a metric is NaN on a slice; a class's recall: none of that class in the slice."""
+    if name.startswith("recall_"):
+        return "no examples of the class"
+    return WHY_UNDEFINED.get(name, "undefined")
+
+
+def threshold(cfg: EvaluationConfig) -> tfma.MetricThreshold:
+    """The bound (floor, or ceiling for an error) and the allowed worsening vs the baseline."""
+    if M.lower_is_better(cfg.metric):
+        return tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(upper_bound={"value": cfg.bound}),
+            change_threshold=tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.LOWER_IS_BETTER,
+                absolute={"value": cfg.max_regression},
+            ),
+        )
+    return tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": cfg.bound}),
         change_threshold=tfma.GenericChangeThreshold(
             direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -cfg.max_regression}
         ),
     )
-    metrics = [tfma.MetricConfig(class_name="ExampleCount")]
-    for name, class_name in METRIC_CLASSES.items():
-        metric = tfma.MetricConfig(
-            class_name=class_name, module=__name__ if class_name in _OURS else ""
+
+
+def eval_config(cfg: EvaluationConfig, task: str | None = None) -> tfma.EvalConfig:
+    """TFMA's config for `task` (default: models/features.py's TASK), gated on `cfg.metric`."""
+    task = task or F.TASK
+    if task not in TASK_METRIC_CLASSES:
+        raise ConfigError(
+            f"models/features.py: TASK {task!r}; expected one of {', '.join(F.TASKS)}"
         )
+    classes = TASK_METRIC_CLASSES[task]
+    if cfg.metric not in classes:
+        raise ConfigError(
+            f"evaluation.metric {cfg.metric!r} is not computed for a {task} model "
+            f"(models/features.py TASK); use one of {', '.join(classes)}"
+        )
+    metrics = [tfma.MetricConfig(class_name="ExampleCount")]
+    for name, class_name in classes.items():
+        metric = tfma.MetricConfig(class_name=class_name, module=_MODULES.get(class_name, ""))
         if name == cfg.metric:
             # Scoped to the overall slice: a bare `threshold` would apply to every slice, and
             # small slices (a handful of disputed fares) cannot carry a meaningful AUC.
-            metric.per_slice_thresholds.add(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
+            metric.per_slice_thresholds.add(
+                slicing_specs=[tfma.SlicingSpec()], threshold=threshold(cfg)
+            )
         metrics.append(metric)
     return tfma.EvalConfig(
         model_specs=[

@@ -29,11 +29,62 @@ _skip_autograph_for_tf_keras()
 
 
 def dense_feature_keys() -> list[str]:
-    return [F.transformed_name(k) for k in F.ZSCORE_KEYS]
+    return F.dense_feature_keys()
 
 
-def build_model(hidden_units: list[int], learning_rate: float, seed: int) -> tf.keras.Model:
-    """Numeric z-scores plus one-hot categoricals into a small MLP with a sigmoid output."""
+def head(
+    task: str, classes: int
+) -> tuple[int, str, tf.keras.losses.Loss, list[tf.keras.metrics.Metric]]:
+    """(output width, activation, loss, training metrics) of a task's output layer.
+
+    binary: one sigmoid probability and binary cross-entropy; multiclass: a softmax over the
+    classes and sparse categorical cross-entropy (labels are class ids); regression: one linear
+    value and mean squared error.
+    """
+    if task == "binary":
+        return (
+            1,
+            "sigmoid",
+            tf.keras.losses.BinaryCrossentropy(),
+            [
+                tf.keras.metrics.BinaryAccuracy(name="binary_accuracy"),
+                tf.keras.metrics.AUC(name="auc"),
+            ],
+        )
+    if task == "multiclass":
+        if classes < 2:
+            raise ValueError(
+                f"models/features.py: a multiclass TASK needs 2+ CLASSES, not {classes}"
+            )
+        return (
+            classes,
+            "softmax",
+            tf.keras.losses.SparseCategoricalCrossentropy(),
+            [tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
+    if task == "regression":
+        return (
+            1,
+            "linear",
+            tf.keras.losses.MeanSquaredError(),
+            [tf.keras.metrics.RootMeanSquaredError(name="rmse")],
+        )
+    raise ValueError(f"models/features.py: TASK {task!r}; expected one of {', '.join(F.TASKS)}")
+
+
+def build_model(
+    hidden_units: list[int],
+    learning_rate: float,
+    seed: int,
+    target_scale: tuple[float, float] = (0.0, 1.0),
+) -> tf.keras.Model:
+    """Numeric and cyclical features plus one-hot categoricals into a small MLP, with the
+    output layer and loss of models/features.py's TASK.
+
+    A regression head predicts in standard units and is rescaled by `target_scale` (the training
+    label's mean and standard deviation), so a target around 1,000 is as quick to learn as one
+    around 1 and the served value is in the label's own units.
+    """
     inputs: dict[str, tf.keras.Input] = {}
     parts = []
     for key in dense_feature_keys():
@@ -55,19 +106,20 @@ def build_model(hidden_units: list[int], learning_rate: float, seed: int) -> tf.
             name=f"hidden_{i}",
             kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed + i),
         )(x)
+    width, activation, loss, metrics = head(F.TASK, F.class_count())
     output = tf.keras.layers.Dense(
-        1,
-        activation="sigmoid",
-        name="probability",
+        width,
+        activation=activation,
+        name="probability" if F.TASK != "regression" else "value",
         kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed + len(hidden_units)),
     )(x)
-    model = tf.keras.Model(inputs=inputs, outputs=output, name="big_tipper")
+    if F.TASK == "regression":
+        mean, std = target_scale
+        output = tf.keras.layers.Rescaling(scale=std, offset=mean, name="label_units")(output)
+    model = tf.keras.Model(inputs=inputs, outputs=output, name=F.LABEL_KEY)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
-        loss=tf.keras.losses.BinaryCrossentropy(),
-        metrics=[
-            tf.keras.metrics.BinaryAccuracy(name="binary_accuracy"),
-            tf.keras.metrics.AUC(name="auc"),
-        ],
+        loss=loss,
+        metrics=metrics,
     )
     return model

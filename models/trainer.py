@@ -180,6 +180,17 @@ def export(model: tf.keras.Model, tft_output: tft.TFTransformOutput, export_dir:
     )
 
 
+def target_scale(train_ds: tf.data.Dataset, batches: int = 20) -> tuple[float, float]:
+    """Mean and standard deviation of a regression label over the first training batches
+    (the head predicts in these units); (0, 1) for classification."""
+    if F.TASK != "regression":
+        return 0.0, 1.0
+    labels = tf.concat([tf.reshape(y, [-1]) for _, y in train_ds.take(batches)], axis=0)
+    labels = tf.cast(labels, tf.float64)
+    std = float(tf.math.reduce_std(labels))
+    return float(tf.reduce_mean(labels)), std if math.isfinite(std) and std > 0 else 1.0
+
+
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
     hp = HyperParameters.from_fn_args(fn_args)
@@ -191,7 +202,9 @@ def run_fn(fn_args: FnArgs) -> None:
     eval_ds = make_dataset(
         fn_args.eval_files, fn_args.data_accessor, tft_output, hp.batch_size, hp.seed
     )
-    model = build_model(hp.hidden_units, hp.learning_rate, hp.seed)
+    model = build_model(
+        hp.hidden_units, hp.learning_rate, hp.seed, target_scale=target_scale(train_ds)
+    )
     history = fit(model, train_ds, eval_ds, hp)
     Path(fn_args.model_run_dir).mkdir(parents=True, exist_ok=True)
     Path(fn_args.model_run_dir, HISTORY_FILE).write_text(json.dumps(history, indent=1))

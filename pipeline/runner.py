@@ -194,6 +194,8 @@ def run_local(
                     drift_note=drift_baseline.note,
                 )
             )
+        except ConfigError:
+            raise  # a config the pipeline cannot be built from (evaluation.metric vs TASK): exit 2
         except Exception as exc:
             if _interrupted(exc):
                 raise KeyboardInterrupt from None

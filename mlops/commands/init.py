@@ -1,10 +1,11 @@
 """`mlops init`: a CSV and a label in, this project's decisions out (issue 19).
 
 It reads and checks the data, prints every decision with its review list, lays the data out as
-spans under data/<name>/ and writes the drafted task spec (models/task.yaml), curated schema and
-drift thresholds (models/schema/), load-test rows (data/<name>/) and the environments' names and
-gate in place (a floor, or a ceiling for rmse), and re-renders the manifests as `mlops render`
-would, so every change is one `git diff` away. The user code is not rewritten yet.
+spans under data/<name>/ and writes the drafted task spec (models/task.yaml), the feature roles,
+label rule and task the user code follows (models/features.py), curated schema and drift
+thresholds (models/schema/), load-test rows (data/<name>/) and the environments' names and gate in
+place (a floor, or a ceiling for rmse), and re-renders the manifests as `mlops render` would, so
+every change is one `git diff` away.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from mlops.arguments import Subparsers
-from scaffold import config_edit, gates, plan, render, report, spans, task, writer
+from scaffold import config_edit, features_module, gates, plan, render, report, spans, task, writer
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -87,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         f"data/{decided.name}/{path}": text for path, text in render.span_files(decided).items()
     }
     files["models/task.yaml"] = render.task_spec(decided)
+    files["models/features.py"] = features_module.features_py(decided)
     files["models/schema/drift.yaml"] = render.drift_yaml(decided)
     files[f"data/{decided.name}/loadtest_rows.csv"] = render.loadtest_csv(decided)
     files.update(config_edit.environments(root, decided))
@@ -96,15 +98,16 @@ def run(args: argparse.Namespace) -> int:
     changed = writer.write(root, files)
     print(
         f"\nName: {decided.name}. Data under data/{decided.name}/; drafts in models/task.yaml, "
-        f"models/schema/ and environments/*/config.yaml (`git diff` shows them)."
+        f"models/features.py (the task, label rule and roles the Transform, model head and "
+        f"Evaluator follow), models/schema/ and environments/*/config.yaml (`git diff` shows "
+        f"them)."
     )
     print(f"Wrote {len(changed)} file(s): {', '.join(changed)}" if changed else "Nothing changed.")
     if any(path.startswith("environments/") for path in files):
         print(_gates_line(gates.draft(decided.baseline)))
     print(_rerender(args.environments))
     print(
-        "Not yet written: models/features.py, models/preprocessing.py and the model head still "
-        "hold the taxi model; adapt them to models/task.yaml. Back to the taxi sample: "
+        "Back to the taxi sample: "
         "`git checkout -- models environments && git clean -fd data models`."
     )
     return 0

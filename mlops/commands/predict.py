@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from core import config
 from core.errors import ConfigError
 from mlops.arguments import Subparsers, add_env
@@ -86,7 +88,22 @@ def run(args: argparse.Namespace) -> int:
             f"--model-version {version}: the server does not serve that version ({exc}); "
             f"serve it with `mlops serve --env {cfg.name} --version {version}`"
         ) from None
-    print(f"row  probability({features.LABEL_KEY})")
-    for i, p in enumerate(probabilities[:, 0], start=1):
-        print(f"{i:>3}  {p:.4f}")
+    for line in prediction_lines(probabilities):
+        print(line)
     return 0
+
+
+def prediction_lines(outputs: np.ndarray) -> list[str]:
+    """The served outputs as a person reads them, per models/features.py's TASK: the
+    probability of the positive class, the predicted class with its probability, or the value."""
+    if features.TASK == "multiclass":
+        lines = [f"row  {features.LABEL_KEY}  probability"]
+        for i, row in enumerate(outputs, start=1):
+            best = int(np.argmax(row))
+            lines.append(f"{i:>3}  {features.CLASSES[best]}  {row[best]:.4f}")
+        return lines
+    if features.TASK == "regression":
+        header = f"row  {features.LABEL_KEY}"
+        return [header] + [f"{i:>3}  {v:.4f}" for i, v in enumerate(outputs[:, 0], start=1)]
+    header = f"row  probability({features.LABEL_KEY})"
+    return [header] + [f"{i:>3}  {p:.4f}" for i, p in enumerate(outputs[:, 0], start=1)]

@@ -30,7 +30,8 @@ def test_init_prints_lays_out_and_is_a_no_op_the_second_time(tmp_path, checkout,
     assert "rmse (lower is better): at most" in out and "predict the training mean" in out
     assert "Spans: 4 (by day, one span per month)" in out
     assert "Review (drafted decisions, by file):" in out and "models/schema/drift.yaml" in out
-    assert "Wrote 8 file(s)" in out
+    assert "Wrote 9 file(s)" in out  # with models/features.py
+    assert "Not yet written" not in out
     assert sorted(p.name for p in (checkout / "data" / "rooms").iterdir()) == [
         "loadtest_rows.csv",
         *(f"span-{n}" for n in range(1, 5)),

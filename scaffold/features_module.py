@@ -1,0 +1,202 @@
+"""models/features.py for a new dataset: the task, the label rule and every column's role.
+
+The one module a person edits to change what the model sees, written by `mlops init` in the
+same shape as the taxi sample's, so the Transform, the model head and the Evaluator follow the
+plan without a second source of truth. Roles the plan does not use are written empty.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from scaffold.plan import Plan
+from scaffold.render import DRAFT
+
+
+def _q(value: str | None) -> str:
+    """A Python literal in the double quotes ruff's formatter keeps."""
+    return "None" if value is None else json.dumps(value)
+
+
+def _tuple(values: list[str], indent: str = "") -> str:
+    """One value a line, with the trailing comma that keeps ruff's formatter from joining them."""
+    if not values:
+        return "()"
+    if len(values) == 1:  # the comma makes it a tuple, so the formatter keeps it on one line
+        return f"({_q(values[0])},)"
+    return "(\n" + "".join(f"{indent}    {_q(v)},\n" for v in values) + f"{indent})"
+
+
+def _dict(items: dict[str, str]) -> str:
+    if not items:
+        return "{}"
+    return "{\n" + "".join(f"    {_q(k)}: {v},\n" for k, v in items.items()) + "}"
+
+
+def _comment(text: str) -> list[str]:
+    """`# text`, wrapped to the project's 100 columns."""
+    return textwrap.wrap(text, 98, initial_indent="# ", subsequent_indent="#   ")
+
+
+def _label_lines(plan: Plan) -> list[str]:
+    t = plan.task
+    positive = t.positive if t.kind == "binary" else None
+    classes = list(t.classes) if t.kind == "multiclass" else []
+    rule = {
+        "binary": f"1 where {t.label} is {positive!r}, else 0",
+        "multiclass": f"the index of {t.label}'s value in CLASSES",
+        "regression": f"{t.label} as a float",
+    }[t.kind]
+    return [
+        "# The task: binary, multiclass or regression. It picks the label logic "
+        "(models/preprocessing.py),",
+        "# the head and loss (models/model.py) and the gated metric (models/evaluation.py).",
+        *_comment(f"{DRAFT[2:]}: decided from the label ({t.reason})"),
+        f'TASK = "{t.kind}"',
+        "",
+        *_comment(f"The model's target, as the Transform outputs it: {rule}."),
+        f"LABEL_KEY = {_q(t.label)}",
+        "# The raw column the label is computed from.",
+        f"LABEL_COLUMN = {_q(t.label)}",
+        "# Binary by threshold: 1 where LABEL_COLUMN > LABEL_THRESHOLD, times LABEL_THRESHOLD_OF "
+        "when set.",
+        "LABEL_THRESHOLD: float | None = None",
+        "LABEL_THRESHOLD_OF: str | None = None",
+        "# Binary by class: the raw value that means 1 (instead of a threshold).",
+        f"POSITIVE_CLASS: str | None = {_q(positive)}"
+        + (f"  {DRAFT}" if positive is not None else ""),
+        "# Multiclass: the raw label values in id order (the model's output i is CLASSES[i]).",
+        f"CLASSES: tuple[str, ...] = {_tuple(classes)}",
+        "# Raw columns that only feed the label: a serving request may leave them out.",
+        f"LABEL_SOURCE_KEYS = {_tuple([t.label])}",
+    ]
+
+
+def features_py(plan: Plan) -> str:
+    """The text of models/features.py for `plan`."""
+    by_role: dict[str, list[str]] = {}
+    for r in plan.roles:
+        by_role.setdefault(r.role, []).append(r.column)
+    sizes = {r.column: r.size for r in plan.roles if r.role == "one_hot"}
+    parts = {r.column: r.parts for r in plan.roles if r.role == "cyclical"}
+    unused = [(r.column, r.reason) for r in plan.roles if r.role == "unused"]
+    lines = [
+        '"""The task and the role of every raw column, in one place.',
+        "",
+        "The curated schema (models/schema/schema.pbtxt), the Transform, the model head, the "
+        "Evaluator",
+        "and the tests all read from here, so a column is either engineered in a stated way or "
+        "listed as",
+        "deliberately unused.",
+        "",
+        *textwrap.wrap(
+            f"Drafted by `mlops init` from {plan.table.source}: review each `draft` line.",
+            100,
+            break_long_words=False,
+        ),
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        *_label_lines(plan),
+        "",
+        "# Numeric columns standardised to z-scores; missing values become the mean (0 after "
+        "scaling).",
+        f"ZSCORE_KEYS: tuple[str, ...] = {_tuple(by_role.get('zscore', []))}",
+        "",
+        "# Numeric columns cut into quantile buckets computed on the training data.",
+        "QUANTILE_BUCKET_KEYS: tuple[str, ...] = ()",
+        "QUANTILE_BUCKET_COUNT = 10",
+        "",
+        "# An hour-of-day column cut at fixed boundaries (none here).",
+        "HOUR_KEY: str | None = None",
+        "HOUR_BOUNDARIES = (6, 10, 16, 20)",
+        "",
+        "# Integer categoricals with a known range: one-hot over [0, size); missing reads as 0.",
+        "INTEGER_CATEGORICAL_SIZES: dict[str, int] = "
+        + _dict({k: str(v) for k, v in sizes.items()}),
+        "",
+        "# String categoricals mapped through a vocabulary learned on training data.",
+        f"VOCABULARY_KEYS: tuple[str, ...] = {_tuple(by_role.get('vocabulary', []))}",
+        "VOCABULARY_SIZE = 100",
+        "OOV_BUCKETS = 2",
+        "",
+        "# Dates and timestamps (ISO text, or Unix seconds) as sin/cos of their hour, weekday and "
+        "month.",
+        "CYCLICAL_PARTS: dict[str, tuple[str, ...]] = "
+        + _dict({k: _tuple(list(v), "    ") for k, v in parts.items()}),
+        "",
+        "# Present in the data and the schema, deliberately not used by the model:",
+        *[line for column, reason in unused for line in _comment(f"- {column}: {reason}")],
+        f"UNUSED_KEYS: tuple[str, ...] = {_tuple([c for c, _ in unused])}",
+    ]
+    return "\n".join(lines) + "\n" + _SHARED
+
+
+# Everything below the tables is the same for every dataset: the taxi sample's models/features.py
+# ends with exactly this text (tests/scaffold/test_features_module.py holds them together).
+_SHARED = '''
+# Fill-ins for missing values before the analysers see them.
+MISSING_NUMERIC = 0.0
+MISSING_INTEGER = -1
+MISSING_STRING = ""
+
+TASKS = ("binary", "multiclass", "regression")
+# Periods of the cyclical parts: the value is mapped onto a circle of this length.
+CYCLE_LENGTHS = {"hour": 24, "weekday": 7, "month": 12}
+
+
+def transformed_name(key: str) -> str:
+    return f"{key}_xf"
+
+
+def cyclical_names(key: str) -> list[str]:
+    """The transformed sin and cos features of one date or timestamp column."""
+    return [
+        transformed_name(f"{key}_{part}_{wave}")
+        for part in CYCLICAL_PARTS[key]
+        for wave in ("sin", "cos")
+    ]
+
+
+def model_feature_keys() -> tuple[str, ...]:
+    """Raw columns the model consumes, in a stable order."""
+    return (
+        ZSCORE_KEYS
+        + QUANTILE_BUCKET_KEYS
+        + ((HOUR_KEY,) if HOUR_KEY else ())
+        + tuple(INTEGER_CATEGORICAL_SIZES)
+        + VOCABULARY_KEYS
+        + tuple(CYCLICAL_PARTS)
+    )
+
+
+def all_raw_keys() -> tuple[str, ...]:
+    """Every raw column the schema must describe."""
+    keys = model_feature_keys() + UNUSED_KEYS + LABEL_SOURCE_KEYS
+    return tuple(dict.fromkeys(keys))
+
+
+def dense_feature_keys() -> list[str]:
+    """Transformed features the model reads as floats: z-scores and cyclical sin/cos."""
+    keys = [transformed_name(k) for k in ZSCORE_KEYS]
+    for key in CYCLICAL_PARTS:
+        keys += cyclical_names(key)
+    return keys
+
+
+def categorical_sizes() -> dict[str, int]:
+    """Number of distinct ids per categorical transformed feature, for the model's one-hots."""
+    sizes = {transformed_name(k): QUANTILE_BUCKET_COUNT for k in QUANTILE_BUCKET_KEYS}
+    if HOUR_KEY:
+        sizes[transformed_name(HOUR_KEY)] = len(HOUR_BOUNDARIES) + 1
+    sizes.update({transformed_name(k): n for k, n in INTEGER_CATEGORICAL_SIZES.items()})
+    sizes.update({transformed_name(k): VOCABULARY_SIZE + OOV_BUCKETS for k in VOCABULARY_KEYS})
+    return sizes
+
+
+def class_count() -> int:
+    """Width of the model's output: one probability per class, else a single value."""
+    return len(CLASSES) if TASK == "multiclass" else 1
+'''
