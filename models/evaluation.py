@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import tensorflow_model_analysis as tfma
+from google.protobuf.wrappers_pb2 import BoolValue
 from tensorflow_model_analysis.metrics import binary_confusion_matrices, metric_types
 
 from core import metrics as M
@@ -138,4 +139,9 @@ def eval_config(cfg: EvaluationConfig, task: str | None = None) -> tfma.EvalConf
         slicing_specs=[tfma.SlicingSpec()]
         + [tfma.SlicingSpec(feature_keys=[key]) for key in cfg.slices],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+        # Not the model's compiled Keras metrics as well: TFMA would load the model again for
+        # each and trace them (about 13 s of CPU and 300 MiB per run) to add an `auc` and a
+        # `binary_accuracy` under the same names as the ones above, and an eval `loss` that no
+        # gate reads. The metrics above are the ones the gate and the run summary use.
+        options=tfma.Options(include_default_metrics=BoolValue(value=False)),
     )

@@ -91,6 +91,14 @@ def test_the_config_thresholds_only_the_gated_metric_on_the_overall_slice() -> N
     assert [list(s.feature_keys) for s in per_slice.slicing_specs] == [[]]
 
 
+def test_tfma_computes_the_configured_metrics_not_the_models_compiled_ones() -> None:
+    """The model compiles its own `auc` and `binary_accuracy`: TFMA's defaults would compute
+    those too, under the gated metric's name, reloading the model for each."""
+    options = evaluation.eval_config(CFG).options
+    assert options.HasField("include_default_metrics")
+    assert options.include_default_metrics.value is False
+
+
 @pytest.mark.parametrize(
     ("candidate", "baseline", "expected"),
     [

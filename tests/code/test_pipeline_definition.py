@@ -106,3 +106,10 @@ def test_the_evaluator_runs_the_slice_rule_after_tfma(graph) -> None:
 
     _, n = graph
     assert n["Evaluator"].executor_spec.executor_class is evaluator.Executor
+
+
+def test_transform_writes_only_what_the_trainer_reads(graph) -> None:
+    """No TFDV statistics of its own (the data gate reads StatisticsGen's) and no analyzer cache
+    (no later run is given one): each cost seconds and memory on every cold run."""
+    _, n = graph
+    assert set(n["Transform"].outputs) == {"transform_graph", "transformed_examples"}
