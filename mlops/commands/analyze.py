@@ -1,0 +1,42 @@
+"""`mlops analyze`: the canary analysis of one environment, measured now through Prometheus."""
+
+from __future__ import annotations
+
+import argparse
+
+from core import config
+from core.errors import ConfigError, GateError
+from delivery import canary_analysis
+from mlops.arguments import Subparsers, add_env
+
+
+def add_parser(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "analyze",
+        help="judge the candidate (role=canary pods) by its TF Serving metrics in Prometheus",
+        description="Evaluate the queries of the environment's rendered AnalysisTemplate "
+        "(the same PromQL) through Prometheus's HTTP API, print each metric against its "
+        "threshold and a verdict. Exit 0 pass, 1 fail or inconclusive (too little "
+        "traffic is never a pass), 3 when Prometheus cannot be asked.",
+    )
+    add_env(parser, "environment whose rollout.analysis thresholds apply")
+    parser.add_argument(
+        "--prometheus",
+        required=True,
+        metavar="URL",
+        help="Prometheus base URL, e.g. http://127.0.0.1:9090",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.prometheus.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"--prometheus {args.prometheus!r}: expected an http:// or https:// URL, "
+            f"e.g. http://127.0.0.1:9090"
+        )
+    cfg = config.load(args.env, args.environments)
+    analysis = canary_analysis.analyze(cfg, args.prometheus)
+    print(analysis.report(args.prometheus))
+    if analysis.verdict != canary_analysis.PASS:
+        raise GateError(f"canary analysis of {args.env}: {analysis.verdict}: {analysis.reason()}")
+    return 0
