@@ -10,6 +10,7 @@ faults.py). Slow: four stand-ins load TensorFlow, then ten seconds of traffic.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -35,19 +36,23 @@ pytestmark = [
 ]
 
 METRICS_PATH = "/monitoring/prometheus/metrics"
-DELAY_MS = 20.0  # every stand-in waits this long, so latency is the delay, not CPU noise
+# Every stand-in waits this long per prediction, so its latency is the delay, not CPU noise on
+# a shared machine.
+DELAY_MS = 50.0
 CANDIDATES = {  # case -> the candidate's test-only fault flags
     "healthy": [],
     "erroring": ["--test_failure_ratio", "0.05"],
     "slow": ["--test_delay_ms", str(3 * DELAY_MS)],
 }
 TRAFFIC_SECONDS = 10
-# The thresholds every case is judged by: a 20 ms stand-in's p99 stays in TensorFlow's bucket
-# up to 37.5 ms, a 60 ms one lands in the bucket up to 67.5 ms.
+# The thresholds every case is judged by. TensorFlow's latency buckets end at 37.5, 67.5, 121.5
+# and 218.7 ms: a 50 ms stand-in's p99 sits in the bucket up to 67.5 ms, and only a tail of
+# slow requests beyond 121.5 ms (71 ms of noise) could lift it past 120; a 150 ms one's p99 is
+# near 218 ms.
 ANALYSIS = {
     "max_error_ratio": 0.01,
-    "p99_ms": 55.0,
-    "min_requests": 50,
+    "p99_ms": 120.0,
+    "min_requests": 100,
     "window_seconds": 60,
 }
 
@@ -103,13 +108,35 @@ def _wait_available(address: str, process: subprocess.Popen[bytes], timeout: flo
     raise AssertionError(f"stand-in at {address} not AVAILABLE after {timeout} s")
 
 
+def _warm_up(address: str) -> None:
+    """TensorFlow's first calls of a loaded model are slow (tracing, allocation): a few
+    predictions, serial then concurrent, before Prometheus first scrapes, so the analysis
+    judges the candidate and not its warm-up (TF Serving's own answer is a warm-up file)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_: int) -> None:
+        request = urllib.request.Request(
+            f"http://{address}/v1/models/{MODEL}:predict",
+            data=b'{"instances": [{"b64": "AA=="}]}',
+            headers={"Content-Type": "application/json"},
+        )
+        # The erroring candidate fails some of them: its fault, not the warm-up's.
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(request, timeout=30).read()
+
+    for i in range(5):
+        one(i)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(one, range(20)))
+
+
 def _locust(workdir: Path, stable: str, candidates: list[str], seconds: int) -> None:
     env = {
         **os.environ,
         "CANARY_TRAFFIC_STABLE": f"http://{stable}",
         "CANARY_TRAFFIC_CANDIDATES": ",".join(f"http://{c}" for c in candidates),
     }
-    users = 9 + len(candidates)
+    users = 9 + 3 * len(candidates)
     subprocess.run(
         [
             sys.executable,
@@ -151,6 +178,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             processes.append(process)
         for process, address in zip(processes, [stable, *candidates.values()], strict=True):
             _wait_available(address, process)
+            _warm_up(address)
         jobs = []
         for case, address in candidates.items():  # stable is scraped once per case's namespace
             jobs.append(
@@ -223,7 +251,7 @@ def test_a_candidate_three_times_slower_fails_naming_the_latency(rig: Rig) -> No
     result = _analyze(rig, "slow")
     print(_figures(result))
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "latency-p99" in result.stderr and "ms is above 55 ms" in result.stderr
+    assert "latency-p99" in result.stderr and "ms is above 120 ms" in result.stderr
     assert "error-ratio" not in result.stderr
 
 

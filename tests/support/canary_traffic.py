@@ -1,9 +1,10 @@
 """A locustfile for the canary-analysis tests: weighted traffic to a stable stand-in and to
-candidates, as a route's backend weights would split it (90/10 per candidate).
+candidates, as a route's backend weights would split it.
 
 Hosts come from CANARY_TRAFFIC_STABLE and CANARY_TRAFFIC_CANDIDATES (comma-separated); every
-candidate gets a user class of weight 1, the stable one weight 9: with one candidate a 90/10
-split, with three each candidate gets 1/12 of the users (the analysis reads only candidates).
+candidate gets a user class of weight 3, the stable one weight 9 (with one candidate a 75/25
+split; with three, each candidate gets 1/6 of the users). The analysis reads only candidates,
+and each needs a few hundred requests so that its p99 is not its second-slowest request.
 """
 
 from __future__ import annotations
@@ -38,4 +39,4 @@ def _user(name: str, host: str, weight: int) -> type[FastHttpUser]:
 _CANDIDATES = [h for h in os.environ.get("CANARY_TRAFFIC_CANDIDATES", "").split(",") if h]
 StableUser = _user("stable", os.environ.get("CANARY_TRAFFIC_STABLE", ""), 9)
 for _i, _host in enumerate(_CANDIDATES):
-    globals()[f"CandidateUser{_i}"] = _user(f"candidate{_i}", _host, 1)
+    globals()[f"CandidateUser{_i}"] = _user(f"candidate{_i}", _host, 3)
