@@ -362,6 +362,10 @@ class AnalysisConfig:
     inconclusive_limit: StrictInt = Field(
         default=3, ge=0, description="inconclusive measurements tolerated before a pause"
     )
+    prometheus_address: StrictStr = Field(
+        default="http://prometheus-operated.monitoring.svc:9090",
+        description="the Prometheus the AnalysisTemplate asks, from inside the cluster",
+    )
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -375,6 +379,14 @@ class RolloutConfig:
     )
     steps: list[CanaryStep] = Field(
         default_factory=list, description="canary: weights and pauses, in order"
+    )
+    gateway: StrictStr = Field(
+        default="serving-gateway",
+        pattern=NAME_PATTERN,
+        description="the Gateway API Gateway the HTTPRoute attaches to",
+    )
+    gateway_namespace: StrictStr = Field(
+        default="", description="the Gateway's namespace; empty: deploy.namespace"
     )
     analysis: AnalysisConfig = Field(
         default_factory=AnalysisConfig, description=AnalysisConfig.__doc__
