@@ -6,8 +6,15 @@ import argparse
 
 from core import config
 from core.errors import ConfigError, GateError
+from core.verdicts import Verdict
 from delivery import canary_analysis
 from mlops.arguments import Subparsers, add_env
+
+RECORDED = {
+    canary_analysis.PASS: Verdict.PASS,
+    canary_analysis.FAIL: Verdict.FAIL,
+    canary_analysis.INCONCLUSIVE: Verdict.INCONCLUSIVE,
+}
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -26,6 +33,12 @@ def add_parser(sub: Subparsers) -> None:
         metavar="URL",
         help="Prometheus base URL, e.g. http://127.0.0.1:9090",
     )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="write the verdict and its figures into the environment's release record, beside "
+        "the load test's (the analysis-passed promotion rule reads it)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +50,18 @@ def run(args: argparse.Namespace) -> int:
     cfg = config.load(args.env, args.environments)
     analysis = canary_analysis.analyze(cfg, args.prometheus)
     print(analysis.report(args.prometheus))
+    if args.record:
+        from delivery.promotion import Delivery
+
+        figures = {m.query.name: m.value for m in analysis.measurements}
+        Delivery(args.environments).record_analysis(
+            args.env,
+            RECORDED[analysis.verdict],
+            requests=figures.get("request-count"),
+            error_ratio=figures.get("error-ratio"),
+            p99_ms=figures.get("latency-p99"),
+        )
+        print(f"Recorded {RECORDED[analysis.verdict]} in environments/{args.env}/release.yaml")
     if analysis.verdict != canary_analysis.PASS:
         raise GateError(f"canary analysis of {args.env}: {analysis.verdict}: {analysis.reason()}")
     return 0

@@ -62,3 +62,49 @@ def test_no_prometheus_is_infrastructure_not_a_verdict(capsys: pytest.CaptureFix
 def test_a_url_without_a_scheme_is_a_usage_error(capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["analyze", "--env", "prod", "--prometheus", "127.0.0.1:9090"]) == 2
     assert "expected an http:// or https:// URL" in capsys.readouterr().err
+
+
+def _answers(monkeypatch: pytest.MonkeyPatch, **values: float | None) -> None:
+    """Prometheus's answers per query, by the metric's name."""
+    from delivery import canary_analysis
+
+    by_promql = {q.promql: q.name for q in analysis_queries.queries(config.load("staging"))}
+
+    def answer(_url: str, promql: str, timeout: float = 10.0) -> float | None:
+        return values[by_promql[promql]]
+
+    monkeypatch.setattr(canary_analysis, "instant_query", answer)
+
+
+def test_record_puts_the_verdict_beside_the_load_test_and_gates_prod(
+    repo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A failed shadow in staging is recorded, and staging's release goes no further."""
+    from core.verdicts import Rule, Verdict
+    from delivery.rules import PromotionRefused
+    from store import release as rel
+
+    repo.push()
+    repo.delivery.promote_from_pipeline("dev")
+    repo.pass_loadtest("dev")
+    repo.delivery.promote("dev", "staging")
+    repo.pass_loadtest("staging")
+    _answers(monkeypatch, **{"request-count": 800.0, "error-ratio": 0.04, "latency-p99": 30.0})
+    argv = ["--environments", str(repo.environments), "analyze", "--env", "staging"]
+    assert cli.main([*argv, "--prometheus", "http://prom.test:9090", "--record"]) == 1
+    assert "Recorded FAIL in environments/staging/release.yaml" in capsys.readouterr().out
+    current = repo.current("staging")
+    assert current.loadtest.verdict == Verdict.PASS
+    assert (current.analysis.verdict, current.analysis.strategy) == (Verdict.FAIL, "shadow")
+    assert (current.analysis.requests, current.analysis.error_ratio) == (800.0, 0.04)
+    with pytest.raises(PromotionRefused) as refused:
+        repo.delivery.promote("staging", "prod")
+    assert refused.value.rule == Rule.ANALYSIS_PASSED
+    assert rel.read(repo.environments, "prod") is None  # nothing written
+
+    _answers(monkeypatch, **{"request-count": 800.0, "error-ratio": 0.0, "latency-p99": 30.0})
+    assert cli.main([*argv, "--prometheus", "http://prom.test:9090", "--record"]) == 0
+    prod = repo.delivery.promote("staging", "prod").current
+    assert prod.analysis.verdict == Verdict.NONE  # prod's canary has not judged it yet
+    assert "analysis:" not in (repo.environments / "prod" / "release.yaml").read_text()
+    assert "verdict: PASS" in (repo.environments / "staging" / "release.yaml").read_text()
