@@ -35,7 +35,7 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 
 
 
-.PHONY: registry-tools browser-tools help setup lock demo test test-durations test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
+.PHONY: registry-tools browser-tools monitoring-tools help setup lock demo test test-durations test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
 	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows lock-check \
 	test-serving-contract mutate ct-check registry registry-stop
@@ -152,6 +152,20 @@ registry-tools: ## Install the OCI registry and skopeo the tests use (apt), if m
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo \
 	  >/dev/null
 
+# Prometheus (Debian package `prometheus`: the server and promtool) for the real-Prometheus
+# canary-analysis tests and the PromQL check of rendered AnalysisTemplates; installed like
+# registry-tools, and a no-op once it is there.
+monitoring-tools: ## Install Prometheus and promtool for the canary-analysis tests (apt), if missing.
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "The canary-analysis tests need Prometheus and promtool:" \
+	    "install them with your package manager" >&2; exit 1; fi; \
+	sudo=""; if [ "$$(id -u)" != 0 ]; then sudo=sudo; fi; \
+	echo "Installing prometheus (apt) for the canary-analysis tests"; \
+	$$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  prometheus >/dev/null
+
 # The browser test opens the run report in headless Chromium (Debian package `chromium`), driven
 # over its DevTools protocol; installed like registry-tools, and a no-op once it is there.
 browser-tools: ## Install headless Chromium for the report's browser test (apt), if missing.
@@ -164,7 +178,7 @@ browser-tools: ## Install headless Chromium for the report's browser test (apt),
 	$$sudo apt-get update -qq && \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: setup $(ACTIONLINT) registry-tools browser-tools ## Lint, types, layers, workflow lint, manifests check, then every test (what CI runs).
+test: setup $(ACTIONLINT) registry-tools browser-tools monitoring-tools ## Lint, types, layers, workflow lint, manifests check, then every test (what CI runs).
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory lock-check
 	$(BIN)/python -m tools.workflow_lint

@@ -38,12 +38,14 @@ from core.config_models import (
     LoadTestConfig,
     OrchestrationConfig,
     PathsConfig,
+    RolloutConfig,
     ServingConfig,
     SloConfig,
     TrainingConfig,
 )
 from core.errors import ConfigError
 from core.paths import ENVIRONMENTS_DIR, REPO_ROOT
+from core.rollout_rules import rollout_problems
 from core.uris import display, is_remote, join_uri
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "LoadTestConfig",
     "OrchestrationConfig",
     "PathsConfig",
+    "RolloutConfig",
     "ServingConfig",
     "SloConfig",
     "TrainingConfig",
@@ -410,6 +413,8 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
                 "continuous_training.decay_floor",
                 f"must be between 0 and 1 for {ev.metric}, got {ct.decay_floor}",
             )
+    for key_path, message in rollout_problems(cfg.rollout):
+        fail(key_path, message)
     orch = cfg.orchestration
     if orch.runner == "kubeflow_v2":
         for key, what in (

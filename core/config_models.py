@@ -336,6 +336,81 @@ class RetentionConfig:
     )
 
 
+@dataclass(frozen=True, config=STRICT)
+class CanaryStep:
+    """One step of a canary: shift traffic (`set_weight`) or hold (`pause_seconds`), never both."""
+
+    set_weight: StrictInt | None = Field(
+        default=None, ge=1, le=100, description="percent of requests sent to the candidate"
+    )
+    pause_seconds: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        description="hold this long while the analysis runs; 0: until a person promotes",
+    )
+
+
+@dataclass(frozen=True, config=STRICT)
+class AnalysisConfig:
+    """What the candidate's own TF Serving metrics must show, judged by the AnalysisTemplate
+    and by `mlops analyze` with the same queries."""
+
+    max_error_ratio: StrictFloat = Field(
+        default=0.01, ge=0.0, le=1.0, description="failed requests / all requests, at most"
+    )
+    p99_ms: StrictFloat | None = Field(
+        default=None, gt=0.0, description="latency p99 ceiling; default loadtest.slo.p99_ms"
+    )
+    min_requests: StrictInt = Field(
+        default=100,
+        ge=1,
+        description="fewer candidate requests in the window is inconclusive, never a pass",
+    )
+    window_seconds: StrictInt = Field(
+        default=300, ge=10, description="the range the rates and quantiles look back over"
+    )
+    interval_seconds: StrictInt = Field(
+        default=60, ge=1, description="how often the AnalysisTemplate measures"
+    )
+    failure_limit: StrictInt = Field(
+        default=0,
+        ge=0,
+        description="abort rule: failed measurements tolerated before the canary aborts",
+    )
+    inconclusive_limit: StrictInt = Field(
+        default=3, ge=0, description="inconclusive measurements tolerated before a pause"
+    )
+    prometheus_address: StrictStr = Field(
+        default="http://prometheus-operated.monitoring.svc:9090",
+        description="the Prometheus the AnalysisTemplate asks, from inside the cluster",
+    )
+
+
+@dataclass(frozen=True, config=STRICT)
+class RolloutConfig:
+    """How a new release reaches this environment's traffic: all at once (`none`), mirrored to
+    the candidate whose answers are discarded (`shadow`), or in weighted `canary` steps."""
+
+    strategy: Literal["none", "shadow", "canary"] = "none"
+    mirror_percent: StrictInt = Field(
+        default=10, ge=1, le=100, description="shadow: percent of requests mirrored"
+    )
+    steps: list[CanaryStep] = Field(
+        default_factory=list, description="canary: weights and pauses, in order"
+    )
+    gateway: StrictStr = Field(
+        default="serving-gateway",
+        pattern=NAME_PATTERN,
+        description="the Gateway API Gateway the HTTPRoute attaches to",
+    )
+    gateway_namespace: StrictStr = Field(
+        default="", description="the Gateway's namespace; empty: deploy.namespace"
+    )
+    analysis: AnalysisConfig = Field(
+        default_factory=AnalysisConfig, description=AnalysisConfig.__doc__
+    )
+
+
 # Keyword-only: sections with defaults (paths) sit among required ones, in the files' order.
 @dataclass(frozen=True, config=STRICT, kw_only=True)
 class EnvironmentValues:
@@ -359,3 +434,4 @@ class EnvironmentValues:
     retention: RetentionConfig = Field(
         default_factory=RetentionConfig, description=RetentionConfig.__doc__
     )
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig, description=RolloutConfig.__doc__)

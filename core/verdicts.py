@@ -25,6 +25,7 @@ class Verdict(_Text):
     WARN = "WARN"  # the drift gate in mode warn: drift found, the run goes on
     SKIPPED = "SKIPPED"  # the drift gate without a baseline to compare with
     NONE = "NONE"  # a release whose load test has not run yet
+    INCONCLUSIVE = "INCONCLUSIVE"  # a canary analysis with too little traffic or no data
 
 
 class Rule(_Text):
@@ -34,6 +35,7 @@ class Rule(_Text):
     PIPELINE_OUTPUT = "pipeline-output"
     SOURCE_RELEASED = "source-released"
     LOAD_TEST_PASSED = "load-test-passed"
+    ANALYSIS_PASSED = "analysis-passed"
     DIGEST_MATCHES = "digest-matches"
     ARTIFACT_EXISTS = "artifact-exists"
     TAG_MATCHES = "tag-matches"

@@ -45,6 +45,10 @@ class Target:
     deployment: str
     namespace: str
     digest: str
+    # A shadow or canary environment runs its pods under an Argo Rollouts Rollout instead.
+    kind: str = "Deployment"
+    group: str = "apps"
+    version: str = "v1"
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,12 @@ def target_for(env: str, root: Path = REPO_ROOT) -> Target:
             f"{WHAT_TO_SET}; then run `mlops render` and commit"
         )
     app = _load(application)["metadata"]
-    deployment_file = root / "environments" / env / "manifests" / "deployment.yaml"
-    meta = _load(deployment_file)["metadata"]
+    manifests = root / "environments" / env / "manifests"
+    deployment_file = manifests / "deployment.yaml"
+    if (manifests / "rollout.yaml").exists():  # rollout.strategy shadow or canary
+        deployment_file = manifests / "rollout.yaml"
+    workload = _load(deployment_file)
+    meta = workload["metadata"]
     digest = (meta.get("annotations") or {}).get(DIGEST_ANNOTATION, "")
     if not digest:
         raise ConfigError(f"{deployment_file}: no {DIGEST_ANNOTATION} annotation")
@@ -94,6 +102,9 @@ def target_for(env: str, root: Path = REPO_ROOT) -> Target:
         deployment=meta["name"],
         namespace=meta["namespace"],
         digest=digest,
+        kind=workload.get("kind", "Deployment"),
+        group=workload.get("apiVersion", "apps/v1").rpartition("/")[0],
+        version=workload.get("apiVersion", "apps/v1").rpartition("/")[2],
     )
 
 
@@ -145,9 +156,9 @@ class Client:
             appNamespace=target.app_namespace,
             namespace=target.namespace,
             resourceName=target.deployment,
-            group="apps",
-            version="v1",
-            kind="Deployment",
+            group=target.group,
+            version=target.version,
+            kind=target.kind,
         )
         manifest = json.loads(live.get("manifest") or "{}") if live else {}
         annotations = (manifest.get("metadata") or {}).get("annotations") or {}

@@ -105,13 +105,22 @@ def render_environment(cfg: EnvironmentConfig, record: rel.Record | None) -> dic
         "config_sha": config_sha,
         "oci_ref": current.uri[len(OCI_SCHEME) :] if current.uri.startswith(OCI_SCHEME) else "",
     }
-    return {f"{kind}.yaml": _env.get_template(f"{kind}.yaml.j2").render(**values) for kind in KINDS}
+    out = {f"{kind}.yaml": _env.get_template(f"{kind}.yaml.j2").render(**values) for kind in KINDS}
+    if cfg.rollout.strategy != "none":
+        from delivery import rollout_manifests
+
+        out = rollout_manifests.render(cfg, app, out)
+    return out
 
 
 def render_argocd(cfg: EnvironmentConfig, repo_url: str) -> str:
     """The Application for `cfg`'s environment, reading `repo_url` (see delivery.repo_url)."""
     return _env.get_template("argocd-application.yaml.j2").render(
-        env=cfg.name, app=app_name(cfg), d=cfg.deploy, repo_url=repo_url
+        env=cfg.name,
+        app=app_name(cfg),
+        d=cfg.deploy,
+        repo_url=repo_url,
+        progressive=cfg.rollout.strategy != "none",
     )
 
 

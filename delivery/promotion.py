@@ -202,12 +202,14 @@ class Delivery:
         current = rules.source_released(src, self.record(src))
         rules.expected_version(expect_version, current.version, f"{src}'s release")
         rules.load_test_passed(src, current)
+        rules.analysis_passed(src, self.cfg(src).rollout.strategy, current)
         new = replace(
             current,
             promoted_from=src,
             promoted_at=rel.now(),
             promoted_by=actor(),
             loadtest=rel.LoadTest(),  # it has not been load-tested in `dst` yet
+            analysis=rel.Analysis(),  # nor analysed there
         )
         return self._install(dst, new, artifact_of(current), check_env=src, defer_store=defer_store)
 
@@ -250,6 +252,37 @@ class Delivery:
             round(p99_ms, 3),
             round(rps, 3),
             round(failure_ratio, 6),
+        )
+        self._write(env, record)
+        return record
+
+    def record_analysis(
+        self,
+        env: str,
+        verdict: str,
+        *,
+        requests: float | None,
+        error_ratio: float | None,
+        p99_ms: float | None,
+    ) -> rel.Record:
+        """The shadow or canary analysis of `env`'s current release, beside its load test."""
+        record = self.record(env)
+        if record is None:
+            raise PromotionRefused(
+                Rule.SOURCE_RELEASED,
+                f"{env} has no release to attach an analysis to; promote to {env} first",
+            )
+
+        def rounded(x: float | None, digits: int) -> float | None:
+            return None if x is None or x != x else round(x, digits)  # NaN: no figure
+
+        record.current.analysis = rel.Analysis(
+            verdict,
+            rel.now(),
+            self.cfg(env).rollout.strategy,
+            rounded(requests, 1),
+            rounded(error_ratio, 6),
+            rounded(p99_ms, 3),
         )
         self._write(env, record)
         return record

@@ -62,6 +62,23 @@ def load_test_passed(src: str, release: rel.Release) -> None:
         )
 
 
+def analysis_passed(src: str, strategy: str, release: rel.Release) -> None:
+    """A release whose shadow or canary analysis in `src` failed, or stayed inconclusive, goes
+    no further. Where no analysis was recorded (NONE: no cluster Prometheus judged it) the
+    load test is the gate, as for an environment with rollout.strategy none."""
+    if strategy == "none":
+        return
+    verdict = release.analysis.verdict
+    if verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE):
+        raise PromotionRefused(
+            Rule.ANALYSIS_PASSED,
+            f"{src}'s release {release.short()} has {strategy} analysis verdict {verdict}; "
+            f"fix the candidate (or, if inconclusive, send it more traffic), re-run "
+            f"`mlops analyze --env {src} --prometheus URL --record`, and promote once it "
+            f"passes",
+        )
+
+
 def not_already_there(dst: str, target: rel.Record | None, release: rel.Release) -> None:
     if target is not None and target.current.same_artifact(release):
         raise PromotionRefused(

@@ -41,6 +41,19 @@ class LoadTest:
 
 
 @dataclass
+class Analysis:
+    """The shadow or canary analysis of this release in this environment (`mlops analyze
+    --record`): its verdict beside the load test's, and the figures it was judged by."""
+
+    verdict: str = Verdict.NONE  # PASS, FAIL, INCONCLUSIVE or NONE (not analysed here)
+    at: str = ""
+    strategy: str = ""  # rollout.strategy when it ran: shadow or canary
+    requests: float | None = None
+    error_ratio: float | None = None
+    p99_ms: float | None = None
+
+
+@dataclass
 class Release:
     """One release of one environment: what runs, where it came from, how it did."""
 
@@ -55,6 +68,7 @@ class Release:
     promoted_by: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     loadtest: LoadTest = field(default_factory=LoadTest)
+    analysis: Analysis = field(default_factory=Analysis)
     # The training data: spans of the run's window under data_root (drift baseline, new spans).
     spans: list[int] = field(default_factory=list)
     data_root: str = ""
@@ -70,6 +84,7 @@ class Release:
         try:
             data = dict(data)
             data["loadtest"] = LoadTest(**(data.get("loadtest") or {}))
+            data["analysis"] = Analysis(**(data.get("analysis") or {}))
             release = cls(**data)
         except TypeError as exc:
             raise ConfigError(f"{where}: not a release record: {exc}") from None
@@ -94,6 +109,8 @@ class Release:
             del data["rolled_back_at"], data["rolled_back_by"]
         if not self.report:  # records from before reports, and local runs, stay as they were
             del data["report"]
+        if self.analysis.verdict == Verdict.NONE:  # environments without shadow or canary
+            del data["analysis"]
         return data
 
 

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from mlops.arguments import Subparsers
 from mlops.commands import (
+    analyze,
     compile,
     config,
     ct,
@@ -46,6 +47,7 @@ COMMANDS: dict[str, Command] = {
     "serve": serve,
     "predict": predict,
     "loadtest": loadtest,
+    "analyze": analyze,
     "promote": promote,
     "rollback": rollback,
     "sync": sync,

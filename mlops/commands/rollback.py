@@ -15,7 +15,9 @@ def add_parser(sub: Subparsers) -> None:
         help="return an environment to its previous release",
         description="Replace the release record with the previous "
         "release from its history, exactly, after checking "
-        "that artifact's digest; re-render the manifests.",
+        "that artifact's digest; re-render the manifests. After an aborted canary or a "
+        "failed shadow (Argo Rollouts never writes to Git), this puts the record back on "
+        "the release that is still serving.",
     )
     add_env(parser, "environment to roll back")
     parser.add_argument(

@@ -35,6 +35,7 @@ from aiohttp import web
 from serving.config_files import allowed_sizes_error
 from serving.standin import rest_json
 from serving.standin.batching import Batcher
+from serving.standin.faults import Faults
 from serving.standin.model_manager import (
     FailedPrecondition,
     InvalidArgument,
@@ -86,8 +87,13 @@ INT64_MAX = 2**63 - 1
 
 
 def _exponential(scale: float, growth: float, count: int) -> tuple[float, ...]:
-    """TensorFlow's monitoring::Buckets::Exponential, with its final DBL_MAX bucket."""
-    return (*(scale * growth**i for i in range(count)), float("inf"))
+    """TensorFlow's monitoring::Buckets::Exponential, with its final DBL_MAX bucket: each bound
+    the previous one times `growth`, as sampler.cc multiplies (not scale * growth**i)."""
+    bounds, bound = [], scale
+    for _ in range(count):
+        bounds.append(bound)
+        bound *= growth
+    return (*bounds, float("inf"))
 
 
 LATENCY_BUCKETS = _exponential(10, 1.8, 33)  # microseconds, as util.cc's request_latency
@@ -144,8 +150,11 @@ class Metrics:
         def esc(v: str) -> str:
             return v.replace("\\", "\\\\").replace('"', '\\"')
 
+        # prometheus_exporter.cc walks the metrics by name (/tensorflow/serving/batching_session/
+        # sorts before request_count), each one's cells by label values.
+        lines = self._batching_lines()
         name = ":tensorflow:serving:request_count"
-        lines = [f"# TYPE {name} counter"]
+        lines.append(f"# TYPE {name} counter")
         lines += [
             f'{name}{{model_name="{esc(m)}",status="{c}"}} {n}'
             for (m, c), n in sorted(self.requests.items())
@@ -156,6 +165,10 @@ class Metrics:
             lines += self._histogram(
                 name, f'model_name="{esc(m)}",API="{esc(api)}",entrypoint="{entry}"', h
             )
+        return "\n".join(lines) + "\n"
+
+    def _batching_lines(self) -> list[str]:
+        lines: list[str] = []
         for metric in ("input_batch_size", "padding_size", "processed_batch_size"):
             cells = sorted((label, h) for (n, label), h in self.batching.items() if n == metric)
             if not cells:
@@ -166,7 +179,7 @@ class Metrics:
                 lines += self._histogram(
                     name, f'execution_batch_size="{label}"' if label else "", h
                 )
-        return "\n".join(lines) + "\n"
+        return lines
 
 
 def _status_json(versions: list[Version]) -> dict[str, Any]:
@@ -192,6 +205,7 @@ class StandInServer:
         max_request_bytes: int,
         batcher: Batcher | None = None,
         metrics: Metrics | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.manager = manager
         self.executor = executor
@@ -199,6 +213,7 @@ class StandInServer:
         self.monitoring_path = monitoring_path
         self.max_request_bytes = max_request_bytes
         self.metrics = metrics or Metrics()
+        self.faults = faults or Faults()
 
     # --- REST ---------------------------------------------------------------------------------
 
@@ -225,7 +240,10 @@ class StandInServer:
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.rel_url.raw_path
         if self.monitoring_path and path == self.monitoring_path:
-            return web.Response(text=self.metrics.exposition(), content_type="text/plain")
+            # http_server.cc sets exactly `Content-Type: text/plain` (no charset parameter).
+            return web.Response(
+                body=self.metrics.exposition().encode(), headers={"Content-Type": "text/plain"}
+            )
         if not V1_PATH.fullmatch(path):
             return web.json_response({"error": f"Not found: {path}"}, status=404)
         started = time.perf_counter()
@@ -236,15 +254,19 @@ class StandInServer:
                 {"error": f"Request body larger than the limit of {self.max_request_bytes} bytes"},
                 status=413,
             )
+        # http_rest_api_handler.cc fills model_name and method from the path before it
+        # processes the body, so a failed prediction still counts under its model.
+        seen: dict[str, str] = {"model": "", "api": ""}
         model, api, code, body = "", "", "OK", None
         try:
             if request.method == "OPTIONS":  # CORS preflight (http_server.cc)
                 if not re.search(r"https?://", request.headers.get("Origin", "")):
                     raise FailedPrecondition("Origin header is missing in CORS preflight")
             else:
-                model, api, body = await self._process(request.method, path, raw)
+                model, api, body = await self._process(request.method, path, raw, seen)
         except ServingError as exc:
             code, body = exc.code, {"error": str(exc)}
+            model, api = seen["model"], seen["api"]
         self.metrics.request(model, code, api, "REST", (time.perf_counter() - started) * 1e6)
         if request.method == "OPTIONS":  # upstream writes no body for a preflight, even a 400
             return web.Response(status=HTTP_STATUS.get(code, 500), content_type="application/json")
@@ -252,7 +274,9 @@ class StandInServer:
             return web.Response(status=200, content_type="application/json")
         return web.json_response(body, status=HTTP_STATUS.get(code, 500))
 
-    async def _process(self, method: str, path: str, raw: bytes) -> tuple[str, str, dict[str, Any]]:
+    async def _process(
+        self, method: str, path: str, raw: bytes, seen: dict[str, str]
+    ) -> tuple[str, str, dict[str, Any]]:
         """(model name, API, body) for one /v1/ request, in upstream's order of checks."""
         malformed = InvalidArgument(f"Malformed request: {method} {path}")
         match = (PREDICT_PATH if method == "POST" else STATUS_PATH).fullmatch(path)
@@ -263,8 +287,10 @@ class StandInServer:
             raise InvalidArgument(f"Failed to convert version: {match.group(2)} to numeric.")
         version = int(match.group(2)) if match.group(2) else None
         label = urllib.parse.unquote(match.group(3)) if match.group(3) else None
+        seen["model"] = name
         if method == "POST":
             api = match.group(4)
+            seen["api"] = api
             if api == "predict":
                 return name, api, await self.predict(name, version, label, raw)
             if api in ("classify", "regress"):
@@ -297,6 +323,8 @@ class StandInServer:
     async def predict(
         self, name: str, version: int | None, label: str | None, raw: bytes
     ) -> dict[str, Any]:
+        if self.faults.active:
+            await self.faults.before_predict()
         doc = rest_json.parse_body(raw)  # upstream parses the body before the model lookup
         signature = rest_json.signature_name(doc) or "serving_default"
         v = self.manager.resolve(name, version, label)
@@ -361,6 +389,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=4 * 1024 * 1024,
         help="(stand-in only) REST body limit; TF Serving's gRPC default is 4 MiB",
+    )
+    p.add_argument(
+        "--test_failure_ratio",
+        type=float,
+        default=0.0,
+        help="(stand-in only, tests) this share of REST predictions fails with UNAVAILABLE",
+    )
+    p.add_argument(
+        "--test_delay_ms",
+        type=float,
+        default=0.0,
+        help="(stand-in only, tests) every REST prediction waits this long first",
     )
     return p
 
@@ -438,6 +478,7 @@ async def serve(args: argparse.Namespace) -> None:
         max_request_bytes=args.max_request_bytes,
         batcher=batcher,
         metrics=metrics,
+        faults=Faults(args.test_failure_ratio, args.test_delay_ms),
     )
     log.warning(BANNER)
     await manager.sync()

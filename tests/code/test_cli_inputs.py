@@ -43,6 +43,7 @@ ENV_COMMANDS = [
     ("serve", "--env"),
     ("predict", "--rows", "rows.csv", "--env"),
     ("loadtest", "--env"),
+    ("analyze", "--prometheus", "http://127.0.0.1:9", "--env"),
     ("rollback", "--env"),
     ("config", "--env"),
     ("render", "--env"),

@@ -131,6 +131,22 @@ def test_the_target_comes_from_the_committed_application_and_deployment(tmp_path
     )
 
 
+def test_a_canary_environment_is_followed_through_its_rollout(tmp_path: Path) -> None:
+    (tmp_path / "environments" / "prod" / "argocd").mkdir(parents=True)
+    (tmp_path / "environments" / "prod" / "argocd" / "application.yaml").write_text(
+        "metadata:\n  name: app-prod\n  namespace: argocd\n"
+    )
+    manifests = tmp_path / "environments" / "prod" / "manifests"
+    manifests.mkdir(parents=True)
+    (manifests / "rollout.yaml").write_text(
+        f"apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: srv\n"
+        f'  namespace: ns\n  annotations:\n    {argocd.DIGEST_ANNOTATION}: "{NEW}"\n'
+    )
+    target = argocd.target_for("prod", tmp_path)
+    assert (target.kind, target.group, target.version) == ("Rollout", "argoproj.io", "v1alpha1")
+    assert (target.deployment, target.digest) == ("srv", NEW)
+
+
 def test_without_a_server_it_does_not_wait_and_without_a_token_it_refuses(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

@@ -10,6 +10,7 @@ from core import config
 from core.paths import ENVIRONMENTS_DIR
 from delivery import manifests
 from mlops import cli
+from tests.support import crd_schemas
 from tests.support.repo import update_overlay
 from tests.support.stores import Repo
 
@@ -25,30 +26,39 @@ def _released(repo: Repo) -> None:
     repo.delivery.promote("staging", "prod")
 
 
+CORE_KINDS = {"Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap"}
+# dev replaces its pods at once; staging (shadow) and prod (canary) run them under Argo Rollouts.
+KINDS = {
+    "dev": CORE_KINDS | {"Deployment"},
+    "staging": CORE_KINDS | {"Rollout", "HTTPRoute", "AnalysisTemplate", "PodMonitor"},
+    "prod": CORE_KINDS | {"Rollout", "HTTPRoute", "AnalysisTemplate", "PodMonitor"},
+}
+
+
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_every_manifest_validates_against_the_kubernetes_schema(repo: Repo, env: str) -> None:
+    """Core kinds against Kubernetes' schema, custom resources against their CRDs' (vendored
+    in infra/crds/, strict: an unknown field fails)."""
     _released(repo)
     folder = repo.environments / env / "manifests"
     kinds = set()
     for path in sorted(folder.glob("*.yaml")):
         doc = yaml.safe_load(path.read_text())
-        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        if doc["kind"] in crd_schemas.kinds():
+            assert crd_schemas.errors(doc) == [], path.name
+        else:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
         kinds.add(doc["kind"])
-    assert kinds == {
-        "Deployment",
-        "Service",
-        "HorizontalPodAutoscaler",
-        "PodDisruptionBudget",
-        "ConfigMap",
-    }
+    assert kinds == KINDS[env]
 
 
 def test_deployment_carries_the_environment_and_the_release(repo: Repo) -> None:
     _released(repo)
     cfg = config.load("prod", repo.environments)
     record = repo.current("prod")
+    # prod's pods run under a Rollout (rollout.strategy canary), with the Deployment's template.
     deployment = yaml.safe_load(
-        (repo.environments / "prod" / "manifests" / "deployment.yaml").read_text()
+        (repo.environments / "prod" / "manifests" / "rollout.yaml").read_text()
     )
     pod = deployment["spec"]["template"]["spec"]["containers"][0]
     assert pod["image"] == cfg.serving.image == "tensorflow/serving:2.16.1"

@@ -56,6 +56,27 @@ def test_staging_gets_the_same_artifact_only_after_devs_load_test_passed(repo: R
     assert staging.git_commit == dev.git_commit and staging.metrics == dev.metrics
 
 
+@pytest.mark.parametrize("verdict", [Verdict.FAIL, Verdict.INCONCLUSIVE])
+def test_prod_refuses_a_release_whose_staging_shadow_failed(repo: Repo, verdict: str) -> None:
+    """staging runs a shadow (rollout.strategy): its recorded analysis gates prod, and the
+    verdict stays with the environment that judged it."""
+    _promote_through_staging(repo)
+    repo.pass_loadtest("staging")
+    repo.delivery.record_analysis("staging", verdict, requests=10, error_ratio=0.5, p99_ms=9)
+    with pytest.raises(
+        PromotionRefused,
+        match=rf"refused \(analysis-passed\): staging's release version \d+ .* has shadow "
+        rf"analysis verdict {verdict};",
+    ):
+        repo.delivery.promote("staging", "prod")
+    assert rel.read(repo.environments, "prod") is None
+    repo.delivery.record_analysis("staging", Verdict.PASS, requests=900, error_ratio=0, p99_ms=9)
+    prod = repo.delivery.promote("staging", "prod").current
+    assert prod.analysis == rel.Analysis() and prod.loadtest == rel.LoadTest()
+    staging = repo.current("staging").analysis
+    assert (staging.verdict, staging.strategy, staging.requests) == (Verdict.PASS, "shadow", 900)
+
+
 def test_stages_are_not_skipped(any_repo: Repo) -> None:
     repo = any_repo
     repo.push()

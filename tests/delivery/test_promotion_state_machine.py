@@ -119,6 +119,27 @@ class Promotions(RuleBasedStateMachine):
             self.passed_in_staging.add((current.version, current.digest))
 
     @rule(
+        env=st.sampled_from(ENVS),
+        verdict=st.sampled_from([Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE]),
+    )
+    def analyze(self, env: str, verdict: Verdict) -> None:
+        """`mlops analyze --record`: the shadow or canary verdict of `env`'s release."""
+        if self.current(env) is None:
+            with pytest.raises(PromotionRefused):
+                self.d.record_analysis(env, verdict, requests=500, error_ratio=0, p99_ms=20)
+            return
+        after = self.d.record_analysis(env, verdict, requests=500, error_ratio=0, p99_ms=20)
+        assert after.current.analysis.verdict == verdict
+        assert self.d.record(env) == after
+
+    def analysis_failed(self, src: str, source: rel.Release | None) -> bool:
+        return (
+            source is not None
+            and self.d.cfg(src).rollout.strategy != "none"
+            and source.analysis.verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE)
+        )
+
+    @rule(
         pair=st.sampled_from(
             [
                 ("dev", "staging"),
@@ -150,6 +171,7 @@ class Promotions(RuleBasedStateMachine):
                 and expected != source.version,
                 Rule.LOAD_TEST_PASSED: source is not None
                 and source.loadtest.verdict != Verdict.PASS,
+                Rule.ANALYSIS_PASSED: self.analysis_failed(src, source),
                 Rule.DIGEST_MATCHES: source is not None
                 and (not self.intact(source) or self.copy_differs(dst, source)),
                 Rule.NOT_ALREADY_THERE: target is not None
@@ -163,6 +185,8 @@ class Promotions(RuleBasedStateMachine):
         event(f"{src}->{dst} promoted")
         assert SOURCE.get(dst) == src and source is not None
         assert source.loadtest.verdict == Verdict.PASS
+        assert not self.analysis_failed(src, source)  # staging's shadow judged it, if it ran
+        assert after.analysis.verdict == Verdict.NONE  # not analysed in `dst` yet
         assert expected in (None, source.version)
         assert target is None or not target.same_artifact(source)
         assert (after.version, after.digest) == (source.version, source.digest)
@@ -175,6 +199,7 @@ class Promotions(RuleBasedStateMachine):
         fresh=st.booleans(),
         verdict=st.sampled_from([Verdict.PASS, Verdict.PASS, Verdict.FAIL, None]),
         spoil=st.booleans(),
+        analysis=st.sampled_from([None, None, Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE]),
     )
     def advance(
         self,
@@ -183,6 +208,7 @@ class Promotions(RuleBasedStateMachine):
         fresh: bool = False,
         verdict: str | None = Verdict.PASS,
         spoil: bool = False,
+        analysis: Verdict | None = None,
     ) -> None:
         """Weighted in, so runs reach prod: (a fresh candidate to dev,) a load test where the
         release runs, (tampering with it,) then a promotion on, or an attempt to skip a stage."""
@@ -193,6 +219,8 @@ class Promotions(RuleBasedStateMachine):
             return
         if verdict is not None:
             self.load_test(src, verdict == Verdict.PASS)
+        if analysis is not None:
+            self.analyze(src, analysis)
         if spoil:
             self.tamper(src)
         nxt = {"dev": "prod", "staging": "dev"} if skip else {"dev": "staging", "staging": "prod"}
@@ -299,6 +327,7 @@ def _off(*_args, **_kwargs):
 DISABLED = {
     Rule.STAGE_ORDER: [(rules, "stage_order", _off)],
     Rule.LOAD_TEST_PASSED: [(rules, "load_test_passed", _off)],
+    Rule.ANALYSIS_PASSED: [(rules, "analysis_passed", _off)],
     Rule.NOT_ALREADY_THERE: [(rules, "not_already_there", _off)],
     Rule.EXPECTED_VERSION: [(rules, "expected_version", _off)],
     Rule.SOURCE_RELEASED: [

@@ -330,7 +330,9 @@ def _flow(
         assert (
             by_digest["annotations"]["mlops.template.model.tree-digest"] == summary["model_digest"]
         )
-        deployment = remote.show(f"environments/{env_name}/manifests/deployment.yaml")
+        # staging (shadow) and prod (canary) run their pods under an Argo Rollouts Rollout.
+        workload = "deployment.yaml" if env_name == "dev" else "rollout.yaml"
+        deployment = remote.show(f"environments/{env_name}/manifests/{workload}")
         assert f"{registry.host}/{MODEL_REPO}@{digest}" in deployment
     before_rollback = yaml.safe_load(remote.show("environments/dev/release.yaml", "main~1"))
     assert before_rollback["current"]["version"] == version + 1

@@ -58,6 +58,24 @@ def test_stage_order() -> None:
     )
 
 
+@pytest.mark.parametrize("verdict", [Verdict.FAIL, Verdict.INCONCLUSIVE])
+def test_analysis_passed(verdict: Verdict) -> None:
+    release = _release()
+    for passing in (Verdict.PASS, Verdict.NONE):  # NONE: nothing judged it; the load test did
+        release.analysis = rel.Analysis(passing)
+        rules.analysis_passed("staging", "shadow", release)
+    release.analysis = rel.Analysis(verdict)
+    rules.analysis_passed("dev", "none", release)  # no shadow or canary there: nothing to judge
+    exc = _refused(rules.analysis_passed, "staging", "shadow", release)
+    assert (exc.rule, str(exc)) == (
+        Rule.ANALYSIS_PASSED,
+        f"refused (analysis-passed): staging's release version 7 (abababababab) has shadow "
+        f"analysis verdict {verdict}; fix the candidate (or, if inconclusive, send it more "
+        f"traffic), re-run `mlops analyze --env staging --prometheus URL --record`, and "
+        f"promote once it passes",
+    )
+
+
 def test_source_released() -> None:
     record = rel.Record("dev", _release())
     assert rules.source_released("dev", record) is record.current
