@@ -35,7 +35,7 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 
 
 
-.PHONY: registry-tools browser-tools help setup lock demo test test-durations test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
+.PHONY: registry-tools browser-tools monitoring-tools help setup lock demo test test-durations test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
 	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows lock-check \
 	test-serving-contract mutate ct-check registry registry-stop
@@ -157,7 +157,21 @@ browser-tools: ## Install headless Chromium for the report's browser test (apt),
 	$$sudo apt-get update -qq && \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: setup $(ACTIONLINT) registry-tools browser-tools ## Lint, types, layers, workflow lint, manifests check, then every test (what CI runs).
+# The monitoring tests run Prometheus's promtool (Debian package `prometheus`: rule checks and
+# rule unit tests) and a real nginx (`nginx-light`: the sampling mirror); installed like
+# registry-tools, and a no-op once they are there.
+monitoring-tools: ## Install promtool and nginx for the alert and sampling tests (apt), if missing.
+	@if command -v promtool >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; }; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "The monitoring tests need promtool (Prometheus) and nginx: install them with your" \
+	    "package manager" >&2; exit 1; fi; \
+	sudo=""; if [ "$$(id -u)" != 0 ]; then sudo=sudo; fi; \
+	echo "Installing prometheus (promtool) and nginx-light (apt) for the monitoring tests"; \
+	$$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus nginx-light \
+	  >/dev/null
+
+test: setup $(ACTIONLINT) registry-tools browser-tools monitoring-tools ## Lint, types, layers, workflow lint, manifests check, then every test (what CI runs).
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory lock-check
 	$(BIN)/python -m tools.workflow_lint
@@ -167,7 +181,7 @@ test: setup $(ACTIONLINT) registry-tools browser-tools ## Lint, types, layers, w
 test-durations: setup registry-tools ## Run every test and record seconds per file in tests/durations.json (balances CI's shards).
 	$(BIN)/python -m pytest -p tests.support.shard --record-durations
 
-test-fast: setup registry-tools ## Unit, data, property, convergence, NaN and skew checks; no pipeline runs.
+test-fast: setup registry-tools monitoring-tools ## Unit, data, property, convergence, NaN and skew checks; no pipeline runs.
 	$(BIN)/python -m pytest -m "not slow"
 
 test-serving-contract: setup ## TF Serving contract cases on every backend here (Docker: real).
