@@ -22,6 +22,7 @@ AVAILABLE_REPLICAS = "kube_deployment_status_replicas_available"  # kube-state-m
 # What `mlops monitor` exports (ct/serving_drift.py writes them; this module names them).
 DRIFT = "mlops_serving_drift"
 DRIFT_THRESHOLD = "mlops_serving_drift_threshold"
+RELEASE_INFO = "mlops_serving_release_info"  # {version}: 1, for the dashboard's release marks
 QUANTILES = (0.5, 0.95, 0.99)
 KIND = "prometheusrule"
 
