@@ -1,0 +1,152 @@
+"""Sampling through a real nginx (Debian's) in front of the TF Serving stand-in: predict requests
+are mirrored to the request logger, whose store then holds their rows (configured fields only);
+a dead or stuck logger never fails a prediction; and the p99 with sampling on and off is
+measured in one run with locust through nginx."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core import config
+from core.config import EnvironmentConfig
+from serving import loadtest
+from serving.client import RestClient
+from serving.sampling import MIRROR_TIMEOUT_MS, Sampler
+from store import request_log as L
+from store import rows as R
+from tests.support.servers import MODEL, Served, free_port, start_server, stop_server
+
+FIELDS = ["fare", "trip_miles", "company", "payment_type"]
+
+
+@dataclasses.dataclass
+class World:
+    served: Served
+    cfg: EnvironmentConfig
+    sampler: Sampler
+    store: Path
+    examples: list[bytes]
+
+
+def _wait_available(url: str) -> None:
+    client = RestClient(url, MODEL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if "AVAILABLE" in [s["state"] for s in client.status()["model_version_status"]]:
+            return
+        time.sleep(0.5)
+    raise AssertionError("the stand-in never reported AVAILABLE")
+
+
+@pytest.fixture(scope="module")
+def world(trained, transform_run, tmp_path_factory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("sampling")
+    store = root / "request_log"
+    served = start_server(
+        root,
+        "local",
+        {1: trained.export_dir},
+        monitoring={"request_log": {"store": str(store), "fields": FIELDS}},
+    )
+    cfg = config.load("dev", served.environments, output_root=str(served.output))
+    upstream = int(served.rest_url.rsplit(":", 1)[1])
+    sampler = Sampler(root / "nginx", free_port(), upstream, free_port())
+    try:
+        _wait_available(served.rest_url)
+        sampler.start(cfg)
+        yield World(served, cfg, sampler, store, R.examples(transform_run.probe_rows[:8]))
+    finally:
+        sampler.stop()
+        stop_server(served)
+
+
+def _rows(store: Path, at_least: int) -> list[dict]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if store.is_dir():
+            window = L.read_window(store, 100_000)
+            if len(window.rows) >= at_least:
+                return window.rows
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {at_least} sampled rows in {store}")
+
+
+def test_predictions_through_nginx_land_in_the_store(world: World) -> None:
+    client = RestClient(world.sampler.url, MODEL)
+    before = len(L.read_window(world.store, 100_000).rows) if world.store.is_dir() else 0
+    for _ in range(5):
+        assert len(client.predict(world.examples)) == len(world.examples)
+    rows = _rows(world.store, before + 5 * len(world.examples))
+    assert all(set(r) <= {L.TIME, *FIELDS} for r in rows)
+    assert {"fare", "company"} <= set(rows[-1])
+    # Status and metadata go through the proxy too, and are not sampled.
+    assert client.status()["model_version_status"]
+    time.sleep(0.5)
+    assert len(L.read_window(world.store, 100_000).rows) == before + 5 * len(world.examples)
+
+
+def test_a_dead_logger_fails_no_prediction(world: World) -> None:
+    world.sampler.stop("logger")
+    try:
+        client = RestClient(world.sampler.url, MODEL)
+        started = time.perf_counter()
+        for _ in range(20):
+            assert len(client.predict(world.examples)) == len(world.examples)
+        assert (time.perf_counter() - started) / 20 < 0.5
+    finally:
+        world.sampler.start_logger(world.cfg)
+
+
+def test_a_stuck_logger_costs_at_most_the_mirror_timeout(world: World) -> None:
+    """A logger that accepts connections and never answers: predictions still succeed."""
+    world.sampler.stop("logger")
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # nginx's closed connections
+    stuck.bind(("127.0.0.1", world.sampler.logger_port))
+    stuck.listen(128)  # accepted by the kernel, never read
+    try:
+        client = RestClient(world.sampler.url, MODEL)
+        times = []
+        for _ in range(10):
+            started = time.perf_counter()
+            assert len(client.predict(world.examples)) == len(world.examples)
+            times.append(time.perf_counter() - started)
+        assert max(times) < 10 * MIRROR_TIMEOUT_MS / 1000
+    finally:
+        stuck.close()
+        world.sampler.start_logger(world.cfg)
+
+
+def test_p99_with_sampling_on_and_off(world: World, tmp_path: Path, ci_report) -> None:
+    """Two nginx proxies over the same server, one mirroring every request and one not."""
+    off = Sampler(tmp_path / "off", free_port(), world.sampler.upstream, world.sampler.logger_port)
+    off.start_nginx(100, mirror=False)
+    cfg = dataclasses.replace(
+        world.cfg, loadtest=dataclasses.replace(world.cfg.loadtest, warmup_seconds=2)
+    )
+    figures = {}
+    try:
+        for name, url in (("off", off.url), ("on", world.sampler.url), ("off again", off.url)):
+            result = loadtest.run(
+                cfg, url, world.examples, tmp_path / name.replace(" ", "_"), users=8, seconds=8
+            )
+            assert result.requests > 0 and result.failures == 0, name
+            figures[name] = result
+    finally:
+        off.stop()
+    on = figures["on"].p99_ms
+    base = max(figures["off"].p99_ms, figures["off again"].p99_ms)
+    text = (
+        f"p99 sampling off: {figures['off'].p99_ms:.0f} ms, {figures['off again'].p99_ms:.0f} ms"
+        f" (again); on: {on:.0f} ms; requests sampled-on run: {figures['on'].requests}"
+    )
+    print(text)
+    ci_report("sampling overhead (nginx mirror, locust, 8 users)", text)
+    # Shared CPUs make absolute figures noisy: the mirror must not multiply the tail.
+    assert on <= 2 * base + 50, text
