@@ -38,7 +38,7 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 .PHONY: registry-tools browser-tools monitoring-tools help setup lock demo test test-durations test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
 	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows lock-check \
-	test-serving-contract mutate ct-check registry registry-stop
+	test-serving-contract mutate monitor ct-check registry registry-stop
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -306,6 +306,9 @@ promotion-pr: ## Open or update the pull request promoting FROM's release to TO 
 
 lint-workflows: setup $(ACTIONLINT) ## actionlint, shellcheck on run: steps, zizmor.
 	$(BIN)/python -m tools.workflow_lint
+
+monitor: setup ## Serving drift of ENV's sampled requests vs its release's training data (a note where ENV samples none).
+	$(MLOPS) monitor --env $(call q,$(ENV)) --if-sampled
 
 ct-check: setup ## Should ENV retrain? One line per reason; "no retrain" (mlops exit 4) succeeds too.
 	rc=0; $(MLOPS) ct check --env $(call q,$(ENV)) || rc=$$?; \

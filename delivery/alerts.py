@@ -15,14 +15,13 @@ from typing import Any
 import yaml
 
 from core.config import EnvironmentConfig
+from pipeline.serving_drift import DRIFT, DRIFT_THRESHOLD, RELEASE_INFO  # `mlops monitor`'s
+
+__all__ = ["DRIFT", "DRIFT_THRESHOLD", "RELEASE_INFO", "render", "rule_groups"]
 
 REQUESTS = ":tensorflow:serving:request_count"
 LATENCY_BUCKET = ":tensorflow:serving:request_latency_bucket"
 AVAILABLE_REPLICAS = "kube_deployment_status_replicas_available"  # kube-state-metrics
-# What `mlops monitor` exports (ct/serving_drift.py writes them; this module names them).
-DRIFT = "mlops_serving_drift"
-DRIFT_THRESHOLD = "mlops_serving_drift_threshold"
-RELEASE_INFO = "mlops_serving_release_info"  # {version}: 1, for the dashboard's release marks
 QUANTILES = (0.5, 0.95, 0.99)
 KIND = "prometheusrule"
 

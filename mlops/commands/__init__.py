@@ -17,6 +17,7 @@ from mlops.commands import (
     gc,
     init,
     loadtest,
+    monitor,
     predict,
     promote,
     render,
@@ -54,5 +55,6 @@ COMMANDS: dict[str, Command] = {
     "render": render,
     "config": config,
     "ct": ct,
+    "monitor": monitor,
     "init": init,
 }
