@@ -53,6 +53,7 @@ class Writer:
         if not lines:
             return 0
         current = self.folder / CURRENT
+        self.folder.mkdir(parents=True, exist_ok=True)  # emptied by hand while we run
         with current.open("a", encoding="utf-8") as f:
             f.write("".join(lines))
         if current.stat().st_size >= self.max_file_bytes:
