@@ -175,6 +175,12 @@ def test_fares_x1_5_are_named_fire_the_alert_and_make_ct_retrain(world, tmp_path
         in prom.read_text()
     )
     assert _alert_fires(environments, prom, tmp_path) == {"fare"}
+    report = json.loads((tmp_path / "work" / "monitor" / M.REPORT_JSON).read_text())
+    skewed = {(s["feature"], s["comparator"]) for s in report["skew"]}
+    assert ("fare", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH") in skewed  # the schema's 0.1
+    assert 'mlops_serving_skew_anomaly{environment="dev",model_name="taxi_tips",feature="fare"' in (
+        prom.read_text()
+    )
     code, out = _ct_check(environments, data, tmp_path / "work", capsys)
     assert code == 0, out
     assert "dev: retrain" in out
