@@ -371,6 +371,12 @@ class RequestLogConfig:
     max_files: StrictInt = Field(
         default=10, ge=1, description="rotated files kept; the oldest goes first"
     )
+    proxy_port: StrictInt = Field(
+        default=8511, ge=1, le=65535, description="`mlops sample`: nginx listens here locally"
+    )
+    logger_port: StrictInt = Field(
+        default=8512, ge=1, le=65535, description="`mlops sample`: the request logger's port"
+    )
     window_rows: StrictInt = Field(
         default=2000, ge=1, description="`mlops monitor` compares the newest N samples"
     )

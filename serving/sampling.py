@@ -12,6 +12,7 @@ a prediction at most those timeouts, and a missing one (connection refused) cost
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import EnvironmentConfig
+from core.errors import ConfigError, InfraError
 
 NGINX = ("nginx", "/usr/sbin/nginx")
 HINT = "nginx not found: run `make monitoring-tools` (Debian package nginx-light)"
@@ -118,6 +120,7 @@ class Sampler:
     logger_port: int
     host: str = "127.0.0.1"
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    detached: bool = False
 
     @property
     def url(self) -> str:
@@ -131,7 +134,9 @@ class Sampler:
         args += ["--port", str(self.logger_port), "--max-file-bytes", str(r.max_file_bytes)]
         args += ["--max-files", str(r.max_files)]
         with log.open("ab") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, start_new_session=self.detached
+            )
         self.processes["logger"] = proc
         _wait_port(self.host, self.logger_port, proc, "the request logger", log)
 
@@ -163,6 +168,7 @@ class Sampler:
             [nginx_binary(), "-p", str(self.prefix), "-c", str(conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=self.detached,
         )
         self.processes["nginx"] = proc
         _wait_port(self.host, self.listen, proc, "nginx", log)
@@ -184,3 +190,58 @@ class Sampler:
         self.prefix.mkdir(parents=True, exist_ok=True)
         self.start_logger(cfg)
         self.start_nginx(cfg.monitoring.request_log.sample_percent)
+
+
+STATE = "state.json"
+
+
+def state_dir(cfg: EnvironmentConfig) -> Path:
+    return Path(cfg.work_dir) / "sampling"
+
+
+def start_detached(cfg: EnvironmentConfig, upstream: int, host: str) -> Sampler:
+    """`mlops sample`: nginx and the logger in front of the environment's running server, left
+    running; their pids go to <work dir>/sampling/state.json for `--stop`."""
+    r = cfg.monitoring.request_log
+    if not r.store:
+        raise ConfigError(
+            f"{cfg.name}: monitoring.request_log.store is empty, so sampling is off; set it "
+            "(and monitoring.request_log.fields) to sample requests"
+        )
+    if (state_dir(cfg) / STATE).exists():
+        raise ConfigError(
+            f"sampling already started for {cfg.name} ({state_dir(cfg) / STATE}); "
+            f"stop it first with `mlops sample --env {cfg.name} --stop`"
+        )
+    sampler = Sampler(state_dir(cfg), r.proxy_port, upstream, r.logger_port, host, detached=True)
+    try:
+        sampler.start(cfg)
+    except RuntimeError as exc:
+        sampler.stop()
+        raise InfraError(f"sampling for {cfg.name} did not start: {exc}") from None
+    pids = {name: proc.pid for name, proc in sampler.processes.items()}
+    (state_dir(cfg) / STATE).write_text(json.dumps({"pids": pids, "url": sampler.url}))
+    return sampler
+
+
+def stop_detached(cfg: EnvironmentConfig) -> bool:
+    """Stop what `start_detached` left running (by its recorded pids); False when nothing was."""
+    path = state_dir(cfg) / STATE
+    if not path.exists():
+        return False
+    pids = json.loads(path.read_text()).get("pids", {})
+    for name, pid in pids.items():
+        try:
+            os.kill(int(pid), signal.SIGTERM if name == "logger" else signal.SIGQUIT)
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + 15
+    for pid in pids.values():
+        while time.monotonic() < deadline:
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+    path.unlink()
+    return True

@@ -23,6 +23,7 @@ from mlops.commands import (
     render,
     rollback,
     run,
+    sample,
     schema,
     serve,
     status,
@@ -56,5 +57,6 @@ COMMANDS: dict[str, Command] = {
     "config": config,
     "ct": ct,
     "monitor": monitor,
+    "sample": sample,
     "init": init,
 }

@@ -52,7 +52,14 @@ def world(trained, transform_run, tmp_path_factory) -> Iterator[World]:
         root,
         "local",
         {1: trained.export_dir},
-        monitoring={"request_log": {"store": str(store), "fields": FIELDS}},
+        monitoring={
+            "request_log": {
+                "store": str(store),
+                "fields": FIELDS,
+                "proxy_port": free_port(),
+                "logger_port": free_port(),
+            }
+        },
     )
     cfg = config.load("dev", served.environments, output_root=str(served.output))
     upstream = int(served.rest_url.rsplit(":", 1)[1])
@@ -150,3 +157,23 @@ def test_p99_with_sampling_on_and_off(world: World, tmp_path: Path, ci_report) -
     ci_report("sampling overhead (nginx mirror, locust, 8 users)", text)
     # Shared CPUs make absolute figures noisy: the mirror must not multiply the tail.
     assert on <= 2 * base + 50, text
+
+
+def test_mlops_sample_starts_and_stops_the_same_path(world: World, tmp_path: Path) -> None:
+    """The local path: `mlops sample` puts nginx and the logger in front of `mlops serve`."""
+    r = world.cfg.monitoring.request_log
+    started = world.served.cli("sample")
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        url = f"http://127.0.0.1:{r.proxy_port}"
+        assert url in started.stdout
+        before = len(L.read_window(world.store, 100_000).rows) if world.store.is_dir() else 0
+        assert len(RestClient(url, MODEL).predict(world.examples)) == len(world.examples)
+        _rows(world.store, before + len(world.examples))
+        again = world.served.cli("sample")
+        assert again.returncode == 2 and "already started" in again.stderr
+    finally:
+        stopped = world.served.cli("sample", "--stop")
+    assert stopped.returncode == 0 and "sampling stopped" in stopped.stdout
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", r.proxy_port)) != 0
