@@ -6,8 +6,8 @@ log requests (tensorflow/serving issues 408 and 1846); the same nginx config run
 in a pod or on a laptop, and a Gateway API `RequestMirror` filter can replace it in a cluster.
 nginx sends the copy as a subrequest and ignores its answer. `split_clients` picks
 monitoring.request_log.sample_percent of requests; the others are answered 204 inside nginx.
-The mirror's timeouts are tight and the logger answers at once, so a dead or stuck logger costs
-a prediction at most those timeouts, and a missing one (connection refused) costs nothing.
+nginx answers the client without waiting for the copy; the logger answers at once anyway, and
+the mirror's timeouts are tight, so a stuck logger holds few connections for long.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from core.errors import ConfigError, InfraError
 
 NGINX = ("nginx", "/usr/sbin/nginx")
 HINT = "nginx not found: run `make monitoring-tools` (Debian package nginx-light)"
-MIRROR_TIMEOUT_MS = 100  # the most a stuck logger can add to one prediction's connection
+MIRROR_TIMEOUT_MS = 100  # how long nginx keeps a copy to a stuck logger
 PREDICT = r"^/v1/models/[^/]+(/versions/[0-9]+|/labels/[A-Za-z0-9_]+)?:(predict|classify|regress)$"
 
 
