@@ -38,7 +38,7 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 .PHONY: registry-tools browser-tools monitoring-tools help setup lock demo test test-durations test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
 	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows lock-check \
-	test-serving-contract mutate ct-check registry registry-stop
+	test-serving-contract mutate monitor ct-check registry registry-stop
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -153,18 +153,20 @@ registry-tools: ## Install the OCI registry and skopeo the tests use (apt), if m
 	  >/dev/null
 
 # Prometheus (Debian package `prometheus`: the server and promtool) for the real-Prometheus
-# canary-analysis tests and the PromQL check of rendered AnalysisTemplates; installed like
-# registry-tools, and a no-op once it is there.
-monitoring-tools: ## Install Prometheus and promtool for the canary-analysis tests (apt), if missing.
-	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then exit 0; fi; \
+# canary-analysis tests, the PromQL check of rendered AnalysisTemplates and the alert rule tests,
+# and nginx (`nginx-light`) for the sampling mirror; installed like registry-tools, and a no-op
+# once they are there.
+monitoring-tools: ## Install Prometheus, promtool and nginx for the canary, alert and sampling tests (apt), if missing.
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null && \
+	  { command -v nginx >/dev/null || test -x /usr/sbin/nginx; }; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null; then \
-	  echo "The canary-analysis tests need Prometheus and promtool:" \
+	  echo "The canary-analysis and monitoring tests need Prometheus, promtool and nginx:" \
 	    "install them with your package manager" >&2; exit 1; fi; \
 	sudo=""; if [ "$$(id -u)" != 0 ]; then sudo=sudo; fi; \
-	echo "Installing prometheus (apt) for the canary-analysis tests"; \
+	echo "Installing prometheus and nginx-light (apt) for the canary-analysis and monitoring tests"; \
 	$$sudo apt-get update -qq && \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	  prometheus >/dev/null
+	  prometheus nginx-light >/dev/null
 
 # The browser test opens the run report in headless Chromium (Debian package `chromium`), driven
 # over its DevTools protocol; installed like registry-tools, and a no-op once it is there.
@@ -188,7 +190,7 @@ test: setup $(ACTIONLINT) registry-tools browser-tools monitoring-tools ## Lint,
 test-durations: setup registry-tools ## Run every test and record seconds per file in tests/durations.json (balances CI's shards).
 	$(BIN)/python -m pytest -p tests.support.shard --record-durations
 
-test-fast: setup registry-tools ## Unit, data, property, convergence, NaN and skew checks; no pipeline runs.
+test-fast: setup registry-tools monitoring-tools ## Unit, data, property, convergence, NaN and skew checks; no pipeline runs.
 	$(BIN)/python -m pytest -m "not slow"
 
 test-serving-contract: setup ## TF Serving contract cases on every backend here (Docker: real).
@@ -313,6 +315,9 @@ promotion-pr: ## Open or update the pull request promoting FROM's release to TO 
 
 lint-workflows: setup $(ACTIONLINT) ## actionlint, shellcheck on run: steps, zizmor.
 	$(BIN)/python -m tools.workflow_lint
+
+monitor: setup ## Serving drift of ENV's sampled requests vs its release's training data (a note where ENV samples none).
+	$(MLOPS) monitor --env $(call q,$(ENV)) --if-sampled
 
 ct-check: setup ## Should ENV retrain? One line per reason; "no retrain" (mlops exit 4) succeeds too.
 	rc=0; $(MLOPS) ct check --env $(call q,$(ENV)) || rc=$$?; \

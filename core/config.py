@@ -283,8 +283,13 @@ def _relocate(
         image=expand_variables(cfg.orchestration.image),
     )
     loadtest = dataclasses.replace(cfg.loadtest, rows_file=absolute(cfg.loadtest.rows_file))
+    request_log = dataclasses.replace(
+        cfg.monitoring.request_log, store=absolute(cfg.monitoring.request_log.store)
+    )
+    monitoring = dataclasses.replace(cfg.monitoring, request_log=request_log)
     return dataclasses.replace(
         cfg,
+        monitoring=monitoring,
         data=data,
         paths=paths,
         orchestration=orchestration,
@@ -330,6 +335,13 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
     serving = cfg.serving
     if serving.rest_port == serving.grpc_port:
         fail("serving.grpc_port", f"must differ from serving.rest_port ({serving.rest_port})")
+    request_log = cfg.monitoring.request_log
+    if request_log.store and not request_log.fields:
+        fail(
+            "monitoring.request_log.fields",
+            "must name the input fields a sample may keep when monitoring.request_log.store "
+            f"is set ({request_log.store!r}); an empty store turns sampling off",
+        )
     if not serving.monitoring_path.startswith("/"):
         fail("serving.monitoring_path", f"must start with '/', got {serving.monitoring_path!r}")
     sizes = serving.batching.allowed_batch_sizes

@@ -412,6 +412,84 @@ class RolloutConfig:
 
 
 # Keyword-only: sections with defaults (paths) sit among required ones, in the files' order.
+@dataclass(frozen=True, config=STRICT)
+class AlertsConfig:
+    """The PrometheusRule rendered into environments/<env>/manifests/ (`mlops render`).
+
+    p99 latency is held to loadtest.slo.p99_ms and serving drift to models/schema/drift.yaml,
+    so an alert and the gate that let the model in judge by the same numbers.
+    """
+
+    error_ratio_slo: StrictFloat = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description="alert when more than this share of requests fails (any status but OK)",
+    )
+    window_minutes: StrictInt = Field(
+        default=5, ge=1, description="rate window of the recording rules"
+    )
+    for_minutes: StrictInt = Field(
+        default=5, ge=0, description="how long a condition holds before its alert fires"
+    )
+    no_traffic_minutes: StrictInt = Field(
+        default=15, ge=1, description="alert when no request arrived for this long"
+    )
+    runbook_url: StrictStr = Field(
+        default="docs/monitoring.md",
+        description="the runbook page; each alert links to its own section (#anchor)",
+    )
+
+
+@dataclass(frozen=True, config=STRICT)
+class RequestLogConfig:
+    """Live requests sampled by a mirror in front of TF Serving (docs/monitoring.md).
+
+    The samples are the raw rows as sent, so they may hold personal data: `store: ""` turns
+    sampling off, and `fields` is the most a sample ever keeps.
+    """
+
+    store: StrictStr = Field(
+        default="",
+        description="folder the request logger appends to; empty: no sampling",
+    )
+    fields: list[StrictStr] = Field(
+        default_factory=list, description="the only input fields a sample keeps"
+    )
+    sample_percent: StrictFloat = Field(
+        default=100.0, gt=0.0, le=100.0, description="share of requests mirrored to the logger"
+    )
+    max_file_bytes: StrictInt = Field(
+        default=1024 * 1024, ge=1024, description="a log file is rotated at this size"
+    )
+    max_files: StrictInt = Field(
+        default=10, ge=1, description="rotated files kept; the oldest goes first"
+    )
+    proxy_port: StrictInt = Field(
+        default=8511, ge=1, le=65535, description="`mlops sample`: nginx listens here locally"
+    )
+    logger_port: StrictInt = Field(
+        default=8512, ge=1, le=65535, description="`mlops sample`: the request logger's port"
+    )
+    window_rows: StrictInt = Field(
+        default=2000, ge=1, description="`mlops monitor` compares the newest N samples"
+    )
+    min_rows: StrictInt = Field(
+        default=200, ge=1, description="fewer samples than this: no drift verdict"
+    )
+
+
+@dataclass(frozen=True, config=STRICT)
+class MonitoringConfig:
+    """Alerts, the dashboard, and serving drift: what watches the served model."""
+
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description=AlertsConfig.__doc__)
+    request_log: RequestLogConfig = Field(
+        default_factory=RequestLogConfig, description=RequestLogConfig.__doc__
+    )
+
+
+# Keyword-only: sections with defaults (paths) sit among required ones, in the files' order.
 @dataclass(frozen=True, config=STRICT, kw_only=True)
 class EnvironmentValues:
     """Everything the files set: base, then the shared layers named by `extends`, then the
@@ -435,3 +513,6 @@ class EnvironmentValues:
         default_factory=RetentionConfig, description=RetentionConfig.__doc__
     )
     rollout: RolloutConfig = Field(default_factory=RolloutConfig, description=RolloutConfig.__doc__)
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig, description=MonitoringConfig.__doc__
+    )

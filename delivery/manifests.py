@@ -2,11 +2,11 @@
 
 `infra/templates/` plus an environment's config and release record render
 `environments/<env>/manifests/` (TF Serving Deployment, its ConfigMap of TF Serving files,
-Service, HorizontalPodAutoscaler, PodDisruptionBudget) and
-`environments/<env>/argocd/application.yaml` (its repoURL from delivery.repo_url; without one,
-a README there says what to set). A promotion rewrites the record and the
-manifests together, so its pull request shows reviewers exactly what the cluster will change;
-`mlops render --check` fails when they drift apart.
+Service, HorizontalPodAutoscaler, PodDisruptionBudget, the PrometheusRule of delivery.alerts,
+the dashboard ConfigMap of delivery.dashboard) and `environments/<env>/argocd/application.yaml`
+(its repoURL from delivery.repo_url; without one, a README there says what to set). A promotion
+rewrites the record and the manifests together, so its pull request shows reviewers exactly
+what the cluster will change; `mlops render --check` fails when they drift apart.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from core.errors import GateError
 from core.paths import REPO_ROOT
 from core.ports import GRPC_PORT, REST_PORT
 from core.uris import join_uri, repo_relative
-from delivery import repo_url
+from delivery import alerts, dashboard, repo_url
 from serving import config_files as C
 from store import release as rel
 from store.model_store import OCI_SCHEME
@@ -83,14 +83,15 @@ def render_environment(cfg: EnvironmentConfig, record: rel.Record | None) -> dic
     flags = C.server_flags(cfg, "/config", files, GRPC_PORT, REST_PORT)
     config_sha = hashlib.sha256("".join(files[k] for k in sorted(files)).encode()).hexdigest()
     app = app_name(cfg)
+    label_map = {
+        "app.kubernetes.io/name": app,
+        "app.kubernetes.io/part-of": cfg.model_name.replace("_", "-"),
+        "app.kubernetes.io/managed-by": "mlops-render",
+        "mlops.template/environment": cfg.name,
+        "mlops.template/model-version": str(current.version),
+    }
     labels = "\n".join(
-        [
-            f"app.kubernetes.io/name: {app}",
-            f"app.kubernetes.io/part-of: {cfg.model_name.replace('_', '-')}",
-            "app.kubernetes.io/managed-by: mlops-render",
-            f"mlops.template/environment: {cfg.name}",
-            f'mlops.template/model-version: "{current.version}"',
-        ]
+        f'{k}: "{v}"' if k.endswith("model-version") else f"{k}: {v}" for k, v in label_map.items()
     )
     values = {
         "env": cfg.name,
@@ -106,6 +107,8 @@ def render_environment(cfg: EnvironmentConfig, record: rel.Record | None) -> dic
         "oci_ref": current.uri[len(OCI_SCHEME) :] if current.uri.startswith(OCI_SCHEME) else "",
     }
     out = {f"{kind}.yaml": _env.get_template(f"{kind}.yaml.j2").render(**values) for kind in KINDS}
+    out[f"{alerts.KIND}.yaml"] = alerts.render(cfg, app, str(current.version), label_map)
+    out[f"{dashboard.KIND}.yaml"] = dashboard.render(cfg, app, labels)
     if cfg.rollout.strategy != "none":
         from delivery import rollout_manifests
 

@@ -8,7 +8,9 @@ carries the spans it was trained on and where they live):
 - decay: the released model, read by digest through the model store, scores below
   `continuous_training.decay_floor` (above `decay_ceiling` for an error such as rmse) on the
   newest labelled span it was not trained on;
-- age: the release is older than `continuous_training.max_release_age_days`.
+- age: the release is older than `continuous_training.max_release_age_days`;
+- serving drift: the last `mlops monitor` report (pipeline.serving_drift) found the sampled live
+  requests moved away from the training spans, where the environment samples requests.
 Every "yes" is one reason; no reason means no retrain. A span a retrain would ingest first goes
 through the pipeline's own gates (the curated schema, `data.min_examples`): a span they refuse is
 no reason to retrain, it is a stop (exit 1), because the retrain would stop at the same gate.
@@ -200,6 +202,7 @@ def check(
         else:
             result.notes.append(f"drift not measured: {baseline.note}")
     _decay(cfg, release, available, baseline, result)
+    _serving_drift(cfg, release, result)
     age = (now or dt.datetime.now(dt.timezone.utc)) - _parse_time(release.promoted_at)
     limit = cfg.continuous_training.max_release_age_days
     if age > dt.timedelta(days=limit):
@@ -209,6 +212,33 @@ def check(
             f"released {release.promoted_at})"
         )
     return result
+
+
+def _serving_drift(cfg: EnvironmentConfig, release: rel.Release, result: CheckResult) -> None:
+    """The last `mlops monitor` report of the released model: each feature the sampled live
+    requests moved on, past the drift gate's threshold, is one reason."""
+    from pipeline import serving_drift
+
+    if not cfg.monitoring.request_log.store:
+        return  # sampling off: nothing to read
+    report = serving_drift.read(cfg)
+    where = serving_drift.report_dir(cfg) / serving_drift.REPORT_JSON
+    if report is None:
+        result.notes.append(f"serving drift not measured: no `mlops monitor` report ({where})")
+    elif report.release_version != str(release.version):
+        result.notes.append(
+            f"serving drift not used: {where} measured release {report.release_version or '-'}, "
+            f"{cfg.name} serves {release.version}; run `mlops monitor` again"
+        )
+    elif not report.measures:
+        result.notes.append(f"serving drift not measured: {report.note}")
+    else:
+        spans = S.describe(report.baseline_spans)
+        for line in report.lines():
+            result.reasons.append(
+                f"serving drift in {report.samples} sampled requests against the training "
+                f"spans {spans}: {line}"
+            )
 
 
 def _parse_time(text: str) -> dt.datetime:

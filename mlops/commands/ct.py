@@ -24,7 +24,7 @@ def add_parser(sub: Subparsers) -> None:
         "ct",
         help="continuous training: decide whether to retrain",
         description="Continuous training. `check` prints one line per reason to "
-        "retrain (new span, drift, decay, release age) and exits 0 "
+        "retrain (new span, drift, decay, release age, serving drift) and exits 0 "
         "when a retrain is needed, 4 when not.",
     )
     actions = parser.add_subparsers(dest="ct_command", required=True, metavar="SUBCOMMAND")

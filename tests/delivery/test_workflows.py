@@ -403,6 +403,15 @@ def test_continuous_training_reuses_the_train_and_deploy_workflows() -> None:
     assert jobs["deploy-dev"]["concurrency"] == {"group": "deploy-dev", "cancel-in-progress": False}
 
 
+def test_continuous_training_measures_serving_drift_before_its_check() -> None:
+    """`make monitor` (a note where the environment samples no requests) writes the report
+    `mlops ct check` reads, so it runs first, in the same job."""
+    steps = load("ct.yml")["jobs"]["check"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    assert "make monitor ENV=dev" in runs
+    assert runs.index("make monitor ENV=dev") < runs.index("make ct-check ENV=dev")
+
+
 @pytest.mark.parametrize(("name", "group"), sorted(DEPLOYS.items()))
 def test_one_deployment_at_a_time_per_environment(name: str, group: str) -> None:
     data = load(name)

@@ -1,0 +1,223 @@
+"""`mlops monitor` on planted samples: normal traffic measures no drift and leaves the alert
+quiet; fares x1.5 are named per feature, fire ServingDriftHigh on the exported series (promtool),
+and make `mlops ct check` answer "retrain" with that reason. Bad stores are clear errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core import config
+from delivery import alerts
+from delivery.manifests import app_name
+from mlops import cli
+from pipeline import serving_drift as M
+from store.model_store import model_digest
+from tests.support import ct_data as D
+from tests.support import promtool
+from tests.support.repo import update_overlay
+from tests.support.samples import write_samples
+
+FIELDS = [
+    "fare",
+    "trip_miles",
+    "trip_seconds",
+    "trip_start_hour",
+    "trip_start_day",
+    "trip_start_month",
+    "pickup_community_area",
+    "company",
+    "payment_type",
+]
+
+
+@pytest.fixture
+def world(tmp_path: Path, environments: Path) -> tuple[Path, Path, Path]:
+    """dev released on planted spans 1-2, sampling into a store of its own."""
+    data = tmp_path / "data"
+    for number in (1, 2):
+        D.write_span(data, number, D.benign(D.bundled_span(number), 1500, seed=number))
+    model = tmp_path / "model"
+    (model / "variables").mkdir(parents=True)
+    (model / "saved_model.pb").write_bytes(b"planted")
+    current = {
+        "model_name": "taxi_tips",
+        "version": 7,
+        "digest": model_digest(model),
+        "uri": str(model),
+        "promoted_from": "pipeline",
+        "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "spans": [1, 2],
+        "data_root": str(data),
+    }
+    (environments / "dev" / "release.yaml").write_text(
+        yaml.safe_dump({"environment": "dev", "current": current, "history": []})
+    )
+    store = tmp_path / "request_log"
+    update_overlay(
+        environments,
+        "dev",
+        {
+            "monitoring": {
+                "request_log": {
+                    "store": str(store),
+                    "fields": FIELDS,
+                    "window_rows": 1000,
+                    "min_rows": 200,
+                }
+            }
+        },
+    )
+    return environments, data, store
+
+
+def _monitor(environments: Path, data: Path, work: Path, capsys) -> tuple[int, str]:
+    args = ["--environments", str(environments), "monitor", "--env", "dev"]
+    code = cli.main([*args, "--data", str(data), "--output", str(work)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def _ct_check(environments: Path, data: Path, work: Path, capsys) -> tuple[int, str]:
+    code = cli.main(
+        [
+            "--environments",
+            str(environments),
+            "ct",
+            "check",
+            "--env",
+            "dev",
+            "--data",
+            str(data),
+            "--output",
+            str(work),
+        ]
+    )
+    return code, capsys.readouterr().out
+
+
+def _alert_fires(environments: Path, prom: Path, tmp: Path) -> set[str]:
+    """Features ServingDriftHigh fires for, on the exported series held for 10 minutes."""
+    cfg = config.load("dev", environments)
+    series = []
+    for line in prom.read_text().splitlines():
+        if line.startswith((alerts.DRIFT + "{", alerts.DRIFT_THRESHOLD + "{")):
+            name, value = line.rsplit(" ", 1)
+            series.append({"series": name, "values": f"{value}x10"})
+    rule = next(
+        r
+        for g in alerts.rule_groups(cfg, app_name(cfg), "7")
+        for r in g["rules"]
+        if r.get("alert") == "ServingDriftHigh"
+    )
+    fired = set()
+    for line in prom.read_text().splitlines():
+        if not line.startswith(alerts.DRIFT + "{"):
+            continue
+        labels = dict(
+            part.split("=", 1) for part in line[len(alerts.DRIFT) + 1 : line.index("}")].split(",")
+        )
+        labels = {k: v.strip('"') for k, v in labels.items()}
+        expected = {**labels, **rule["labels"]}
+        annotations = {
+            k: v.replace("{{ $labels.feature }}", labels["feature"]).replace(
+                "{{ $labels.measure }}", labels["measure"]
+            )
+            for k, v in rule["annotations"].items()
+        }
+        test = {
+            "input_series": series,
+            "alert_rule_test": [
+                {
+                    "eval_time": "5m",
+                    "alertname": "ServingDriftHigh",
+                    "exp_alerts": [{"exp_labels": expected, "exp_annotations": annotations}],
+                }
+            ],
+        }
+        case = tmp / f"{labels['feature']}-{labels['measure']}"
+        case.mkdir()
+        groups = alerts.rule_groups(cfg, app_name(cfg), "7")
+        if promtool.test_rules(groups, [test], case).returncode == 0:
+            fired.add(labels["feature"])
+    return fired
+
+
+def test_normal_traffic_no_drift_and_no_alert(world, tmp_path, capsys) -> None:
+    environments, data, store = world
+    write_samples(store, D.benign(D.read(), 1000, seed=7), FIELDS, tmp_path / "rows")
+    code, out = _monitor(environments, data, tmp_path / "work", capsys)
+    assert code == 0, out
+    assert "serving drift PASS (1000 sampled rows, 0 malformed lines skipped)" in out
+    report = json.loads((tmp_path / "work" / "monitor" / M.REPORT_JSON).read_text())
+    assert report["verdict"] == "PASS" and report["release_version"] == "7"
+    assert {m["feature"] for m in report["measures"]} >= {"fare", "company"}
+    assert "trip_start_hour" in {m["feature"] for m in report["measures"]}
+    prom = tmp_path / "work" / "monitor" / M.METRICS_FILE
+    assert _alert_fires(environments, prom, tmp_path) == set()
+    code, out = _ct_check(environments, data, tmp_path / "work", capsys)
+    assert code == 4 and "serving drift" not in out, out
+
+
+def test_fares_x1_5_are_named_fire_the_alert_and_make_ct_retrain(world, tmp_path, capsys) -> None:
+    environments, data, store = world
+    write_samples(store, D.scaled(D.benign(D.read(), 1000, seed=7), "fare"), FIELDS, tmp_path / "r")
+    code, out = _monitor(environments, data, tmp_path / "work", capsys)
+    assert code == 0, out
+    assert "serving drift WARN" in out and "  - fare: jensen_shannon " in out
+    prom = tmp_path / "work" / "monitor" / M.METRICS_FILE
+    assert (
+        'mlops_serving_release_info{environment="dev",model_name="taxi_tips",version="7"} 1'
+        in prom.read_text()
+    )
+    assert _alert_fires(environments, prom, tmp_path) == {"fare"}
+    report = json.loads((tmp_path / "work" / "monitor" / M.REPORT_JSON).read_text())
+    skewed = {(s["feature"], s["comparator"]) for s in report["skew"]}
+    assert ("fare", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH") in skewed  # the schema's 0.1
+    assert 'mlops_serving_skew_anomaly{environment="dev",model_name="taxi_tips",feature="fare"' in (
+        prom.read_text()
+    )
+    code, out = _ct_check(environments, data, tmp_path / "work", capsys)
+    assert code == 0, out
+    assert "dev: retrain" in out
+    assert (
+        "serving drift in 1000 sampled requests against the training spans 1-2: fare: "
+        "jensen_shannon" in out
+    )
+
+
+def test_a_report_of_another_release_is_no_reason(world, tmp_path, capsys) -> None:
+    environments, data, store = world
+    write_samples(store, D.scaled(D.benign(D.read(), 1000, seed=7), "fare"), FIELDS, tmp_path / "r")
+    assert _monitor(environments, data, tmp_path / "work", capsys)[0] == 0
+    record = environments / "dev" / "release.yaml"
+    written = yaml.safe_load(record.read_text())
+    written["current"]["version"] = 8
+    record.write_text(yaml.safe_dump(written))
+    code, out = _ct_check(environments, data, tmp_path / "work", capsys)
+    assert code == 4 and "serving drift not used" in out, out
+
+
+def test_too_few_samples_and_malformed_lines_are_said_not_fatal(world, tmp_path, capsys) -> None:
+    environments, data, store = world
+    write_samples(store, D.benign(D.read(), 50, seed=7), FIELDS, tmp_path / "rows")
+    with (store / "requests.jsonl").open("a") as f:
+        f.write("{broken\n")
+    code, out = _monitor(environments, data, tmp_path / "work", capsys)
+    assert code == 0, out
+    assert "serving drift SKIPPED (50 sampled rows, 1 malformed lines skipped)" in out
+    assert "below monitoring.request_log.min_rows 200" in out and "requests.jsonl:51" in out
+
+
+def test_a_missing_or_unreadable_store_exits_2_without_traceback(world, tmp_path, capsys) -> None:
+    environments, data, store = world
+    code, out = _monitor(environments, data, tmp_path / "work", capsys)
+    assert code == 2 and "no such folder" in out and "Traceback" not in out
+    store.mkdir()
+    (store / "requests.jsonl").write_bytes(b"\xff\xfe")
+    code, out = _monitor(environments, data, tmp_path / "work", capsys)
+    assert code == 2 and "unreadable" in out and "Traceback" not in out

@@ -1,0 +1,191 @@
+"""Sampling through a real nginx (Debian's) in front of the TF Serving stand-in: predict requests
+are mirrored to the request logger, whose store then holds their rows (configured fields only);
+a dead or stuck logger never fails a prediction; and the p99 with sampling on and off is
+measured in one run with locust through nginx."""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core import config
+from core.config import EnvironmentConfig
+from serving import loadtest
+from serving.client import RestClient, predict_body
+from serving.sampling import MIRROR_TIMEOUT_MS, Sampler
+from store import request_log as L
+from store import rows as R
+from tests.support.servers import MODEL, Served, free_port, start_server, stop_server
+
+FIELDS = ["fare", "trip_miles", "company", "payment_type"]
+
+
+@dataclasses.dataclass
+class World:
+    served: Served
+    cfg: EnvironmentConfig
+    sampler: Sampler
+    store: Path
+    examples: list[bytes]
+
+
+def _wait_available(url: str) -> None:
+    client = RestClient(url, MODEL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if "AVAILABLE" in [s["state"] for s in client.status()["model_version_status"]]:
+            return
+        time.sleep(0.5)
+    raise AssertionError("the stand-in never reported AVAILABLE")
+
+
+@pytest.fixture(scope="module")
+def world(trained, transform_run, tmp_path_factory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("sampling")
+    store = root / "request_log"
+    served = start_server(
+        root,
+        "local",
+        {1: trained.export_dir},
+        monitoring={
+            "request_log": {
+                "store": str(store),
+                "fields": FIELDS,
+                "proxy_port": free_port(),
+                "logger_port": free_port(),
+            }
+        },
+    )
+    cfg = config.load("dev", served.environments, output_root=str(served.output))
+    upstream = int(served.rest_url.rsplit(":", 1)[1])
+    sampler = Sampler(root / "nginx", free_port(), upstream, free_port())
+    try:
+        _wait_available(served.rest_url)
+        sampler.start(cfg)
+        yield World(served, cfg, sampler, store, R.examples(transform_run.probe_rows[:8]))
+    finally:
+        sampler.stop()
+        stop_server(served)
+
+
+def _rows(store: Path, at_least: int) -> list[dict]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if store.is_dir():
+            window = L.read_window(store, 100_000)
+            if len(window.rows) >= at_least:
+                return window.rows
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {at_least} sampled rows in {store}")
+
+
+def test_predictions_through_nginx_land_in_the_store(world: World) -> None:
+    client = RestClient(world.sampler.url, MODEL)
+    before = len(L.read_window(world.store, 100_000).rows) if world.store.is_dir() else 0
+    for _ in range(5):
+        assert len(client.predict(world.examples)) == len(world.examples)
+    rows = _rows(world.store, before + 5 * len(world.examples))
+    assert all(set(r) <= {L.TIME, *FIELDS} for r in rows)
+    assert {"fare", "company"} <= set(rows[-1])
+    # Status and metadata go through the proxy too, and are not sampled.
+    assert client.status()["model_version_status"]
+    time.sleep(0.5)
+    assert len(L.read_window(world.store, 100_000).rows) == before + 5 * len(world.examples)
+
+
+def test_a_dead_logger_fails_no_prediction(world: World) -> None:
+    world.sampler.stop("logger")
+    try:
+        client = RestClient(world.sampler.url, MODEL)
+        started = time.perf_counter()
+        for _ in range(20):
+            assert len(client.predict(world.examples)) == len(world.examples)
+        assert (time.perf_counter() - started) / 20 < 0.5
+    finally:
+        world.sampler.start_logger(world.cfg)
+
+
+def test_a_stuck_logger_costs_at_most_the_mirror_timeout(world: World) -> None:
+    """A logger that accepts connections and never answers, and a client that keeps its
+    connection open between predictions (as locust and most SDKs do): every prediction still
+    answers in time. (With the mirror's timeouts raised to 5 s, nginx 1.22 still answered at
+    once here; the timeouts bound the connections a stuck logger holds, not the answers.)"""
+    world.sampler.stop("logger")
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # nginx's closed connections
+    stuck.bind(("127.0.0.1", world.sampler.logger_port))
+    stuck.listen(128)  # accepted by the kernel, never read
+    body = json.dumps(predict_body(world.examples))
+    connection = http.client.HTTPConnection("127.0.0.1", world.sampler.listen, timeout=30)
+    try:
+        times = []
+        for _ in range(6):
+            started = time.perf_counter()
+            connection.request(
+                "POST", f"/v1/models/{MODEL}:predict", body, {"Content-Type": "application/json"}
+            )
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+            times.append(time.perf_counter() - started)
+            assert response.status == 200 and len(answer["predictions"]) == len(world.examples)
+        assert max(times) < 10 * MIRROR_TIMEOUT_MS / 1000, times
+    finally:
+        connection.close()
+        stuck.close()
+        world.sampler.start_logger(world.cfg)
+
+
+def test_p99_with_sampling_on_and_off(world: World, tmp_path: Path, ci_report) -> None:
+    """Two nginx proxies over the same server, one mirroring every request and one not."""
+    off = Sampler(tmp_path / "off", free_port(), world.sampler.upstream, world.sampler.logger_port)
+    off.start_nginx(100, mirror=False)
+    cfg = dataclasses.replace(
+        world.cfg, loadtest=dataclasses.replace(world.cfg.loadtest, warmup_seconds=2)
+    )
+    figures = {}
+    try:
+        for name, url in (("off", off.url), ("on", world.sampler.url), ("off again", off.url)):
+            result = loadtest.run(
+                cfg, url, world.examples, tmp_path / name.replace(" ", "_"), users=8, seconds=8
+            )
+            assert result.requests > 0 and result.failures == 0, name
+            figures[name] = result
+    finally:
+        off.stop()
+    on = figures["on"].p99_ms
+    base = max(figures["off"].p99_ms, figures["off again"].p99_ms)
+    text = (
+        f"p99 sampling off: {figures['off'].p99_ms:.0f} ms, {figures['off again'].p99_ms:.0f} ms"
+        f" (again); on: {on:.0f} ms; requests sampled-on run: {figures['on'].requests}"
+    )
+    print(text)
+    ci_report("sampling overhead (nginx mirror, locust, 8 users)", text)
+    # Shared CPUs make absolute figures noisy: the mirror must not multiply the tail.
+    assert on <= 2 * base + 50, text
+
+
+def test_mlops_sample_starts_and_stops_the_same_path(world: World, tmp_path: Path) -> None:
+    """The local path: `mlops sample` puts nginx and the logger in front of `mlops serve`."""
+    r = world.cfg.monitoring.request_log
+    started = world.served.cli("sample")
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        url = f"http://127.0.0.1:{r.proxy_port}"
+        assert url in started.stdout
+        before = len(L.read_window(world.store, 100_000).rows) if world.store.is_dir() else 0
+        assert len(RestClient(url, MODEL).predict(world.examples)) == len(world.examples)
+        _rows(world.store, before + len(world.examples))
+        again = world.served.cli("sample")
+        assert again.returncode == 2 and "already started" in again.stderr
+    finally:
+        stopped = world.served.cli("sample", "--stop")
+    assert stopped.returncode == 0 and "sampling stopped" in stopped.stdout
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", r.proxy_port)) != 0
