@@ -9,7 +9,7 @@ from store import release as rel
 
 
 def test_the_words_written_to_records_and_reports_do_not_change() -> None:
-    assert [v.value for v in Verdict] == ["PASS", "FAIL", "WARN", "SKIPPED", "NONE"]
+    assert [v.value for v in Verdict] == ["PASS", "FAIL", "WARN", "SKIPPED", "NONE", "INCONCLUSIVE"]
     assert Rule.TAG_MATCHES.value == "tag-matches" and Rule.STORE.value == "store"
 
 
