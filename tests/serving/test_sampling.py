@@ -121,7 +121,7 @@ STUCK_BUDGET_S = 0.6
 def _copies(stuck: socket.socket) -> list[bytes]:
     """The request heads of the copies nginx sent the stuck logger (accepted only now)."""
     stuck.settimeout(0.5)
-    heads = []
+    heads: list[bytes] = []
     while True:
         try:
             connection, _ = stuck.accept()
