@@ -19,6 +19,7 @@ no reason to retrain, it is a stop (exit 1), because the retrain would stop at t
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,6 +262,7 @@ def _decay(
 ) -> None:
     """The released model's evaluation.metric on the newest labelled span it was not trained on
     (a score on its own training data says nothing about decay), against the floor."""
+    from pipeline import decay_score
     from store.model_store import materialize
 
     if baseline.unseen is None:
@@ -289,11 +291,9 @@ def _decay(
         )
         return
     metric = cfg.evaluation.metric
-    if metric not in SCORED_METRICS:
-        result.notes.append(
-            f"decay not measured: `mlops ct check` scores {', '.join(SCORED_METRICS)} on raw "
-            f"rows so far, not {metric} (evaluation.metric)"
-        )
+    why = decay_score.unsupported(metric)
+    if why:
+        result.notes.append(f"decay not measured: {why}")
         return
     if len(rows) < cfg.data.min_examples:
         result.notes.append(
@@ -309,18 +309,27 @@ def _decay(
         Path(cfg.work_dir) / "ct" / "models",
         version=release.version,
     )
-    value, count = score(model_dir, rows, metric)
-    judge_decay(result, metric, span, value, count, cfg.continuous_training.decay_bound(metric))
+    scored = decay_score.score(model_dir, rows, metric)
+    bound = cfg.continuous_training.decay_bound(metric)
+    judge_decay(result, metric, span, scored.value, scored.count, bound, scored.why)
 
 
 def judge_decay(
-    result: CheckResult, metric: str, span: int, value: float | None, count: int, bound: float
+    result: CheckResult,
+    metric: str,
+    span: int,
+    value: float,
+    count: int,
+    bound: float,
+    why: str = "",
 ) -> None:
     """The released model's score on `span` against the decay bound, in the metric's direction:
-    a reason to retrain, or a note."""
-    if value is None:
+    a reason to retrain, or a note. An undefined score (NaN) is a note that says decay was not
+    measured and `why`, never a pass."""
+    if math.isnan(value):
         result.notes.append(
-            f"decay not measured: span {span}'s labels have one class, so {metric} is undefined"
+            f"decay not measured: span {span} {why or 'cannot define it'}, so {metric} "
+            f"is undefined there"
         )
     elif decay.decayed(value, bound, metric):
         result.reasons.append(
@@ -335,10 +344,12 @@ def judge_decay(
 
 
 def _labelled_rows(paths: list[str]) -> list:
-    """Typed rows of a span with both label sources present; [] when unlabelled."""
+    """Typed rows of a span with every column the label is made from; [] when unlabelled."""
+    from pipeline import decay_score
     from store import rows as R
 
     schema = R.load_schema()
+    needed = decay_score.label_inputs()
     out = []
     for path in paths:
         local = Path(path)
@@ -355,38 +366,5 @@ def _labelled_rows(paths: list[str]) -> list:
             if "no data rows" in str(exc):
                 continue
             raise ConfigError(f"cannot score the released model on {path}: {exc}") from None
-        out += [r for r in rows if r.get("tips") and r.get("fare")]
+        out += [r for r in rows if all(r.get(k) for k in needed)]
     return out
-
-
-# The metrics `score` computes on raw rows: the binary label of the serving signature's output.
-SCORED_METRICS = ("auc", "binary_accuracy", "precision", "recall")
-
-
-def score(model_dir: Path, rows: list, metric: str) -> tuple[float | None, int]:
-    """`metric` of the SavedModel's serving signature on raw rows (label as in the Transform);
-    None when the labels have one class and the metric is undefined there (auc, precision,
-    recall), rather than a 0 that would read as decay."""
-    import numpy as np
-    import tensorflow as tf
-
-    from models import features as F
-    from store import rows as R
-
-    labels = np.array([float(r["tips"][0] > r["fare"][0] * F.TIP_FRACTION) for r in rows])
-    if metric != "binary_accuracy" and len(set(labels.tolist())) < 2:
-        return None, len(rows)
-    serving = [{k: v for k, v in r.items() if k not in ("tips",)} for r in rows]
-    signature = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
-    batches = [R.examples(serving[i : i + 1024]) for i in range(0, len(serving), 1024)]
-    predictions = np.concatenate(
-        [signature(examples=tf.constant(b))["outputs"].numpy()[:, 0] for b in batches]
-    )
-    keras_metric = {
-        "auc": tf.keras.metrics.AUC(num_thresholds=10000),
-        "binary_accuracy": tf.keras.metrics.BinaryAccuracy(),
-        "precision": tf.keras.metrics.Precision(),
-        "recall": tf.keras.metrics.Recall(),
-    }[metric]
-    keras_metric.update_state(labels, predictions)
-    return float(keras_metric.result().numpy()), len(rows)

@@ -6,8 +6,9 @@ log requests (tensorflow/serving issues 408 and 1846); the same nginx config run
 in a pod or on a laptop, and a Gateway API `RequestMirror` filter can replace it in a cluster.
 nginx sends the copy as a subrequest and ignores its answer. `split_clients` picks
 monitoring.request_log.sample_percent of requests; the others are answered 204 inside nginx.
-nginx answers the client without waiting for the copy; the logger answers at once anyway, and
-the mirror's timeouts are tight, so a stuck logger holds few connections for long.
+nginx answers the client without waiting for the copy, but reads the next request on a kept-alive
+client connection only once the copy is done: the mirror's tight timeouts are what bound the
+delay a stuck logger adds to such a client's next prediction (tests/serving/test_sampling.py).
 """
 
 from __future__ import annotations
