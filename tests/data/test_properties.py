@@ -57,6 +57,22 @@ def test_a_float_column_written_only_as_whole_numbers_is_stopped_by_the_gate(tmp
     assert anomalies == {"fare": "Unexpected data type", "tips": "Unexpected data type"}
 
 
+def test_a_string_column_holding_only_numbers_in_a_span_is_stopped_by_the_gate(tmp_path) -> None:
+    """The same inference for strings, pinned: a span in which every company reads as a number
+    ("0", "17") makes the column INT, and the data gate names it instead of training on it. The
+    property test above therefore draws free text that does not read as a number."""
+    csv = tmp_path / "span" / "data.csv"
+    csv.parent.mkdir()
+    csv.write_text(
+        "fare,trip_start_month,trip_start_hour,trip_start_day,trip_start_timestamp,"
+        "trip_miles,payment_type,company,tips\n"
+        "45.0,5,19,6,1400269500,2.5,Cash,0,0.0\n"
+        "12.0,5,20,6,1400273100,1.0,Credit Card,17,3.0\n"
+    )
+    anomalies = S.validate_examples(S.csv_examples(csv))
+    assert anomalies == {"company": "Unexpected data type"}
+
+
 def test_the_fast_csv_path_is_csv_example_gen(tmp_path) -> None:
     """support.csv_examples calls CsvExampleGen's own steps without Beam; on real rows it gives
     exactly what the Beam transform gives."""

@@ -386,7 +386,20 @@ def _feature_values(feature: Any, st: Any) -> Any:
     if feature.domain:
         domain = next(s for s in schema.string_domain if s.name == feature.domain)
         return st.sampled_from([v.encode() for v in domain.value])
-    return st.text(min_size=1, max_size=30).map(str.encode)
+    # Free text that reads as a number is left out: CsvExampleGen infers each column's type from
+    # the span's text, so a span whose string column holds only numbers ("0") becomes INT and the
+    # data gate stops it. That is pinned on its own in tests/data/test_properties.py.
+    return (
+        st.text(min_size=1, max_size=30).filter(lambda t: not _reads_as_number(t)).map(str.encode)
+    )
+
+
+def _reads_as_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def schema_rows(st: Any, *, serving: bool = True) -> Any:
