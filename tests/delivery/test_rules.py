@@ -33,6 +33,7 @@ def test_refusals_name_their_rule_in_one_message() -> None:
     exc = PromotionRefused(Rule.TAG_MATCHES, "what to do")
     assert (exc.rule, exc.exit_code) == (Rule.TAG_MATCHES, 1)
     assert str(exc) == "refused (tag-matches): what to do"
+    assert exc.reason == "what to do"  # what `mlops status` and --ok-if-current print on
 
 
 def test_stage_order() -> None:
