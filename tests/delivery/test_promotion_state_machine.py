@@ -370,39 +370,6 @@ DISABLED = {
 }
 
 
-def _fails_open(src: str, strategy: str, release: rel.Release) -> None:
-    """The rule as it was: only a FAIL or INCONCLUSIVE refused, so an unanalysed release went on."""
-    if strategy != "none" and release.analysis.verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE):
-        raise PromotionRefused(Rule.ANALYSIS_PASSED, "failed")
-
-
-def _any_pass(src: str, strategy: str, release: rel.Release) -> None:
-    """A PASS counted whatever artifact it judged."""
-    if strategy != "none" and release.analysis.verdict != Verdict.PASS:
-        raise PromotionRefused(Rule.ANALYSIS_PASSED, "not passed")
-
-
-# Weakened, not switched off: the analysis rule as it used to fail open, and one that trusts a
-# verdict recorded for another artifact.
-WEAKENED = {"fails-open": _fails_open, "any-pass": _any_pass}
-
-
-@pytest.mark.parametrize("weakened", sorted(WEAKENED))
-def test_the_state_machine_catches_a_weakened_analysis_rule(weakened: str, monkeypatch) -> None:
-    monkeypatch.setattr(rules, "analysis_passed", WEAKENED[weakened])
-    with pytest.raises(AssertionError):
-        run_state_machine_as_test(
-            Promotions,
-            settings=settings(
-                SETTINGS,
-                max_examples=300,
-                database=None,
-                report_multiple_bugs=False,
-                phases=[Phase.generate],
-            ),
-        )
-
-
 @pytest.mark.parametrize("rule_name", sorted(DISABLED))
 def test_the_state_machine_catches_each_disabled_rule(rule_name: Rule, monkeypatch) -> None:
     for module, name, replacement in DISABLED[rule_name]:
