@@ -253,6 +253,14 @@ render-check: setup ## Fail when committed manifests are stale.
 loadtest-record: setup ## Load-test ENV (URL=... or its running server) and record the verdict.
 	$(MLOPS) loadtest --env $(ENV) $(if $(URL),--url $(URL)) --record
 
+.PHONY: analyze
+analyze: setup ## Judge ENV's shadow/canary through PROMETHEUS=URL and record the verdict (analysis-passed reads it).
+	@if [[ -z "$${PROMETHEUS:-}" ]]; then \
+	  echo "make analyze: PROMETHEUS is not set: give the URL of the Prometheus that scrapes" \
+	    "$(ENV) (make analyze ENV=$(ENV) PROMETHEUS=http://...), or set rollout.strategy: none" \
+	    "in environments/$(ENV)/config.yaml in a reviewed pull request" >&2; exit 2; fi
+	$(MLOPS) analyze --env $(ENV) --prometheus "$$PROMETHEUS" --record
+
 serve-loadtest-record: setup ## Serve ENV's release, load-test it, record the verdict in its release.yaml, stop.
 	$(MAKE) --no-print-directory serve-and-loadtest ENV=$(ENV) LOADTEST_ARGS=--record
 

@@ -283,6 +283,8 @@ class Delivery:
             rounded(requests, 1),
             rounded(error_ratio, 6),
             rounded(p99_ms, 3),
+            version=record.current.version,
+            digest=record.current.digest,
         )
         self._write(env, record)
         return record

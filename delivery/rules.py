@@ -63,20 +63,44 @@ def load_test_passed(src: str, release: rel.Release) -> None:
 
 
 def analysis_passed(src: str, strategy: str, release: rel.Release) -> None:
-    """A release whose shadow or canary analysis in `src` failed, or stayed inconclusive, goes
-    no further. Where no analysis was recorded (NONE: no cluster Prometheus judged it) the
-    load test is the gate, as for an environment with rollout.strategy none."""
+    """Out of a shadow or canary environment only a release with its own recorded PASS moves:
+    a gate that could not measure (no analysis, or one of another artifact) never passes.
+    Skipping the analysis is a reviewed config change (rollout.strategy none), never silent."""
     if strategy == "none":
         return
-    verdict = release.analysis.verdict
-    if verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE):
-        raise PromotionRefused(
-            Rule.ANALYSIS_PASSED,
-            f"{src}'s release {release.short()} has {strategy} analysis verdict {verdict}; "
-            f"fix the candidate (or, if inconclusive, send it more traffic), re-run "
-            f"`mlops analyze --env {src} --prometheus URL --record`, and promote once it "
-            f"passes",
+    analysis = release.analysis
+    if analysis.verdict == Verdict.PASS and analysis.judged(release):
+        return
+    what = f"{src}'s release {release.short()}"
+    run = (
+        f"run `mlops analyze --env {src} --prometheus URL --record` against the Prometheus "
+        f"that scrapes {src}"
+    )
+    skip = (
+        f"or, if {src} has no Prometheus, set `rollout.strategy: none` in "
+        f"environments/{src}/config.yaml in a reviewed pull request"
+    )
+    if analysis.verdict == Verdict.NONE:
+        why = (
+            f"{what} has no recorded {strategy} analysis; {run} and promote once it passes, {skip}"
         )
+    elif not analysis.judged(release):
+        judged = (
+            f"version {analysis.version} ({analysis.digest[7:19]})"
+            if analysis.version is not None
+            else "no named release"
+        )
+        why = (
+            f"{what} has no {strategy} analysis of its own (the recorded {analysis.verdict} "
+            f"judged {judged}); {run} and promote once it passes, {skip}"
+        )
+    else:
+        why = (
+            f"{what} has {strategy} analysis verdict {analysis.verdict}; fix the candidate "
+            f"(or, if inconclusive, send it more traffic), re-run `mlops analyze --env {src} "
+            f"--prometheus URL --record`, and promote once it passes"
+        )
+    raise PromotionRefused(Rule.ANALYSIS_PASSED, why)
 
 
 def not_already_there(dst: str, target: rel.Record | None, release: rel.Release) -> None:

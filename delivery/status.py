@@ -6,6 +6,7 @@ import datetime as dt
 
 from core import metrics, registry_setup
 from core.verdicts import Verdict
+from delivery import rules
 from delivery.promotion import Delivery
 from store import release as rel
 from store.oci import answers
@@ -32,14 +33,25 @@ def figure(metric: str, value: float | None) -> str:
     )
 
 
+def analysis(strategy: str, release: rel.Release) -> str:
+    """The analysis column: `-` without shadow or canary; a verdict of another release is
+    shown as such, since the analysis-passed rule does not count it."""
+    if strategy == "none":
+        return "-"
+    verdict = release.analysis.verdict
+    if verdict != Verdict.NONE and not release.analysis.judged(release):
+        return f"{verdict} (of another release)"
+    return f"{verdict}"
+
+
 def table(delivery: Delivery) -> str:
     envs = delivery.order()
     records = {env: delivery.record(env) for env in envs}
-    rows = [("env", "version", "digest", "age", "metric", "load test", "from")]
+    rows = [("env", "version", "digest", "age", "metric", "load test", "analysis", "from")]
     for env in envs:
         r = records[env]
         if r is None:
-            rows.append((env, "-", "-", "-", "-", "-", "(no release)"))
+            rows.append((env, "-", "-", "-", "-", "-", "-", "(no release)"))
             continue
         c = r.current
         metric = delivery.cfg(env).evaluation.metric
@@ -52,6 +64,7 @@ def table(delivery: Delivery) -> str:
                 _age(c.promoted_at),
                 figure(metric, value),
                 c.loadtest.verdict,
+                analysis(delivery.cfg(env).rollout.strategy, c),
                 c.promoted_from,
             )
         )
@@ -107,7 +120,18 @@ def pending(
         if target is not None and target.current.same_artifact(source):
             continue
         promote = f"`mlops promote --from {src} --to {env}`"
-        if source.loadtest.verdict == Verdict.PASS:
+        strategy = delivery.cfg(src).rollout.strategy
+        try:
+            rules.analysis_passed(src, strategy, source)
+            unjudged = ""
+        except rules.PromotionRefused as exc:
+            unjudged = exc.reason
+        if source.loadtest.verdict == Verdict.PASS and unjudged:
+            out.append(
+                f"pending: {source.short()} waits for a passing {strategy} analysis in {src} "
+                f"before it can go to {env}: {unjudged}"
+            )
+        elif source.loadtest.verdict == Verdict.PASS:
             missing = hint(env)
             out.append(
                 f"pending: {source.short()} can be promoted {src} -> {env} ({promote})"

@@ -51,6 +51,14 @@ class Analysis:
     requests: float | None = None
     error_ratio: float | None = None
     p99_ms: float | None = None
+    # The release it judged: a verdict counts only for that exact artifact, so one copied or
+    # left over from another version never opens the analysis-passed rule.
+    version: int | None = None
+    digest: str = ""
+
+    def judged(self, release: Release) -> bool:
+        """Whether this analysis was recorded for `release` (same version and digest)."""
+        return (self.version, self.digest) == (release.version, release.digest)
 
 
 @dataclass

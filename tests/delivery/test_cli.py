@@ -21,6 +21,7 @@ def test_the_whole_path_to_prod_and_back(repo: Repo, capsys: pytest.CaptureFixtu
     repo.pass_loadtest("dev")
     assert run(repo, "promote", "--from", "dev", "--to", "staging") == 0
     repo.pass_loadtest("staging")
+    repo.pass_analysis("staging")
     assert run(repo, "promote", "--from", "staging", "--to", "prod") == 0
     second = repo.push()
     assert run(repo, "promote", "--to", "dev") == 0
@@ -36,6 +37,7 @@ def test_the_whole_path_to_prod_and_back(repo: Repo, capsys: pytest.CaptureFixtu
     repo.pass_loadtest("dev")
     assert run(repo, "promote", "--from", "dev", "--to", "staging") == 0
     repo.pass_loadtest("staging")
+    repo.pass_analysis("staging")
     assert run(repo, "promote", "--from", "staging", "--to", "prod") == 0
     assert run(repo, "rollback", "--env", "prod") == 0
     assert f"Rolled prod back to version {first}" in capsys.readouterr().out
@@ -73,6 +75,7 @@ def test_prod_promotion_refuses_a_version_other_than_the_approved_one(repo: Repo
     repo.pass_loadtest("dev")
     assert run(repo, "promote", "--from", "dev", "--to", "staging") == 0
     repo.pass_loadtest("staging")
+    repo.pass_analysis("staging")
     capsys.readouterr()
     assert (
         run(

@@ -55,6 +55,12 @@ class Laptop:
             env, Verdict.PASS, "reports", p95_ms=9, p99_ms=12, rps=300, failure_ratio=0.0
         ).current
 
+    def pass_analysis(self, env: str) -> rel.Release:
+        """What a passing `mlops analyze --record` writes: staging's shadow judged it."""
+        return self.delivery.record_analysis(
+            env, Verdict.PASS, requests=900, error_ratio=0.0, p99_ms=12
+        ).current
+
 
 @pytest.fixture
 def laptop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Laptop:
@@ -155,6 +161,8 @@ def test_with_make_registry_a_release_goes_dev_staging_prod(
     assert _tag(repository, "staging") == _tag(repository, "1001") == digest
 
     laptop.pass_loadtest("staging")
+
+    laptop.pass_analysis("staging")
     assert laptop.cli("promote", "--from", "staging", "--to", "prod") == 0
     prod = rel.read(laptop.environments, "prod")
     assert prod is not None and prod.current.uri == staging.current.uri  # one artifact, tagged

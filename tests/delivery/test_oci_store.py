@@ -57,6 +57,7 @@ def _through_prod(repo: Repo) -> rel.Release:
     repo.pass_loadtest("dev")
     repo.delivery.promote("dev", "staging")
     repo.pass_loadtest("staging")
+    repo.pass_analysis("staging")
     return repo.delivery.promote("staging", "prod").current
 
 
@@ -159,6 +160,7 @@ def test_a_tag_moved_outside_promote_is_refused(oci: Repo, registry: Registry) -
     oci.pass_loadtest("dev")
     oci.delivery.promote("dev", "staging")
     oci.pass_loadtest("staging")
+    oci.pass_analysis("staging")
     before = _snapshot(oci, registry)
     with pytest.raises(
         PromotionRefused,

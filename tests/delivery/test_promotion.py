@@ -77,6 +77,36 @@ def test_prod_refuses_a_release_whose_staging_shadow_failed(repo: Repo, verdict:
     assert (staging.verdict, staging.strategy, staging.requests) == (Verdict.PASS, "shadow", 900)
 
 
+def test_prod_refuses_a_release_staging_never_analysed(repo: Repo) -> None:
+    """A shadow nobody measured is no pass: prod waits for a recorded analysis, and the stored
+    verdict names the very release it judged."""
+    _promote_through_staging(repo)
+    repo.pass_loadtest("staging")
+    with pytest.raises(
+        PromotionRefused,
+        match=r"refused \(analysis-passed\): staging's release version \d+ .* has no "
+        r"recorded shadow analysis; run `mlops analyze --env staging --prometheus URL "
+        r"--record`",
+    ):
+        repo.delivery.promote("staging", "prod")
+    assert rel.read(repo.environments, "prod") is None
+    judged = repo.pass_analysis("staging").current
+    assert (judged.analysis.version, judged.analysis.digest) == (judged.version, judged.digest)
+    assert repo.current("staging").analysis == judged.analysis  # on disk, as recorded
+    assert repo.delivery.promote("staging", "prod").current.digest == judged.digest
+
+
+def test_strategy_none_in_git_is_the_one_way_to_skip_the_analysis(repo: Repo) -> None:
+    _promote_through_staging(repo)
+    repo.pass_loadtest("staging")
+    path = repo.environments / "staging" / "config.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["rollout"] = {"strategy": "none"}
+    path.write_text(yaml.safe_dump(data))
+    prod = repo.delivery.promote("staging", "prod").current
+    assert prod.analysis == rel.Analysis() and repo.current("staging").analysis == rel.Analysis()
+
+
 def test_stages_are_not_skipped(any_repo: Repo) -> None:
     repo = any_repo
     repo.push()
@@ -122,6 +152,7 @@ def test_promoting_what_already_runs_is_refused(any_repo: Repo) -> None:
     repo = any_repo
     _promote_through_staging(repo)
     repo.pass_loadtest("staging")
+    repo.pass_analysis("staging")
     repo.delivery.promote("staging", "prod")
     with pytest.raises(
         PromotionRefused,

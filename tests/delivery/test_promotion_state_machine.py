@@ -2,10 +2,11 @@
 
 Each step checks its own outcome against an independent reading of the records (a refusal must
 have a true reason; a success must have met every rule), and after every step the invariants
-hold: prod only ever runs artifacts that passed a load test in staging, and every record on disk
-parses whole. Rules fire only where they can act (a load test where a release exists, a
-promotion where the source has one), so runs actually reach staging and prod; a separate test
-switches each rule off in turn and expects this machine to catch it.
+hold: prod only ever runs artifacts that passed a load test and their own shadow analysis in
+staging, and every record on disk parses whole. Rules fire only where they can act (a load
+test where a release exists, a promotion where the source has one), so runs actually reach
+staging and prod; a separate test switches each rule off in turn and expects this machine to
+catch it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Promotions(RuleBasedStateMachine):
         self.d = self.repo.delivery
         self.pushed: list[int] = []
         self.passed_in_staging: set[tuple[int, str]] = set()
+        self.analysed_in_staging: set[tuple[int, str]] = set()  # a PASS recorded for it there
         self.tampered: set[tuple[int, str]] = set()
 
     def teardown(self) -> None:
@@ -79,7 +81,7 @@ class Promotions(RuleBasedStateMachine):
         self.push()
         self.promote_to_dev(None)
         self.advance("dev", verdict=Verdict.PASS)
-        self.advance("staging", verdict=Verdict.PASS)
+        self.advance("staging", verdict=Verdict.PASS, analysis=Verdict.PASS)
 
     @rule()
     def push(self) -> None:
@@ -129,14 +131,35 @@ class Promotions(RuleBasedStateMachine):
                 self.d.record_analysis(env, verdict, requests=500, error_ratio=0, p99_ms=20)
             return
         after = self.d.record_analysis(env, verdict, requests=500, error_ratio=0, p99_ms=20)
-        assert after.current.analysis.verdict == verdict
+        current = after.current
+        assert current.analysis.verdict == verdict
+        assert (current.analysis.version, current.analysis.digest) == (
+            current.version,
+            current.digest,
+        )
         assert self.d.record(env) == after
+        if env == "staging" and verdict == Verdict.PASS:
+            self.analysed_in_staging.add((current.version, current.digest))
 
-    def analysis_failed(self, src: str, source: rel.Release | None) -> bool:
-        return (
-            source is not None
-            and self.d.cfg(src).rollout.strategy != "none"
-            and source.analysis.verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE)
+    @precondition(lambda self: self.has_release("staging"))
+    @rule(env=st.sampled_from(ENVS))
+    def stale_analysis(self, env: str) -> None:
+        """A hand edit (or a bad merge) copies an earlier release's verdict onto the current one:
+        it judged another artifact, so it must not open the analysis-passed rule."""
+        record = self.d.record(env)
+        if record is None or not record.history:
+            return
+        record.current.analysis = dataclasses.replace(record.history[0].analysis)
+        rel.write(self.repo.environments, record)
+        event("stale analysis")
+
+    def analysis_missing(self, src: str, source: rel.Release | None) -> bool:
+        """Shadow or canary in `src`, and no PASS recorded for exactly this artifact."""
+        if source is None or self.d.cfg(src).rollout.strategy == "none":
+            return False
+        a = source.analysis
+        return not (
+            a.verdict == Verdict.PASS and a.version == source.version and a.digest == source.digest
         )
 
     @rule(
@@ -171,7 +194,7 @@ class Promotions(RuleBasedStateMachine):
                 and expected != source.version,
                 Rule.LOAD_TEST_PASSED: source is not None
                 and source.loadtest.verdict != Verdict.PASS,
-                Rule.ANALYSIS_PASSED: self.analysis_failed(src, source),
+                Rule.ANALYSIS_PASSED: self.analysis_missing(src, source),
                 Rule.DIGEST_MATCHES: source is not None
                 and (not self.intact(source) or self.copy_differs(dst, source)),
                 Rule.NOT_ALREADY_THERE: target is not None
@@ -185,7 +208,7 @@ class Promotions(RuleBasedStateMachine):
         event(f"{src}->{dst} promoted")
         assert SOURCE.get(dst) == src and source is not None
         assert source.loadtest.verdict == Verdict.PASS
-        assert not self.analysis_failed(src, source)  # staging's shadow judged it, if it ran
+        assert not self.analysis_missing(src, source)  # staging's shadow judged this artifact
         assert after.analysis.verdict == Verdict.NONE  # not analysed in `dst` yet
         assert expected in (None, source.version)
         assert target is None or not target.same_artifact(source)
@@ -199,7 +222,9 @@ class Promotions(RuleBasedStateMachine):
         fresh=st.booleans(),
         verdict=st.sampled_from([Verdict.PASS, Verdict.PASS, Verdict.FAIL, None]),
         spoil=st.booleans(),
-        analysis=st.sampled_from([None, None, Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE]),
+        analysis=st.sampled_from(
+            [None, Verdict.PASS, Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE]
+        ),
     )
     def advance(
         self,
@@ -295,6 +320,7 @@ class Promotions(RuleBasedStateMachine):
             return
         for release in [record.current, *record.history]:
             assert (release.version, release.digest) in self.passed_in_staging
+            assert (release.version, release.digest) in self.analysed_in_staging
 
     @invariant()
     def records_are_whole(self) -> None:

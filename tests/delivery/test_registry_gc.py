@@ -55,6 +55,7 @@ def _populated(repo: Repo, registry_host: str) -> dict[int, str]:
     repo.pass_loadtest("dev")
     repo.delivery.promote("dev", "staging")
     repo.pass_loadtest("staging")
+    repo.pass_analysis("staging")
     repo.delivery.promote("staging", "prod")
     for _ in range(2):
         repo.push()

@@ -71,6 +71,12 @@ def _setup(replay: rp.Replay, remote: Remote, registry, tmp_path: Path) -> dict[
     rel.write(work / "environments", rel.Record("prod", releases[V1], []))
     rel.write(work / "environments", rel.Record("staging", releases[V2], [releases[V1]]))
     (work / ".github" / "CODEOWNERS").write_text(OWNERS)
+    # No Prometheus scrapes this replay's staging: skipping its shadow analysis is the committed,
+    # reviewable decision the analysis-passed rule asks for (rollout.strategy none).
+    staging = work / "environments" / "staging" / "config.yaml"
+    data = yaml.safe_load(staging.read_text())
+    data["rollout"] = {"strategy": "none"}
+    staging.write_text(yaml.safe_dump(data, sort_keys=False))
     render_and_push(work, replay.env, "prod runs V1, staging V2; release approvers named")
     return digests
 

@@ -89,6 +89,10 @@ def _seed(remote: Remote) -> None:
         data = yaml.safe_load(path.read_text())
         data.setdefault("serving", {}).update(rest_port=_free_port(), grpc_port=_free_port())
         data["loadtest"] = quick
+        if env == "staging":
+            # No Prometheus scrapes this replay's staging stand-in: skipping its shadow analysis
+            # is the committed decision the analysis-passed rule asks for, visible in Git.
+            data["rollout"] = {"strategy": "none"}
         if env == "dev":
             data["data"] = {"root": "data/replay"}
             data["training"] = {"train_steps": 300, "eval_steps": 50}
@@ -330,8 +334,9 @@ def _flow(
         assert (
             by_digest["annotations"]["mlops.template.model.tree-digest"] == summary["model_digest"]
         )
-        # staging (shadow) and prod (canary) run their pods under an Argo Rollouts Rollout.
-        workload = "deployment.yaml" if env_name == "dev" else "rollout.yaml"
+        # prod (canary) runs its pods under an Argo Rollouts Rollout; dev and this replay's
+        # staging (rollout.strategy none, see _seed) under a Deployment.
+        workload = "rollout.yaml" if env_name == "prod" else "deployment.yaml"
         deployment = remote.show(f"environments/{env_name}/manifests/{workload}")
         assert f"{registry.host}/{MODEL_REPO}@{digest}" in deployment
     before_rollback = yaml.safe_load(remote.show("environments/dev/release.yaml", "main~1"))

@@ -33,6 +33,7 @@ def test_refusals_name_their_rule_in_one_message() -> None:
     exc = PromotionRefused(Rule.TAG_MATCHES, "what to do")
     assert (exc.rule, exc.exit_code) == (Rule.TAG_MATCHES, 1)
     assert str(exc) == "refused (tag-matches): what to do"
+    assert exc.reason == "what to do"  # what `mlops status` and --ok-if-current print on
 
 
 def test_stage_order() -> None:
@@ -58,21 +59,81 @@ def test_stage_order() -> None:
     )
 
 
+def _analysed(release: rel.Release, verdict: str, version: int | None = None) -> rel.Release:
+    """`release` with an analysis recorded for it (or, with `version`, for another release)."""
+    digest = release.digest if version is None else "sha256:" + "ef" * 32
+    release.analysis = rel.Analysis(
+        verdict, version=release.version if version is None else version, digest=digest
+    )
+    return release
+
+
+_RUN_OR_SKIP = (
+    "run `mlops analyze --env staging --prometheus URL --record` against the Prometheus that "
+    "scrapes staging and promote once it passes, or, if staging has no Prometheus, set "
+    "`rollout.strategy: none` in environments/staging/config.yaml in a reviewed pull request"
+)
+
+
+@pytest.mark.parametrize("strategy", ["shadow", "canary"])
+def test_analysis_passed_lets_through_only_its_own_pass(strategy: str) -> None:
+    rules.analysis_passed("staging", strategy, _analysed(_release(), Verdict.PASS))
+    for verdict in Verdict:  # no shadow or canary there: nothing to judge, whatever is on record
+        rules.analysis_passed("dev", "none", _analysed(_release(), verdict, version=3))
+        rules.analysis_passed("dev", "none", _release())
+
+
+@pytest.mark.parametrize("strategy", ["shadow", "canary"])
+def test_analysis_passed_refuses_a_release_nobody_analysed(strategy: str) -> None:
+    """Verdict NONE: the gate could not measure, so it fails closed."""
+    exc = _refused(rules.analysis_passed, "staging", strategy, _release())
+    assert (exc.rule, str(exc)) == (
+        Rule.ANALYSIS_PASSED,
+        f"refused (analysis-passed): staging's release version 7 (abababababab) has no "
+        f"recorded {strategy} analysis; {_RUN_OR_SKIP}",
+    )
+    assert exc.exit_code == 1
+
+
 @pytest.mark.parametrize("verdict", [Verdict.FAIL, Verdict.INCONCLUSIVE])
-def test_analysis_passed(verdict: Verdict) -> None:
-    release = _release()
-    for passing in (Verdict.PASS, Verdict.NONE):  # NONE: nothing judged it; the load test did
-        release.analysis = rel.Analysis(passing)
-        rules.analysis_passed("staging", "shadow", release)
-    release.analysis = rel.Analysis(verdict)
-    rules.analysis_passed("dev", "none", release)  # no shadow or canary there: nothing to judge
-    exc = _refused(rules.analysis_passed, "staging", "shadow", release)
+def test_analysis_passed_refuses_a_failed_or_inconclusive_analysis(verdict: Verdict) -> None:
+    exc = _refused(rules.analysis_passed, "staging", "shadow", _analysed(_release(), verdict))
     assert (exc.rule, str(exc)) == (
         Rule.ANALYSIS_PASSED,
         f"refused (analysis-passed): staging's release version 7 (abababababab) has shadow "
         f"analysis verdict {verdict}; fix the candidate (or, if inconclusive, send it more "
         f"traffic), re-run `mlops analyze --env staging --prometheus URL --record`, and "
         f"promote once it passes",
+    )
+
+
+@pytest.mark.parametrize("verdict", [Verdict.PASS, Verdict.FAIL])
+def test_analysis_passed_refuses_a_verdict_recorded_for_another_release(verdict: Verdict) -> None:
+    exc = _refused(
+        rules.analysis_passed, "staging", "canary", _analysed(_release(), verdict, version=6)
+    )
+    assert (exc.rule, str(exc)) == (
+        Rule.ANALYSIS_PASSED,
+        f"refused (analysis-passed): staging's release version 7 (abababababab) has no "
+        f"canary analysis of its own (the recorded {verdict} judged version 6 "
+        f"(efefefefefef)); {_RUN_OR_SKIP}",
+    )
+
+
+def test_analysis_passed_refuses_a_pass_of_the_same_version_with_another_digest() -> None:
+    release = _analysed(_release(), Verdict.PASS)
+    release.analysis.digest = "sha256:" + "ef" * 32  # version 7 rebuilt: another artifact
+    assert "(the recorded PASS judged version 7 (efefefefefef))" in str(
+        _refused(rules.analysis_passed, "staging", "shadow", release)
+    )
+
+
+def test_analysis_passed_refuses_a_pass_that_names_no_release() -> None:
+    """A record from before analyses named their release proves nothing about this one."""
+    release = _release()
+    release.analysis = rel.Analysis(Verdict.PASS)
+    assert "(the recorded PASS judged no named release)" in str(
+        _refused(rules.analysis_passed, "staging", "shadow", release)
     )
 
 

@@ -90,3 +90,10 @@ class Repo:
             rps=100,
             failure_ratio=0.0,
         )
+
+    def pass_analysis(self, env: str):
+        """What a passing `mlops analyze --record` writes: staging's shadow (and any canary)
+        must be judged before its release moves on (the analysis-passed rule)."""
+        return self.delivery.record_analysis(
+            env, Verdict.PASS, requests=900, error_ratio=0.0, p99_ms=20
+        )
