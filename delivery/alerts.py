@@ -21,7 +21,10 @@ __all__ = ["DRIFT", "DRIFT_THRESHOLD", "RELEASE_INFO", "render", "rule_groups"]
 
 REQUESTS = ":tensorflow:serving:request_count"
 LATENCY_BUCKET = ":tensorflow:serving:request_latency_bucket"
-AVAILABLE_REPLICAS = "kube_deployment_status_replicas_available"  # kube-state-metrics
+# Available pods: kube-state-metrics' series for a Deployment; Argo Rollouts' controller
+# publishes its own for a Rollout (shadow and canary environments), which has no Deployment.
+AVAILABLE_REPLICAS = "kube_deployment_status_replicas_available"
+ROLLOUT_AVAILABLE_REPLICAS = "rollout_info_replicas_available"
 QUANTILES = (0.5, 0.95, 0.99)
 KIND = "prometheusrule"
 
@@ -101,12 +104,21 @@ def _alert(
     }
 
 
+def available_replicas(cfg: EnvironmentConfig, app: str) -> str:
+    """The series counting the environment's available pods: the workload kind it renders
+    decides which exporter has it (a Rollout is no Deployment to kube-state-metrics)."""
+    ns = cfg.deploy.namespace
+    if cfg.rollout.strategy == "none":
+        return f'{AVAILABLE_REPLICAS}{{namespace="{ns}",deployment="{app}"}}'
+    return f'{ROLLOUT_AVAILABLE_REPLICAS}{{namespace="{ns}",name="{app}"}}'
+
+
 def alerting_rules(cfg: EnvironmentConfig, app: str, version: str) -> list[dict[str, Any]]:
     a = cfg.monitoring.alerts
     names = record_names(a.window_minutes)
     sel = _selector(cfg)
     p99_seconds = cfg.loadtest.slo.p99_ms / 1000
-    deployment = f'{{namespace="{cfg.deploy.namespace}",deployment="{app}"}}'
+    available = available_replicas(cfg, app)
     model = f"{cfg.model_name} in {cfg.name}"
     return [
         _alert(
@@ -135,7 +147,7 @@ def alerting_rules(cfg: EnvironmentConfig, app: str, version: str) -> list[dict[
         _alert(
             cfg,
             "TFServingReleaseNotAvailable",
-            f"(sum({AVAILABLE_REPLICAS}{deployment}) or vector(0)) < 1",
+            f"(sum({available}) or vector(0)) < 1",
             a.for_minutes,
             "critical",
             f"{model}: no pod reports the released version {version} AVAILABLE "

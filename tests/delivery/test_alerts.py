@@ -84,8 +84,13 @@ def _cases(cfg: EnvironmentConfig) -> list[dict[str, Any]]:
     failing_share = cfg.monitoring.alerts.error_ratio_slo * 3 or 0.5
     failed = f"{alerts.REQUESTS}{{{_serving(cfg, status='INVALID_ARGUMENT')}}}"
     serving_labels = {"namespace": cfg.deploy.namespace, "model_name": cfg.model_name}
-    deployment = f'namespace="{cfg.deploy.namespace}",deployment="{app_name(cfg)}"'
-    ready = f"{alerts.AVAILABLE_REPLICAS}{{{deployment}}}"
+    # Written out here, not taken from delivery.alerts: a Deployment's pods are counted by
+    # kube-state-metrics, a Rollout's (shadow, canary) by the Argo Rollouts controller.
+    ns, app = cfg.deploy.namespace, app_name(cfg)
+    if cfg.rollout.strategy == "none":
+        ready = f'kube_deployment_status_replicas_available{{namespace="{ns}",deployment="{app}"}}'
+    else:
+        ready = f'rollout_info_replicas_available{{namespace="{ns}",name="{app}"}}'
     drift = {
         "environment": cfg.name,
         "model_name": cfg.model_name,
