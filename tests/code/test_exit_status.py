@@ -266,7 +266,7 @@ def interrupted(tmp_path: Path, capsys) -> Outcome:
             text=True,
         )
         try:
-            connection, _ = listener.accept()  # the request is in flight
+            connection = _predict_request(listener)  # the request is in flight
             with connection:
                 time.sleep(0.5)
                 proc.send_signal(signal.SIGINT)
@@ -275,6 +275,18 @@ def interrupted(tmp_path: Path, capsys) -> Outcome:
             proc.kill()
     assert "mlops predict: interrupted" in err and "Traceback" not in err
     return proc.returncode, out + err
+
+
+def _predict_request(listener: socket.socket) -> socket.socket:
+    """The connection that carries predict's request. Any other client that finds the
+    ephemeral port (a poller some earlier test left behind) is hung up on, so the SIGINT never
+    lands while predict is still starting."""
+    while True:
+        connection, _ = listener.accept()
+        connection.settimeout(60)
+        if b":predict" in connection.recv(65536).split(b"\r\n", 1)[0]:
+            return connection
+        connection.close()
 
 
 SCENARIOS: dict[int, list[Callable[[Path, pytest.CaptureFixture], Outcome]]] = {
