@@ -24,6 +24,7 @@ def _released(repo: Repo) -> None:
     repo.pass_loadtest("dev")
     repo.delivery.promote("dev", "staging")
     repo.pass_loadtest("staging")
+    repo.pass_analysis("staging")
     repo.delivery.promote("staging", "prod")
 
 
