@@ -219,8 +219,10 @@ def _flow(flow: Flow, registry: Registry, tmp_path: Path) -> None:
         manifest, seen = registry.raw_manifest(tag)  # skopeo, not our client
         assert seen == digest, f"{env}'s tag points at {seen}, the record says {digest}"
         assert manifest["annotations"]["mlops.template.model.tree-digest"] == first["digest"]
-        deployment = (final / "environments" / env / "manifests" / "deployment.yaml").read_text()
-        assert f"{registry.host}/acme/taxi/models/taxi_tips@{digest}" in deployment
+        # prod runs a canary: its pods are a Rollout's, rendered in place of the Deployment.
+        workload = "rollout.yaml" if env == "prod" else "deployment.yaml"
+        pods = (final / "environments" / env / "manifests" / workload).read_text()
+        assert f"{registry.host}/acme/taxi/models/taxi_tips@{digest}" in pods
     assert records["staging"]["loadtest"]["verdict"] == "PASS"
     assert records["prod"]["promoted_from"] == "staging"
     log = _git(final, "log", "--format=%s", "main")
