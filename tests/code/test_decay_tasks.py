@@ -10,19 +10,16 @@ output, so every expected score is computed here from the span itself.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from mlops import cli
 from models import features as F
 from pipeline import decay_score
 from store import rows as R
-from store.model_store import model_digest
 from tests.support import ct_data as D
 from tests.support.repo import copy_environments, update_overlay
 
@@ -177,19 +174,7 @@ def _released(tmp_path: Path, model: Path, config: dict) -> tuple[Path, Path]:
     for number in (1, 2):
         D.write_span(data, number, D.benign(D.bundled_span(number), 1200, seed=number))
     D.write_span(data, 3, D.benign(D.read(), 1200, seed=3))
-    current = {
-        "model_name": "taxi_tips",
-        "version": 1,
-        "digest": model_digest(model),
-        "uri": str(model),
-        "promoted_from": "pipeline",
-        "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "spans": [1, 2],
-        "data_root": str(data),
-    }
-    (environments / "dev" / "release.yaml").write_text(
-        yaml.safe_dump({"environment": "dev", "current": current, "history": []})
-    )
+    D.write_dev_release(environments, model, data)
     return environments, data
 
 

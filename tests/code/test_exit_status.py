@@ -4,7 +4,6 @@ one-line message a user sees (never a traceback)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import signal
 import socket
 import subprocess
@@ -14,11 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
 from core.errors import ERROR_CLASSES, ConfigError, GateError, InfraError, MlopsError
 from mlops import cli, exit_status
-from store.model_store import model_digest
 from tests.support import ct_data as D
 from tests.support.repo import FULL_DATA, copy_environments, update_overlay
 from tests.support.servers import free_port
@@ -98,19 +95,7 @@ def _released_ct(tmp_path: Path, model: Path) -> tuple[Path, Path]:
     data = tmp_path / "data"
     for number in (1, 2):
         D.write_span(data, number, D.benign(D.bundled_span(number), 1200, seed=number))
-    current = {
-        "model_name": "taxi_tips",
-        "version": 1,
-        "digest": model_digest(model),
-        "uri": str(model),
-        "promoted_from": "pipeline",
-        "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "spans": [1, 2],
-        "data_root": str(data),
-    }
-    (environments / "dev" / "release.yaml").write_text(
-        yaml.safe_dump({"environment": "dev", "current": current, "history": []})
-    )
+    D.write_dev_release(environments, model, data)
     return environments, data
 
 

@@ -4,7 +4,6 @@ and make `mlops ct check` answer "retrain" with that reason. Bad stores are clea
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from delivery import alerts
 from delivery.manifests import app_name
 from mlops import cli
 from pipeline import serving_drift as M
-from store.model_store import model_digest
 from tests.support import ct_data as D
 from tests.support import promtool
 from tests.support.repo import update_overlay
@@ -44,19 +42,7 @@ def world(tmp_path: Path, environments: Path) -> tuple[Path, Path, Path]:
     model = tmp_path / "model"
     (model / "variables").mkdir(parents=True)
     (model / "saved_model.pb").write_bytes(b"planted")
-    current = {
-        "model_name": "taxi_tips",
-        "version": 7,
-        "digest": model_digest(model),
-        "uri": str(model),
-        "promoted_from": "pipeline",
-        "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "spans": [1, 2],
-        "data_root": str(data),
-    }
-    (environments / "dev" / "release.yaml").write_text(
-        yaml.safe_dump({"environment": "dev", "current": current, "history": []})
-    )
+    D.write_dev_release(environments, model, data, version=7)
     store = tmp_path / "request_log"
     update_overlay(
         environments,

@@ -7,7 +7,6 @@ ServingDriftHigh quiet. Shifted traffic: `fare` named, the alert firing on the e
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import shutil
 import time
 from pathlib import Path
@@ -21,7 +20,6 @@ from serving.client import RestClient
 from serving.sampling import Sampler
 from store import request_log as L
 from store import rows as R
-from store.model_store import model_digest
 from tests.code.test_serving_drift import FIELDS, _alert_fires, _ct_check, _monitor
 from tests.support import ct_data as D
 from tests.support.samples import typed
@@ -33,19 +31,7 @@ ROWS = 1000
 
 
 def _release(environments: Path, model: Path, data: Path) -> None:
-    current = {
-        "model_name": MODEL,
-        "version": 1,
-        "digest": model_digest(model),
-        "uri": str(model),
-        "promoted_from": "pipeline",
-        "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "spans": [1, 2],
-        "data_root": str(data),
-    }
-    (environments / "dev" / "release.yaml").write_text(
-        yaml.safe_dump({"environment": "dev", "current": current, "history": []})
-    )
+    D.write_dev_release(environments, model, data, model_name=MODEL)
 
 
 def _wait_rows(store: Path, at_least: int) -> int:

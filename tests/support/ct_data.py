@@ -107,3 +107,29 @@ def tippers(rows: Rows, rate: float, n: int, seed: int = 5) -> Rows:
     for row in rng.sample(small, max(0, wanted)):
         row["tips"] = f"{float(row['fare']) * 0.3 + 0.01:.2f}"
     return sample
+
+
+def write_dev_release(
+    environments: Path, model: Path, data: Path, version: int = 1, model_name: str = "taxi_tips"
+) -> None:
+    """dev's record as a promotion from the pipeline writes it: released now, trained on spans
+    1-2 under `data`, so `mlops ct check` and `mlops monitor` have a release to judge."""
+    import datetime as dt
+
+    import yaml
+
+    from store.model_store import model_digest
+
+    current = {
+        "model_name": model_name,
+        "version": version,
+        "digest": model_digest(model),
+        "uri": str(model),
+        "promoted_from": "pipeline",
+        "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "spans": [1, 2],
+        "data_root": str(data),
+    }
+    (environments / "dev" / "release.yaml").write_text(
+        yaml.safe_dump({"environment": "dev", "current": current, "history": []})
+    )
