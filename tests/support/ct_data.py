@@ -17,6 +17,8 @@ from pathlib import Path
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from store import release as rel
+from store.model_store import model_digest
 from store.rows import load_schema
 from tests.support.repo import BUNDLED_SPANS, FULL_DATA
 
@@ -114,22 +116,14 @@ def write_dev_release(
 ) -> None:
     """dev's record as a promotion from the pipeline writes it: released now, trained on spans
     1-2 under `data`, so `mlops ct check` and `mlops monitor` have a release to judge."""
-    import datetime as dt
-
-    import yaml
-
-    from store.model_store import model_digest
-
-    current = {
-        "model_name": model_name,
-        "version": version,
-        "digest": model_digest(model),
-        "uri": str(model),
-        "promoted_from": "pipeline",
-        "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "spans": [1, 2],
-        "data_root": str(data),
-    }
-    (environments / "dev" / "release.yaml").write_text(
-        yaml.safe_dump({"environment": "dev", "current": current, "history": []})
+    current = rel.Release(
+        model_name=model_name,
+        version=version,
+        digest=model_digest(model),
+        uri=str(model),
+        promoted_from="pipeline",
+        promoted_at=rel.now(),
+        spans=[1, 2],
+        data_root=str(data),
     )
+    rel.write(environments, rel.Record(environment="dev", current=current))
