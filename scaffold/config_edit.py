@@ -72,6 +72,27 @@ def set_either(text: str, path: str, key: str, other: str, value: object) -> str
     return "".join(lines)
 
 
+def rename_paths(text: str, old: str, new: str) -> str:
+    """Bucket folders, pipeline roots and registry namespaces that name the project (`/old/` or
+    `/old}`) renamed in values; comment lines, which are examples, stay as they were."""
+    if old == new:
+        return text
+    segment = re.compile(rf"(?<=/){re.escape(old)}(?=[/}}])")
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("#"):
+            continue
+        value, hash_, comment = line.partition(" #")
+        lines[i] = segment.sub(new, value) + hash_ + comment
+    return "".join(lines)
+
+
+def _current_name(text: str) -> str:
+    """The model name base/config.yaml has before init renames it, dashed as paths spell it."""
+    match = re.search(r"^model_name:\s*([^#\s]+)", text, re.M)
+    return match.group(1).replace("_", "-") if match else ""
+
+
 def _gate(text: str, path: str, g: gates.Gates, bound: float, decay: float) -> str:
     text = set_either(text, path, f"evaluation.{g.bound_key}", f"evaluation.{g.bound_other}", bound)
     ct = "continuous_training"
@@ -83,8 +104,11 @@ def environments(root: Path, plan: Plan) -> dict[str, str]:
     files: dict[str, str] = {}
     g = gates.draft(plan.baseline)
     base = Path("environments/base/config.yaml")
+    dashed = plan.name.replace("_", "-")
+    old = ""
     if (root / base).is_file():
         text = (root / base).read_text(encoding="utf-8")
+        old = _current_name(text)
         text = set_value(text, str(base), "model_name", plan.name)
         text = set_value(text, str(base), "data.root", f"data/{plan.name}")
         text = set_value(text, str(base), "data.window_spans", plan.window_spans)
@@ -101,6 +125,7 @@ def environments(root: Path, plan: Plan) -> dict[str, str]:
     if (root / cloud).is_file():
         text = (root / cloud).read_text(encoding="utf-8")
         text = _gate(text, str(cloud), g, g.cloud_bound, g.cloud_decay)
+        text = rename_paths(text, old, dashed) if old else text
         # Staging and prod load-test the new model with its own held-out rows, not the taxi's.
         rows = f"data/{plan.name}/loadtest_rows.csv"
         files[str(cloud)] = set_value(text, str(cloud), "loadtest.rows_file", rows)
@@ -109,7 +134,7 @@ def environments(root: Path, plan: Plan) -> dict[str, str]:
         if not (root / path).is_file():
             continue
         text = (root / path).read_text(encoding="utf-8")
-        dashed = plan.name.replace("_", "-")
+        text = rename_paths(text, old, dashed) if old else text
         text = set_value(text, str(path), "pipeline_name", f"{dashed}-{env}")
         if re.search(r"^deploy:\s*$", text, re.M) and re.search(r"^  namespace:", text, re.M):
             text = set_value(text, str(path), "deploy.namespace", f"{dashed}-{env}")

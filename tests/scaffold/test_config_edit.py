@@ -53,7 +53,18 @@ def test_a_binary_init_renames_and_gates_the_environments(
     assert f"auc (higher is better): at least {cfg.evaluation.lower_bound}" in out
     assert cfg.evaluation.lower_bound != 0.80  # the taxi template's bound, replaced
     assert cfg.continuous_training.decay_bound("auc") < cfg.evaluation.bound
-    assert config.load("prod", checkout / "environments").deploy.namespace == "churn-prod"
+    prod = config.load("prod", checkout / "environments")
+    assert prod.deploy.namespace == "churn-prod"
+    assert prod.paths.pipeline_root == "gs://YOUR_BUCKET/churn/prod/pipeline"
+    # Buckets, beam temp folders and the registry namespace follow the name; only comments,
+    # which are examples, still say taxi.
+    for file in sorted((checkout / "environments").rglob("*.yaml")):
+        if "manifests" in file.parts or "argocd" in file.parts or file.name == "release.yaml":
+            continue
+        values = [
+            line for line in file.read_text().splitlines() if not line.lstrip().startswith("#")
+        ]
+        assert not [line for line in values if "taxi" in line], file
     # The way back the README and init print: git restores the taxi sample exactly.
     restore = out[out.index("Back to the taxi sample: `") + 26 :].split("`")[0]
     subprocess.run(restore, shell=True, cwd=checkout, check=True, capture_output=True)
