@@ -7,9 +7,12 @@ plan without a second source of truth. Roles the plan does not use are written e
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import textwrap
+from pathlib import Path
 
+from core.errors import ConfigError
 from scaffold.plan import Plan
 from scaffold.render import DRAFT
 
@@ -131,72 +134,28 @@ def features_py(plan: Plan) -> str:
         *[line for column, reason in unused for line in _comment(f"- {column}: {reason}")],
         f"UNUSED_KEYS: tuple[str, ...] = {_tuple([c for c, _ in unused])}",
     ]
-    return "\n".join(lines) + "\n" + _SHARED
+    return "\n".join(lines) + "\n\n" + shared_helpers()
 
 
-# Everything below the tables is the same for every dataset: the taxi sample's models/features.py
-# ends with exactly this text (tests/scaffold/test_features_module.py holds them together).
-_SHARED = '''
-# Fill-ins for missing values before the analysers see them.
-MISSING_NUMERIC = 0.0
-MISSING_INTEGER = -1
-MISSING_STRING = ""
-
-TASKS = ("binary", "multiclass", "regression")
-# Periods of the cyclical parts: the value is mapped onto a circle of this length.
-CYCLE_LENGTHS = {"hour": 24, "weekday": 7, "month": 12}
+# Where the helpers every dataset shares begin in models/features.py: init copies them from the
+# project's own module, so they have one copy to maintain.
+SHARED_START = "# Fill-ins for missing values before the analysers see them."
 
 
-def transformed_name(key: str) -> str:
-    return f"{key}_xf"
-
-
-def cyclical_names(key: str) -> list[str]:
-    """The transformed sin and cos features of one date or timestamp column."""
-    return [
-        transformed_name(f"{key}_{part}_{wave}")
-        for part in CYCLICAL_PARTS[key]
-        for wave in ("sin", "cos")
-    ]
-
-
-def model_feature_keys() -> tuple[str, ...]:
-    """Raw columns the model consumes, in a stable order."""
-    return (
-        ZSCORE_KEYS
-        + QUANTILE_BUCKET_KEYS
-        + ((HOUR_KEY,) if HOUR_KEY else ())
-        + tuple(INTEGER_CATEGORICAL_SIZES)
-        + VOCABULARY_KEYS
-        + tuple(CYCLICAL_PARTS)
-    )
-
-
-def all_raw_keys() -> tuple[str, ...]:
-    """Every raw column the schema must describe."""
-    keys = model_feature_keys() + UNUSED_KEYS + LABEL_SOURCE_KEYS
-    return tuple(dict.fromkeys(keys))
-
-
-def dense_feature_keys() -> list[str]:
-    """Transformed features the model reads as floats: z-scores and cyclical sin/cos."""
-    keys = [transformed_name(k) for k in ZSCORE_KEYS]
-    for key in CYCLICAL_PARTS:
-        keys += cyclical_names(key)
-    return keys
-
-
-def categorical_sizes() -> dict[str, int]:
-    """Number of distinct ids per categorical transformed feature, for the model's one-hots."""
-    sizes = {transformed_name(k): QUANTILE_BUCKET_COUNT for k in QUANTILE_BUCKET_KEYS}
-    if HOUR_KEY:
-        sizes[transformed_name(HOUR_KEY)] = len(HOUR_BOUNDARIES) + 1
-    sizes.update({transformed_name(k): n for k, n in INTEGER_CATEGORICAL_SIZES.items()})
-    sizes.update({transformed_name(k): VOCABULARY_SIZE + OOV_BUCKETS for k in VOCABULARY_KEYS})
-    return sizes
-
-
-def class_count() -> int:
-    """Width of the model's output: one probability per class, else a single value."""
-    return len(CLASSES) if TASK == "multiclass" else 1
-'''
+def shared_helpers(path: Path | None = None) -> str:
+    """The text of models/features.py from SHARED_START to the end (the project's own module
+    unless `path` names another): a missing start line is an error naming the file."""
+    if path is None:
+        spec = importlib.util.find_spec("models.features")
+        path = Path(spec.origin) if spec and spec.origin else Path("models/features.py")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the feature module: {exc.strerror}") from None
+    start = text.find(f"\n{SHARED_START}\n")
+    if start < 0:
+        raise ConfigError(
+            f"{path}: no line {SHARED_START!r} where the shared helpers begin; init copies "
+            "everything from it to the end (restore it: git checkout -- models/features.py)"
+        )
+    return text[start + 1 :]

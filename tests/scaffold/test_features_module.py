@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
 from models import features as taxi
 from scaffold import features_module, plan
 from tests.scaffold.test_decisions import dataset
@@ -63,9 +64,20 @@ def test_the_written_module_passes_the_projects_lint_and_format(tmp_path) -> Non
         assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_shared_helpers_are_the_taxi_modules_own_text() -> None:
-    """The rendered module ends with the taxi module's helpers verbatim: one copy to maintain."""
-    assert Path(taxi.__file__).read_text().endswith(features_module._SHARED.lstrip("\n"))
+def test_the_shared_helpers_are_the_taxi_modules_own_text(tmp_path) -> None:
+    """The rendered module ends with the taxi module's helpers, read from it: one copy."""
+    path = dataset(tmp_path / "d.csv", label=lambda i, r: r.choice(["x", "y", "z"]))
+    text, _ = _module(tmp_path, plan.Request(data=path, label="y"))
+    taxi_text = Path(taxi.__file__).read_text()
+    helpers = taxi_text[taxi_text.index(features_module.SHARED_START) :]
+    assert helpers.count("\ndef ") >= 6 and text.endswith("\n\n" + helpers)
+
+
+def test_a_feature_module_without_the_shared_start_is_named(tmp_path) -> None:
+    edited = tmp_path / "features.py"
+    edited.write_text(Path(taxi.__file__).read_text().replace(features_module.SHARED_START, "#"))
+    with pytest.raises(ConfigError, match=rf"{edited}: no line .*Fill-ins.*git checkout"):
+        features_module.shared_helpers(edited)
 
 
 @pytest.mark.parametrize("name", ["model_feature_keys", "dense_feature_keys", "class_count"])
