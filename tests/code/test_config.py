@@ -694,3 +694,50 @@ def test_the_decay_bound_must_match_the_metrics_direction(
     with pytest.raises(ConfigError) as err:
         config.load("dev", environments)
     assert key_path in str(err.value) and expected in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("s3://bucket/request-log", "no other scheme is supported"),
+        ("https://example.com/request-log", "no other scheme is supported"),
+        ("oci://127.0.0.1:5001", "expected oci://REGISTRY/REPOSITORY"),
+        ("oci://127.0.0.1:5001/acme/request-log:latest", "no tag or digest"),
+        ("oci://ghcr.io/acme/request-log@sha256:" + "0" * 64, "no tag or digest"),
+    ],
+)
+def test_a_request_log_store_that_is_no_folder_or_registry_is_refused(
+    environments: Path, value: str, why: str
+) -> None:
+    _edit(
+        environments / "dev" / "config.yaml",
+        lambda d: _set(d, "monitoring.request_log", {"store": value, "fields": ["fare"]}),
+    )
+    with pytest.raises(ConfigError) as err:
+        config.load("dev", environments)
+    message = str(err.value)
+    assert "dev/config.yaml: monitoring.request_log.store: " in message, message
+    assert why in message and message.endswith(f"got {value!r}"), message
+
+
+@pytest.mark.parametrize(
+    ("value", "loaded"),
+    [
+        (
+            "oci://127.0.0.1:5001/acme/taxi/request-log",
+            "oci://127.0.0.1:5001/acme/taxi/request-log",
+        ),
+        (
+            "oci://ghcr.io/${NO_SUCH_VARIABLE:-acme/taxi}/request-log",
+            "oci://ghcr.io/acme/taxi/request-log",
+        ),
+    ],
+)
+def test_a_registry_request_log_store_loads_with_its_variables_expanded(
+    environments: Path, value: str, loaded: str
+) -> None:
+    _edit(
+        environments / "dev" / "config.yaml",
+        lambda d: _set(d, "monitoring.request_log", {"store": value, "fields": ["fare"]}),
+    )
+    assert config.load("dev", environments).monitoring.request_log.store == loaded
