@@ -23,7 +23,8 @@ OCI = "oci://"
 
 def request_log_store_problem(value: str) -> str:
     """Why `value` is no request-log store, or "" when it is one: empty (sampling off), a
-    folder, or oci://REGISTRY/REPOSITORY (store/request_log_registry.py)."""
+    folder, oci://REGISTRY/REPOSITORY (store/request_log_registry.py) or gs://BUCKET/PATH
+    (store/request_log_bucket.py)."""
     if not value or not is_remote(value):
         return ""
     if value.startswith(OCI):
@@ -35,7 +36,14 @@ def request_log_store_problem(value: str) -> str:
             "expected oci://REGISTRY/REPOSITORY with no tag or digest, for example "
             "oci://ghcr.io/OWNER/REPO/request-log"
         )
-    return "must be a folder or oci://REGISTRY/REPOSITORY; no other scheme is supported"
+    if value.startswith("gs://"):
+        if value[len("gs://") :].strip("/"):
+            return ""
+        return "expected gs://BUCKET/PATH"
+    return (
+        "must be a folder, oci://REGISTRY/REPOSITORY or gs://BUCKET/PATH; no other scheme is "
+        "supported"
+    )
 
 
 def join_uri(base: str, *parts: str) -> str:

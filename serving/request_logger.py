@@ -8,11 +8,12 @@ front of it: nginx's `mirror` copies each predict request here and drops our ans
 a slow disk or a burst never holds the mirror's connection; when the queue is full, copies are
 dropped and counted, never waited for.
 
-With a registry store (`--store oci://REGISTRY/REPOSITORY --spool DIR`) the rows go to the local
-spool DIR, rotated as in a folder store, and a thread of its own publishes each rotated file
-(store/request_log_registry.py): a slow or failing registry delays no copy and no append; a
-failure is printed, counted (/healthz `publish_failures`) and retried at the next rotation.
-On SIGTERM the current file is rotated and published, for at most FLUSH_SECONDS.
+With a remote store (`--store oci://REGISTRY/REPOSITORY` or `gs://BUCKET/PATH`, `--spool DIR`)
+the rows go to the local spool DIR, rotated as in a folder store, and a thread of its own
+publishes each rotated file (store.request_log.Publisher): a slow or failing store delays no
+copy and no append; a failure is printed, counted (/healthz `publish_failures`) and retried
+at the next rotation. On SIGTERM the current file is rotated and published, for at most
+FLUSH_SECONDS.
 
     python -m serving.request_logger --store DIR --fields a,b --port 9000
 """
@@ -32,11 +33,10 @@ from typing import Any
 
 from aiohttp import web
 
-from core.uris import OCI, request_log_store_problem
+from core.uris import is_remote, request_log_store_problem
 from serving.example_wire import WireError, parse_example
 from store import request_log as L
-from store.request_log import Writer
-from store.request_log_registry import Publisher
+from store.request_log import Publisher, Writer
 
 QUEUE = 10_000
 FLUSH_SECONDS = 10.0
@@ -185,9 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         p.error(f"--store {args.store!r}: {problem}")
     publisher = None
-    if args.store.startswith(OCI):
+    if is_remote(args.store):
         if args.spool is None:
-            p.error(f"--store {args.store!r} is a registry: --spool DIR is required")
+            p.error(f"--store {args.store!r} is remote: --spool DIR is required")
         publisher = Publisher(args.store, args.spool, args.max_files)
     folder = args.spool if publisher else Path(args.store)
     writer = Writer(folder, fields, args.max_file_bytes, args.max_files)

@@ -7,22 +7,23 @@ The current file is `requests.jsonl`; at `max_file_bytes` it is renamed to
 `requests-<nanoseconds>.jsonl`, and the oldest rotated files go beyond `max_files`, so the store
 never holds more than about max_files x max_file_bytes.
 
-The store is a folder, or an OCI registry repository (`oci://REGISTRY/REPOSITORY`,
-store/request_log_registry.py): there the folder is the logger's local spool, each rotated file
-is published as one artifact and then removed from the spool, and `mlops monitor` pulls the
-newest artifacts. Any other URI is refused when the config is loaded
-(core.uris.request_log_store_problem).
+The store is a folder, an OCI registry repository (`oci://REGISTRY/REPOSITORY`,
+store/request_log_registry.py) or a bucket (`gs://BUCKET/PATH`, store/request_log_bucket.py):
+remotely the folder is the logger's local spool, each rotated file is published (`Publisher`)
+and then removed from the spool, and `mlops monitor` pulls the newest files. Any other URI is
+refused when the config is loaded (core.uris.request_log_store_problem).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from core.errors import ConfigError
 from core.uris import OCI
@@ -30,6 +31,8 @@ from core.uris import OCI
 CURRENT = "requests.jsonl"
 PREFIX = "requests-"
 TIME = "_t"
+TAG = re.compile(r"^requests-[0-9]{20}$")  # a rotated file's name without .jsonl
+BUCKETS = ("gs://", "ram://")  # ram://: TensorFlow's in-memory filesystem, for tests
 SETTING = "monitoring.request_log.store"
 
 
@@ -140,16 +143,14 @@ def newest(files: Iterable[Lines], limit: int, count: int) -> Window:
 def read_window(folder: str | Path, limit: int) -> Window:
     """The newest `limit` rows, newest files first; a missing or unreadable store is a
     ConfigError (exit 2) naming the folder, a malformed line is skipped and counted. An
-    oci:// store is pulled from its registry (store/request_log_registry.py)."""
+    oci:// or gs:// store is pulled from its registry or bucket (`open_remote`)."""
     if not str(folder):
         raise ConfigError(
             f"{SETTING} is empty: sampling is off for this environment, so "
             "there are no live requests to compare"
         )
-    if str(folder).startswith(OCI):
-        from store.request_log_registry import RequestLogRegistry
-
-        return RequestLogRegistry(str(folder)).read_window(limit)
+    if str(folder).startswith((OCI, *BUCKETS)):
+        return open_remote(str(folder)).read_window(limit)
     where = Path(folder)
     if not where.is_dir():
         raise ConfigError(
@@ -168,3 +169,64 @@ def read_window(folder: str | Path, limit: int) -> Window:
             yield parse_lines(text, str(path))
 
     return newest(parsed(), limit, len(files))
+
+
+class Remote(Protocol):
+    """A request-log store elsewhere: a registry repository or a bucket folder."""
+
+    uri: str
+
+    def files(self) -> list[str]: ...
+    def publish_file(self, path: Path) -> str: ...
+    def prune(self, keep: int) -> int: ...
+    def read_window(self, limit: int) -> Window: ...
+
+
+def open_remote(uri: str) -> Remote:
+    """The remote store `uri` names (imported here, so the CLI starts without either client)."""
+    if uri.startswith(BUCKETS):
+        from store.request_log_bucket import RequestLogBucket
+
+        return RequestLogBucket(uri)
+    from store.request_log_registry import RequestLogRegistry
+
+    return RequestLogRegistry(uri)
+
+
+class Publisher:
+    """Publishes the spool's rotated files to the remote store, oldest first, then removes them.
+
+    Run by the request logger off its request path. A failure (store down, credentials
+    refused, a delete the store does not allow) is counted and returned as a sentence, never
+    raised: the files stay in the spool, bounded by its rotation rules, and the next rotation
+    tries again.
+    """
+
+    def __init__(self, uri: str, spool: Path, max_files: int) -> None:
+        self.uri, self.spool, self.max_files = uri, Path(spool), max_files
+        self.counts = {"published": 0, "publish_failures": 0, "remote_deleted": 0}
+        self._remote: Remote | None = None
+
+    def pending(self) -> list[Path]:
+        return _rotated(self.spool)
+
+    def publish_pending(self) -> str:
+        """Publish what the spool holds; "" when all went, else why not (also counted)."""
+        try:
+            if self._remote is None:
+                self._remote = open_remote(self.uri)
+            published = 0
+            for path in self.pending():
+                try:
+                    self._remote.publish_file(path)
+                except FileNotFoundError:  # the spool's rotation dropped it meanwhile
+                    continue
+                path.unlink(missing_ok=True)
+                self.counts["published"] += 1
+                published += 1
+            if published:
+                self.counts["remote_deleted"] += self._remote.prune(self.max_files)
+            return ""
+        except Exception as exc:  # counted and reported: never a failed sample
+            self.counts["publish_failures"] += 1
+            return f"cannot publish to {self.uri}: {type(exc).__name__}: {exc}"

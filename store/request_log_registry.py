@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +32,6 @@ ARTIFACT_TYPE = "application/vnd.tfx-gitops.request-log.v1"
 LAYER_MEDIA_TYPE = "application/vnd.tfx-gitops.request-log.v1.jsonl+gzip"
 EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
 EMPTY = b"{}"
-TAG = re.compile(r"^requests-[0-9]{20}$")
 ROWS = "org.tfx-gitops.request-log.rows"
 
 
@@ -52,12 +50,12 @@ class RequestLogRegistry(OciStore):
 
     def files(self) -> list[str]:
         """The published files' tags, oldest first."""
-        return sorted(t for t in self.tags() if TAG.match(t))
+        return sorted(t for t in self.tags() if L.TAG.match(t))
 
     def publish_file(self, path: Path) -> str:
         """Push one rotated file as an artifact tagged with its name; the manifest digest."""
         tag = path.name.removesuffix(".jsonl")
-        if not TAG.match(tag):
+        if not L.TAG.match(tag):
             raise StoreError(f"{path}: not a rotated request-log file (requests-<ns>.jsonl)")
         text = path.read_bytes()
         layer = gzip.compress(text, mtime=0)
@@ -120,42 +118,3 @@ class RequestLogRegistry(OciStore):
             return L.newest(pulled(), limit, len(tags))
         except StoreError as exc:  # an answer that is not the protocol's: name the store
             raise InfraError(f"request-log store {self.uri} ({L.SETTING}): {exc}") from None
-
-
-class Publisher:
-    """Publishes the spool's rotated files to the registry, oldest first, then removes them.
-
-    Run by the request logger off its request path. A failure (registry down, credentials
-    refused, a delete the registry does not allow) is counted and returned as a sentence, never
-    raised: the files stay in the spool, bounded by its rotation rules, and the next rotation
-    tries again.
-    """
-
-    def __init__(self, uri: str, spool: Path, max_files: int) -> None:
-        self.uri, self.spool, self.max_files = uri, Path(spool), max_files
-        self.counts = {"published": 0, "publish_failures": 0, "remote_deleted": 0}
-        self._registry: RequestLogRegistry | None = None
-
-    def pending(self) -> list[Path]:
-        return sorted(p for p in self.spool.glob(f"{L.PREFIX}*.jsonl") if p.is_file())
-
-    def publish_pending(self) -> str:
-        """Publish what the spool holds; "" when all went, else why not (also counted)."""
-        try:
-            if self._registry is None:
-                self._registry = RequestLogRegistry(self.uri)
-            published = 0
-            for path in self.pending():
-                try:
-                    self._registry.publish_file(path)
-                except FileNotFoundError:  # the spool's rotation dropped it meanwhile
-                    continue
-                path.unlink(missing_ok=True)
-                self.counts["published"] += 1
-                published += 1
-            if published:
-                self.counts["remote_deleted"] += self._registry.prune(self.max_files)
-            return ""
-        except Exception as exc:  # counted and reported: never a failed sample
-            self.counts["publish_failures"] += 1
-            return f"cannot publish to {self.uri}: {type(exc).__name__}: {exc}"

@@ -704,6 +704,8 @@ def test_the_decay_bound_must_match_the_metrics_direction(
         ("oci://127.0.0.1:5001", "expected oci://REGISTRY/REPOSITORY"),
         ("oci://127.0.0.1:5001/acme/request-log:latest", "no tag or digest"),
         ("oci://ghcr.io/acme/request-log@sha256:" + "0" * 64, "no tag or digest"),
+        ("gs://", "expected gs://BUCKET/PATH"),
+        ("ram://request-log", "no other scheme is supported"),
     ],
 )
 def test_a_request_log_store_that_is_no_folder_or_registry_is_refused(
@@ -731,6 +733,7 @@ def test_a_request_log_store_that_is_no_folder_or_registry_is_refused(
             "oci://ghcr.io/${NO_SUCH_VARIABLE:-acme/taxi}/request-log",
             "oci://ghcr.io/acme/taxi/request-log",
         ),
+        ("gs://acme-logs/taxi/dev", "gs://acme-logs/taxi/dev"),
     ],
 )
 def test_a_registry_request_log_store_loads_with_its_variables_expanded(

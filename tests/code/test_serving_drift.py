@@ -16,7 +16,7 @@ from delivery.manifests import app_name
 from mlops import cli
 from pipeline import serving_drift as M
 from store import request_log as L
-from store.request_log_registry import Publisher
+from store.request_log import Publisher
 from tests.support import ct_data as D
 from tests.support import promtool
 from tests.support.repo import update_overlay

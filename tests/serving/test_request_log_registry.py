@@ -17,7 +17,8 @@ import pytest
 
 from core.errors import InfraError
 from store import request_log as L
-from store.request_log_registry import ARTIFACT_TYPE, Publisher, RequestLogRegistry
+from store.request_log import Publisher
+from store.request_log_registry import ARTIFACT_TYPE, RequestLogRegistry
 from tools.local_registry import Registry
 
 
