@@ -15,10 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from core import config
 from core.errors import InfraError
+from serving.sampling import Sampler
 from store import request_log as L
 from store.request_log import Publisher
 from store.request_log_registry import ARTIFACT_TYPE, RequestLogRegistry
+from tests.support.repo import update_overlay
 from tools.local_registry import Registry
 
 
@@ -180,3 +183,29 @@ def test_the_logger_publishes_its_last_file_when_stopped(
     numbers = [r["n"][0] for r in L.read_window(uri, 1000).rows]
     assert numbers == list(range(30)), (tmp_path / "logger.log").read_text()
     assert not list((tmp_path / "spool").glob("requests*.jsonl"))
+
+
+def test_the_sampling_path_spools_locally_and_publishes_to_a_registry_store(
+    registry: Registry, environments: Path, tmp_path: Path
+) -> None:
+    """`mlops sample`'s logger for an oci:// store: rows wait in the sampler's spool and reach
+    the registry, where `mlops monitor` reads them."""
+    uri = registry.store_uri("acme/taxi/sampled/request-log")
+    update_overlay(
+        environments, "dev", {"monitoring": {"request_log": {"store": uri, "fields": ["n"]}}}
+    )
+    cfg = config.load("dev", environments, output_root=str(tmp_path / "out"))
+    logger_port = _free_port()
+    sampler = Sampler(tmp_path / "sampling", _free_port(), _free_port(), logger_port)
+    sampler.prefix.mkdir(parents=True)
+    try:
+        sampler.start_logger(cfg)
+        for n in range(20):
+            _post(f"http://127.0.0.1:{logger_port}/v1/models/m:predict", n)
+        deadline = time.monotonic() + 30
+        while _health(logger_port)["rows"] < 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (tmp_path / "sampling" / "spool" / L.CURRENT).exists()
+    finally:
+        sampler.stop("logger")
+    assert [r["n"][0] for r in L.read_window(uri, 100).rows] == list(range(20))
