@@ -696,6 +696,13 @@ def test_the_decay_bound_must_match_the_metrics_direction(
     assert key_path in str(err.value) and expected in str(err.value)
 
 
+def _sample_into(environments: Path, store: str) -> None:
+    _edit(
+        environments / "dev" / "config.yaml",
+        lambda d: _set(d, "monitoring.request_log", {"store": store, "fields": ["fare"]}),
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "why"),
     [
@@ -708,13 +715,10 @@ def test_the_decay_bound_must_match_the_metrics_direction(
         ("ram://request-log", "no other scheme is supported"),
     ],
 )
-def test_a_request_log_store_that_is_no_folder_or_registry_is_refused(
+def test_a_request_log_store_that_is_no_folder_registry_or_bucket_is_refused(
     environments: Path, value: str, why: str
 ) -> None:
-    _edit(
-        environments / "dev" / "config.yaml",
-        lambda d: _set(d, "monitoring.request_log", {"store": value, "fields": ["fare"]}),
-    )
+    _sample_into(environments, value)
     with pytest.raises(ConfigError) as err:
         config.load("dev", environments)
     message = str(err.value)
@@ -736,11 +740,8 @@ def test_a_request_log_store_that_is_no_folder_or_registry_is_refused(
         ("gs://acme-logs/taxi/dev", "gs://acme-logs/taxi/dev"),
     ],
 )
-def test_a_registry_request_log_store_loads_with_its_variables_expanded(
+def test_a_remote_request_log_store_loads_with_its_variables_expanded(
     environments: Path, value: str, loaded: str
 ) -> None:
-    _edit(
-        environments / "dev" / "config.yaml",
-        lambda d: _set(d, "monitoring.request_log", {"store": value, "fields": ["fare"]}),
-    )
+    _sample_into(environments, value)
     assert config.load("dev", environments).monitoring.request_log.store == loaded
