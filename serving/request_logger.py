@@ -172,8 +172,10 @@ async def serve(writer: Writer, host: str, port: int, publisher: Publisher | Non
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--store", required=True, help="a folder, or oci://REGISTRY/REPOSITORY")
-    p.add_argument("--spool", type=Path, help="with an oci:// store: the local folder it fills")
+    p.add_argument(
+        "--store", required=True, help="a folder, oci://REGISTRY/REPOSITORY or gs://BUCKET/PATH"
+    )
+    p.add_argument("--spool", type=Path, help="with a remote store: the local folder it fills")
     p.add_argument("--fields", required=True, help="comma-separated fields a sample keeps")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
