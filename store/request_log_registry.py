@@ -70,6 +70,8 @@ class RequestLogRegistry(OciStore):
                     "mediaType": LAYER_MEDIA_TYPE,
                     "digest": _sha256(layer),
                     "size": len(layer),
+                    # the tag in the title: two files with the same bytes are still two
+                    # manifests, so deleting the older one's digest keeps the newer tag
                     "annotations": {TITLE: f"{tag}.jsonl.gz"},
                 }
             ],

@@ -101,6 +101,23 @@ def test_a_publish_failure_is_counted_kept_and_retried_at_the_next_rotation(
         started.stop()
 
 
+def test_files_with_the_same_bytes_are_two_artifacts(registry: Registry, tmp_path: Path) -> None:
+    """Each file its own manifest digest: a registry that deletes every tag of a deleted digest
+    (GHCR deletes the package version) must not lose the newer file with the older."""
+    uri = registry.store_uri("acme/taxi/same/request-log")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    tags = [f"requests-{n:020d}" for n in (1, 2)]
+    for tag in tags:
+        (spool / f"{tag}.jsonl").write_text('{"n": [1]}\n')
+    assert Publisher(uri, spool, max_files=2).publish_pending() == ""
+    store = RequestLogRegistry(uri)
+    assert store.files() == tags
+    assert len({store.tag_digest(tag) for tag in tags}) == 2
+    assert store.prune(1) == 1 and store.files() == tags[1:]
+    assert [r["n"] for r in L.read_window(uri, 10).rows] == [[1]]
+
+
 def _post(url: str, n: int) -> float:
     body = json.dumps({"instances": [{"n": [n], "pad": ["x" * 200]}]}).encode()
     request = urllib.request.Request(url, data=body, method="POST")
