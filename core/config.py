@@ -46,7 +46,7 @@ from core.config_models import (
 from core.errors import ConfigError
 from core.paths import ENVIRONMENTS_DIR, REPO_ROOT
 from core.rollout_rules import rollout_problems
-from core.uris import display, is_remote, join_uri
+from core.uris import display, is_remote, join_uri, request_log_store_problem
 
 __all__ = [
     "BASE_NAME",
@@ -284,7 +284,8 @@ def _relocate(
     )
     loadtest = dataclasses.replace(cfg.loadtest, rows_file=absolute(cfg.loadtest.rows_file))
     request_log = dataclasses.replace(
-        cfg.monitoring.request_log, store=absolute(cfg.monitoring.request_log.store)
+        cfg.monitoring.request_log,
+        store=absolute(expand_variables(cfg.monitoring.request_log.store)),
     )
     monitoring = dataclasses.replace(cfg.monitoring, request_log=request_log)
     return dataclasses.replace(
@@ -336,6 +337,9 @@ def _check_cross_fields(cfg: EnvironmentConfig, origin: dict[str, Path], overlay
     if serving.rest_port == serving.grpc_port:
         fail("serving.grpc_port", f"must differ from serving.rest_port ({serving.rest_port})")
     request_log = cfg.monitoring.request_log
+    store_problem = request_log_store_problem(request_log.store)
+    if store_problem:
+        fail("monitoring.request_log.store", f"{store_problem}, got {request_log.store!r}")
     if request_log.store and not request_log.fields:
         fail(
             "monitoring.request_log.fields",

@@ -451,7 +451,9 @@ class RequestLogConfig:
 
     store: StrictStr = Field(
         default="",
-        description="folder the request logger appends to; empty: no sampling",
+        description="where samples land: a folder the request logger appends to, or "
+        "oci://REGISTRY/REPOSITORY or gs://BUCKET/PATH, where it publishes each rotated file "
+        "(from a local spool) and `mlops monitor` pulls from; empty: no sampling",
     )
     fields: list[StrictStr] = Field(
         default_factory=list, description="the only input fields a sample keeps"

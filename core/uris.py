@@ -7,6 +7,7 @@ to it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from core.paths import REPO_ROOT
@@ -15,6 +16,34 @@ from core.paths import REPO_ROOT
 def is_remote(uri: str) -> bool:
     """A URI with a scheme: a bucket, a registry or TF's in-memory filesystem."""
     return "://" in uri
+
+
+OCI = "oci://"
+
+
+def request_log_store_problem(value: str) -> str:
+    """Why `value` is no request-log store, or "" when it is one: empty (sampling off), a
+    folder, oci://REGISTRY/REPOSITORY (store/request_log_registry.py) or gs://BUCKET/PATH
+    (store/request_log_bucket.py)."""
+    if not value or not is_remote(value):
+        return ""
+    if value.startswith(OCI):
+        plain = re.sub(r"\$\{[^}]*\}", "x", value)  # ${NAME:-default} is expanded at load
+        host, _, repository = plain[len(OCI) :].rstrip("/").partition("/")
+        if host and repository and "@" not in plain and ":" not in repository:
+            return ""
+        return (
+            "expected oci://REGISTRY/REPOSITORY with no tag or digest, for example "
+            "oci://ghcr.io/OWNER/REPO/request-log"
+        )
+    if value.startswith("gs://"):
+        if value[len("gs://") :].strip("/"):
+            return ""
+        return "expected gs://BUCKET/PATH"
+    return (
+        "must be a folder, oci://REGISTRY/REPOSITORY or gs://BUCKET/PATH; no other scheme is "
+        "supported"
+    )
 
 
 def join_uri(base: str, *parts: str) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from core.config import EnvironmentConfig
 from core.errors import ConfigError, InfraError
+from core.uris import is_remote
 
 NGINX = ("nginx", "/usr/sbin/nginx")
 HINT = "nginx not found: run `make monitoring-tools` (Debian package nginx-light)"
@@ -131,6 +132,8 @@ class Sampler:
         r = cfg.monitoring.request_log
         log = self.prefix / "request_logger.log"
         args = [sys.executable, "-m", "serving.request_logger", "--store", r.store]
+        if is_remote(r.store):  # a registry store: rotated files leave from a local spool
+            args += ["--spool", str(self.prefix / "spool")]
         args += ["--fields", ",".join(r.fields), "--host", self.host]
         args += ["--port", str(self.logger_port), "--max-file-bytes", str(r.max_file_bytes)]
         args += ["--max-files", str(r.max_files)]

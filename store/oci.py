@@ -133,6 +133,9 @@ class OciStore(ModelStore):
     """`oci://registry/namespace/<model_name>`: one repository, a manifest per version."""
 
     kind = "oci"
+    setting = "paths.model_store"  # the config key a message names; a subclass names its own
+    what = "model registry"
+    label = "model store"
 
     def __init__(self, uri: str) -> None:
         super().__init__(uri)
@@ -144,8 +147,8 @@ class OciStore(ModelStore):
         host, _, path = rest.partition("/")
         if not host or not path or "${" in rest:
             raise ConfigError(
-                f"model store {uri!r}: expected oci://REGISTRY/NAMESPACE/..., "
-                f"with every ${{...}} variable set (paths.model_store)"
+                f"{self.label} {uri!r}: expected oci://REGISTRY/NAMESPACE/..., "
+                f"with every ${{...}} variable set ({self.setting})"
             )
         # Registries require lower-case repository names; GITHUB_REPOSITORY may be mixed-case.
         self.registry, self.repository = host.lower(), path.lower()
@@ -211,9 +214,9 @@ class OciStore(ModelStore):
         except self._requests.exceptions.RequestException as exc:
             reason = type(exc).__name__
             raise InfraError(
-                f"refused ({Rule.REGISTRY_REACHABLE}): cannot reach the model registry "
+                f"refused ({Rule.REGISTRY_REACHABLE}): cannot reach the {self.what} "
                 f"{self.registry} ({reason}) for {self.uri}; check the address in "
-                f"paths.model_store, your network, or that the registry is "
+                f"{self.setting}, your network, or that the registry is "
                 f"running"
             ) from None
         if response.status_code in (401, 403):

@@ -19,7 +19,8 @@ def add_parser(sub: Subparsers) -> None:
         "and thresholds (models/schema/drift.yaml). Writes serving_drift.json/.md and the "
         "figures as Prometheus text (serving_drift.prom) under the work folder's monitor/; "
         "`mlops ct check` reads the report. Exit 0 whatever the drift (the alert and ct check "
-        "act on it), 2 for a missing or unreadable store.",
+        "act on it), 2 for a missing or unreadable store, 3 for a registry store "
+        "(oci://) that cannot be reached.",
     )
     add_env(parser, "environment whose samples to measure")
     parser.add_argument(

@@ -694,3 +694,54 @@ def test_the_decay_bound_must_match_the_metrics_direction(
     with pytest.raises(ConfigError) as err:
         config.load("dev", environments)
     assert key_path in str(err.value) and expected in str(err.value)
+
+
+def _sample_into(environments: Path, store: str) -> None:
+    _edit(
+        environments / "dev" / "config.yaml",
+        lambda d: _set(d, "monitoring.request_log", {"store": store, "fields": ["fare"]}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("s3://bucket/request-log", "no other scheme is supported"),
+        ("https://example.com/request-log", "no other scheme is supported"),
+        ("oci://127.0.0.1:5001", "expected oci://REGISTRY/REPOSITORY"),
+        ("oci://127.0.0.1:5001/acme/request-log:latest", "no tag or digest"),
+        ("oci://ghcr.io/acme/request-log@sha256:" + "0" * 64, "no tag or digest"),
+        ("gs://", "expected gs://BUCKET/PATH"),
+        ("ram://request-log", "no other scheme is supported"),
+    ],
+)
+def test_a_request_log_store_that_is_no_folder_registry_or_bucket_is_refused(
+    environments: Path, value: str, why: str
+) -> None:
+    _sample_into(environments, value)
+    with pytest.raises(ConfigError) as err:
+        config.load("dev", environments)
+    message = str(err.value)
+    assert "dev/config.yaml: monitoring.request_log.store: " in message, message
+    assert why in message and message.endswith(f"got {value!r}"), message
+
+
+@pytest.mark.parametrize(
+    ("value", "loaded"),
+    [
+        (
+            "oci://127.0.0.1:5001/acme/taxi/request-log",
+            "oci://127.0.0.1:5001/acme/taxi/request-log",
+        ),
+        (
+            "oci://ghcr.io/${NO_SUCH_VARIABLE:-acme/taxi}/request-log",
+            "oci://ghcr.io/acme/taxi/request-log",
+        ),
+        ("gs://acme-logs/taxi/dev", "gs://acme-logs/taxi/dev"),
+    ],
+)
+def test_a_remote_request_log_store_loads_with_its_variables_expanded(
+    environments: Path, value: str, loaded: str
+) -> None:
+    _sample_into(environments, value)
+    assert config.load("dev", environments).monitoring.request_log.store == loaded

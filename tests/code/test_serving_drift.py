@@ -15,10 +15,13 @@ from delivery import alerts
 from delivery.manifests import app_name
 from mlops import cli
 from pipeline import serving_drift as M
+from store import request_log as L
+from store.request_log import Publisher
 from tests.support import ct_data as D
 from tests.support import promtool
 from tests.support.repo import update_overlay
 from tests.support.samples import write_samples
+from tools.local_registry import Registry
 
 FIELDS = [
     "fare",
@@ -207,3 +210,68 @@ def test_a_missing_or_unreadable_store_exits_2_without_traceback(world, tmp_path
     (store / "requests.jsonl").write_bytes(b"\xff\xfe")
     code, out = _monitor(environments, data, tmp_path / "work", capsys)
     assert code == 2 and "unreadable" in out and "Traceback" not in out
+
+
+def _use_store(environments: Path, store: str) -> None:
+    update_overlay(environments, "dev", {"monitoring": {"request_log": {"store": store}}})
+
+
+def _publish(spool: Path, uri: str) -> None:
+    """What the logger does with a folder it fills: rotate, then publish every closed file."""
+    L.Writer(spool, FIELDS, max_file_bytes=1024 * 1024, max_files=10).rotate()
+    assert Publisher(uri, spool, max_files=10).publish_pending() == ""
+
+
+def test_samples_pulled_from_a_registry_store_give_the_folder_figures(
+    world, registry: Registry, tmp_path, capsys
+) -> None:
+    environments, data, store = world
+    rows = D.scaled(D.benign(D.read(), 1000, seed=7), "fare")
+    write_samples(store, rows[:400], FIELDS, tmp_path / "r1")
+    L.Writer(store, FIELDS, max_file_bytes=1024 * 1024, max_files=10).rotate()
+    write_samples(store, rows[400:], FIELDS, tmp_path / "r2")
+    code, from_folder = _monitor(environments, data, tmp_path / "folder", capsys)
+    assert code == 0 and "serving drift WARN (1000 sampled rows" in from_folder, from_folder
+    uri = registry.store_uri("acme/taxi/dev/request-log")
+    _publish(store, uri)  # two files, as two rotations would have published them
+    _use_store(environments, uri)
+    code, from_registry = _monitor(environments, data, tmp_path / "registry", capsys)
+    assert code == 0, from_registry
+
+    def figures(work: Path) -> tuple[str, int, list[tuple[str, str, float]]]:
+        report = json.loads((work / "monitor" / M.REPORT_JSON).read_text())
+        measures = [(m["feature"], m["measure"], m["value"]) for m in report["measures"]]
+        return report["verdict"], report["samples"], measures
+
+    assert figures(tmp_path / "registry") == figures(tmp_path / "folder")
+    said = [
+        [line for line in out.splitlines() if not line.startswith("Report: ")]
+        for out in (from_registry, from_folder)
+    ]
+    assert said[0] == said[1] and "  - fare: jensen_shannon " in from_registry, said
+
+
+def test_a_malformed_line_in_a_pulled_file_is_skipped_and_counted(
+    world, registry: Registry, tmp_path, capsys
+) -> None:
+    environments, data, store = world
+    write_samples(store, D.benign(D.read(), 50, seed=7), FIELDS, tmp_path / "rows")
+    with (store / L.CURRENT).open("a") as f:
+        f.write("{broken\n")
+    uri = registry.store_uri("acme/taxi/dev/request-log-malformed")
+    _publish(store, uri)
+    _use_store(environments, uri)
+    code, out = _monitor(environments, data, tmp_path / "work", capsys)
+    assert code == 0, out
+    assert "serving drift SKIPPED (50 sampled rows, 1 malformed lines skipped)" in out, out
+    assert f"first: {uri}:requests-" in out and ": not JSON" in out, out
+
+
+def test_a_registry_store_that_is_down_exits_3_naming_it(world, tmp_path, capsys) -> None:
+    environments, data, _ = world
+    uri = "oci://127.0.0.1:9/acme/taxi/dev/request-log"
+    _use_store(environments, uri)
+    code, out = _monitor(environments, data, tmp_path / "work", capsys)
+    assert code == 3, out
+    assert f"cannot reach the request-log registry 127.0.0.1:9 (ConnectionError) for {uri}" in out
+    assert "monitoring.request_log.store" in out and "Traceback" not in out
