@@ -154,19 +154,22 @@ registry-tools: ## Install the OCI registry and skopeo the tests use (apt), if m
 
 # Prometheus (Debian package `prometheus`: the server and promtool) for the real-Prometheus
 # canary-analysis tests, the PromQL check of rendered AnalysisTemplates and the alert rule tests,
-# and nginx (`nginx-light`) for the sampling mirror; installed like registry-tools, and a no-op
-# once they are there.
-monitoring-tools: ## Install Prometheus, promtool and nginx for the canary, alert and sampling tests (apt), if missing.
+# nginx (`nginx-light`) for the sampling mirror, and the Pushgateway
+# (`prometheus-pushgateway`) that `mlops monitor` pushes serving drift to; installed like
+# registry-tools, and a no-op once they are there.
+monitoring-tools: ## Install Prometheus, promtool, the Pushgateway and nginx for the canary, alert and sampling tests (apt), if missing.
 	@if command -v prometheus >/dev/null && command -v promtool >/dev/null && \
+	  command -v prometheus-pushgateway >/dev/null && \
 	  { command -v nginx >/dev/null || test -x /usr/sbin/nginx; }; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null; then \
-	  echo "The canary-analysis and monitoring tests need Prometheus, promtool and nginx:" \
-	    "install them with your package manager" >&2; exit 1; fi; \
+	  echo "The canary-analysis and monitoring tests need Prometheus, promtool, the" \
+	    "Pushgateway and nginx: install them with your package manager" >&2; exit 1; fi; \
 	sudo=""; if [ "$$(id -u)" != 0 ]; then sudo=sudo; fi; \
-	echo "Installing prometheus and nginx-light (apt) for the canary-analysis and monitoring tests"; \
+	echo "Installing prometheus, prometheus-pushgateway and nginx-light (apt) for the" \
+	  "canary-analysis and monitoring tests"; \
 	$$sudo apt-get update -qq && \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	  prometheus nginx-light >/dev/null
+	  prometheus prometheus-pushgateway nginx-light >/dev/null
 
 # The browser test opens the run report in headless Chromium (Debian package `chromium`), driven
 # over its DevTools protocol; installed like registry-tools, and a no-op once it is there.

@@ -481,6 +481,34 @@ class RequestLogConfig:
     )
 
 
+# An http(s) URL with a host, no query or fragment (a Pushgateway's base, path prefix allowed).
+PUSH_URL_PATTERN = r"^(https?://[A-Za-z0-9.\-\[\]:]+(/[^\s?#]*)?)?$"
+# A Prometheus label value that is also one URL path segment.
+JOB_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+@dataclass(frozen=True, config=STRICT)
+class PushgatewayConfig:
+    """Where `mlops monitor` pushes its figures (a Prometheus Pushgateway that Prometheus
+    scrapes with honor_labels), so ServingDriftHigh can read them. The group is job,
+    environment and model_name: one environment's push never replaces another's."""
+
+    url: StrictStr = Field(
+        default="",
+        pattern=PUSH_URL_PATTERN,
+        description="the Pushgateway's base URL (http:// or https://); empty: no push, the "
+        "figures are only written under the work folder's monitor/",
+    )
+    job: StrictStr = Field(
+        default="mlops_monitor",
+        pattern=JOB_PATTERN,
+        description="the pushed group's job label",
+    )
+    timeout_seconds: StrictFloat = Field(
+        default=10.0, gt=0.0, le=120.0, description="a push that takes longer fails"
+    )
+
+
 @dataclass(frozen=True, config=STRICT)
 class MonitoringConfig:
     """Alerts, the dashboard, and serving drift: what watches the served model."""
@@ -488,6 +516,9 @@ class MonitoringConfig:
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description=AlertsConfig.__doc__)
     request_log: RequestLogConfig = Field(
         default_factory=RequestLogConfig, description=RequestLogConfig.__doc__
+    )
+    pushgateway: PushgatewayConfig = Field(
+        default_factory=PushgatewayConfig, description=PushgatewayConfig.__doc__
     )
 
 

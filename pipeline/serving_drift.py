@@ -174,8 +174,14 @@ def _join(a: str, b: str) -> str:
     return f"{a}; {b}" if a else b
 
 
+def group_labels(cfg: EnvironmentConfig) -> dict[str, str]:
+    """The labels every exported series carries, and a Pushgateway push's grouping key (with
+    the job): ServingDriftHigh selects on them, and one environment never replaces another's."""
+    return {"environment": cfg.name, "model_name": cfg.model_name}
+
+
 def _labels(cfg: EnvironmentConfig, **extra: str) -> str:
-    labels = {"environment": cfg.name, "model_name": cfg.model_name, **extra}
+    labels = {**group_labels(cfg), **extra}
     return ",".join(f'{k}="{v}"' for k, v in labels.items())
 
 

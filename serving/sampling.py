@@ -30,7 +30,7 @@ from core.uris import is_remote
 
 NGINX = ("nginx", "/usr/sbin/nginx")
 HINT = "nginx not found: run `make monitoring-tools` (Debian package nginx-light)"
-MIRROR_TIMEOUT_MS = 100  # how long nginx keeps a copy to a stuck logger
+MIRROR_TIMEOUT_MS = 50  # how long nginx keeps a copy to a stuck logger (docs/monitoring.md)
 PREDICT = r"^/v1/models/[^/]+(/versions/[0-9]+|/labels/[A-Za-z0-9_]+)?:(predict|classify|regress)$"
 
 

@@ -7,7 +7,7 @@ import argparse
 from core import config, step_summary
 from core.uris import repo_relative
 from mlops.arguments import Subparsers, add_env
-from pipeline import serving_drift
+from pipeline import metrics_push, serving_drift
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -18,9 +18,12 @@ def add_parser(sub: Subparsers) -> None:
         "of ENV against the spans its release was trained on, with the drift gate's measures "
         "and thresholds (models/schema/drift.yaml). Writes serving_drift.json/.md and the "
         "figures as Prometheus text (serving_drift.prom) under the work folder's monitor/; "
-        "`mlops ct check` reads the report. Exit 0 whatever the drift (the alert and ct check "
-        "act on it), 2 for a missing or unreadable store, 3 for a registry store "
-        "(oci://) that cannot be reached.",
+        "`mlops ct check` reads the report. Where monitoring.pushgateway.url is set, the "
+        "figures are pushed there (grouped by job, environment and model_name) for "
+        "Prometheus and the ServingDriftHigh alert. Exit 0 whatever the drift (the alert and "
+        "ct check act on it), 2 for a missing or unreadable store, 3 for a registry or bucket "
+        "store that cannot be reached, or a push that failed (the figures are still written "
+        "locally).",
     )
     add_env(parser, "environment whose samples to measure")
     parser.add_argument(
@@ -56,4 +59,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"  note: {result.note}")
     print(f"Report: {repo_relative(str(folder / serving_drift.REPORT_MARKDOWN))}")
     step_summary.append(serving_drift.markdown(result))
+    gateway = cfg.monitoring.pushgateway
+    if gateway.url:
+        figures = folder / serving_drift.METRICS_FILE
+        url = metrics_push.push(
+            figures.read_text(),
+            base=gateway.url,
+            job=gateway.job,
+            labels=serving_drift.group_labels(cfg),
+            timeout=gateway.timeout_seconds,
+            key=f"{config.source_of(cfg, 'monitoring.pushgateway.url')}: "
+            "monitoring.pushgateway.url",
+            figures=repo_relative(str(figures)),
+        )
+        print(f"Pushed the figures to {url}")
     return 0

@@ -20,48 +20,15 @@ from store.request_log import Publisher
 from tests.support import ct_data as D
 from tests.support import promtool
 from tests.support.repo import update_overlay
+from tests.support.sampled_release import FIELDS, released_dev
 from tests.support.samples import write_samples
 from tools.local_registry import Registry
-
-FIELDS = [
-    "fare",
-    "trip_miles",
-    "trip_seconds",
-    "trip_start_hour",
-    "trip_start_day",
-    "trip_start_month",
-    "pickup_community_area",
-    "company",
-    "payment_type",
-]
 
 
 @pytest.fixture
 def world(tmp_path: Path, environments: Path) -> tuple[Path, Path, Path]:
     """dev released on planted spans 1-2, sampling into a store of its own."""
-    data = tmp_path / "data"
-    for number in (1, 2):
-        D.write_span(data, number, D.benign(D.bundled_span(number), 1500, seed=number))
-    model = tmp_path / "model"
-    (model / "variables").mkdir(parents=True)
-    (model / "saved_model.pb").write_bytes(b"planted")
-    D.write_dev_release(environments, model, data, version=7)
-    store = tmp_path / "request_log"
-    update_overlay(
-        environments,
-        "dev",
-        {
-            "monitoring": {
-                "request_log": {
-                    "store": str(store),
-                    "fields": FIELDS,
-                    "window_rows": 1000,
-                    "min_rows": 200,
-                }
-            }
-        },
-    )
-    return environments, data, store
+    return released_dev(tmp_path, environments)
 
 
 def _monitor(environments: Path, data: Path, work: Path, capsys) -> tuple[int, str]:

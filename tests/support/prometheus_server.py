@@ -76,22 +76,29 @@ def static_target(job: str, address: str, metrics_path: str, labels: dict[str, s
 
 
 def start(
-    workdir: Path, jobs: list[dict], *, interval: str = "1s", timeout: float = 60.0
+    workdir: Path,
+    jobs: list[dict],
+    *,
+    interval: str = "1s",
+    timeout: float = 60.0,
+    rule_groups: list[dict] | None = None,
 ) -> Prometheus:
-    """Prometheus scraping `jobs` every `interval`, ready to answer queries."""
+    """Prometheus scraping `jobs` every `interval`, ready to answer queries; `rule_groups`
+    (a rules file's, or a PrometheusRule's spec.groups) evaluated every `interval`."""
     exe = binary()
     if exe is None:
         raise RuntimeError("prometheus is not installed: run `make monitoring-tools`")
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "global": {"scrape_interval": interval, "evaluation_interval": interval},
-                "scrape_configs": jobs,
-            }
-        )
-    )
+    settings: dict[str, Any] = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "scrape_configs": jobs,
+    }
+    if rule_groups is not None:
+        rules = workdir / "rules.yml"
+        rules.write_text(yaml.safe_dump({"groups": rule_groups}))
+        settings["rule_files"] = [str(rules)]
+    config.write_text(yaml.safe_dump(settings))
     port = free_port()
     log = workdir / "prometheus.log"
     process = subprocess.Popen(
