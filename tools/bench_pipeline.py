@@ -6,8 +6,9 @@ figures include interpreter start-up and imports exactly as a user experiences t
 seconds come from each run's run_summary.json. On a machine shared with other work the wall
 times stretch with the load, so each run also prints its CPU seconds (user + system, which the
 load hardly changes) and the 1-minute load average, to compare runs taken at different loads.
-Exits 1 when a median is above its target or the peak RSS above PEAK_RSS_TARGET_MIB: the
-targets are the issue's, for this 2-core machine.
+Exits 1 when a median is not under its target or the peak RSS not under PEAK_RSS_TARGET_MIB,
+compared unrounded (a median of 8.04 s misses an 8 s target though it prints as 8.0 at one
+decimal): the targets are the issue's, for this 2-core machine.
 """
 
 from __future__ import annotations
@@ -40,17 +41,20 @@ def spread(values: list[float]) -> str:
 
 
 def failures(results: dict[str, list[tuple[float, float]]]) -> list[str]:
-    """Each target a measurement missed, in words."""
+    """Each target a measurement missed, in words. The targets are "under": a figure equal to
+    its target misses it, and nothing is rounded before the comparison."""
     missed = []
     for phase, rows in results.items():
         median = statistics.median(w for w, _ in rows)
-        if median > TARGETS[phase]:
+        if not median < TARGETS[phase]:
             missed.append(
-                f"{phase}: median {median:.1f} s is above the {TARGETS[phase]:.0f} s target"
+                f"{phase}: median {median:.2f} s is not under the {TARGETS[phase]:g} s target"
             )
     peak = max(r for rows in results.values() for _, r in rows)
-    if peak > PEAK_RSS_TARGET_MIB:
-        missed.append(f"peak RSS {peak:.0f} MiB is above the {PEAK_RSS_TARGET_MIB:.0f} MiB target")
+    if not peak < PEAK_RSS_TARGET_MIB:
+        missed.append(
+            f"peak RSS {peak:.1f} MiB is not under the {PEAK_RSS_TARGET_MIB:.1f} MiB target"
+        )
     return missed
 
 
@@ -109,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     for phase, rows in results.items():
         walls = [w for w, _ in rows]
         print(
-            f"{phase:<18}{statistics.median(walls):>10.1f} s{min(walls):>7.1f}"
-            f"{max(walls):>8.1f}{max(r for _, r in rows):>6.0f} MiB{TARGETS[phase]:>7.0f} s"
+            f"{phase:<18}{statistics.median(walls):>10.2f} s{min(walls):>7.2f}"
+            f"{max(walls):>8.2f}{max(r for _, r in rows):>6.0f} MiB{TARGETS[phase]:>7g} s"
         )
     for phase, nodes in components.items():
         print(f"\n{phase}: seconds per component{'median':>14}{'min':>8}{'max':>8}")
