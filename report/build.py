@@ -13,6 +13,7 @@ from report import inputs
 from report.page import Inputs, render
 
 REPORT_FILE = "report.html"
+CHART_CACHE = "report-charts"  # under the work folder: the last report's drawn histograms
 
 
 def report_path(cfg: EnvironmentConfig) -> Path:
@@ -39,6 +40,7 @@ def gather(
         loadtest=loadtest,
         loadtest_note=note,
         releases=inputs.release_history(environments_dir, config.promotion_order(environments_dir)),
+        chart_cache=Path(cfg.work_dir) / CHART_CACHE,
     )
 
 

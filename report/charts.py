@@ -6,9 +6,14 @@ can be read by a browser test; a bare `Figure` saved as SVG needs no display and
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import math
-from collections.abc import Mapping, Sequence
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -25,6 +30,52 @@ STYLE = {
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
+
+
+class ChartCache:
+    """The last report's charts on disk, each under a hash of what it drew.
+
+    A no-change re-run draws the same histograms again; matplotlib spends most of the report's
+    time on them, so an unchanged chart is read back instead. Only the charts the latest report
+    used are kept (`prune`), and `folder=None` draws every chart.
+    """
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.used: set[str] = set()
+
+    def get(self, kind: str, data: object, draw: Callable[[], str]) -> str:
+        try:
+            key = json.dumps([kind, STYLE, data], sort_keys=True)
+        except (TypeError, ValueError):  # not plain data: no key that could not collide
+            return draw()
+        if self.folder is None:
+            return draw()
+        name = hashlib.sha256(key.encode()).hexdigest()[:32] + ".svg"
+        self.used.add(name)
+        path = self.folder / name
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError:
+            pass
+        svg = draw()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".chart.")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(svg)
+            os.replace(tmp, path)
+        except OSError:  # a read-only work folder only costs the next run a redraw
+            pass
+        return svg
+
+    def prune(self) -> None:
+        """Drop the charts this report did not use (older runs' data, half-written files)."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        for path in self.folder.iterdir():
+            if path.name not in self.used:
+                path.unlink(missing_ok=True)
 
 
 def _figure(

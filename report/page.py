@@ -6,10 +6,12 @@ Every section is always present. One the run did not reach, or whose input does 
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from core import metrics
@@ -60,6 +62,8 @@ class Inputs:
     loadtest: LoadTestRun | None = None
     loadtest_note: str = ""
     releases: dict[str, rel.Record | None] = field(default_factory=dict)
+    # Where drawn histograms are kept between runs (report.build sets it); None: draw each.
+    chart_cache: Path | None = None
 
 
 def e(value: Any) -> str:
@@ -216,6 +220,7 @@ def _statistics(inputs: Inputs) -> str:
         )
     )
     grid = []
+    cache = charts.ChartCache(inputs.chart_cache)
     for name in names:
         spans = {
             f"span {c}": (by_span[c][name].edges, by_span[c][name].counts)
@@ -223,7 +228,9 @@ def _statistics(inputs: Inputs) -> str:
             if name in by_span[c] and by_span[c][name].edges
         }
         if spans:
-            grid.append(charts.histogram_chart(name, spans))
+            draw = functools.partial(charts.histogram_chart, name, spans)
+            grid.append(cache.get("histogram", [name, spans], draw))
+    cache.prune()
     if grid:
         out.append('<div class="grid">' + "".join(grid) + "</div>")
     return "".join(out)

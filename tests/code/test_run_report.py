@@ -321,3 +321,41 @@ def test_an_unreadable_run_summary_never_fails_the_load_test(cfg, environments: 
     (Path(cfg.paths.pipeline_root).parent / "run_summary.json").write_text(json.dumps(data))
     said = build.refresh(cfg, environments)
     assert isinstance(said, str) and "could not be read for the report (TypeError" in said
+
+
+def _stats(shift: float) -> dict[int, list[inputs.FeatureStats]]:
+    def feature(name: str) -> inputs.FeatureStats:
+        edges = [0.0 + shift, 1.0 + shift, 2.0 + shift]
+        figures = {"mean": 1.0, "std": 0.5, "min": 0.0, "median": 1.0, "max": 2.0}
+        return inputs.FeatureStats(
+            name, "numeric", 100, 0.0, figures=figures, edges=edges, counts=[60.0, 40.0]
+        )
+
+    return {1: [feature("fare"), feature("trip_miles")]}
+
+
+def test_an_unchanged_histogram_is_read_back_and_a_changed_one_redrawn(
+    cfg, tmp_path: Path, monkeypatch
+) -> None:
+    """A no-change re-run reuses the drawn histograms; new statistics never show a stale one,
+    and only the latest report's charts stay in the cache."""
+    from report import charts
+
+    cache = tmp_path / "charts"
+    first = render(Inputs(cfg=cfg, summary=_summary(), statistics=_stats(0.0), chart_cache=cache))
+    assert len(list(cache.iterdir())) == 2
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an unchanged histogram was drawn again")
+
+    with monkeypatch.context() as m:
+        m.setattr(charts, "histogram_chart", refuse)
+        again = render(
+            Inputs(cfg=cfg, summary=_summary(), statistics=_stats(0.0), chart_cache=cache)
+        )
+    assert _sections(again)["statistics"] == _sections(first)["statistics"]
+    moved = render(Inputs(cfg=cfg, summary=_summary(), statistics=_stats(5.0), chart_cache=cache))
+    uncached = render(Inputs(cfg=cfg, summary=_summary(), statistics=_stats(5.0)))
+    assert _sections(moved)["statistics"] == _sections(uncached)["statistics"]
+    assert _sections(moved)["statistics"] != _sections(first)["statistics"]
+    assert len(list(cache.iterdir())) == 2  # the first run's two charts were pruned
