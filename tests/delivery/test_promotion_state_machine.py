@@ -37,10 +37,20 @@ from store import model_store
 from store import release as rel
 from store.model_store import model_digest
 from tests.support.stores import Repo
+from tests.support.yaml_memo import yaml_once
 
 ENVS = ("dev", "staging", "prod")
 SOURCE = {"staging": "dev", "prod": "staging"}
 REACHED: Counter[str] = Counter()  # successful promotions per target, across examples
+
+
+@pytest.fixture(autouse=True)
+def _yaml_parsed_once(monkeypatch):
+    """Every step re-reads the same config files and re-renders mostly unchanged manifests:
+    each distinct text is parsed, and each distinct document written, once per test
+    (tests/support/yaml_memo.py); the records and files on disk are the real ones."""
+    with yaml_once(monkeypatch) as memo:
+        yield memo
 
 
 class Promotions(RuleBasedStateMachine):
