@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -37,10 +38,20 @@ from store import model_store
 from store import release as rel
 from store.model_store import model_digest
 from tests.support.stores import Repo
+from tests.support.yaml_memo import yaml_once
 
 ENVS = ("dev", "staging", "prod")
 SOURCE = {"staging": "dev", "prod": "staging"}
 REACHED: Counter[str] = Counter()  # successful promotions per target, across examples
+
+
+@pytest.fixture(autouse=True)
+def _yaml_parsed_once(monkeypatch):
+    """Every step re-reads the same config files and re-renders mostly unchanged manifests:
+    each distinct text is parsed, and each distinct document written, once per test
+    (tests/support/yaml_memo.py); the records and files on disk are the real ones."""
+    with yaml_once(monkeypatch) as memo:
+        yield memo
 
 
 class Promotions(RuleBasedStateMachine):
@@ -386,3 +397,24 @@ def test_the_state_machine_catches_each_disabled_rule(rule_name: Rule, monkeypat
             ),
         )  # finding it is the point; no need to shrink
     assert not isinstance(caught.value, KeyboardInterrupt)
+
+
+def test_the_yaml_memo_changes_no_result(monkeypatch) -> None:
+    """What the runs above see through tests/support/yaml_memo.py is what PyYAML gives: a copy
+    a caller may edit, the loader's error for bad text every time, and the same written text."""
+    text = "extends: cloud\nserving: {rest_port: 8501, tags: [a, b]}\n"
+    doc = {"b": [1, "1", 1.0, True, None], "a": {"x": "y"}}
+    expected = yaml.safe_dump(doc, sort_keys=False, width=100)
+    with yaml_once(monkeypatch) as memo:
+        first = yaml.safe_load(text)
+        first.pop("extends")  # what config_layers.files_of does to what it reads
+        first["serving"]["tags"].append("c")
+        again = yaml.safe_load(text)
+        assert again == {"extends": "cloud", "serving": {"rest_port": 8501, "tags": ["a", "b"]}}
+        for _ in range(2):
+            with pytest.raises(yaml.YAMLError):
+                yaml.safe_load("key: [unclosed\n")
+        assert yaml.safe_dump(doc, sort_keys=False, width=100) == expected
+        assert yaml.safe_dump(doc, sort_keys=False, width=100) == expected
+        assert yaml.safe_dump(doc) != expected  # other options, other text
+        assert memo.hits == 2

@@ -159,10 +159,12 @@ def test_push_to_prod_and_back_replayed_from_the_workflow_files(tmp_path: Path, 
     _no_job_read_another_jobs_workspace(replay, remote)
     took = time.monotonic() - started
     jobs = "\n".join(f"  {key}: {secs:.0f} s" for key, secs in replay.seconds.items())
+    slowest = sorted(replay.step_seconds.items(), key=lambda item: -item[1])[:15]
+    steps = "\n".join(f"  {secs:5.1f} s  {key.splitlines()[0][:110]}" for key, secs in slowest)
     ci_report(
         "replay of the GitHub flow",
         f"push -> ... -> rollback: {took:.0f} s wall time "
-        f"({len(replay.workspaces)} jobs in fresh clones)\n{jobs}",
+        f"({len(replay.workspaces)} jobs in fresh clones)\n{jobs}\nslowest steps:\n{steps}",
     )
     # Last, so that everything above is checked either way. Each environment's registry tag
     # must point at what main's record says (README, rule `tag-matches`). deploy-dev's

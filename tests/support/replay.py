@@ -368,6 +368,8 @@ class Replay:
     workspaces: dict[str, Path] = field(default_factory=dict)  # "run-id/workflow-job": path
     logs: dict[str, list[str]] = field(default_factory=dict)  # the same keys: step logs
     seconds: dict[str, float] = field(default_factory=dict)  # the same keys: wall time
+    # "run-id/workflow-job: step name": wall time of each step that ran, to find the slow ones
+    step_seconds: dict[str, float] = field(default_factory=dict)
     used_rewrites: set[str] = field(default_factory=set)
     # Set: every job gets its own GITHUB_TOKEN with exactly its `permissions:` (job_tokens.py).
     job_tokens: JobTokens | None = None
@@ -549,10 +551,15 @@ class Replay:
             if not scope.condition(step.get("if")):
                 continue
             env = {k: _text(scope.template(v)) for k, v in (step.get("env") or {}).items()}
+            step_started = time.monotonic()
             if "run" in step:
                 ok, outputs, text = self._shell(step["run"], workspace, github, env)
             else:
                 ok, outputs, text = self._action(step, scope, workspace, github, env)
+            label = step.get("name") or step.get("run") or step["uses"]
+            self.step_seconds[f"{github['run_id']}/{name}-{job_id}: {label}"] = (
+                time.monotonic() - step_started
+            )
             log.append(
                 f"{name}/{job_id}: {step.get('name') or step.get('run') or step['uses']}"
                 f" -> {'success' if ok else 'failure'}\n{text}"
