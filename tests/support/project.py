@@ -107,8 +107,12 @@ TAXI_TASK = {
 
 @contextlib.contextmanager
 def taxi_task() -> Iterator[None]:
-    """models.features set to the taxi sample's binary task for the duration."""
+    """models.features set to the taxi sample's binary task for the duration, and the metrics
+    the run summary lists (models.evaluation.METRIC_CLASSES) with it."""
+    from models import evaluation
+
     with pytest.MonkeyPatch.context() as patch:
         for name, value in TAXI_TASK.items():
             patch.setattr(F, name, value)
+        patch.setattr(evaluation, "METRIC_CLASSES", evaluation.TASK_METRIC_CLASSES["binary"])
         yield
