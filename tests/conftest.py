@@ -48,7 +48,7 @@ def environments(tmp_path: Path) -> Path:
 
 # --- One real tf.Transform run and one short training run, shared by the model and data tests ---
 
-TRAIN_ROWS = 1000  # every 15th row of the bundled data
+TRAIN_ROWS = 1000  # at most: every 15th row of the taxi sample's 15,002; all of a smaller set
 HELD_OUT_ROWS = 60
 CONVERGENCE_STEPS = 300
 
@@ -78,8 +78,10 @@ def raw_rows() -> list:
 def transform_run(raw_rows: list, tmp_path_factory: pytest.TempPathFactory):
     from tests.support import tfx_data as S
 
-    train = raw_rows[::15][:TRAIN_ROWS]
-    held_out = raw_rows[7::150][:HELD_OUT_ROWS]
+    # Strides that spread the sample over every span: 15 and 150 on the taxi sample's rows.
+    stride = max(1, len(raw_rows) // TRAIN_ROWS)
+    train = raw_rows[::stride][:TRAIN_ROWS]
+    held_out = raw_rows[7 % len(raw_rows) :: max(1, len(raw_rows) // 100)][:HELD_OUT_ROWS]
     return S.run_transform(
         train, S.probe_rows(train[0], held_out), tmp_path_factory.mktemp("transform")
     )
@@ -113,7 +115,7 @@ def trained(transform_run, training_config, tmp_path_factory: pytest.TempPathFac
     tf.keras.utils.set_random_seed(hp.seed)
     model = build_model(hp.hidden_units, hp.learning_rate, hp.seed)
     sample = S.dataset(transform_run.train, hp.batch_size)
-    steps = -(-TRAIN_ROWS // hp.batch_size)
+    steps = -(-len(transform_run.train_rows) // hp.batch_size)
     initial_loss = model.evaluate(sample, steps=steps, verbose=0)[0]
     history = fit(model, sample, sample, hp)
     final_loss = model.evaluate(sample, steps=steps, verbose=0)[0]

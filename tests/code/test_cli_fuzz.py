@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from core import config
-from core.paths import REPO_ROOT
 from mlops import cli
 from store import rows as R
+from tests.support import project
 
 SETTINGS = settings(
     max_examples=40,
@@ -30,9 +30,11 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 KNOWN = config.available_environments()
-DATA = REPO_ROOT / "data" / "taxi" / "span-1" / "data.csv"
+DATA = project.SPANS[0]
 SCHEMA = R.load_schema()
 FEATURES = {f.name: f for f in SCHEMA.feature}
+# Columns only the label is computed from: a serving row may leave them out.
+LABEL_ONLY = {f.name for f in SCHEMA.feature} - {f.name for f in R.serving_features(SCHEMA)}
 with DATA.open() as _f:
     _TABLE = list(csv.reader(_f))[:6]
 HEADER, BODY = _TABLE[0], _TABLE[1:]
@@ -111,7 +113,7 @@ def test_versions_the_store_lacks_or_that_are_not_numbers(capsys, version: str) 
     from tests.support.stores import fake_model
 
     with tempfile.TemporaryDirectory() as tmp:
-        fake_model(Path(tmp) / "model_store" / "taxi_tips" / "1001", 1001)
+        fake_model(Path(tmp) / "model_store" / project.MODEL / "1001", 1001)
         line = one_line_error(
             capsys, ["serve", "--env", "dev", "--output", tmp, f"--version={version}", "--detach"]
         )
@@ -170,9 +172,15 @@ def test_environment_folders_that_do_not_exist(capsys, folder: str) -> None:
 
 # --- CSV files from the schema, one column dropped or one cell corrupted -------------------------
 
-REQUIRED = [c for c in HEADER if c in FEATURES and R.is_required(FEATURES[c]) and c != "tips"]
+REQUIRED = [
+    c for c in HEADER if c in FEATURES and R.is_required(FEATURES[c]) and c not in LABEL_ONLY
+]
 TYPED = [
-    c for c in HEADER if FEATURES[c].type in (schema_pb2.INT, schema_pb2.FLOAT) and c != "tips"
+    c
+    for c in HEADER
+    if c in FEATURES
+    and FEATURES[c].type in (schema_pb2.INT, schema_pb2.FLOAT)
+    and c not in LABEL_ONLY
 ]
 
 

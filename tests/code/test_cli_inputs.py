@@ -11,7 +11,14 @@ import yaml
 from core import config
 from core.paths import REPO_ROOT
 from mlops import cli
+from models import features as F
+from tests.support import project
 from tests.support.repo import update_overlay
+
+# A feature a slice may name (the taxi sample's trip_start_hour), and a misspelt one
+# (its payment_type without the last letter).
+SLICE = F.HOUR_KEY or F.VOCABULARY_KEYS[-1]
+MISSPELT = F.VOCABULARY_KEYS[0][:-1]
 
 
 def run(environments: Path, *args: str) -> int:
@@ -108,9 +115,9 @@ def test_config_prints_only_yaml_on_stdout(capsys: pytest.CaptureFixture) -> Non
             "deploy.promote_from: 'dev' and 'staging' both take the pipeline's output",
         ),
         (
-            {"dev": {"evaluation": {"slices": ["trip_start_hour", "payment_typ"]}}},
+            {"dev": {"evaluation": {"slices": [SLICE, MISSPELT]}}},
             "dev",
-            "evaluation.slices[1]: 'payment_typ' is not a feature of the schema",
+            f"evaluation.slices[1]: {MISSPELT!r} is not a feature of the schema",
         ),
     ],
 )
@@ -138,7 +145,9 @@ def test_release_order_and_slices_are_validated_with_the_config(
 def test_root_option_reads_that_trees_environments(environments: Path, capsys) -> None:
     assert cli.main(["--root", str(environments.parent), "config", "--env", "dev"]) == 0
     out, err = capsys.readouterr()
-    assert yaml.safe_load(out)["data"]["root"] == str(environments.parent / "data" / "taxi")
+    # data.root as environments/base names it (data/taxi until `mlops init`), under that tree
+    root = project.DATA_ROOT.relative_to(REPO_ROOT)
+    assert yaml.safe_load(out)["data"]["root"] == str(environments.parent / root)
     assert f"repository root {environments.parent}" in err
 
 

@@ -13,6 +13,7 @@ from core.errors import ConfigError
 from core.paths import REPO_ROOT
 from mlops import cli
 from pipeline.runner import compile_kubeflow
+from tests.support.project import MODEL
 from tests.support.repo import PACKAGES
 
 
@@ -31,9 +32,9 @@ def test_compile_needs_no_github_repository(
     assert cli.main(["--environments", str(environments), "compile", "--env", "staging"]) == 0
     out, err = capsys.readouterr()
     output = environments.parent / "build" / "staging" / "pipeline.json"
-    assert f"Compiled taxi-tips-staging for staging: {output}" in out
+    assert f"Compiled {config.load('staging').pipeline_name} for staging: {output}" in out
     tasks = json.loads(output.read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
-    assert "oci://ghcr.io/local/taxi-tips/models/taxi_tips" in json.dumps(tasks["Pusher"])
+    assert f"oci://ghcr.io/local/taxi-tips/models/{MODEL}" in json.dumps(tasks["Pusher"])
     assert (
         "note: staging's model store oci://ghcr.io/local/taxi-tips/models is GHCR under a "
         "placeholder namespace (GITHUB_REPOSITORY is unset and origin is not a GitHub remote)"
@@ -67,7 +68,7 @@ def test_compile_writes_a_pipeline_spec(environments: Path, env: str) -> None:
     assert cfg.orchestration.image in executors
     assert "DataflowRunner" in executors
     # The Pusher publishes to the repository's registry namespace, lower-cased for OCI.
-    assert "oci://ghcr.io/Acme/Taxi/models/taxi_tips" in json.dumps(tasks["Pusher"])
+    assert f"oci://ghcr.io/Acme/Taxi/models/{MODEL}" in json.dumps(tasks["Pusher"])
 
 
 def test_dev_does_not_compile(capsys: pytest.CaptureFixture) -> None:
@@ -110,12 +111,14 @@ def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr[-2000:]
     assert "placeholder namespace (GITHUB_REPOSITORY is unset" in result.stderr
     output = copy / "build" / "staging" / "pipeline.json"
-    assert f"Compiled taxi-tips-staging for staging: {output}" in result.stdout  # the copy ran
+    assert (
+        f"Compiled {config.load('staging').pipeline_name} for staging: {output}" in result.stdout
+    )  # the copy ran
     text = output.read_text()
     for machine_path in {str(copy), str(copy.resolve()), str(tmp_path), str(REPO_ROOT)}:
         assert machine_path not in text
     assert '"stringValue": "models/schema/schema.pbtxt"' in text
-    assert "oci://ghcr.io/local/taxi-tips/models/taxi_tips" in text  # the documented placeholder
+    assert f"oci://ghcr.io/local/taxi-tips/models/{MODEL}" in text  # the documented placeholder
     assert "components.schema_import.Executor" in text
     # The user code is referenced by import path, from the package the image installs.
     assert "models.preprocessing.preprocessing_fn" in text

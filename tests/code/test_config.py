@@ -13,6 +13,7 @@ from core import config, config_schema, registry_setup
 from core.errors import ConfigError
 from core.paths import ENVIRONMENTS_DIR
 from mlops import cli
+from tests.support.project import MODEL
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
@@ -32,18 +33,23 @@ def test_dev_runs_locally_and_the_others_on_vertex() -> None:
         assert any(a.startswith("--runner=") for a in cfg.orchestration.beam_args)
 
 
+# environments/base as committed (the values an overlay leaves alone come from here).
+BASE = yaml.safe_load((ENVIRONMENTS_DIR / "base" / "config.yaml").read_text())
+
+
 def test_overlay_overrides_base_and_keeps_the_rest(environments: Path) -> None:
     _edit(environments / "dev" / "config.yaml", lambda d: d.update(training={"train_steps": 7}))
     cfg = config.load("dev", environments)
     assert cfg.training.train_steps == 7
-    assert cfg.training.batch_size == 128  # from the base
+    # from the base (128 on the taxi sample)
+    assert cfg.training.batch_size == BASE["training"]["batch_size"] != 7
 
 
 def test_output_and_data_relocate_a_run(tmp_path: Path) -> None:
     cfg = config.load("dev", data_root=str(tmp_path / "d"), output_root=str(tmp_path / "o"))
     assert cfg.data.root == str(tmp_path / "d")
     assert cfg.paths.metadata == str(tmp_path / "o" / "metadata.sqlite")
-    assert cfg.model_store_dir == str(tmp_path / "o" / "model_store" / "taxi_tips")
+    assert cfg.model_store_dir == str(tmp_path / "o" / "model_store" / MODEL)
 
 
 def _new_environment(environments: Path, text: str) -> Path:
@@ -64,7 +70,7 @@ def test_a_new_local_environment_gets_its_paths_under_build(
     build = environments.parent / "build" / "qa"
     assert cfg.paths.pipeline_root == str(build / "pipeline")
     assert cfg.paths.metadata == str(build / "metadata.sqlite")
-    assert cfg.model_store_dir == str(build / "model_store" / "taxi_tips")
+    assert cfg.model_store_dir == str(build / "model_store" / MODEL)
     for args in (["config", "--env", "qa"], ["status"]):
         assert cli.main(["--environments", str(environments), *args]) == 0, args
     out, err = capsys.readouterr()
@@ -504,7 +510,7 @@ def test_the_file_that_set_an_unusable_store_is_named(monkeypatch: pytest.Monkey
     """GHCR under the placeholder namespace: say which file set it and how to get a registry."""
     monkeypatch.setattr(config, "_origin_repository", lambda: "")
     cfg = config.load("prod")
-    assert cfg.model_store_dir == "oci://ghcr.io/local/taxi-tips/models/taxi_tips"
+    assert cfg.model_store_dir == f"oci://ghcr.io/local/taxi-tips/models/{MODEL}"
     with pytest.raises(ConfigError) as err:
         registry_setup.require_usable(cfg)
     assert str(err.value) == (

@@ -24,7 +24,8 @@ from models import features as F
 from store.model_store import model_digest
 from store.rows import load_schema
 from tests.support import ct_data as D
-from tests.support.repo import BUNDLED_SPANS, update_overlay
+from tests.support.project import MODEL
+from tests.support.repo import update_overlay
 
 NUMERIC_MODEL_FEATURES = [
     f.name
@@ -47,7 +48,7 @@ def _judge(tmp_path: Path, rows: D.Rows, thresholds, **kwargs) -> drift.Verdict:
     current = D.write_span(tmp_path / "data", 9, rows)
     return drift.judge(
         [str(current)],
-        [str(p) for p in kwargs.pop("baseline", BUNDLED_SPANS)],
+        [str(p) for p in kwargs.pop("baseline", D.BUNDLED_SPANS)],
         load_schema(),
         thresholds,
         mode=kwargs.pop("mode", "stop"),
@@ -71,7 +72,7 @@ def test_a_resample_of_the_same_data_does_not_drift(tmp_path, thresholds) -> Non
 def test_the_bundled_span_2_against_span_1_does_not_drift(tmp_path, thresholds) -> None:
     """Real change between the spans (more trips with a recorded distance, cards over cash, other
     months) that the thresholds tolerate; the figures are in models/schema/drift.yaml."""
-    verdict = _judge(tmp_path, D.bundled_span(2), thresholds, baseline=BUNDLED_SPANS[:1])
+    verdict = _judge(tmp_path, D.bundled_span(2), thresholds, baseline=D.BUNDLED_SPANS[:1])
     assert verdict.verdict == "PASS", drift.table(verdict.measures)
     # With room to spare: a threshold a hair above the real change would flip on noise. (The
     # categorical thresholds predate this margin: payment_type's real shift is 0.114 of 0.15.)
@@ -241,7 +242,7 @@ def test_a_run_stopped_by_the_drift_gate_prints_the_summary_with_the_drift_table
             cfg, drift.DriftError("drift gate (drift.mode=stop): ...", verdict), summary, out
         )
     shown = out.getvalue()
-    assert "== Run summary: taxi-tips-dev (dev) ==" in shown
+    assert f"== Run summary: {config.load('dev').pipeline_name} (dev) ==" in shown
     assert "Drift: FAIL (span 9 against span(s) 1-2, mode stop, 2000 examples)" in shown
     measures = {"jensen_shannon", "l_infinity", drift.ZERO_SHARE}
     rows = [line.split() for line in shown.splitlines() if line.startswith("  ")]
@@ -266,7 +267,7 @@ def _release(
 ) -> None:
     at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=age_days)
     current = {
-        "model_name": "taxi_tips",
+        "model_name": MODEL,
         "version": 1,
         "digest": model_digest(model_dir),
         "uri": str(model_dir),

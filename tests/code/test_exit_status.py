@@ -17,6 +17,7 @@ import pytest
 from core.errors import ERROR_CLASSES, ConfigError, GateError, InfraError, MlopsError
 from mlops import cli, exit_status
 from tests.support import ct_data as D
+from tests.support.project import MODEL
 from tests.support.repo import FULL_DATA, copy_environments, update_overlay
 from tests.support.servers import free_port
 from tests.support.stores import constant_saved_model, fake_model
@@ -150,13 +151,13 @@ def url_without_scheme(tmp_path: Path, capsys) -> Outcome:
 
 def version_the_store_lacks(tmp_path: Path, capsys) -> Outcome:
     out = tmp_path / "out"
-    fake_model(out / "model_store" / "taxi_tips" / "1001", 1001)
+    fake_model(out / "model_store" / MODEL / "1001", 1001)
     rows = str(_rows(tmp_path))
     argv = ["predict", "--env", "dev", "--rows", rows, "--output", str(out), "--model-version"]
     code, text = _main(capsys, *argv, "123")
     assert (
         f"--model-version: version 123 is not in the model store "
-        f"{out / 'model_store' / 'taxi_tips'} (versions there: 1001)"
+        f"{out / 'model_store' / MODEL} (versions there: 1001)"
     ) in text
     assert "cannot reach the server" not in text  # refused before any request
     return code, text
@@ -194,7 +195,7 @@ def rest_server_unreachable(tmp_path: Path, capsys) -> Outcome:
     code, text = _main(
         capsys, "predict", "--env", "dev", "--rows", str(_rows(tmp_path)), "--url", url
     )
-    assert f"{url}/v1/models/taxi_tips:predict: cannot reach the server" in text
+    assert f"{url}/v1/models/{MODEL}:predict: cannot reach the server" in text
     return code, text
 
 

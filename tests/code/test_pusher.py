@@ -17,6 +17,7 @@ from tfx.types import standard_artifacts
 
 from components import pusher
 from store.model_store import model_digest, open_store
+from tests.support.project import MODEL
 from tests.support.stores import fake_model
 
 _RAM = itertools.count()
@@ -26,11 +27,11 @@ FUTURE = 9_999_999_999  # a version above any epoch-seconds version the Pusher w
 @pytest.fixture(params=["folder", "bucket", "oci"])
 def store_uri(request, tmp_path: Path) -> str:
     if request.param == "folder":
-        return str(tmp_path / "store" / "taxi_tips")
+        return str(tmp_path / "store" / MODEL)
     if request.param == "bucket":
-        return f"ram://bucket{next(_RAM)}/models/taxi_tips"
+        return f"ram://bucket{next(_RAM)}/models/{MODEL}"
     registry = request.getfixturevalue("registry")
-    return registry.store_uri(f"pusher/{tmp_path.name.lower()}") + "/taxi_tips"
+    return registry.store_uri(f"pusher/{tmp_path.name.lower()}") + f"/{MODEL}"
 
 
 def _push(

@@ -17,6 +17,7 @@ from core import config
 from pipeline.summary import MetricRow, RunSummary
 from report import build, inputs, mermaid
 from report.page import SECTIONS, Inputs, render
+from tests.support.project import MODEL
 
 
 @pytest.fixture
@@ -213,7 +214,7 @@ def test_every_environments_release_history_on_one_page(cfg, environments: Path)
     from store import release as rel
 
     current = rel.Release(
-        model_name="taxi_tips",
+        model_name=MODEL,
         version=9,
         digest="sha256:" + "b" * 64,
         uri="x",
@@ -221,7 +222,7 @@ def test_every_environments_release_history_on_one_page(cfg, environments: Path)
         metrics={"auc": 0.9},
     )
     earlier = rel.Release(
-        model_name="taxi_tips",
+        model_name=MODEL,
         version=8,
         digest="sha256:" + "c" * 64,
         uri="x",
@@ -251,7 +252,7 @@ def _released(environments: Path, report: str) -> None:
     from store import release as rel
 
     dev = rel.Release(
-        model_name="taxi_tips",
+        model_name=MODEL,
         version=9,
         digest="sha256:" + "b" * 64,
         uri="x",

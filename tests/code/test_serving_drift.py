@@ -19,6 +19,7 @@ from store import request_log as L
 from store.request_log import Publisher
 from tests.support import ct_data as D
 from tests.support import promtool
+from tests.support.project import MODEL
 from tests.support.repo import update_overlay
 from tests.support.sampled_release import FIELDS, released_dev
 from tests.support.samples import write_samples
@@ -127,14 +128,14 @@ def test_fares_x1_5_are_named_fire_the_alert_and_make_ct_retrain(world, tmp_path
     assert "serving drift WARN" in out and "  - fare: jensen_shannon " in out
     prom = tmp_path / "work" / "monitor" / M.METRICS_FILE
     assert (
-        'mlops_serving_release_info{environment="dev",model_name="taxi_tips",version="7"} 1'
+        f'mlops_serving_release_info{{environment="dev",model_name="{MODEL}",version="7"}} 1'
         in prom.read_text()
     )
     assert _alert_fires(environments, prom, tmp_path) == {"fare"}
     report = json.loads((tmp_path / "work" / "monitor" / M.REPORT_JSON).read_text())
     skewed = {(s["feature"], s["comparator"]) for s in report["skew"]}
     assert ("fare", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH") in skewed  # the schema's 0.1
-    assert 'mlops_serving_skew_anomaly{environment="dev",model_name="taxi_tips",feature="fare"' in (
+    assert f'mlops_serving_skew_anomaly{{environment="dev",model_name="{MODEL}",feature="fare"' in (
         prom.read_text()
     )
     code, out = _ct_check(environments, data, tmp_path / "work", capsys)

@@ -25,6 +25,7 @@ from core.config import EvaluationConfig
 from models import evaluation
 from pipeline import summary
 from pipeline.summary import RunSummary
+from tests.support import project
 from tests.support.repo import strict_json
 
 CFG = EvaluationConfig(metric="auc", lower_bound=0.6, max_regression=0.01, slices=["payment_type"])
@@ -39,8 +40,10 @@ ROWS: dict[str, list[Any]] = {
 
 def _run_tfma(rows: dict, out: Path, slice_thresholds: bool) -> Path:
     """TFMA over labelled predictions with the template's EvalConfig (value thresholds only:
-    change thresholds need a baseline model). TFMA's stock AUC rides along as `stock_auc`."""
-    config = evaluation.eval_config(CFG)
+    change thresholds need a baseline model). TFMA's stock AUC rides along as `stock_auc`.
+    The task is the taxi sample's binary one, whatever `mlops init` configured."""
+    with project.taxi_task():
+        config = evaluation.eval_config(CFG)
     spec = config.model_specs[0]
     spec.ClearField("signature_name")
     spec.ClearField("preprocessing_function_names")
@@ -52,7 +55,8 @@ def _run_tfma(rows: dict, out: Path, slice_thresholds: bool) -> Path:
             per_slice.threshold.ClearField("change_threshold")
             if slice_thresholds:  # a team's per-slice threshold on every payment type
                 per_slice.slicing_specs.add(feature_keys=["payment_type"])
-    tfma.analyze_raw_data(pd.DataFrame(rows), config, output_path=str(out))
+    with project.taxi_task():
+        tfma.analyze_raw_data(pd.DataFrame(rows), config, output_path=str(out))
     return out
 
 
@@ -170,8 +174,9 @@ def test_an_undefined_overall_metric_is_not_blessed_and_says_why(
     overall = _slices(evaluation_dir)["overall"]
     assert overall.metrics["auc"] is None and overall.undefined["auc"] == "one class"
     run = RunSummary("dev", "p", [], "PASS", [], gated_metric="auc", overall=overall)
-    assert "  auc *             undefined (one class)" in run.render().splitlines()
-    assert "| auc (gated) | undefined (one class) | - |" in run.markdown()
+    with project.taxi_task():  # the summary lists the binary task's metrics
+        assert "  auc *             undefined (one class)" in run.render().splitlines()
+        assert "| auc (gated) | undefined (one class) | - |" in run.markdown()
 
 
 def test_the_pusher_leaves_undefined_metrics_out_of_its_annotation(

@@ -6,6 +6,7 @@ import json
 
 from core.verdicts import Rule, Verdict
 from store import release as rel
+from tests.support.project import MODEL
 
 
 def test_the_words_written_to_records_and_reports_do_not_change() -> None:
@@ -24,8 +25,8 @@ def test_a_member_reads_as_its_text_everywhere() -> None:
 
 
 def test_a_record_holding_a_verdict_member_is_written_as_plain_text(tmp_path) -> None:
-    release = rel.Release("taxi_tips", 3, "sha256:" + "ab" * 32, "build/store/3")
-    record = rel.Record("dev", release, [rel.Release("taxi_tips", 2, "sha256:" + "cd" * 32, "x")])
+    release = rel.Release(MODEL, 3, "sha256:" + "ab" * 32, "build/store/3")
+    record = rel.Record("dev", release, [rel.Release(MODEL, 2, "sha256:" + "cd" * 32, "x")])
     release.loadtest = rel.LoadTest(Verdict.PASS)
     text = record.to_yaml()
     assert "    verdict: PASS\n" in text and "    verdict: NONE\n" in text

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from core.paths import SCHEMA_DIR
 from models import features as F
+from tests.support import project
 from tests.support.repo import FULL_DATA
 
 
@@ -20,7 +23,10 @@ def test_bundled_data_satisfies_the_schema(schema: schema_pb2.Schema) -> None:
     stats = tfdv.generate_statistics_from_csv(str(FULL_DATA))
     anomalies = tfdv.validate_statistics(stats, schema)
     assert dict(anomalies.anomaly_info) == {}
-    assert stats.datasets[0].num_examples == 15002
+    with FULL_DATA.open(newline="") as f:
+        assert stats.datasets[0].num_examples == sum(1 for _ in csv.reader(f)) - 1
+    if project.IS_TAXI_SAMPLE:
+        assert stats.datasets[0].num_examples == 15002  # both bundled spans, every trip
 
 
 def test_schema_describes_exactly_the_raw_columns(schema: schema_pb2.Schema) -> None:
@@ -32,18 +38,22 @@ def test_every_column_has_one_role() -> None:
     roles = [
         F.ZSCORE_KEYS,
         F.QUANTILE_BUCKET_KEYS,
-        (F.HOUR_KEY,),
+        (F.HOUR_KEY,) if F.HOUR_KEY else (),
         tuple(F.INTEGER_CATEGORICAL_SIZES),
         F.VOCABULARY_KEYS,
+        tuple(F.CYCLICAL_PARTS),
         F.UNUSED_KEYS,
     ]
     flat = [k for role in roles for k in role]
     assert len(flat) == len(set(flat)), "a column is engineered twice"
-    assert set(flat) | {"tips"} == set(F.all_raw_keys())
+    # The label's own column (the taxi sample's tips) is the one column without a role.
+    assert set(flat) | {F.LABEL_COLUMN} == set(F.all_raw_keys())
+    assert F.LABEL_COLUMN not in flat
 
 
-def test_required_features_and_comparators(schema: schema_pb2.Schema) -> None:
-    by_name = {f.name: f for f in schema.feature}
+def test_required_features_and_comparators() -> None:
+    """The taxi sample's schema rules, on its pinned copy (tests/fixtures/taxi)."""
+    by_name = {f.name: f for f in tfdv.load_schema_text(str(project.TAXI_SCHEMA)).feature}
     for name in ("fare", "trip_start_hour", "payment_type", "tips"):
         assert by_name[name].presence.min_fraction == 1.0
     assert by_name["payment_type"].domain == "payment_type"
@@ -101,3 +111,12 @@ def test_transform_reads_every_schema_feature_except_the_unused(schema) -> None:
     assert used == {f.name for f in schema.feature} - set(F.UNUSED_KEYS)
     analysed = set(tft.get_analyze_input_columns(preprocessing_fn, spec))
     assert analysed == set(F.ZSCORE_KEYS + F.QUANTILE_BUCKET_KEYS + F.VOCABULARY_KEYS)
+
+
+def test_on_the_taxi_sample_the_pinned_schema_is_the_committed_one(
+    schema: schema_pb2.Schema,
+) -> None:
+    """tests/fixtures/taxi/schema.pbtxt stands for models/schema/schema.pbtxt until `mlops init`
+    replaces the sample; a change to the sample's schema updates the pinned copy too."""
+    pinned = tfdv.load_schema_text(str(project.TAXI_SCHEMA))
+    assert (schema == pinned) == project.IS_TAXI_SAMPLE

@@ -16,13 +16,19 @@ import tensorflow_data_validation as tfdv
 from tfx.types import artifact_utils, standard_artifacts
 
 from components import data_gate
-from core.paths import SCHEMA_DIR
-from store.rows import load_schema
+from store import rows as R
 from tests.support import ct_data as D
+from tests.support import project
+
+
+def load_schema():
+    """The taxi sample's pinned schema (tests/fixtures/taxi): its trip_miles is the FLOAT column
+    these rules are spelt out on, whatever `mlops init` made the project's schema."""
+    return R.load_schema(project.TAXI_SCHEMA)
 
 
 def _span(tmp_path: Path, **values: str) -> Path:
-    rows = [dict(r, **values) for r in D.benign(D.read(), 300, seed=11)]
+    rows = [dict(r, **values) for r in D.benign(D.read(project.TAXI_ROWS), 300, seed=11)]
     return D.write_span(tmp_path / "data", 1, rows)
 
 
@@ -76,7 +82,7 @@ def _artifacts(tmp_path: Path, csv: Path) -> dict[str, list]:
     schema = standard_artifacts.Schema()
     schema.uri = str(tmp_path / "schema")
     (tmp_path / "schema").mkdir()
-    (tmp_path / "schema" / "schema.pbtxt").write_text((SCHEMA_DIR / "schema.pbtxt").read_text())
+    (tmp_path / "schema" / "schema.pbtxt").write_text(project.TAXI_SCHEMA.read_text())
     return {"anomalies": [anomalies], "statistics": [statistics], "schema": [schema]}
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from models import features as F
 from models.model import build_model
 from models.trainer import HyperParameters, fit, non_finite_weights
 from tests.support import tfx_data as S
@@ -63,7 +64,7 @@ def _train(columns: S.Columns, hp: HyperParameters) -> tuple[float, float, dict]
     tf.keras.utils.set_random_seed(hp.seed)
     model = build_model(hp.hidden_units, hp.learning_rate, hp.seed)
     data = S.dataset(columns, hp.batch_size)
-    steps = -(-len(columns["big_tipper"]) // hp.batch_size)
+    steps = -(-len(columns[F.LABEL_KEY]) // hp.batch_size)
     before = model.evaluate(data, steps=steps, verbose=0)[0]
     history = fit(model, data, data, hp)
     return before, model.evaluate(data, steps=steps, verbose=0)[0], history
@@ -102,7 +103,7 @@ def test_overfit_check_catches_features_that_never_reach_the_model(
 ) -> None:
     """A wiring bug (every feature arrives as zero) leaves only the label prior to learn."""
     tiny = {
-        k: v[:TINY_BATCH] if k == "big_tipper" else np.zeros_like(v[:TINY_BATCH])
+        k: v[:TINY_BATCH] if k == F.LABEL_KEY else np.zeros_like(v[:TINY_BATCH])
         for k, v in transform_run.train.items()
     }
     _, final, _ = _train(tiny, _hp(0.01, 200, training_config))

@@ -79,6 +79,20 @@ def test_serving_signature_matches_the_training_path(
     ci_report("training/serving skew", report.table())
 
 
+# The clipped feature: the first z-scored one (the taxi sample's fare), and the probe whose value
+# the clip changes most (the taxi sample's "fare 10000"; elsewhere every domain at its maximum).
+CLIPPED = F.ZSCORE_KEYS[0]
+EXTREME = "fare 10000" if S.IS_TAXI else "domain maximum"
+
+
+def _raw_clip(rows: list) -> float:
+    """The raw value the training-only clip caps at: 20.0 (dollars) on the taxi sample, else the
+    training median, which leaves half the rows changed."""
+    if S.IS_TAXI:
+        return 20.0
+    return float(np.median([r[CLIPPED][0] for r in rows if r[CLIPPED]]))
+
+
 def _fare_clipped_in_the_trainer_input(real):
     """A planted fault: the Trainer's input pipeline clips the transformed fare; the serving
     signature (Transform graph + model) never does."""
@@ -86,8 +100,8 @@ def _fare_clipped_in_the_trainer_input(real):
     def make_dataset(*args, **kwargs) -> tf.data.Dataset:
         def clip(features, label):
             features = dict(features)
-            features[F.transformed_name("fare")] = tf.minimum(
-                features[F.transformed_name("fare")], 0.5
+            features[F.transformed_name(CLIPPED)] = tf.minimum(
+                features[F.transformed_name(CLIPPED)], 0.5
             )
             return features, label
 
@@ -106,15 +120,20 @@ def test_skew_check_catches_preprocessing_in_the_trainer_input_path(
     training, _ = training_path(transform_run, trained.model, tmp_path)
     with pytest.raises(SkewError, match=r"training/serving skew: .* rows differ") as caught:
         check_skew(transform_run.probe_labels, served, training, tolerance=TOLERANCE)
-    assert "fare 10000" in str(caught.value)  # the extreme fare is among the rows named
+    assert EXTREME in str(caught.value)  # the extreme fare is among the rows named
 
 
-def _fare_clipped_at_training_time(inputs):
+def _fare_clipped_at_training_time(cap: float):
     """A planted fault: fares are clipped in the training Transform only."""
-    clipped = dict(inputs)
-    fare = inputs["fare"]
-    clipped["fare"] = tf.SparseTensor(fare.indices, tf.minimum(fare.values, 20.0), fare.dense_shape)
-    return preprocessing_fn(clipped)
+
+    def fn(inputs):
+        clipped = dict(inputs)
+        fare = inputs[CLIPPED]
+        capped = tf.minimum(fare.values, tf.cast(cap, fare.values.dtype))
+        clipped[CLIPPED] = tf.SparseTensor(fare.indices, capped, fare.dense_shape)
+        return preprocessing_fn(clipped)
+
+    return fn
 
 
 def test_skew_check_catches_preprocessing_applied_only_in_the_training_transform(
@@ -124,7 +143,7 @@ def test_skew_check_catches_preprocessing_applied_only_in_the_training_transform
         transform_run.train_rows,
         list(zip(transform_run.probe_labels, transform_run.probe_rows, strict=True)),
         tmp_path / "skewed",
-        fn=_fare_clipped_at_training_time,
+        fn=_fare_clipped_at_training_time(_raw_clip(transform_run.train_rows)),
     )
     served = serve(R.examples(skewed.probe_rows))
     training, _ = training_path(skewed, trained.model, tmp_path / "read")

@@ -41,7 +41,9 @@ def _task(monkeypatch: pytest.MonkeyPatch, **values: object) -> None:
         monkeypatch.setattr(F, name, value)
 
 
-def test_the_taxi_label_is_tips_above_a_fifth_of_the_fare() -> None:
+def test_the_taxi_label_is_tips_above_a_fifth_of_the_fare(monkeypatch) -> None:
+    _task(monkeypatch, TASK="binary", LABEL_COLUMN="tips", LABEL_THRESHOLD=0.2)
+    monkeypatch.setattr(F, "LABEL_THRESHOLD_OF", "fare")
     label = P.label({"tips": tf.constant([3.0, 1.0, 0.0]), "fare": tf.constant([10.0, 10.0, 5.0])})
     assert label.numpy().tolist() == [1, 0, 0]
 

@@ -10,6 +10,7 @@ from core import config
 from core.errors import ConfigError, MlopsError
 from serving import backends
 from serving import config_files as C
+from tests.support.project import MODEL
 from tests.support.servers import free_port, make_environment, mlops
 
 
@@ -34,7 +35,7 @@ def test_auto_ends_with_the_local_stand_in() -> None:
 
 def test_flags_follow_the_environment() -> None:
     prod = config.load("prod")
-    files = C.render(prod, "/models/taxi_tips", versions=[1])
+    files = C.render(prod, f"/models/{MODEL}", versions=[1])
     flags = C.server_flags(prod, "/config", files, 8500, 8501)
     assert "--enable_batching=true" in flags
     assert "--batching_parameters_file=/config/batching.config" in flags
@@ -62,7 +63,7 @@ def _handle(tmp_path, pid: int, port: int) -> backends.ServerHandle:
         "local",
         f"http://127.0.0.1:{port}",
         "x",
-        "taxi_tips",
+        MODEL,
         str(tmp_path / "server.log"),
         pid=pid,
     )
@@ -147,7 +148,7 @@ def test_serving_a_version_the_store_lacks_fails_at_once(tmp_path, capsys) -> No
     from tests.support.stores import fake_model
 
     out = tmp_path / "out"
-    fake_model(out / "model_store" / "taxi_tips" / "1001", 1001)
+    fake_model(out / "model_store" / MODEL / "1001", 1001)
     started = time.monotonic()
     assert (
         cli.main(["serve", "--env", "dev", "--output", str(out), "--version", "123", "--detach"])
@@ -157,7 +158,7 @@ def test_serving_a_version_the_store_lacks_fails_at_once(tmp_path, capsys) -> No
     err = capsys.readouterr().err
     assert (
         f"--version: version 123 is not in the model store "
-        f"{out / 'model_store' / 'taxi_tips'} (versions there: 1001)"
+        f"{out / 'model_store' / MODEL} (versions there: 1001)"
     ) in err
     assert sorted(p.name for p in out.iterdir()) == ["model_store"]  # nothing rendered, no server
 
@@ -222,14 +223,14 @@ def test_a_version_reported_end_with_an_error_stops_the_wait(
     route = _StatusRoute(_status(*entries))
     proc = subprocess.Popen(["sleep", "60"])
     handle = _handle(tmp_path, proc.pid, route.port)
-    (tmp_path / "server.log").write_text("E could not load taxi_tips version 7\n")
+    (tmp_path / "server.log").write_text(f"E could not load {MODEL} version 7\n")
     started = time.monotonic()
     try:
         if fails:
             with pytest.raises(
                 backends.ServerNotReady,
-                match=r"(?s)could not load model taxi_tips \(version 7: NOT_FOUND: Could not "
-                r"find SavedModel \.pb\).*will not retry.*E could not load taxi_tips version 7",
+                match=rf"(?s)could not load model {MODEL} \(version 7: NOT_FOUND: Could not "
+                rf"find SavedModel \.pb\).*will not retry.*E could not load {MODEL} version 7",
             ):
                 backends.wait_ready(handle, timeout=60, versions=versions)
             assert time.monotonic() - started < 10
@@ -255,7 +256,7 @@ def test_serving_a_corrupted_version_fails_within_seconds_with_the_load_error(tm
     timeout = config.load("dev", environments).serving.readiness_timeout_seconds
     assert timeout >= 120
     out = tmp_path / "out"
-    model = constant_saved_model(out / "model_store" / "taxi_tips" / "1001")
+    model = constant_saved_model(out / "model_store" / MODEL / "1001")
     pb = model / "saved_model.pb"
     pb.write_bytes(pb.read_bytes()[: pb.stat().st_size // 2])
     args = ("--environments", str(environments), "serve", "--env", "dev", "--output", str(out))
@@ -264,7 +265,7 @@ def test_serving_a_corrupted_version_fails_within_seconds_with_the_load_error(tm
     elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stdout + result.stderr
     assert elapsed < 30, f"took {elapsed:.1f} s (readiness timeout {timeout} s)"
-    assert "mlops serve: error: the server could not load model taxi_tips (version 1001: " in (
+    assert f"mlops serve: error: the server could not load model {MODEL} (version 1001: " in (
         result.stderr
     )
     assert "DecodeError" in result.stderr and "Traceback" not in result.stderr

@@ -18,6 +18,7 @@ import yaml
 from core import config
 from core.errors import ConfigError
 from serving import loadtest
+from tests.support.project import MODEL
 from tests.support.repo import FULL_DATA
 from tests.support.servers import (
     free_port,
@@ -48,7 +49,7 @@ def test_a_server_stopped_in_the_measured_window_fails_and_records_fail(tmp_path
             {
                 "environment": "dev",
                 "current": {
-                    "model_name": "taxi_tips",
+                    "model_name": MODEL,
                     "version": 1,
                     "digest": "sha256:" + "0" * 64,
                     "uri": str(server.store / "1"),

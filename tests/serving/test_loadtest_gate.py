@@ -7,10 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
+from tensorflow_metadata.proto.v0 import schema_pb2
 
 from core import config
+from models import features as F
 from serving import loadtest
 from serving.responses import check_predictions
+from store import rows as R
 from tests.support.repo import FULL_DATA, REPO, update_overlay
 from tests.support.servers import (
     free_port,
@@ -21,6 +24,14 @@ from tests.support.servers import (
     stop_server,
 )
 
+# staging's rows file (environments/cloud.yaml), as the repository names it.
+ROWS_FILE = Path(config.load("staging").loadtest.rows_file).relative_to(REPO)
+# A whole-number column a row must type: the taxi sample's trip_start_hour.
+INT_COLUMN = F.HOUR_KEY or next(
+    f.name
+    for f in R.serving_features(R.load_schema())
+    if f.type == schema_pb2.INT and f.name in F.model_feature_keys()
+)
 SLO = config.SloConfig(p95_ms=100, p99_ms=200, max_failure_ratio=0.01, min_rps=50)
 
 
@@ -200,15 +211,14 @@ def test_bad_rows_file_names_file_and_line(tmp_path) -> None:
 
     with FULL_DATA.open() as f:
         table = list(csv.reader(f))[:3]
-    table[2][table[0].index("trip_start_hour")] = "noon"
+    table[2][table[0].index(INT_COLUMN)] = "noon"
     rows = tmp_path / "rows.csv"
     with rows.open("w", newline="") as f:
         csv.writer(f).writerows(table)
     result = mlops("predict", "--env", "dev", "--rows", str(rows))
     assert result.returncode == 2
     assert (
-        f"--rows: {rows}:3: field 'trip_start_hour': value 'noon' is not a valid int"
-        in result.stderr
+        f"--rows: {rows}:3: field '{INT_COLUMN}': value 'noon' is not a valid int" in result.stderr
     )
 
 
@@ -228,7 +238,7 @@ def test_an_environment_without_a_local_eval_split_sends_its_rows_file(tmp_path)
     assert (
         "No evaluation split of staging's pipeline on this machine; sending rows from"
         in result.stdout
-        and "data/taxi/span-1/data.csv (loadtest.rows_file)" in result.stdout
+        and f"{ROWS_FILE} (loadtest.rows_file)" in result.stdout
     )
     assert "no model server answers" in result.stderr
 

@@ -19,6 +19,7 @@ import yaml
 from core import config
 from core.paths import REPO_ROOT
 from store.model_store import publish_atomically
+from tests.support.project import MODEL
 from tests.support.repo import FULL_DATA, update_overlay
 from tests.support.servers import free_port, make_environment, mlops, start_server, stop_server
 
@@ -148,7 +149,7 @@ def test_make_serve_loadtest_record_attaches_the_verdict_to_the_release(
     )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-3000:]
-    assert "Serving taxi_tips (version 1 AVAILABLE)" in out and "version 2" not in out
+    assert f"Serving {MODEL} (version 1 AVAILABLE)" in out and "version 2" not in out
     record = yaml.safe_load((environments / "dev" / "release.yaml").read_text())["current"]
     assert record["version"] == 1 and record["loadtest"]["verdict"] == "PASS"
     assert f"Recorded PASS for dev's version 1 ({record['digest'][7:19]})" in out

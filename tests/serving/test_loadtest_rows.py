@@ -17,15 +17,16 @@ from serving import eval_rows, loadtest
 from store import release
 from store import rows as R
 from tests.support import ct_data as D
+from tests.support.project import MODEL
 from tests.support.servers import free_port, make_environment, mlops
 
 
 def _release(version: int, spans: list[int], data_root: str) -> release.Release:
     return release.Release(
-        model_name="taxi_tips",
+        model_name=MODEL,
         version=version,
         digest="sha256:" + "0" * 64,
-        uri=f"build/dev/model_store/taxi_tips/{version}",
+        uri=f"build/dev/model_store/{MODEL}/{version}",
         spans=spans,
         data_root=data_root,
     )
@@ -118,7 +119,7 @@ def test_the_version_the_server_serves_picks_whose_data_is_sent(world: World) ->
     with pytest.raises(ConfigError) as caught:
         pick(world.cfg, served={1, 9})
     assert str(caught.value).startswith(
-        "the server serves version 9 of taxi_tips, and neither "
+        f"the server serves version 9 of {MODEL}, and neither "
     ) and str(caught.value).endswith(
         "says which data that version was trained and evaluated on, so there are no rows of "
         "its own to send; pass --rows FILE.csv (or set loadtest.rows_file)"
@@ -191,4 +192,4 @@ def test_the_versions_a_server_serves_are_those_it_reports_available() -> None:
     }
     assert eval_rows.available_versions(status) == {2, 3}
     assert eval_rows.available_versions({}) == set()
-    assert loadtest.served_versions(f"http://127.0.0.1:{free_port()}", "taxi_tips") is None
+    assert loadtest.served_versions(f"http://127.0.0.1:{free_port()}", MODEL) is None

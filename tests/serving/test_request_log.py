@@ -10,18 +10,17 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
-from core.paths import REPO_ROOT
 from serving.example_wire import parse_example
 from serving.request_logger import rows_of
 from store import request_log as L
 from store import rows as R
-
-SPAN = REPO_ROOT / "data" / "taxi" / "span-1"
+from tests.support import project
 
 
 @pytest.fixture(scope="module")
 def rows() -> list[R.Row]:
-    return R.read_csv(next(SPAN.glob("*.csv")), R.load_schema(), limit=50)
+    """Real rows of every type (floats, integers, text, gaps): the taxi sample's pinned ones."""
+    return R.read_csv(project.TAXI_ROWS, R.load_schema(project.TAXI_SCHEMA), limit=50)
 
 
 def test_the_wire_reader_reads_what_tensorflow_wrote(rows: list[R.Row]) -> None:

@@ -20,7 +20,12 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from store import release as rel
 from store.model_store import model_digest
 from store.rows import load_schema
-from tests.support.repo import BUNDLED_SPANS, FULL_DATA
+from tests.support import project
+
+# The taxi sample's spans and all its trips in one file: the planted shifts below are written on
+# its columns (fares, hours, companies, tips), so they read it even after `mlops init`.
+BUNDLED_SPANS = list(project.TAXI_SPANS)
+FULL_DATA = project.combined_csv(project.TAXI_SPANS, "taxi")
 
 Rows = list[dict[str, str]]
 
@@ -37,7 +42,7 @@ def bundled_span(number: int) -> Rows:
 def write_span(root: Path, number: int, rows: Rows, header: list[str] | None = None) -> Path:
     path = root / f"span-{number}" / "data.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fields = header or list(read(FULL_DATA)[0])
+    fields = header or list(rows[0] if rows else read(FULL_DATA)[0])
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()

@@ -4,7 +4,6 @@ edits as a person makes them, and strict JSON reading."""
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 from pathlib import Path
 
@@ -13,31 +12,16 @@ import yaml
 
 import core  # noqa: F401
 from core.paths import ENVIRONMENTS_DIR, REPO_ROOT
+from tests.support import project
 
 REPO = REPO_ROOT
 
 
-BUNDLED_SPANS = sorted(
-    (REPO / "data" / "taxi").glob("span-*/data.csv"),
-    key=lambda p: int(p.parent.name.split("-", 1)[1]),
-)
-
-
-def _all_bundled_rows() -> Path:
-    """Every bundled span in one CSV (span 1 first), so tests see all 15,002 trips as before
-    the sample was split by time into spans."""
-    target = REPO / "build" / "test-data" / "taxi-all-spans.csv"
-    texts = [p.read_text().splitlines(keepends=True) for p in BUNDLED_SPANS]
-    content = texts[0][0] + "".join("".join(t[1:]) for t in texts)
-    if not target.exists() or target.read_text() != content:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(content)
-        tmp.replace(target)
-    return target
-
-
-FULL_DATA = _all_bundled_rows()
+# The project's data, as its configuration names it (data.root): the taxi sample's two spans
+# until `mlops init` lays out another dataset. Tests of the sample itself read tests/fixtures/taxi.
+BUNDLED_SPANS = list(project.SPANS)
+# Every span in one CSV (span 1 first): on the taxi sample, all 15,002 trips.
+FULL_DATA = project.all_rows_csv()
 
 
 def copy_environments(root: Path) -> Path:

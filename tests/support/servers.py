@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from store.model_store import publish_atomically
+from tests.support import project
 from tests.support.repo import copy_environments, update_overlay
 
-MODEL = "taxi_tips"
+# The configured model name (environments/base model_name), whatever `mlops init` named it.
+MODEL = project.MODEL
 
 
 def needs(backend: str) -> list[pytest.MarkDecorator]:

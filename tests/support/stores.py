@@ -12,9 +12,11 @@ from core.verdicts import Verdict
 from delivery.promotion import Delivery
 from store import release as rel
 from store.model_store import open_store
+from tests.support import project
 from tests.support.repo import copy_environments, update_overlay
 
-MODEL = "taxi_tips"
+# The configured model name (environments/base model_name), whatever `mlops init` named it.
+MODEL = project.MODEL
 
 
 def fake_model(root: Path, seed: int) -> Path:

@@ -110,16 +110,10 @@ def with_values(row: R.Row, **values: Any) -> R.Row:
 UNSEEN_COMPANY = b"Never Seen Cab Co"
 
 
-def probe_rows(template: R.Row, held_out: list[R.Row]) -> list[tuple[str, R.Row]]:
-    """Rows the tests ask about by name: real held-out rows, hours, missing and extreme values."""
-    schema = R.load_schema()
-    optional = [f.name for f in schema.feature if not f.presence.min_fraction]
-    probes = [(f"held-out #{i}", row) for i, row in enumerate(held_out)]
-    probes += [
-        (f"hour {h}", with_values(template, trip_start_hour=h))
-        for h in (0, 5, 6, 9, 10, 15, 16, 19, 20, 23)
-    ]
-    probes.append(("all optional missing", with_values(template, **dict.fromkeys(optional))))
+def _taxi_probes(template: R.Row, optional: list[str]) -> list[tuple[str, R.Row]]:
+    """The taxi sample's hand-picked probes: hours, an unseen company, fares, distances and
+    durations at and beyond what the data holds, every coordinate at its domain's edge."""
+    probes = [("all optional missing", with_values(template, **dict.fromkeys(optional)))]
     probes.append(("unseen company", with_values(template, company=UNSEEN_COMPANY)))
     probes += [
         ("fare 0", with_values(template, fare=0.0, tips=0.0)),
@@ -163,7 +157,7 @@ def probe_rows(template: R.Row, held_out: list[R.Row]) -> list[tuple[str, R.Row]
     return probes
 
 
-EXTREME_PROBES = (
+_TAXI_EXTREMES = (
     "all optional missing",
     "unseen company",
     "fare 0",
@@ -173,6 +167,77 @@ EXTREME_PROBES = (
     "trip_seconds 86400",
     "domain minimum",
     "domain maximum",
+)
+
+
+# The taxi sample's columns: its probes are hand-picked; any other dataset gets probes drawn from
+# its features module and schema (tests/support/project.py names the project).
+_TAXI_COLUMNS = frozenset(
+    ("trip_start_hour", "company", "fare", "tips", "trip_miles", "trip_seconds", "pickup_latitude")
+)
+_SCHEMA_NAMES = frozenset(f.name for f in R.load_schema().feature)
+IS_TAXI = _TAXI_COLUMNS <= _SCHEMA_NAMES
+
+
+def _string_vocabulary_keys() -> tuple[str, ...]:
+    """Vocabulary features whose raw values are text (not integer codes)."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    types = {f.name: f.type for f in R.load_schema().feature}
+    return tuple(k for k in F.VOCABULARY_KEYS if types.get(k) == schema_pb2.BYTES)
+
+
+# Vocabulary features with an "unseen <key>" probe: a value the training data never held.
+UNSEEN_KEYS: tuple[str, ...] = ("company",) if IS_TAXI else _string_vocabulary_keys()
+HOURS = (0, 5, 6, 9, 10, 15, 16, 19, 20, 23)
+
+
+def unseen_value(key: str) -> bytes:
+    return UNSEEN_COMPANY if key == "company" else f"never seen {key}".encode()
+
+
+def _domain_edges(template: R.Row, edge: str) -> R.Row:
+    """Every model feature with a numeric domain at its minimum or maximum."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    types = {f.name: f.type for f in R.load_schema().feature}
+    values: dict[str, Any] = {}
+    for key, domain in R.domains(R.load_schema()).items():
+        bound = domain.low if edge == "min" else domain.high
+        if key in F.model_feature_keys() and bound is not None:
+            values[key] = int(bound) if types[key] == schema_pb2.INT else float(bound)
+    return with_values(template, **values)
+
+
+def _generic_probes(template: R.Row, optional: list[str]) -> list[tuple[str, R.Row]]:
+    probes = [("all optional missing", with_values(template, **dict.fromkeys(optional)))]
+    probes += [(f"unseen {k}", with_values(template, **{k: unseen_value(k)})) for k in UNSEEN_KEYS]
+    probes.append(("domain minimum", _domain_edges(template, "min")))
+    probes.append(("domain maximum", _domain_edges(template, "max")))
+    return probes
+
+
+def probe_rows(template: R.Row, held_out: list[R.Row]) -> list[tuple[str, R.Row]]:
+    """Rows the tests ask about by name: real held-out rows, hours, missing and extreme values."""
+    schema = R.load_schema()
+    optional = [f.name for f in schema.feature if not f.presence.min_fraction]
+    probes = [(f"held-out #{i}", row) for i, row in enumerate(held_out)]
+    if F.HOUR_KEY:
+        probes += [(f"hour {h}", with_values(template, **{F.HOUR_KEY: h})) for h in HOURS]
+    return probes + (_taxi_probes if IS_TAXI else _generic_probes)(template, optional)
+
+
+# Schema-valid rows at the edges (every probe but the held-out rows and the hours).
+EXTREME_PROBES = (
+    _TAXI_EXTREMES
+    if IS_TAXI
+    else (
+        "all optional missing",
+        "domain minimum",
+        "domain maximum",
+        # An unseen value is schema-valid only where the schema gives the column no domain.
+        *(f"unseen {k}" for k in UNSEEN_KEYS if k not in R.domains(R.load_schema())),
+    )
 )
 
 
@@ -234,8 +299,11 @@ class ServingFn:
         return self.signature(examples=tf.constant(examples))["outputs"].numpy()
 
 
-def validate_rows(rows: list[dict[str, list[Any]]], environment: str = "SERVING") -> dict:
+def validate_rows(
+    rows: list[dict[str, list[Any]]], environment: str = "SERVING", schema: Any = None
+) -> dict:
     """TFDV's verdict on a batch of rows, as ExampleValidator would give it: {feature: anomaly}.
+    Against the project's curated schema unless `schema` is given (the pinned taxi one).
 
     Rows go to TFDV as an Arrow batch of list columns (its native input), so a missing value is an
     empty list and a value of the wrong type changes the column's type, exactly as in a CSV span.
@@ -245,7 +313,8 @@ def validate_rows(rows: list[dict[str, list[Any]]], environment: str = "SERVING"
     from tensorflow_data_validation.statistics import stats_impl
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    declared = {f.name: f.type for f in R.load_schema().feature}
+    schema = schema or R.load_schema()
+    declared = {f.name: f.type for f in schema.feature}
     arrow_type = {
         schema_pb2.INT: pa.int64(),
         schema_pb2.FLOAT: pa.float32(),
@@ -268,7 +337,7 @@ def validate_rows(rows: list[dict[str, list[Any]]], environment: str = "SERVING"
         columns.append(pa.array(cells, type=pa.list_(kind)))
     batch = pa.RecordBatch.from_arrays(columns, names)
     stats = stats_impl.generate_statistics_in_memory(batch, tfdv.StatsOptions())
-    anomalies = tfdv.validate_statistics(stats, R.load_schema(), environment=environment)
+    anomalies = tfdv.validate_statistics(stats, schema, environment=environment)
     return {name: info.short_description for name, info in anomalies.anomaly_info.items()}
 
 
@@ -347,16 +416,19 @@ def csv_examples(path: Path) -> list[bytes]:
     ]
 
 
-def validate_examples(examples: list[bytes], environment: str = "TRAINING") -> dict:
+def validate_examples(
+    examples: list[bytes], environment: str = "TRAINING", schema: Any = None
+) -> dict:
     """TFDV's verdict on serialized tf.Examples, decoded as StatisticsGen decodes them (no
-    schema: types come from the examples), as ExampleValidator gives it: {feature: anomaly}."""
+    schema: types come from the examples), as ExampleValidator gives it: {feature: anomaly}.
+    Against the project's curated schema unless `schema` is given (the pinned taxi one)."""
     import tensorflow_data_validation as tfdv
     from tensorflow_data_validation.statistics import stats_impl
     from tfx_bsl.coders import example_coder
 
     batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(examples)
     stats = stats_impl.generate_statistics_in_memory(batch, tfdv.StatsOptions())
-    anomalies = tfdv.validate_statistics(stats, R.load_schema(), environment=environment)
+    anomalies = tfdv.validate_statistics(stats, schema or R.load_schema(), environment=environment)
     return {name: info.short_description for name, info in anomalies.anomaly_info.items()}
 
 
