@@ -28,7 +28,9 @@ EXTENDS = "extends"
 _LAYER_NAME = re.compile(NAME_PATTERN)
 
 
-class _StrictLoader(yaml.SafeLoader):
+# libyaml's parser (the lock's PyYAML wheels carry it): config is read on every command, and
+# the pure-Python parser was most of a promotion's time. The constructor is the safe one.
+class _StrictLoader(yaml.CSafeLoader):
     """A safe loader that refuses a key given twice (PyYAML would silently keep the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -49,7 +51,7 @@ class _StrictLoader(yaml.SafeLoader):
 def read_yaml(path: Path) -> dict[str, Any]:
     """One config file as a mapping; invalid YAML names the line and column."""
     try:
-        data = yaml.load(path.read_text(), Loader=_StrictLoader)  # a SafeLoader subclass
+        data = yaml.load(path.read_text(), Loader=_StrictLoader)  # safe: a CSafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
