@@ -72,8 +72,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """With --record-durations: the files this session ran, updated in DURATIONS_FILE."""
-    if session.config.getoption("--record-durations") and _seconds:
+    """With --record-durations: the files this session ran, updated in DURATIONS_FILE. Under
+    pytest-xdist only the controller writes it: it gets every worker's reports, and a worker
+    writing its own share at the same time could leave the file half-written for the others."""
+    worker = hasattr(session.config, "workerinput")
+    if session.config.getoption("--record-durations") and _seconds and not worker:
         recorded = json.loads(DURATIONS_FILE.read_text()) if DURATIONS_FILE.is_file() else {}
         recorded.update({file: round(seconds, 1) for file, seconds in _seconds.items()})
         DURATIONS_FILE.write_text(json.dumps(dict(sorted(recorded.items())), indent=1) + "\n")
