@@ -185,7 +185,9 @@ browser-tools: ## Install headless Chromium for the report's browser test (apt),
 # (--dist loadfile), so its module and session fixtures (a shared pipeline run) run once there.
 # JOBS=1 runs the suite serially in one process.
 JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 2 ? 2 : n )))
-PYTEST_JOBS = $(if $(filter 1,$(JOBS)),-n 0,-n "$$JOBS" --dist loadfile)
+# The longest files go first (tests/durations.json), so no long file starts last on one worker.
+PYTEST_JOBS = -p tests.support.shard \
+  $(if $(filter 1,$(JOBS)),-n 0,-n "$$JOBS" --dist loadfile --no-loadscope-reorder --longest-first)
 check-jobs:
 	@if [[ ! "$${JOBS:-}" =~ ^[1-9][0-9]*$$ ]]; then \
 	  echo "JOBS must be a number of test workers, 1 or more (JOBS=1: serial), got '$${JOBS:-}'" >&2; \
@@ -197,10 +199,10 @@ test: setup $(ACTIONLINT) registry-tools browser-tools monitoring-tools check-jo
 	$(MAKE) --no-print-directory lock-check
 	$(BIN)/python -m tools.workflow_lint
 	$(MLOPS) render --check
-	$(BIN)/python -m pytest $(PYTEST_JOBS) $(if $(SHARD),-p tests.support.shard --shard $(call q,$(SHARD)))
+	$(BIN)/python -m pytest $(PYTEST_JOBS) $(if $(SHARD),--shard $(call q,$(SHARD)))
 
 test-durations: setup registry-tools check-jobs ## Run every test and record seconds per file in tests/durations.json (balances CI's shards).
-	$(BIN)/python -m pytest $(PYTEST_JOBS) -p tests.support.shard --record-durations
+	$(BIN)/python -m pytest $(PYTEST_JOBS) --record-durations
 
 test-fast: setup registry-tools monitoring-tools check-jobs ## Unit, data, property, convergence, NaN and skew checks on JOBS workers; no pipeline runs.
 	$(BIN)/python -m pytest $(PYTEST_JOBS) -m "not slow"

@@ -48,7 +48,10 @@ def _fake_nproc(tmp_path: Path, count: int) -> str:
 @pytest.mark.parametrize(
     "args,expected",
     [
-        (["JOBS=3"], ["-n", "3", "--dist", "loadfile"]),
+        (
+            ["JOBS=3"],
+            ["-n", "3", "--dist", "loadfile", "--no-loadscope-reorder", "--longest-first"],
+        ),
         (["JOBS=1"], ["-n", "0"]),  # serial, in this process: no worker at all
     ],
 )
@@ -58,7 +61,7 @@ def test_test_fast_runs_pytest_on_jobs_workers_a_file_per_worker(
     out = _make("test-fast", bin_dir, *args)
     assert out.returncode == 0, out.stderr
     argv = (tmp_path / "argv").read_text().splitlines()
-    assert argv == ["-m", "pytest", *expected, "-m", "not slow"]
+    assert argv == ["-m", "pytest", "-p", "tests.support.shard", *expected, "-m", "not slow"]
 
 
 @pytest.mark.parametrize(("cpus", "workers"), [(1, "2"), (2, "2"), (6, "6")])
