@@ -8,7 +8,7 @@ SHELL := /bin/bash
 # it exports a command-line variable to a recipe, whatever shell quoting follows. So each of these
 # becomes a simple variable holding its literal text (`$(value ...)`), and recipes read the
 # validated value from the environment as "$$VAR". Workflows pass inputs through `env:` only.
-UNTRUSTED := ENV FROM TO VERSION URL SUMMARY SRC BACKEND LOADTEST_ARGS
+UNTRUSTED := ENV FROM TO VERSION URL SUMMARY SRC BACKEND LOADTEST_ARGS JOBS
 $(foreach v,$(UNTRUSTED),$(if $(filter command line environment,$(origin $(v))),\
   $(eval override $(v) := $$(value $(v)))$(eval export $(v))))
 
@@ -37,7 +37,7 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 
 .PHONY: registry-tools browser-tools monitoring-tools help setup lock demo test test-durations test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
-	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows lock-check \
+	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows lock-check check-jobs \
 	test-serving-contract mutate monitor ct-check registry registry-stop
 
 help: ## List the targets.
@@ -183,18 +183,32 @@ browser-tools: ## Install headless Chromium for the report's browser test (apt),
 	$$sudo apt-get update -qq && \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: setup $(ACTIONLINT) registry-tools browser-tools monitoring-tools ## Lint, types, layers, workflow lint, manifests check, then every test (what CI runs).
+# JOBS=N: pytest-xdist workers for the suite (default: one per CPU, at least 2; many tests wait on
+# servers, subprocesses and git rather than the CPU). A whole test file stays on one worker
+# (--dist loadfile), so its module and session fixtures (a shared pipeline run) run once there.
+# JOBS=1 runs the suite serially in one process.
+JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 2 ? 2 : n )))
+# The longest files go first (tests/durations.json), so no long file starts last on one worker.
+PYTEST_JOBS = -p tests.support.shard \
+  $(if $(filter 1,$(JOBS)),-n 0,-n "$$JOBS" --dist loadfile --no-loadscope-reorder --longest-first)
+check-jobs:
+	@if [[ ! "$${JOBS:-}" =~ ^[1-9][0-9]*$$ ]]; then \
+	  echo "JOBS must be a number of test workers, 1 or more (JOBS=1: serial), got '$${JOBS:-}'" >&2; \
+	  exit 2; fi
+export JOBS
+
+test: setup $(ACTIONLINT) registry-tools browser-tools monitoring-tools check-jobs ## Lint, types, layers, workflow lint, manifests check, then every test on JOBS workers (what CI runs).
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory lock-check
 	$(BIN)/python -m tools.workflow_lint
 	$(MLOPS) render --check
-	$(BIN)/python -m pytest $(if $(SHARD),-p tests.support.shard --shard $(call q,$(SHARD)))
+	$(BIN)/python -m pytest $(PYTEST_JOBS) $(if $(SHARD),--shard $(call q,$(SHARD)))
 
-test-durations: setup registry-tools ## Run every test and record seconds per file in tests/durations.json (balances CI's shards).
-	$(BIN)/python -m pytest -p tests.support.shard --record-durations
+test-durations: setup registry-tools check-jobs ## Run every test and record seconds per file in tests/durations.json (balances CI's shards).
+	$(BIN)/python -m pytest $(PYTEST_JOBS) --record-durations
 
-test-fast: setup registry-tools monitoring-tools ## Unit, data, property, convergence, NaN and skew checks; no pipeline runs.
-	$(BIN)/python -m pytest -m "not slow"
+test-fast: setup registry-tools monitoring-tools check-jobs ## Unit, data, property, convergence, NaN and skew checks on JOBS workers; no pipeline runs.
+	$(BIN)/python -m pytest $(PYTEST_JOBS) -m "not slow"
 
 test-serving-contract: setup ## TF Serving contract cases on every backend here (Docker: real).
 	$(BIN)/python -m pytest tests/serving/test_contract_corpus.py tests/serving/test_contract.py \

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
@@ -47,3 +50,40 @@ def test_the_shards_partition_the_suite_by_file() -> None:
     files = [{t.split("::")[0] for t in s} for s in shards]
     assert all(not (a & b) for i, a in enumerate(files) for b in files[i + 1 :])
     assert all(shards), "three files or more: no shard is empty"
+
+
+def test_longest_first_hands_out_the_longest_file_first_and_keeps_each_file_together() -> None:
+    items = [
+        SimpleNamespace(location=(file, line, name))
+        for file, line, name in [
+            ("a.py", 1, "a1"),
+            ("a.py", 2, "a2"),
+            ("b.py", 1, "b1"),
+            ("c.py", 1, "c1"),
+            ("c.py", 2, "c2"),
+            ("c.py", 3, "c3"),
+        ]
+    ]
+    weights = {"a.py": 1.0, "b.py": 30.0, "c.py": 5.0}
+    ordered = shard.longest_first(items, weights)  # type: ignore[arg-type]
+    assert [i.location[2] for i in ordered] == ["b1", "c1", "c2", "c3", "a1", "a2"]
+
+
+def test_longest_first_reorders_the_collection_and_drops_no_test() -> None:
+    where = [
+        "tests/code/test_verdicts.py",
+        "tests/code/test_exit_status.py",
+        "tests/code/test_mutation_report.py",
+    ]
+    everything = _collect(*where)
+    ordered = _collect("-p", "tests.support.shard", "--longest-first", *where)
+    assert sorted(ordered) == sorted(everything)
+    files = [t.split("::")[0] for t in ordered]
+    runs = [f for i, f in enumerate(files) if i == 0 or files[i - 1] != f]
+    assert len(runs) == len(set(runs)) == 3, "each file's tests stay together"
+    recorded = (
+        json.loads(shard.DURATIONS_FILE.read_text()) if shard.DURATIONS_FILE.is_file() else {}
+    )
+    counts = Counter(t.split("::")[0] for t in everything)
+    weight = {f: recorded.get(f, n * shard.TEST_SECONDS) for f, n in counts.items()}
+    assert runs == sorted(weight, key=lambda f: (-weight[f], f))

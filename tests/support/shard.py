@@ -5,6 +5,10 @@ so module and session fixtures (a pipeline run shared by a file's tests) run onc
 assigned greedily, longest first, to the shard with the least time so far, from the seconds in
 tests/durations.json (`make test-durations` rewrites it); a file not recorded there is estimated
 from its test count, a slow test at SLOW_TEST_SECONDS. Loaded with `-p tests.support.shard`.
+
+`make test` runs a shard, or the whole suite, on pytest-xdist workers a file at a time; with
+`--longest-first` the files are handed out longest first, by the same weights, so the wall time
+is not one long file started last.
 """
 
 from __future__ import annotations
@@ -48,20 +52,36 @@ def estimate(items: list[pytest.Item], recorded: dict[str, float]) -> dict[str, 
     return {file: recorded.get(file, guess) for file, guess in guessed.items()}
 
 
+def longest_first(items: list[pytest.Item], weights: dict[str, float]) -> list[pytest.Item]:
+    """The items with the longest file first; a file's tests stay together, in their order."""
+    return sorted(items, key=lambda item: (-weights[item.location[0]], item.location[0]))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--shard", default="", help="run shard I of N (I/N), by recorded durations")
     parser.addoption("--record-durations", action="store_true", help=f"write {DURATIONS_FILE}")
+    parser.addoption(
+        "--longest-first",
+        action="store_true",
+        help="order test files longest first, by recorded durations (with pytest-xdist's "
+        "--dist loadfile --no-loadscope-reorder, workers take the longest files first)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     text = config.getoption("--shard")
-    if not text:
+    longest = config.getoption("--longest-first")
+    if not (text or longest):
         return
-    index, total = parse(text)
     recorded = json.loads(DURATIONS_FILE.read_text()) if DURATIONS_FILE.is_file() else {}
-    keep = set(assign(estimate(items, recorded), total)[index - 1])
-    config.hook.pytest_deselected(items=[i for i in items if i.location[0] not in keep])
-    items[:] = [i for i in items if i.location[0] in keep]
+    weights = estimate(items, recorded)
+    if text:
+        index, total = parse(text)
+        keep = set(assign(weights, total)[index - 1])
+        config.hook.pytest_deselected(items=[i for i in items if i.location[0] not in keep])
+        items[:] = [i for i in items if i.location[0] in keep]
+    if longest:
+        items[:] = longest_first(items, weights)
 
 
 _seconds: dict[str, float] = defaultdict(float)
@@ -72,8 +92,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """With --record-durations: the files this session ran, updated in DURATIONS_FILE."""
-    if session.config.getoption("--record-durations") and _seconds:
+    """With --record-durations: the files this session ran, updated in DURATIONS_FILE. Under
+    pytest-xdist only the controller writes it: it gets every worker's reports, and a worker
+    writing its own share at the same time could leave the file half-written for the others."""
+    worker = hasattr(session.config, "workerinput")
+    if session.config.getoption("--record-durations") and _seconds and not worker:
         recorded = json.loads(DURATIONS_FILE.read_text()) if DURATIONS_FILE.is_file() else {}
         recorded.update({file: round(seconds, 1) for file, seconds in _seconds.items()})
         DURATIONS_FILE.write_text(json.dumps(dict(sorted(recorded.items())), indent=1) + "\n")
