@@ -22,7 +22,7 @@ from tests.support import promtool
 from tests.support.project import MODEL
 from tests.support.repo import update_overlay
 from tests.support.sampled_release import FIELDS, released_dev
-from tests.support.samples import write_samples
+from tests.support.samples import registry_store, write_samples
 from tools.local_registry import Registry
 
 
@@ -200,7 +200,7 @@ def test_samples_pulled_from_a_registry_store_give_the_folder_figures(
     write_samples(store, rows[400:], FIELDS, tmp_path / "r2")
     code, from_folder = _monitor(environments, data, tmp_path / "folder", capsys)
     assert code == 0 and "serving drift WARN (1000 sampled rows" in from_folder, from_folder
-    uri = registry.store_uri("acme/taxi/dev/request-log")
+    uri = registry_store(registry, "dev/request-log")
     _publish(store, uri)  # two files, as two rotations would have published them
     _use_store(environments, uri)
     code, from_registry = _monitor(environments, data, tmp_path / "registry", capsys)
@@ -226,7 +226,7 @@ def test_a_malformed_line_in_a_pulled_file_is_skipped_and_counted(
     write_samples(store, D.benign(D.read(), 50, seed=7), FIELDS, tmp_path / "rows")
     with (store / L.CURRENT).open("a") as f:
         f.write("{broken\n")
-    uri = registry.store_uri("acme/taxi/dev/request-log-malformed")
+    uri = registry_store(registry, "dev/request-log-malformed")
     _publish(store, uri)
     _use_store(environments, uri)
     code, out = _monitor(environments, data, tmp_path / "work", capsys)

@@ -22,6 +22,7 @@ from store import request_log as L
 from store.request_log import Publisher
 from store.request_log_registry import ARTIFACT_TYPE, RequestLogRegistry
 from tests.support.repo import update_overlay
+from tests.support.samples import registry_store
 from tools.local_registry import Registry
 
 
@@ -43,7 +44,7 @@ def _fill(writer: L.Writer, publisher: Publisher, start: int, stop: int) -> None
 def test_rotated_files_are_published_read_back_and_kept_to_max_files(
     registry: Registry, tmp_path: Path
 ) -> None:
-    uri = registry.store_uri("acme/taxi/dev/request-log")
+    uri = registry_store(registry, "dev/request-log")
     writer = L.Writer(tmp_path / "spool", ["n"], max_file_bytes=1024, max_files=3)
     publisher = Publisher(uri, tmp_path / "spool", max_files=3)
     _fill(writer, publisher, 0, 400)
@@ -104,7 +105,7 @@ def test_a_publish_failure_is_counted_kept_and_retried_at_the_next_rotation(
 def test_files_with_the_same_bytes_are_two_artifacts(registry: Registry, tmp_path: Path) -> None:
     """Each file its own manifest digest: a registry that deletes every tag of a deleted digest
     (GHCR deletes the package version) must not lose the newer file with the older."""
-    uri = registry.store_uri("acme/taxi/same/request-log")
+    uri = registry_store(registry, "same/request-log")
     spool = tmp_path / "spool"
     spool.mkdir()
     tags = [f"requests-{n:020d}" for n in (1, 2)]
@@ -184,7 +185,7 @@ def test_a_stuck_registry_delays_no_copy_and_no_append(tmp_path: Path) -> None:
 def test_the_logger_publishes_its_last_file_when_stopped(
     registry: Registry, tmp_path: Path
 ) -> None:
-    uri = registry.store_uri("acme/taxi/staging/request-log")
+    uri = registry_store(registry, "staging/request-log")
     port = _free_port()
     proc = _logger(uri, tmp_path / "spool", port, tmp_path / "logger.log")
     try:
@@ -207,7 +208,7 @@ def test_the_sampling_path_spools_locally_and_publishes_to_a_registry_store(
 ) -> None:
     """`mlops sample`'s logger for an oci:// store: rows wait in the sampler's spool and reach
     the registry, where `mlops monitor` reads them."""
-    uri = registry.store_uri("acme/taxi/sampled/request-log")
+    uri = registry_store(registry, "sampled/request-log")
     update_overlay(
         environments, "dev", {"monitoring": {"request_log": {"store": uri, "fields": ["n"]}}}
     )
