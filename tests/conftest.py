@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -52,19 +56,46 @@ TRAIN_ROWS = 1000  # at most: every 15th row of the taxi sample's 15,002; all of
 HELD_OUT_ROWS = 60
 CONVERGENCE_STEPS = 300
 
-_CI_REPORTS: list[tuple[str, str]] = []
+CI_REPORTS = "ci_reports"  # where the blocks of this session go, shared with xdist workers
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller makes the folder; a worker (pytest-xdist) is handed it, so the blocks its
+    tests add still reach the one terminal summary."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        setattr(config, CI_REPORTS, Path(tempfile.mkdtemp(prefix="ci-reports-")))
+    else:
+        setattr(config, CI_REPORTS, Path(workerinput[CI_REPORTS]))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    node.workerinput[CI_REPORTS] = str(getattr(node.config, CI_REPORTS))
 
 
 @pytest.fixture(scope="session")
-def ci_report():
+def ci_report(pytestconfig: pytest.Config):
     """Add a titled block to the end of the pytest output (loss curves, skew tables)."""
-    return lambda title, text: _CI_REPORTS.append((title, text))
+    folder: Path = getattr(pytestconfig, CI_REPORTS)
+
+    def add(title: str, text: str) -> None:
+        block = folder / f"{time.time_ns()}-{os.getpid()}.json"
+        block.write_text(json.dumps([title, text]))
+
+    return add
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    for title, text in _CI_REPORTS:
+    config = terminalreporter.config
+    if getattr(config, "workerinput", None) is not None:
+        return
+    folder: Path = getattr(config, CI_REPORTS)
+    for block in sorted(folder.glob("*.json")):
+        title, text = json.loads(block.read_text())
         terminalreporter.write_sep("-", title)
         terminalreporter.write_line(text)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
