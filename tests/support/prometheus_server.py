@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from tests.support.ready import wait_ready
 from tests.support.servers import free_port
 
 
@@ -113,16 +114,5 @@ def start(
         stderr=subprocess.STDOUT,
     )
     server = Prometheus(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"prometheus exited with {process.returncode}: {server.tail()}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as r:
-                if r.status == 200:
-                    return server
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"prometheus not ready after {timeout} s: {server.tail()}")
+    wait_ready("prometheus", server, timeout, 0.2)
+    return server

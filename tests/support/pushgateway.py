@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.ready import wait_ready
 from tests.support.servers import free_port
 
 
@@ -56,16 +56,5 @@ def start(workdir: Path, timeout: float = 30.0) -> Pushgateway:
         stderr=subprocess.STDOUT,
     )
     gateway = Pushgateway(f"http://{address}", address, process, log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"pushgateway exited with {process.returncode}: {gateway.tail()}")
-        try:
-            with urllib.request.urlopen(f"{gateway.url}/-/ready", timeout=2) as r:
-                if r.status == 200:
-                    return gateway
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    gateway.stop()
-    raise RuntimeError(f"pushgateway not ready after {timeout} s: {gateway.tail()}")
+    wait_ready("pushgateway", gateway, timeout, 0.1)
+    return gateway
