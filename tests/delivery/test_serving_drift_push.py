@@ -180,7 +180,11 @@ def test_prometheus_fires_serving_drift_high_on_the_pushed_series_of_shifted_sam
         write_samples(store, shifted, FIELDS, tmp_path / "shifted")
         code, out = _monitor(environments, data, tmp_path / "work", capsys)
         assert code == 0 and "serving drift WARN" in out, out
-        firing = prometheus.wait_for('ALERTS{alertname="ServingDriftHigh",alertstate="firing"}')
+        # Each scrape job's series fires on its own evaluation: wait for both before reading.
+        alert = 'ALERTS{alertname="ServingDriftHigh",alertstate="firing"'
+        for job in (JOB, "pushgateway-plain"):
+            prometheus.wait_for(f'{alert},job="{job}"}}')
+        firing = prometheus.query(alert + "}")
         labels = [a["metric"] for a in firing]
         assert {x["feature"] for x in labels} == {"fare"}, labels
         assert all(x["environment"] == "dev" and x["model_name"] == "taxi_tips" for x in labels)
