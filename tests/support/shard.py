@@ -33,11 +33,12 @@ def parse(text: str) -> tuple[int, int]:
 
 
 def assign(weights: dict[str, float], shards: int) -> list[list[str]]:
-    """Files per shard: longest first, each to the least loaded shard (ties: the lower index)."""
+    """Files per shard: longest first, each to the least loaded shard (ties: the one with fewer
+    files, then the lower index, so files recorded at 0.0 s still spread over the shards)."""
     loads = [0.0] * shards
     chosen: list[list[str]] = [[] for _ in range(shards)]
     for file in sorted(weights, key=lambda f: (-weights[f], f)):
-        target = loads.index(min(loads))
+        target = min(range(shards), key=lambda i: (loads[i], len(chosen[i]), i))
         chosen[target].append(file)
         loads[target] += weights[file]
     return chosen
