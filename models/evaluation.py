@@ -131,6 +131,9 @@ def eval_config(cfg: EvaluationConfig, task: str | None = None) -> tfma.EvalConf
         model_specs=[
             tfma.ModelSpec(
                 signature_name="serving_default",
+                # What the Trainer exports. Left unset, TFMA loads the whole model once more
+                # only to find this out, before the load that evaluates it.
+                model_type=tfma.TF_KERAS,
                 label_key=F.LABEL_KEY,
                 # The label is computed by the Transform graph the model carries.
                 preprocessing_function_names=["transform_features"],

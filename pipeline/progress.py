@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -21,6 +21,10 @@ class NodeProgress:
     started: float
     seconds: float = 0.0
     cached: bool = False
+    # The process's CPU seconds (all threads) while the node ran: the load of other work on
+    # the machine stretches `seconds` but hardly this, so runs at different loads compare.
+    cpu_started: float = field(default_factory=time.process_time)
+    cpu_seconds: float = 0.0
     executed: bool = False
 
     @property
@@ -77,6 +81,7 @@ class RunProgress(logging.Handler):
         elif msg == "Component %s is finished." and args and self._key(str(args[0])) in self.nodes:
             node = self.nodes[self._key(str(args[0]))]
             node.seconds = time.monotonic() - node.started
+            node.cpu_seconds = time.process_time() - node.cpu_started
             self.out.write(
                 f"  {'[' + node.status + ']':<10} {node.node_id} ({node.seconds:.1f} s)\n"
             )

@@ -512,7 +512,12 @@ def summarize(
         pipeline_name=cfg.pipeline_name,
         gated_metric=cfg.evaluation.metric,
         components=[
-            {"id": n.node_id, "status": n.status, "seconds": round(n.seconds, 1)}
+            {
+                "id": n.node_id,
+                "status": n.status,
+                "seconds": round(n.seconds, 1),
+                "cpu_seconds": round(n.cpu_seconds, 1),
+            }
             for n in nodes.values()
         ],
         data_validation="not run",

@@ -28,12 +28,16 @@ TARGETS = {"cold": 60.0, "no-change re-run": 8.0}
 PEAK_RSS_TARGET_MIB = 1.2 * 1024
 
 
-def component_seconds(output: Path) -> dict[str, float]:
-    """Seconds per component of the run whose summary is in `output` (empty if none)."""
+def component_seconds(output: Path) -> dict[str, tuple[float, float]]:
+    """(wall, CPU) seconds per component of the run whose summary is in `output` (empty if
+    none). CPU is the run process's, all threads, while the component ran."""
     summary = output / "run_summary.json"
     if not summary.is_file():
         return {}
-    return {c["id"]: float(c["seconds"]) for c in json.loads(summary.read_text())["components"]}
+    return {
+        c["id"]: (float(c["seconds"]), float(c.get("cpu_seconds", 0.0)))
+        for c in json.loads(summary.read_text())["components"]
+    }
 
 
 def spread(values: list[float]) -> str:
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
     results: dict[str, list[tuple[float, float]]] = {"cold": [], "no-change re-run": []}
-    components: dict[str, dict[str, list[float]]] = {phase: {} for phase in results}
+    components: dict[str, dict[str, list[tuple[float, float]]]] = {p: {} for p in results}
     for i in range(args.repeat):
         root = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
         try:
@@ -117,9 +121,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{max(walls):>8.2f}{max(r for _, r in rows):>6.0f} MiB{TARGETS[phase]:>7g} s"
         )
     for phase, nodes in components.items():
-        print(f"\n{phase}: seconds per component{'median':>14}{'min':>8}{'max':>8}")
+        print(
+            f"\n{phase}: seconds per component{'median':>14}{'min':>8}{'max':>8}{'CPU median':>12}"
+        )
         for node, times in nodes.items():
-            print(f"  {node:<38}{spread(times)}")
+            cpu = statistics.median(c for _, c in times)
+            print(f"  {node:<38}{spread([w for w, _ in times])}{cpu:>12.1f}")
     missed = failures(results)
     for line in missed:
         print(f"bench-pipeline: FAIL {line}")

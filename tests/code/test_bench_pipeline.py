@@ -58,7 +58,10 @@ def test_the_bench_exits_0_when_every_target_is_met(monkeypatch: pytest.MonkeyPa
 
 
 def test_component_seconds_come_from_the_run_summary(tmp_path: Path) -> None:
-    components = [{"id": "Transform", "status": "ran", "seconds": 12.5}]
+    components = [
+        {"id": "Transform", "status": "ran", "seconds": 12.5, "cpu_seconds": 11.0},
+        {"id": "Trainer", "status": "ran", "seconds": 3.0},  # a summary from before CPU figures
+    ]
     (tmp_path / "run_summary.json").write_text(json.dumps({"components": components}))
-    assert bench.component_seconds(tmp_path) == {"Transform": 12.5}
+    assert bench.component_seconds(tmp_path) == {"Transform": (12.5, 11.0), "Trainer": (3.0, 0.0)}
     assert bench.component_seconds(tmp_path / "none") == {}

@@ -192,3 +192,32 @@ def _log_node_to(logger: logging.Logger, node_id: str) -> None:
     logger.info("Component %s is running.", node_id)
     logger.info("Going to run a new execution: %s", "ExecutionInfo(...)")
     logger.info("Component %s is finished.", node_id)
+
+
+def test_a_node_records_the_cpu_it_burned_apart_from_the_wall_time_it_waited() -> None:
+    """The bench compares runs taken at different machine loads by CPU seconds: a node that
+    computes gets them, a node that only waits does not."""
+    import time
+
+    from pipeline.progress import RunProgress
+
+    progress = RunProgress(out=io.StringIO())
+    logger = logging.getLogger("tests.progress.cpu")
+    logger.addHandler(progress)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        logger.info("Component %s is running.", "Busy")
+        deadline = time.process_time() + 0.3
+        while time.process_time() < deadline:
+            pass
+        logger.info("Component %s is finished.", "Busy")
+        logger.info("Component %s is running.", "Idle")
+        time.sleep(0.3)
+        logger.info("Component %s is finished.", "Idle")
+    finally:
+        logger.removeHandler(progress)
+    busy, idle = progress.nodes["Busy"], progress.nodes["Idle"]
+    assert busy.cpu_seconds >= 0.3
+    assert idle.seconds >= 0.3
+    assert idle.cpu_seconds < 0.15
