@@ -13,3 +13,7 @@ ENVIRONMENTS_DIR = REPO_ROOT / "environments"
 # The user code TFX packages (features, preprocessing, model, trainer) and its curated schema.
 MODELS_DIR = REPO_ROOT / "models"
 SCHEMA_DIR = MODELS_DIR / "schema"
+# The trainer's per-epoch history, in its model run folder, which the run report draws. Named
+# here, not in models/trainer.py, so that the report (rebuilt after every load test) does not
+# import TensorFlow and TFX for a file name.
+TRAINING_HISTORY_FILE = "training_history.json"

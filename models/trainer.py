@@ -24,11 +24,12 @@ from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 from core.errors import GateError
+from core.paths import TRAINING_HISTORY_FILE
 from models import features as F
 from models.model import build_model
 
 EPOCHS = 10
-HISTORY_FILE = "training_history.json"
+HISTORY_FILE = TRAINING_HISTORY_FILE
 
 
 class TrainingDivergedError(GateError):

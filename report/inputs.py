@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import EnvironmentConfig
-from models.trainer import HISTORY_FILE
+from core.paths import TRAINING_HISTORY_FILE
 from store import release as rel
 
 LOADTEST_DIR = "loadtest"
@@ -181,7 +181,7 @@ def training_history(cfg: EnvironmentConfig, pipeline_run: str) -> dict[str, lis
     for execution in store.get_executions_by_context(context.id):
         events = [e for e in store.get_events_by_execution_ids([execution.id]) if e.type == output]
         for artifact in store.get_artifacts_by_id([e.artifact_id for e in events]):
-            path = Path(artifact.uri, HISTORY_FILE)
+            path = Path(artifact.uri, TRAINING_HISTORY_FILE)
             if path.exists():
                 data = json.loads(path.read_text())
                 return {k: [float(v) for v in vs] for k, vs in data.items()}

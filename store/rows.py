@@ -14,7 +14,7 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
@@ -245,24 +245,55 @@ def typed_row(
     return check_presence(row, schema, where=where, serving=serving)
 
 
-def to_example(row: Row) -> bytes:
-    """A serialized tf.Example, the input of the exported `serving_default` signature."""
-    from tensorflow.core.example import example_pb2
+def _varint(value: int) -> bytes:
+    """A protobuf varint; a negative int64 as its 64-bit two's complement, as protobuf writes it."""
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
-    example = example_pb2.Example()
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (wire type 2): a message, a string or a packed list."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _float32(value: float) -> bytes:
+    """A float field's 4 bytes; beyond float32's range it is infinite, as protobuf stores it."""
+    try:
+        return struct.pack("<f", value)
+    except OverflowError:
+        return struct.pack("<f", math.copysign(math.inf, value))
+
+
+def to_example(row: Row) -> bytes:
+    """A serialized tf.Example, the input of the exported `serving_default` signature.
+
+    Written without TensorFlow: `mlops loadtest` and `mlops predict` build their requests here,
+    and importing TensorFlow for one message type cost them seconds at each start. The wire
+    format (example.proto, feature.proto): Example.features (1) -> Features.feature (1, a map
+    entry of key (1) and Feature (2)); a Feature is bytes_list (1), float_list (2) or
+    int64_list (3), each holding its values in field 1, the numbers packed.
+    serving/example_wire.py reads it back.
+    """
+    entries = []
     for name, values in row.items():
         if not values:
             continue
-        feature = example.features.feature[name]
         first = values[0]
         if isinstance(first, bytes):
-            feature.bytes_list.value.extend(values)
+            strings = cast(list[bytes], values)  # a feature's values share one type
+            feature = _field(1, b"".join(_field(1, v) for v in strings))
         elif isinstance(first, float):
-            feature.float_list.value.extend(values)
+            floats = cast(list[float], values)
+            feature = _field(2, _field(1, b"".join(_float32(v) for v in floats)))
         else:
-            feature.int64_list.value.extend(values)
-    serialized: bytes = example.SerializeToString()
-    return serialized
+            feature = _field(3, _field(1, b"".join(_varint(int(v)) for v in values)))
+        entries.append(_field(1, _field(1, name.encode()) + _field(2, feature)))
+    return _field(1, b"".join(entries)) if entries else b""  # no features: an empty Example
 
 
 def check_header(

@@ -38,6 +38,32 @@ def test_the_wire_reader_reads_what_tensorflow_wrote(rows: list[R.Row]) -> None:
         assert parsed == expected
 
 
+def _tensorflow_example(row: R.Row) -> bytes:
+    """The same row through TensorFlow's own Example message."""
+    from tensorflow.core.example import example_pb2
+
+    example = example_pb2.Example()
+    for name, values in row.items():
+        if not values:
+            continue
+        feature = example.features.feature[name]
+        kind = {bytes: "bytes_list", float: "float_list"}.get(type(values[0]), "int64_list")
+        getattr(feature, kind).value.extend(values)
+    return example.SerializeToString(deterministic=True)
+
+
+def test_requests_are_the_examples_tensorflow_builds(rows: list[R.Row]) -> None:
+    """`to_example` writes tf.Example without TensorFlow: each row, and one with a negative
+    integer, several values, a float beyond float32 and an empty feature, parses in TensorFlow
+    to the message TensorFlow builds itself."""
+    from tensorflow.core.example import example_pb2
+
+    odd: R.Row = {"a": [-3, 0, 2**40], "b": [b"x", b"", "é".encode()], "c": [1e40, -0.5], "d": []}
+    for row in [*rows, odd, {}]:
+        ours = example_pb2.Example.FromString(R.to_example(row))
+        assert ours.SerializeToString(deterministic=True) == _tensorflow_example(row), row
+
+
 def test_a_predict_body_gives_its_rows_and_counts_what_is_not_one(rows: list[R.Row]) -> None:
     b64 = [base64.b64encode(R.to_example(r)).decode() for r in rows[:3]]
     body = {"instances": [{"b64": b64[0]}, {"examples": {"b64": b64[1]}}, {"b64": "!!"}, 7]}
