@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import time
 import urllib.parse
 from collections import defaultdict
@@ -532,6 +533,8 @@ def main(argv: list[str] | None = None) -> None:
     # loaded took about 2.5 s after the last line of the log, time `mlops serve --stop` and
     # every test that stops a server waited out.
     logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
     os._exit(0)
 
 
