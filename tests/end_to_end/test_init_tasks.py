@@ -10,20 +10,17 @@ release. A corrupt span of the new data is stopped by the schema init drafted.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.support import task_data
-from tests.support.seed import write_committed_tree
-from tests.support.servers import free_port
+from tests.support.scratch import commit, committed_copy, env
 
 pytestmark = pytest.mark.slow
 
@@ -31,21 +28,17 @@ REPO = Path(__file__).resolve().parents[2]
 # This test's virtualenv (sys.prefix, not the interpreter's resolved path, which may be the base
 # Python): `make` must find it set up, never install into it.
 VENV = Path(sys.prefix)
-# What the make targets' `setup` prerequisite compares with the venv's stamp.
-SETUP_INPUTS = ("requirements.lock", "requirements.overrides", "pyproject.toml")
 
 
 class Case:
-    def __init__(
-        self, make: Callable[[Path], Path], label: str, metric: str, extra: tuple[str, ...] = ()
-    ) -> None:
-        self.make, self.label, self.metric, self.extra = make, label, metric, extra
+    def __init__(self, task: task_data.Task, metric: str) -> None:
+        self.make, self.label, self.extra, self.metric = task.make, task.label, task.extra, metric
 
 
 CASES = {
-    "multiclass": Case(task_data.specimens, "species", "accuracy"),
-    "regression": Case(task_data.rentals, "rent", "rmse"),
-    "binary": Case(task_data.churn, "churned", "auc", ("--positive", "yes")),
+    "multiclass": Case(task_data.TASKS["multiclass"], "accuracy"),
+    "regression": Case(task_data.TASKS["regression"], "rmse"),
+    "binary": Case(task_data.TASKS["binary"], "auc"),
 }
 GATED = re.compile(
     r"Gated metric: (\w+) \((lower|higher) is better\): (?:at most|at least) ([\d.]+); "
@@ -58,27 +51,7 @@ def scratch(dest: Path) -> Path:
     this test's virtualenv (its inputs dated before the venv's stamp)."""
     if not (VENV / ".installed").is_file() or sys.prefix == sys.base_prefix:
         pytest.fail(f"{VENV} is not this project's set-up virtualenv: run `make setup`")
-    write_committed_tree(REPO, dest)
-    old = time.time() - 10 * 365 * 86400
-    for name in SETUP_INPUTS:
-        os.utime(dest / name, (old, old))
-    base = dest / "environments" / "base" / "config.yaml"
-    text = base.read_text()
-    text = re.sub(r"rest_port: \d+", f"rest_port: {free_port()}", text)
-    base.write_text(re.sub(r"grpc_port: \d+", f"grpc_port: {free_port()}", text))
-    commit(dest, "seed", init=True)
-    return dest
-
-
-def commit(root: Path, message: str, init: bool = False) -> None:
-    steps = [["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message]]
-    for args in ([["init", "-q"]] if init else []) + steps:
-        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
-
-
-def env(root: Path) -> dict[str, str]:
-    """The scratch copy's packages first: it is the project under test, not this checkout."""
-    return {**os.environ, "PYTHONPATH": str(root), "TF_USE_LEGACY_KERAS": "1"}
+    return committed_copy(REPO, dest)
 
 
 def run(root: Path, *cmd: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
