@@ -207,13 +207,13 @@ test: setup $(ACTIONLINT) registry-tools browser-tools monitoring-tools check-jo
 test-durations: setup registry-tools check-jobs ## Run every test and record seconds per file in tests/durations.json (balances CI's shards).
 	$(BIN)/python -m pytest $(PYTEST_JOBS) --record-durations
 
-test-fast: setup registry-tools monitoring-tools check-jobs ## Unit, data, property, convergence, NaN and skew checks on JOBS workers; no pipeline runs.
+test-fast: setup $(ACTIONLINT) registry-tools monitoring-tools check-jobs ## Unit, data, property, convergence, NaN and skew checks on JOBS workers; no pipeline runs.
 	$(BIN)/python -m pytest $(PYTEST_JOBS) -m "not slow"
 
 # What a person does with their own data, on a generated dataset unlike the taxi sample: a scratch
 # copy of the committed tree, the data, `mlops init`, a commit, then `make test-fast` there with
 # this virtualenv (tests/support/init_check.py; the scratch folder is kept when a step fails).
-init-check: setup registry-tools monitoring-tools check-jobs ## Scratch copy, TASK's generated data (multiclass|regression|binary), mlops init, make test-fast there.
+init-check: setup $(ACTIONLINT) registry-tools monitoring-tools check-jobs ## Scratch copy, TASK's generated data (multiclass|regression|binary), mlops init, make test-fast there.
 	$(BIN)/python -m tests.support.init_check "$${TASK:?TASK=multiclass|regression|binary}" --jobs "$$JOBS"
 
 test-serving-contract: setup ## TF Serving contract cases on every backend here (Docker: real).

@@ -40,7 +40,7 @@ def check(task: str, work: Path, jobs: str | None) -> None:
     python = str(VENV / "bin" / "python")
     print(f"init-check: scratch copy of {REPO} HEAD in {root}", flush=True)
     try:
-        committed_copy(REPO, root, skip=("build/",))
+        committed_copy(REPO, root, skip=("build/",), free_ports=False)
     except (OSError, subprocess.CalledProcessError) as e:
         print(f"init-check: scratch copy: {e}", file=sys.stderr)
         raise StepFailed("scratch copy") from e

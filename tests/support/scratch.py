@@ -17,20 +17,28 @@ from tests.support.servers import free_port
 SETUP_INPUTS = ("requirements.lock", "requirements.overrides", "pyproject.toml")
 
 
-def committed_copy(repo: Path, dest: Path, skip: tuple[str, ...] = SKIPPED) -> Path:
+def committed_copy(
+    repo: Path, dest: Path, skip: tuple[str, ...] = SKIPPED, free_ports: bool = True
+) -> Path:
     """HEAD's tree of `repo` as a fresh git checkout in `dest`: its setup inputs dated ten years
-    back, so `make setup` with VENV=<a set-up venv> installs nothing, and its serving ports free
-    ones, so a server it starts meets no other checkout's."""
+    back, so `make setup` with VENV=<a set-up venv> installs nothing, and (`free_ports`) its
+    serving ports free ones, so a server it starts meets no other checkout's. Without
+    `free_ports` the copy is exactly the commit, as its own tests expect it."""
     write_committed_tree(repo, dest, skip)
     old = time.time() - 10 * 365 * 86400
     for name in SETUP_INPUTS:
         os.utime(dest / name, (old, old))
+    if free_ports:
+        _free_ports(dest)
+    commit(dest, "seed", init=True)
+    return dest
+
+
+def _free_ports(dest: Path) -> None:
     base = dest / "environments" / "base" / "config.yaml"
     text = base.read_text()
     text = re.sub(r"rest_port: \d+", f"rest_port: {free_port()}", text)
     base.write_text(re.sub(r"grpc_port: \d+", f"grpc_port: {free_port()}", text))
-    commit(dest, "seed", init=True)
-    return dest
 
 
 def commit(root: Path, message: str, init: bool = False) -> None:
