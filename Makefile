@@ -8,7 +8,7 @@ SHELL := /bin/bash
 # it exports a command-line variable to a recipe, whatever shell quoting follows. So each of these
 # becomes a simple variable holding its literal text (`$(value ...)`), and recipes read the
 # validated value from the environment as "$$VAR". Workflows pass inputs through `env:` only.
-UNTRUSTED := ENV FROM TO VERSION URL SUMMARY SRC BACKEND LOADTEST_ARGS JOBS
+UNTRUSTED := ENV FROM TO VERSION URL SUMMARY SRC BACKEND LOADTEST_ARGS JOBS TASK
 $(foreach v,$(UNTRUSTED),$(if $(filter command line environment,$(origin $(v))),\
   $(eval override $(v) := $$(value $(v)))$(eval export $(v))))
 
@@ -38,7 +38,7 @@ OUT := $(if $(OUTPUT),--output $(call q,$(OUTPUT)))
 .PHONY: registry-tools browser-tools monitoring-tools help setup lock demo test test-durations test-fast lint run serve-and-loadtest candidate-loadtest serve loadtest compile \
 	schema-draft bench-pipeline bench-registry bench-serving clean promote rollback status render render-check \
 	loadtest-record serve-loadtest-record gate-loadtest release-commit promotion-pr lint-workflows lock-check check-jobs \
-	test-serving-contract mutate monitor ct-check registry registry-stop
+	test-serving-contract mutate monitor ct-check registry registry-stop init-check
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -207,8 +207,16 @@ test: setup $(ACTIONLINT) registry-tools browser-tools monitoring-tools check-jo
 test-durations: setup registry-tools check-jobs ## Run every test and record seconds per file in tests/durations.json (balances CI's shards).
 	$(BIN)/python -m pytest $(PYTEST_JOBS) --record-durations
 
-test-fast: setup registry-tools monitoring-tools check-jobs ## Unit, data, property, convergence, NaN and skew checks on JOBS workers; no pipeline runs.
+test-fast: setup $(ACTIONLINT) registry-tools monitoring-tools check-jobs ## Unit, data, property, convergence, NaN and skew checks on JOBS workers; no pipeline runs.
 	$(BIN)/python -m pytest $(PYTEST_JOBS) -m "not slow"
+
+# What a person does with their own data, on a generated dataset unlike the taxi sample: a scratch
+# copy of the committed tree, the data, `mlops init`, a commit, then `make test-fast` there with
+# this virtualenv (tests/support/init_check.py; the scratch folder is kept when a step fails).
+# Not yet in `make help` nor in CI: the continuous-training and drift tests still build taxi rows
+# and judge them with the project's schema, so test-fast fails after init (issue 19).
+init-check: setup $(ACTIONLINT) registry-tools monitoring-tools check-jobs
+	$(BIN)/python -m tests.support.init_check "$${TASK:?TASK=multiclass|regression|binary}" --jobs "$$JOBS"
 
 test-serving-contract: setup ## TF Serving contract cases on every backend here (Docker: real).
 	$(BIN)/python -m pytest tests/serving/test_contract_corpus.py tests/serving/test_contract.py \

@@ -13,7 +13,7 @@ from core.errors import ConfigError
 from core.paths import REPO_ROOT
 from mlops import cli
 from pipeline.runner import compile_kubeflow
-from tests.support.project import MODEL
+from tests.support.project import MODEL, SLUG
 from tests.support.repo import PACKAGES
 
 
@@ -34,9 +34,9 @@ def test_compile_needs_no_github_repository(
     output = environments.parent / "build" / "staging" / "pipeline.json"
     assert f"Compiled {config.load('staging').pipeline_name} for staging: {output}" in out
     tasks = json.loads(output.read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
-    assert f"oci://ghcr.io/local/taxi-tips/models/{MODEL}" in json.dumps(tasks["Pusher"])
+    assert f"oci://ghcr.io/local/{SLUG}/models/{MODEL}" in json.dumps(tasks["Pusher"])
     assert (
-        "note: staging's model store oci://ghcr.io/local/taxi-tips/models is GHCR under a "
+        f"note: staging's model store oci://ghcr.io/local/{SLUG}/models is GHCR under a "
         "placeholder namespace (GITHUB_REPOSITORY is unset and origin is not a GitHub remote)"
     ) in err
     assert "export GITHUB_REPOSITORY=owner/repo" in err and "Traceback" not in err
@@ -118,7 +118,7 @@ def test_compiled_json_holds_no_path_of_the_compiling_machine(tmp_path: Path) ->
     for machine_path in {str(copy), str(copy.resolve()), str(tmp_path), str(REPO_ROOT)}:
         assert machine_path not in text
     assert '"stringValue": "models/schema/schema.pbtxt"' in text
-    assert f"oci://ghcr.io/local/taxi-tips/models/{MODEL}" in text  # the documented placeholder
+    assert f"oci://ghcr.io/local/{SLUG}/models/{MODEL}" in text  # the documented placeholder
     assert "components.schema_import.Executor" in text
     # The user code is referenced by import path, from the package the image installs.
     assert "models.preprocessing.preprocessing_fn" in text

@@ -13,7 +13,7 @@ from core import config, config_schema, registry_setup
 from core.errors import ConfigError
 from core.paths import ENVIRONMENTS_DIR
 from mlops import cli
-from tests.support.project import MODEL
+from tests.support.project import MODEL, SLUG
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
@@ -510,12 +510,12 @@ def test_the_file_that_set_an_unusable_store_is_named(monkeypatch: pytest.Monkey
     """GHCR under the placeholder namespace: say which file set it and how to get a registry."""
     monkeypatch.setattr(config, "_origin_repository", lambda: "")
     cfg = config.load("prod")
-    assert cfg.model_store_dir == f"oci://ghcr.io/local/taxi-tips/models/{MODEL}"
+    assert cfg.model_store_dir == f"oci://ghcr.io/local/{SLUG}/models/{MODEL}"
     with pytest.raises(ConfigError) as err:
         registry_setup.require_usable(cfg)
     assert str(err.value) == (
         "environments/cloud.yaml: paths.model_store: prod's model store "
-        "oci://ghcr.io/local/taxi-tips/models is GHCR under a placeholder namespace "
+        f"oci://ghcr.io/local/{SLUG}/models is GHCR under a placeholder namespace "
         "(GITHUB_REPOSITORY is unset and origin is not a GitHub remote): start a registry with "
         "`make registry` and `export MODEL_REGISTRY=127.0.0.1:5001`, or "
         "`export GITHUB_REPOSITORY=owner/repo` to use GHCR"
@@ -525,7 +525,7 @@ def test_the_file_that_set_an_unusable_store_is_named(monkeypatch: pytest.Monkey
 @pytest.mark.parametrize(
     ("variables", "store"),
     [
-        ({"MODEL_REGISTRY": "127.0.0.1:5001"}, "oci://127.0.0.1:5001/local/taxi-tips/models"),
+        ({"MODEL_REGISTRY": "127.0.0.1:5001"}, f"oci://127.0.0.1:5001/local/{SLUG}/models"),
         ({"GITHUB_REPOSITORY": "Acme/Taxi"}, "oci://ghcr.io/Acme/Taxi/models"),
     ],
 )

@@ -13,11 +13,22 @@ from core import config
 from pipeline.summary import MetricRow, RunSummary
 from report import mermaid
 from report.page import Inputs, render
+from tests.support import project
 from tests.support.repo import update_overlay
 
 RMSE_GATE = {
     "evaluation": {"metric": "rmse", "lower_bound": None, "upper_bound": 3.5},
     "continuous_training": {"decay_floor": None, "decay_ceiling": 3.7},
+}
+# The taxi sample's gate, set here so the floor chart is drawn whatever task init configured.
+AUC_GATE = {
+    "evaluation": {
+        "metric": "auc",
+        "lower_bound": 0.8,
+        "upper_bound": None,
+        "max_regression": 0.01,
+    },
+    "continuous_training": {"decay_floor": 0.78, "decay_ceiling": None},
 }
 
 
@@ -70,7 +81,9 @@ def test_a_blessed_rmse_stayed_under_its_ceiling(rmse_cfg) -> None:
 
 
 def test_an_auc_chart_keeps_its_floor(environments: Path, tmp_path: Path) -> None:
-    cfg = config.load("dev", environments, output_root=str(tmp_path / "run"))
+    update_overlay(environments, "dev", AUC_GATE)
+    with project.taxi_task():  # AUC is a binary model's metric
+        cfg = config.load("dev", environments, output_root=str(tmp_path / "run"))
     page = render(Inputs(cfg=cfg, summary=_summary("auc", {"a": 0.9})))
     texts = _texts(page)
     assert "floor 0.8" in texts and not any(t.startswith("ceiling") for t in texts)

@@ -248,7 +248,13 @@ def test_the_job_summary_chart_leaves_undefined_slices_out_and_names_them(cfg) -
     assert "xychart-beta" in text and "line [0.5000, 0.3000]" in text
 
 
+def _gated(environments: Path) -> str:
+    return config.load("staging", environments).evaluation.metric
+
+
 def _released(environments: Path, report: str) -> None:
+    """dev and staging hold version 9 with the configured gated metric at 0.9123 and another
+    metric at 0.8, whatever task the project is."""
     from store import release as rel
 
     dev = rel.Release(
@@ -257,7 +263,7 @@ def _released(environments: Path, report: str) -> None:
         digest="sha256:" + "b" * 64,
         uri="x",
         promoted_from="pipeline",
-        metrics={"auc": 0.9123, "binary_accuracy": 0.8},
+        metrics={_gated(environments): 0.9123, "binary_accuracy": 0.8},
         loadtest=rel.LoadTest(verdict="PASS", p95_ms=41.0, p99_ms=80.0, rps=33.3),
         spans=[1, 2],
         pipeline_run="run-1",
@@ -277,7 +283,8 @@ def test_the_promotion_figures_carry_the_metrics_load_test_and_report_link(
     url = "https://github.com/acme/taxi/actions/runs/42"
     _released(environments, url)
     text = releases.headline(environments, "staging")
-    assert "| auc (gated) | 0.9123 |" in text and "| binary_accuracy | 0.8000 |" in text
+    gated = _gated(environments)
+    assert f"| {gated} (gated) | 0.9123 |" in text and "| binary_accuracy | 0.8000 |" in text
     assert "| load test in dev | PASS: p95 41 ms, p99 80 ms, 33.3 req/s |" in text
     assert f"]({url})" in text
     _released(environments, "")

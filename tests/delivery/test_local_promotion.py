@@ -22,6 +22,7 @@ from core.verdicts import Verdict
 from delivery.promotion import Delivery
 from mlops import cli
 from store import release as rel
+from tests.support.project import SLUG
 from tests.support.repo import copy_environments
 from tests.support.servers import free_port
 from tests.support.stores import MODEL, fake_model
@@ -84,7 +85,7 @@ def test_without_a_registry_promotion_says_how_to_start_one(
     out = capsys.readouterr().out
     assert (
         f"pending: {dev.short()} can be promoted dev -> staging, but not from here yet:\n"
-        "  staging's model store oci://ghcr.io/local/taxi-tips/models is GHCR under a placeholder "
+        f"  staging's model store oci://ghcr.io/local/{SLUG}/models is GHCR under a placeholder "
         "namespace (GITHUB_REPOSITORY is unset and origin is not a GitHub remote); start a "
         "registry with `make registry` and `export MODEL_REGISTRY=127.0.0.1:5001`, then "
         "`mlops promote --from dev --to staging`"
@@ -154,7 +155,7 @@ def test_with_make_registry_a_release_goes_dev_staging_prod(
     assert laptop.cli("promote", "--from", "dev", "--to", "staging") == 0, capsys.readouterr()
     staging = rel.read(laptop.environments, "staging")
     assert staging is not None
-    repository = f"{make_registry}/local/taxi-tips/models/{MODEL}"
+    repository = f"{make_registry}/local/{SLUG}/models/{MODEL}"
     assert staging.current.uri.startswith(f"oci://{repository}@sha256:")
     assert (staging.current.version, staging.current.digest) == (dev.version, dev.digest)
     digest = staging.current.uri.partition("@")[2]

@@ -11,6 +11,7 @@ from core.paths import ENVIRONMENTS_DIR
 from delivery import manifests
 from mlops import cli
 from tests.support import crd_schemas
+from tests.support.project import MODEL
 from tests.support.repo import update_overlay
 from tests.support.stores import Repo
 
@@ -83,7 +84,7 @@ def test_deployment_carries_the_environment_and_the_release(repo: Repo) -> None:
     assert pod["resources"]["limits"] == {"cpu": "4", "memory": "4Gi"}
     assert "--enable_batching=true" in pod["args"]
     probe = " ".join(pod["readinessProbe"]["exec"]["command"])
-    assert f"/v1/models/taxi_tips/versions/{record.version}" in probe
+    assert f"/v1/models/{MODEL}/versions/{record.version}" in probe
     assert '"AVAILABLE"' in probe
     assert deployment["metadata"]["annotations"]["mlops.template/model-digest"] == record.digest
     config_map = yaml.safe_load(

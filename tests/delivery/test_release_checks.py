@@ -25,6 +25,7 @@ from serving.client import PredictionError
 from serving.loadtest import LoadTestResult, SloCheck
 from store import release as rel
 from store.model_store import ArtifactMissing, model_digest, open_store
+from tests.support.project import MODEL
 from tests.support.repo import update_overlay
 from tests.support.stores import Repo
 
@@ -294,7 +295,7 @@ def test_a_release_gone_from_the_store_is_named_by_its_record(repo: Repo) -> Non
 def _served(cfg_work_dir: str, served: str | None) -> dict[str, str]:
     """Version folder -> tree digest of what `pulled_store` laid out; each file a hard link
     into the model cache the promotion checks also pull into (build/<env>/models)."""
-    assert served == str(Path(cfg_work_dir) / "serving" / "store" / "taxi_tips")
+    assert served == str(Path(cfg_work_dir) / "serving" / "store" / MODEL)
     cache = [p for p in (Path(cfg_work_dir) / "models").rglob("*") if p.is_file()]
     for path in Path(served).rglob("*"):
         if path.is_file():
@@ -316,7 +317,7 @@ def test_a_registry_release_is_pulled_into_a_folder_the_server_polls(
 
     latest = serve_release.plan(repo.environments, cfg, None)  # no versions: the release
     assert (latest.versions, latest.record) == (None, release)
-    interrupted = Path(cfg.work_dir) / "serving" / "store" / "taxi_tips" / f".{first}.partial"
+    interrupted = Path(cfg.work_dir) / "serving" / "store" / MODEL / f".{first}.partial"
     interrupted.mkdir(parents=True)  # what a pull cut short leaves: replaced, not in the way
     (interrupted / "saved_model.pb").write_bytes(b"half")
     served = serve_release.pulled_store(cfg, latest)

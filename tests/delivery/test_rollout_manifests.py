@@ -14,8 +14,12 @@ import yaml
 from core import config
 from delivery import analysis_queries, manifests
 from store import release as rel
+from tests.support.project import MODEL, SLUG
 from tests.support.repo import update_overlay
 from tests.support.stores import Repo
+
+# The Kubernetes name of the model's serving objects: the model name with dashes.
+SERVING = f"{MODEL.replace('_', '-').lower()}-serving"
 
 
 def _released(repo: Repo) -> None:
@@ -59,11 +63,11 @@ def test_canary_steps_and_background_analysis_come_from_the_config(repo: Repo) -
         {"setWeight": 50},
         {"pause": {"duration": "300s"}},
     ]
-    assert canary["analysis"]["templates"] == [{"templateName": "taxi-tips-serving-analysis"}]
+    assert canary["analysis"]["templates"] == [{"templateName": f"{SERVING}-analysis"}]
     assert canary["canaryMetadata"] == {"labels": {"role": "canary"}}
     assert canary["stableMetadata"] == {"labels": {"role": "stable"}}
     plugin = canary["trafficRouting"]["plugins"]["argoproj-labs/gatewayAPI"]
-    assert plugin == {"httpRoute": "taxi-tips-serving", "namespace": "taxi-tips-prod"}
+    assert plugin == {"httpRoute": SERVING, "namespace": f"{SLUG}-prod"}
 
 
 def test_the_route_starts_at_100_0_and_only_shadow_mirrors(repo: Repo) -> None:
@@ -71,12 +75,12 @@ def test_the_route_starts_at_100_0_and_only_shadow_mirrors(repo: Repo) -> None:
     for env in ("staging", "prod"):
         rule = _doc(repo, env, "httproute.yaml")["spec"]["rules"][0]
         weights = {ref["name"]: ref["weight"] for ref in rule["backendRefs"]}
-        assert weights == {"taxi-tips-serving-stable": 100, "taxi-tips-serving-canary": 0}
+        assert weights == {f"{SERVING}-stable": 100, f"{SERVING}-canary": 0}
     staging = _doc(repo, "staging", "httproute.yaml")["spec"]["rules"][0]
     (mirror,) = staging["filters"]
     assert mirror["type"] == "RequestMirror"
     assert mirror["requestMirror"] == {
-        "backendRef": {"name": "taxi-tips-serving-canary", "port": 8501},
+        "backendRef": {"name": f"{SERVING}-canary", "port": 8501},
         "percent": 10,
     }
     assert "filters" not in _doc(repo, "prod", "httproute.yaml")["spec"]["rules"][0]

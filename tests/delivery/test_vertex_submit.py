@@ -16,6 +16,7 @@ from core.errors import ConfigError
 from delivery import vertex_submit
 from mlops import cli
 from pipeline.runner import compile_kubeflow
+from tests.support.project import SLUG
 from tests.support.repo import copy_environments, update_overlay
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
@@ -29,7 +30,7 @@ VARIABLES = {
     "GITHUB_REPOSITORY": "Acme/Taxi",
     "MLOPS_SOURCE_COMMIT": COMMIT,
 }
-ROOT = "gs://acme-ml-pipelines/taxi-tips/staging/pipeline"
+ROOT = f"gs://acme-ml-pipelines/{SLUG}/staging/pipeline"
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_the_pipeline_job_is_built_from_the_compiled_json(environments: Path) ->
     job = vertex_submit.build_job(plan, credentials=AnonymousCredentials())
     assert job.project == "acme-ml" and job.location == "europe-west4"
     body = job._gca_resource
-    assert body.display_name == "taxi-tips-staging"
+    assert body.display_name == f"{SLUG}-staging"
     assert body.runtime_config.gcs_output_directory == ROOT
     assert dict(body.labels) == {
         "environment": "staging",

@@ -14,7 +14,6 @@ warm-up, 4 s measured): its verdict, not a long window's statistics, is what is 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -28,8 +27,7 @@ import pytest
 import yaml
 
 from tests.support import task_data
-from tests.support.seed import write_committed_tree
-from tests.support.servers import free_port
+from tests.support.scratch import commit, committed_copy, env
 
 pytestmark = pytest.mark.slow
 
@@ -37,8 +35,6 @@ REPO = Path(__file__).resolve().parents[2]
 # This test's virtualenv (sys.prefix, not the interpreter's resolved path, which may be the base
 # Python): `make` must find it set up, never install into it.
 VENV = Path(sys.prefix)
-# What the make targets' `setup` prerequisite compares with the venv's stamp.
-SETUP_INPUTS = ("requirements.lock", "requirements.overrides", "pyproject.toml")
 # The demo's load test, in seconds (dev's default is 5 s of warm-up, then 15 s measured).
 WARMUP, MEASURED = 2, 4
 
@@ -50,10 +46,10 @@ class Case:
         self.make, self.label, self.metric, self.extra = make, label, metric, extra
 
 
+METRICS = {"multiclass": "accuracy", "regression": "rmse", "binary": "auc"}
 CASES = {
-    "multiclass": Case(task_data.specimens, "species", "accuracy"),
-    "regression": Case(task_data.rentals, "rent", "rmse"),
-    "binary": Case(task_data.churn, "churned", "auc", ("--positive", "yes")),
+    name: Case(task.make, task.label, METRICS[name], task.extra)
+    for name, task in task_data.TASKS.items()
 }
 GATED = re.compile(
     r"Gated metric: (\w+) \((lower|higher) is better\): (?:at most|at least) ([\d.]+); "
@@ -63,35 +59,18 @@ GATED = re.compile(
 
 def scratch(dest: Path) -> Path:
     """The committed tree as a fresh git checkout whose `make setup` is already satisfied by
-    this test's virtualenv (its inputs dated before the venv's stamp)."""
+    this test's virtualenv (its inputs dated before the venv's stamp), with free serving ports
+    and a test-sized load test (as the replay's seed commits one): these tests check that the
+    demo's load test runs, passes and is recorded, not the SLO statistics of a long window."""
     if not (VENV / ".installed").is_file() or sys.prefix == sys.base_prefix:
         pytest.fail(f"{VENV} is not this project's set-up virtualenv: run `make setup`")
-    write_committed_tree(REPO, dest)
-    old = time.time() - 10 * 365 * 86400
-    for name in SETUP_INPUTS:
-        os.utime(dest / name, (old, old))
-    base = dest / "environments" / "base" / "config.yaml"
-    text = base.read_text()
-    text = re.sub(r"rest_port: \d+", f"rest_port: {free_port()}", text)
-    text = re.sub(r"grpc_port: \d+", f"grpc_port: {free_port()}", text)
-    # A test-sized load test (as the replay's seed commits one): these tests check that the
-    # demo's load test runs, passes and is recorded, not the SLO statistics of a long window.
-    base.write_text(re.sub(r"warmup_seconds: \d+", f"warmup_seconds: {WARMUP}", text))
-    dev = dest / "environments" / "dev" / "config.yaml"
+    root = committed_copy(REPO, dest)
+    base = root / "environments" / "base" / "config.yaml"
+    base.write_text(re.sub(r"warmup_seconds: \d+", f"warmup_seconds: {WARMUP}", base.read_text()))
+    dev = root / "environments" / "dev" / "config.yaml"
     dev.write_text(re.sub(r"run_seconds: \d+", f"run_seconds: {MEASURED}", dev.read_text()))
-    commit(dest, "seed", init=True)
-    return dest
-
-
-def commit(root: Path, message: str, init: bool = False) -> None:
-    steps = [["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message]]
-    for args in ([["init", "-q"]] if init else []) + steps:
-        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
-
-
-def env(root: Path) -> dict[str, str]:
-    """The scratch copy's packages first: it is the project under test, not this checkout."""
-    return {**os.environ, "PYTHONPATH": str(root), "TF_USE_LEGACY_KERAS": "1"}
+    commit(root, "test-sized load test")
+    return root
 
 
 def run(root: Path, *cmd: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:

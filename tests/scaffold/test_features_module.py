@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from core.errors import ConfigError
+from core.paths import REPO_ROOT
 from models import features as taxi
 from scaffold import features_module, plan
 from tests.scaffold.test_decisions import dataset
+from tests.support import project
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -82,7 +85,15 @@ def test_a_feature_module_without_the_shared_start_is_named(tmp_path) -> None:
 
 @pytest.mark.parametrize("name", ["model_feature_keys", "dense_feature_keys", "class_count"])
 def test_taxi_module_keeps_its_shape(name) -> None:
+    """The committed module has the helpers every generated one shares, and the task it says:
+    the taxi sample's tip rule, or after `mlops init` the task and label of models/task.yaml."""
     assert callable(getattr(taxi, name))
-    assert (
-        taxi.TASK == "binary" and taxi.LABEL_THRESHOLD == 0.2 and taxi.LABEL_THRESHOLD_OF == "fare"
-    )
+    if project.IS_TAXI_SAMPLE:
+        assert (
+            taxi.TASK == "binary"
+            and taxi.LABEL_THRESHOLD == 0.2
+            and taxi.LABEL_THRESHOLD_OF == "fare"
+        )
+    else:
+        drafted = yaml.safe_load((REPO_ROOT / "models" / "task.yaml").read_text())
+        assert (drafted["task"], drafted["label"]) == (taxi.TASK, taxi.LABEL_COLUMN)

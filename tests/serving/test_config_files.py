@@ -10,18 +10,19 @@ from core import config
 from core.errors import ConfigError
 from serving import config_files as C
 from serving.extra_protos import message_class
+from tests.support.project import MODEL
 from tests.support.repo import update_overlay
 
 
 def test_dev_renders_a_latest_policy_monitoring_and_batching() -> None:
     cfg = config.load("dev")
-    files = C.render(cfg, "/store/taxi_tips")
+    files = C.render(cfg, f"/store/{MODEL}")
     assert set(files) == {C.MODELS_FILE, C.MONITORING_FILE, C.BATCHING_FILE}
     parsed = C.load_model_server_config_text(files[C.MODELS_FILE])
     model = parsed.model_config_list.config[0]
     assert (model.name, model.base_path, model.model_platform) == (
-        "taxi_tips",
-        "/store/taxi_tips",
+        MODEL,
+        f"/store/{MODEL}",
         "tensorflow",
     )
     assert model.model_version_policy.latest.num_versions == cfg.serving.num_versions

@@ -133,7 +133,11 @@ def test_locust_csv_aggregated_row_is_read(tmp_path: Path) -> None:
         (b"<html>", "not a predictions body"),
     ],
 )
-def test_response_check_marks_bad_bodies(body: bytes, problem: str | None) -> None:
+def test_response_check_marks_bad_bodies(
+    body: bytes, problem: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A binary model's bodies (one probability per instance), whatever task init configured."""
+    monkeypatch.setattr(F, "TASK", "binary")
     got = check_predictions(body, instances=1)
     if problem is None:
         assert got is None

@@ -73,6 +73,8 @@ def test_the_rows_file_stands_in_for_a_missing_evaluation_split(environments: Pa
 def test_predict_names_the_label_of_the_model(environments: Path, monkeypatch, capsys) -> None:
     rows = environments.parent / "rows.csv"
     rows.write_text("\n".join(FULL_DATA.read_text().splitlines()[:4]) + "\n")
+    # A binary model's output (one probability per row), whatever task init configured.
+    monkeypatch.setattr("models.features.TASK", "binary")
     monkeypatch.setattr("models.features.LABEL_KEY", "renamed_label")
     monkeypatch.setattr(
         "mlops.commands.predict.predict_in_batches",

@@ -42,6 +42,7 @@ def test_binary_still_serves_a_probability() -> None:
 
 def test_the_response_check_follows_the_projects_task(monkeypatch) -> None:
     body = b'{"predictions": [[0.1, 0.9], [0.6, 0.4]]}'
+    monkeypatch.setattr(F, "TASK", "binary")
     assert "not a probability" in str(check_predictions(body, instances=2))
     monkeypatch.setattr(F, "TASK", "multiclass")
     monkeypatch.setattr(F, "CLASSES", ("a", "b"))

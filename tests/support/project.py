@@ -19,6 +19,7 @@ import pytest
 
 import core  # noqa: F401
 from core import config
+from core.config_layers import read_yaml
 from core.paths import REPO_ROOT
 from models import features as F
 
@@ -31,6 +32,9 @@ DATA_ROOT = Path(_DEV.data.root)
 SPANS: tuple[Path, ...] = tuple(
     sorted(DATA_ROOT.glob("span-*/*.csv"), key=lambda p: int(p.parent.name.split("-", 1)[1]))
 )
+# The project's slug as init writes it (the base layer's deploy.namespace): the placeholder GHCR
+# repository `local/<slug>`, the Kubernetes names `<slug>-serving`, the pipeline `<slug>-<env>`.
+SLUG: str = read_yaml(REPO_ROOT / "environments" / "base" / "config.yaml")["deploy"]["namespace"]
 TASK: str = F.TASK
 LABEL_KEY: str = F.LABEL_KEY
 LABEL_COLUMN: str = F.LABEL_COLUMN

@@ -6,14 +6,17 @@ values, sizes and tasks, each with a signal a small model learns in a few epochs
 - rentals: regression (monthly rent), 2,400 rows, an ISO timestamp, a district vocabulary, an
   integer code, missing floors;
 - churn: binary with the label given as "yes"/"no", 600 rows.
+
+`python -m tests.support.task_data TASK OUT.csv` writes TASK's dataset (for `make init-check`).
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 
@@ -96,3 +99,33 @@ def churn(path: Path, rows: int = 600, seed: int = 13) -> Path:
             ]
         )
     return _write(path, ["tenure_months", "plan", "monthly_fee", "support_calls", "churned"], out)
+
+
+class Task:
+    """A task's dataset and the `mlops init` arguments it needs beyond `--data`."""
+
+    def __init__(self, make: Callable[[Path], Path], label: str, extra: tuple[str, ...] = ()):
+        self.make, self.label, self.extra = make, label, extra
+
+    def init_args(self, data: Path) -> list[str]:
+        return ["init", "--data", str(data), "--label", self.label, *self.extra]
+
+
+TASKS = {
+    "multiclass": Task(specimens, "species"),
+    "regression": Task(rentals, "rent"),
+    "binary": Task(churn, "churned", ("--positive", "yes")),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write a generated dataset for `mlops init`.")
+    parser.add_argument("task", choices=sorted(TASKS))
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    TASKS[args.task].make(args.out)
+    print(f"{args.out}: {args.task} data, label {TASKS[args.task].label!r}")
+
+
+if __name__ == "__main__":
+    main()
