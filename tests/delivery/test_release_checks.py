@@ -217,6 +217,7 @@ def test_the_recorded_failure_ratio_counts_no_requests_as_all_failed(
 # --- what a local server loads -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_specific_policy_serves_the_release_the_record_names(any_repo: Repo) -> None:
     repo = any_repo
     update_overlay(repo.environments, "dev", {"serving": {"version_policy": "specific"}})
@@ -302,6 +303,7 @@ def _served(cfg_work_dir: str, served: str | None) -> dict[str, str]:
     return {p.name: model_digest(p) for p in sorted(Path(served).iterdir())}
 
 
+@pytest.mark.slow
 def test_a_registry_release_is_pulled_into_a_folder_the_server_polls(
     registry_repo: Repo,
 ) -> None:
@@ -329,6 +331,7 @@ def test_a_registry_release_is_pulled_into_a_folder_the_server_polls(
     assert _served(cfg.work_dir, served) == {str(first): digest[first], str(second): digest[second]}
 
 
+@pytest.mark.slow
 def test_without_a_release_the_newest_registry_version_is_pulled(registry_repo: Repo) -> None:
     repo = registry_repo
     cfg = repo.delivery.cfg("dev")
