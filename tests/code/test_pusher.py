@@ -24,7 +24,8 @@ _RAM = itertools.count()
 FUTURE = 9_999_999_999  # a version above any epoch-seconds version the Pusher would pick
 
 
-@pytest.fixture(params=["folder", "bucket", "oci"])
+# The registry case is slow (an OCI registry is a server: tests/support/fast_loop.py).
+@pytest.fixture(params=["folder", "bucket", pytest.param("oci", marks=pytest.mark.slow)])
 def store_uri(request, tmp_path: Path) -> str:
     if request.param == "folder":
         return str(tmp_path / "store" / MODEL)
@@ -59,7 +60,6 @@ def _push(
     return pushed, Path(model.uri) / "Format-Serving"
 
 
-@pytest.mark.slow
 def test_blessed_model_gets_a_version_above_every_existing_one(
     tmp_path: Path, store_uri: str
 ) -> None:
@@ -76,7 +76,6 @@ def test_blessed_model_gets_a_version_above_every_existing_one(
     assert pushed.get_string_custom_property(pusher.DIGEST_PROPERTY) == artifact.tree_digest
 
 
-@pytest.mark.slow
 def test_an_identical_model_reuses_the_newest_version(tmp_path: Path, store_uri: str) -> None:
     first, model = _push(tmp_path / "a", store_uri, seed=3)
     again, _ = _push(tmp_path / "b", store_uri, seed=3, same_as=model)  # same bytes, new run
@@ -89,7 +88,6 @@ def test_an_identical_model_reuses_the_newest_version(tmp_path: Path, store_uri:
     ]
 
 
-@pytest.mark.slow
 def test_a_model_that_is_not_blessed_writes_nothing(tmp_path: Path, store_uri: str) -> None:
     store = open_store(store_uri)
     store.publish(fake_model(tmp_path / "older", 1), FUTURE, {})
@@ -98,7 +96,6 @@ def test_a_model_that_is_not_blessed_writes_nothing(tmp_path: Path, store_uri: s
     assert store.versions() == [FUTURE]
 
 
-@pytest.mark.slow
 def test_the_pushed_model_reads_back_whole(tmp_path: Path, store_uri: str) -> None:
     """What serving and promotion pull from the store is the tree the Pusher was given."""
     pushed, model = _push(tmp_path, store_uri, seed=5)

@@ -139,7 +139,6 @@ def test_serving_a_tampered_version_from_a_folder_store_is_refused(
     assert not _served_anything(repo)
 
 
-@pytest.mark.slow
 def test_every_store_kind_is_held_to_the_recorded_digest(any_repo: Repo, capsys) -> None:
     """The record and the store disagree (folder or registry): `serve` refuses by the rule."""
     version = any_repo.push()

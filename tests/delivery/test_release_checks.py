@@ -217,7 +217,6 @@ def test_the_recorded_failure_ratio_counts_no_requests_as_all_failed(
 # --- what a local server loads -----------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_a_specific_policy_serves_the_release_the_record_names(any_repo: Repo) -> None:
     repo = any_repo
     update_overlay(repo.environments, "dev", {"serving": {"version_policy": "specific"}})
