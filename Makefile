@@ -207,7 +207,7 @@ test: setup $(ACTIONLINT) registry-tools browser-tools monitoring-tools check-jo
 test-durations: setup registry-tools check-jobs ## Run every test and record seconds per file in tests/durations.json (balances CI's shards).
 	$(BIN)/python -m pytest $(PYTEST_JOBS) --record-durations
 
-test-fast: setup $(ACTIONLINT) registry-tools monitoring-tools check-jobs ## Unit, data, property, convergence, NaN and skew checks on JOBS workers; no pipeline runs.
+test-fast: setup $(ACTIONLINT) registry-tools monitoring-tools check-jobs ## Every test not marked slow, on JOBS workers: unit, data, property, convergence, NaN and skew checks; no pipeline run, no server process (model server, nginx, Prometheus, Pushgateway, registry, locust), no workflow replay (tests/support/fast_loop.py fails a test that starts one).
 	$(BIN)/python -m pytest $(PYTEST_JOBS) -m "not slow"
 
 # What a person does with their own data, on a generated dataset unlike the taxi sample: a scratch

@@ -24,7 +24,8 @@ _RAM = itertools.count()
 FUTURE = 9_999_999_999  # a version above any epoch-seconds version the Pusher would pick
 
 
-@pytest.fixture(params=["folder", "bucket", "oci"])
+# The registry case is slow (an OCI registry is a server: tests/support/fast_loop.py).
+@pytest.fixture(params=["folder", "bucket", pytest.param("oci", marks=pytest.mark.slow)])
 def store_uri(request, tmp_path: Path) -> str:
     if request.param == "folder":
         return str(tmp_path / "store" / MODEL)

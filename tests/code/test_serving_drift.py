@@ -190,6 +190,7 @@ def _publish(spool: Path, uri: str) -> None:
     assert Publisher(uri, spool, max_files=10).publish_pending() == ""
 
 
+@pytest.mark.slow
 def test_samples_pulled_from_a_registry_store_give_the_folder_figures(
     world, registry: Registry, tmp_path, capsys
 ) -> None:
@@ -219,6 +220,7 @@ def test_samples_pulled_from_a_registry_store_give_the_folder_figures(
     assert said[0] == said[1] and "  - fare: jensen_shannon " in from_registry, said
 
 
+@pytest.mark.slow
 def test_a_malformed_line_in_a_pulled_file_is_skipped_and_counted(
     world, registry: Registry, tmp_path, capsys
 ) -> None:

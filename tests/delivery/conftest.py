@@ -17,7 +17,8 @@ def repo(tmp_path: Path) -> Repo:
     return Repo(tmp_path / "repo")
 
 
-@pytest.fixture(params=["folder", "oci"])
+# The registry case is slow (an OCI registry is a server: tests/support/fast_loop.py).
+@pytest.fixture(params=["folder", pytest.param("oci", marks=pytest.mark.slow)])
 def any_repo(request, tmp_path: Path) -> Repo:
     """The same rules against each store kind."""
     if request.param == "folder":

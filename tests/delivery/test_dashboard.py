@@ -108,6 +108,7 @@ def busy_standin(trained, transform_run, tmp_path_factory) -> Iterator[Served]:
         stop_server(server)
 
 
+@pytest.mark.slow
 def test_every_metric_it_names_exists(busy_standin: Served) -> None:
     cfg = config.load("dev", busy_standin.environments)
     url = busy_standin.rest_url + cfg.serving.monitoring_path

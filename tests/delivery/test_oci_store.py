@@ -61,6 +61,7 @@ def _through_prod(repo: Repo) -> rel.Release:
     return repo.delivery.promote("staging", "prod").current
 
 
+@pytest.mark.slow
 def test_the_record_names_the_artifact_skopeo_sees(oci: Repo, registry: Registry) -> None:
     version = oci.push()
     release = oci.delivery.promote_from_pipeline("dev").current
@@ -80,6 +81,7 @@ def test_the_record_names_the_artifact_skopeo_sees(oci: Repo, registry: Registry
     assert model_digest(pulled) == release.digest
 
 
+@pytest.mark.slow
 def test_promotion_moves_tags_never_the_bytes(oci: Repo, registry: Registry) -> None:
     prod = _through_prod(oci)
     records = {env: oci.current(env) for env in ("dev", "staging")}
@@ -100,6 +102,7 @@ def test_promotion_moves_tags_never_the_bytes(oci: Repo, registry: Registry) -> 
     assert registry.raw_manifest(f"{registry.host}/{name}:dev")[1] in digests
 
 
+@pytest.mark.slow
 def test_a_copy_to_another_registry_keeps_the_digest(registry: Registry, tmp_path: Path) -> None:
     other = Registry(tmp_path / "other-registry")
     try:
@@ -120,6 +123,7 @@ def test_a_copy_to_another_registry_keeps_the_digest(registry: Registry, tmp_pat
         other.stop()
 
 
+@pytest.mark.slow
 def test_a_folder_version_is_published_into_a_registry_store(
     registry: Registry, tmp_path: Path
 ) -> None:
@@ -140,6 +144,7 @@ def test_a_folder_version_is_published_into_a_registry_store(
     assert registry.tags(name.split("/", 1)[1]) == ["7", "staging"]
 
 
+@pytest.mark.slow
 def test_a_tag_moved_outside_promote_is_refused(oci: Repo, registry: Registry) -> None:
     _through_prod(oci)
     intruder = oci.push()  # another artifact in the same repository
@@ -186,6 +191,7 @@ def _edit_record(repo: Repo, env: str, **changes: str) -> None:
         ("blob", "digest-matches"),  # the layer's bytes altered inside the registry
     ],
 )
+@pytest.mark.slow
 def test_a_broken_artifact_is_refused_and_nothing_moves(
     oci: Repo, registry: Registry, fault: str, rule: str
 ) -> None:
@@ -208,6 +214,7 @@ def test_a_broken_artifact_is_refused_and_nothing_moves(
     assert _snapshot(oci, registry) == before
 
 
+@pytest.mark.slow
 def test_an_unreachable_registry_is_an_infrastructure_error(
     oci: Repo, registry: Registry, capsys
 ) -> None:
@@ -238,6 +245,7 @@ def private(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.mark.parametrize("user, password", [(None, None), ("bot", "wrong-password")])
+@pytest.mark.slow
 def test_missing_or_wrong_credentials_say_what_to_set(
     private: Registry, tmp_path: Path, monkeypatch, capsys, user, password
 ):
@@ -256,6 +264,7 @@ def test_missing_or_wrong_credentials_say_what_to_set(
 
 
 @pytest.mark.parametrize("source", ["env", "docker-config"])
+@pytest.mark.slow
 def test_credentials_from_the_environment_or_the_docker_config(
     private: Registry, tmp_path: Path, monkeypatch, source: str
 ) -> None:
@@ -286,6 +295,7 @@ def test_credentials_from_the_environment_or_the_docker_config(
     assert model_digest(store.materialize(artifact, tmp_path / "cache")) == artifact.tree_digest
 
 
+@pytest.mark.slow
 def test_the_token_never_reaches_the_output(
     private: Registry, tmp_path: Path, monkeypatch, capsys
 ) -> None:
@@ -301,6 +311,7 @@ def test_the_token_never_reaches_the_output(
     assert os.environ["MODEL_REGISTRY_PASSWORD"] not in out.out + out.err
 
 
+@pytest.mark.slow
 def test_a_promotion_pull_request_moves_no_tag_until_it_merges(
     oci: Repo, registry: Registry
 ) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -45,6 +46,47 @@ SOURCE = {"staging": "dev", "prod": "staging"}
 REACHED: Counter[str] = Counter()  # successful promotions per target, across examples
 
 
+@dataclasses.dataclass
+class Seeded:
+    """A seeded start, made once per test by the real steps and copied back for the examples
+    that draw it (half an example's time went into remaking it): the repository tree and what
+    the machine had recorded, and the promotions it counted in REACHED."""
+
+    tree: Path
+    pushed: list[int]
+    passed_in_staging: set[tuple[int, str]]
+    analysed_in_staging: set[tuple[int, str]]
+    next_version: int
+    reached: Counter[str]
+
+
+SEEDED: dict[str, Seeded] = {}  # per test: cleared when a test starts, with SCRATCH
+SCRATCH: list[Path] = []  # this test's folder: the repository is at the same path in every
+# example, because records name the stores by absolute path (outside the project)
+
+
+def _scratch() -> Path:
+    if not SCRATCH:
+        SCRATCH.append(Path(tempfile.mkdtemp(prefix="promotions-")))
+    return SCRATCH[0]
+
+
+def _forget_seeded() -> None:
+    SEEDED.clear()
+    for folder in SCRATCH:
+        shutil.rmtree(folder, ignore_errors=True)
+    SCRATCH.clear()
+
+
+@pytest.fixture(autouse=True)
+def _own_seeded_starts():
+    """Each test makes its own seeded starts (a disabled rule might change how they come out),
+    and leaves no folder behind."""
+    _forget_seeded()
+    yield
+    _forget_seeded()
+
+
 @pytest.fixture(autouse=True)
 def _yaml_parsed_once(monkeypatch):
     """Every step re-reads the same config files and re-renders mostly unchanged manifests:
@@ -57,8 +99,9 @@ def _yaml_parsed_once(monkeypatch):
 class Promotions(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.tmp = tempfile.TemporaryDirectory()
-        self.repo = Repo(Path(self.tmp.name) / "repo")
+        self.root = _scratch() / "repo"
+        shutil.rmtree(self.root, ignore_errors=True)  # an example that failed before teardown
+        self.repo = Repo(self.root)
         self.d = self.repo.delivery
         self.pushed: list[int] = []
         self.passed_in_staging: set[tuple[int, str]] = set()
@@ -66,7 +109,7 @@ class Promotions(RuleBasedStateMachine):
         self.tampered: set[tuple[int, str]] = set()
 
     def teardown(self) -> None:
-        self.tmp.cleanup()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def current(self, env: str) -> rel.Release | None:
         record = self.d.record(env)
@@ -91,12 +134,34 @@ class Promotions(RuleBasedStateMachine):
         which a missing analysis or load test matters), all made by the same rules."""
         if seeded == "empty":
             return
+        saved = SEEDED.get(seeded)
+        if saved is not None:
+            shutil.rmtree(self.root)
+            shutil.copytree(saved.tree, self.root, symlinks=True)
+            self.pushed = list(saved.pushed)
+            self.passed_in_staging = set(saved.passed_in_staging)
+            self.analysed_in_staging = set(saved.analysed_in_staging)
+            self.repo._next = saved.next_version
+            REACHED.update(saved.reached)
+            return
+        before = Counter(REACHED)
         self.push()
         self.promote_to_dev(None)
         self.advance("dev", verdict=Verdict.PASS)
         self.advance("staging", verdict=Verdict.PASS, analysis=Verdict.PASS)
         if seeded == "newer in staging":
             self.advance("dev", fresh=True, verdict=Verdict.PASS)
+        assert not self.tampered
+        tree = _scratch() / f"seeded-{len(SEEDED)}"
+        shutil.copytree(self.root, tree, symlinks=True)
+        SEEDED[seeded] = Seeded(
+            tree,
+            list(self.pushed),
+            set(self.passed_in_staging),
+            set(self.analysed_in_staging),
+            self.repo._next,
+            REACHED - before,
+        )
 
     @rule()
     def push(self) -> None:

@@ -564,6 +564,7 @@ def test_verify_returns_the_checked_model_and_names_the_release_it_refuses(repo:
 # --- a registry: tags and pulls ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_registry_tag_moves_only_from_the_release_its_record_names(
     registry_repo: Repo, registry: Registry
 ) -> None:
@@ -584,6 +585,7 @@ def test_a_registry_tag_moves_only_from_the_release_its_record_names(
     assert _tag(registry, repo, "staging") == _manifest_digest(first)
 
 
+@pytest.mark.slow
 def test_a_registry_tag_waits_for_sync_after_a_deferred_promotion(
     registry_repo: Repo, registry: Registry
 ) -> None:
@@ -601,6 +603,7 @@ def test_a_registry_tag_waits_for_sync_after_a_deferred_promotion(
         assert _tag(registry, repo, "staging") == _manifest_digest(dev)
 
 
+@pytest.mark.slow
 def test_a_deferred_rollback_moves_no_tag_until_sync(
     registry_repo: Repo, registry: Registry
 ) -> None:
@@ -618,6 +621,7 @@ def test_a_deferred_rollback_moves_no_tag_until_sync(
     assert _tag(registry, repo, "dev") == _manifest_digest(first)
 
 
+@pytest.mark.slow
 def test_verify_pulls_a_registry_artifact_into_the_environments_model_cache(
     registry_repo: Repo,
 ) -> None:

@@ -89,6 +89,7 @@ def _gc(repo: Repo, *extra: str) -> int:
     return cli.main(["--environments", str(repo.environments), "gc", "--env", "dev", *extra])
 
 
+@pytest.mark.slow
 def test_the_dry_run_lists_and_deletes_nothing(gc_repo, registry: Registry, capsys) -> None:
     repo, _ = gc_repo
     before = registry.tags(_repository(repo))
@@ -103,6 +104,7 @@ def test_the_dry_run_lists_and_deletes_nothing(gc_repo, registry: Registry, caps
     assert "--apply" in out
 
 
+@pytest.mark.slow
 def test_apply_deletes_only_what_nothing_names(gc_repo, registry: Registry, capsys) -> None:
     repo, digests = gc_repo
     assert _gc(repo, "--apply") == 0
@@ -125,6 +127,7 @@ def test_apply_deletes_only_what_nothing_names(gc_repo, registry: Registry, caps
     assert "Deleted 0 versions" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_release_made_while_gc_runs_keeps_its_version(
     gc_repo, registry: Registry, monkeypatch
 ) -> None:
@@ -145,6 +148,7 @@ def test_a_release_made_while_gc_runs_keeps_its_version(
     assert registry.raw_manifest(f"{registry.host}/{_repository(repo)}:dev")[1] == digests[1006]
 
 
+@pytest.mark.slow
 def test_a_release_between_two_deletes_is_spared(gc_repo, registry: Registry, monkeypatch) -> None:
     repo, digests = gc_repo
     store = retention.registry_store(
@@ -177,6 +181,7 @@ def test_a_folder_store_is_refused_with_exit_2(repo: Repo, capsys) -> None:
     assert "paths.model_store" in err and "not a registry" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_deleting_needs_packages_write(tmp_path: Path, monkeypatch, capsys) -> None:
     """Behind GHCR's token flow: a `packages: read` token lists but cannot delete (exit 3,
     naming `packages: write`); a `packages: write` token deletes."""

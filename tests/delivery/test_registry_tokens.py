@@ -56,6 +56,7 @@ def _challenge(url: str) -> tuple[int, str]:
     return 200, ""
 
 
+@pytest.mark.slow
 def test_the_registry_challenges_as_ghcr_does(ghcr: TokenRegistry) -> None:
     status, challenge = _challenge(f"http://{ghcr.host}/v2/acme/taxi/models/{MODEL}/tags/list")
     assert status == 401
@@ -64,6 +65,7 @@ def test_the_registry_challenges_as_ghcr_does(ghcr: TokenRegistry) -> None:
     assert f'scope="repository:acme/taxi/models/{MODEL}:pull"' in challenge
 
 
+@pytest.mark.slow
 def test_the_first_publish_creates_a_private_package(
     ghcr: TokenRegistry, as_job, tmp_path: Path
 ) -> None:
@@ -86,6 +88,7 @@ def test_the_first_publish_creates_a_private_package(
     assert anonymous.returncode != 0
 
 
+@pytest.mark.slow
 def test_a_pull_without_credentials_names_packages_read_and_the_pull_secret(
     ghcr: TokenRegistry, as_job, tmp_path: Path
 ) -> None:
@@ -105,6 +108,7 @@ def test_a_pull_without_credentials_names_packages_read_and_the_pull_secret(
     assert "image pull secret" in message
 
 
+@pytest.mark.slow
 def test_a_token_for_another_owner_is_refused_naming_manage_actions_access(
     ghcr: TokenRegistry, as_job, tmp_path: Path
 ) -> None:
@@ -119,6 +123,7 @@ def test_a_token_for_another_owner_is_refused_naming_manage_actions_access(
     assert '"Manage Actions access"' in str(caught.value)
 
 
+@pytest.mark.slow
 def test_a_push_with_a_pull_only_token_exits_3_naming_packages_write(
     ghcr: TokenRegistry, as_job, tmp_path: Path, capsys
 ) -> None:
@@ -140,6 +145,7 @@ def test_a_push_with_a_pull_only_token_exits_3_naming_packages_write(
     assert "dev" not in ghcr.registry.tags(f"acme/readonly/{MODEL}")
 
 
+@pytest.mark.slow
 def test_the_token_never_appears_in_output_logs_or_records(
     ghcr: TokenRegistry, tmp_path: Path
 ) -> None:

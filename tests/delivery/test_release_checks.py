@@ -303,6 +303,7 @@ def _served(cfg_work_dir: str, served: str | None) -> dict[str, str]:
     return {p.name: model_digest(p) for p in sorted(Path(served).iterdir())}
 
 
+@pytest.mark.slow
 def test_a_registry_release_is_pulled_into_a_folder_the_server_polls(
     registry_repo: Repo,
 ) -> None:
@@ -330,6 +331,7 @@ def test_a_registry_release_is_pulled_into_a_folder_the_server_polls(
     assert _served(cfg.work_dir, served) == {str(first): digest[first], str(second): digest[second]}
 
 
+@pytest.mark.slow
 def test_without_a_release_the_newest_registry_version_is_pulled(registry_repo: Repo) -> None:
     repo = registry_repo
     cfg = repo.delivery.cfg("dev")

@@ -277,6 +277,7 @@ def machine(tmp_path: Path) -> tuple[rp.Replay, Remote]:
     return replay, remote
 
 
+@pytest.mark.slow
 def test_a_prod_dispatch_from_another_branch_is_refused(machine) -> None:
     replay, remote = machine
     work = remote.clone("feature")
@@ -297,6 +298,7 @@ def test_a_prod_dispatch_from_another_branch_is_refused(machine) -> None:
 
 
 @pytest.mark.parametrize("version", ["1.2", "$(shell touch {pwned})", "1795000001; touch {pwned}"])
+@pytest.mark.slow
 def test_a_prod_dispatch_with_a_bad_version_is_refused(
     machine, tmp_path: Path, version: str
 ) -> None:
@@ -311,6 +313,7 @@ def test_a_prod_dispatch_with_a_bad_version_is_refused(
     assert not pwned.exists()
 
 
+@pytest.mark.slow
 def test_cd_staging_skips_the_bots_own_verdict_commit(machine) -> None:
     replay, _ = machine
     results = replay.run(
@@ -382,6 +385,7 @@ def test_the_commit_job_lands_the_release_through_a_persons_push_and_opens_the_p
     assert job.workspace and job.workspace.parent.name == "run-77"
 
 
+@pytest.mark.slow
 def test_rollback_replayed_end_to_end_through_the_commit_job(
     machine, tmp_path: Path, registry
 ) -> None:

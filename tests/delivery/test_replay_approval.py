@@ -99,6 +99,7 @@ def _changed(remote: Remote) -> list[str]:
     return git(remote.bare, "diff", "--name-only", "main^1", "main").split()
 
 
+@pytest.mark.slow
 def test_private_free_plan_refuses_the_codeowners_path(machine, tmp_path: Path, registry) -> None:  # noqa: F811
     replay, remote = machine
     digests = _setup(replay, remote, registry, tmp_path)
@@ -121,6 +122,7 @@ def test_private_free_plan_refuses_the_codeowners_path(machine, tmp_path: Path, 
     assert _tag(registry, replay, "prod") == digests[V1]
 
 
+@pytest.mark.slow
 def test_team_plan_pull_request_approval_merge_then_prod_synced(
     machine,  # noqa: F811 (the fixture imported above)
     tmp_path: Path,
@@ -210,6 +212,7 @@ def test_team_plan_pull_request_approval_merge_then_prod_synced(
 
 
 @pytest.mark.parametrize("approve", [True, False], ids=["approved", "rejected"])
+@pytest.mark.slow
 def test_a_prod_job_waits_for_the_environments_reviewers(
     machine,  # noqa: F811 (the fixture imported above)
     tmp_path: Path,

@@ -136,6 +136,7 @@ def _dev_tag(ghcr: TokenRegistry) -> str:
     return "sha256:" + hashlib.sha256(raw.stdout.encode()).hexdigest()
 
 
+@pytest.mark.slow
 def test_rollback_runs_with_exactly_the_jobs_permissions(private) -> None:
     replay = private.replay
     remote = private.remote
@@ -166,6 +167,7 @@ def test_rollback_runs_with_exactly_the_jobs_permissions(private) -> None:
     assert "ghs_" not in logs
 
 
+@pytest.mark.slow
 def test_a_job_without_packages_write_cannot_move_the_tag(private, monkeypatch) -> None:
     replay = private.replay
     remote = private.remote
@@ -184,6 +186,7 @@ def test_a_job_without_packages_write_cannot_move_the_tag(private, monkeypatch) 
     assert remote.log()[0] == "the template, dev released twice"
 
 
+@pytest.mark.slow
 def test_the_api_refuses_a_job_without_the_permission_its_call_needs(private, monkeypatch) -> None:
     replay = private.replay
     remote = private.remote
@@ -202,6 +205,7 @@ def _serving_smoke(replay: rp.Replay) -> rp.JobResult:
     return results["serving-smoke"]
 
 
+@pytest.mark.slow
 def test_serving_smoke_pulls_the_private_baseline_with_packages_read(private) -> None:
     replay = private.replay
     job = _serving_smoke(replay)
@@ -217,6 +221,7 @@ def test_serving_smoke_pulls_the_private_baseline_with_packages_read(private) ->
     assert "ghs_" not in log
 
 
+@pytest.mark.slow
 def test_serving_smoke_without_packages_read_is_refused_naming_the_fix(
     private, monkeypatch
 ) -> None:

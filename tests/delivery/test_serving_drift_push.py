@@ -53,6 +53,7 @@ def _series(text: str, name: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(name + "{")]
 
 
+@pytest.mark.slow
 def test_monitor_pushes_its_figures_grouped_by_environment_and_model(
     gateway, tmp_path, environments, capsys
 ) -> None:
@@ -112,6 +113,7 @@ def test_a_push_nobody_answers_exits_3_naming_key_and_url_and_keeps_the_figures(
     assert "serving drift SKIPPED (50 sampled rows" in out  # measured and said before the push
 
 
+@pytest.mark.slow
 def test_a_push_the_gateway_refuses_exits_3_with_its_status(
     gateway, tmp_path, environments, capsys
 ) -> None:

@@ -25,6 +25,7 @@ def _tag_to(registry: Registry, repo: Repo, tag: str, source_digest: str) -> Non
     assert out.returncode == 0, out.stderr
 
 
+@pytest.mark.slow
 def test_check_refuses_until_sync_moved_the_tag_and_again_after_tampering(
     registry_repo: Repo, registry: Registry
 ) -> None:
@@ -51,6 +52,7 @@ def test_check_refuses_until_sync_moved_the_tag_and_again_after_tampering(
         check_synced(repo.delivery, "staging")
 
 
+@pytest.mark.slow
 def test_a_deferred_rollback_moves_no_tag_until_sync(registry_repo: Repo) -> None:
     """Rollback through the pull-request gate: the record changes on the branch, the tag waits
     for the merge, then moves from the rolled-back release to the previous one."""

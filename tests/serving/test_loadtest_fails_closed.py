@@ -124,6 +124,7 @@ class CrashingUser(User):
 """
 
 
+@pytest.mark.slow
 def test_a_crashing_user_fails_the_run_with_its_exception(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     locustfile = tmp_path / "crashing.py"
@@ -139,6 +140,7 @@ def test_a_crashing_user_fails_the_run_with_its_exception(tmp_path: Path) -> Non
     assert "Load test: FAIL" in result.table()
 
 
+@pytest.mark.slow
 def test_a_server_that_is_not_there_is_a_connection_error_not_a_crash(tmp_path: Path) -> None:
     """The stock users against a closed port: every request counted as failed, none crashed."""
     cfg = _config(tmp_path)

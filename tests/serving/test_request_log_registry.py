@@ -41,6 +41,7 @@ def _fill(writer: L.Writer, publisher: Publisher, start: int, stop: int) -> None
             assert publisher.publish_pending() == ""
 
 
+@pytest.mark.slow
 def test_rotated_files_are_published_read_back_and_kept_to_max_files(
     registry: Registry, tmp_path: Path
 ) -> None:
@@ -74,6 +75,7 @@ def test_rotated_files_are_published_read_back_and_kept_to_max_files(
     assert title == f"{tags[-1]}.jsonl.gz"
 
 
+@pytest.mark.slow
 def test_a_publish_failure_is_counted_kept_and_retried_at_the_next_rotation(
     tmp_path: Path,
 ) -> None:
@@ -102,6 +104,7 @@ def test_a_publish_failure_is_counted_kept_and_retried_at_the_next_rotation(
         started.stop()
 
 
+@pytest.mark.slow
 def test_files_with_the_same_bytes_are_two_artifacts(registry: Registry, tmp_path: Path) -> None:
     """Each file its own manifest digest: a registry that deletes every tag of a deleted digest
     (GHCR deletes the package version) must not lose the newer file with the older."""
@@ -182,6 +185,7 @@ def test_a_stuck_registry_delays_no_copy_and_no_append(tmp_path: Path) -> None:
     assert max(seconds) < 1.0, f"slowest copy answered in {max(seconds):.3f} s"
 
 
+@pytest.mark.slow
 def test_the_logger_publishes_its_last_file_when_stopped(
     registry: Registry, tmp_path: Path
 ) -> None:
@@ -203,6 +207,7 @@ def test_the_logger_publishes_its_last_file_when_stopped(
     assert not list((tmp_path / "spool").glob("requests*.jsonl"))
 
 
+@pytest.mark.slow
 def test_the_sampling_path_spools_locally_and_publishes_to_a_registry_store(
     registry: Registry, environments: Path, tmp_path: Path
 ) -> None:

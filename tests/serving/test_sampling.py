@@ -88,6 +88,7 @@ def _rows(store: Path, at_least: int) -> list[dict]:
     raise AssertionError(f"fewer than {at_least} sampled rows in {store}")
 
 
+@pytest.mark.slow
 def test_predictions_through_nginx_land_in_the_store(world: World) -> None:
     client = RestClient(world.sampler.url, MODEL)
     before = len(L.read_window(world.store, 100_000).rows) if world.store.is_dir() else 0
@@ -102,6 +103,7 @@ def test_predictions_through_nginx_land_in_the_store(world: World) -> None:
     assert len(L.read_window(world.store, 100_000).rows) == before + 5 * len(world.examples)
 
 
+@pytest.mark.slow
 def test_a_dead_logger_fails_no_prediction(world: World) -> None:
     world.sampler.stop("logger")
     try:
@@ -136,6 +138,7 @@ def _copies(stuck: socket.socket) -> list[bytes]:
                 heads.append(b"")
 
 
+@pytest.mark.slow
 def test_a_stuck_logger_costs_at_most_the_mirror_timeout(world: World) -> None:
     """A logger that accepts connections and never answers, and a client that keeps its
     connection open between predictions (as locust and most SDKs do). nginx answers each
@@ -196,6 +199,7 @@ def test_the_mirror_timeouts_are_the_documented_bound() -> None:
     assert all(int(ms) <= 50 for ms in found.values()), found
 
 
+@pytest.mark.slow
 def test_p99_with_sampling_off_on_and_a_stuck_logger(
     world: World, tmp_path: Path, ci_report
 ) -> None:
@@ -247,6 +251,7 @@ def test_p99_with_sampling_off_on_and_a_stuck_logger(
     assert lost <= 0.05 * figures["on"].requests, text
 
 
+@pytest.mark.slow
 def test_mlops_sample_starts_and_stops_the_same_path(world: World, tmp_path: Path) -> None:
     """The local path: `mlops sample` puts nginx and the logger in front of `mlops serve`."""
     r = world.cfg.monitoring.request_log

@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from tests.support import fast_loop
 from tests.support.job_tokens import JobTokens, bounded, effective
 from tests.support.replay_approvals import Approvals
 
@@ -391,6 +392,7 @@ class Replay:
         ref: str = "refs/heads/main",
         inputs: dict | None = None,
     ) -> dict[str, JobResult]:
+        fast_loop.refuse(f"a workflow replay ({name})")
         if self.approvals.holds(name, event, ref, payload):
             return {}  # waits for "Approve workflows to run": see approve_held_runs
         self.runs += 1

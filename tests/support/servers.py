@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from store.model_store import publish_atomically
-from tests.support import project
+from tests.support import fast_loop, project
 from tests.support.repo import copy_environments, update_overlay
 
 # The configured model name (environments/base model_name), whatever `mlops init` named it.
@@ -77,6 +77,7 @@ def make_environment(root: Path, **dev_updates) -> Path:
 
 
 def start_server(root: Path, backend: str, versions: dict[int, Path], **overlay_updates) -> Served:
+    fast_loop.refuse(f"a model server ({backend}, through `mlops serve --detach`)")
     rest, grpc = free_port(), free_port()
     updates: dict[str, dict[str, Any]] = {
         "serving": {
