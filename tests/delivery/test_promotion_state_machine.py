@@ -461,6 +461,10 @@ def test_the_state_machine_catches_each_disabled_rule(rule_name: Rule, monkeypat
                 SETTINGS,
                 max_examples=300,
                 database=None,
+                # The same examples on every run: whether the machine catches a rule is then a
+                # fact of the code, not of the run's random seed (a random one missed
+                # analysis-passed within 300 examples now and then).
+                derandomize=True,
                 report_multiple_bugs=False,
                 phases=[Phase.generate],
             ),
