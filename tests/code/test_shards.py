@@ -38,12 +38,16 @@ def _collect(*args: str) -> list[str]:
     return [line for line in done.stdout.splitlines() if "::" in line]
 
 
+# Three small test files, collected for real by the plugin tests below.
+WHERE = (
+    "tests/code/test_verdicts.py",
+    "tests/code/test_exit_status.py",
+    "tests/code/test_mutation_report.py",
+)
+
+
 def test_the_shards_partition_the_suite_by_file() -> None:
-    where = [
-        "tests/code/test_verdicts.py",
-        "tests/code/test_exit_status.py",
-        "tests/code/test_mutation_report.py",
-    ]
+    where = WHERE
     everything = _collect(*where)
     shards = [_collect("-p", "tests.support.shard", "--shard", f"{i}/3", *where) for i in (1, 2, 3)]
     assert sorted(t for s in shards for t in s) == sorted(everything)
@@ -69,12 +73,15 @@ def test_longest_first_hands_out_the_longest_file_first_and_keeps_each_file_toge
     assert [i.location[2] for i in ordered] == ["b1", "c1", "c2", "c3", "a1", "a2"]
 
 
+def test_files_recorded_at_no_time_still_spread_over_the_shards() -> None:
+    """A file recorded at 0.0 s adds nothing to a shard's load: ties go to the shard with fewer
+    files, or every such file would pile onto the first shard."""
+    chosen = shard.assign({"a.py": 9.0, "b.py": 0.0, "c.py": 0.0, "d.py": 0.0}, 3)
+    assert chosen == [["a.py"], ["b.py", "d.py"], ["c.py"]]
+
+
 def test_longest_first_reorders_the_collection_and_drops_no_test() -> None:
-    where = [
-        "tests/code/test_verdicts.py",
-        "tests/code/test_exit_status.py",
-        "tests/code/test_mutation_report.py",
-    ]
+    where = WHERE
     everything = _collect(*where)
     ordered = _collect("-p", "tests.support.shard", "--longest-first", *where)
     assert sorted(ordered) == sorted(everything)
