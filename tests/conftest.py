@@ -108,15 +108,24 @@ def raw_rows() -> list:
 
 @pytest.fixture(scope="session")
 def transform_run(raw_rows: list, tmp_path_factory: pytest.TempPathFactory):
+    """One tf.Transform run on a sample of every span, read from tests/support/fixture_cache.py
+    when nothing it depends on changed (the first xdist worker builds it, the other waits)."""
+    from tests.support import fixture_cache
     from tests.support import tfx_data as S
 
     # Strides that spread the sample over every span: 15 and 150 on the taxi sample's rows.
     stride = max(1, len(raw_rows) // TRAIN_ROWS)
     train = raw_rows[::stride][:TRAIN_ROWS]
     held_out = raw_rows[7 % len(raw_rows) :: max(1, len(raw_rows) // 100)][:HELD_OUT_ROWS]
-    return S.run_transform(
-        train, S.probe_rows(train[0], held_out), tmp_path_factory.mktemp("transform")
+    probes = S.probe_rows(train[0], held_out)
+    if not fixture_cache.enabled():
+        return S.run_transform(train, probes, tmp_path_factory.mktemp("transform"))
+    folder = fixture_cache.entry(
+        "transform",
+        fixture_cache.key(train, probes),
+        lambda out: S.save_transform_run(S.run_transform(train, probes, out / "transform"), out),
     )
+    return S.load_transform_run(folder, train, probes)
 
 
 @pytest.fixture(scope="session")
@@ -127,11 +136,10 @@ def training_config():
 
 @pytest.fixture(scope="session")
 def trained(transform_run, training_config, tmp_path_factory: pytest.TempPathFactory):
-    """The real trainer code on the sample: `fit` for a bounded number of steps, then `export`."""
-    import tensorflow as tf
-
-    from models.model import build_model
-    from models.trainer import HyperParameters, export, fit
+    """The real trainer code on the sample: `fit` for a bounded number of steps, then `export`.
+    Cached like `transform_run`, its key also holding the training settings."""
+    from models.trainer import HyperParameters
+    from tests.support import fixture_cache
     from tests.support import tfx_data as S
 
     t = training_config
@@ -144,16 +152,18 @@ def trained(transform_run, training_config, tmp_path_factory: pytest.TempPathFac
         early_stopping_patience=t.early_stopping_patience,
         hidden_units=list(t.hidden_units),
     )
-    tf.keras.utils.set_random_seed(hp.seed)
-    model = build_model(hp.hidden_units, hp.learning_rate, hp.seed)
-    sample = S.dataset(transform_run.train, hp.batch_size)
-    steps = -(-len(transform_run.train_rows) // hp.batch_size)
-    initial_loss = model.evaluate(sample, steps=steps, verbose=0)[0]
-    history = fit(model, sample, sample, hp)
-    final_loss = model.evaluate(sample, steps=steps, verbose=0)[0]
-    export_dir = tmp_path_factory.mktemp("model") / "serving_model"
-    export(model, transform_run.output, str(export_dir))
-    return S.Trained(model, hp, history, initial_loss, final_loss, export_dir)
+    if not fixture_cache.enabled():
+        return S.train_and_export(transform_run, hp, tmp_path_factory.mktemp("model"))
+    folder = fixture_cache.entry(
+        "trained",
+        fixture_cache.key(
+            hp,
+            transform_run.train_rows,
+            files=[Path(transform_run.output.transform_savedmodel_dir)],
+        ),
+        lambda out: S.train_and_export(transform_run, hp, out).save(out),
+    )
+    return S.Trained.load(folder, hp)
 
 
 @pytest.fixture(scope="session")

@@ -99,6 +99,31 @@ def run_transform(
     )
 
 
+def save_transform_run(run: TransformRun, folder: Path) -> None:
+    """The transformed columns beside the graph (already in `folder`/transform), for the cache."""
+    np.savez(
+        folder / "columns.npz",
+        **{f"train/{k}": v for k, v in run.train.items()},
+        **{f"probe/{k}": v for k, v in run.probe.items()},
+    )
+
+
+def load_transform_run(
+    folder: Path, train_rows: list[R.Row], probes: list[tuple[str, R.Row]]
+) -> TransformRun:
+    """What `save_transform_run` kept, with the rows it was made from."""
+    with np.load(folder / "columns.npz") as saved:
+        columns = {name: saved[name] for name in saved.files}
+    return TransformRun(
+        tft.TFTransformOutput(str(folder / "transform")),
+        train_rows,
+        {k.removeprefix("train/"): v for k, v in columns.items() if k.startswith("train/")},
+        [label for label, _ in probes],
+        [row for _, row in probes],
+        {k.removeprefix("probe/"): v for k, v in columns.items() if k.startswith("probe/")},
+    )
+
+
 def with_values(row: R.Row, **values: Any) -> R.Row:
     """A copy of `row` with some features replaced (None: missing)."""
     out = dict(row)
@@ -280,6 +305,29 @@ class Trained:
     initial_loss: float
     final_loss: float
     export_dir: Path
+
+    def save(self, folder: Path) -> None:
+        """The weights and the training record beside the export, for the cache."""
+        self.model.save_weights(str(folder / "weights" / "model"))
+        record = {"history": self.history, "initial": self.initial_loss, "final": self.final_loss}
+        (folder / "training.json").write_text(json.dumps(record))
+
+    @classmethod
+    def load(cls, folder: Path, hp: Any) -> Trained:
+        """The model rebuilt from the project's code with the saved weights, and its record."""
+        from models.model import build_model
+
+        model = build_model(hp.hidden_units, hp.learning_rate, hp.seed)
+        model.load_weights(str(folder / "weights" / "model")).expect_partial()
+        record = json.loads((folder / "training.json").read_text())
+        return cls(
+            model,
+            hp,
+            record["history"],
+            record["initial"],
+            record["final"],
+            folder / "serving_model",
+        )
 
     def serving_fn(self) -> ServingFn:
         """The exported `serving_default` signature, loaded the way TF Serving loads it."""
@@ -486,3 +534,21 @@ def schema_rows(st: Any, *, serving: bool = True) -> Any:
             present if f.presence.min_fraction >= 1 else st.one_of(st.just([]), present)
         )
     return st.fixed_dictionaries(fields)
+
+
+def train_and_export(run: TransformRun, hp: Any, folder: Path) -> Trained:
+    """The real trainer code on the sample: `fit` for hp.train_steps, then `export` into
+    `folder`/serving_model."""
+    from models.model import build_model
+    from models.trainer import export, fit
+
+    tf.keras.utils.set_random_seed(hp.seed)
+    model = build_model(hp.hidden_units, hp.learning_rate, hp.seed)
+    sample = dataset(run.train, hp.batch_size)
+    steps = -(-len(run.train_rows) // hp.batch_size)
+    initial_loss = model.evaluate(sample, steps=steps, verbose=0)[0]
+    history = fit(model, sample, sample, hp)
+    final_loss = model.evaluate(sample, steps=steps, verbose=0)[0]
+    export_dir = folder / "serving_model"
+    export(model, run.output, str(export_dir))
+    return Trained(model, hp, history, initial_loss, final_loss, export_dir)
