@@ -110,7 +110,6 @@ def raw_rows() -> list:
 def transform_run(raw_rows: list, tmp_path_factory: pytest.TempPathFactory):
     """One tf.Transform run on a sample of every span, read from tests/support/fixture_cache.py
     when nothing it depends on changed (the first xdist worker builds it, the other waits)."""
-    from tests.support import fixture_cache
     from tests.support import tfx_data as S
 
     # Strides that spread the sample over every span: 15 and 150 on the taxi sample's rows.
@@ -118,14 +117,7 @@ def transform_run(raw_rows: list, tmp_path_factory: pytest.TempPathFactory):
     train = raw_rows[::stride][:TRAIN_ROWS]
     held_out = raw_rows[7 % len(raw_rows) :: max(1, len(raw_rows) // 100)][:HELD_OUT_ROWS]
     probes = S.probe_rows(train[0], held_out)
-    if not fixture_cache.enabled():
-        return S.run_transform(train, probes, tmp_path_factory.mktemp("transform"))
-    folder = fixture_cache.entry(
-        "transform",
-        fixture_cache.key(train, probes),
-        lambda out: S.save_transform_run(S.run_transform(train, probes, out / "transform"), out),
-    )
-    return S.load_transform_run(folder, train, probes)
+    return S.cached_transform("transform", train, probes, tmp_path_factory.mktemp("transform"))
 
 
 @pytest.fixture(scope="session")

@@ -139,11 +139,13 @@ def _fare_clipped_at_training_time(cap: float):
 def test_skew_check_catches_preprocessing_applied_only_in_the_training_transform(
     transform_run, trained, serve, tmp_path
 ) -> None:
-    skewed = S.run_transform(
+    skewed = S.cached_transform(
+        "transform-fare-clipped",
         transform_run.train_rows,
         list(zip(transform_run.probe_labels, transform_run.probe_rows, strict=True)),
         tmp_path / "skewed",
         fn=_fare_clipped_at_training_time(_raw_clip(transform_run.train_rows)),
+        files=[Path(__file__)],
     )
     served = serve(R.examples(skewed.probe_rows))
     training, _ = training_path(skewed, trained.model, tmp_path / "read")

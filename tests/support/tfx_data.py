@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,31 @@ def run_transform(
         probe_rows,
         _columns(probe_out, output),
     )
+
+
+def cached_transform(
+    name: str,
+    train_rows: list[R.Row],
+    probes: list[tuple[str, R.Row]],
+    scratch: Path,
+    fn: Callable[[dict[str, Any]], dict[str, Any]] = preprocessing_fn,
+    files: Sequence[Path] = (),
+) -> TransformRun:
+    """`run_transform`, kept by tests/support/fixture_cache.py under `name`. `files` are the
+    sources of a `fn` other than the project's (a test module's planted fault): they join the key.
+    `scratch` is where it runs when the cache is off."""
+    from tests.support import fixture_cache
+
+    if not fixture_cache.enabled():
+        return run_transform(train_rows, probes, scratch, fn)
+    folder = fixture_cache.entry(
+        name,
+        fixture_cache.key(train_rows, probes, files=files),
+        lambda out: save_transform_run(
+            run_transform(train_rows, probes, out / "transform", fn), out
+        ),
+    )
+    return load_transform_run(folder, train_rows, probes)
 
 
 def save_transform_run(run: TransformRun, folder: Path) -> None:
