@@ -38,7 +38,7 @@ def test_a_build_that_fails_leaves_no_entry_and_the_next_call_builds_again(cache
 
     with pytest.raises(RuntimeError):
         fixture_cache.entry("thing", "abc", broken)
-    assert [p.name for p in cache.iterdir()] == ["thing.lock"]
+    assert list((cache / "thing").iterdir()) == []
     built = fixture_cache.entry("thing", "abc", lambda out: (out / "whole").write_text(""))
     assert (built / "whole").is_file() and not (built / "half").exists()
 
@@ -54,8 +54,11 @@ def test_older_entries_are_pruned_to_the_newest_few(cache: Path) -> None:
     for i in range(fixture_cache.KEEP + 2):
         built = fixture_cache.entry("thing", f"k{i}", lambda out: None)
         os.utime(built, (i, i))
-    kept = sorted(p.name for p in cache.glob("thing-*"))
-    assert kept == [f"thing-k{i}" for i in range(2, fixture_cache.KEEP + 2)]
+    other = fixture_cache.entry("thing-other", "k0", lambda out: None)
+    os.utime(other, (0, 0))
+    kept = sorted(p.name for p in (cache / "thing").iterdir())
+    assert kept == [f"k{i}" for i in range(2, fixture_cache.KEEP + 2)]
+    assert other.is_dir(), "another fixture's entries are not this one's to prune"
 
 
 def test_the_key_changes_with_the_values_and_with_a_files_bytes(tmp_path: Path) -> None:

@@ -70,18 +70,20 @@ def key(*values: object, files: Iterable[Path] = ()) -> str:
 
 
 def entry(name: str, digest: str, build: Callable[[Path], object]) -> Path:
-    """The folder of `name` at `digest`, built by `build(folder)` if no complete one exists.
+    """The folder of `name` at `digest` (ROOT/name/digest), built by `build(folder)` if no
+    complete one exists.
 
     One process builds while the others wait on the lock; the build goes to a scratch folder
     that is renamed into place once whole, so a reader never sees half of one."""
-    ROOT.mkdir(parents=True, exist_ok=True)
-    final = ROOT / f"{name}-{digest}"
+    home = ROOT / name
+    home.mkdir(parents=True, exist_ok=True)
+    final = home / digest
     with open(ROOT / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (final / COMPLETE).is_file():
             os.utime(final)
             return final
-        scratch = ROOT / f".{name}-{digest}.{os.getpid()}"
+        scratch = home / f".{digest}.{os.getpid()}"
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)
         scratch.mkdir()
@@ -91,12 +93,12 @@ def entry(name: str, digest: str, build: Callable[[Path], object]) -> Path:
             scratch.rename(final)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        _prune(name)
+        _prune(home)
     return final
 
 
-def _prune(name: str) -> None:
-    """Keep the newest KEEP entries of `name`: each edit of the code makes a new one."""
-    entries = sorted(ROOT.glob(f"{name}-*"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[KEEP:]:
+def _prune(home: Path) -> None:
+    """Keep the newest KEEP entries of one fixture: each edit of the code makes a new one."""
+    entries = [p for p in home.iterdir() if not p.name.startswith(".")]
+    for old in sorted(entries, key=lambda p: p.stat().st_mtime, reverse=True)[KEEP:]:
         shutil.rmtree(old, ignore_errors=True)
