@@ -111,12 +111,17 @@ def test_the_bundled_span_2_against_span_1_does_not_drift(tmp_path, thresholds) 
 def test_every_numeric_feature_the_model_uses_and_the_label_have_a_threshold() -> None:
     """The project's own drift.yaml against its own features (whatever `mlops init` wrote).
     Dates and timestamps (CYCLICAL_PARTS) have none: every new span brings new dates, which
-    neither measure can compare with the baseline's."""
+    neither measure can compare with the baseline's. A class label has its `label:` entry (the
+    shares of its values); a regression label is a number, measured as a numeric feature."""
     thresholds = load_thresholds(load_schema())
     measured = {t.feature for t in thresholds}
     wanted = set(F.model_feature_keys()) - set(F.CYCLICAL_PARTS)
     assert wanted <= measured, wanted - measured
-    assert [t.feature for t in thresholds if t.label] == [F.LABEL_KEY]
+    labels = [t.feature for t in thresholds if t.label]
+    if F.TASK == "regression":
+        assert labels == [] and F.LABEL_COLUMN in measured, measured
+    else:
+        assert labels == [F.LABEL_KEY]
 
 
 @pytest.mark.parametrize("feature", NUMERIC_MODEL_FEATURES)

@@ -219,10 +219,15 @@ def loadtest_server_unreachable(tmp_path: Path, capsys) -> Outcome:
 
 
 def no_retrain(tmp_path: Path, capsys) -> Outcome:
-    """No new span, no drift (span 2 against spans 1-2), a fresh release, and a floor of 0 that
-    any model meets."""
+    """No new span, no drift (span 2 against spans 1-2), a fresh release, and a decay bound that
+    any model meets: a floor of 0, or for a lower-is-better metric (rmse) a ceiling far above."""
+    from core import config
+    from core.metrics import lower_is_better
+
     environments, data = _released_ct(tmp_path, constant_saved_model(tmp_path / "model"))
-    update_overlay(environments, "dev", {"continuous_training": {"decay_floor": 0.0}})
+    metric = config.load("dev", environments).evaluation.metric
+    bound = {"decay_ceiling": 1e12} if lower_is_better(metric) else {"decay_floor": 0.0}
+    update_overlay(environments, "dev", {"continuous_training": bound})
     code, text = _ct_check(capsys, tmp_path, environments, data)
     assert "dev: no retrain" in text and "decay not measured" in text
     return code, text

@@ -139,10 +139,12 @@ TAXI_ROLES: dict[str, Any] = {
 # on: span counts, the window, the decay floor and the gated metric with its slices.
 TAXI_CONFIG: dict[str, Any] = {
     "data": {"window_spans": 2, "min_examples": 1000},
-    "continuous_training": {"decay_floor": 0.78},
+    # A regression project's upper bound and decay ceiling go: AUC is gated from below.
+    "continuous_training": {"decay_floor": 0.78, "decay_ceiling": None},
     "evaluation": {
         "metric": "auc",
         "lower_bound": 0.80,
+        "upper_bound": None,
         "slices": ["payment_type", "trip_start_hour"],
     },
 }
