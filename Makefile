@@ -213,9 +213,7 @@ test-fast: setup $(ACTIONLINT) registry-tools monitoring-tools check-jobs ## Eve
 # What a person does with their own data, on a generated dataset unlike the taxi sample: a scratch
 # copy of the committed tree, the data, `mlops init`, a commit, then `make test-fast` there with
 # this virtualenv (tests/support/init_check.py; the scratch folder is kept when a step fails).
-# Not yet in `make help` nor in CI: the continuous-training and drift tests still build taxi rows
-# and judge them with the project's schema, so test-fast fails after init (issue 19).
-init-check: setup $(ACTIONLINT) registry-tools monitoring-tools check-jobs
+init-check: setup $(ACTIONLINT) registry-tools monitoring-tools check-jobs ## Scratch copy, TASK's generated data (multiclass|regression|binary), mlops init, make test-fast there.
 	$(BIN)/python -m tests.support.init_check "$${TASK:?TASK=multiclass|regression|binary}" --jobs "$$JOBS"
 
 test-serving-contract: setup ## TF Serving contract cases on every backend here (Docker: real).

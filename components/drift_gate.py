@@ -12,6 +12,7 @@ The report (drift.json, drift.md) names each feature, measure, value and thresho
 
 # No `from __future__ import annotations`: the @component decorator reads real type objects.
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,9 +65,9 @@ def label_values(table: Any) -> np.ndarray:
     return np.where(labelled, (raw > bound).astype(np.float64), np.nan)
 
 
-def load_thresholds(schema: schema_pb2.Schema) -> list[drift.Threshold]:
-    """models/schema/drift.yaml, checked against the schema and the model's label."""
-    return drift.load_thresholds(schema, label=F.LABEL_KEY)[1]
+def load_thresholds(schema: schema_pb2.Schema, path: Path | None = None) -> list[drift.Threshold]:
+    """models/schema/drift.yaml (or `path`), checked against the schema and the model's label."""
+    return drift.load_thresholds(schema, path, label=F.LABEL_KEY)[1]
 
 
 def _span_files(pattern: str, span: int) -> list[str]:

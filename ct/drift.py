@@ -205,9 +205,11 @@ def parse_thresholds(
 
 
 def load_thresholds(
-    schema: schema_pb2.Schema, path: Path = THRESHOLDS_FILE, label: str | None = None
+    schema: schema_pb2.Schema, path: Path | None = None, label: str | None = None
 ) -> tuple[str, list[Threshold]]:
-    text = Path(path).read_text()
+    """`path`, by default THRESHOLDS_FILE as it is when called (as core.schema.load_schema)."""
+    path = Path(path or THRESHOLDS_FILE)
+    text = path.read_text()
     return text, parse_thresholds(text, schema, repo_relative(str(path)), label)
 
 

@@ -131,7 +131,7 @@ def _rerender(environments: Path) -> str:
     from core.errors import MlopsError
     from delivery import manifests
 
-    schema.load_schema.cache_clear()  # init may just have rewritten the curated schema
+    schema.read_schema.cache_clear()  # init may just have rewritten the curated schema
     envs = config.available_environments(environments)
     if not envs:
         return f"Manifests: no environment under {environments} to render."

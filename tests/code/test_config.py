@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from core import config, config_schema, registry_setup
 from core.errors import ConfigError
+from core.metrics import lower_is_better
 from core.paths import ENVIRONMENTS_DIR
 from mlops import cli
 from tests.support.project import MODEL, SLUG
@@ -22,7 +23,11 @@ def test_committed_environments_load(env: str) -> None:
     assert cfg.name == env
     assert cfg.pipeline_name.endswith(env)
     assert "{SPAN}" in cfg.data.input_pattern
-    assert cfg.evaluation.lower_bound is not None and 0 <= cfg.evaluation.lower_bound <= 1
+    bounds = cfg.evaluation.lower_bound, cfg.evaluation.upper_bound
+    if lower_is_better(cfg.evaluation.metric):  # rmse, under a ceiling (a regression project)
+        assert bounds[0] is None and bounds[1] is not None and bounds[1] > 0
+    else:
+        assert bounds[1] is None and bounds[0] is not None and 0 <= bounds[0] <= 1
 
 
 def test_dev_runs_locally_and_the_others_on_vertex() -> None:
@@ -161,6 +166,24 @@ def _committed(env: str) -> Path:
     return ENVIRONMENTS_DIR / env / "config.yaml"
 
 
+def _classification_gate(data: dict) -> None:
+    """The taxi sample's gate in an overlay: AUC over a floor, and a decay floor. The cases below
+    start from it, whatever gate `mlops init` gave the project (a regression's is a ceiling)."""
+    _set(data, "evaluation.metric", "auc")
+    _set(data, "evaluation.lower_bound", 0.8)
+    _set(data, "evaluation.upper_bound", None)
+    _set(data, "continuous_training.decay_floor", 0.78)
+    _set(data, "continuous_training.decay_ceiling", None)
+
+
+def _bad_value(key_path: str, value: object):
+    def change(d: dict) -> None:
+        _classification_gate(d)
+        _set(d, key_path, value)
+
+    return change
+
+
 def _set(data: dict, key_path: str, value: object) -> None:
     *parents, leaf = key_path.split(".")
     for key in parents:
@@ -187,7 +210,7 @@ def test_bad_values_name_file_key_and_value(
     key_path, value, expected = case
     _edit(
         environments / "dev" / "config.yaml",
-        lambda d: _set(d, key_path, value),
+        _bad_value(key_path, value),
         start_from=_committed("dev"),
     )
     with pytest.raises(ConfigError) as err:
@@ -281,7 +304,7 @@ def test_cli_reports_bad_config_without_traceback(
     key_path, value, _ = case
     _edit(
         environments / "dev" / "config.yaml",
-        lambda d: _set(d, key_path, value),
+        _bad_value(key_path, value),
         start_from=_committed("dev"),
     )
     assert cli.main(["--environments", str(environments), "config"]) == 2
@@ -638,6 +661,7 @@ def test_the_bound_must_match_the_metrics_direction(
     """RMSE is held under a ceiling, classification metrics over a floor: the other is refused."""
 
     def change(d: dict) -> None:
+        _classification_gate(d)
         _set(d, "evaluation.metric", metric)
         for key, value in bounds.items():
             _set(d, f"evaluation.{key}", value)
@@ -689,6 +713,7 @@ def test_the_decay_bound_must_match_the_metrics_direction(
     """ct's decay bound is a floor for auc and a ceiling for rmse; a mismatch names its key."""
 
     def change(d: dict) -> None:
+        _classification_gate(d)
         _set(d, "evaluation.metric", metric)
         if metric == "rmse":
             _set(d, "evaluation.lower_bound", None)

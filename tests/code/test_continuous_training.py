@@ -1,7 +1,10 @@
 """Drift measures, the drift thresholds file, and `mlops ct check` on planted spans.
 
-The released model is the real trainer's export (the session's `trained` fixture), recorded in a
-release.yaml by digest, exactly as `mlops promote` would; spans are planted from the bundled data.
+Spans are planted from the taxi sample's data and judged as the taxi sample: its pinned schema,
+drift thresholds, label rule and config values (tests/support/project.py `taxi_sample`), so these
+stay facts of the code after `mlops init` makes the project someone else's. The released model is a
+taxi rule model (tests/support/ct_data.py), recorded in a release.yaml by digest, exactly as
+`mlops promote` would. One test holds the project's own drift.yaml to its own features.
 """
 
 from __future__ import annotations
@@ -24,14 +27,18 @@ from models import features as F
 from store.model_store import model_digest
 from store.rows import load_schema
 from tests.support import ct_data as D
+from tests.support import project
 from tests.support.project import MODEL
 from tests.support.repo import update_overlay
 
-NUMERIC_MODEL_FEATURES = [
-    f.name
-    for f in load_schema().feature
-    if f.name in F.model_feature_keys() and f.type != schema_pb2.BYTES
-]
+TAXI_SCHEMA = project.taxi_schema()
+with project.taxi_sample():
+    NUMERIC_MODEL_FEATURES = [
+        f.name
+        for f in TAXI_SCHEMA.feature
+        if f.name in F.model_feature_keys() and f.type != schema_pb2.BYTES
+    ]
+TAXI_LABEL = str(project.TAXI_TASK["LABEL_KEY"])
 
 
 # Calibration margin: planted shifts measure at least this factor above their threshold, and
@@ -39,9 +46,25 @@ NUMERIC_MODEL_FEATURES = [
 MARGIN = 1.5
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def thresholds():
-    return load_thresholds(load_schema())
+    """The taxi sample's thresholds, with its label rule in force (the drift gate computes the
+    label as the Transform does)."""
+    with project.taxi_task():
+        yield load_thresholds(TAXI_SCHEMA, project.TAXI_DRIFT)
+
+
+@pytest.fixture(scope="module")
+def rule_model(tmp_path_factory) -> Path:
+    return D.taxi_rule_model(tmp_path_factory.mktemp("model") / "serving_model")
+
+
+@pytest.fixture
+def taxi(environments):
+    """A copy of environments/ with the taxi sample's config values, while the taxi sample is the
+    project (its schema, thresholds and feature roles)."""
+    with project.taxi_sample(environments):
+        yield environments
 
 
 def _judge(tmp_path: Path, rows: D.Rows, thresholds, **kwargs) -> drift.Verdict:
@@ -49,7 +72,7 @@ def _judge(tmp_path: Path, rows: D.Rows, thresholds, **kwargs) -> drift.Verdict:
     return drift.judge(
         [str(current)],
         [str(p) for p in kwargs.pop("baseline", D.BUNDLED_SPANS)],
-        load_schema(),
+        TAXI_SCHEMA,
         thresholds,
         mode=kwargs.pop("mode", "stop"),
         span=9,
@@ -85,10 +108,20 @@ def test_the_bundled_span_2_against_span_1_does_not_drift(tmp_path, thresholds) 
     assert not close, drift.table(close)
 
 
-def test_every_numeric_feature_the_model_uses_and_the_label_have_a_threshold(thresholds) -> None:
+def test_every_numeric_feature_the_model_uses_and_the_label_have_a_threshold() -> None:
+    """The project's own drift.yaml against its own features (whatever `mlops init` wrote).
+    Dates and timestamps (CYCLICAL_PARTS) have none: every new span brings new dates, which
+    neither measure can compare with the baseline's. A class label has its `label:` entry (the
+    shares of its values); a regression label is a number, measured as a numeric feature."""
+    thresholds = load_thresholds(load_schema())
     measured = {t.feature for t in thresholds}
-    assert set(F.model_feature_keys()) <= measured, set(F.model_feature_keys()) - measured
-    assert [t.feature for t in thresholds if t.label] == [F.LABEL_KEY]
+    wanted = set(F.model_feature_keys()) - set(F.CYCLICAL_PARTS)
+    assert wanted <= measured, wanted - measured
+    labels = [t.feature for t in thresholds if t.label]
+    if F.TASK == "regression":
+        assert labels == [] and F.LABEL_COLUMN in measured, measured
+    else:
+        assert labels == [F.LABEL_KEY]
 
 
 @pytest.mark.parametrize("feature", NUMERIC_MODEL_FEATURES)
@@ -107,7 +140,7 @@ def test_a_x1_5_scale_of_any_numeric_feature_is_caught_inside_the_domain(
     (shifted,) = [d for d in verdict.drifted if d.feature == feature]
     assert shifted.value >= shifted.threshold * MARGIN, shifted.line()
     # The data gate would not see it: every value is inside the schema's domains.
-    assert validate_span([str(tmp_path / "data" / "span-9" / "data.csv")], load_schema()) == (
+    assert validate_span([str(tmp_path / "data" / "span-9" / "data.csv")], TAXI_SCHEMA) == (
         [],
         2000,
     )
@@ -147,8 +180,8 @@ def test_drift_inside_the_schema_domain_is_named_per_feature(tmp_path, threshold
     from store import rows as R
 
     with (tmp_path / "data" / "span-9" / "data.csv").open() as f:
-        typed = [R.typed_row(r, load_schema(), serving=False) for r in csv.DictReader(f)]
-    assert validate_rows(typed[:500], environment="TRAINING") == {}
+        typed = [R.typed_row(r, TAXI_SCHEMA, serving=False) for r in csv.DictReader(f)]
+    assert validate_rows(typed[:500], environment="TRAINING", schema=TAXI_SCHEMA) == {}
 
 
 def test_warn_mode_reports_without_failing(tmp_path, thresholds) -> None:
@@ -216,7 +249,7 @@ def test_a_bad_thresholds_file_names_feature_and_field(text, message) -> None:
     from core.errors import ConfigError
 
     with pytest.raises(ConfigError) as info:
-        drift.parse_thresholds(text, load_schema(), "models/schema/drift.yaml", F.LABEL_KEY)
+        drift.parse_thresholds(text, TAXI_SCHEMA, "models/schema/drift.yaml", TAXI_LABEL)
     assert message in str(info.value)
 
 
@@ -282,13 +315,13 @@ def _release(
 
 
 @pytest.fixture
-def released(tmp_path, environments, trained):
-    """dev's release: the trained model, on bundled spans 1 and 2 (samples), released now."""
+def released(tmp_path, taxi, rule_model):
+    """dev's release: the taxi rule model, on bundled spans 1 and 2 (samples), released now."""
     data = tmp_path / "data"
     for number in (1, 2):
         D.write_span(data, number, D.benign(D.bundled_span(number), 1500, seed=number))
-    _release(environments, trained.export_dir, data, spans=[1, 2])
-    return environments, data
+    _release(taxi, rule_model, data, spans=[1, 2])
+    return taxi, data
 
 
 def _run_check(
@@ -334,14 +367,14 @@ def test_no_new_span_no_drift_fresh_release_means_no_retrain(
 
 
 def test_paths_recorded_relative_to_the_repository_are_read_from_it(
-    released, tmp_path, monkeypatch, capsys, trained
+    released, tmp_path, monkeypatch, capsys, rule_model
 ) -> None:
     """Promotion records local paths relative to the repository; the check resolves them there,
     so the same data root written two ways is still the same data root."""
     environments, data = released
     record = environments / "dev" / "release.yaml"
     written = yaml.safe_load(record.read_text())
-    written["current"]["uri"] = os.path.relpath(trained.export_dir, REPO_ROOT)
+    written["current"]["uri"] = os.path.relpath(rule_model, REPO_ROOT)
     written["current"]["data_root"] = os.path.relpath(data, REPO_ROOT)
     record.write_text(yaml.safe_dump(written))
     code, stdout, _, _ = _check(environments, data, tmp_path, monkeypatch, capsys)
@@ -494,12 +527,13 @@ def test_a_higher_floor_turns_a_healthy_model_into_decay(
 
 
 def test_unknown_training_data_says_decay_cannot_be_scored(
-    tmp_path, environments, trained, monkeypatch, capsys
+    tmp_path, taxi, rule_model, monkeypatch, capsys
 ) -> None:
+    environments = taxi
     data = tmp_path / "data"
     for number in (1, 2):
         D.write_span(data, number, D.benign(D.bundled_span(number), 1500, seed=number))
-    _release(environments, trained.export_dir, tmp_path / "gone", spans=[1, 2])
+    _release(environments, rule_model, tmp_path / "gone", spans=[1, 2])
     code, stdout, _, _ = _check(environments, data, tmp_path, monkeypatch, capsys)
     assert code == 0, stdout
     assert "  - unknown training data: dev's release was trained on span(s) 1-2 under " in stdout
@@ -507,25 +541,23 @@ def test_unknown_training_data_says_decay_cannot_be_scored(
     assert "auc on span" not in stdout
 
 
-def test_an_old_release_is_a_reason(released, tmp_path, monkeypatch, capsys, trained) -> None:
+def test_an_old_release_is_a_reason(released, tmp_path, monkeypatch, capsys, rule_model) -> None:
     environments, data = released
-    _release(environments, trained.export_dir, data, spans=[1, 2], age_days=45)
+    _release(environments, rule_model, data, spans=[1, 2], age_days=45)
     code, stdout, _, _ = _check(environments, data, tmp_path, monkeypatch, capsys)
     assert code == 0
     assert "release age 45.0 days > 30 days (continuous_training.max_release_age_days" in stdout
 
 
-def test_no_release_means_retrain(tmp_path, environments, monkeypatch, capsys) -> None:
+def test_no_release_means_retrain(tmp_path, taxi, monkeypatch, capsys) -> None:
     data = tmp_path / "data"
     D.write_span(data, 1, D.benign(D.read(), 1200))
-    code, stdout, output, _ = _check(environments, data, tmp_path, monkeypatch, capsys)
+    code, stdout, output, _ = _check(taxi, data, tmp_path, monkeypatch, capsys)
     assert code == 0 and "no release in dev yet" in stdout
     assert output.startswith("retrain=true\n")
 
 
-def test_a_tampered_release_is_a_gate_error(
-    released, tmp_path, monkeypatch, capsys, trained
-) -> None:
+def test_a_tampered_release_is_a_gate_error(released, tmp_path, monkeypatch, capsys) -> None:
     environments, data = released
     D.write_span(data, 3, D.benign(D.read(), 1500, seed=3))  # decay reads the model by digest
     record = environments / "dev" / "release.yaml"
@@ -594,14 +626,14 @@ def test_a_window_span_never_ingested_resolves_nothing() -> None:
     assert strategy.resolve_artifacts(None, {"examples": [_examples(1, 3)]}) is None
 
 
-def test_the_window_is_the_newest_k_span_folders(tmp_path) -> None:
+def test_the_window_is_the_newest_k_span_folders(tmp_path, taxi) -> None:
     from core import config
     from ct import spans
 
     data = tmp_path / "data"
     for number in (1, 2, 10):
         D.write_span(data, number, [])
-    cfg = config.load("dev", data_root=str(data))
+    cfg = config.load("dev", taxi, data_root=str(data))
     assert cfg.data.window_spans == 2
     assert spans.window(cfg) == [2, 10]  # numbers, not text order
     assert spans.describe([2, 3, 4]) == "2-4" and spans.describe([2, 10]) == "2, 10"
@@ -624,6 +656,7 @@ def test_kubeflow_environments_must_train_on_one_span(environments) -> None:
 def test_the_graph_gets_mode_thresholds_and_window_from_config(env: str, monkeypatch) -> None:
     from components.window import SpanWindowStrategy
     from core import config
+    from ct import spans
     from pipeline.definition import create_pipeline
 
     monkeypatch.setenv("GITHUB_REPOSITORY", "Acme/Taxi")  # staging's and prod's registry
@@ -645,4 +678,6 @@ def test_the_graph_gets_mode_thresholds_and_window_from_config(env: str, monkeyp
     if env == "dev":  # local: the window's span numbers, from the span folders
         window = nodes["SpanWindow"].exec_properties
         assert window["resolver_class"] is SpanWindowStrategy
-        assert window["source_uri"] == {"spans": [1, 2]}
+        # The newest data.window_spans span folders of the project's data ([1, 2] for the taxi
+        # sample, [1] for a one-span project with window_spans 1).
+        assert spans.window(cfg) and window["source_uri"] == {"spans": spans.window(cfg)}

@@ -3,7 +3,8 @@ accuracy for a multiclass one, RMSE under `decay_ceiling` for a regression one, 
 by the Transform's rule. A span that cannot define the metric says decay was not measured, and why.
 
 The task is switched by setting models/features.py's names in-process (as `mlops init` would write
-them) on the taxi sample's schema, and the released model is a tiny SavedModel with a constant
+them) on the taxi sample (its pinned schema, roles and config: project.taxi_sample, so this holds
+after `mlops init` too), and the released model is a tiny SavedModel with a constant
 output, so every expected score is computed here from the span itself.
 """
 
@@ -21,9 +22,17 @@ from models import features as F
 from pipeline import decay_score
 from store import rows as R
 from tests.support import ct_data as D
+from tests.support import project
 from tests.support.repo import copy_environments, update_overlay
 
 MULTICLASS = ("Cash", "Credit Card")
+
+
+@pytest.fixture(autouse=True)
+def taxi_sample():
+    """Every row here is a taxi row: the taxi sample is the project for each test."""
+    with project.taxi_sample():
+        yield
 
 
 def constant_model(root: Path, outputs: list[float]) -> Path:
@@ -61,7 +70,7 @@ def as_multiclass(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def typed(rows: list[dict[str, str]]) -> list[R.Row]:
-    schema = R.load_schema()
+    schema = R.load_schema(project.TAXI_SCHEMA)
     return [R.typed_row(r, schema, serving=False) for r in rows]
 
 
@@ -133,7 +142,7 @@ def test_the_binary_label_is_the_transforms_threshold_on_the_fare() -> None:
     raw = D.bundled_span(1)[:300]
     tips = np.array([float(r["tips"]) for r in raw], np.float32)
     fare = np.array([float(r["fare"]) for r in raw], np.float32)
-    expected = (tips > fare * np.float32(F.TIP_FRACTION)).astype(int)
+    expected = (tips > fare * np.float32(F.LABEL_THRESHOLD)).astype(int)
     assert list(decay_score.labels(typed(raw))) == list(expected)
     assert expected[106] == 1 and not D.big_tipper(raw[106])
 
@@ -169,6 +178,7 @@ def test_a_binary_label_by_positive_class(monkeypatch) -> None:
 def _released(tmp_path: Path, model: Path, config: dict) -> tuple[Path, Path]:
     """dev released now on spans 1-2, with a benign span 3 it was not trained on."""
     environments = copy_environments(tmp_path)
+    update_overlay(environments, "base", project.TAXI_CONFIG)
     update_overlay(environments, "dev", config)
     data = tmp_path / "data"
     for number in (1, 2):

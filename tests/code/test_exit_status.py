@@ -17,6 +17,7 @@ import pytest
 from core.errors import ERROR_CLASSES, ConfigError, GateError, InfraError, MlopsError
 from mlops import cli, exit_status
 from tests.support import ct_data as D
+from tests.support import project
 from tests.support.project import MODEL
 from tests.support.repo import FULL_DATA, copy_environments, update_overlay
 from tests.support.servers import free_port
@@ -168,7 +169,8 @@ def non_numeric_fare_in_a_span(tmp_path: Path, capsys) -> Outcome:
     rows = D.benign(D.bundled_span(2), 1200, seed=3)
     rows[4]["fare"] = "twelve"
     path = D.write_span(data, 3, rows)
-    code, text = _ct_check(capsys, tmp_path, environments, data)
+    with project.taxi_sample(environments):  # taxi rows, judged as the taxi sample
+        code, text = _ct_check(capsys, tmp_path, environments, data)
     # The pipeline's data gate judges the new span first, as `mlops run` would (exit 1): a
     # retrain would stop at the same gate, so ct check refuses the span rather than retraining.
     assert "new span 3 refused by the data gate: fare:" in text, text
@@ -217,10 +219,15 @@ def loadtest_server_unreachable(tmp_path: Path, capsys) -> Outcome:
 
 
 def no_retrain(tmp_path: Path, capsys) -> Outcome:
-    """No new span, no drift (span 2 against spans 1-2), a fresh release, and a floor of 0 that
-    any model meets."""
+    """No new span, no drift (span 2 against spans 1-2), a fresh release, and a decay bound that
+    any model meets: a floor of 0, or for a lower-is-better metric (rmse) a ceiling far above."""
+    from core import config
+    from core.metrics import lower_is_better
+
     environments, data = _released_ct(tmp_path, constant_saved_model(tmp_path / "model"))
-    update_overlay(environments, "dev", {"continuous_training": {"decay_floor": 0.0}})
+    metric = config.load("dev", environments).evaluation.metric
+    bound = {"decay_ceiling": 1e12} if lower_is_better(metric) else {"decay_floor": 0.0}
+    update_overlay(environments, "dev", {"continuous_training": bound})
     code, text = _ct_check(capsys, tmp_path, environments, data)
     assert "dev: no retrain" in text and "decay not measured" in text
     return code, text

@@ -2,7 +2,8 @@
 
 One real CsvExampleGen run on a few rows (as the full pipeline ingests its newest span), then
 span 2 arrives: span 1 is now an older span of the window, and the run must find it in ML
-Metadata instead of starting its one-node ingestion run.
+Metadata instead of starting its one-node ingestion run. The spans hold the project's own rows, and
+the window is two spans, whatever the project configures.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from pipeline import definition, ingested, runner
 from pipeline.beam_args import pipeline_beam_args
 from pipeline.progress import RunProgress
 from tests.support import ct_data as D
+from tests.support import project
+from tests.support.repo import copy_environments, update_overlay
+
+# The project's rows: span 1 is the first 30, span 2 the next 30.
+ROWS = D.read(project.all_rows_csv())
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +35,12 @@ def ingested_span_1(tmp_path_factory: pytest.TempPathFactory):
     """A dev config whose ML Metadata holds span 1, ingested as the newest span; and what was
     logged while it ran."""
     root = tmp_path_factory.mktemp("ingested")
-    D.write_span(root / "data", 1, D.bundled_span(1)[:30])
-    cfg = config.load("dev", data_root=str(root / "data"), output_root=str(root / "out"))
+    environments = copy_environments(root)
+    update_overlay(environments, "dev", {"data": {"window_spans": 2}})  # span 1 stays in it
+    D.write_span(root / "data", 1, ROWS[:30])
+    cfg = config.load(
+        "dev", environments, data_root=str(root / "data"), output_root=str(root / "out")
+    )
     Path(cfg.paths.metadata).parent.mkdir(parents=True, exist_ok=True)
     logged, absl = Recorder(), logging.getLogger("absl")
     level = absl.level
@@ -41,7 +51,7 @@ def ingested_span_1(tmp_path_factory: pytest.TempPathFactory):
     finally:
         absl.removeHandler(logged)
         absl.setLevel(level)
-    D.write_span(root / "data", 2, D.bundled_span(2)[:30])
+    D.write_span(root / "data", 2, ROWS[30:60])
     return cfg, logged.messages
 
 
@@ -100,7 +110,7 @@ def test_a_span_whose_files_changed_is_ingested_again(ingested_span_1) -> None:
 
 
 def test_nothing_is_ingested_before_the_first_run(tmp_path: Path) -> None:
-    D.write_span(tmp_path / "data", 1, D.bundled_span(1)[:3])
+    D.write_span(tmp_path / "data", 1, ROWS[:3])
     cfg = config.load("dev", data_root=str(tmp_path / "data"), output_root=str(tmp_path / "out"))
     assert not ingested.is_ingested(cfg, 1)
 

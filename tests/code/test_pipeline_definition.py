@@ -76,7 +76,7 @@ def test_settings_come_from_the_environment(graph) -> None:
     assert custom_config["training"]["seed"] == cfg.training.seed
     assert custom_config["training"]["learning_rate"] == cfg.training.learning_rate
     eval_config = n["Evaluator"].exec_properties["eval_config"]
-    assert str(cfg.evaluation.lower_bound) in eval_config
+    assert str(cfg.evaluation.bound) in eval_config  # the floor, or an rmse's ceiling
     assert cfg.model_store_dir in n["Pusher"].exec_properties["push_destination"]
     assert "{SPAN}" in n["CsvExampleGen"].exec_properties["input_config"]
 

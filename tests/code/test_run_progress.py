@@ -22,7 +22,8 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from mlops import cli
 from pipeline import span_folders
 from tests.support import ct_data as D
-from tests.support.repo import copy_environments
+from tests.support import project
+from tests.support.repo import copy_environments, update_overlay
 
 LAUNCHER = logging.getLogger("tfx.orchestration.portable.launcher")
 
@@ -42,16 +43,14 @@ def _log_node(node_id: str, how: str) -> None:
 def workspace(tmp_path: Path) -> dict[str, Path]:
     """Two spans with data (a window of two: span 1 is ingested in a run of its own), and the
     folder a refused span 3 left behind once its CSV was removed."""
-    rows = D.bundled_span(1)[:30]
+    rows = D.read(project.all_rows_csv())[:30]  # the project's own
     data = tmp_path / "data"
     for number in (1, 2):
         D.write_span(data, number, rows)
     (data / "span-3").mkdir()
-    return {
-        "data": data,
-        "environments": copy_environments(tmp_path),
-        "output": tmp_path / "out",
-    }
+    environments = copy_environments(tmp_path)
+    update_overlay(environments, "dev", {"data": {"window_spans": 2}})
+    return {"data": data, "environments": environments, "output": tmp_path / "out"}
 
 
 def _run(workspace: dict[str, Path]) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from core import config
+from core.metrics import lower_is_better
 from pipeline.summary import MetricRow, RunSummary
 from report import build, inputs, mermaid
 from report.page import SECTIONS, Inputs, render
@@ -284,7 +285,8 @@ def test_the_promotion_figures_carry_the_metrics_load_test_and_report_link(
     _released(environments, url)
     text = releases.headline(environments, "staging")
     gated = _gated(environments)
-    assert f"| {gated} (gated) | 0.9123 |" in text and "| binary_accuracy | 0.8000 |" in text
+    mark = "(gated, lower is better)" if lower_is_better(gated) else "(gated)"  # rmse: lower
+    assert f"| {gated} {mark} | 0.9123 |" in text and "| binary_accuracy | 0.8000 |" in text
     assert "| load test in dev | PASS: p95 41 ms, p99 80 ms, 33.3 req/s |" in text
     assert f"]({url})" in text
     _released(environments, "")

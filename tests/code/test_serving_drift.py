@@ -5,6 +5,7 @@ and make `mlops ct check` answer "retrain" with that reason. Bad stores are clea
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,20 @@ from pipeline import serving_drift as M
 from store import request_log as L
 from store.request_log import Publisher
 from tests.support import ct_data as D
-from tests.support import promtool
+from tests.support import project, promtool
 from tests.support.project import MODEL
 from tests.support.repo import update_overlay
 from tests.support.sampled_release import FIELDS, released_dev
 from tests.support.samples import registry_store, write_samples
 from tools.local_registry import Registry
+
+
+@pytest.fixture(autouse=True)
+def taxi_sample(environments: Path) -> Iterator[None]:
+    """The samples are taxi rows: the taxi sample is the project (its pinned schema, drift
+    thresholds, roles and config values), whatever `mlops init` made of this one."""
+    with project.taxi_sample(environments):
+        yield
 
 
 @pytest.fixture

@@ -133,7 +133,11 @@ def test_team_plan_pull_request_approval_merge_then_prod_synced(
     replay.vars["PROD_APPROVAL"] = "codeowners"
     replay.env["GH_STANDIN_ORIGIN"] = str(remote.bare)
     replay.not_replayed.update(
-        {"ci.yml/test": "the whole suite", "ci.yml/serving-smoke": "a training run"}
+        {
+            "ci.yml/test": "the whole suite",
+            "ci.yml/init-check": rp.INIT_CHECK,
+            "ci.yml/serving-smoke": "a training run",
+        }
     )
     with FakeGitHub(
         None, token="ghs_replay", repository=replay.repository, routes=plans.TEAM_WITH_RULESET
@@ -166,6 +170,7 @@ def test_team_plan_pull_request_approval_merge_then_prod_synced(
         approved = replay.approve_held_runs()
         assert _results(approved["ci.yml"]) == {
             "test": "success",
+            "init-check": "success",
             "serving-smoke": "success",
             "pipeline": "skipped",
         }

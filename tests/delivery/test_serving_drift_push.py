@@ -19,7 +19,8 @@ from mlops import cli
 from pipeline import metrics_push
 from pipeline import serving_drift as M
 from tests.support import ct_data as D
-from tests.support import prometheus_server, pushgateway
+from tests.support import project, prometheus_server, pushgateway
+from tests.support.project import MODEL
 from tests.support.sampled_release import FIELDS, released_dev
 from tests.support.samples import write_samples
 from tests.support.servers import free_port
@@ -29,6 +30,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 JOB = "mlops_monitor"
+
+
+@pytest.fixture(autouse=True)
+def taxi_sample(environments: Path) -> Iterator[None]:
+    """The samples are taxi rows: the taxi sample is the project (its pinned schema, drift
+    thresholds, roles and config values), whatever `mlops init` made of this one."""
+    with project.taxi_sample(environments):
+        yield
 
 
 @pytest.fixture
@@ -61,14 +70,14 @@ def test_monitor_pushes_its_figures_grouped_by_environment_and_model(
     # Another environment's group, pushed first, must survive dev's push; dev's own earlier
     # drift series must not (a PUT replaces the group: a window too small to measure clears it).
     for env, text in (
-        ("staging", f'{M.SAMPLES}{{environment="staging",model_name="taxi_tips"}} 900'),
-        ("dev", f'{M.DRIFT}{{environment="dev",model_name="taxi_tips",feature="fare"}} 0.5'),
+        ("staging", f'{M.SAMPLES}{{environment="staging",model_name="{MODEL}"}} 900'),
+        ("dev", f'{M.DRIFT}{{environment="dev",model_name="{MODEL}",feature="fare"}} 0.5'),
     ):
         metrics_push.push(
             f"# TYPE {text.split('{')[0]} gauge\n{text}\n",
             base=gateway.url,
             job=JOB,
-            labels={"environment": env, "model_name": "taxi_tips"},
+            labels={"environment": env, "model_name": MODEL},
             timeout=5,
             key="test",
             figures="-",
@@ -77,15 +86,15 @@ def test_monitor_pushes_its_figures_grouped_by_environment_and_model(
     write_samples(store, D.benign(D.read(), 50, seed=7), FIELDS, tmp_path / "rows")
     code, out = _monitor(environments, data, tmp_path / "work", capsys)
     assert code == 0, out
-    group = f"{gateway.url}/metrics/job/{JOB}/environment/dev/model_name/taxi_tips"
+    group = f"{gateway.url}/metrics/job/{JOB}/environment/dev/model_name/{MODEL}"
     assert f"Pushed the figures to {group}" in out
     samples = _series(gateway.metrics(), M.SAMPLES)
     assert (
-        f'{M.SAMPLES}{{environment="dev",instance="",job="{JOB}",model_name="taxi_tips"}} 50'
+        f'{M.SAMPLES}{{environment="dev",instance="",job="{JOB}",model_name="{MODEL}"}} 50'
         in samples
     ), samples
     assert (
-        f'{M.SAMPLES}{{environment="staging",instance="",job="{JOB}",model_name="taxi_tips"}} 900'
+        f'{M.SAMPLES}{{environment="staging",instance="",job="{JOB}",model_name="{MODEL}"}} 900'
         in samples
     ), samples
     assert _series(gateway.metrics(), M.DRIFT) == []
@@ -109,7 +118,7 @@ def test_a_push_nobody_answers_exits_3_naming_key_and_url_and_keeps_the_figures(
     assert "monitoring.pushgateway.url" in out and f"{url}/metrics/job/{JOB}/" in out, out
     assert "dev/config.yaml" in out and "Traceback" not in out, out
     figures = tmp_path / "work" / "monitor" / M.METRICS_FILE
-    assert f'{M.SAMPLES}{{environment="dev",model_name="taxi_tips"}} 50' in figures.read_text()
+    assert f'{M.SAMPLES}{{environment="dev",model_name="{MODEL}"}} 50' in figures.read_text()
     assert "serving drift SKIPPED (50 sampled rows" in out  # measured and said before the push
 
 
@@ -189,7 +198,7 @@ def test_prometheus_fires_serving_drift_high_on_the_pushed_series_of_shifted_sam
         firing = prometheus.query(alert + "}")
         labels = [a["metric"] for a in firing]
         assert {x["feature"] for x in labels} == {"fare"}, labels
-        assert all(x["environment"] == "dev" and x["model_name"] == "taxi_tips" for x in labels)
+        assert all(x["environment"] == "dev" and x["model_name"] == MODEL for x in labels)
         # honor_labels: the pushed job, and no instance (the Pushgateway's empty one).
         assert [x for x in labels if x["job"] == JOB and "instance" not in x], labels
         plain = [x for x in labels if x["job"] == "pushgateway-plain"]

@@ -15,6 +15,7 @@ import yaml
 
 from core.paths import REPO_ROOT
 from tests.support.replay import Scope
+from tests.support.task_data import TASKS
 from tools import workflow_lint
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
@@ -285,6 +286,20 @@ def test_ci_runs_the_tests_on_pushes_and_pull_requests() -> None:
     assert "make test" in all_runs and "make compile" in all_runs
     assert "if" not in data["jobs"]["test"]
     assert data["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+
+
+def test_ci_proves_a_freshly_generated_project_passes_its_fast_tests() -> None:
+    """One leg per task `mlops init` drafts, each `make init-check` (scratch copy, generated
+    data, init, test-fast there) and nothing else, on every push and pull request."""
+    job = load("ci.yml")["jobs"]["init-check"]
+    assert job["strategy"]["matrix"] == {"task": ["multiclass", "regression", "binary"]}
+    assert job["strategy"]["fail-fast"] is False
+    assert "env" not in job
+    assert job["permissions"] == {"contents": "read"} and "if" not in job
+    assert runs(job) == ["make init-check"]
+    (step,) = [s for s in job["steps"] if "run" in s]
+    assert step["env"] == {"TASK": "${{ matrix.task }}"}
+    assert set(TASKS) == set(job["strategy"]["matrix"]["task"])
 
 
 def test_docs_only_changes_and_release_commits_start_no_ci() -> None:

@@ -22,12 +22,13 @@ def test_model_inputs_are_exactly_the_transformed_features(transform_run, traini
 
 
 def test_output_is_one_prediction_per_row(transform_run, training_config) -> None:
-    """One probability per row for the taxi sample's binary task; the task's head otherwise."""
+    """One probability per row for the taxi sample's binary task; the task's head otherwise
+    (a regression's value is rescaled to the label's units by its last layer)."""
     tf.keras.utils.set_random_seed(0)
     model = build_model(list(training_config.hidden_units), training_config.learning_rate, 0)
     out = model.predict(S.feature_columns(transform_run.probe), verbose=0)
     project.assert_predictions(out, len(transform_run.probe_rows))
-    assert model.output_names == ["probability"]
+    assert model.output_names == ["label_units" if project.TASK == "regression" else "probability"]
 
 
 def test_categorical_widths_cover_every_transformed_id(transform_run) -> None:

@@ -3,7 +3,6 @@ change, every comment and other key stays, and the result still loads as config.
 
 from __future__ import annotations
 
-import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -43,8 +42,7 @@ def test_a_binary_init_renames_and_gates_the_environments(
     assert comments(after) == comments(before)
     # Config checks the slices against the curated schema: the one init drafted here.
     drafted = checkout / "models" / "schema" / "schema.pbtxt"
-    load = schema.load_schema.__wrapped__
-    monkeypatch.setattr(schema, "load_schema", functools.cache(lambda path=drafted: load(path)))
+    monkeypatch.setattr(schema, "SCHEMA_FILE", drafted)
     cfg = config.load("dev", checkout / "environments")
     assert cfg.model_name == "churn"
     assert cfg.pipeline_name == "churn-dev"

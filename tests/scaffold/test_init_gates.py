@@ -4,7 +4,6 @@ and a second init changes nothing."""
 
 from __future__ import annotations
 
-import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,8 +30,7 @@ def project(checkout: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     base = checkout / "environments" / "base" / "config.yaml"
     base.write_text(base.read_text().replace('  repo_url: ""', f"  repo_url: {URL}"))
     drafted = checkout / "models" / "schema" / "schema.pbtxt"
-    load = schema.load_schema.__wrapped__
-    monkeypatch.setattr(schema, "load_schema", functools.cache(lambda path=drafted: load(path)))
+    monkeypatch.setattr(schema, "SCHEMA_FILE", drafted)
     assert cli.main(["--root", str(checkout), "render"]) == 0
     git(checkout, "add", "-A")
     git(checkout, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "template")

@@ -1,6 +1,8 @@
 """The rows the load test sends come from the data of the model under test, never from the
 newest files on disk: a span the data gate refused is left on disk here, with the empty eval
-split and the run summary its run wrote, as the issue found them."""
+split and the run summary its run wrote, as the issue found them. The spans hold the project's own
+rows (whatever `mlops init` made it), read against its own schema.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +19,13 @@ from serving import eval_rows, loadtest
 from store import release
 from store import rows as R
 from tests.support import ct_data as D
+from tests.support import project
 from tests.support.project import MODEL
 from tests.support.servers import free_port, make_environment, mlops
+
+# The project's rows, in order: spans 1 and 2 here are the first two slices of 40.
+ROWS = D.read(project.all_rows_csv())
+HEADER = list(ROWS[0])
 
 
 def _release(version: int, spans: list[int], data_root: str) -> release.Release:
@@ -39,6 +46,10 @@ def _summary(cfg: config.EnvironmentConfig, **fields) -> Path:
     return path
 
 
+def span_rows(span: int) -> D.Rows:
+    return [dict(r) for r in ROWS[40 * (span - 1) : 40 * span]]
+
+
 class World:
     """Spans 1-2 with rows, span 3 refused (header only), and what the refused run left."""
 
@@ -46,10 +57,9 @@ class World:
         self.environments = make_environment(root)
         self.cfg = config.load("dev", self.environments)
         self.data = Path(self.cfg.data.root)
-        header = list(D.read()[0])
         for span in (1, 2):
-            D.write_span(self.data, span, D.bundled_span(span)[:40], header)
-        self.refused = D.write_span(self.data, 3, [], header)
+            D.write_span(self.data, span, span_rows(span), HEADER)
+        self.refused = D.write_span(self.data, 3, [], HEADER)
         # CsvExampleGen's eval splits: an older run's, and the refused run's (empty, newest).
         split = Path(self.cfg.paths.pipeline_root) / "CsvExampleGen" / "examples"
         for number, examples in ((5, self.span_examples(1, 3)), (9, [])):
@@ -164,13 +174,22 @@ def test_a_span_that_is_gone_is_named(world: World) -> None:
 
 
 def test_a_row_the_data_gate_would_refuse_is_named_with_file_and_line(world: World) -> None:
-    rows = D.bundled_span(2)[:5]
-    rows[3]["payment_type"] = "Bitcoin"
-    path = D.write_span(world.data, 2, rows, list(D.read()[0]))
+    """A value outside a string domain of the project's schema (payment_type in the taxi's)."""
+    feature = next(
+        f
+        for f in R.serving_features(R.load_schema())
+        if f.HasField("domain") or f.HasField("string_domain")
+    )
+    source = f"domain {feature.domain!r}" if feature.HasField("domain") else "string_domain"
+    rows = span_rows(2)[:5]
+    rows[3][feature.name] = "Bitcoin"
+    path = D.write_span(world.data, 2, rows, HEADER)
     world.release(_release(1, [1, 2], str(world.data)))
     with pytest.raises(ConfigError) as caught:
         loadtest.eval_examples(world.cfg, 10)
-    assert f"{path}:5: field 'payment_type': value 'Bitcoin' is not in domain" in str(caught.value)
+    assert (
+        f"{path}:5: field '{feature.name}': value 'Bitcoin' is not in {source} of schema.pbtxt"
+    ) in str(caught.value)
 
 
 def test_an_unreadable_run_summary_is_named(world: World) -> None:

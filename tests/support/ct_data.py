@@ -86,7 +86,7 @@ def scaled(rows: Rows, feature: str, factor: float = 1.5, seed: int = 4) -> Rows
     days and months are stretched by `factor` around their median, as a multiplication would
     leave their domain. Values are clamped to the domain and rounded for INT features.
     """
-    spec = next(f for f in load_schema().feature if f.name == feature)
+    spec = next(f for f in load_schema(project.TAXI_SCHEMA).feature if f.name == feature)
     domain = spec.int_domain if spec.type == schema_pb2.INT else spec.float_domain
     low = domain.min if domain.HasField("min") else float("-inf")
     high = domain.max if domain.HasField("max") else float("inf")
@@ -132,3 +132,28 @@ def write_dev_release(
         data_root=str(data),
     )
     rel.write(environments, rel.Record(environment="dev", current=current))
+
+
+# The taxi rule model's probabilities: card payers mostly tip over 20% of the fare, cash payers
+# hardly ever have a tip recorded (AUC 0.93 on the bundled spans, 0.07 on `flipped` rows).
+CARD, OTHER = 0.8, 0.1
+
+
+def taxi_rule_model(root: Path) -> Path:
+    """A real SavedModel with the served signature that scores taxi rows by their payment type.
+
+    The released model for `mlops ct check` on taxi rows: the project's trained model is whatever
+    `mlops init` made it, and reads other columns."""
+    import tensorflow as tf
+
+    class Rule(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        def serve(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+            spec = {"payment_type": tf.io.FixedLenFeature([], tf.string, default_value="")}
+            card = tf.equal(tf.io.parse_example(examples, spec)["payment_type"], "Credit Card")
+            outputs = tf.where(card, CARD, OTHER)
+            return {"outputs": tf.reshape(outputs, [-1, 1])}
+
+    module = Rule()
+    tf.saved_model.save(module, str(root), signatures={"serving_default": module.serve})
+    return root

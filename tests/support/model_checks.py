@@ -53,7 +53,8 @@ def check_overfit(final_loss: float, *, max_loss: float) -> str:
 
 @dataclass(frozen=True)
 class SkewReport:
-    """Per-row predictions of the serving signature and of the Keras model on Transform output."""
+    """Per-row predictions of the serving signature and of the Keras model on Transform output,
+    [rows, width]: one column for a binary or regression head, one per class for multiclass."""
 
     labels: list[str]
     serving: np.ndarray
@@ -62,20 +63,22 @@ class SkewReport:
 
     @property
     def diffs(self) -> np.ndarray:
-        return np.abs(self.serving - self.training)
+        """Each row's largest difference over the output's columns."""
+        return np.abs(self.serving - self.training).max(axis=1)
 
     @property
     def max_diff(self) -> float:
         return float(self.diffs.max()) if self.diffs.size else 0.0
 
     def table(self, limit: int = 8) -> str:
-        """The worst rows first, compact enough for a CI log."""
+        """The worst rows first (at the column that differs most), compact enough for a CI log."""
         order = np.argsort(-self.diffs)[:limit]
         width = max(len(lbl) for lbl in self.labels)
+        column = np.abs(self.serving - self.training).argmax(axis=1)
         lines = [f"{'row':<{width}}  {'serving':>9}  {'training':>9}  {'|diff|':>9}"]
         lines += [
-            f"{self.labels[i]:<{width}}  {self.serving[i]:9.6f}  {self.training[i]:9.6f}"
-            f"  {self.diffs[i]:9.2e}"
+            f"{self.labels[i]:<{width}}  {self.serving[i, column[i]]:9.6f}"
+            f"  {self.training[i, column[i]]:9.6f}  {self.diffs[i]:9.2e}"
             for i in order
         ]
         lines.append(
@@ -85,14 +88,18 @@ class SkewReport:
         return "\n".join(lines)
 
 
+def _per_row(outputs: np.ndarray, rows: int) -> np.ndarray:
+    values = np.asarray(outputs, dtype=float)
+    return values.reshape(rows, -1) if rows and values.size % rows == 0 else values.reshape(1, -1)
+
+
 def check_skew(
     labels: Sequence[str], serving: np.ndarray, training: np.ndarray, *, tolerance: float
 ) -> SkewReport:
     """Raise when any row's served prediction differs from the training-path prediction."""
-    report = SkewReport(
-        list(labels), np.ravel(serving).astype(float), np.ravel(training).astype(float), tolerance
-    )
-    if report.serving.shape != report.training.shape:
+    rows = len(labels)
+    report = SkewReport(list(labels), _per_row(serving, rows), _per_row(training, rows), tolerance)
+    if report.serving.shape != report.training.shape or report.serving.shape[0] != rows:
         raise SkewError(
             f"serving gave {report.serving.size} predictions, training path "
             f"{report.training.size}, for {len(report.labels)} rows"
@@ -103,6 +110,6 @@ def check_skew(
             f"training/serving skew: {bad} of {len(report.labels)} rows differ by more than "
             f"{tolerance:.0e}. Preprocessing must live in preprocessing_fn (the Transform "
             f"graph the exported model carries), not in the Trainer's input code.\n"
-            + report.table()
+            + report.table(limit=max(bad, 8))  # every row that differs is named
         )
     return report

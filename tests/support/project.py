@@ -45,6 +45,8 @@ IS_TAXI_SAMPLE: bool = MODEL == "taxi_tips"
 TAXI = REPO_ROOT / "tests" / "fixtures" / "taxi"
 TAXI_ROWS = TAXI / "data.csv"
 TAXI_SCHEMA = TAXI / "schema.pbtxt"
+# Its drift thresholds (a copy of models/schema/drift.yaml as the sample ships it).
+TAXI_DRIFT = TAXI / "drift.yaml"
 
 
 def _spans(root: Path) -> tuple[Path, ...]:
@@ -107,6 +109,73 @@ TAXI_TASK = {
     "POSITIVE_CLASS": None,
     "CLASSES": (),
 }
+
+
+# The taxi sample's feature roles in models/features.py (with TAXI_TASK: the whole file's settings).
+TAXI_ROLES: dict[str, Any] = {
+    "LABEL_SOURCE_KEYS": ("tips", "fare"),
+    "ZSCORE_KEYS": ("fare", "trip_miles", "trip_seconds"),
+    "QUANTILE_BUCKET_KEYS": (
+        "pickup_latitude",
+        "pickup_longitude",
+        "dropoff_latitude",
+        "dropoff_longitude",
+    ),
+    "QUANTILE_BUCKET_COUNT": 10,
+    "HOUR_KEY": "trip_start_hour",
+    "HOUR_BOUNDARIES": (6, 10, 16, 20),
+    "INTEGER_CATEGORICAL_SIZES": {"trip_start_day": 8, "trip_start_month": 13},
+    "VOCABULARY_KEYS": (
+        "payment_type",
+        "company",
+        "pickup_community_area",
+        "dropoff_community_area",
+    ),
+    "CYCLICAL_PARTS": {},
+    "UNUSED_KEYS": ("trip_start_timestamp", "pickup_census_tract", "dropoff_census_tract"),
+}
+
+# The taxi sample's values in environments/base/config.yaml that its planted spans are calibrated
+# on: span counts, the window, the decay floor and the gated metric with its slices.
+TAXI_CONFIG: dict[str, Any] = {
+    "data": {"window_spans": 2, "min_examples": 1000},
+    # A regression project's upper bound and decay ceiling go: AUC is gated from below.
+    "continuous_training": {"decay_floor": 0.78, "decay_ceiling": None},
+    "evaluation": {
+        "metric": "auc",
+        "lower_bound": 0.80,
+        "upper_bound": None,
+        "slices": ["payment_type", "trip_start_hour"],
+    },
+}
+
+
+def taxi_schema() -> Any:
+    """The taxi sample's pinned curated schema (tests/fixtures/taxi/schema.pbtxt)."""
+    from core.schema import load_schema
+
+    return load_schema(TAXI_SCHEMA)
+
+
+@contextlib.contextmanager
+def taxi_sample(environments: Path | None = None) -> Iterator[None]:
+    """The taxi sample as the project for the duration, whatever `mlops init` made of this one:
+    its task and feature roles in models.features, its pinned schema and drift thresholds as the
+    files every reader defaults to, and (given a copy of environments/) its config values in that
+    copy's base layer. For tests that drive a whole command (`mlops ct check`) on taxi rows."""
+    from core import schema
+    from ct import drift
+
+    with taxi_task(), pytest.MonkeyPatch.context() as patch:
+        for name, value in TAXI_ROLES.items():
+            patch.setattr(F, name, value)
+        patch.setattr(schema, "SCHEMA_FILE", TAXI_SCHEMA)
+        patch.setattr(drift, "THRESHOLDS_FILE", TAXI_DRIFT)
+        if environments is not None:
+            from tests.support.repo import update_overlay
+
+            update_overlay(environments, "base", TAXI_CONFIG)
+        yield
 
 
 @contextlib.contextmanager
