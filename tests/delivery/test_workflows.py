@@ -6,6 +6,7 @@ reusable workflows (inputs, secrets, permissions) are checked here.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 from pathlib import Path
@@ -597,11 +598,24 @@ def test_the_readme_names_the_real_required_checks() -> None:
     names = re.findall(r"`([^`]+)`", line.split("Required status checks:", 1)[1])
     jobs = load("ci.yml")["jobs"]
     on_prs = {
-        job.get("name", job_id)
+        check
         for job_id, job in jobs.items()
         if "uses" not in job and job.get("if", "") != "github.event_name == 'push'"
+        for check in _check_names(job_id, job)
     }
     assert names and set(names) == on_prs, (names, on_prs)
+
+
+def _check_names(job_id: str, job: dict) -> set[str]:
+    """The check runs GitHub shows for a job: one per matrix combination, `name (a, b)`; branch
+    protection requires them by these names."""
+    name = job.get("name", job_id)
+    matrix = job.get("strategy", {}).get("matrix")
+    if not matrix:
+        return {name}
+    keys = [k for k in matrix if k not in ("include", "exclude")]
+    combos = itertools.product(*(matrix[k] for k in keys))
+    return {f"{name} ({', '.join(str(v) for v in combo)})" for combo in combos}
 
 
 # --- linters ----------------------------------------------------------------------------------
