@@ -29,7 +29,6 @@ from models import features as F
 from models.model import build_model
 
 EPOCHS = 10
-HISTORY_FILE = TRAINING_HISTORY_FILE
 
 
 class TrainingDivergedError(GateError):
@@ -213,5 +212,5 @@ def run_fn(fn_args: FnArgs) -> None:
     )
     history = fit(model, train_ds, eval_ds, hp)
     Path(fn_args.model_run_dir).mkdir(parents=True, exist_ok=True)
-    Path(fn_args.model_run_dir, HISTORY_FILE).write_text(json.dumps(history, indent=1))
+    Path(fn_args.model_run_dir, TRAINING_HISTORY_FILE).write_text(json.dumps(history, indent=1))
     export(model, tft_output, fn_args.serving_model_dir)

@@ -13,7 +13,11 @@ from models import features as F
 from tests.support import project
 
 pytestmark = pytest.mark.skipif(
-    not project.IS_TAXI_SAMPLE, reason="the pins copy the taxi sample; this project is another"
+    not project.IS_TAXI_SAMPLE,
+    reason=(
+        "compares the pinned taxi sample with the one models/ ships; after `mlops init` "
+        "models/ holds your project, so there is nothing to compare"
+    ),
 )
 
 
