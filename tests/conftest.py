@@ -131,7 +131,6 @@ def trained(transform_run, training_config, tmp_path_factory: pytest.TempPathFac
     """The real trainer code on the sample: `fit` for a bounded number of steps, then `export`.
     Cached like `transform_run`, its key also holding the training settings."""
     from models.trainer import HyperParameters
-    from tests.support import fixture_cache
     from tests.support import tfx_data as S
 
     t = training_config
@@ -144,18 +143,7 @@ def trained(transform_run, training_config, tmp_path_factory: pytest.TempPathFac
         early_stopping_patience=t.early_stopping_patience,
         hidden_units=list(t.hidden_units),
     )
-    if not fixture_cache.enabled():
-        return S.train_and_export(transform_run, hp, tmp_path_factory.mktemp("model"))
-    folder = fixture_cache.entry(
-        "trained",
-        fixture_cache.key(
-            hp,
-            transform_run.train_rows,
-            files=[Path(transform_run.output.transform_savedmodel_dir)],
-        ),
-        lambda out: S.train_and_export(transform_run, hp, out).save(out),
-    )
-    return S.Trained.load(folder, hp)
+    return S.cached_training(transform_run, hp, tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="session")

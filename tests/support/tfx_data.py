@@ -124,6 +124,22 @@ def cached_transform(
     return load_transform_run(folder, train_rows, probes)
 
 
+def cached_training(run: TransformRun, hp: Any, scratch: Path) -> Trained:
+    """`train_and_export`, kept by tests/support/fixture_cache.py like `cached_transform`: its key
+    also holds the training settings and the Transform graph it trained on. `scratch` is where it
+    runs when the cache is off."""
+    from tests.support import fixture_cache
+
+    if not fixture_cache.enabled():
+        return train_and_export(run, hp, scratch)
+    folder = fixture_cache.entry(
+        "trained",
+        fixture_cache.key(hp, run.train_rows, files=[Path(run.output.transform_savedmodel_dir)]),
+        lambda out: train_and_export(run, hp, out).save(out),
+    )
+    return Trained.load(folder, hp)
+
+
 def save_transform_run(run: TransformRun, folder: Path) -> None:
     """The transformed columns beside the graph (already in `folder`/transform), for the cache."""
     np.savez(
